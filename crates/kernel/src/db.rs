@@ -1,0 +1,399 @@
+//! One query layer for SQLite and PostgreSQL.
+//!
+//! Every store is written once, against sqlx's `Any` driver, in the SQL both databases understand
+//! (`$1` placeholders, `RETURNING`, `ON CONFLICT`). Values cross the boundary as integers, text and
+//! booleans only: instants are `BIGINT` microseconds since the Unix epoch, dates are `TEXT` `YYYY-MM-DD`.
+//! Schemas are kept per backend (`migrations/postgres`, `migrations/sqlite`) because DDL is where the two
+//! really differ. The few statements that must differ (row locks) branch on [`Backend`].
+//! See `docs/adr/0002-one-query-layer-for-sqlite-and-postgres.md`.
+
+use std::path::Path;
+use std::sync::Once;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::error::ErrorKind;
+use sqlx::migrate::{Migrate, Migrator};
+use sqlx::{Any, AnyPool, Connection, Executor};
+
+use crate::config::{ConnectionUrl, DatabasePoolConfig};
+
+/// A transaction on either backend.
+pub type Tx = sqlx::Transaction<'static, Any>;
+/// A connection on either backend (what stores take: `&mut *tx`).
+pub type Conn = sqlx::AnyConnection;
+
+/// Which database engine sits behind a [`Db`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &ConnectionUrl) -> Result<Self, DbError> {
+        match url.scheme() {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            other => Err(DbError::UnsupportedScheme(other.to_string())),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    /// The row-lock suffix for `SELECT … FOR UPDATE`. SQLite has no row locks: its write
+    /// transactions (`BEGIN IMMEDIATE`) already hold the database's single write lock.
+    pub fn for_update(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
+
+    /// As [`Backend::for_update`], skipping rows other transactions hold (work queues).
+    pub fn for_update_skip_locked(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database URL scheme `{0}` is not supported; use `sqlite://…` or `postgres://…`")]
+    UnsupportedScheme(String),
+    #[error("cannot open database {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error(
+        "database {url} belongs to the `{found}` context, not `{expected}`; check the database URL setting"
+    )]
+    WrongDatabase {
+        url: String,
+        expected: String,
+        found: String,
+    },
+    #[error("migration `{set}` failed on {url}: {source}")]
+    Migrate {
+        set: String,
+        url: String,
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    /// A unique or primary-key constraint refused the write.
+    #[error("duplicate value (constraint {constraint})")]
+    Duplicate { constraint: String },
+    /// A concurrent transaction won (serialization failure, deadlock, busy database): retry.
+    #[error("concurrent update conflict: {0}")]
+    Conflict(String),
+    /// The database did not answer in time or the pool is exhausted.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Other(#[source] sqlx::Error),
+}
+
+impl DbError {
+    pub fn is_duplicate(&self) -> bool {
+        matches!(self, DbError::Duplicate { .. })
+    }
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::Database(db) => {
+                let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+                match db.kind() {
+                    ErrorKind::UniqueViolation => DbError::Duplicate {
+                        constraint: db
+                            .constraint()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| db.message().to_string()),
+                    },
+                    // 40001 serialization_failure, 40P01 deadlock_detected; SQLite 5 BUSY, 6 LOCKED
+                    // (extended codes keep the primary code in their low byte).
+                    _ if matches!(code.as_str(), "40001" | "40P01") => {
+                        DbError::Conflict(db.message().to_string())
+                    }
+                    _ if code
+                        .parse::<i32>()
+                        .is_ok_and(|c| matches!(c & 0xff, 5 | 6)) =>
+                    {
+                        DbError::Conflict(db.message().to_string())
+                    }
+                    _ => DbError::Other(err),
+                }
+            }
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                DbError::Unavailable(err.to_string())
+            }
+            _ => DbError::Other(err),
+        }
+    }
+}
+
+/// The migrations of one schema module (a context, or the messaging tables), for both backends.
+///
+/// Each set keeps its own bookkeeping table (`_pinit_migrations_<name>`), so several sets can share a
+/// database without their version numbers colliding.
+pub struct MigrationSet {
+    pub name: &'static str,
+    pub postgres: &'static Migrator,
+    pub sqlite: &'static Migrator,
+}
+
+/// What a migration run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MigrationReport {
+    /// `(set, version, description)` of every migration applied by this run.
+    pub applied: Vec<(String, i64, String)>,
+}
+
+static DRIVERS: Once = Once::new();
+static SQLITE_MIGRATIONS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A pool on SQLite or PostgreSQL.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+    url: String,
+}
+
+impl Db {
+    /// The URL of a SQLite file, created on first connection.
+    pub fn sqlite_url(path: &Path) -> ConnectionUrl {
+        const PATH: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+            .add(b' ')
+            .add(b'?')
+            .add(b'#')
+            .add(b'%');
+        let encoded = percent_encoding::utf8_percent_encode(&path.to_string_lossy(), PATH).to_string();
+        let url = format!("sqlite://{encoded}?mode=rwc");
+        ConnectionUrl::parse(&url).expect("a percent-encoded sqlite path is a valid URL")
+    }
+
+    pub async fn connect(url: &ConnectionUrl, pool: &DatabasePoolConfig) -> Result<Self, DbError> {
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let backend = Backend::from_url(url)?;
+        let connect_err = |source| DbError::Connect {
+            url: url.redacted(),
+            source,
+        };
+        let options: AnyConnectOptions = url.expose().parse().map_err(connect_err)?;
+        let mut builder = AnyPoolOptions::new()
+            .max_connections(pool.max_connections.max(1))
+            .acquire_timeout(pool.acquire_timeout.get());
+        if backend == Backend::Sqlite {
+            if let Some(parent) = sqlite_path(url).as_deref().and_then(Path::parent)
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent).map_err(|e| connect_err(sqlx::Error::Io(e)))?;
+            }
+            builder = builder.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    // WAL lets readers run beside the single writer; NORMAL is durable in WAL mode
+                    // except for the last transactions on power loss, never corrupting.
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = builder.connect_with(options).await.map_err(connect_err)?;
+        Ok(Db {
+            pool,
+            backend,
+            url: url.redacted(),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The URL with its password redacted.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Begins a write transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`), so
+    /// two writers queue on the busy timeout instead of failing when a reader upgrades.
+    pub async fn begin(&self) -> Result<Tx, DbError> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(tx)
+    }
+
+    /// Answers whether the database responds (readiness).
+    pub async fn ping(&self) -> Result<(), DbError> {
+        let mut conn = self.pool.acquire().await?;
+        conn.ping().await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Claims the database for `owner` and applies every pending migration of `sets`, in order.
+    ///
+    /// Idempotent, and safe when several replicas start at once (PostgreSQL advisory lock).
+    /// Refuses a database that another context already claimed.
+    pub async fn migrate(
+        &self,
+        owner: &str,
+        sets: &[&MigrationSet],
+    ) -> Result<MigrationReport, DbError> {
+        // Serialise concurrent migrators: across replicas with a PostgreSQL advisory lock; for SQLite
+        // within the process (one process owns a data directory, see the serve command's lock file).
+        let _in_process = match self.backend {
+            Backend::Sqlite => Some(SQLITE_MIGRATIONS.lock().await),
+            Backend::Postgres => None,
+        };
+        let mut conn = self.pool.acquire().await?;
+        if self.backend == Backend::Postgres {
+            conn.execute("SELECT pg_advisory_lock(7293810472)").await?;
+        }
+        let result = self.migrate_locked(&mut conn, owner, sets).await;
+        if self.backend == Backend::Postgres {
+            let _ = conn.execute("SELECT pg_advisory_unlock(7293810472)").await;
+        }
+        result
+    }
+
+    async fn migrate_locked(
+        &self,
+        conn: &mut Conn,
+        owner: &str,
+        sets: &[&MigrationSet],
+    ) -> Result<MigrationReport, DbError> {
+        self.claim(conn, owner).await?;
+        let mut report = MigrationReport::default();
+        for set in sets {
+            let source = match self.backend {
+                Backend::Postgres => set.postgres,
+                Backend::Sqlite => set.sqlite,
+            };
+            let table = format!("_pinit_migrations_{}", set.name);
+            let mut migrator = Migrator::with_migrations(source.iter().cloned().collect());
+            migrator.dangerous_set_table_name(table.clone());
+            let migrate_err = |source| DbError::Migrate {
+                set: set.name.to_string(),
+                url: self.url.clone(),
+                source,
+            };
+            conn.ensure_migrations_table(&table)
+                .await
+                .map_err(migrate_err)?;
+            let before: Vec<i64> = conn
+                .list_applied_migrations(&table)
+                .await
+                .map_err(migrate_err)?
+                .into_iter()
+                .map(|m| m.version)
+                .collect();
+            migrator.run(&mut *conn).await.map_err(migrate_err)?;
+            for m in source.iter().filter(|m| !before.contains(&m.version)) {
+                tracing::info!(set = set.name, version = m.version, description = %m.description, db = %self.url, "applied migration");
+                report
+                    .applied
+                    .push((set.name.to_string(), m.version, m.description.to_string()));
+            }
+        }
+        Ok(report)
+    }
+
+    async fn claim(&self, conn: &mut Conn, owner: &str) -> Result<(), DbError> {
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS pinit_database_owner (\
+               singleton INTEGER PRIMARY KEY CHECK (singleton = 1), \
+               context TEXT NOT NULL, \
+               claimed_at_us BIGINT NOT NULL)",
+        )
+        .await?;
+        let now_us = jiff::Timestamp::now().as_microsecond();
+        sqlx::query(
+            "INSERT INTO pinit_database_owner (singleton, context, claimed_at_us) VALUES (1, $1, $2) \
+             ON CONFLICT (singleton) DO NOTHING",
+        )
+        .bind(owner)
+        .bind(now_us)
+        .execute(&mut *conn)
+        .await?;
+        let found: String =
+            sqlx::query_scalar("SELECT context FROM pinit_database_owner WHERE singleton = 1")
+                .fetch_one(&mut *conn)
+                .await?;
+        if found != owner {
+            return Err(DbError::WrongDatabase {
+                url: self.url.clone(),
+                expected: owner.to_string(),
+                found,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn sqlite_path(url: &ConnectionUrl) -> Option<std::path::PathBuf> {
+    let rest = url.expose().strip_prefix("sqlite://")?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    let decoded = percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .ok()?;
+    Some(std::path::PathBuf::from(decoded.into_owned()))
+}
+
+/// Default time a readiness check waits for the database.
+pub const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_survive_awkward_paths() {
+        let url = Db::sqlite_url(Path::new("/tmp/my data/#1?/task.db"));
+        assert_eq!(
+            sqlite_path(&url).unwrap(),
+            Path::new("/tmp/my data/#1?/task.db")
+        );
+        assert_eq!(Backend::from_url(&url).unwrap(), Backend::Sqlite);
+    }
+
+    #[test]
+    fn unknown_schemes_are_explained() {
+        let url = ConnectionUrl::parse("mysql://localhost/x").unwrap();
+        let err = Backend::from_url(&url).unwrap_err().to_string();
+        assert!(err.contains("`mysql`") && err.contains("postgres://"), "{err}");
+    }
+}

@@ -1,0 +1,97 @@
+//! The query layer on both backends: migrations from empty, idempotence, ownership, error mapping.
+
+use pinit_kernel::db::{Backend, DbError, MigrationSet};
+use pinit_testkit::{TestDb, both_backends};
+use sqlx::migrate::Migrator;
+
+static PG: Migrator = sqlx::migrate!("tests/fixtures/migrations/postgres");
+static SQLITE: Migrator = sqlx::migrate!("tests/fixtures/migrations/sqlite");
+static NOTES: MigrationSet = MigrationSet {
+    name: "notes",
+    postgres: &PG,
+    sqlite: &SQLITE,
+};
+
+async fn migrates_from_empty_and_is_idempotent(backend: Backend) {
+    let test_db = TestDb::new(backend).await;
+    let db = test_db.connect().await;
+    assert_eq!(db.backend(), backend);
+
+    let first = db.migrate("notes-owner", &[&NOTES]).await.unwrap();
+    let versions: Vec<i64> = first.applied.iter().map(|(_, v, _)| *v).collect();
+    assert_eq!(versions, vec![1, 2], "both migrations applied on the first run");
+
+    let second = db.migrate("notes-owner", &[&NOTES]).await.unwrap();
+    assert!(second.applied.is_empty(), "second run applies nothing: {second:?}");
+
+    // The schema is usable through the one query layer, with `$n` placeholders on both engines.
+    let mut tx = db.begin().await.unwrap();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO note (body, created_at_us, tag) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind("hello")
+    .bind(1_700_000_000_000_000_i64)
+    .bind("t")
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let (body, tag): (String, String) =
+        sqlx::query_as("SELECT body, tag FROM note WHERE id = $1")
+            .bind(id)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    assert_eq!((body.as_str(), tag.as_str()), ("hello", "t"));
+}
+
+async fn duplicates_are_typed(backend: Backend) {
+    let (_test_db, db) = TestDb::migrated(backend, "notes-owner", &[&NOTES]).await;
+    let insert = |body: &'static str| {
+        let db = db.clone();
+        async move {
+            sqlx::query("INSERT INTO note (body, created_at_us) VALUES ($1, 0)")
+                .bind(body)
+                .execute(db.pool())
+                .await
+                .map_err(DbError::from)
+        }
+    };
+    insert("same").await.unwrap();
+    let err = insert("same").await.unwrap_err();
+    assert!(err.is_duplicate(), "expected a duplicate error, got {err:?}");
+}
+
+async fn a_database_belongs_to_one_context(backend: Backend) {
+    let (_test_db, db) = TestDb::migrated(backend, "auth", &[]).await;
+    let err = db.migrate("task", &[&NOTES]).await.unwrap_err();
+    match &err {
+        DbError::WrongDatabase {
+            expected, found, ..
+        } => {
+            assert_eq!((expected.as_str(), found.as_str()), ("task", "auth"));
+        }
+        other => panic!("expected WrongDatabase, got {other:?}"),
+    }
+    assert!(err.to_string().contains("belongs to the `auth` context"));
+    // Nothing of the refused context was created.
+    let notes = sqlx::query("SELECT 1 FROM note").fetch_optional(db.pool()).await;
+    assert!(notes.is_err(), "the note table must not exist");
+}
+
+async fn concurrent_migrators_agree(backend: Backend) {
+    let test_db = TestDb::new(backend).await;
+    let a = test_db.connect().await;
+    let b = test_db.connect().await;
+    let sets = [&NOTES];
+    let (ra, rb) = tokio::join!(a.migrate("notes", &sets), b.migrate("notes", &sets));
+    let applied = ra.unwrap().applied.len() + rb.unwrap().applied.len();
+    assert_eq!(applied, 2, "each migration applied exactly once across both migrators");
+}
+
+both_backends!(
+    migrates_from_empty_and_is_idempotent,
+    duplicates_are_typed,
+    a_database_belongs_to_one_context,
+    concurrent_migrators_agree,
+);
