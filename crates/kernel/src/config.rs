@@ -29,10 +29,13 @@ impl HumanDuration {
 impl FromStr for HumanDuration {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let explain = || format!("`{s}` is not a duration; write e.g. `30s`, `5m`, `1h 30m` or `250ms`");
+        let explain =
+            || format!("`{s}` is not a duration; write e.g. `30s`, `5m`, `1h 30m` or `250ms`");
         let signed: jiff::SignedDuration = s.trim().parse().map_err(|_| explain())?;
         if signed.is_negative() {
-            return Err(format!("`{s}` is negative; a duration must be zero or more"));
+            return Err(format!(
+                "`{s}` is negative; a duration must be zero or more"
+            ));
         }
         std::time::Duration::try_from(signed)
             .map(Self)
@@ -326,10 +329,7 @@ mod tests {
 
     #[test]
     fn durations_parse_in_human_and_iso_forms() {
-        assert_eq!(
-            "30s".parse::<HumanDuration>().unwrap().get().as_secs(),
-            30
-        );
+        assert_eq!("30s".parse::<HumanDuration>().unwrap().get().as_secs(), 30);
         assert_eq!(
             "1h 30m".parse::<HumanDuration>().unwrap().get().as_secs(),
             5400
@@ -357,7 +357,10 @@ mod tests {
     #[test]
     fn urls_hide_their_password() {
         let url = ConnectionUrl::parse("postgres://pinit:hunter2@db:5432/pinit_task").unwrap();
-        assert_eq!(url.redacted(), "postgres://pinit:REDACTED@db:5432/pinit_task");
+        assert_eq!(
+            url.redacted(),
+            "postgres://pinit:REDACTED@db:5432/pinit_task"
+        );
         assert!(!format!("{url:?}").contains("hunter2"));
         assert!(url.expose().contains("hunter2"));
         let err = ConnectionUrl::parse("postgres://u:hunter2@").unwrap_err();
@@ -373,7 +376,8 @@ mod tests {
 
     #[test]
     fn lists_accept_commas_or_arrays() {
-        let a: StringList = serde_json::from_str("\"https://a.example, https://b.example\"").unwrap();
+        let a: StringList =
+            serde_json::from_str("\"https://a.example, https://b.example\"").unwrap();
         assert_eq!(a.0, vec!["https://a.example", "https://b.example"]);
         let b: StringList = serde_json::from_str("[\"x\"]").unwrap();
         assert_eq!(b.0, vec!["x"]);

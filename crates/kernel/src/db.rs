@@ -131,10 +131,7 @@ impl From<sqlx::Error> for DbError {
                     _ if matches!(code.as_str(), "40001" | "40P01") => {
                         DbError::Conflict(db.message().to_string())
                     }
-                    _ if code
-                        .parse::<i32>()
-                        .is_ok_and(|c| matches!(c & 0xff, 5 | 6)) =>
-                    {
+                    _ if code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6)) => {
                         DbError::Conflict(db.message().to_string())
                     }
                     _ => DbError::Other(err),
@@ -184,7 +181,8 @@ impl Db {
             .add(b'?')
             .add(b'#')
             .add(b'%');
-        let encoded = percent_encoding::utf8_percent_encode(&path.to_string_lossy(), PATH).to_string();
+        let encoded =
+            percent_encoding::utf8_percent_encode(&path.to_string_lossy(), PATH).to_string();
         let url = format!("sqlite://{encoded}?mode=rwc");
         ConnectionUrl::parse(&url).expect("a percent-encoded sqlite path is a valid URL")
     }
@@ -394,6 +392,9 @@ mod tests {
     fn unknown_schemes_are_explained() {
         let url = ConnectionUrl::parse("mysql://localhost/x").unwrap();
         let err = Backend::from_url(&url).unwrap_err().to_string();
-        assert!(err.contains("`mysql`") && err.contains("postgres://"), "{err}");
+        assert!(
+            err.contains("`mysql`") && err.contains("postgres://"),
+            "{err}"
+        );
     }
 }

@@ -210,7 +210,9 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        response.extensions_mut().insert(PendingError(Arc::new(self)));
+        response
+            .extensions_mut()
+            .insert(PendingError(Arc::new(self)));
         response
     }
 }
@@ -284,7 +286,10 @@ mod tests {
         let e = ApiError::conflict("이미 존재하는 사용자입니다.");
         let v: serde_json::Value =
             serde_json::from_slice(&e.body(ErrorStyle::MessageOnly, "/v0/signup", now())).unwrap();
-        assert_eq!(v, serde_json::json!({"message": "이미 존재하는 사용자입니다."}));
+        assert_eq!(
+            v,
+            serde_json::json!({"message": "이미 존재하는 사용자입니다."})
+        );
     }
 
     #[test]

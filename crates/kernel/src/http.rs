@@ -116,6 +116,7 @@ pub fn service_router(
                     )
                 })
                 .on_request(())
+                .on_failure(())
                 .on_response(
                     |response: &Response, latency: Duration, _span: &tracing::Span| {
                         tracing::info!(

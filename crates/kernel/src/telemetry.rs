@@ -7,18 +7,21 @@ use crate::config::{LogConfig, LogFormat};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
-    #[error("log.level `{level}` is not a valid filter ({reason}); use e.g. `info` or `info,pinit_task=debug`")]
+    #[error(
+        "log.level `{level}` is not a valid filter ({reason}); use e.g. `info` or `info,pinit_task=debug`"
+    )]
     BadFilter { level: String, reason: String },
 }
 
 /// Installs the global subscriber. A second call (tests) keeps the first one.
 pub fn init(config: &LogConfig) -> Result<(), TelemetryError> {
-    let filter = EnvFilter::builder()
-        .parse(&config.level)
-        .map_err(|e| TelemetryError::BadFilter {
-            level: config.level.clone(),
-            reason: e.to_string(),
-        })?;
+    let filter =
+        EnvFilter::builder()
+            .parse(&config.level)
+            .map_err(|e| TelemetryError::BadFilter {
+                level: config.level.clone(),
+                reason: e.to_string(),
+            })?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

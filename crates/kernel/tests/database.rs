@@ -19,10 +19,17 @@ async fn migrates_from_empty_and_is_idempotent(backend: Backend) {
 
     let first = db.migrate("notes-owner", &[&NOTES]).await.unwrap();
     let versions: Vec<i64> = first.applied.iter().map(|(_, v, _)| *v).collect();
-    assert_eq!(versions, vec![1, 2], "both migrations applied on the first run");
+    assert_eq!(
+        versions,
+        vec![1, 2],
+        "both migrations applied on the first run"
+    );
 
     let second = db.migrate("notes-owner", &[&NOTES]).await.unwrap();
-    assert!(second.applied.is_empty(), "second run applies nothing: {second:?}");
+    assert!(
+        second.applied.is_empty(),
+        "second run applies nothing: {second:?}"
+    );
 
     // The schema is usable through the one query layer, with `$n` placeholders on both engines.
     let mut tx = db.begin().await.unwrap();
@@ -36,12 +43,11 @@ async fn migrates_from_empty_and_is_idempotent(backend: Backend) {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    let (body, tag): (String, String) =
-        sqlx::query_as("SELECT body, tag FROM note WHERE id = $1")
-            .bind(id)
-            .fetch_one(db.pool())
-            .await
-            .unwrap();
+    let (body, tag): (String, String) = sqlx::query_as("SELECT body, tag FROM note WHERE id = $1")
+        .bind(id)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
     assert_eq!((body.as_str(), tag.as_str()), ("hello", "t"));
 }
 
@@ -59,7 +65,10 @@ async fn duplicates_are_typed(backend: Backend) {
     };
     insert("same").await.unwrap();
     let err = insert("same").await.unwrap_err();
-    assert!(err.is_duplicate(), "expected a duplicate error, got {err:?}");
+    assert!(
+        err.is_duplicate(),
+        "expected a duplicate error, got {err:?}"
+    );
 }
 
 async fn a_database_belongs_to_one_context(backend: Backend) {
@@ -75,7 +84,9 @@ async fn a_database_belongs_to_one_context(backend: Backend) {
     }
     assert!(err.to_string().contains("belongs to the `auth` context"));
     // Nothing of the refused context was created.
-    let notes = sqlx::query("SELECT 1 FROM note").fetch_optional(db.pool()).await;
+    let notes = sqlx::query("SELECT 1 FROM note")
+        .fetch_optional(db.pool())
+        .await;
     assert!(notes.is_err(), "the note table must not exist");
 }
 
@@ -86,7 +97,10 @@ async fn concurrent_migrators_agree(backend: Backend) {
     let sets = [&NOTES];
     let (ra, rb) = tokio::join!(a.migrate("notes", &sets), b.migrate("notes", &sets));
     let applied = ra.unwrap().applied.len() + rb.unwrap().applied.len();
-    assert_eq!(applied, 2, "each migration applied exactly once across both migrators");
+    assert_eq!(
+        applied, 2,
+        "each migration applied exactly once across both migrators"
+    );
 }
 
 both_backends!(

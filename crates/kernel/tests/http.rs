@@ -43,7 +43,12 @@ async fn errors_have_the_reference_body_with_the_path() {
     let (router, _) = app(ErrorStyle::Full);
     let server = TestServer::spawn(router).await;
 
-    let res = server.client.get(server.url("/conflict")).send().await.unwrap();
+    let res = server
+        .client
+        .get(server.url("/conflict"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 409);
     assert_eq!(res.headers()["content-type"], "application/json");
     let body: Value = res.json().await.unwrap();
@@ -71,24 +76,45 @@ async fn bad_input_is_a_400_never_a_500() {
     let res = post("{not json", "application/json").await.unwrap();
     assert_eq!(res.status(), 400);
     let body: Value = res.json().await.unwrap();
-    assert!(body["message"].as_str().unwrap().starts_with("Malformed JSON"), "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Malformed JSON"),
+        "{body}"
+    );
 
     let res = post(r#"{"title":"x","importance":"high"}"#, "application/json")
         .await
         .unwrap();
     assert_eq!(res.status(), 400);
     let body: Value = res.json().await.unwrap();
-    assert!(body["message"].as_str().unwrap().contains("importance"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("importance"),
+        "{body}"
+    );
 
-    let res = post(r#"{"title":"x","importance":1}"#, "text/plain").await.unwrap();
+    let res = post(r#"{"title":"x","importance":1}"#, "text/plain")
+        .await
+        .unwrap();
     assert_eq!(res.status(), 415);
 
-    let res = server.client.get(server.url("/nowhere")).send().await.unwrap();
+    let res = server
+        .client
+        .get(server.url("/nowhere"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 404);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["path"], "/nowhere");
 
-    let res = server.client.delete(server.url("/things")).send().await.unwrap();
+    let res = server
+        .client
+        .delete(server.url("/things"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 405);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["status"], 405);
@@ -98,10 +124,18 @@ async fn bad_input_is_a_400_never_a_500() {
 async fn message_only_style_for_auth() {
     let (router, _) = app(ErrorStyle::MessageOnly);
     let server = TestServer::spawn(router).await;
-    let res = server.client.get(server.url("/conflict")).send().await.unwrap();
+    let res = server
+        .client
+        .get(server.url("/conflict"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 409);
     let body: Value = res.json().await.unwrap();
-    assert_eq!(body, serde_json::json!({"message": "이미 실행 중인 일정이 존재합니다."}));
+    assert_eq!(
+        body,
+        serde_json::json!({"message": "이미 실행 중인 일정이 존재합니다."})
+    );
 }
 
 #[tokio::test]
@@ -109,7 +143,12 @@ async fn request_ids_are_generated_kept_or_replaced() {
     let (router, _) = app(ErrorStyle::Full);
     let server = TestServer::spawn(router).await;
 
-    let res = server.client.get(server.url("/conflict")).send().await.unwrap();
+    let res = server
+        .client
+        .get(server.url("/conflict"))
+        .send()
+        .await
+        .unwrap();
     let generated = res.headers()["x-request-id"].to_str().unwrap().to_string();
     assert!(uuid::Uuid::parse_str(&generated).is_ok(), "{generated}");
 
@@ -138,16 +177,31 @@ async fn readiness_is_false_before_migrations() {
     let (router, readiness) = app(ErrorStyle::Full);
     let server = TestServer::spawn(router).await;
 
-    let live = server.client.get(server.url("/healthz")).send().await.unwrap();
+    let live = server
+        .client
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(live.status(), 200, "liveness answers from the start");
 
-    let res = server.client.get(server.url("/readyz")).send().await.unwrap();
+    let res = server
+        .client
+        .get(server.url("/readyz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 503);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["checks"]["migrations"], "pending");
 
     readiness.set_migrated();
-    let res = server.client.get(server.url("/readyz")).send().await.unwrap();
+    let res = server
+        .client
+        .get(server.url("/readyz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["status"], "ready");
@@ -179,9 +233,15 @@ async fn shutdown_lets_a_slow_request_finish() {
 
     let started = std::time::Instant::now();
     server.shutdown().await.expect("clean shutdown");
-    assert!(started.elapsed() >= Duration::from_millis(400), "shutdown waited for the request");
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "shutdown waited for the request"
+    );
 
-    let res = in_flight.await.unwrap().expect("the in-flight request completed");
+    let res = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request completed");
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await.unwrap(), "finished");
     // And the listener is closed now.
