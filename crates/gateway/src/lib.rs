@@ -1,1 +1,46 @@
+//! The gateway: Pinit's single public entry point. It routes each path to the context that owns it and
+//! streams requests and responses through; it answers for the whole system's health at `/health`.
 
+pub mod proxy;
+pub mod routing;
+
+use pinit_kernel::ErrorStyle;
+use pinit_kernel::config::HumanDuration;
+use serde::{Deserialize, Serialize};
+
+pub use routing::{Upstreams, routes};
+
+pub const NAME: &str = "gateway";
+
+pub const ERROR_STYLE: ErrorStyle = ErrorStyle::Full;
+
+/// `[gateway]` settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Base URL of the auth service, e.g. `http://auth:8080`. Set automatically in `pinit serve`.
+    pub auth_url: Option<String>,
+    /// Base URL of the task service.
+    pub task_url: Option<String>,
+    /// Base URL of the notification service.
+    pub notification_url: Option<String>,
+    /// How long connecting to a service may take before the client gets 502.
+    pub connect_timeout: HumanDuration,
+    /// How long a service may take to start answering before the client gets 504.
+    pub response_timeout: HumanDuration,
+    /// Largest request body accepted (bytes); larger ones get 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            auth_url: None,
+            task_url: None,
+            notification_url: None,
+            connect_timeout: HumanDuration::from_secs(2),
+            response_timeout: HumanDuration::from_secs(30),
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
