@@ -1,1 +1,146 @@
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+use pinit::cli::{Cli, Command, Context, KeyKind, KeysCommand};
+use pinit::config::{self, Config, Mode};
+use pinit::run;
+use pinit_kernel::{Lifecycle, SystemClock};
+
+/// Exit codes: 0 success, 1 failure at run time, 2 bad configuration or usage.
+const EXIT_FAILURE: u8 = 1;
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (mode, overrides) = cli.mode_and_overrides();
+    let loaded = match config::load(mode, cli.config.as_deref(), &overrides) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("pinit: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let config = loaded.config;
+    if let Err(e) = pinit_kernel::telemetry::init(&config.log) {
+        eprintln!("pinit: invalid configuration: {e}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("pinit: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    runtime.block_on(dispatch(cli.command, mode, config))
+}
+
+async fn dispatch(command: Option<Command>, mode: Mode, config: Config) -> ExitCode {
+    match command {
+        None
+        | Some(
+            Command::Serve(_)
+            | Command::Auth(_)
+            | Command::Task(_)
+            | Command::Notification(_)
+            | Command::Gateway(_),
+        ) => run_services(mode, &config).await,
+        Some(Command::Migrate(args)) => {
+            let contexts = if args.services.is_empty() {
+                Context::ALL.to_vec()
+            } else {
+                args.services
+            };
+            match run::migrate(&config, &contexts).await {
+                Ok(reports) => {
+                    for (context, url, report) in reports {
+                        if report.applied.is_empty() {
+                            println!("{}: up to date ({url})", context.name());
+                        }
+                        for (set, version, description) in report.applied {
+                            println!(
+                                "{}: applied {set} {version} {description} ({url})",
+                                context.name()
+                            );
+                        }
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e),
+            }
+        }
+        Some(Command::Keys(KeysCommand::Generate(args))) => {
+            let dir = args.dir.unwrap_or_else(|| config.keys_dir());
+            match generate_keys(&dir, args.only, args.force) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e),
+            }
+        }
+        Some(Command::Config(_)) => {
+            print!("{}", config::render(&config));
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+async fn run_services(mode: Mode, config: &Config) -> ExitCode {
+    let lifecycle = Lifecycle::new(config.shutdown.drain_timeout.get());
+    let started = match mode {
+        Mode::Serve => run::serve(config, &lifecycle, SystemClock::shared()).await,
+        _ => run::service(mode, config, &lifecycle, SystemClock::shared()).await,
+    };
+    let started = match started {
+        Ok(s) => s,
+        Err(e) => {
+            lifecycle.begin_shutdown();
+            let _ = lifecycle.drain().await;
+            return fail(&e);
+        }
+    };
+    let outcome = lifecycle.run().await;
+    drop(started);
+    ExitCode::from(outcome.exit_code() as u8)
+}
+
+fn generate_keys(
+    dir: &std::path::Path,
+    only: KeyKind,
+    force: bool,
+) -> Result<(), pinit_kernel::keyfile::KeyFileError> {
+    if matches!(only, KeyKind::All | KeyKind::Jwt) {
+        let key = pinit_auth::keys::SigningKey::generate()?;
+        for path in key.save(dir, force)? {
+            println!("wrote {}", path.display());
+        }
+        println!("JWT key id (kid): {}", key.kid());
+    }
+    if matches!(only, KeyKind::All | KeyKind::Vapid) {
+        let key = pinit_notification::vapid::VapidKey::generate();
+        for path in key.save(dir, force)? {
+            println!("wrote {}", path.display());
+        }
+        println!("VAPID public key: {}", key.public_key_base64url());
+    }
+    Ok(())
+}
+
+fn fail(error: &dyn std::error::Error) -> ExitCode {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    eprintln!("pinit: {message}");
+    ExitCode::from(EXIT_FAILURE)
+}

@@ -10,8 +10,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use pinit_kernel::config::{ConnectionUrl, DatabasePoolConfig};
 use pinit_kernel::Db;
+use pinit_kernel::config::{ConnectionUrl, DatabasePoolConfig};
 use sqlx::{Connection, Executor};
 use tokio_util::sync::CancellationToken;
 
@@ -116,13 +116,15 @@ impl TestDb {
 
 async fn admin_connection(admin: &str) -> sqlx::AnyConnection {
     sqlx::any::install_default_drivers();
-    sqlx::AnyConnection::connect(admin).await.unwrap_or_else(|e| {
-        panic!(
-            "cannot reach PostgreSQL at {admin}: {e}. Start it with \
+    sqlx::AnyConnection::connect(admin)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot reach PostgreSQL at {admin}: {e}. Start it with \
              `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` \
              or set PINIT_TEST_POSTGRES_URL"
-        )
-    })
+            )
+        })
 }
 
 impl Drop for TestDb {

@@ -1,0 +1,241 @@
+//! The `pinit` command line.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::{Mode, Overrides};
+
+const ABOUT: &str = "Pinit — schedules and time recording, as one program or as four services.";
+
+const LONG_ABOUT: &str = "\
+Pinit — schedules and time recording, as one program or as four services.
+
+Run `pinit` (or `pinit serve`) to start everything in one process on SQLite: open
+http://127.0.0.1:8080 and you are done. Data and keys are kept in ./pinit-data.
+
+For a cluster, run `pinit auth`, `pinit task`, `pinit notification` and `pinit gateway` as
+separate processes on PostgreSQL and RabbitMQ.
+
+Configuration comes from, lowest to highest: built-in defaults, a TOML file (--config),
+PINIT_* environment variables (PINIT_LOG_FORMAT=json, PINIT_TASK_DATABASE_URL=…), then flags.
+`pinit config` shows the result.";
+
+#[derive(Debug, Parser)]
+#[command(name = "pinit", version, about = ABOUT, long_about = LONG_ABOUT)]
+pub struct Cli {
+    /// TOML configuration file.
+    #[arg(short, long, global = true, env = "PINIT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Log format: `pretty` for people, `json` for log collectors. [config: log.format]
+    #[arg(long, global = true, value_name = "FORMAT", value_parser = ["pretty", "json"])]
+    pub log_format: Option<String>,
+
+    /// Log filter, e.g. `info`, `debug`, `info,pinit_task=debug`. [config: log.level]
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log_level: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run all four services in one process on SQLite (the default command).
+    ///
+    /// The gateway listens on --host:--port; the auth, task and notification services listen on
+    /// loopback ports of their own. The data directory holds one SQLite database per service and
+    /// the keys, generated on first run.
+    Serve(ServeArgs),
+    /// Run the auth service alone (PostgreSQL + RabbitMQ).
+    Auth(ServiceArgs),
+    /// Run the task service alone (PostgreSQL + RabbitMQ; gRPC on task.grpc_port).
+    Task(ServiceArgs),
+    /// Run the notification service alone (PostgreSQL + RabbitMQ).
+    Notification(ServiceArgs),
+    /// Run the gateway alone, in front of the three services.
+    Gateway(ServiceArgs),
+    /// Apply pending database migrations. Safe to repeat; safe with several replicas.
+    ///
+    /// Uses each service's configured database URL (PINIT_AUTH_DATABASE_URL, …); without one,
+    /// the SQLite database of `pinit serve` in the data directory.
+    Migrate(MigrateArgs),
+    /// Manage keys: the JWT signing key pair and the VAPID (Web Push) key.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Print the effective configuration as TOML, secrets redacted.
+    Config(ConfigArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// Address the gateway listens on (0.0.0.0 to allow other machines). [config: http.host]
+    #[arg(long, value_name = "IP")]
+    pub host: Option<IpAddr>,
+    /// Port of the gateway. [default: 8080] [config: http.port]
+    #[arg(short, long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Where the databases and keys live; created on first run. [default: ./pinit-data] [config: data_dir]
+    #[arg(short, long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    /// Address to listen on. [default: 0.0.0.0] [config: http.host]
+    #[arg(long, value_name = "IP")]
+    pub host: Option<IpAddr>,
+    /// HTTP port. [default: 8080] [config: http.port]
+    #[arg(short, long, value_name = "PORT")]
+    pub port: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Only these services' databases (repeatable). [default: all three]
+    #[arg(long = "service", value_name = "SERVICE", value_enum)]
+    pub services: Vec<Context>,
+    /// Data directory of the SQLite databases. [config: data_dir]
+    #[arg(short, long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// A context with a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Context {
+    Auth,
+    Task,
+    Notification,
+}
+
+impl Context {
+    pub const ALL: [Context; 3] = [Context::Auth, Context::Task, Context::Notification];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Context::Auth => "auth",
+            Context::Task => "task",
+            Context::Notification => "notification",
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Generate keys into the keys directory (refuses to replace existing ones without --force).
+    Generate(KeysGenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeysGenerateArgs {
+    /// Directory to write to. [default: <data_dir>/keys] [config: keys.dir]
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Which keys. [default: all]
+    #[arg(long, value_enum, default_value = "all")]
+    pub only: KeyKind,
+    /// Replace existing keys. Tokens signed with a replaced JWT key stop verifying; browsers
+    /// subscribed with a replaced VAPID key must subscribe again.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyKind {
+    All,
+    Jwt,
+    Vapid,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Show the configuration as this command would see it.
+    #[arg(
+        long = "for",
+        value_enum,
+        default_value = "serve",
+        value_name = "COMMAND"
+    )]
+    pub for_mode: Mode,
+}
+
+impl Cli {
+    /// The mode whose defaults apply, and the flags that override configuration keys.
+    pub fn mode_and_overrides(&self) -> (Mode, Overrides) {
+        let mut o = Overrides::default();
+        if let Some(f) = &self.log_format {
+            o.set("log.format", "--log-format", f.clone());
+        }
+        if let Some(l) = &self.log_level {
+            o.set("log.level", "--log-level", l.clone());
+        }
+        let listen = |o: &mut Overrides, host: &Option<IpAddr>, port: &Option<u16>| {
+            if let Some(h) = host {
+                o.set("http.host", "--host", h.to_string());
+            }
+            if let Some(p) = port {
+                o.set("http.port", "--port", *p);
+            }
+        };
+        let data_dir = |o: &mut Overrides, dir: &Option<PathBuf>| {
+            if let Some(d) = dir {
+                o.set("data_dir", "--data-dir", d.to_string_lossy().into_owned());
+            }
+        };
+        let mode = match &self.command {
+            None => Mode::Serve,
+            Some(Command::Serve(a)) => {
+                listen(&mut o, &a.host, &a.port);
+                data_dir(&mut o, &a.data_dir);
+                Mode::Serve
+            }
+            Some(Command::Auth(a)) => {
+                listen(&mut o, &a.host, &a.port);
+                Mode::Auth
+            }
+            Some(Command::Task(a)) => {
+                listen(&mut o, &a.host, &a.port);
+                Mode::Task
+            }
+            Some(Command::Notification(a)) => {
+                listen(&mut o, &a.host, &a.port);
+                Mode::Notification
+            }
+            Some(Command::Gateway(a)) => {
+                listen(&mut o, &a.host, &a.port);
+                Mode::Gateway
+            }
+            Some(Command::Migrate(a)) => {
+                data_dir(&mut o, &a.data_dir);
+                Mode::Serve
+            }
+            Some(Command::Keys(KeysCommand::Generate(_))) => Mode::Serve,
+            Some(Command::Config(a)) => a.for_mode,
+        };
+        (mode, o)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_command_means_serve() {
+        let cli = Cli::parse_from(["pinit"]);
+        assert_eq!(cli.mode_and_overrides().0, Mode::Serve);
+        let cli = Cli::parse_from(["pinit", "serve", "--port", "9000", "--data-dir", "/tmp/x"]);
+        let (mode, o) = cli.mode_and_overrides();
+        assert_eq!(mode, Mode::Serve);
+        let keys: Vec<&str> = o.entries.iter().map(|(k, _, _)| *k).collect();
+        assert_eq!(keys, vec!["http.port", "data_dir"]);
+    }
+}

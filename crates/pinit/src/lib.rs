@@ -1,0 +1,6 @@
+//! The `pinit` program: command line, layered configuration and the composition of the services.
+//! `main.rs` only dispatches; everything here is also used by the end-to-end tests.
+
+pub mod cli;
+pub mod config;
+pub mod run;

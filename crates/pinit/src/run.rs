@@ -1,0 +1,342 @@
+//! The composition root: which pieces make up each way of running Pinit, and in which order they start.
+//!
+//! * [`serve`] — everything in one process on SQLite (embedded mode).
+//! * [`service`] — one context per process on PostgreSQL and RabbitMQ (distributed mode).
+//!
+//! Both start the same context routers through [`start_context`]; only the wiring differs.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use axum::Router;
+use pinit_auth::keys::SigningKey;
+use pinit_kernel::config::ConnectionUrl;
+use pinit_kernel::db::{DbError, MigrationReport};
+use pinit_kernel::http::{BindError, bind, service_router};
+use pinit_kernel::keyfile::KeyFileError;
+use pinit_kernel::{Db, ErrorStyle, Lifecycle, MigrationSet, Phase, Readiness, SharedClock};
+use pinit_notification::vapid::VapidKey;
+use tokio::net::TcpListener;
+
+use crate::cli::Context;
+use crate::config::{Config, Mode};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Bind(#[from] BindError),
+    #[error(transparent)]
+    Database(#[from] DbError),
+    #[error(transparent)]
+    Keys(#[from] KeyFileError),
+    #[error(transparent)]
+    Upstream(#[from] pinit_gateway::proxy::UpstreamUrlError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "the data directory {0} is in use by another pinit process; stop it or choose another --data-dir"
+    )]
+    DataDirBusy(PathBuf),
+    #[error("listener error: {0}")]
+    Listener(#[source] std::io::Error),
+}
+
+/// What a start-up produced: where things listen. Keep it alive for as long as the process runs.
+pub struct Started {
+    /// The public address (the gateway in `serve`, the service otherwise).
+    pub http: SocketAddr,
+    pub metrics: Option<SocketAddr>,
+    /// Internal listeners by context (embedded mode).
+    pub services: Vec<(&'static str, SocketAddr)>,
+    _data_dir_lock: Option<std::fs::File>,
+}
+
+/// One context, ready to be started: its name, error style, schema and routes.
+struct ContextParts {
+    name: &'static str,
+    style: ErrorStyle,
+    migrations: &'static [&'static MigrationSet],
+    routes: Router,
+}
+
+fn parts(context: Context) -> ContextParts {
+    match context {
+        Context::Auth => ContextParts {
+            name: pinit_auth::NAME,
+            style: pinit_auth::ERROR_STYLE,
+            migrations: pinit_auth::MIGRATIONS,
+            routes: pinit_auth::routes(),
+        },
+        Context::Task => ContextParts {
+            name: pinit_task::NAME,
+            style: pinit_task::ERROR_STYLE,
+            migrations: pinit_task::MIGRATIONS,
+            routes: pinit_task::routes(),
+        },
+        Context::Notification => ContextParts {
+            name: pinit_notification::NAME,
+            style: pinit_notification::ERROR_STYLE,
+            migrations: pinit_notification::MIGRATIONS,
+            routes: pinit_notification::routes(),
+        },
+    }
+}
+
+/// Serves a context on `listener` at once (liveness answers), then migrates its database; readiness
+/// turns true when the schema is current.
+async fn start_context(
+    lc: &Lifecycle,
+    parts: ContextParts,
+    db: &Db,
+    listener: TcpListener,
+    clock: &SharedClock,
+) -> Result<Readiness, StartError> {
+    let readiness = Readiness::new(parts.name, lc.draining());
+    readiness.add_database(db.clone());
+    let router = service_router(
+        parts.name,
+        parts.routes,
+        &readiness,
+        parts.style,
+        clock.clone(),
+    );
+    lc.spawn(
+        Phase::Core,
+        parts.name,
+        pinit_kernel::http::serve(listener, router, lc.token(Phase::Core)),
+    );
+    let report = db.migrate(parts.name, parts.migrations).await?;
+    tracing::info!(
+        context = parts.name,
+        backend = %db.backend(),
+        applied = report.applied.len(),
+        "database ready"
+    );
+    readiness.set_migrated();
+    Ok(readiness)
+}
+
+fn start_gateway(
+    lc: &Lifecycle,
+    config: &Config,
+    listener: TcpListener,
+    upstreams: [&str; 3],
+    clock: &SharedClock,
+) -> Result<Readiness, StartError> {
+    let [auth, task, notification] = upstreams;
+    let upstreams = pinit_gateway::Upstreams::new(&config.gateway, auth, task, notification)?;
+    let readiness = Readiness::new(pinit_gateway::NAME, lc.draining());
+    readiness.set_migrated(); // the gateway has no schema
+    let routes = pinit_gateway::routes(upstreams, &config.gateway);
+    let router = service_router(
+        pinit_gateway::NAME,
+        routes,
+        &readiness,
+        pinit_gateway::ERROR_STYLE,
+        clock.clone(),
+    );
+    lc.spawn(
+        Phase::Edge,
+        pinit_gateway::NAME,
+        pinit_kernel::http::serve(listener, router, lc.token(Phase::Edge)),
+    );
+    Ok(readiness)
+}
+
+async fn start_metrics(lc: &Lifecycle, config: &Config) -> Result<Option<SocketAddr>, StartError> {
+    if !config.metrics.enabled {
+        return Ok(None);
+    }
+    let listener = bind(config.metrics.addr(), "metrics.host/metrics.port").await?;
+    let addr = listener.local_addr().ok();
+    let handle = pinit_kernel::metrics::install();
+    let stop = lc.token(Phase::Background);
+    tokio::spawn(pinit_kernel::metrics::upkeep(handle.clone(), stop.clone()));
+    lc.spawn(
+        Phase::Background,
+        "metrics",
+        pinit_kernel::http::serve(listener, pinit_kernel::metrics::router(handle), stop),
+    );
+    Ok(addr)
+}
+
+/// `pinit serve`: the four services in one process on SQLite.
+pub async fn serve(
+    config: &Config,
+    lc: &Lifecycle,
+    clock: SharedClock,
+) -> Result<Started, StartError> {
+    let data_dir = &config.data_dir;
+    std::fs::create_dir_all(data_dir).map_err(|source| StartError::DataDir {
+        path: data_dir.clone(),
+        source,
+    })?;
+    let lock = lock_data_dir(data_dir)?;
+    ensure_keys(&config.keys_dir())?;
+
+    // Bind every listener first: a busy port fails the start before any work is done.
+    let public = bind(
+        config.http.addr(),
+        "http.host/http.port, the gateway; see --port",
+    )
+    .await?;
+    let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    let mut internal = Vec::new();
+    for context in Context::ALL {
+        let listener = bind(loopback, format!("{} (internal)", context.name())).await?;
+        internal.push((context, listener));
+    }
+    let metrics = start_metrics(lc, config).await?;
+
+    let mut services = Vec::new();
+    for (context, listener) in internal {
+        let addr = listener.local_addr().map_err(StartError::Listener)?;
+        let url = config.database_url(context.name(), Mode::Serve)?;
+        let db = Db::connect(&url, &config.database).await?;
+        start_context(lc, parts(context), &db, listener, &clock).await?;
+        services.push((context.name(), addr));
+    }
+    let url_of = |name: &str| {
+        services
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, a)| format!("http://{a}"))
+            .unwrap_or_default()
+    };
+    let (auth, task, notification) = (url_of("auth"), url_of("task"), url_of("notification"));
+    let http = public.local_addr().map_err(StartError::Listener)?;
+    start_gateway(lc, config, public, [&auth, &task, &notification], &clock)?;
+    tracing::info!(
+        url = %format!("http://{http}"),
+        data_dir = %data_dir.display(),
+        "Pinit is running"
+    );
+    Ok(Started {
+        http,
+        metrics,
+        services,
+        _data_dir_lock: Some(lock),
+    })
+}
+
+/// `pinit auth|task|notification|gateway`: one context per process.
+pub async fn service(
+    mode: Mode,
+    config: &Config,
+    lc: &Lifecycle,
+    clock: SharedClock,
+) -> Result<Started, StartError> {
+    let public = bind(config.http.addr(), "http.host/http.port; see --port").await?;
+    let http = public.local_addr().map_err(StartError::Listener)?;
+    let metrics = start_metrics(lc, config).await?;
+    let context = match mode {
+        Mode::Auth => Some(Context::Auth),
+        Mode::Task => Some(Context::Task),
+        Mode::Notification => Some(Context::Notification),
+        Mode::Gateway | Mode::Serve => None,
+    };
+    match context {
+        Some(context) => {
+            if context == Context::Auth {
+                SigningKey::load(&config.keys_dir())?;
+            }
+            if context == Context::Notification {
+                VapidKey::load(&config.keys_dir())?;
+            }
+            let url = config.database_url(context.name(), mode)?;
+            let db = Db::connect(&url, &config.database).await?;
+            let readiness = start_context(lc, parts(context), &db, public, &clock).await?;
+            add_broker_check(&readiness, &config.amqp.url);
+        }
+        None => {
+            let g = &config.gateway;
+            let urls = [&g.auth_url, &g.task_url, &g.notification_url]
+                .map(|u| u.clone().unwrap_or_default());
+            start_gateway(lc, config, public, [&urls[0], &urls[1], &urls[2]], &clock)?;
+        }
+    }
+    tracing::info!(service = mode.name(), %http, "listening");
+    Ok(Started {
+        http,
+        metrics,
+        services: Vec::new(),
+        _data_dir_lock: None,
+    })
+}
+
+/// Readiness: the broker accepts connections.
+fn add_broker_check(readiness: &Readiness, url: &ConnectionUrl) {
+    let host = url.url().host_str().unwrap_or("127.0.0.1").to_string();
+    let port = url.url().port().unwrap_or(5672);
+    readiness.add_check("broker", move || {
+        let target = format!("{host}:{port}");
+        async move {
+            match tokio::time::timeout(
+                Duration::from_secs(2),
+                tokio::net::TcpStream::connect(&target),
+            )
+            .await
+            {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(format!("{target}: {e}")),
+                Err(_) => Err(format!("{target}: no answer")),
+            }
+        }
+    });
+}
+
+/// `pinit migrate`.
+pub async fn migrate(
+    config: &Config,
+    contexts: &[Context],
+) -> Result<Vec<(Context, String, MigrationReport)>, StartError> {
+    let mut reports = Vec::new();
+    for &context in contexts {
+        let url = config.database_url(context.name(), Mode::Serve)?;
+        let db = Db::connect(&url, &config.database).await?;
+        let p = parts(context);
+        let report = db.migrate(p.name, p.migrations).await?;
+        reports.push((context, db.url().to_string(), report));
+        db.close().await;
+    }
+    Ok(reports)
+}
+
+/// Loads the keys of `pinit serve`, generating any that are missing.
+fn ensure_keys(dir: &Path) -> Result<(), StartError> {
+    let (jwt, generated) = SigningKey::load_or_generate(dir)?;
+    if generated {
+        tracing::info!(dir = %dir.display(), kid = jwt.kid(), "generated a JWT signing key");
+    }
+    let (vapid, generated) = VapidKey::load_or_generate(dir)?;
+    if generated {
+        tracing::info!(dir = %dir.display(), public_key = %vapid.public_key_base64url(), "generated a VAPID key");
+    }
+    Ok(())
+}
+
+/// One process per data directory: two would corrupt each other's SQLite writes and relays.
+fn lock_data_dir(dir: &Path) -> Result<std::fs::File, StartError> {
+    let path = dir.join(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| StartError::DataDir {
+            path: path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StartError::DataDirBusy(dir.to_path_buf())),
+        Err(std::fs::TryLockError::Error(source)) => Err(StartError::DataDir { path, source }),
+    }
+}
