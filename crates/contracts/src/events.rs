@@ -1,0 +1,371 @@
+//! Event payloads and broker topology: the published language of Pinit's events.
+//!
+//! Names and JSON shapes follow the reference AsyncAPI documents (`asyncapi-auth.yaml`, `asyncapi-task.yaml`)
+//! exactly: camelCase keys, `occurredAt` an RFC 3339 instant with offset, `idempotentKey` the stable event id.
+//! Producers may add fields (our outbox adds `aggregateVersion`); consumers ignore fields they do not know, so
+//! a payload type here never rejects a reference-produced message for carrying extra keys.
+//!
+//! Exchanges are `direct`, durable, not auto-deleted; the routing key is the AsyncAPI channel address.
+
+use jiff::Timestamp;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// Exchange names (`{context}.{domain}.{type}`), declared by their producer.
+pub mod exchange {
+    /// auth's member events.
+    pub const AUTH_MEMBER: &str = "auth.member.direct";
+    /// task's schedule events.
+    pub const TASK_SCHEDULE: &str = "task.schedule.direct";
+    /// task's task events.
+    pub const TASK_TASK: &str = "task.task.direct";
+    /// Every exchange of the published language.
+    pub const ALL: [&str; 3] = [AUTH_MEMBER, TASK_SCHEDULE, TASK_TASK];
+}
+
+/// Routing keys (`{domain}.{event}`) = AsyncAPI channel addresses.
+pub mod routing_key {
+    pub const MEMBER_CREATED: &str = "member.created";
+    pub const SCHEDULE_TIME_UPCOMING_UPDATED: &str = "schedule.time.upcoming.updated";
+    pub const SCHEDULE_DELETED: &str = "schedule.deleted";
+    pub const SCHEDULE_STATE_STARTED: &str = "schedule.state.started";
+    pub const SCHEDULE_STATE_CANCELED: &str = "schedule.state.canceled";
+    pub const SCHEDULE_STATE_COMPLETED: &str = "schedule.state.completed";
+    pub const TASK_COMPLETED: &str = "task.completed";
+    pub const TASK_CANCELED: &str = "task.canceled";
+}
+
+/// One AsyncAPI channel: where an event is published and which message it carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Channel {
+    /// The exchange the producer publishes to.
+    pub exchange: &'static str,
+    /// The routing key (the channel address).
+    pub routing_key: &'static str,
+    /// The AsyncAPI message name of the payload (`components.messages.<name>`).
+    pub message: &'static str,
+}
+
+/// Every channel of the published language, by routing key.
+pub mod channel {
+    use super::{Channel, exchange, routing_key};
+
+    pub const MEMBER_CREATED: Channel = Channel {
+        exchange: exchange::AUTH_MEMBER,
+        routing_key: routing_key::MEMBER_CREATED,
+        message: "MemberCreated",
+    };
+    pub const SCHEDULE_TIME_UPCOMING_UPDATED: Channel = Channel {
+        exchange: exchange::TASK_SCHEDULE,
+        routing_key: routing_key::SCHEDULE_TIME_UPCOMING_UPDATED,
+        message: "ScheduleTimeUpcomingState",
+    };
+    pub const SCHEDULE_DELETED: Channel = Channel {
+        exchange: exchange::TASK_SCHEDULE,
+        routing_key: routing_key::SCHEDULE_DELETED,
+        message: "ScheduleDeleted",
+    };
+    pub const SCHEDULE_STATE_STARTED: Channel = Channel {
+        exchange: exchange::TASK_SCHEDULE,
+        routing_key: routing_key::SCHEDULE_STATE_STARTED,
+        message: "ScheduleStateChanged",
+    };
+    pub const SCHEDULE_STATE_CANCELED: Channel = Channel {
+        exchange: exchange::TASK_SCHEDULE,
+        routing_key: routing_key::SCHEDULE_STATE_CANCELED,
+        message: "ScheduleStateChanged",
+    };
+    pub const SCHEDULE_STATE_COMPLETED: Channel = Channel {
+        exchange: exchange::TASK_SCHEDULE,
+        routing_key: routing_key::SCHEDULE_STATE_COMPLETED,
+        message: "ScheduleStateChanged",
+    };
+    pub const TASK_COMPLETED: Channel = Channel {
+        exchange: exchange::TASK_TASK,
+        routing_key: routing_key::TASK_COMPLETED,
+        message: "TaskCompleted",
+    };
+    pub const TASK_CANCELED: Channel = Channel {
+        exchange: exchange::TASK_TASK,
+        routing_key: routing_key::TASK_CANCELED,
+        message: "TaskCanceled",
+    };
+
+    /// All channels, in AsyncAPI document order.
+    pub const ALL: [Channel; 8] = [
+        MEMBER_CREATED,
+        SCHEDULE_TIME_UPCOMING_UPDATED,
+        SCHEDULE_DELETED,
+        SCHEDULE_STATE_STARTED,
+        SCHEDULE_STATE_CANCELED,
+        SCHEDULE_STATE_COMPLETED,
+        TASK_COMPLETED,
+        TASK_CANCELED,
+    ];
+
+    /// The channel with this routing key.
+    pub fn by_routing_key(key: &str) -> Option<Channel> {
+        ALL.into_iter().find(|c| c.routing_key == key)
+    }
+}
+
+/// A payload type of the published language.
+pub trait EventPayload: Serialize + DeserializeOwned {
+    /// The AsyncAPI message name.
+    const MESSAGE: &'static str;
+    /// The channels this payload travels on.
+    const CHANNELS: &'static [Channel];
+}
+
+/// JSON form of instants: RFC 3339 with offset on output (`2026-02-08T01:00:00Z`); on input any RFC 3339 /
+/// ISO 8601 instant with an offset (`2026-02-08T10:00+09:00`, seconds optional), and — for messages from the
+/// reference auth service, which sends a Java `LocalDateTime` — a local date-time without offset, read as UTC.
+pub mod instant {
+    use jiff::Timestamp;
+    use serde::{Deserialize, Deserializer, Serializer, de};
+
+    /// The wire text of an instant.
+    pub fn format(at: Timestamp) -> String {
+        at.to_string()
+    }
+
+    /// Parses the wire text of an instant (see the module docs for what is accepted).
+    pub fn parse(text: &str) -> Result<Timestamp, String> {
+        let text = text.trim();
+        if let Ok(at) = text.parse::<Timestamp>() {
+            return Ok(at);
+        }
+        text.parse::<jiff::civil::DateTime>()
+            .ok()
+            .and_then(|local| jiff::tz::TimeZone::UTC.to_timestamp(local).ok())
+            .ok_or_else(|| {
+                format!("`{text}` is not an RFC 3339 instant (e.g. `2026-02-08T01:00:00Z`)")
+            })
+    }
+
+    pub fn serialize<S: Serializer>(at: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(at)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        let text = std::borrow::Cow::<str>::deserialize(d)?;
+        parse(&text).map_err(de::Error::custom)
+    }
+}
+
+/// `member.created` on `auth.member.direct`: a member signed up (auth → task).
+///
+/// The reference auth service also sends its outbox row `id` and no `idempotentKey`; both are tolerated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberCreated {
+    pub member_id: i64,
+    /// May be null (a social login without the nickname scope).
+    pub nickname: Option<String>,
+    #[serde(with = "instant")]
+    pub occurred_at: Timestamp,
+    /// The stable event id (our producer always sends it; the reference auth service does not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotent_key: Option<String>,
+}
+
+impl EventPayload for MemberCreated {
+    const MESSAGE: &'static str = "MemberCreated";
+    const CHANNELS: &'static [Channel] = &[channel::MEMBER_CREATED];
+}
+
+/// `schedule.time.upcoming.updated` on `task.schedule.direct`: a schedule's start time was set or moved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleTimeUpcomingState {
+    pub schedule_id: i64,
+    pub owner_id: i64,
+    #[serde(with = "instant")]
+    pub new_upcoming_time: Timestamp,
+    #[serde(with = "instant")]
+    pub occurred_at: Timestamp,
+    pub idempotent_key: String,
+}
+
+impl EventPayload for ScheduleTimeUpcomingState {
+    const MESSAGE: &'static str = "ScheduleTimeUpcomingState";
+    const CHANNELS: &'static [Channel] = &[channel::SCHEDULE_TIME_UPCOMING_UPDATED];
+}
+
+/// `schedule.deleted` on `task.schedule.direct`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleDeleted {
+    pub schedule_id: i64,
+    pub owner_id: i64,
+    #[serde(with = "instant")]
+    pub occurred_at: Timestamp,
+    pub idempotent_key: String,
+}
+
+impl EventPayload for ScheduleDeleted {
+    const MESSAGE: &'static str = "ScheduleDeleted";
+    const CHANNELS: &'static [Channel] = &[channel::SCHEDULE_DELETED];
+}
+
+/// A schedule's state as carried in `beforeState`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ScheduleState {
+    NotStarted,
+    InProgress,
+    Suspended,
+    Completed,
+}
+
+/// `schedule.state.started|canceled|completed` on `task.schedule.direct`; the routing key says which.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleStateChanged {
+    pub schedule_id: i64,
+    pub owner_id: i64,
+    /// The state before the transition.
+    pub before_state: ScheduleState,
+    #[serde(with = "instant")]
+    pub occurred_at: Timestamp,
+    pub idempotent_key: String,
+}
+
+impl EventPayload for ScheduleStateChanged {
+    const MESSAGE: &'static str = "ScheduleStateChanged";
+    const CHANNELS: &'static [Channel] = &[
+        channel::SCHEDULE_STATE_STARTED,
+        channel::SCHEDULE_STATE_CANCELED,
+        channel::SCHEDULE_STATE_COMPLETED,
+    ];
+}
+
+/// `task.completed` on `task.task.direct`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskCompleted {
+    pub task_id: i64,
+    pub owner_id: i64,
+    #[serde(with = "instant")]
+    pub occurred_at: Timestamp,
+    pub idempotent_key: String,
+}
+
+impl EventPayload for TaskCompleted {
+    const MESSAGE: &'static str = "TaskCompleted";
+    const CHANNELS: &'static [Channel] = &[channel::TASK_COMPLETED];
+}
+
+/// `task.canceled` on `task.task.direct` (also sent when a completed task is reopened).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskCanceled {
+    pub task_id: i64,
+    pub owner_id: i64,
+    #[serde(with = "instant")]
+    pub occurred_at: Timestamp,
+    pub idempotent_key: String,
+}
+
+impl EventPayload for TaskCanceled {
+    const MESSAGE: &'static str = "TaskCanceled";
+    const CHANNELS: &'static [Channel] = &[channel::TASK_CANCELED];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn payloads_use_the_reference_keys_and_instants_with_offset() {
+        let e = ScheduleTimeUpcomingState {
+            schedule_id: 42,
+            owner_id: 7,
+            new_upcoming_time: at("2026-02-08T01:00:00Z"),
+            occurred_at: at("2026-02-07T15:59:12.345Z"),
+            idempotent_key: "0190f5a8-0000-7000-8000-000000000001".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            json!({
+                "scheduleId": 42,
+                "ownerId": 7,
+                "newUpcomingTime": "2026-02-08T01:00:00Z",
+                "occurredAt": "2026-02-07T15:59:12.345Z",
+                "idempotentKey": "0190f5a8-0000-7000-8000-000000000001"
+            })
+        );
+        let s = ScheduleStateChanged {
+            schedule_id: 1,
+            owner_id: 2,
+            before_state: ScheduleState::NotStarted,
+            occurred_at: at("2026-02-08T01:00:00Z"),
+            idempotent_key: "k".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&s).unwrap()["beforeState"],
+            "NOT_STARTED"
+        );
+    }
+
+    #[test]
+    fn reference_produced_messages_decode() {
+        // The reference task service: client offsets, seconds omitted when zero, random keys.
+        let up: ScheduleTimeUpcomingState = serde_json::from_str(
+            r#"{"scheduleId":42,"ownerId":7,"newUpcomingTime":"2026-02-08T10:00+09:00",
+                "occurredAt":"2026-02-08T00:59:12.345+09:00","idempotentKey":"3f0d"}"#,
+        )
+        .unwrap();
+        assert_eq!(up.new_upcoming_time, at("2026-02-08T01:00:00Z"));
+        assert_eq!(up.occurred_at, at("2026-02-07T15:59:12.345Z"));
+        // The reference auth service: outbox `id`, a local date-time, no key, a null nickname.
+        let m: MemberCreated = serde_json::from_str(
+            r#"{"id":9,"memberId":5,"nickname":null,"occurredAt":"2025-12-15T12:34:56.123456"}"#,
+        )
+        .unwrap();
+        assert_eq!(m.member_id, 5);
+        assert_eq!(m.nickname, None);
+        assert_eq!(m.occurred_at, at("2025-12-15T12:34:56.123456Z"));
+        assert_eq!(m.idempotent_key, None);
+        let out = serde_json::to_value(&m).unwrap();
+        assert!(out.get("idempotentKey").is_none(), "{out}");
+    }
+
+    #[test]
+    fn bad_instants_are_explained() {
+        let err = serde_json::from_value::<TaskCompleted>(json!({
+            "taskId": 1, "ownerId": 2, "occurredAt": "yesterday", "idempotentKey": "k"
+        }))
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`yesterday` is not an RFC 3339 instant"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn channels_match_the_reference_topology() {
+        assert_eq!(channel::ALL.len(), 8);
+        for c in channel::ALL {
+            assert!(exchange::ALL.contains(&c.exchange), "{c:?}");
+            assert!(c.exchange.ends_with(".direct"));
+        }
+        assert_eq!(
+            channel::by_routing_key("schedule.state.canceled")
+                .unwrap()
+                .exchange,
+            "task.schedule.direct"
+        );
+        assert_eq!(
+            channel::by_routing_key("task.completed").unwrap().exchange,
+            "task.task.direct"
+        );
+        assert_eq!(channel::MEMBER_CREATED.exchange, "auth.member.direct");
+    }
+}
