@@ -5,12 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use base64::Engine;
 use pinit_kernel::keyfile::{self, KeyFileError};
 use pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
 use rsa::traits::PublicKeyParts;
 use rsa::{PrivateKey, PublicKey};
-use sha2::{Digest, Sha256};
 
 /// File names inside the keys directory.
 pub const PRIVATE_FILE: &str = "jwt-private.pem";
@@ -46,7 +44,7 @@ impl SigningKey {
     }
 
     fn from_private(private: PrivateKey) -> Self {
-        let kid = thumbprint(&private.to_public_key());
+        let kid = pinit_kernel::jwt::thumbprint(&private.to_public_key());
         Self { private, kid }
     }
 
@@ -127,15 +125,6 @@ impl SigningKey {
         key.save(dir, false)?;
         Ok((key, true))
     }
-}
-
-/// RFC 7638 thumbprint: base64url(SHA-256(`{"e":…,"kty":"RSA","n":…}`)).
-fn thumbprint(public: &PublicKey) -> String {
-    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let e = b64.encode(public.e_bytes());
-    let n = b64.encode(public.n_bytes());
-    let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
-    b64.encode(Sha256::digest(canonical.as_bytes()))
 }
 
 #[cfg(test)]

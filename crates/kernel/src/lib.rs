@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod http;
+pub mod jwt;
 pub mod keyfile;
 pub mod lifecycle;
 pub mod metrics;
