@@ -1,0 +1,507 @@
+//! RabbitMQ (AMQP 0-9-1): the relay's publisher and the consumer runtime.
+//!
+//! Topology, declared idempotently by whoever needs it: every exchange is `direct` and durable (the
+//! producer declares its exchanges before publishing; consumers declare the exchanges they bind to, so start
+//! order does not matter). A consumer's queue is durable, bound with its routing keys, and dead-letters into
+//! `<queue>.dlq` through the default exchange. The vhost is part of the URL (`amqp://u:p@host/%2fpinit`).
+//!
+//! Publishing: persistent messages with `mandatory` on a confirm-mode channel; a message counts as published
+//! only on the broker's ack without a return (an unroutable message is a failure, retried by the relay).
+//! Properties: `message_id` = event id, `content_type` = `application/json`, `type` = message name,
+//! `timestamp` = occurred-at (seconds), headers `pinit-aggregate-{type,id,version}`.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::future::{BoxFuture, join_all};
+pub use lapin;
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions,
+    BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
+    QueueBindOptions, QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{
+    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
+};
+use pinit_kernel::config::ConnectionUrl;
+use tokio::sync::{Mutex, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::inbox::{DeliverError, Inbox, Outcome, Subscription};
+use crate::message::{
+    Envelope, HEADER_AGGREGATE_ID, HEADER_AGGREGATE_TYPE, HEADER_AGGREGATE_VERSION, IncomingEvent,
+    OutboundMessage,
+};
+use crate::transport::{PublishError, Transport};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AmqpError {
+    #[error("cannot connect to RabbitMQ at {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("RabbitMQ: {0}")]
+    Broker(#[from] lapin::Error),
+    #[error("the broker ended the consumer of queue `{0}`")]
+    ConsumerEnded(String),
+}
+
+/// Opens a connection named `name` (shown in the management UI).
+pub async fn connect(url: &ConnectionUrl, name: &str) -> Result<Connection, AmqpError> {
+    let props = ConnectionProperties::default().with_connection_name(name.into());
+    let failed = |reason: String| AmqpError::Connect {
+        url: url.redacted(),
+        reason,
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect(url.expose(), props)).await {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(e)) => Err(failed(e.to_string())),
+        Err(_) => Err(failed(format!("no answer within {CONNECT_TIMEOUT:?}"))),
+    }
+}
+
+/// Declares a durable direct exchange (idempotent).
+pub async fn declare_exchange(channel: &Channel, exchange: &str) -> Result<(), lapin::Error> {
+    channel
+        .exchange_declare(
+            exchange.into(),
+            ExchangeKind::Direct,
+            ExchangeDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+}
+
+/// Declares a consumer's exchanges, queue, bindings and dead-letter queue (idempotent).
+pub async fn declare_subscription(
+    channel: &Channel,
+    sub: &Subscription,
+) -> Result<(), lapin::Error> {
+    let dlq = sub.dead_letter_queue();
+    channel
+        .queue_declare(
+            dlq.as_str().into(),
+            QueueDeclareOptions::durable(),
+            FieldTable::default(),
+        )
+        .await?;
+    let mut args = FieldTable::default();
+    args.insert(
+        "x-dead-letter-exchange".into(),
+        AMQPValue::LongString(LongString::from("")),
+    );
+    args.insert(
+        "x-dead-letter-routing-key".into(),
+        AMQPValue::LongString(LongString::from(dlq.as_str())),
+    );
+    channel
+        .queue_declare(
+            sub.queue.as_str().into(),
+            QueueDeclareOptions::durable(),
+            args,
+        )
+        .await?;
+    for b in &sub.bindings {
+        declare_exchange(channel, &b.exchange).await?;
+        channel
+            .queue_bind(
+                sub.queue.as_str().into(),
+                b.exchange.as_str().into(),
+                b.routing_key.as_str().into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// The AMQP properties of an outbox message.
+pub fn properties(m: &OutboundMessage) -> BasicProperties {
+    let mut headers = FieldTable::default();
+    headers.insert(
+        HEADER_AGGREGATE_TYPE.into(),
+        AMQPValue::LongString(m.aggregate_type.as_str().into()),
+    );
+    headers.insert(
+        HEADER_AGGREGATE_ID.into(),
+        AMQPValue::LongString(m.aggregate_id.as_str().into()),
+    );
+    if let Some(v) = m.aggregate_version {
+        headers.insert(HEADER_AGGREGATE_VERSION.into(), AMQPValue::LongLongInt(v));
+    }
+    BasicProperties::default()
+        .with_message_id(m.event_id.as_str().into())
+        .with_content_type("application/json".into())
+        .with_content_encoding("UTF-8".into())
+        .with_type(m.event_type.as_str().into())
+        .with_timestamp(u64::try_from(m.occurred_at.as_second()).unwrap_or(0))
+        .with_delivery_mode(2)
+        .with_headers(headers)
+}
+
+/// Reads an incoming event from a delivery (our messages and reference-produced ones alike).
+pub fn incoming(delivery: &Delivery) -> IncomingEvent {
+    let props = &delivery.properties;
+    let header = |name: &str| {
+        props
+            .headers()
+            .as_ref()
+            .and_then(|h| h.inner().get(&ShortString::from(name)).cloned())
+    };
+    let text = |v: AMQPValue| match v {
+        AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+        AMQPValue::ShortString(s) => Some(s.as_str().to_string()),
+        _ => None,
+    };
+    let int = |v: AMQPValue| match v {
+        AMQPValue::LongLongInt(i) => Some(i),
+        AMQPValue::LongInt(i) => Some(i64::from(i)),
+        AMQPValue::LongUInt(i) => Some(i64::from(i)),
+        AMQPValue::ShortInt(i) => Some(i64::from(i)),
+        AMQPValue::LongString(s) => std::str::from_utf8(s.as_bytes()).ok()?.parse().ok(),
+        _ => None,
+    };
+    IncomingEvent::from_envelope(
+        Envelope {
+            exchange: delivery.exchange.as_str(),
+            routing_key: delivery.routing_key.as_str(),
+            message_id: props.message_id().as_ref().map(|s| s.as_str()),
+            event_type: props.kind().as_ref().map(|s| s.as_str()),
+            timestamp_secs: *props.timestamp(),
+            aggregate_type: header(HEADER_AGGREGATE_TYPE).and_then(text),
+            aggregate_id: header(HEADER_AGGREGATE_ID).and_then(text),
+            aggregate_version: header(HEADER_AGGREGATE_VERSION).and_then(int),
+        },
+        &delivery.data,
+    )
+}
+
+struct Publisher {
+    conn: Connection,
+    channel: Channel,
+    declared: HashSet<String>,
+}
+
+impl Publisher {
+    fn usable(&self) -> bool {
+        self.conn.status().connected() && self.channel.status().connected()
+    }
+}
+
+/// Publishes to RabbitMQ with confirms and `mandatory`; (re)connects lazily, on the next publish after a
+/// failure.
+pub struct AmqpTransport {
+    url: ConnectionUrl,
+    name: String,
+    state: Mutex<Option<Publisher>>,
+}
+
+impl AmqpTransport {
+    /// `name` is the connection name shown by RabbitMQ (e.g. `pinit-task-relay`).
+    pub fn new(url: ConnectionUrl, name: impl Into<String>) -> Self {
+        Self {
+            url,
+            name: name.into(),
+            state: Mutex::new(None),
+        }
+    }
+
+    async fn open(&self) -> Result<Publisher, AmqpError> {
+        let conn = connect(&self.url, &self.name).await?;
+        let channel = conn.create_channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        tracing::info!(broker = %self.url.redacted(), "publisher connected");
+        Ok(Publisher {
+            conn,
+            channel,
+            declared: HashSet::new(),
+        })
+    }
+
+    /// Drops the connection (tests use it to simulate a broker outage; the next publish reconnects).
+    pub async fn disconnect(&self) {
+        if let Some(p) = self.state.lock().await.take() {
+            let _ = p.conn.close(320, "closed by pinit".into()).await;
+        }
+    }
+
+    async fn publish_batch(
+        &self,
+        batch: &[OutboundMessage],
+        timeout: Duration,
+    ) -> Vec<Result<(), PublishError>> {
+        let mut state = self.state.lock().await;
+        if state.as_ref().is_some_and(|p| !p.usable()) {
+            *state = None;
+        }
+        if state.is_none() {
+            match self.open().await {
+                Ok(p) => *state = Some(p),
+                Err(e) => return vec![Err(PublishError::Connection(e.to_string())); batch.len()],
+            }
+        }
+        let Some(publisher) = state.as_mut() else {
+            return vec![Err(PublishError::Connection("not connected".into())); batch.len()];
+        };
+        let result = tokio::time::timeout(timeout, publish_on(publisher, batch)).await;
+        match result {
+            Ok((results, healthy)) => {
+                if !healthy {
+                    *state = None;
+                }
+                results
+            }
+            Err(_) => {
+                // Confirms that never come mean a stuck connection: start afresh next time.
+                *state = None;
+                vec![Err(PublishError::Timeout(timeout)); batch.len()]
+            }
+        }
+    }
+}
+
+/// Publishes `batch` on `p`; returns the results and whether the connection is still fit for use.
+async fn publish_on(
+    p: &mut Publisher,
+    batch: &[OutboundMessage],
+) -> (Vec<Result<(), PublishError>>, bool) {
+    let broken = |e: &lapin::Error| PublishError::Connection(e.to_string());
+    for m in batch {
+        if !p.declared.contains(&m.exchange) {
+            if let Err(e) = declare_exchange(&p.channel, &m.exchange).await {
+                return (vec![Err(broken(&e)); batch.len()], false);
+            }
+            p.declared.insert(m.exchange.clone());
+        }
+    }
+    let mut pending = Vec::with_capacity(batch.len());
+    let mut healthy = true;
+    for m in batch {
+        if !healthy {
+            pending.push(Err(PublishError::Connection(
+                "channel failed earlier in this batch".into(),
+            )));
+            continue;
+        }
+        let sent = p
+            .channel
+            .basic_publish(
+                m.exchange.as_str().into(),
+                m.routing_key.as_str().into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
+                m.payload.as_bytes(),
+                properties(m),
+            )
+            .await;
+        match sent {
+            Ok(confirm) => pending.push(Ok(confirm)),
+            Err(e) => {
+                healthy = false;
+                pending.push(Err(broken(&e)));
+            }
+        }
+    }
+    let confirms = join_all(pending.into_iter().zip(batch).map(|(p, m)| async move {
+        match p {
+            Err(e) => Err(e),
+            Ok(confirm) => match confirm.await {
+                Ok(Confirmation::Ack(None)) => Ok(()),
+                Ok(Confirmation::Ack(Some(_)) | Confirmation::Nack(Some(_))) => {
+                    Err(PublishError::Unroutable {
+                        exchange: m.exchange.clone(),
+                        routing_key: m.routing_key.clone(),
+                    })
+                }
+                Ok(Confirmation::Nack(None)) => Err(PublishError::Nacked),
+                Ok(Confirmation::NotRequested) => Err(PublishError::Connection(
+                    "publisher confirms are off".into(),
+                )),
+                Err(e) => Err(PublishError::Connection(e.to_string())),
+            },
+        }
+    }))
+    .await;
+    let healthy = healthy
+        && confirms
+            .iter()
+            .all(|r| !matches!(r, Err(PublishError::Connection(_))));
+    (confirms, healthy)
+}
+
+impl Transport for AmqpTransport {
+    fn name(&self) -> &'static str {
+        "amqp"
+    }
+
+    fn publish<'a>(
+        &'a self,
+        batch: &'a [OutboundMessage],
+        timeout: Duration,
+    ) -> BoxFuture<'a, Vec<Result<(), PublishError>>> {
+        Box::pin(self.publish_batch(batch, timeout))
+    }
+}
+
+/// Consumes a subscription's queue into its [`Inbox`]: manual acks after commit, `prefetch` and
+/// `concurrency` from the inbox's [`crate::ConsumerConfig`], reconnecting after failures.
+pub struct AmqpConsumer {
+    url: ConnectionUrl,
+    inbox: Inbox,
+}
+
+impl AmqpConsumer {
+    pub fn new(url: ConnectionUrl, inbox: Inbox) -> Self {
+        Self { url, inbox }
+    }
+
+    /// Declares the topology once (e.g. at start-up, so a failing broker shows before traffic).
+    pub async fn declare(&self) -> Result<(), AmqpError> {
+        let conn = connect(&self.url, &self.connection_name()).await?;
+        let channel = conn.create_channel().await?;
+        declare_subscription(&channel, self.inbox.subscription()).await?;
+        let _ = conn.close(200, "declared".into()).await;
+        Ok(())
+    }
+
+    fn connection_name(&self) -> String {
+        format!("pinit-consumer-{}", self.inbox.consumer())
+    }
+
+    /// Consumes until `stop` is cancelled; then stops taking deliveries, lets the ones in hand finish
+    /// (acking them) and closes. Connection failures are logged and retried after `reconnect_delay`.
+    pub async fn run(self, stop: CancellationToken) -> Result<(), AmqpError> {
+        let consumer = self.inbox.consumer().to_string();
+        let delay = self.inbox.config().reconnect_delay.get();
+        let mut last_prune: Option<std::time::Instant> = None;
+        loop {
+            if last_prune.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
+                if let Err(e) = self.inbox.prune().await {
+                    tracing::warn!(consumer, error = %e, "cannot prune the inbox");
+                }
+                last_prune = Some(std::time::Instant::now());
+            }
+            match self.session(&stop).await {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    tracing::warn!(consumer, error = %e, retry_in = ?delay, "consumer connection lost")
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = stop.cancelled() => return Ok(()),
+            }
+        }
+    }
+
+    /// One connection's life. `Ok` only when stopped.
+    async fn session(&self, stop: &CancellationToken) -> Result<(), AmqpError> {
+        let sub = self.inbox.subscription();
+        let config = self.inbox.config();
+        let conn = connect(&self.url, &self.connection_name()).await?;
+        let channel = conn.create_channel().await?;
+        declare_subscription(&channel, sub).await?;
+        channel
+            .basic_qos(config.prefetch.max(1), BasicQosOptions::default())
+            .await?;
+        let tag = format!("{}-{}", sub.consumer, uuid::Uuid::new_v4().simple());
+        let mut deliveries = channel
+            .basic_consume(
+                sub.queue.as_str().into(),
+                tag.as_str().into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        tracing::info!(consumer = %sub.consumer, queue = %sub.queue, "consuming");
+        let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
+        let tracker = TaskTracker::new();
+        let outcome = loop {
+            let permit = tokio::select! {
+                p = slots.clone().acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => break Ok(()),
+                },
+                _ = stop.cancelled() => break Ok(()),
+            };
+            let next = tokio::select! {
+                d = deliveries.next() => d,
+                _ = stop.cancelled() => break Ok(()),
+            };
+            match next {
+                Some(Ok(delivery)) => {
+                    let inbox = self.inbox.clone();
+                    let stop = stop.clone();
+                    tracker.spawn(async move {
+                        handle(&inbox, delivery, &stop).await;
+                        drop(permit);
+                    });
+                }
+                Some(Err(e)) => break Err(AmqpError::Broker(e)),
+                None => break Err(AmqpError::ConsumerEnded(sub.queue.clone())),
+            }
+        };
+        if outcome.is_ok() {
+            let _ = channel
+                .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
+                .await;
+        }
+        tracker.close();
+        tracker.wait().await;
+        let _ = channel.close(200, "bye".into()).await;
+        let _ = conn.close(200, "bye".into()).await;
+        outcome
+    }
+}
+
+/// Processes one delivery and settles it with the broker.
+async fn handle(inbox: &Inbox, delivery: Delivery, stop: &CancellationToken) {
+    let event = incoming(&delivery);
+    let settled = match inbox.deliver(&event, delivery.redelivered, stop).await {
+        Ok(Outcome::DeadLettered) => {
+            // The queue's dead-letter exchange moves it to `<queue>.dlq`.
+            delivery
+                .acker
+                .nack(BasicNackOptions {
+                    requeue: false,
+                    multiple: false,
+                })
+                .await
+        }
+        Ok(_) => delivery.acker.ack(BasicAckOptions::default()).await,
+        Err(e) => {
+            if let DeliverError::Database(e) = &e {
+                tracing::warn!(consumer = inbox.consumer(), event_id = %event.id, error = %e, "inbox unavailable; the event is redelivered later");
+                // Do not spin on a database that is down.
+                tokio::select! {
+                    _ = tokio::time::sleep(inbox.config().reconnect_delay.get()) => {}
+                    _ = stop.cancelled() => {}
+                }
+            }
+            delivery
+                .acker
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    multiple: false,
+                })
+                .await
+        }
+    };
+    if let Err(e) = settled {
+        // The channel is gone; the broker redelivers it and the inbox recognises it.
+        tracing::debug!(consumer = inbox.consumer(), event_id = %event.id, error = %e, "could not settle a delivery");
+    }
+}

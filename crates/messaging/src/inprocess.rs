@@ -1,0 +1,102 @@
+//! The in-process transport for `pinit serve`: every context in one process, each with its own SQLite file.
+//!
+//! Publishing hands the event straight to every subscribed consumer's [`Inbox`] and returns only when each
+//! has committed it (or dead-lettered it), so the producer's outbox row is marked published only once the
+//! delivery is durable. A crash in between re-publishes after restart and the inbox drops the duplicate:
+//! the same at-least-once + inbox semantics as RabbitMQ. A publish with no subscriber is unroutable (as with
+//! AMQP `mandatory`) and retried by the relay.
+//!
+//! Dead letters are rows of the consumer's `messaging_inbox_failure` table (`dead_lettered_at_us` set),
+//! logged at ERROR and counted in `pinit_inbox_events_total{outcome="dead_lettered"}`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use futures::future::{BoxFuture, join_all};
+use tokio_util::sync::CancellationToken;
+
+use crate::inbox::Inbox;
+use crate::message::{IncomingEvent, OutboundMessage};
+use crate::transport::{PublishError, Transport};
+
+type Routes = HashMap<(String, String), Vec<Inbox>>;
+
+/// Routes published events to the subscribed consumers of this process.
+#[derive(Clone, Default)]
+pub struct InProcessBus {
+    routes: Arc<RwLock<Routes>>,
+    stop: CancellationToken,
+}
+
+impl InProcessBus {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Binds `inbox` to every exchange + routing key of its subscription. Subscribe before relays start
+    /// publishing (until then their events are unroutable and wait in the outbox).
+    pub fn subscribe(&self, inbox: Inbox) {
+        let mut routes = self.routes.write().unwrap_or_else(|p| p.into_inner());
+        for b in &inbox.subscription().bindings {
+            let key = (b.exchange.clone(), b.routing_key.clone());
+            let list = routes.entry(key).or_default();
+            if !list.iter().any(|i| i.consumer() == inbox.consumer()) {
+                list.push(inbox.clone());
+            }
+        }
+    }
+
+    /// Cancelled on shutdown: consumers stop waiting between retries (the event stays unpublished and is
+    /// delivered again after restart).
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    fn targets(&self, m: &OutboundMessage) -> Vec<Inbox> {
+        let routes = self.routes.read().unwrap_or_else(|p| p.into_inner());
+        routes
+            .get(&(m.exchange.clone(), m.routing_key.clone()))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    async fn deliver(&self, m: &OutboundMessage) -> Result<(), PublishError> {
+        let targets = self.targets(m);
+        if targets.is_empty() {
+            return Err(PublishError::Unroutable {
+                exchange: m.exchange.clone(),
+                routing_key: m.routing_key.clone(),
+            });
+        }
+        let event = IncomingEvent::from_outbound(m);
+        // A row published before counts as a redelivery (bounded attempts across crashes).
+        let redelivered = m.attempts > 0;
+        for inbox in targets {
+            inbox
+                .deliver(&event, redelivered, &self.stop)
+                .await
+                .map_err(|e| PublishError::Consumer {
+                    consumer: inbox.consumer().to_string(),
+                    reason: e.to_string(),
+                })?;
+        }
+        Ok(())
+    }
+}
+
+impl Transport for InProcessBus {
+    fn name(&self) -> &'static str {
+        "in-process"
+    }
+
+    /// Delivers the batch concurrently (one message per aggregate, so order is kept). `timeout` is not
+    /// applied: "confirmed" means the consumers are done, and their retries are bounded by `max_attempts`.
+    fn publish<'a>(
+        &'a self,
+        batch: &'a [OutboundMessage],
+        _timeout: Duration,
+    ) -> BoxFuture<'a, Vec<Result<(), PublishError>>> {
+        Box::pin(join_all(batch.iter().map(|m| self.deliver(m))))
+    }
+}

@@ -1,0 +1,330 @@
+//! The outbox relay: publishes committed outbox rows, in order per aggregate, safely beside other relays.
+//!
+//! A round claims rows with a lease in one short transaction (`FOR UPDATE SKIP LOCKED` on PostgreSQL),
+//! publishes them with no transaction open, then marks them published — or schedules a retry with
+//! exponential backoff and jitter — in another short transaction. Only the oldest unpublished row of an
+//! aggregate is ever claimable, so an aggregate's events leave in the order they were recorded even with
+//! several relays. A relay that dies mid-round leaves its claims to expire; the rows are then published again
+//! (consumers drop the duplicate by event id).
+//!
+//! The relay wakes on [`OutboxSignal`] (poked after commit in this process), on PostgreSQL `NOTIFY` (commits
+//! in other processes), when a retry falls due, and at the latest every `poll_interval`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use metrics::{counter, gauge, histogram};
+use pinit_kernel::Db;
+use pinit_kernel::config::ConnectionUrl;
+use pinit_kernel::db::DbError;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::RelayConfig;
+use crate::outbox::{self, NOTIFY_CHANNEL, OutboxSignal};
+use crate::transport::{PublishError, Transport};
+
+/// What one round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Round {
+    pub claimed: usize,
+    pub published: usize,
+    pub failed: usize,
+}
+
+/// Publishes one database's outbox through a [`Transport`].
+pub struct Relay {
+    name: String,
+    id: String,
+    db: Db,
+    transport: Arc<dyn Transport>,
+    signal: OutboxSignal,
+    config: RelayConfig,
+    listen_url: Option<ConnectionUrl>,
+}
+
+impl Relay {
+    /// `name` labels logs and metrics (the context: `auth`, `task`). `signal` is the handle the context's use
+    /// cases poke after commit.
+    pub fn new(
+        name: impl Into<String>,
+        db: Db,
+        transport: Arc<dyn Transport>,
+        signal: OutboxSignal,
+        config: RelayConfig,
+    ) -> Self {
+        let name = name.into();
+        let id = format!("{name}-{}", uuid::Uuid::new_v4().simple());
+        Self {
+            name,
+            id,
+            db,
+            transport,
+            signal,
+            config,
+            listen_url: None,
+        }
+    }
+
+    /// Also wake on PostgreSQL `NOTIFY` from commits in other processes (replicas). `url` is the same
+    /// database's URL (sqlx's listener needs a connection of its own). Ignored on SQLite.
+    pub fn listen_postgres(mut self, url: ConnectionUrl) -> Self {
+        self.listen_url = Some(url);
+        self
+    }
+
+    /// This relay's claim owner id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Runs until `stop` is cancelled, then keeps publishing what is pending for up to `flush_timeout`,
+    /// gives back its remaining claims and returns. Database or broker trouble is logged and retried, never
+    /// fatal.
+    pub async fn run(self, stop: CancellationToken) -> Result<(), DbError> {
+        let listener_stop = stop.child_token();
+        let listener = match (&self.listen_url, outbox::listens(&self.db)) {
+            (Some(url), true) => Some(tokio::spawn(listen(
+                url.clone(),
+                self.signal.clone(),
+                listener_stop.clone(),
+            ))),
+            _ => None,
+        };
+        tracing::info!(relay = %self.name, id = %self.id, transport = self.transport.name(), "outbox relay started");
+
+        let mut next_housekeeping = Instant::now();
+        let mut next_prune = Instant::now();
+        let mut next_due: Option<Duration> = None;
+        let mut errors: u32 = 0;
+        loop {
+            if stop.is_cancelled() {
+                break;
+            }
+            let mut idle = true;
+            match self.round().await {
+                Ok(round) => {
+                    errors = 0;
+                    // A full batch, or anything published: there may be more (the next row of each aggregate).
+                    idle = round.published == 0;
+                }
+                Err(e) => {
+                    errors = errors.saturating_add(1);
+                    tracing::warn!(relay = %self.name, error = %e, "outbox round failed; retrying");
+                }
+            }
+            let now = Instant::now();
+            if now >= next_housekeeping {
+                next_due = self.refresh_metrics().await;
+                next_housekeeping = now + self.config.metrics_interval.get();
+            }
+            if now >= next_prune {
+                self.prune().await;
+                next_prune = now + self.config.prune_interval.get();
+            }
+            if !idle {
+                continue;
+            }
+            let mut wait = self.config.poll_interval.get();
+            if errors > 0 {
+                wait = wait.min(self.config.backoff.delay(errors));
+            }
+            if let Some(due) = next_due.take() {
+                wait = wait.min(due);
+            }
+            tokio::select! {
+                _ = self.signal.notified() => {}
+                _ = tokio::time::sleep(wait) => { next_housekeeping = Instant::now(); }
+                _ = stop.cancelled() => break,
+            }
+        }
+
+        self.flush().await;
+        listener_stop.cancel();
+        if let Some(listener) = listener {
+            let _ = listener.await;
+        }
+        match outbox::release(&self.db, &self.id).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(relay = %self.name, rows = n, "gave back unpublished claims"),
+            Err(e) => {
+                tracing::warn!(relay = %self.name, error = %e, "could not give back claims; they expire with their lease")
+            }
+        }
+        tracing::info!(relay = %self.name, "outbox relay stopped");
+        Ok(())
+    }
+
+    async fn flush(&self) {
+        let deadline = Instant::now() + self.config.flush_timeout.get();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match tokio::time::timeout(left, self.round()).await {
+                Ok(Ok(round)) if round.published > 0 => continue,
+                Ok(Ok(_)) => break,
+                Ok(Err(e)) => {
+                    tracing::warn!(relay = %self.name, error = %e, "flush stopped");
+                    break;
+                }
+                Err(_) => {
+                    tracing::warn!(relay = %self.name, "flush deadline passed; the rest is published after restart");
+                    break;
+                }
+            }
+        }
+        let left = outbox::backlog(&self.db)
+            .await
+            .map(|b| b.pending)
+            .unwrap_or(-1);
+        if left > 0 {
+            tracing::info!(relay = %self.name, pending = left, "stopping with unpublished events; they go out on the next start");
+        }
+    }
+
+    /// One claim → publish → settle round.
+    pub async fn round(&self) -> Result<Round, DbError> {
+        let now = Timestamp::now().as_microsecond();
+        let lease = micros(self.config.claim_lease.get());
+        let limit = i64::from(self.config.batch_size.max(1));
+        let claimed =
+            outbox::claim(&self.db, &self.id, now, now.saturating_add(lease), limit).await?;
+        if claimed.is_empty() {
+            return Ok(Round::default());
+        }
+        let messages: Vec<_> = claimed.iter().map(|c| c.message.clone()).collect();
+        let timeout = self.config.publish_timeout.get();
+        let started = Instant::now();
+        let results = match tokio::time::timeout(
+            timeout + Duration::from_secs(1),
+            self.transport.publish(&messages, timeout),
+        )
+        .await
+        {
+            Ok(results) if results.len() == messages.len() => results,
+            Ok(results) => {
+                tracing::error!(relay = %self.name, expected = messages.len(), got = results.len(), "transport returned the wrong number of results");
+                vec![
+                    Err(PublishError::Connection(
+                        "transport result count mismatch".into()
+                    ));
+                    messages.len()
+                ]
+            }
+            Err(_) => vec![Err(PublishError::Timeout(timeout)); messages.len()],
+        };
+        let elapsed = started.elapsed().as_secs_f64();
+        let done_at = Timestamp::now().as_microsecond();
+
+        let mut published = Vec::new();
+        let mut failed = Vec::new();
+        for (row, result) in claimed.iter().zip(results) {
+            match result {
+                Ok(()) => {
+                    published.push(row.seq);
+                    histogram!("pinit_outbox_publish_seconds", "relay" => self.name.clone())
+                        .record(elapsed);
+                    let lag = (done_at - row.created_at_us).max(0) as f64 / 1e6;
+                    histogram!("pinit_outbox_lag_seconds", "relay" => self.name.clone())
+                        .record(lag);
+                }
+                Err(e) => {
+                    let attempt =
+                        u32::try_from(row.message.attempts.saturating_add(1)).unwrap_or(u32::MAX);
+                    let delay = self.config.backoff.delay(attempt);
+                    counter!("pinit_outbox_publish_failures_total", "relay" => self.name.clone(), "reason" => e.reason()).increment(1);
+                    tracing::warn!(
+                        relay = %self.name,
+                        event_id = %row.message.event_id,
+                        exchange = %row.message.exchange,
+                        routing_key = %row.message.routing_key,
+                        attempt,
+                        retry_in = ?delay,
+                        error = %e,
+                        "publish failed"
+                    );
+                    failed.push((
+                        row.seq,
+                        done_at.saturating_add(micros(delay)),
+                        e.to_string(),
+                    ));
+                }
+            }
+        }
+        counter!("pinit_outbox_published_total", "relay" => self.name.clone())
+            .increment(published.len() as u64);
+        outbox::settle(&self.db, &published, &failed, done_at).await?;
+        Ok(Round {
+            claimed: claimed.len(),
+            published: published.len(),
+            failed: failed.len(),
+        })
+    }
+
+    /// Updates the backlog gauges; returns how long until the earliest retry falls due.
+    async fn refresh_metrics(&self) -> Option<Duration> {
+        match outbox::backlog(&self.db).await {
+            Ok(b) => {
+                let now = Timestamp::now().as_microsecond();
+                gauge!("pinit_outbox_backlog", "relay" => self.name.clone()).set(b.pending as f64);
+                let age = b
+                    .oldest_created_us
+                    .map(|c| (now - c).max(0) as f64 / 1e6)
+                    .unwrap_or(0.0);
+                gauge!("pinit_outbox_oldest_pending_age_seconds", "relay" => self.name.clone())
+                    .set(age);
+                b.next_attempt_us
+                    .map(|n| Duration::from_micros(u64::try_from(n - now).unwrap_or(0)))
+            }
+            Err(e) => {
+                tracing::warn!(relay = %self.name, error = %e, "cannot read the outbox backlog");
+                None
+            }
+        }
+    }
+
+    async fn prune(&self) {
+        let before = Timestamp::now().as_microsecond() - micros(self.config.retention.get());
+        match outbox::prune(&self.db, before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(relay = %self.name, rows = n, "pruned published outbox rows"),
+            Err(e) => tracing::warn!(relay = %self.name, error = %e, "cannot prune the outbox"),
+        }
+    }
+}
+
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// Pokes `signal` on every `NOTIFY pinit_outbox` until `stop`; reconnects after errors.
+async fn listen(url: ConnectionUrl, signal: OutboxSignal, stop: CancellationToken) {
+    loop {
+        let attempt = async {
+            let mut listener = sqlx::postgres::PgListener::connect(url.expose()).await?;
+            listener.listen(NOTIFY_CHANNEL).await?;
+            // Commits made while we were (re)connecting announce nothing to us: look once.
+            signal.notify();
+            loop {
+                listener.recv().await?;
+                signal.notify();
+            }
+            #[allow(unreachable_code)]
+            Ok::<(), sqlx::Error>(())
+        };
+        tokio::select! {
+            result = attempt => {
+                if let Err(e) = result {
+                    tracing::warn!(db = %url.redacted(), error = %e, "outbox LISTEN failed; relying on polling until it reconnects");
+                }
+            }
+            _ = stop.cancelled() => return,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.cancelled() => return,
+        }
+    }
+}
