@@ -1,12 +1,28 @@
 //! The auth context: accounts, password hashes, OAuth links, refresh-token families and signing keys.
 //! It publishes `member.created`; nothing else of it is visible to the other contexts.
+//!
+//! * [`domain`] — what a username, password, nickname or zone may be (pure rules).
+//! * [`app`] — the use cases: signup, login, refresh (rotation, reuse detection), logout, OAuth login.
+//! * [`store`] — the SQL, once for SQLite and PostgreSQL.
+//! * [`http`] — the `/v0` routes and the JWKS.
+//! * [`password`], [`tokens`], [`keys`], [`oauth`] — hashing, token issuing, key files, provider clients.
 
+pub mod app;
+pub mod domain;
+pub mod http;
 pub mod keys;
+pub mod oauth;
+pub mod password;
+pub mod settings;
+pub mod store;
+pub mod tokens;
 
-use axum::Router;
-use pinit_kernel::config::ConnectionUrl;
 use pinit_kernel::{ErrorStyle, MigrationSet};
-use serde::{Deserialize, Serialize};
+use sqlx::migrate::Migrator;
+
+pub use app::Auth;
+pub use http::routes;
+pub use settings::Settings;
 
 /// The context's name: its database owner tag, log field and metrics label.
 pub const NAME: &str = "auth";
@@ -14,18 +30,15 @@ pub const NAME: &str = "auth";
 /// Auth answers errors as `{"message": …}` (the reference's shape).
 pub const ERROR_STYLE: ErrorStyle = ErrorStyle::MessageOnly;
 
-/// The schema of the auth database, in order.
-pub const MIGRATIONS: &[&MigrationSet] = &[];
+static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
+static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
 
-/// `[auth]` settings.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    /// The auth database. Default in `pinit serve`: `<data_dir>/auth.db`; required otherwise.
-    pub database_url: Option<ConnectionUrl>,
-}
+/// Members, OAuth links, refresh-token families, OAuth states, rate-limit windows.
+pub static SCHEMA: MigrationSet = MigrationSet {
+    name: "auth",
+    postgres: &POSTGRES,
+    sqlite: &SQLITE,
+};
 
-/// The auth HTTP routes (health is added by the kernel).
-pub fn routes() -> Router {
-    Router::new()
-}
+/// The schema of the auth database, in order: auth's own tables, then the outbox `member.created` goes through.
+pub const MIGRATIONS: &[&MigrationSet] = &[&SCHEMA, &pinit_messaging::OUTBOX_MIGRATIONS];

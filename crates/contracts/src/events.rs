@@ -167,6 +167,10 @@ pub struct MemberCreated {
     /// The stable event id (our producer always sends it; the reference auth service does not).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotent_key: Option<String>,
+    /// The member's IANA time zone (added by Pinit in Rust; the reference consumer assumed `Asia/Seoul`,
+    /// which is what a consumer should still assume when it is absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_id: Option<String>,
 }
 
 impl EventPayload for MemberCreated {

@@ -1,0 +1,337 @@
+//! Auth's HTTP surface: the reference's `/v0` paths and bodies (`{"token"}`, `{"message"}`), plus the JWKS.
+//! Handlers only translate; the rules live in [`crate::app`].
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use pinit_kernel::ApiError;
+use pinit_kernel::error::FieldError;
+use pinit_kernel::extract::{Json, Path, Query};
+use serde::{Deserialize, Serialize};
+
+use crate::app::{Auth, AuthError, OAUTH_STATE_TTL, Session};
+
+/// The refresh cookie's name (the reference's; the client never reads it).
+pub const REFRESH_COOKIE: &str = "refresh_token";
+/// Binds an OAuth state to the browser that started the login.
+pub const OAUTH_BINDING_COOKIE: &str = "pinit_oauth_binding";
+
+/// Auth's OpenAPI document.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+pub fn routes(auth: Auth) -> Router {
+    Router::new()
+        .route("/v0/signup", post(signup))
+        .route("/v0/login", post(login))
+        .route("/v0/refresh", post(refresh))
+        .route("/v0/logout", post(logout))
+        .route("/v0/me", get(me))
+        .route("/v0/login/oauth2/authorize/{provider}", get(authorize))
+        .route("/v0/login/oauth2/code/{provider}", get(callback))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/openapi.json", get(openapi))
+        .with_state(auth)
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Invalid(problems) => {
+                let message = problems
+                    .iter()
+                    .map(|p| p.message)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                ApiError::bad_request(message).with_errors(
+                    problems
+                        .iter()
+                        .map(|p| FieldError::new(p.field, serde_json::Value::Null, p.message))
+                        .collect(),
+                )
+            }
+            AuthError::DuplicateUsername => ApiError::conflict(error.to_string()),
+            // The reference answers a failed login with 400; its client relies on it (a 401 would make the
+            // client try a refresh first).
+            AuthError::BadCredentials => ApiError::bad_request(error.to_string()),
+            AuthError::Unauthorized(why) => {
+                tracing::debug!(why, "unauthorized");
+                ApiError::unauthorized("인증이 필요합니다. 다시 로그인해 주세요.")
+            }
+            AuthError::RateLimited { retry_after_secs } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "요청이 너무 많습니다. 잠시 후 다시 시도해 주세요.",
+            )
+            .with_retry_after(retry_after_secs),
+            AuthError::UnknownProvider(_) | AuthError::OAuthState(_) => {
+                ApiError::bad_request(error.to_string())
+            }
+            AuthError::OAuth(e) => ApiError::new(e.status(), e.message()),
+            AuthError::Db(e) => ApiError::from(e),
+            AuthError::Password(e) => ApiError::internal(&e),
+            AuthError::Signing(e) => ApiError::internal(&e),
+            AuthError::Outbox(e) => ApiError::internal(&e),
+        }
+    }
+}
+
+/// The client's address: the right-most `X-Forwarded-For` entry (the one our gateway appended), else the peer.
+pub struct ClientIp(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let forwarded = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .map(str::trim)
+            .filter(|v| v.parse::<std::net::IpAddr>().is_ok());
+        let ip = match forwarded {
+            Some(ip) => ip.to_string(),
+            None => parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+                .unwrap_or_else(|| "unknown".into()),
+        };
+        Ok(ClientIp(ip))
+    }
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"'))
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// `Set-Cookie` for the refresh token (`max_age` 0 deletes it).
+fn refresh_cookie(auth: &Auth, value: &str, max_age: u64) -> HeaderValue {
+    let c = &auth.settings().cookie;
+    let mut s = format!(
+        "{REFRESH_COOKIE}={value}; Path={}; Max-Age={max_age}; HttpOnly; SameSite=Lax",
+        c.path
+    );
+    if max_age == 0 {
+        s.push_str("; Expires=Thu, 01 Jan 1970 00:00:00 GMT");
+    }
+    if c.secure {
+        s.push_str("; Secure");
+    }
+    if let Some(domain) = c.domain.as_deref().filter(|d| !d.is_empty()) {
+        s.push_str("; Domain=");
+        s.push_str(domain);
+    }
+    HeaderValue::from_str(&s)
+        .unwrap_or_else(|_| HeaderValue::from_static("refresh_token=; Max-Age=0"))
+}
+
+fn binding_cookie(auth: &Auth, value: &str, max_age: u64) -> HeaderValue {
+    let secure = if auth.settings().cookie.secure {
+        "; Secure"
+    } else {
+        ""
+    };
+    let s = format!(
+        "{OAUTH_BINDING_COOKIE}={value}; Path=/v0/login/oauth2; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
+    );
+    HeaderValue::from_str(&s)
+        .unwrap_or_else(|_| HeaderValue::from_static("pinit_oauth_binding=; Max-Age=0"))
+}
+
+#[derive(Serialize)]
+struct TokenBody {
+    token: String,
+}
+
+/// `200 {"token"}`, with the rotated refresh cookie when there is one.
+fn session_response(auth: &Auth, session: Session) -> Response {
+    let mut response = Json(TokenBody {
+        token: session.access_token,
+    })
+    .into_response();
+    if let Some(refresh) = session.refresh_token {
+        let max_age = auth.settings().refresh_token_ttl.get().as_secs();
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, refresh_cookie(auth, &refresh, max_age));
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SignupRequest {
+    username: Option<String>,
+    password: Option<String>,
+    nickname: Option<String>,
+    /// The member's IANA time zone (Pinit extension; the default zone when absent).
+    zone_id: Option<String>,
+}
+
+async fn signup(
+    State(auth): State<Auth>,
+    ClientIp(ip): ClientIp,
+    Json(body): Json<SignupRequest>,
+) -> Result<StatusCode, ApiError> {
+    auth.signup(
+        &ip,
+        body.username.as_deref(),
+        body.password.as_deref(),
+        body.nickname.as_deref(),
+        body.zone_id.as_deref(),
+    )
+    .await?;
+    Ok(StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+struct LoginRequest {
+    username: Option<String>,
+    password: Option<String>,
+}
+
+async fn login(
+    State(auth): State<Auth>,
+    ClientIp(ip): ClientIp,
+    Json(body): Json<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let session = auth
+        .login(&ip, body.username.as_deref(), body.password.as_deref())
+        .await?;
+    Ok(session_response(&auth, session))
+}
+
+async fn refresh(
+    State(auth): State<Auth>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let session = auth.refresh(&ip, cookie(&headers, REFRESH_COOKIE)).await?;
+    Ok(session_response(&auth, session))
+}
+
+/// Revokes the session server-side and deletes the cookie. Needs only the cookie; always 200.
+async fn logout(State(auth): State<Auth>, headers: HeaderMap) -> Result<Response, ApiError> {
+    auth.logout(cookie(&headers, REFRESH_COOKIE)).await?;
+    let mut response = StatusCode::OK.into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, refresh_cookie(&auth, "", 0));
+    Ok(response)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MeBody {
+    member_id: i64,
+    username: String,
+    nickname: Option<String>,
+    zone_id: String,
+}
+
+async fn me(State(auth): State<Auth>, headers: HeaderMap) -> Result<Json<MeBody>, ApiError> {
+    let member_id = auth.authenticate(bearer(&headers))?;
+    let m = auth.me(member_id).await?;
+    Ok(Json(MeBody {
+        member_id: m.member_id,
+        username: m.username,
+        nickname: m.nickname,
+        zone_id: m.zone_id,
+    }))
+}
+
+async fn authorize(
+    State(auth): State<Auth>,
+    Path(provider): Path<String>,
+) -> Result<Response, ApiError> {
+    let redirect = auth.oauth_authorize(&provider).await?;
+    let location = HeaderValue::from_str(&redirect.location)
+        .map_err(|_| ApiError::bad_request("invalid provider authorization URL"))?;
+    let mut response = StatusCode::FOUND.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::LOCATION, location);
+    headers.insert(
+        header::SET_COOKIE,
+        binding_cookie(&auth, &redirect.binding, OAUTH_STATE_TTL.as_secs()),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+async fn callback(
+    State(auth): State<Auth>,
+    ClientIp(ip): ClientIp,
+    Path(provider): Path<String>,
+    Query(query): Query<CallbackQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if let Some(error) = query.error.filter(|e| !e.is_empty()) {
+        let description = query.error_description.unwrap_or_default();
+        return Err(ApiError::bad_request(format!("{error}: {description}")));
+    }
+    let session = auth
+        .oauth_callback(
+            &ip,
+            &provider,
+            query.code.as_deref(),
+            query.state.as_deref(),
+            cookie(&headers, OAUTH_BINDING_COOKIE),
+        )
+        .await?;
+    let mut response = session_response(&auth, session);
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, binding_cookie(&auth, "", 0));
+    Ok(response)
+}
+
+async fn jwks(State(auth): State<Auth>) -> Response {
+    let mut response = Json(auth.tokens().jwks()).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}
+
+async fn openapi() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        OPENAPI,
+    )
+        .into_response()
+}
