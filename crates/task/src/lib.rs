@@ -2,6 +2,8 @@
 //! state machine, and weekly statistics. Publishes schedule and task events; serves gRPC
 //! `pinit.schedule.ScheduleGrpcService`.
 
+pub mod domain;
+
 use axum::Router;
 use pinit_kernel::config::ConnectionUrl;
 use pinit_kernel::{ErrorStyle, MigrationSet};

@@ -1,0 +1,305 @@
+//! Every rule's message in one place, and the typed errors of the domain.
+//!
+//! Korean messages quoted from the reference are part of the wire contract (they end up in
+//! `ErrorResponse.message`); messages marked *new* are ours, for rules the reference did not have.
+//! Each error enum says which HTTP status it means through [`ErrorClass`].
+
+use thiserror::Error;
+
+use super::{ScheduleId, TaskId};
+use crate::domain::schedule::{Operation, ScheduleState};
+
+/// The messages, each written once.
+pub mod msg {
+    // ---- task / schedule values (spec §1.1, §1.4, §1.5) ----
+    pub const TITLE_LENGTH: &str = "제목의 길이는 1자 이상 20자 이하여야 합니다.";
+    pub const DESCRIPTION_LENGTH: &str = "설명의 길이는 1자 이상 100자 이하여야 합니다.";
+    pub const IMPORTANCE_RANGE: &str = "중요도 레벨은 1에서 9 사이여야 합니다.";
+    pub const DIFFICULTY_SET: &str = "난이도 레벨은 1, 2, 3, 5, 8, 13, 21 중 하나여야 합니다.";
+    pub const SCHEDULE_TYPE_MISSING: &str = "일정 유형은 null일 수 없습니다.";
+    pub const SCHEDULE_START_MISSING: &str = "일정 시작 시각은 null일 수 없습니다.";
+    /// *new*: the reference failed with a 500 on an unknown enum name.
+    pub const SCHEDULE_TYPE_UNKNOWN: &str =
+        "일정 유형은 DEEP_WORK, QUICK_TASK, ADMIN_TASK 중 하나여야 합니다.";
+    /// §1.2 `ZonedDateAttribute.of(date, zoneId, offset)`.
+    pub const OFFSET_MISMATCH: &str = "제공된 offset이 zoneId의 규칙과 일치하지 않습니다.";
+
+    // ---- time inputs (new: the reference answered these with a 500) ----
+    pub const ZONE_INVALID: &str = "올바르지 않은 시간대 ID입니다.";
+    pub const DATE_INVALID: &str = "날짜는 'yyyy-MM-dd' 형식이어야 합니다.";
+    pub const DATE_TIME_INVALID: &str = "날짜-시간은 'yyyy-MM-ddTHH:mm[:ss]' 형식이어야 합니다.";
+    pub const OFFSET_INVALID: &str = "offset은 '+HH:mm' 형식이어야 합니다.";
+    pub const TIME_OUT_OF_RANGE: &str = "지원하지 않는 날짜 범위입니다.";
+
+    // ---- dependencies (§1.8, §4) ----
+    pub const DEPENDENCY_SELF: &str = "fromId와 toId는 동일할 수 없습니다.";
+    pub const DEPENDENCY_CREATE_PLACEHOLDER: &str =
+        "작업 생성 시 의존 관계에는 fromId 또는 toId 중 하나가 0이어야 합니다.";
+    pub const DEPENDENCY_UPDATE_PLACEHOLDER: &str =
+        "수정 요청에서는 의존 관계 ID에 0을 사용할 수 없습니다.";
+    /// *new* (§13.4 "update may add edges unrelated to the task").
+    pub const DEPENDENCY_UNRELATED: &str =
+        "수정 요청의 의존 관계는 수정 대상 작업을 포함해야 합니다.";
+    pub const DEPENDENCY_CYCLE: &str = "의존 관계에 사이클이 존재합니다.";
+
+    // ---- schedule transitions (§2.1), one per illegal cell ----
+    pub const NOT_STARTED_SUSPEND: &str = "시작되지 않은 일정을 일시정지할 수 없습니다.";
+    pub const NOT_STARTED_CANCEL: &str = "시작되지 않은 일정을 취소할 수 없습니다.";
+    pub const IN_PROGRESS_START: &str = "진행 중인 일정을 다시 시작할 수 없습니다.";
+    pub const SUSPENDED_SUSPEND: &str = "일시정지된 일정을 다시 일시정지할 수 없습니다.";
+    pub const SUSPENDED_COMPLETE: &str = "일시정지된 일정을 즉시 완료할 수 없습니다.";
+    pub const COMPLETED_START: &str = "완료된 일정을 시작할 수 없습니다.";
+    pub const COMPLETED_SUSPEND: &str = "완료된 일정을 일시정지할 수 없습니다.";
+    pub const COMPLETED_COMPLETE: &str = "완료된 일정을 다시 완료할 수 없습니다.";
+
+    // ---- schedule changes and orchestration (§1.5, §1.9, §2.2, §3) ----
+    pub const SCHEDULE_NOT_MODIFIABLE: &str = "시작되지 않은 일정만 수정할 수 있습니다.";
+    pub const SCHEDULE_NOT_DELETABLE: &str = "시작되지 않았거나 완료된 일정만 삭제할 수 있습니다.";
+    pub const PREREQUISITES_START: &str =
+        "이전 작업이 완료되지 않아 해당 일정을 시작할 수 없습니다.";
+    /// *new* (§13.5: completing a schedule skipped the predecessor check).
+    pub const PREREQUISITES_COMPLETE_SCHEDULE: &str =
+        "이전 작업이 완료되지 않아 해당 일정을 완료할 수 없습니다.";
+    /// *new* (§13.5: completing a task skipped the predecessor check).
+    pub const PREREQUISITES_COMPLETE_TASK: &str =
+        "이전 작업이 완료되지 않아 해당 작업을 완료할 수 없습니다.";
+    pub const ALREADY_RUNNING: &str = "이미 실행 중인 일정이 존재합니다.";
+    pub const TASK_ALREADY_SCHEDULED: &str = "해당 작업에 이미 연결된 일정이 존재합니다.";
+    pub const TASK_SCHEDULE_RUNNING: &str = "해당 작업과 연결된 일정이 현재 진행중이어서 작업을 완료할 수 없습니다. 일정을 통해 작업을 완료해주세요.";
+}
+
+/// What an error means to a client: the HTTP status the adapters answer with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorClass {
+    /// 400: the input is malformed or breaks a value rule.
+    BadRequest,
+    /// 409: the input is fine but the current state forbids the operation.
+    Conflict,
+    /// 500: the caller (our own app layer) broke a precondition, or stored data is corrupt.
+    Internal,
+}
+
+impl ErrorClass {
+    pub const fn status(self) -> u16 {
+        match self {
+            Self::BadRequest => 400,
+            Self::Conflict => 409,
+            Self::Internal => 500,
+        }
+    }
+}
+
+/// A malformed date, date-time, zone or offset (400).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TimeError {
+    #[error("{}", msg::ZONE_INVALID)]
+    Zone(String),
+    #[error("{}", msg::DATE_INVALID)]
+    Date(String),
+    #[error("{}", msg::DATE_TIME_INVALID)]
+    DateTime(String),
+    #[error("{}", msg::OFFSET_INVALID)]
+    Offset(String),
+    /// A value jiff cannot represent (years beyond ±9999 and the like).
+    #[error("{}", msg::TIME_OUT_OF_RANGE)]
+    OutOfRange,
+}
+
+impl TimeError {
+    pub const fn class(&self) -> ErrorClass {
+        ErrorClass::BadRequest
+    }
+}
+
+/// A value that breaks one of the field rules (400).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ValidationError {
+    #[error("{}", msg::TITLE_LENGTH)]
+    Title,
+    #[error("{}", msg::DESCRIPTION_LENGTH)]
+    Description,
+    #[error("{}", msg::IMPORTANCE_RANGE)]
+    Importance(i64),
+    #[error("{}", msg::DIFFICULTY_SET)]
+    Difficulty(i64),
+    #[error("{}", msg::SCHEDULE_TYPE_UNKNOWN)]
+    ScheduleType(String),
+    #[error("{}", msg::OFFSET_MISMATCH)]
+    OffsetMismatch,
+    #[error(transparent)]
+    Time(#[from] TimeError),
+}
+
+impl ValidationError {
+    pub const fn class(&self) -> ErrorClass {
+        ErrorClass::BadRequest
+    }
+
+    /// The request field the rule belongs to (for `ErrorResponse.errors[].field`), as the reference names it.
+    pub const fn field(&self) -> &'static str {
+        match self {
+            Self::Title => "title",
+            Self::Description => "description",
+            Self::Importance(_) => "importance",
+            Self::Difficulty(_) => "difficulty",
+            Self::ScheduleType(_) => "scheduleType",
+            Self::OffsetMismatch => "dueDate.offset",
+            Self::Time(_) => "date",
+        }
+    }
+}
+
+/// A dependency request or graph change that is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DependencyError {
+    /// 400: an edge from a task to itself (also the create request `{fromId: 0, toId: 0}`).
+    #[error("{}", msg::DEPENDENCY_SELF)]
+    SelfLoop(TaskId),
+    /// 400: a create request's item with neither side `0`.
+    #[error("{}", msg::DEPENDENCY_CREATE_PLACEHOLDER)]
+    CreatePlaceholder { from_id: i64, to_id: i64 },
+    /// 400: an update request's item using the `0` placeholder.
+    #[error("{}", msg::DEPENDENCY_UPDATE_PLACEHOLDER)]
+    UpdatePlaceholder { from_id: i64, to_id: i64 },
+    /// 400: an update request's item that does not touch the updated task.
+    #[error("{}", msg::DEPENDENCY_UNRELATED)]
+    Unrelated {
+        task: TaskId,
+        from: TaskId,
+        to: TaskId,
+    },
+    /// 409: the change would close a cycle; `path` is one cycle, first node repeated at the end.
+    #[error("{}", msg::DEPENDENCY_CYCLE)]
+    Cycle { path: Vec<TaskId> },
+}
+
+impl DependencyError {
+    pub const fn class(&self) -> ErrorClass {
+        match self {
+            Self::Cycle { .. } => ErrorClass::Conflict,
+            _ => ErrorClass::BadRequest,
+        }
+    }
+}
+
+/// A cell of the §2.1 table marked ✗. Only the transition table
+/// ([`schedule::transition`](crate::domain::schedule::transition)) builds one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("{message}")]
+pub struct IllegalTransition {
+    from: ScheduleState,
+    op: Operation,
+    message: &'static str,
+}
+
+impl IllegalTransition {
+    pub(crate) const fn new(from: ScheduleState, op: Operation, message: &'static str) -> Self {
+        Self { from, op, message }
+    }
+
+    pub const fn from(&self) -> ScheduleState {
+        self.from
+    }
+
+    pub const fn op(&self) -> Operation {
+        self.op
+    }
+
+    /// The reference's message for this cell.
+    pub const fn message(&self) -> &'static str {
+        self.message
+    }
+}
+
+/// A schedule operation that is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ScheduleError {
+    /// 409 (the reference answered 400 — §13.1).
+    #[error(transparent)]
+    IllegalTransition(#[from] IllegalTransition),
+    /// 409: PATCH of a schedule that is not NOT_STARTED.
+    #[error("{}", msg::SCHEDULE_NOT_MODIFIABLE)]
+    NotModifiable(ScheduleState),
+    /// 409: DELETE of a running or suspended schedule.
+    #[error("{}", msg::SCHEDULE_NOT_DELETABLE)]
+    NotDeletable(ScheduleState),
+    /// 409: the linked task has prerequisites that are not completed.
+    #[error("{}", if matches!(op, Operation::Start) { msg::PREREQUISITES_START } else { msg::PREREQUISITES_COMPLETE_SCHEDULE })]
+    PrerequisitesIncomplete {
+        op: Operation,
+        incomplete: Vec<TaskId>,
+    },
+    /// 409: another schedule of the member holds the running slot.
+    #[error("{}", msg::ALREADY_RUNNING)]
+    AlreadyRunning { running: ScheduleId },
+    /// 400: a field of a create/patch request breaks a rule.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// 500: the app layer handed in a task or prerequisites that do not belong to this schedule.
+    #[error("domain precondition broken: {0}")]
+    Precondition(&'static str),
+}
+
+impl ScheduleError {
+    pub const fn class(&self) -> ErrorClass {
+        match self {
+            Self::Invalid(_) => ErrorClass::BadRequest,
+            Self::Precondition(_) => ErrorClass::Internal,
+            _ => ErrorClass::Conflict,
+        }
+    }
+}
+
+/// A task operation that is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TaskError {
+    /// 409: completing a task whose linked schedule is IN_PROGRESS or SUSPENDED.
+    #[error("{}", msg::TASK_SCHEDULE_RUNNING)]
+    ScheduleRunning { schedule: ScheduleId },
+    /// 409: completing a task whose prerequisites are not all completed.
+    #[error("{}", msg::PREREQUISITES_COMPLETE_TASK)]
+    PrerequisitesIncomplete { incomplete: Vec<TaskId> },
+    /// 409: copying a task into a schedule when it already has one.
+    #[error("{}", msg::TASK_ALREADY_SCHEDULED)]
+    AlreadyScheduled,
+    /// 400.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// Whatever the linked schedule refused (see [`ScheduleError::class`]).
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+    /// 500: the app layer handed in a schedule or prerequisites that do not belong to this task.
+    #[error("domain precondition broken: {0}")]
+    Precondition(&'static str),
+}
+
+impl TaskError {
+    pub const fn class(&self) -> ErrorClass {
+        match self {
+            Self::Invalid(_) => ErrorClass::BadRequest,
+            Self::Schedule(e) => e.class(),
+            Self::Precondition(_) => ErrorClass::Internal,
+            _ => ErrorClass::Conflict,
+        }
+    }
+}
+
+/// A stored row that the domain cannot take back (500): an unknown state string, or a state whose
+/// companion columns contradict it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CorruptRecord {
+    #[error("Unknown ScheduleState: {0}")]
+    UnknownState(String),
+    #[error("Unknown ScheduleType: {0}")]
+    UnknownType(String),
+    #[error("inconsistent stored schedule run: {0}")]
+    InconsistentRun(&'static str),
+    #[error("invalid stored value: {0}")]
+    InvalidValue(#[from] ValidationError),
+}
+
+impl CorruptRecord {
+    pub const fn class(&self) -> ErrorClass {
+        ErrorClass::Internal
+    }
+}

@@ -1,0 +1,119 @@
+//! The task context's rules as pure code: no database, no HTTP, no clock, no async.
+//!
+//! * [`text`] — title and description rules (lengths in UTF-16 code units, Java `isBlank`).
+//! * [`task`] — the task aggregate and its values (deadline, importance, difficulty); completing and
+//!   reopening a task together with its linked schedule.
+//! * [`dependency`] — the per-member dependency DAG: request placeholders, cycle check, inbound counts,
+//!   prerequisites and readiness.
+//! * [`schedule`] — the schedule aggregate and its run state machine (spec §2.1), the running slot.
+//! * [`stats`] — weekly statistics: which bucket a completion goes to, and how a cancel undoes it.
+//! * [`time`] — zones, half-open day/week windows, the reference's date/time input and output formats.
+//! * [`event`] — the domain events the app layer turns into outbox rows.
+//! * [`error`] — every message and typed error, each with the HTTP status it means.
+//!
+//! Operations take the current instant as an argument (`now: Timestamp`, from the server clock) and
+//! either change the aggregate and return [`Effects`] (events, statistics changes, the running-slot
+//! change) or return a typed error and change nothing.
+
+pub mod dependency;
+pub mod error;
+pub mod event;
+pub mod schedule;
+pub mod stats;
+pub mod task;
+pub mod text;
+pub mod time;
+
+#[cfg(test)]
+mod proptests;
+
+use std::fmt;
+
+pub use dependency::{DependencyChange, DependencyGraph, DependencyPair, Edge, Prerequisites};
+pub use error::{
+    CorruptRecord, DependencyError, ErrorClass, IllegalTransition, ScheduleError, TaskError,
+    TimeError, ValidationError,
+};
+pub use event::DomainEvent;
+pub use schedule::{
+    Operation, Run, RunSnapshot, Schedule, ScheduleDraft, SchedulePatch, ScheduleState,
+    ScheduleType, SlotChange,
+};
+pub use stats::{Contribution, StatsChange, WeekKey, WeeklyTotals};
+pub use task::{Deadline, Difficulty, Importance, Task, TaskFields, TaskPatch};
+pub use text::{Description, Title};
+pub use time::{Window, Zone};
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub i64);
+
+        impl $name {
+            pub const fn get(self) -> i64 {
+                self.0
+            }
+        }
+
+        impl From<i64> for $name {
+            fn from(id: i64) -> Self {
+                Self(id)
+            }
+        }
+
+        impl From<$name> for i64 {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A member id (equal to the auth account id; 64-bit on the wire).
+    MemberId
+);
+id_type!(
+    /// A task id.
+    TaskId
+);
+id_type!(
+    /// A schedule id.
+    ScheduleId
+);
+
+/// What a successful operation asks the app layer to do besides saving the aggregates it was given.
+///
+/// * `events` — in order; one outbox row each.
+/// * `statistics` — changes to the weekly buckets, applied in the same transaction (see [`stats`]).
+/// * `slot` — the change to the member's running slot (`member.now_running_schedule_id`).
+#[must_use]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Effects {
+    pub events: Vec<DomainEvent>,
+    pub statistics: Vec<StatsChange>,
+    pub slot: SlotChange,
+}
+
+impl Effects {
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.statistics.is_empty() && self.slot == SlotChange::Unchanged
+    }
+
+    /// Appends `other` after `self` (events keep their order). A later slot change wins.
+    pub fn merge(mut self, other: Effects) -> Effects {
+        self.events.extend(other.events);
+        self.statistics.extend(other.statistics);
+        if other.slot != SlotChange::Unchanged {
+            self.slot = other.slot;
+        }
+        self
+    }
+}

@@ -1,0 +1,193 @@
+//! Title and description: required, not blank, bounded length — shared by tasks and schedules.
+//!
+//! Lengths are counted in **UTF-16 code units**, as the reference's Java `String.length()` does
+//! (spec §13.15): an emoji outside the BMP counts 2. "Blank" is Java's `String.isBlank()`: every code
+//! point satisfies `Character.isWhitespace` (see [`is_java_whitespace`]). The value is kept exactly
+//! as given (no trimming), like the reference.
+
+use std::fmt;
+
+use super::error::ValidationError;
+
+/// Most UTF-16 code units in a title.
+pub const TITLE_MAX_UTF16: usize = 20;
+/// Most UTF-16 code units in a description.
+pub const DESCRIPTION_MAX_UTF16: usize = 100;
+
+/// Length as Java's `String.length()`.
+pub fn utf16_len(s: &str) -> usize {
+    s.encode_utf16().count()
+}
+
+/// Java's `Character.isWhitespace(int)`: Unicode space, line and paragraph separators except the
+/// no-break spaces (U+00A0, U+2007, U+202F), plus U+0009–U+000D and U+001C–U+001F.
+pub fn is_java_whitespace(c: char) -> bool {
+    matches!(
+        c,
+        '\u{09}'..='\u{0D}'
+            | '\u{1C}'..='\u{1F}'
+            | ' '
+            | '\u{1680}'
+            | '\u{2000}'..='\u{2006}'
+            | '\u{2008}'..='\u{200A}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{205F}'
+            | '\u{3000}'
+    )
+}
+
+/// Java's `String.isBlank()`: empty or only [`is_java_whitespace`] characters.
+pub fn is_blank(s: &str) -> bool {
+    s.chars().all(is_java_whitespace)
+}
+
+fn bounded(s: &str, max: usize) -> bool {
+    !is_blank(s) && utf16_len(s) <= max
+}
+
+/// A task or schedule title: not blank, at most 20 UTF-16 code units.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Title(String);
+
+impl Title {
+    pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
+        let value = value.into();
+        if bounded(&value, TITLE_MAX_UTF16) {
+            Ok(Self(value))
+        } else {
+            Err(ValidationError::Title)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// A task or schedule description: not blank, at most 100 UTF-16 code units.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Description(String);
+
+impl Description {
+    pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
+        let value = value.into();
+        if bounded(&value, DESCRIPTION_MAX_UTF16) {
+            Ok(Self(value))
+        } else {
+            Err(ValidationError::Description)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Display for Title {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for Description {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::error::msg;
+
+    #[test]
+    fn title_of_one_and_twenty_units_is_accepted() {
+        assert_eq!(Title::parse("a").unwrap().as_str(), "a");
+        assert!(Title::parse("a".repeat(20)).is_ok());
+        assert!(
+            Title::parse("가".repeat(20)).is_ok(),
+            "Hangul is one unit per syllable"
+        );
+    }
+
+    #[test]
+    fn title_of_twenty_one_units_is_refused_with_the_reference_message() {
+        let err = Title::parse("a".repeat(21)).unwrap_err();
+        assert_eq!(err, ValidationError::Title);
+        assert_eq!(err.to_string(), msg::TITLE_LENGTH);
+        assert_eq!(
+            err.to_string(),
+            "제목의 길이는 1자 이상 20자 이하여야 합니다."
+        );
+        assert_eq!(err.class().status(), 400);
+        assert_eq!(err.field(), "title");
+    }
+
+    #[test]
+    fn title_emoji_count_two_units_each() {
+        // 10 emoji = 20 UTF-16 units (10 chars, 40 bytes): accepted.
+        let ten = "😀".repeat(10);
+        assert_eq!(utf16_len(&ten), 20);
+        assert!(Title::parse(ten.clone()).is_ok());
+        // 10 emoji + 1 ASCII = 21 units, only 11 chars: refused.
+        assert_eq!(Title::parse(format!("{ten}a")), Err(ValidationError::Title));
+        // 11 emoji = 22 units.
+        assert_eq!(Title::parse("😀".repeat(11)), Err(ValidationError::Title));
+        // A BMP symbol counts one.
+        assert!(Title::parse(format!("{}{}", "☺".repeat(19), "a")).is_ok());
+    }
+
+    #[test]
+    fn title_empty_or_blank_is_refused() {
+        for blank in ["", " ", "   ", "\t\n", "\u{3000}", "\u{2003}", "\u{1F}"] {
+            assert_eq!(
+                Title::parse(blank),
+                Err(ValidationError::Title),
+                "{blank:?} is blank in Java"
+            );
+        }
+    }
+
+    #[test]
+    fn java_blank_excludes_no_break_spaces() {
+        // Character.isWhitespace is false for U+00A0, U+2007, U+202F, so these are not blank.
+        for not_blank in ["\u{A0}", "\u{2007}", "\u{202F}", "\u{85}"] {
+            assert!(!is_blank(not_blank), "{not_blank:?}");
+            assert!(Title::parse(not_blank).is_ok());
+        }
+    }
+
+    #[test]
+    fn title_keeps_surrounding_spaces() {
+        assert_eq!(Title::parse(" a ").unwrap().as_str(), " a ");
+    }
+
+    #[test]
+    fn description_boundaries() {
+        assert!(Description::parse("d").is_ok());
+        assert!(Description::parse("d".repeat(100)).is_ok());
+        assert!(Description::parse("😀".repeat(50)).is_ok());
+        let err = Description::parse("d".repeat(101)).unwrap_err();
+        assert_eq!(err, ValidationError::Description);
+        assert_eq!(
+            err.to_string(),
+            "설명의 길이는 1자 이상 100자 이하여야 합니다."
+        );
+        assert_eq!(
+            Description::parse(format!("{}a", "😀".repeat(50))),
+            Err(ValidationError::Description)
+        );
+        assert_eq!(Description::parse(""), Err(ValidationError::Description));
+        assert_eq!(Description::parse("  "), Err(ValidationError::Description));
+        assert_eq!(err.field(), "description");
+    }
+}
