@@ -22,7 +22,7 @@
 //! * Times are the server's `now`, never the client's `time` (§13.8). A `now` earlier than the
 //!   session start (clock skew between replicas) counts the session as zero instead of failing, so
 //!   the elapsed time never decreases and never goes negative.
-//! * Elapsed time keeps full precision here (the reference cut it to whole seconds, §1.6).
+//! * Elapsed time keeps microsecond precision (the reference cut it to whole seconds, §1.6).
 //! * Events are produced only after every check passed (§13.6).
 //! * Completing (from any state, also through the task) checks the linked task's prerequisites
 //!   (§13.5); starting and resuming check them as in the reference.
@@ -227,6 +227,9 @@ impl RunState {
 }
 
 /// The run of one schedule: its state and the elapsed time of its finished sessions.
+///
+/// Instants are taken at microsecond precision (what the stores keep), so a stored run comes back
+/// identical and the elapsed time is a whole number of microseconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Run {
     state: RunState,
@@ -328,6 +331,7 @@ impl Run {
 
     /// Start (from NOT_STARTED) or resume (from SUSPENDED): a session begins at `now`.
     pub fn start(&mut self, now: Timestamp) -> Result<Step, IllegalTransition> {
+        let now = truncate_to_micros(now);
         let after = transition(self.state(), Operation::Start)?;
         let step = self.step(after);
         self.state = RunState::InProgress { since: now };
@@ -336,6 +340,7 @@ impl Run {
 
     /// Suspend (from IN_PROGRESS): the session ends at `now` and is added.
     pub fn suspend(&mut self, now: Timestamp) -> Result<Step, IllegalTransition> {
+        let now = truncate_to_micros(now);
         let after = transition(self.state(), Operation::Suspend)?;
         let mut step = self.step(after);
         if let RunState::InProgress { since } = self.state {
@@ -349,6 +354,7 @@ impl Run {
     /// Complete (from NOT_STARTED or IN_PROGRESS): a running session ends at `now` and is added;
     /// the elapsed time is recorded into the week of `now` in `member_zone`.
     pub fn complete(&mut self, now: Timestamp, member_zone: &Zone) -> Result<Step, ScheduleError> {
+        let now = truncate_to_micros(now);
         let after = transition(self.state(), Operation::Complete)?;
         let week = WeekKey::containing(now, member_zone).map_err(ValidationError::from)?;
         let mut step = self.step(after);
@@ -364,6 +370,7 @@ impl Run {
     /// Cancel (from IN_PROGRESS, SUSPENDED or COMPLETED): back to NOT_STARTED. A running session is
     /// discarded; finished sessions are kept; a completed run's record is reverted.
     pub fn cancel(&mut self, now: Timestamp) -> Result<Step, IllegalTransition> {
+        let now = truncate_to_micros(now);
         let after = transition(self.state(), Operation::Cancel)?;
         let mut step = self.step(after);
         match &self.state {

@@ -446,6 +446,21 @@ fn elapsed_keeps_sub_second_precision() {
     assert_eq!(run.elapsed(), SignedDuration::from_millis(1_500));
 }
 
+#[test]
+fn run_instants_are_taken_at_microsecond_precision() {
+    let mut run = Run::new();
+    let t: Timestamp = "2026-01-01T00:00:00.000000999Z".parse().unwrap();
+    let _ = run.start(t).unwrap();
+    assert_eq!(
+        run.running_since(),
+        Some("2026-01-01T00:00:00Z".parse().unwrap())
+    );
+    let _ = run
+        .suspend("2026-01-01T00:00:01.000001999Z".parse().unwrap())
+        .unwrap();
+    assert_eq!(run.elapsed(), SignedDuration::new(1, 1_000));
+}
+
 // =============================================================================================
 // Prerequisites (linked task)
 // =============================================================================================
