@@ -6,13 +6,16 @@
 use std::path::{Path, PathBuf};
 
 use pinit_kernel::keyfile::{self, KeyFileError};
-use pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding};
 use rsa::traits::PublicKeyParts;
 use rsa::{PrivateKey, PublicKey};
 
 /// File names inside the keys directory.
 pub const PRIVATE_FILE: &str = "jwt-private.pem";
 pub const PUBLIC_FILE: &str = "jwt-public.pem";
+/// The public key of the key being rotated out: still accepted and published until removed (see
+/// `docs/deploy.md`, key rotation).
+pub const PREVIOUS_PUBLIC_FILE: &str = "jwt-previous-public.pem";
 
 /// Key size for new keys.
 pub const BITS: usize = 2048;
@@ -125,6 +128,21 @@ impl SigningKey {
         key.save(dir, false)?;
         Ok((key, true))
     }
+}
+
+/// The previous public key, if `dir` holds one: `(kid, key)`.
+pub fn load_previous(dir: &Path) -> Result<Vec<(String, PublicKey)>, KeyFileError> {
+    let path = dir.join(PREVIOUS_PUBLIC_FILE);
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let pem = keyfile::read(&path, "the previous JWT public key")?;
+    let key = PublicKey::from_public_key_pem(&pem).map_err(|e| KeyFileError::Invalid {
+        what: "SubjectPublicKeyInfo RSA public key (BEGIN PUBLIC KEY)",
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    Ok(vec![(pinit_kernel::jwt::thumbprint(&key), key)])
 }
 
 #[cfg(test)]

@@ -129,7 +129,14 @@ impl Config {
                     .expect("static URL"),
             },
             cors: CorsConfig::default(),
-            auth: Default::default(),
+            auth: pinit_auth::Settings {
+                // `pinit serve` is plain HTTP on localhost; behind TLS turn it on (PINIT_AUTH_COOKIE__SECURE).
+                cookie: pinit_auth::settings::CookieSettings {
+                    secure: mode.distributed(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
             task: Default::default(),
             notification: Default::default(),
             gateway: Default::default(),
@@ -282,6 +289,15 @@ fn check(config: &Config, mode: Mode, warnings: &mut Vec<String>) -> Result<(), 
                 "must be an amqp:// or amqps:// URL, not `{}`",
                 config.amqp.url
             ),
+        });
+    }
+    if matches!(mode, Mode::Serve | Mode::Auth)
+        && let Some((key, problem)) = config.auth.problems().into_iter().next()
+    {
+        return Err(ConfigError::Invalid {
+            source_hint: env_name(&key.split('.').map(String::from).collect::<Vec<_>>()),
+            key: key.into(),
+            problem,
         });
     }
     match mode {

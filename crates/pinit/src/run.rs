@@ -46,6 +46,8 @@ pub enum StartError {
     DataDirBusy(PathBuf),
     #[error("listener error: {0}")]
     Listener(#[source] std::io::Error),
+    #[error("{0}")]
+    Service(String),
 }
 
 /// What a start-up produced: where things listen. Keep it alive for as long as the process runs.
@@ -66,13 +68,30 @@ struct ContextParts {
     routes: Router,
 }
 
-fn parts(context: Context) -> ContextParts {
+fn migrations(context: Context) -> &'static [&'static MigrationSet] {
     match context {
+        Context::Auth => pinit_auth::MIGRATIONS,
+        Context::Task => pinit_task::MIGRATIONS,
+        Context::Notification => pinit_notification::MIGRATIONS,
+    }
+}
+
+/// What every context is built from.
+struct Deps<'a> {
+    config: &'a Config,
+    lc: &'a Lifecycle,
+    db: Db,
+    clock: SharedClock,
+}
+
+/// Builds a context's services over its database.
+fn parts(context: Context, deps: &Deps<'_>) -> Result<ContextParts, StartError> {
+    Ok(match context {
         Context::Auth => ContextParts {
             name: pinit_auth::NAME,
             style: pinit_auth::ERROR_STYLE,
             migrations: pinit_auth::MIGRATIONS,
-            routes: pinit_auth::routes(),
+            routes: pinit_auth::routes(build_auth(deps)?),
         },
         Context::Task => ContextParts {
             name: pinit_task::NAME,
@@ -86,7 +105,53 @@ fn parts(context: Context) -> ContextParts {
             migrations: pinit_notification::MIGRATIONS,
             routes: pinit_notification::routes(),
         },
-    }
+    })
+}
+
+/// The auth service: its signing keys, password hasher, OAuth providers; and its housekeeping task.
+fn build_auth(deps: &Deps<'_>) -> Result<pinit_auth::Auth, StartError> {
+    let settings = deps.config.auth.clone();
+    let dir = deps.config.keys_dir();
+    let key = SigningKey::load(&dir)?;
+    let previous = pinit_auth::keys::load_previous(&dir)?;
+    let tokens = pinit_auth::tokens::TokenIssuer::new(
+        key,
+        previous,
+        &settings.issuer,
+        settings.access_token_ttl.get(),
+    );
+    let hasher = pinit_auth::password::Hasher::new(&settings.password)
+        .map_err(|e| StartError::Service(format!("auth.password: {e}")))?;
+    let providers = pinit_auth::oauth::ProviderRegistry::new(&settings.oauth)
+        .map_err(|e| StartError::Service(e.to_string()))?;
+    let auth = pinit_auth::Auth::new(
+        deps.db.clone(),
+        deps.clock.clone(),
+        hasher,
+        tokens,
+        settings,
+        pinit_messaging::OutboxSignal::new(),
+        providers,
+    );
+    let housekeeping = auth.clone();
+    let stop = deps.lc.token(Phase::Background);
+    deps.lc
+        .spawn(Phase::Background, "auth-housekeeping", async move {
+            let mut every = tokio::time::interval(Duration::from_secs(600));
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return Ok::<(), std::convert::Infallible>(()),
+                    _ = every.tick() => {
+                        match housekeeping.prune().await {
+                            Ok(n) if n > 0 => tracing::debug!(removed = n, "auth housekeeping"),
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!(error = %e, "auth housekeeping failed"),
+                        }
+                    }
+                }
+            }
+        });
+    Ok(auth)
 }
 
 /// Serves a context on `listener` at once (liveness answers), then migrates its database; readiness
@@ -200,7 +265,13 @@ pub async fn serve(
         let addr = listener.local_addr().map_err(StartError::Listener)?;
         let url = config.database_url(context.name(), Mode::Serve)?;
         let db = Db::connect(&url, &config.database).await?;
-        start_context(lc, parts(context), &db, listener, &clock).await?;
+        let deps = Deps {
+            config,
+            lc,
+            db: db.clone(),
+            clock: clock.clone(),
+        };
+        start_context(lc, parts(context, &deps)?, &db, listener, &clock).await?;
         services.push((context.name(), addr));
     }
     let url_of = |name: &str| {
@@ -244,15 +315,19 @@ pub async fn service(
     };
     match context {
         Some(context) => {
-            if context == Context::Auth {
-                SigningKey::load(&config.keys_dir())?;
-            }
             if context == Context::Notification {
                 VapidKey::load(&config.keys_dir())?;
             }
             let url = config.database_url(context.name(), mode)?;
             let db = Db::connect(&url, &config.database).await?;
-            let readiness = start_context(lc, parts(context), &db, public, &clock).await?;
+            let deps = Deps {
+                config,
+                lc,
+                db: db.clone(),
+                clock: clock.clone(),
+            };
+            let parts = parts(context, &deps)?;
+            let readiness = start_context(lc, parts, &db, public, &clock).await?;
             add_broker_check(&readiness, &config.amqp.url);
         }
         None => {
@@ -301,8 +376,7 @@ pub async fn migrate(
     for &context in contexts {
         let url = config.database_url(context.name(), Mode::Serve)?;
         let db = Db::connect(&url, &config.database).await?;
-        let p = parts(context);
-        let report = db.migrate(p.name, p.migrations).await?;
+        let report = db.migrate(context.name(), migrations(context)).await?;
         reports.push((context, db.url().to_string(), report));
         db.close().await;
     }

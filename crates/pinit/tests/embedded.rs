@@ -147,3 +147,52 @@ impl StopExt for Pinit {
         self.wait(Duration::from_secs(30))
     }
 }
+
+#[tokio::test]
+async fn accounts_work_through_the_gateway() {
+    let dir = tempfile::tempdir().unwrap();
+    let pinit = Pinit::start(&["serve", "--port", "0"], &[], dir.path());
+    let client = pinit_testkit::client();
+    let signup = client
+        .post(pinit.url("/v0/signup"))
+        .json(&serde_json::json!({"username": "newcomer", "password": "password-123", "nickname": "새내기"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signup.status(), 200);
+    let login = client
+        .post(pinit.url("/v0/login"))
+        .json(&serde_json::json!({"username": "newcomer", "password": "password-123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let cookie = login
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap()
+        .to_string();
+    assert!(!cookie.contains("Secure"), "plain-HTTP localhost: {cookie}");
+    let token: serde_json::Value = login.json().await.unwrap();
+    let me: serde_json::Value = client
+        .get(pinit.url("/v0/me"))
+        .bearer_auth(token["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["username"], "newcomer");
+    let jwks: serde_json::Value = client
+        .get(pinit.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"][0]["alg"], "RS256");
+    let _ = pinit.wait_after_term();
+}
