@@ -29,18 +29,23 @@ mod proptests;
 
 use std::fmt;
 
-pub use dependency::{DependencyChange, DependencyGraph, DependencyPair, Edge, Prerequisites};
+pub use dependency::{
+    CreateDependencies, DependencyChange, DependencyGraph, DependencyPair, Edge, Prerequisites,
+    UpdateDependencies, is_ready,
+};
 pub use error::{
     CorruptRecord, DependencyError, ErrorClass, IllegalTransition, ScheduleError, TaskError,
     TimeError, ValidationError,
 };
 pub use event::DomainEvent;
 pub use schedule::{
-    Operation, Run, RunSnapshot, Schedule, ScheduleDraft, SchedulePatch, ScheduleState,
-    ScheduleType, SlotChange,
+    Operation, Run, RunSnapshot, RunState, Schedule, ScheduleDraft, SchedulePatch, ScheduleState,
+    ScheduleType, SlotChange, Step, may_start, transition,
 };
-pub use stats::{Contribution, StatsChange, WeekKey, WeeklyTotals};
-pub use task::{Deadline, Difficulty, Importance, Task, TaskFields, TaskPatch};
+pub use stats::{Contribution, Deltas, StatsChange, WeekKey, WeeklyTotals};
+pub use task::{
+    Deadline, Difficulty, Importance, Task, TaskFields, TaskPatch, ensure_not_scheduled,
+};
 pub use text::{Description, Title};
 pub use time::{Window, Zone};
 
