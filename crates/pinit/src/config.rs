@@ -300,6 +300,15 @@ fn check(config: &Config, mode: Mode, warnings: &mut Vec<String>) -> Result<(), 
             problem,
         });
     }
+    if matches!(mode, Mode::Serve | Mode::Auth)
+        && let Err(e) = pinit_auth::oauth::ProviderRegistry::new(&config.auth.oauth)
+    {
+        return Err(ConfigError::Invalid {
+            key: "auth.oauth".into(),
+            source_hint: "PINIT_AUTH_OAUTH__…".into(),
+            problem: e.to_string(),
+        });
+    }
     match mode {
         Mode::Auth | Mode::Task | Mode::Notification => {
             config.database_url(mode.name(), mode)?;
