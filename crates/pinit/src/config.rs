@@ -80,6 +80,7 @@ pub struct Config {
     pub database: DatabasePoolConfig,
     pub keys: KeysConfig,
     pub amqp: AmqpConfig,
+    pub messaging: pinit_messaging::MessagingConfig,
     pub cors: CorsConfig,
     pub auth: pinit_auth::Settings,
     pub task: pinit_task::Settings,
@@ -98,6 +99,7 @@ const SECTIONS: &[&str] = &[
     "database",
     "keys",
     "amqp",
+    "messaging",
     "cors",
     "auth",
     "task",
@@ -128,6 +130,7 @@ impl Config {
                 url: ConnectionUrl::parse("amqp://guest:guest@127.0.0.1:5672/%2f")
                     .expect("static URL"),
             },
+            messaging: Default::default(),
             cors: CorsConfig::default(),
             auth: pinit_auth::Settings {
                 // `pinit serve` is plain HTTP on localhost; behind TLS turn it on (PINIT_AUTH_COOKIE__SECURE).

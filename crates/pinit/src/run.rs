@@ -7,6 +7,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -16,6 +17,9 @@ use pinit_kernel::db::{DbError, MigrationReport};
 use pinit_kernel::http::{BindError, bind, service_router};
 use pinit_kernel::keyfile::KeyFileError;
 use pinit_kernel::{Db, ErrorStyle, Lifecycle, MigrationSet, Phase, Readiness, SharedClock};
+use pinit_messaging::{
+    AmqpConsumer, AmqpTransport, InProcessBus, Inbox, OutboxSignal, Relay, Transport,
+};
 use pinit_notification::vapid::VapidKey;
 use tokio::net::TcpListener;
 
@@ -60,12 +64,77 @@ pub struct Started {
     _data_dir_lock: Option<std::fs::File>,
 }
 
-/// One context, ready to be started: its name, error style, schema and routes.
+/// One context, ready to be started: its name, error style, schema, routes, and its messaging: the outbox
+/// signal its use cases poke (if it publishes) and its consumers (if it consumes).
 struct ContextParts {
     name: &'static str,
     style: ErrorStyle,
     migrations: &'static [&'static MigrationSet],
     routes: Router,
+    outbox: Option<OutboxSignal>,
+    consumers: Vec<Inbox>,
+}
+
+/// How events travel: in-process in `pinit serve`, RabbitMQ otherwise.
+enum Bus {
+    InProcess(InProcessBus),
+    Amqp(ConnectionUrl),
+}
+
+impl Bus {
+    fn transport(&self, context: &str) -> Arc<dyn Transport> {
+        match self {
+            Bus::InProcess(bus) => Arc::new(bus.clone()),
+            Bus::Amqp(url) => Arc::new(AmqpTransport::new(
+                url.clone(),
+                format!("pinit-{context}-relay"),
+            )),
+        }
+    }
+
+    fn consume(&self, lc: &Lifecycle, inbox: Inbox) {
+        match self {
+            Bus::InProcess(bus) => bus.subscribe(inbox),
+            Bus::Amqp(url) => {
+                let consumer = AmqpConsumer::new(url.clone(), inbox);
+                lc.spawn(
+                    Phase::Background,
+                    "consumer",
+                    consumer.run(lc.token(Phase::Background)),
+                );
+            }
+        }
+    }
+}
+
+/// Starts contexts' consumers first, then their outbox relays, so that in-process events find their consumers.
+fn start_messaging(lc: &Lifecycle, config: &Config, bus: &Bus, contexts: Vec<Messaging>) {
+    let mut relays = Vec::new();
+    for m in contexts {
+        for inbox in m.consumers {
+            bus.consume(lc, inbox);
+        }
+        if let Some(signal) = m.outbox {
+            relays.push((m.name, m.db, signal));
+        }
+    }
+    for (name, db, signal) in relays {
+        let mut relay = Relay::new(
+            name,
+            db.clone(),
+            bus.transport(name),
+            signal,
+            config.messaging.relay.clone(),
+        );
+        if let Ok(url) = ConnectionUrl::parse(db.url()) {
+            relay = relay.listen_postgres(url);
+        }
+        lc.spawn(
+            Phase::Background,
+            "outbox-relay",
+            relay.run(lc.token(Phase::Background)),
+        );
+    }
 }
 
 fn migrations(context: Context) -> &'static [&'static MigrationSet] {
@@ -86,30 +155,37 @@ struct Deps<'a> {
 
 /// Builds a context's services over its database.
 fn parts(context: Context, deps: &Deps<'_>) -> Result<ContextParts, StartError> {
+    let signal = OutboxSignal::new();
     Ok(match context {
         Context::Auth => ContextParts {
             name: pinit_auth::NAME,
             style: pinit_auth::ERROR_STYLE,
             migrations: pinit_auth::MIGRATIONS,
-            routes: pinit_auth::routes(build_auth(deps)?),
+            routes: pinit_auth::routes(build_auth(deps, &signal)?),
+            outbox: Some(signal),
+            consumers: Vec::new(),
         },
         Context::Task => ContextParts {
             name: pinit_task::NAME,
             style: pinit_task::ERROR_STYLE,
             migrations: pinit_task::MIGRATIONS,
             routes: pinit_task::routes(),
+            outbox: None,
+            consumers: Vec::new(),
         },
         Context::Notification => ContextParts {
             name: pinit_notification::NAME,
             style: pinit_notification::ERROR_STYLE,
             migrations: pinit_notification::MIGRATIONS,
             routes: pinit_notification::routes(),
+            outbox: None,
+            consumers: Vec::new(),
         },
     })
 }
 
 /// The auth service: its signing keys, password hasher, OAuth providers; and its housekeeping task.
-fn build_auth(deps: &Deps<'_>) -> Result<pinit_auth::Auth, StartError> {
+fn build_auth(deps: &Deps<'_>, signal: &OutboxSignal) -> Result<pinit_auth::Auth, StartError> {
     let settings = deps.config.auth.clone();
     let dir = deps.config.keys_dir();
     let key = SigningKey::load(&dir)?;
@@ -130,7 +206,7 @@ fn build_auth(deps: &Deps<'_>) -> Result<pinit_auth::Auth, StartError> {
         hasher,
         tokens,
         settings,
-        pinit_messaging::OutboxSignal::new(),
+        signal.clone(),
         providers,
     );
     let housekeeping = auth.clone();
@@ -162,7 +238,7 @@ async fn start_context(
     db: &Db,
     listener: TcpListener,
     clock: &SharedClock,
-) -> Result<Readiness, StartError> {
+) -> Result<(Readiness, Messaging), StartError> {
     let readiness = Readiness::new(parts.name, lc.draining());
     readiness.add_database(db.clone());
     let router = service_router(
@@ -185,7 +261,21 @@ async fn start_context(
         "database ready"
     );
     readiness.set_migrated();
-    Ok(readiness)
+    let messaging = Messaging {
+        name: parts.name,
+        db: db.clone(),
+        outbox: parts.outbox,
+        consumers: parts.consumers,
+    };
+    Ok((readiness, messaging))
+}
+
+/// A context's messaging, started once its tables exist.
+struct Messaging {
+    name: &'static str,
+    db: Db,
+    outbox: Option<OutboxSignal>,
+    consumers: Vec<Inbox>,
 }
 
 fn start_gateway(
@@ -261,6 +351,7 @@ pub async fn serve(
     let metrics = start_metrics(lc, config).await?;
 
     let mut services = Vec::new();
+    let mut pending = Vec::new();
     for (context, listener) in internal {
         let addr = listener.local_addr().map_err(StartError::Listener)?;
         let url = config.database_url(context.name(), Mode::Serve)?;
@@ -271,9 +362,12 @@ pub async fn serve(
             db: db.clone(),
             clock: clock.clone(),
         };
-        start_context(lc, parts(context, &deps)?, &db, listener, &clock).await?;
+        let (_, messaging) =
+            start_context(lc, parts(context, &deps)?, &db, listener, &clock).await?;
+        pending.push(messaging);
         services.push((context.name(), addr));
     }
+    start_messaging(lc, config, &Bus::InProcess(InProcessBus::new()), pending);
     let url_of = |name: &str| {
         services
             .iter()
@@ -327,8 +421,15 @@ pub async fn service(
                 clock: clock.clone(),
             };
             let parts = parts(context, &deps)?;
-            let readiness = start_context(lc, parts, &db, public, &clock).await?;
-            add_broker_check(&readiness, &config.amqp.url);
+            // The broker is not a readiness dependency: the outbox buffers events through an outage, so a
+            // broker failure must not take every replica out of service (docs/adr/0003).
+            let (_, messaging) = start_context(lc, parts, &db, public, &clock).await?;
+            start_messaging(
+                lc,
+                config,
+                &Bus::Amqp(config.amqp.url.clone()),
+                vec![messaging],
+            );
         }
         None => {
             let g = &config.gateway;
@@ -344,27 +445,6 @@ pub async fn service(
         services: Vec::new(),
         _data_dir_lock: None,
     })
-}
-
-/// Readiness: the broker accepts connections.
-fn add_broker_check(readiness: &Readiness, url: &ConnectionUrl) {
-    let host = url.url().host_str().unwrap_or("127.0.0.1").to_string();
-    let port = url.url().port().unwrap_or(5672);
-    readiness.add_check("broker", move || {
-        let target = format!("{host}:{port}");
-        async move {
-            match tokio::time::timeout(
-                Duration::from_secs(2),
-                tokio::net::TcpStream::connect(&target),
-            )
-            .await
-            {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err(e)) => Err(format!("{target}: {e}")),
-                Err(_) => Err(format!("{target}: no answer")),
-            }
-        }
-    });
 }
 
 /// `pinit migrate`.
