@@ -1,6 +1,9 @@
 //! The gateway: Pinit's single public entry point. It routes each path to the context that owns it and
 //! streams requests and responses through; it answers for the whole system's health at `/health`.
 
+pub mod edge;
+pub mod guard;
+pub mod openapi;
 pub mod proxy;
 pub mod routing;
 
@@ -8,7 +11,7 @@ use pinit_kernel::ErrorStyle;
 use pinit_kernel::config::HumanDuration;
 use serde::{Deserialize, Serialize};
 
-pub use routing::{Upstreams, routes};
+pub use routing::{Edge, Upstreams, routes};
 
 pub const NAME: &str = "gateway";
 
@@ -16,7 +19,7 @@ pub const ERROR_STYLE: ErrorStyle = ErrorStyle::Full;
 
 /// `[gateway]` settings.
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Settings {
     /// Base URL of the auth service, e.g. `http://auth:8080`. Set automatically in `pinit serve`.
     pub auth_url: Option<String>,
@@ -30,6 +33,23 @@ pub struct Settings {
     pub response_timeout: HumanDuration,
     /// Largest request body accepted (bytes); larger ones get 413.
     pub max_body_bytes: usize,
+    /// The `iss` access tokens must carry (the auth service's `auth.issuer`).
+    pub token_issuer: String,
+    /// Clock skew tolerated on a token's `exp`.
+    pub token_leeway: HumanDuration,
+    /// Send `Strict-Transport-Security` (only behind TLS).
+    pub hsts: bool,
+    pub rate_limit: edge::RateLimitSettings,
+    pub hosts: HostRouting,
+}
+
+/// `[gateway.hosts]`: optional host-based routing, e.g. `auth = "auth.pinit.example"`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostRouting {
+    pub auth: Option<String>,
+    pub api: Option<String>,
+    pub notification: Option<String>,
 }
 
 impl Default for Settings {
@@ -41,6 +61,11 @@ impl Default for Settings {
             connect_timeout: HumanDuration::from_secs(2),
             response_timeout: HumanDuration::from_secs(30),
             max_body_bytes: 1024 * 1024,
+            token_issuer: "https://pinit.go-gradually.me".into(),
+            token_leeway: HumanDuration::from_secs(30),
+            hsts: false,
+            rate_limit: Default::default(),
+            hosts: HostRouting::default(),
         }
     }
 }

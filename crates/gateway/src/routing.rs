@@ -6,19 +6,28 @@
 //! | `/v0/push/**` | notification |
 //! | `/v2/**` | task |
 //! | `/health` | the gateway itself: every service's readiness |
+//! | `/openapi.json`, `/docs` | the gateway itself: the merged API description and its reference page |
+//!
+//! With `gateway.hosts.*` set, a request for one of those hosts goes to that service whatever its path (the
+//! reference's deployment: `auth.…`, `api.…`, `notification.…`).
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
+use axum::http::header;
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
+use pinit_kernel::SharedClock;
 use serde_json::{Map, Value, json};
 use tower_http::limit::RequestBodyLimitLayer;
 
-use crate::Settings;
+use crate::edge::{RateLimiter, cors, rate_limit, security_headers};
+use crate::guard::{GuardState, Keys, guard};
 use crate::proxy::{Upstream, UpstreamUrlError};
+use crate::{HostRouting, Settings};
 
 /// The three services behind the gateway.
 #[derive(Clone)]
@@ -50,13 +59,30 @@ impl Upstreams {
         })
     }
 
-    fn all(&self) -> [&Upstream; 3] {
+    pub(crate) fn all(&self) -> [&Upstream; 3] {
         [&self.auth, &self.task, &self.notification]
     }
 }
 
+/// What the gateway needs besides its upstreams.
+pub struct Edge {
+    pub settings: Settings,
+    /// Origins allowed to call from a browser (`cors.origins`).
+    pub cors_origins: Vec<String>,
+    pub clock: SharedClock,
+}
+
 /// The gateway's routes (its own `/healthz` and `/readyz` are added by the kernel).
-pub fn routes(upstreams: Upstreams, settings: &Settings) -> Router {
+///
+/// Layers, outermost first: CORS (answers preflights), security headers, per-IP rate limit, the token guard
+/// (strips `X-Member-Id`, verifies tokens, sets it), host-based routing (when configured), path routing.
+pub fn routes(upstreams: Upstreams, edge: Edge) -> Router {
+    let settings = &edge.settings;
+    let keys = Keys::new(
+        upstreams.auth.clone(),
+        settings.token_issuer.clone(),
+        settings.token_leeway.get(),
+    );
     let upstreams = Arc::new(upstreams);
     let to_auth =
         any(|State(u): State<Arc<Upstreams>>, r: Request| async move { u.auth.forward(r).await });
@@ -65,7 +91,8 @@ pub fn routes(upstreams: Upstreams, settings: &Settings) -> Router {
     let to_notification = any(|State(u): State<Arc<Upstreams>>, r: Request| async move {
         u.notification.forward(r).await
     });
-    Router::new()
+    let hosts = Arc::new((settings.hosts.clone(), upstreams.clone()));
+    let router = Router::new()
         .route("/v0/signup", to_auth.clone())
         .route("/v0/login", to_auth.clone())
         .route("/v0/login/{*rest}", to_auth.clone())
@@ -76,8 +103,69 @@ pub fn routes(upstreams: Upstreams, settings: &Settings) -> Router {
         .route("/v0/push/{*rest}", to_notification)
         .route("/v2/{*rest}", to_task)
         .route("/health", get(system_health))
-        .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
+        .route("/openapi.json", get(crate::openapi::document))
         .with_state(upstreams)
+        .merge(crate::openapi::docs_routes())
+        .layer(middleware::from_fn_with_state(hosts, by_host))
+        .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            GuardState {
+                keys,
+                clock: edge.clock.clone(),
+            },
+            guard,
+        ))
+        .layer(middleware::from_fn_with_state(
+            RateLimiter::new(settings.rate_limit.clone()),
+            rate_limit,
+        ))
+        .layer(middleware::from_fn_with_state(
+            settings.hsts,
+            security_headers,
+        ));
+    match cors(&edge.cors_origins) {
+        Some(layer) => router.layer(layer),
+        None => router,
+    }
+}
+
+/// Host-based routing as the reference deploys it (`auth.…`, `api.…`, `notification.…` on one gateway):
+/// a request whose host names a service goes there whatever its path.
+async fn by_host(
+    State(hosts): State<Arc<(HostRouting, Arc<Upstreams>)>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (routing, upstreams) = &*hosts;
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(|h| {
+            h.rsplit_once(':')
+                .map_or(h, |(name, _)| name)
+                .to_ascii_lowercase()
+        });
+    let target = host.and_then(|h| {
+        let is = |configured: &Option<String>| {
+            configured
+                .as_deref()
+                .is_some_and(|c| c.eq_ignore_ascii_case(&h))
+        };
+        if is(&routing.auth) {
+            Some(&upstreams.auth)
+        } else if is(&routing.api) {
+            Some(&upstreams.task)
+        } else if is(&routing.notification) {
+            Some(&upstreams.notification)
+        } else {
+            None
+        }
+    });
+    match target {
+        Some(upstream) => upstream.forward(request).await,
+        None => next.run(request).await,
+    }
 }
 
 /// `GET /health`: the readiness of every service, through the gateway. 200 when all are ready.

@@ -281,6 +281,7 @@ struct Messaging {
 fn start_gateway(
     lc: &Lifecycle,
     config: &Config,
+    embedded: bool,
     listener: TcpListener,
     upstreams: [&str; 3],
     clock: &SharedClock,
@@ -289,7 +290,19 @@ fn start_gateway(
     let upstreams = pinit_gateway::Upstreams::new(&config.gateway, auth, task, notification)?;
     let readiness = Readiness::new(pinit_gateway::NAME, lc.draining());
     readiness.set_migrated(); // the gateway has no schema
-    let routes = pinit_gateway::routes(upstreams, &config.gateway);
+    let mut settings = config.gateway.clone();
+    if embedded {
+        // One process: the gateway accepts exactly what this process's auth service issues.
+        settings.token_issuer = config.auth.issuer.clone();
+    }
+    let routes = pinit_gateway::routes(
+        upstreams,
+        pinit_gateway::Edge {
+            settings,
+            cors_origins: config.cors.origins.0.clone(),
+            clock: clock.clone(),
+        },
+    );
     let router = service_router(
         pinit_gateway::NAME,
         routes,
@@ -377,7 +390,14 @@ pub async fn serve(
     };
     let (auth, task, notification) = (url_of("auth"), url_of("task"), url_of("notification"));
     let http = public.local_addr().map_err(StartError::Listener)?;
-    start_gateway(lc, config, public, [&auth, &task, &notification], &clock)?;
+    start_gateway(
+        lc,
+        config,
+        true,
+        public,
+        [&auth, &task, &notification],
+        &clock,
+    )?;
     tracing::info!(
         url = %format!("http://{http}"),
         data_dir = %data_dir.display(),
@@ -435,7 +455,14 @@ pub async fn service(
             let g = &config.gateway;
             let urls = [&g.auth_url, &g.task_url, &g.notification_url]
                 .map(|u| u.clone().unwrap_or_default());
-            start_gateway(lc, config, public, [&urls[0], &urls[1], &urls[2]], &clock)?;
+            start_gateway(
+                lc,
+                config,
+                false,
+                public,
+                [&urls[0], &urls[1], &urls[2]],
+                &clock,
+            )?;
         }
     }
     tracing::info!(service = mode.name(), %http, "listening");

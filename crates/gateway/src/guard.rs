@@ -1,0 +1,237 @@
+//! Who may pass: the public allow-list, access-token verification with the auth service's JWKS, and the
+//! `X-Member-Id` header the services trust.
+//!
+//! * `X-Member-Id` is removed from **every** incoming request, and set only from a verified access token
+//!   (spec auth-and-gateway §10.2; the reference forwarded a client's header on public routes).
+//! * Public operations ignore `Authorization` entirely — an expired token never breaks login (§10.12).
+//! * Everything else needs a valid RS256 access token: `type=access`, the configured `iss`, unexpired (30 s
+//!   leeway), a known `kid`. Keys come from auth's `/.well-known/jwks.json`, cached, and fetched again when a
+//!   token names a key we do not know (auth rotated its key) — at most once a second.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use pinit_kernel::jwt::{Jwks, JwtError, Verifier};
+use pinit_kernel::{ApiError, SharedClock};
+use tokio::sync::{Mutex, RwLock};
+
+use crate::proxy::Upstream;
+
+pub const MEMBER_HEADER: &str = "x-member-id";
+
+/// Is `(method, path)` open without a token?
+pub fn is_public(method: &Method, path: &str) -> bool {
+    let post = method == Method::POST;
+    let read = method == Method::GET || method == Method::HEAD;
+    match path {
+        "/v0/signup" | "/v0/login" | "/v0/refresh" | "/v0/logout" => post,
+        "/.well-known/jwks.json"
+        | "/v0/push/vapid"
+        | "/health"
+        | "/healthz"
+        | "/readyz"
+        | "/openapi.json"
+        | "/docs" => read,
+        _ if path.starts_with("/v0/login/oauth2/") => read,
+        // The web client and its assets: everything that is not an API path.
+        _ => read && !path.starts_with("/v0/") && !path.starts_with("/v2/"),
+    }
+}
+
+/// The verifier, refreshed from auth's JWKS.
+#[derive(Clone)]
+pub struct Keys {
+    inner: Arc<KeysInner>,
+}
+
+struct KeysInner {
+    auth: Upstream,
+    issuer: String,
+    leeway_secs: i64,
+    verifier: RwLock<Option<Verifier>>,
+    last_fetch: Mutex<Option<Instant>>,
+}
+
+/// Minimum time between two JWKS fetches triggered by unknown key ids (a flood of forged `kid`s must not
+/// become a flood of requests to auth).
+const REFETCH_AFTER: Duration = Duration::from_secs(1);
+
+impl Keys {
+    pub fn new(auth: Upstream, issuer: String, leeway: Duration) -> Keys {
+        Keys {
+            inner: Arc::new(KeysInner {
+                auth,
+                issuer,
+                leeway_secs: i64::try_from(leeway.as_secs()).unwrap_or(30),
+                verifier: RwLock::new(None),
+                last_fetch: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Fetches the JWKS when there is no key set yet, or `kid` is unknown and the last fetch is not recent.
+    async fn ensure(&self, kid: Option<&str>) {
+        let known = {
+            let guard = self.inner.verifier.read().await;
+            match (&*guard, kid) {
+                (None, _) => false,
+                (Some(v), Some(kid)) => v.knows(kid),
+                (Some(_), None) => true,
+            }
+        };
+        if known {
+            return;
+        }
+        let mut last = self.inner.last_fetch.lock().await;
+        let have_keys = self.inner.verifier.read().await.is_some();
+        if have_keys && last.is_some_and(|t| t.elapsed() < REFETCH_AFTER) {
+            return;
+        }
+        *last = Some(Instant::now());
+        match self.fetch().await {
+            Ok(jwks) => {
+                let verifier = Verifier::new(self.inner.issuer.clone(), self.inner.leeway_secs)
+                    .with_jwks(&jwks);
+                tracing::info!(
+                    keys = jwks.keys.len(),
+                    "loaded the auth service's signing keys"
+                );
+                *self.inner.verifier.write().await = Some(verifier);
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot load the auth service's signing keys"),
+        }
+    }
+
+    async fn fetch(&self) -> Result<Jwks, String> {
+        let request = Request::get("/.well-known/jwks.json")
+            .body(axum::body::Body::empty())
+            .map_err(|e| e.to_string())?;
+        let response = self.inner.auth.forward(request).await;
+        if !response.status().is_success() {
+            return Err(format!("auth answered {}", response.status()));
+        }
+        let bytes = axum::body::to_bytes(response.into_body(), 256 * 1024)
+            .await
+            .map_err(|e| e.to_string())?;
+        serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+    }
+
+    /// The member of a valid access token.
+    pub async fn verify(&self, token: &str, now_secs: i64) -> Result<i64, JwtError> {
+        let kid = Verifier::kid_of(token);
+        self.ensure(kid.as_deref()).await;
+        let guard = self.inner.verifier.read().await;
+        let verifier = guard
+            .as_ref()
+            .ok_or_else(|| JwtError::UnknownKey(kid.clone().unwrap_or_default()))?;
+        verifier.verify_access(token, now_secs)?.member_id()
+    }
+}
+
+#[derive(Clone)]
+pub struct GuardState {
+    pub keys: Keys,
+    pub clock: SharedClock,
+}
+
+/// Middleware: strips `X-Member-Id`, lets public operations through, verifies the token of all others.
+pub async fn guard(State(state): State<GuardState>, mut request: Request, next: Next) -> Response {
+    request.headers_mut().remove(MEMBER_HEADER);
+    if request.method() == Method::OPTIONS || is_public(request.method(), request.uri().path()) {
+        return next.run(request).await;
+    }
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string);
+    let Some(token) = token else {
+        return unauthorized("Authentication is required.");
+    };
+    match state
+        .keys
+        .verify(&token, state.clock.now().as_second())
+        .await
+    {
+        Ok(member_id) => {
+            request
+                .headers_mut()
+                .insert(MEMBER_HEADER, HeaderValue::from(member_id));
+            next.run(request).await
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "access token refused");
+            metrics::counter!("gateway_tokens_refused_total", "reason" => reason(&e)).increment(1);
+            unauthorized("The access token is invalid or expired.")
+        }
+    }
+}
+
+fn reason(e: &JwtError) -> &'static str {
+    match e {
+        JwtError::Expired => "expired",
+        JwtError::WrongType(_) => "type",
+        JwtError::WrongIssuer(_) => "issuer",
+        JwtError::Algorithm(_) => "algorithm",
+        JwtError::UnknownKey(_) => "kid",
+        JwtError::Signature => "signature",
+        _ => "malformed",
+    }
+}
+
+fn unauthorized(message: &'static str) -> Response {
+    let mut response = ApiError::unauthorized(message).into_response();
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_allow_list_is_method_and_path() {
+        let get = Method::GET;
+        let post = Method::POST;
+        for (m, p) in [
+            (&post, "/v0/signup"),
+            (&post, "/v0/login"),
+            (&post, "/v0/refresh"),
+            (&post, "/v0/logout"),
+            (&get, "/v0/login/oauth2/authorize/naver"),
+            (&get, "/v0/login/oauth2/code/naver"),
+            (&get, "/.well-known/jwks.json"),
+            (&get, "/v0/push/vapid"),
+            (&get, "/health"),
+            (&get, "/"),
+            (&get, "/app/today"),
+            (&get, "/sw.js"),
+            (&get, "/openapi.json"),
+        ] {
+            assert!(is_public(m, p), "{m} {p} is public");
+        }
+        for (m, p) in [
+            (&get, "/v0/signup"),
+            (&get, "/v0/me"),
+            (&post, "/v0/me"),
+            (&get, "/v2/tasks"),
+            (&post, "/v2/schedules"),
+            (&get, "/v0/push/subscribed"),
+            (&post, "/v0/push/subscribe"),
+            (&post, "/"),
+            (&Method::DELETE, "/app"),
+            (&post, "/v0/login/oauth2/code/naver"),
+        ] {
+            assert!(!is_public(m, p), "{m} {p} needs a token");
+        }
+    }
+}

@@ -1,0 +1,403 @@
+//! The gateway in front of fake services: who passes, what `X-Member-Id` the services see, keys from the JWKS
+//! (and their rotation), CORS, security headers, rate limits, host routing, the merged OpenAPI document.
+
+use std::sync::{Arc, LazyLock, Mutex};
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::routing::{any, get};
+use jiff::Timestamp;
+use pinit_gateway::edge::RateLimitSettings;
+use pinit_gateway::{Edge, HostRouting, Settings, Upstreams};
+use pinit_kernel::jwt::{self, AccessClaims, Jwk, Jwks};
+use pinit_kernel::{ErrorStyle, ManualClock, Readiness, SharedClock};
+use pinit_testkit::TestServer;
+use rsa::PrivateKey;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+const ISS: &str = "https://pinit.test";
+
+static KEY: LazyLock<PrivateKey> =
+    LazyLock::new(|| PrivateKey::new(&mut rand::rng(), 2048).expect("key"));
+static NEW_KEY: LazyLock<PrivateKey> =
+    LazyLock::new(|| PrivateKey::new(&mut rand::rng(), 2048).expect("key"));
+static STRANGER: LazyLock<PrivateKey> =
+    LazyLock::new(|| PrivateKey::new(&mut rand::rng(), 2048).expect("key"));
+
+/// A service that answers every request with what it received; the auth one also serves a JWKS.
+#[derive(Clone)]
+struct Fake {
+    name: &'static str,
+    jwks: Arc<Mutex<Jwks>>,
+    hits: Arc<Mutex<u32>>,
+}
+
+async fn echo(State(fake): State<Fake>, request: Request) -> axum::Json<Value> {
+    *fake.hits.lock().unwrap() += 1;
+    let headers: serde_json::Map<String, Value> = request
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or_default())))
+        .collect();
+    axum::Json(json!({"service": fake.name, "path": request.uri().path(), "headers": headers}))
+}
+
+async fn jwks(State(fake): State<Fake>) -> axum::Json<Jwks> {
+    axum::Json(fake.jwks.lock().unwrap().clone())
+}
+
+async fn openapi(State(fake): State<Fake>) -> axum::Json<Value> {
+    axum::Json(json!({
+        "openapi": "3.1.0",
+        "paths": {format!("/{}/thing", fake.name): {"get": {"summary": fake.name, "responses": {"200": {"description": "ok"}}}}},
+        "components": {"schemas": {"ErrorResponse": {"title": fake.name}}}
+    }))
+}
+
+async fn fake(name: &'static str, jwks_value: Jwks) -> (TestServer, Fake) {
+    let fake = Fake {
+        name,
+        jwks: Arc::new(Mutex::new(jwks_value)),
+        hits: Arc::default(),
+    };
+    let router = Router::new()
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/openapi.json", get(openapi))
+        .route("/readyz", get(|| async { "ok" }))
+        .fallback(any(echo))
+        .with_state(fake.clone());
+    (TestServer::spawn(router).await, fake)
+}
+
+struct Gw {
+    server: TestServer,
+    auth: Fake,
+    task: Fake,
+    clock: Arc<ManualClock>,
+    _upstreams: Vec<TestServer>,
+}
+
+async fn gateway(tweak: impl FnOnce(&mut Settings, &mut Vec<String>)) -> Gw {
+    let jwks_value = Jwks {
+        keys: vec![Jwk::from_public_key("k1", &KEY.to_public_key())],
+    };
+    let (auth_server, auth) = fake("auth", jwks_value).await;
+    let (task_server, task) = fake("task", Jwks::default()).await;
+    let (notification_server, _) = fake("notification", Jwks::default()).await;
+    let mut settings = Settings {
+        token_issuer: ISS.into(),
+        ..Default::default()
+    };
+    let mut origins = Vec::new();
+    tweak(&mut settings, &mut origins);
+    let upstreams = Upstreams::new(
+        &settings,
+        &auth_server.url(""),
+        &task_server.url(""),
+        &notification_server.url(""),
+    )
+    .unwrap();
+    let clock = ManualClock::new(Timestamp::now());
+    let shared: SharedClock = clock.clone();
+    let routes = pinit_gateway::routes(
+        upstreams,
+        Edge {
+            settings,
+            cors_origins: origins,
+            clock: shared.clone(),
+        },
+    );
+    let readiness = Readiness::new("gateway", CancellationToken::new());
+    readiness.set_migrated();
+    let router =
+        pinit_kernel::http::service_router("gateway", routes, &readiness, ErrorStyle::Full, shared);
+    Gw {
+        server: TestServer::spawn(router).await,
+        auth,
+        task,
+        clock,
+        _upstreams: vec![auth_server, task_server, notification_server],
+    }
+}
+
+fn claims(sub: &str, now: Timestamp) -> AccessClaims {
+    AccessClaims {
+        sub: sub.into(),
+        iss: ISS.into(),
+        iat: now.as_second(),
+        exp: now.as_second() + 300,
+        roles: String::new(),
+        token_type: "access".into(),
+    }
+}
+
+impl Gw {
+    fn now(&self) -> Timestamp {
+        use pinit_kernel::Clock;
+        self.clock.now()
+    }
+
+    fn token(&self, sub: &str) -> String {
+        jwt::sign(&claims(sub, self.now()), "k1", &KEY).unwrap()
+    }
+
+    async fn get(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        member_header: Option<&str>,
+    ) -> reqwest::Response {
+        let mut req = self.server.client.get(self.server.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(m) = member_header {
+            req = req.header("x-member-id", m);
+        }
+        req.send().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_verified_token_sets_the_member_header_and_a_forged_one_never_passes() {
+    let gw = gateway(|_, _| {}).await;
+    let token = gw.token("42");
+    let res = gw.get("/v2/tasks", Some(&token), Some("7")).await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["service"], "task");
+    assert_eq!(
+        body["headers"]["x-member-id"], "42",
+        "set from the token, not the client"
+    );
+
+    // Public operations: the client's header is removed, nothing is set.
+    let res = gw
+        .server
+        .client
+        .post(gw.server.url("/v0/login"))
+        .header("x-member-id", "7")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["service"], "auth");
+    assert!(body["headers"].get("x-member-id").is_none(), "{body}");
+}
+
+#[tokio::test]
+async fn every_kind_of_bad_token_is_a_401_that_never_reaches_a_service() {
+    let gw = gateway(|_, _| {}).await;
+    let now = gw.now();
+    let mut refresh_type = claims("42", now);
+    refresh_type.token_type = "refresh".into();
+    let mut other_iss = claims("42", now);
+    other_iss.iss = "https://evil.test".into();
+    let mut expired = claims("42", now);
+    expired.exp = now.as_second() - 31;
+    let payload = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        serde_json::to_vec(&claims("42", now)).unwrap(),
+    );
+    let none = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.");
+    let cases = [
+        ("no token", None),
+        ("garbage", Some("not-a-jwt".to_string())),
+        ("alg none", Some(none)),
+        (
+            "refresh type",
+            Some(jwt::sign(&refresh_type, "k1", &KEY).unwrap()),
+        ),
+        (
+            "wrong issuer",
+            Some(jwt::sign(&other_iss, "k1", &KEY).unwrap()),
+        ),
+        ("expired", Some(jwt::sign(&expired, "k1", &KEY).unwrap())),
+        (
+            "foreign key, known kid",
+            Some(jwt::sign(&claims("42", now), "k1", &STRANGER).unwrap()),
+        ),
+        (
+            "foreign key, unknown kid",
+            Some(jwt::sign(&claims("42", now), "zz", &STRANGER).unwrap()),
+        ),
+    ];
+    for (what, token) in cases {
+        let res = gw.get("/v2/tasks", token.as_deref(), Some("42")).await;
+        assert_eq!(res.status(), 401, "{what}");
+        assert_eq!(res.headers()["www-authenticate"], "Bearer");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["status"], 401, "{what}: {body}");
+    }
+    assert_eq!(
+        *gw.task.hits.lock().unwrap(),
+        0,
+        "no request reached the task service"
+    );
+
+    // A bad token on a public operation is ignored, not fatal.
+    let res = gw
+        .server
+        .client
+        .post(gw.server.url("/v0/refresh"))
+        .bearer_auth("expired-or-garbage")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_fetched_when_a_token_names_it() {
+    let gw = gateway(|_, _| {}).await;
+    assert_eq!(
+        gw.get("/v2/x", Some(&gw.token("1")), None).await.status(),
+        200
+    );
+    // Auth rotates: publishes the new key next to the old one (a second later: refetches are throttled).
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    gw.auth
+        .jwks
+        .lock()
+        .unwrap()
+        .keys
+        .push(Jwk::from_public_key("k2", &NEW_KEY.to_public_key()));
+    let new_token = jwt::sign(&claims("5", gw.now()), "k2", &NEW_KEY).unwrap();
+    let res = gw.get("/v2/x", Some(&new_token), None).await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["headers"]["x-member-id"], "5");
+    assert_eq!(
+        gw.get("/v2/x", Some(&gw.token("1")), None).await.status(),
+        200,
+        "old key still accepted"
+    );
+}
+
+#[tokio::test]
+async fn cors_answers_configured_origins_only() {
+    let gw = gateway(|_, origins| origins.push("https://app.pinit.test".into())).await;
+    let preflight = |origin: &'static str| {
+        gw.server
+            .client
+            .request(reqwest::Method::OPTIONS, gw.server.url("/v2/tasks"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
+            .send()
+    };
+    let ok = preflight("https://app.pinit.test").await.unwrap();
+    assert!(ok.status().is_success());
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://app.pinit.test"
+    );
+    assert_eq!(ok.headers()["access-control-allow-credentials"], "true");
+    assert_eq!(ok.headers()["access-control-max-age"], "3600");
+    let evil = preflight("https://evil.test").await.unwrap();
+    assert!(evil.headers().get("access-control-allow-origin").is_none());
+    assert_eq!(
+        *gw.task.hits.lock().unwrap(),
+        0,
+        "preflights are answered at the edge"
+    );
+}
+
+#[tokio::test]
+async fn responses_carry_security_headers() {
+    let gw = gateway(|s, _| s.hsts = true).await;
+    let res = gw.get("/health", None, None).await;
+    for header in [
+        "x-content-type-options",
+        "x-frame-options",
+        "content-security-policy",
+        "referrer-policy",
+        "strict-transport-security",
+        "x-request-id",
+    ] {
+        assert!(res.headers().contains_key(header), "{header}");
+    }
+}
+
+#[tokio::test]
+async fn a_client_over_its_rate_gets_429_with_retry_after() {
+    let gw = gateway(|s, _| {
+        s.rate_limit = RateLimitSettings {
+            per_second: 1.0,
+            burst: 3.0,
+            ..Default::default()
+        }
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(gw.get("/v0/push/vapid", None, None).await);
+    }
+    assert_eq!(statuses.iter().filter(|r| r.status() == 200).count(), 3);
+    let limited = statuses.iter().find(|r| r.status() == 429).expect("a 429");
+    assert!(limited.headers().contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn hosts_route_whole_services_like_the_reference() {
+    let gw = gateway(|s, _| {
+        s.hosts = HostRouting {
+            auth: Some("auth.pinit.test".into()),
+            api: Some("api.pinit.test".into()),
+            notification: None,
+        }
+    })
+    .await;
+    let res = gw
+        .server
+        .client
+        .get(gw.server.url("/v2/tasks"))
+        .header("host", "auth.pinit.test:443")
+        .bearer_auth(gw.token("3"))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["service"], "auth", "the host wins over the path");
+    // The guard still applies on a routed host.
+    let res = gw
+        .server
+        .client
+        .get(gw.server.url("/v2/tasks"))
+        .header("host", "api.pinit.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+}
+
+#[tokio::test]
+async fn the_api_description_is_merged_and_documented_offline() {
+    let gw = gateway(|_, _| {}).await;
+    let doc: Value = gw
+        .get("/openapi.json", None, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    for path in ["/auth/thing", "/task/thing", "/notification/thing"] {
+        assert!(doc["paths"].get(path).is_some(), "{path} in {doc}");
+    }
+    assert!(
+        doc.pointer("/components/schemas/TaskErrorResponse")
+            .is_some()
+    );
+    let page = gw.get("/docs", None, None).await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("/docs/docs.js") && !html.contains("http"),
+        "no external assets"
+    );
+    assert_eq!(gw.get("/docs/docs.js", None, None).await.status(), 200);
+}
