@@ -199,3 +199,52 @@ pub fn client() -> reqwest::Client {
         .build()
         .expect("build an HTTP client")
 }
+
+/// A RabbitMQ virtual host of its own for one test, so that queues with the reference's fixed names
+/// (`member.created.queue`, …) are not shared with other tests running at the same time. Created with
+/// `rabbitmqctl` (the broker runs on the test machine), deleted when dropped.
+pub struct TestVhost {
+    pub name: String,
+}
+
+impl TestVhost {
+    pub fn new() -> TestVhost {
+        let name = format!("pinit_test_{}", uuid::Uuid::new_v4().simple());
+        rabbitmqctl(&["add_vhost", &name]);
+        rabbitmqctl(&["set_permissions", "-p", &name, "guest", ".*", ".*", ".*"]);
+        TestVhost { name }
+    }
+
+    /// The AMQP URL of this vhost (the host and credentials of [`amqp_url`]).
+    pub fn url(&self) -> String {
+        let mut url = url::Url::parse(&amqp_url()).expect("PINIT_TEST_AMQP_URL is a URL");
+        url.set_path(&format!("/{}", self.name));
+        url.to_string()
+    }
+}
+
+impl Default for TestVhost {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TestVhost {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("rabbitmqctl")
+            .args(["delete_vhost", &self.name])
+            .output();
+    }
+}
+
+fn rabbitmqctl(args: &[&str]) {
+    let output = std::process::Command::new("rabbitmqctl")
+        .args(args)
+        .output()
+        .expect("run rabbitmqctl (the test broker runs on this machine)");
+    assert!(
+        output.status.success(),
+        "rabbitmqctl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

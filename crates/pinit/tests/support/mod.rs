@@ -8,6 +8,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub mod system;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_pinit");
 
 /// A running `pinit` process with JSON logs.

@@ -1,0 +1,193 @@
+//! The whole system for end-to-end tests, in either run mode, reached only through its gateway:
+//!
+//! * [`Layout::Embedded`] — `pinit serve` on SQLite, one process;
+//! * [`Layout::Distributed`] — `pinit auth|task|notification|gateway` as four processes on PostgreSQL (a fresh
+//!   database per service) and RabbitMQ (a virtual host of its own).
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+use std::time::{Duration, Instant};
+
+use pinit_kernel::Backend;
+use pinit_testkit::{TestDb, TestVhost};
+
+use super::{Pinit, run};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    Embedded,
+    Distributed,
+}
+
+pub struct System {
+    /// The gateway's base URL.
+    pub url: String,
+    pub layout: Layout,
+    /// Processes by name, the gateway last.
+    pub processes: Vec<(&'static str, Pinit)>,
+    pub dir: tempfile::TempDir,
+    _databases: Vec<TestDb>,
+    _vhost: Option<TestVhost>,
+}
+
+/// A free loopback port (for listeners whose address must be known before start, such as task's gRPC).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn start_blocking(args: Vec<String>, env: Vec<(String, String)>, dir: PathBuf) -> Pinit {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    Pinit::start(&args, &env, &dir)
+}
+
+async fn start(args: &[&str], env: Vec<(String, String)>, dir: &Path) -> Pinit {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || start_blocking(args, env, dir))
+        .await
+        .expect("start a pinit process")
+}
+
+fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+impl System {
+    /// Starts the system and waits until the gateway reports every service ready. `env` goes to every process.
+    pub async fn start(layout: Layout, env: &[(&str, &str)]) -> System {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut base = owned(env);
+        base.push(("PINIT_PUSH_ALLOW_INSECURE_ENDPOINTS".into(), "1".into()));
+        let system = match layout {
+            Layout::Embedded => {
+                let pinit = start(&["serve", "--port", "0"], base, dir.path()).await;
+                System {
+                    url: pinit.url.clone(),
+                    layout,
+                    processes: vec![("serve", pinit)],
+                    dir,
+                    _databases: Vec::new(),
+                    _vhost: None,
+                }
+            }
+            Layout::Distributed => Self::distributed(dir, base).await,
+        };
+        system.wait_healthy(Duration::from_secs(60)).await;
+        system
+    }
+
+    async fn distributed(dir: tempfile::TempDir, base: Vec<(String, String)>) -> System {
+        let keys = dir.path().join("keys");
+        let keys_dir = keys.to_string_lossy().into_owned();
+        let (code, _, err) = run(&["keys", "generate", "--dir", &keys_dir], &[], dir.path());
+        assert_eq!(code, 0, "keys generate: {err}");
+        let vhost = TestVhost::new();
+        let mut databases = Vec::new();
+        for _ in 0..3 {
+            databases.push(TestDb::new(Backend::Postgres).await);
+        }
+        let grpc_port = free_port().to_string();
+        let mut common = base.clone();
+        common.extend(owned(&[
+            ("PINIT_AMQP_URL", &vhost.url()),
+            ("PINIT_KEYS_DIR", &keys_dir),
+        ]));
+        let with = |extra: &[(&str, &str)]| {
+            let mut env = common.clone();
+            env.extend(owned(extra));
+            env
+        };
+        let service = ["--host", "127.0.0.1", "--port", "0"];
+        let task = start(
+            &[&["task"][..], &service[..]].concat(),
+            with(&[
+                ("PINIT_TASK_DATABASE_URL", databases[1].url.expose()),
+                ("PINIT_TASK_GRPC_PORT", &grpc_port),
+            ]),
+            dir.path(),
+        )
+        .await;
+        let auth = start(
+            &[&["auth"][..], &service[..]].concat(),
+            with(&[("PINIT_AUTH_DATABASE_URL", databases[0].url.expose())]),
+            dir.path(),
+        )
+        .await;
+        let grpc_url = format!("http://127.0.0.1:{grpc_port}");
+        let notification = start(
+            &[&["notification"][..], &service[..]].concat(),
+            with(&[
+                ("PINIT_NOTIFICATION_DATABASE_URL", databases[2].url.expose()),
+                ("PINIT_NOTIFICATION_TASK_GRPC_URL", &grpc_url),
+            ]),
+            dir.path(),
+        )
+        .await;
+        let gateway = start(
+            &[&["gateway"][..], &service[..]].concat(),
+            with(&[
+                ("PINIT_GATEWAY_AUTH_URL", &auth.url),
+                ("PINIT_GATEWAY_TASK_URL", &task.url),
+                ("PINIT_GATEWAY_NOTIFICATION_URL", &notification.url),
+            ]),
+            dir.path(),
+        )
+        .await;
+        System {
+            url: gateway.url.clone(),
+            layout: Layout::Distributed,
+            processes: vec![
+                ("auth", auth),
+                ("task", task),
+                ("notification", notification),
+                ("gateway", gateway),
+            ],
+            dir,
+            _databases: databases,
+            _vhost: Some(vhost),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.url, path)
+    }
+
+    async fn wait_healthy(&self, within: Duration) {
+        let client = pinit_testkit::client();
+        let deadline = Instant::now() + within;
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            if let Ok(res) = client.get(self.url("/health")).send().await {
+                if res.status() == 200 {
+                    return;
+                }
+                last = res.text().await.unwrap_or_default();
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("the system did not become healthy: {last}");
+    }
+
+    /// SIGTERM to every process (gateway first) and their exit statuses.
+    pub async fn stop(self) -> Vec<(&'static str, ExitStatus)> {
+        let System { processes, .. } = self;
+        tokio::task::spawn_blocking(move || {
+            processes
+                .into_iter()
+                .rev()
+                .map(|(name, p)| (name, p.stop()))
+                .collect()
+        })
+        .await
+        .expect("stop processes")
+    }
+}
