@@ -1,21 +1,47 @@
 //! The task context: members (a local projection), tasks and their dependency graph, schedules and their
 //! state machine, and weekly statistics. Publishes schedule and task events; serves gRPC
 //! `pinit.schedule.ScheduleGrpcService`.
+//!
+//! * [`domain`] — the rules as pure code (state machine, validation, graph, time windows, paging).
+//! * [`app`] — the use cases ([`TaskApp`]): one transaction each, events recorded in the outbox.
+//! * [`store`] — the SQL, once for SQLite and PostgreSQL.
+//! * [`http`] — the reference's `/v2` routes.
 
+pub mod app;
 pub mod domain;
+pub mod http;
+pub mod store;
 
 use axum::Router;
 use pinit_kernel::config::ConnectionUrl;
 use pinit_kernel::{ErrorStyle, MigrationSet};
 use serde::{Deserialize, Serialize};
+use sqlx::migrate::Migrator;
+
+pub use app::{AppError, TaskApp};
 
 /// The context's name: its database owner tag, log field and metrics label.
 pub const NAME: &str = "task";
 
 pub const ERROR_STYLE: ErrorStyle = ErrorStyle::Full;
 
-/// The schema of the task database, in order.
-pub const MIGRATIONS: &[&MigrationSet] = &[];
+static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
+static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// Members, tasks, dependencies, schedules, statistics.
+pub static SCHEMA: MigrationSet = MigrationSet {
+    name: "task",
+    postgres: &POSTGRES,
+    sqlite: &SQLITE,
+};
+
+/// The schema of the task database, in order: task's own tables, the outbox its events go through, the
+/// inbox of its `member.created` consumer.
+pub const MIGRATIONS: &[&MigrationSet] = &[
+    &SCHEMA,
+    &pinit_messaging::OUTBOX_MIGRATIONS,
+    &pinit_messaging::INBOX_MIGRATIONS,
+];
 
 /// `[task]` settings.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -36,7 +62,8 @@ impl Default for Settings {
     }
 }
 
-/// The task HTTP routes (health is added by the kernel).
+/// The task HTTP routes (health is added by the kernel). Transitional: the binary still serves none
+/// of the task API until it builds a [`TaskApp`] and calls [`http::routes`].
 pub fn routes() -> Router {
     Router::new()
 }

@@ -66,6 +66,23 @@ pub mod msg {
     pub const ALREADY_RUNNING: &str = "이미 실행 중인 일정이 존재합니다.";
     pub const TASK_ALREADY_SCHEDULED: &str = "해당 작업에 이미 연결된 일정이 존재합니다.";
     pub const TASK_SCHEDULE_RUNNING: &str = "해당 작업과 연결된 일정이 현재 진행중이어서 작업을 완료할 수 없습니다. 일정을 통해 작업을 완료해주세요.";
+
+    // ---- lookups (§1.11) ----
+    pub const TASK_NOT_FOUND: &str = "해당 작업을 찾을 수 없습니다.";
+    pub const SCHEDULE_NOT_FOUND: &str = "해당 일정을 찾을 수 없습니다.";
+    /// *new*: the member has not been provisioned from `member.created` yet (503, `USER_NOT_READY`).
+    pub const MEMBER_NOT_READY: &str =
+        "회원 정보가 아직 준비되지 않았습니다. 잠시 후 다시 시도해 주세요.";
+
+    // ---- paging and cursors (§3.1) ----
+    pub const CURSOR_FORMAT: &str = "잘못된 커서 형식입니다.";
+    pub const CURSOR_VALUE: &str = "잘못된 커서 값입니다.";
+    pub const ARCHIVE_CURSOR_FORMAT: &str = "커서는 'yyyy-MM-dd|id' 형식이어야 합니다.";
+    pub const ARCHIVE_CURSOR_ID: &str = "커서의 ID가 올바르지 않습니다.";
+    /// The archive's size rule; *new* for the other lists (§13.9: their size was unbounded).
+    pub const PAGE_SIZE: &str = "size는 1 이상 100 이하이어야 합니다.";
+    /// *new* (Spring's `PageRequest` refused it with an English message).
+    pub const PAGE_INDEX: &str = "page는 0 이상이어야 합니다.";
 }
 
 /// What an error means to a client: the HTTP status the adapters answer with.
@@ -280,6 +297,42 @@ impl TaskError {
             Self::Schedule(e) => e.class(),
             Self::Precondition(_) => ErrorClass::Internal,
             _ => ErrorClass::Conflict,
+        }
+    }
+}
+
+/// A page request or cursor that is refused (400).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PagingError {
+    #[error("{}", msg::PAGE_SIZE)]
+    Size(i64),
+    #[error("{}", msg::PAGE_INDEX)]
+    Index(i64),
+    /// The ascending task cursor is not `date|id`.
+    #[error("{}", msg::CURSOR_FORMAT)]
+    CursorFormat(String),
+    /// The ascending task cursor's date or id does not parse.
+    #[error("{}", msg::CURSOR_VALUE)]
+    CursorValue(String),
+    /// The archive cursor is not `yyyy-MM-dd[offset]|id`.
+    #[error("{}", msg::ARCHIVE_CURSOR_FORMAT)]
+    ArchiveCursorFormat(String),
+    /// The archive cursor's id is not a number.
+    #[error("{}", msg::ARCHIVE_CURSOR_ID)]
+    ArchiveCursorId(String),
+}
+
+impl PagingError {
+    pub const fn class(&self) -> ErrorClass {
+        ErrorClass::BadRequest
+    }
+
+    /// The query parameter the rule belongs to.
+    pub const fn field(&self) -> &'static str {
+        match self {
+            Self::Size(_) => "size",
+            Self::Index(_) => "page",
+            _ => "cursor",
         }
     }
 }

@@ -8,6 +8,7 @@
 //! * [`schedule`] — the schedule aggregate and its run state machine (spec §2.1), the running slot.
 //! * [`stats`] — weekly statistics: which bucket a completion goes to, and how a cancel undoes it.
 //! * [`time`] — zones, half-open day/week windows, the reference's date/time input and output formats.
+//! * [`paging`] — page sizes and the two list cursors (ascending and archive).
 //! * [`event`] — the domain events the app layer turns into outbox rows.
 //! * [`error`] — every message and typed error, each with the HTTP status it means.
 //!
@@ -18,6 +19,7 @@
 pub mod dependency;
 pub mod error;
 pub mod event;
+pub mod paging;
 pub mod schedule;
 pub mod stats;
 pub mod task;
@@ -34,10 +36,11 @@ pub use dependency::{
     UpdateDependencies, is_ready,
 };
 pub use error::{
-    CorruptRecord, DependencyError, ErrorClass, IllegalTransition, ScheduleError, TaskError,
-    TimeError, ValidationError,
+    CorruptRecord, DependencyError, ErrorClass, IllegalTransition, PagingError, ScheduleError,
+    TaskError, TimeError, ValidationError,
 };
-pub use event::DomainEvent;
+pub use event::{AggregateRef, DomainEvent};
+pub use paging::{ArchiveCursor, TaskCursor};
 pub use schedule::{
     Operation, Run, RunSnapshot, RunState, Schedule, ScheduleDraft, SchedulePatch, ScheduleState,
     ScheduleType, SlotChange, Step, may_start, transition,

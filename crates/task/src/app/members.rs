@@ -1,0 +1,96 @@
+//! Members: provisioning from `member.created`, the running slot, the zone.
+
+use jiff::Timestamp;
+use pinit_kernel::db::Conn;
+
+use super::{Result, TaskApp};
+use crate::domain::time::offset_id;
+use crate::domain::{MemberId, ScheduleId, Zone};
+use crate::store::{self, StoreError};
+
+/// The zone of a member whose `member.created` carries none (the reference's hard-coded zone).
+pub const DEFAULT_ZONE: &str = "Asia/Seoul";
+
+/// What `member.created` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberProvisioning {
+    pub member: MemberId,
+    pub nickname: Option<String>,
+    /// The member's zone id as sent; absent or unknown → [`DEFAULT_ZONE`].
+    pub zone_id: Option<String>,
+}
+
+impl MemberProvisioning {
+    /// The zone to store: the event's if it is a zone we know, else [`DEFAULT_ZONE`] (a member must not
+    /// stay unprovisioned over a zone id; they can change it with `PUT /v2/members/zone-id`).
+    pub fn zone(&self) -> Zone {
+        self.zone_id
+            .as_deref()
+            .and_then(|z| Zone::parse(z).ok())
+            .or_else(|| Zone::parse(DEFAULT_ZONE).ok())
+            .unwrap_or_else(Zone::utc)
+    }
+
+    /// Creates the member unless it exists (idempotent), in the caller's transaction. `true` if created.
+    pub async fn apply(
+        &self,
+        conn: &mut Conn,
+        now: Timestamp,
+    ) -> std::result::Result<bool, StoreError> {
+        store::members::insert_if_absent(
+            conn,
+            self.member,
+            self.nickname.as_deref(),
+            &self.zone(),
+            now,
+        )
+        .await
+    }
+}
+
+impl TaskApp {
+    /// Provisions a member outside the inbox (tests, tools); the consumer does the same in its own
+    /// transaction.
+    pub async fn provision(&self, request: &MemberProvisioning) -> Result<bool> {
+        let mut conn = self.conn().await?;
+        Ok(request.apply(&mut conn, self.now()).await?)
+    }
+
+    /// `GET /v2/members/now`: the schedule holding the member's running slot (IN_PROGRESS or
+    /// SUSPENDED), if any.
+    pub async fn running_schedule(&self, member: MemberId) -> Result<Option<ScheduleId>> {
+        let mut conn = self.conn().await?;
+        let member = self.member(&mut conn, member).await?;
+        let Some(id) = member.running else {
+            return Ok(None);
+        };
+        let holder = store::schedules::get(&mut conn, id).await?;
+        Ok(holder
+            .filter(|s| s.schedule.state().holds_slot())
+            .map(|_| id))
+    }
+
+    /// `GET /v2/members/zone-id`.
+    pub async fn zone(&self, member: MemberId) -> Result<Zone> {
+        let mut conn = self.conn().await?;
+        Ok(self.member(&mut conn, member).await?.zone)
+    }
+
+    /// `GET /v2/members/zone-offset`: the zone's offset now (`+09:00`, `Z`).
+    pub async fn zone_offset(&self, member: MemberId) -> Result<String> {
+        let zone = self.zone(member).await?;
+        Ok(offset_id(zone.offset_at(self.now())))
+    }
+
+    /// `PUT /v2/members/zone-id`: changes the member's zone (future day/week computations, statistics of
+    /// future completions); returns the zone as stored.
+    pub async fn set_zone(&self, member: MemberId, zone_id: &str) -> Result<Zone> {
+        let zone = Zone::parse(zone_id)?;
+        let mut unit = self.begin(member).await?;
+        if unit.member.zone != zone {
+            store::members::set_zone(&mut unit.tx, &unit.member, &zone, unit.now).await?;
+        }
+        unit.finish(&self.inner.outbox).await?;
+        Ok(zone)
+    }
+}

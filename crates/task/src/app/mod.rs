@@ -1,0 +1,215 @@
+//! The task context's use cases. Each write is one transaction that starts by locking the member's row
+//! (the per-member lock: the running slot, the dependency graph and the statistics of one member change
+//! one request at a time), applies the domain operation, saves what changed, applies the statistics and
+//! running-slot changes, records the events in the outbox — and commits. A member that has not been
+//! provisioned from `member.created` yet gets [`AppError::NotProvisioned`] (503 `USER_NOT_READY`).
+//!
+//! * [`tasks`] — tasks, their dependencies, the lists and the archive.
+//! * [`schedules`] — schedules, the state machine, statistics.
+//! * [`members`] — the running slot, the member's zone, and provisioning.
+
+mod events;
+pub mod members;
+pub mod schedules;
+pub mod tasks;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use pinit_kernel::SharedClock;
+use pinit_kernel::db::{Conn, Db, DbError, Tx};
+use pinit_messaging::outbox::{OutboxError, OutboxSignal};
+
+use crate::domain::{
+    AggregateRef, DependencyError, Effects, MemberId, PagingError, ScheduleError, ScheduleId,
+    TaskError, TaskId, TimeError, ValidationError,
+};
+use crate::store::members::Member;
+use crate::store::schedules::StoredSchedule;
+use crate::store::tasks::StoredTask;
+use crate::store::{self, StoreError};
+
+pub use members::MemberProvisioning;
+pub use schedules::{ScheduleView, WeeklyStatistics};
+pub use tasks::{CursorPage, TaskPage, TaskView};
+
+/// Why a use case refused or failed. [`crate::http`] maps each to a status and an `ErrorResponse`.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 503 `USER_NOT_READY`: `member.created` has not been applied yet.
+    #[error("{}", crate::domain::error::msg::MEMBER_NOT_READY)]
+    NotProvisioned(MemberId),
+    /// 404 (also for another member's task).
+    #[error("{}", crate::domain::error::msg::TASK_NOT_FOUND)]
+    TaskNotFound(TaskId),
+    /// 404 (also for another member's schedule).
+    #[error("{}", crate::domain::error::msg::SCHEDULE_NOT_FOUND)]
+    ScheduleNotFound(ScheduleId),
+    /// 400, with the request field it concerns.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error(transparent)]
+    Paging(#[from] PagingError),
+    #[error(transparent)]
+    Dependency(#[from] DependencyError),
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+    #[error(transparent)]
+    Task(#[from] TaskError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+}
+
+impl From<DbError> for AppError {
+    fn from(e: DbError) -> Self {
+        AppError::Store(StoreError::Db(e))
+    }
+}
+
+impl From<TimeError> for AppError {
+    fn from(e: TimeError) -> Self {
+        AppError::Invalid(e.into())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, AppError>;
+
+/// The task context's services, shared by every request, the gRPC server and the `member.created`
+/// consumer. Cheap to clone.
+#[derive(Clone)]
+pub struct TaskApp {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    clock: SharedClock,
+    outbox: OutboxSignal,
+}
+
+impl TaskApp {
+    /// `outbox` is the signal of the relay that publishes this database's outbox.
+    pub fn new(db: Db, clock: SharedClock, outbox: OutboxSignal) -> Self {
+        Self {
+            inner: Arc::new(Inner { db, clock, outbox }),
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    pub fn clock(&self) -> &SharedClock {
+        &self.inner.clock
+    }
+
+    fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
+    /// A pooled connection for reads.
+    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
+        Ok(self
+            .inner
+            .db
+            .pool()
+            .acquire()
+            .await
+            .map_err(DbError::from)?)
+    }
+
+    /// The member for a read, or 503.
+    async fn member(&self, conn: &mut Conn, id: MemberId) -> Result<Member> {
+        store::members::get(conn, id)
+            .await?
+            .ok_or(AppError::NotProvisioned(id))
+    }
+
+    /// Opens a write: begins the transaction and locks the member (or 503).
+    async fn begin(&self, id: MemberId) -> Result<Unit> {
+        let now = self.now();
+        let mut tx = self.inner.db.begin().await?;
+        let member = store::members::lock(&mut tx, self.inner.db.backend(), id)
+            .await?
+            .ok_or(AppError::NotProvisioned(id))?;
+        Ok(Unit {
+            tx,
+            member,
+            now,
+            versions: HashMap::new(),
+            effects: Effects::default(),
+        })
+    }
+}
+
+/// One write in progress: the transaction, the locked member, and what is to be applied at the end.
+struct Unit {
+    tx: Tx,
+    member: Member,
+    now: Timestamp,
+    /// Each changed aggregate's version after the change (events carry it).
+    versions: HashMap<AggregateRef, i64>,
+    effects: Effects,
+}
+
+impl Unit {
+    fn add(&mut self, effects: Effects) {
+        self.effects = std::mem::take(&mut self.effects).merge(effects);
+    }
+
+    /// Saves `task` if it differs from what was loaded.
+    async fn save_task(&mut self, stored: &StoredTask, task: &crate::domain::Task) -> Result<i64> {
+        if &stored.task == task {
+            return Ok(stored.version);
+        }
+        let version = store::tasks::update(&mut self.tx, stored, task, self.now).await?;
+        self.versions.insert(AggregateRef::Task(task.id()), version);
+        Ok(version)
+    }
+
+    /// Saves `schedule` if it differs from what was loaded.
+    async fn save_schedule(
+        &mut self,
+        stored: &StoredSchedule,
+        schedule: &crate::domain::Schedule,
+    ) -> Result<i64> {
+        if &stored.schedule == schedule {
+            return Ok(stored.version);
+        }
+        let version = store::schedules::update(&mut self.tx, stored, schedule, self.now).await?;
+        self.versions
+            .insert(AggregateRef::Schedule(schedule.id()), version);
+        Ok(version)
+    }
+
+    /// Deletes a schedule; its `schedule.deleted` event carries the next version.
+    async fn delete_schedule(&mut self, stored: &StoredSchedule) -> Result<()> {
+        let id = stored.schedule.id();
+        store::schedules::delete(&mut self.tx, id).await?;
+        self.versions
+            .insert(AggregateRef::Schedule(id), stored.version + 1);
+        Ok(())
+    }
+
+    /// Applies the running-slot and statistics changes, records the events, commits, wakes the relay.
+    async fn finish(mut self, outbox: &OutboxSignal) -> Result<()> {
+        let effects = std::mem::take(&mut self.effects);
+        let slot = effects.slot.apply(self.member.running);
+        if slot != self.member.running {
+            store::members::set_running(&mut self.tx, &self.member, slot, self.now).await?;
+        }
+        for change in &effects.statistics {
+            store::statistics::apply(&mut self.tx, self.member.id, change, self.now).await?;
+        }
+        events::record(&mut self.tx, &effects.events, &self.versions, self.now).await?;
+        if effects.events.is_empty() {
+            self.tx.commit().await.map_err(DbError::from)?;
+        } else {
+            outbox.commit(self.tx).await?;
+        }
+        Ok(())
+    }
+}

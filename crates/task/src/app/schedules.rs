@@ -1,0 +1,270 @@
+//! Schedules: create, read, patch, delete, the run operations (start/resume, suspend, complete,
+//! cancel) and weekly statistics.
+
+use jiff::Timestamp;
+use pinit_kernel::db::Conn;
+
+use super::{AppError, Result, TaskApp, Unit};
+use crate::domain::{
+    AggregateRef, MemberId, Prerequisites, Schedule, ScheduleDraft, ScheduleId, SchedulePatch,
+    TaskId, WeekKey, WeeklyTotals, Window, Zone,
+};
+use crate::store::schedules::StoredSchedule;
+use crate::store::tasks::StoredTask;
+use crate::store::{self};
+
+/// A schedule with the member's zone (the view zone of `GET /v2/schedules/{id}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleView {
+    pub stored: StoredSchedule,
+    pub member_zone: Zone,
+}
+
+/// `GET /v2/statistics`: one week's bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeeklyStatistics {
+    pub member: MemberId,
+    pub week: WeekKey,
+    pub totals: WeeklyTotals,
+}
+
+async fn owned_schedule(
+    conn: &mut Conn,
+    owner: MemberId,
+    id: ScheduleId,
+) -> Result<StoredSchedule> {
+    store::schedules::get_owned(conn, owner, id)
+        .await?
+        .ok_or(AppError::ScheduleNotFound(id))
+}
+
+/// The linked task (it exists: a task is deleted only after its schedule is deleted or detached).
+async fn linked_task(
+    conn: &mut Conn,
+    owner: MemberId,
+    task: Option<TaskId>,
+) -> Result<Option<StoredTask>> {
+    match task {
+        Some(id) => Ok(Some(
+            store::tasks::get(conn, owner, id)
+                .await?
+                .ok_or(AppError::TaskNotFound(id))?,
+        )),
+        None => Ok(None),
+    }
+}
+
+async fn prerequisites(conn: &mut Conn, task: Option<TaskId>) -> Result<Prerequisites> {
+    Ok(match task {
+        Some(id) => Prerequisites::of(id, store::tasks::prerequisites(conn, id).await?),
+        None => Prerequisites::none(),
+    })
+}
+
+/// Loaded for a run operation: the schedule, and its linked task if any.
+struct Loaded {
+    stored: StoredSchedule,
+    schedule: Schedule,
+    task: Option<(StoredTask, crate::domain::Task)>,
+}
+
+impl Loaded {
+    async fn load(unit: &mut Unit, id: ScheduleId, with_task: bool) -> Result<Self> {
+        let owner = unit.member.id;
+        let stored = owned_schedule(&mut unit.tx, owner, id).await?;
+        let task = if with_task {
+            linked_task(&mut unit.tx, owner, stored.schedule.task_id())
+                .await?
+                .map(|t| {
+                    let task = t.task.clone();
+                    (t, task)
+                })
+        } else {
+            None
+        };
+        Ok(Self {
+            schedule: stored.schedule.clone(),
+            stored,
+            task,
+        })
+    }
+
+    fn task_mut(&mut self) -> Option<&mut crate::domain::Task> {
+        self.task.as_mut().map(|(_, t)| t)
+    }
+
+    async fn save(&self, unit: &mut Unit) -> Result<()> {
+        unit.save_schedule(&self.stored, &self.schedule).await?;
+        if let Some((stored, task)) = &self.task {
+            unit.save_task(stored, task).await?;
+        }
+        Ok(())
+    }
+}
+
+impl TaskApp {
+    /// `POST /v2/schedules`: a schedule without a task; emits `schedule.time.upcoming.updated`.
+    pub async fn create_schedule(
+        &self,
+        member: MemberId,
+        draft: ScheduleDraft,
+    ) -> Result<StoredSchedule> {
+        let mut unit = self.begin(member).await?;
+        let owner = unit.member.id;
+        let id = store::schedules::insert(&mut unit.tx, owner, None, &draft, unit.now).await?;
+        let (schedule, effects) = Schedule::create(id, owner, None, draft);
+        unit.versions.insert(AggregateRef::Schedule(id), 1);
+        unit.add(effects);
+        let now = unit.now;
+        unit.finish(&self.inner.outbox).await?;
+        Ok(StoredSchedule {
+            schedule,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+            task_completed: None,
+        })
+    }
+
+    /// `GET /v2/schedules` and `/week`: the member's schedules starting within `window`.
+    pub async fn schedules_within(
+        &self,
+        member: MemberId,
+        window: Window,
+    ) -> Result<Vec<StoredSchedule>> {
+        let mut conn = self.conn().await?;
+        let member = self.member(&mut conn, member).await?;
+        Ok(store::schedules::starting_within(&mut conn, member.id, window).await?)
+    }
+
+    /// `GET /v2/schedules/{id}`.
+    pub async fn schedule(&self, member: MemberId, id: ScheduleId) -> Result<ScheduleView> {
+        let mut conn = self.conn().await?;
+        let member = self.member(&mut conn, member).await?;
+        Ok(ScheduleView {
+            stored: owned_schedule(&mut conn, member.id, id).await?,
+            member_zone: member.zone,
+        })
+    }
+
+    /// `PATCH /v2/schedules/{id}`: only NOT_STARTED (409); a new start time emits
+    /// `schedule.time.upcoming.updated`.
+    pub async fn patch_schedule(
+        &self,
+        member: MemberId,
+        id: ScheduleId,
+        patch: SchedulePatch,
+    ) -> Result<ScheduleView> {
+        let mut unit = self.begin(member).await?;
+        let mut loaded = Loaded::load(&mut unit, id, false).await?;
+        let effects = loaded.schedule.patch(patch)?;
+        let version = unit.save_schedule(&loaded.stored, &loaded.schedule).await?;
+        unit.add(effects);
+        let now = unit.now;
+        let member_zone = unit.member.zone.clone();
+        unit.finish(&self.inner.outbox).await?;
+        let updated_at = if version == loaded.stored.version {
+            loaded.stored.updated_at
+        } else {
+            now
+        };
+        Ok(ScheduleView {
+            stored: StoredSchedule {
+                schedule: loaded.schedule,
+                version,
+                updated_at,
+                ..loaded.stored
+            },
+            member_zone,
+        })
+    }
+
+    /// `DELETE /v2/schedules/{id}`: only NOT_STARTED or COMPLETED (409); emits `schedule.deleted`; a
+    /// completed schedule's statistics are reverted; the linked task is untouched.
+    pub async fn delete_schedule(&self, member: MemberId, id: ScheduleId) -> Result<()> {
+        let mut unit = self.begin(member).await?;
+        let stored = owned_schedule(&mut unit.tx, unit.member.id, id).await?;
+        let effects = stored.schedule.delete()?;
+        unit.delete_schedule(&stored).await?;
+        unit.add(effects);
+        unit.finish(&self.inner.outbox).await
+    }
+
+    /// The member's running slot as the start of `candidate` must see it: a slot pointing at a
+    /// schedule that no longer holds it (gone, or neither IN_PROGRESS nor SUSPENDED) is free.
+    async fn verified_slot(unit: &mut Unit, candidate: ScheduleId) -> Result<Option<ScheduleId>> {
+        match unit.member.running {
+            Some(other) if other != candidate => {
+                let holder = store::schedules::get(&mut unit.tx, other).await?;
+                Ok(holder
+                    .filter(|s| s.schedule.state().holds_slot())
+                    .map(|_| other))
+            }
+            running => Ok(running),
+        }
+    }
+
+    /// `POST /v2/schedules/{id}/start` (start or resume, at the server's now).
+    pub async fn start_schedule(&self, member: MemberId, id: ScheduleId) -> Result<()> {
+        let mut unit = self.begin(member).await?;
+        let mut loaded = Loaded::load(&mut unit, id, false).await?;
+        let prerequisites = prerequisites(&mut unit.tx, loaded.schedule.task_id()).await?;
+        let running = Self::verified_slot(&mut unit, id).await?;
+        let effects = loaded.schedule.start(unit.now, running, &prerequisites)?;
+        loaded.save(&mut unit).await?;
+        unit.add(effects);
+        unit.finish(&self.inner.outbox).await
+    }
+
+    /// `POST /v2/schedules/{id}/suspend`.
+    pub async fn suspend_schedule(&self, member: MemberId, id: ScheduleId) -> Result<()> {
+        let mut unit = self.begin(member).await?;
+        let mut loaded = Loaded::load(&mut unit, id, false).await?;
+        let effects = loaded.schedule.suspend(unit.now)?;
+        loaded.save(&mut unit).await?;
+        unit.add(effects);
+        unit.finish(&self.inner.outbox).await
+    }
+
+    /// `POST /v2/schedules/{id}/complete`: completes the linked task too; records the statistics.
+    pub async fn complete_schedule(&self, member: MemberId, id: ScheduleId) -> Result<()> {
+        let mut unit = self.begin(member).await?;
+        let mut loaded = Loaded::load(&mut unit, id, true).await?;
+        let prerequisites = prerequisites(&mut unit.tx, loaded.schedule.task_id()).await?;
+        let zone = unit.member.zone.clone();
+        let now = unit.now;
+        let mut schedule = loaded.schedule.clone();
+        let effects = schedule.complete(now, &zone, loaded.task_mut(), &prerequisites)?;
+        loaded.schedule = schedule;
+        loaded.save(&mut unit).await?;
+        unit.add(effects);
+        unit.finish(&self.inner.outbox).await
+    }
+
+    /// `POST /v2/schedules/{id}/cancel`: back to NOT_STARTED; reopens the linked task; reverts the
+    /// statistics of a completed schedule.
+    pub async fn cancel_schedule(&self, member: MemberId, id: ScheduleId) -> Result<()> {
+        let mut unit = self.begin(member).await?;
+        let mut loaded = Loaded::load(&mut unit, id, true).await?;
+        let now = unit.now;
+        let mut schedule = loaded.schedule.clone();
+        let effects = schedule.cancel(now, loaded.task_mut())?;
+        loaded.schedule = schedule;
+        loaded.save(&mut unit).await?;
+        unit.add(effects);
+        unit.finish(&self.inner.outbox).await
+    }
+
+    /// `GET /v2/statistics`: the bucket of the week (in the member's zone) that contains `at`.
+    pub async fn statistics(&self, member: MemberId, at: Timestamp) -> Result<WeeklyStatistics> {
+        let mut conn = self.conn().await?;
+        let member = self.member(&mut conn, member).await?;
+        let week = WeekKey::containing(at, &member.zone)?;
+        let totals = store::statistics::weekly(&mut conn, member.id, &week).await?;
+        Ok(WeeklyStatistics {
+            member: member.id,
+            week,
+            totals,
+        })
+    }
+}

@@ -1,0 +1,497 @@
+//! Request and response bodies (the reference's JSON, spec §5.1), and request validation.
+//!
+//! Validation runs in two passes, like the reference's bean validation then domain validators:
+//! presence (`must not be null` / `must not be blank`, every field reported, message
+//! `Validation failed for N field(s)`), then the domain rules (lengths, ranges, zones, dates), whose
+//! Korean message becomes the error's `message` when it is the only problem.
+
+use jiff::Timestamp;
+use jiff::civil::DateTime;
+use pinit_kernel::ApiError;
+use pinit_kernel::error::FieldError;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::app::TaskView;
+use crate::domain::time::{format_duration, format_local_date_time, parse_local_date_time};
+use crate::domain::{
+    Deadline, DependencyPair, Description, Difficulty, Importance, ScheduleType, TaskFields, Title,
+    WeekKey, WeeklyTotals, Zone,
+};
+use crate::store::schedules::StoredSchedule;
+
+// ---------------------------------------------------------------------------------------------
+// Validation
+// ---------------------------------------------------------------------------------------------
+
+pub const NOT_NULL: &str = "must not be null";
+pub const NOT_BLANK: &str = "must not be blank";
+
+/// The problems found in one request.
+#[derive(Debug, Default)]
+pub struct Problems {
+    errors: Vec<FieldError>,
+    /// Whether any problem is a presence check (then the summary message is used).
+    presence: bool,
+}
+
+impl Problems {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn presence(&mut self, field: &str, rejected: Value, reason: &str) {
+        self.presence = true;
+        self.errors
+            .push(FieldError::new(field, rejected, reason.to_owned()));
+    }
+
+    /// A required value.
+    pub fn required<'a, T>(&mut self, field: &str, value: &'a Option<T>) -> Option<&'a T> {
+        if value.is_none() {
+            self.presence(field, Value::Null, NOT_NULL);
+        }
+        value.as_ref()
+    }
+
+    /// A required string that must not be blank (Java `isBlank`).
+    pub fn not_blank<'a>(&mut self, field: &str, value: &'a Option<String>) -> Option<&'a str> {
+        match value.as_deref() {
+            Some(v) if !crate::domain::text::is_blank(v) => Some(v),
+            other => {
+                let rejected = other.map_or(Value::Null, |v| Value::String(v.to_owned()));
+                self.presence(field, rejected, NOT_BLANK);
+                None
+            }
+        }
+    }
+
+    /// A domain rule's verdict on `field`.
+    pub fn check<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        rejected: impl Into<Value>,
+        result: Result<T, E>,
+    ) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.errors
+                    .push(FieldError::new(field, rejected.into(), e.to_string()));
+                None
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// The 400 answer for what was found: the rule's own message when it is the only problem and not
+    /// a presence check, else `Validation failed for N field(s)`.
+    pub fn into_error(self) -> ApiError {
+        match self.errors.as_slice() {
+            [only] if !self.presence => {
+                let message = only.reason.clone();
+                ApiError::bad_request(message).with_errors(self.errors)
+            }
+            _ => ApiError::validation(self.errors),
+        }
+    }
+
+    /// `Ok` when nothing was found; otherwise the 400 answer.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(self.into_error())
+        }
+    }
+}
+
+/// A query parameter that must be present.
+pub fn required_param<'a>(
+    name: &str,
+    kind: &str,
+    value: &'a Option<String>,
+) -> Result<&'a str, ApiError> {
+    value.as_deref().filter(|v| !v.is_empty()).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "Required request parameter '{name}' for method parameter type {kind} is not present"
+        ))
+        .with_errors(vec![FieldError::new(name, Value::Null, NOT_NULL)])
+    })
+}
+
+/// A `time` + `zoneId` pair (query parameters or `DateTimeWithZone`), checked.
+pub fn zoned(
+    p: &mut Problems,
+    field_time: &str,
+    time: &str,
+    field_zone: &str,
+    zone: &str,
+) -> Option<(DateTime, Zone)> {
+    let time = p.check(field_time, time, parse_local_date_time(time));
+    let zone = p.check(field_zone, zone, Zone::parse(zone));
+    Some((time?, zone?))
+}
+
+/// The instant of a local date-time in a zone.
+pub fn resolve(p: &mut Problems, field: &str, local: DateTime, zone: &Zone) -> Option<Timestamp> {
+    p.check(field, Value::Null, zone.resolve(local))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared shapes
+// ---------------------------------------------------------------------------------------------
+
+/// `DateWithOffset` as received (`offset` optional; checked against the zone when given).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DateWithOffsetIn {
+    pub date: Option<String>,
+    pub offset: Option<String>,
+    pub zone_id: Option<String>,
+}
+
+/// `DateTimeWithZone` as received.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DateTimeWithZoneIn {
+    pub date_time: Option<String>,
+    pub zone_id: Option<String>,
+}
+
+impl DateTimeWithZoneIn {
+    /// The instant, checking `<field>.dateTime` and `<field>.zoneId`.
+    pub fn instant(&self, p: &mut Problems, field: &str) -> Option<(Timestamp, Zone)> {
+        let time = p.required(&format!("{field}.dateTime"), &self.date_time);
+        let zone = p.required(&format!("{field}.zoneId"), &self.zone_id);
+        let (time, zone) = (time?, zone?);
+        let (local, zone) = zoned(
+            p,
+            &format!("{field}.dateTime"),
+            time,
+            &format!("{field}.zoneId"),
+            zone,
+        )?;
+        let at = resolve(p, field, local, &zone)?;
+        Some((at, zone))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DateWithOffset {
+    pub date: String,
+    pub offset: String,
+    pub zone_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DateTimeWithZone {
+    pub date_time: String,
+    pub zone_id: String,
+}
+
+impl DateTimeWithZone {
+    pub fn of(at: Timestamp, zone: &Zone) -> Self {
+        Self {
+            date_time: format_local_date_time(zone.local_date_time(at)),
+            zone_id: zone.id().to_owned(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tasks
+// ---------------------------------------------------------------------------------------------
+
+/// `DependencyRequest`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DependencyIn {
+    pub from_id: Option<i64>,
+    pub to_id: Option<i64>,
+}
+
+/// `TaskCreateRequestV2` and `TaskUpdateRequestV2` (the update adds `removeDependencies`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRequest {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub due_date: Option<DateWithOffsetIn>,
+    pub importance: Option<i64>,
+    pub difficulty: Option<i64>,
+    #[serde(default)]
+    pub add_dependencies: Option<Vec<DependencyIn>>,
+    #[serde(default)]
+    pub remove_dependencies: Option<Vec<DependencyIn>>,
+}
+
+fn pairs(p: &mut Problems, field: &str, list: &Option<Vec<DependencyIn>>) -> Vec<DependencyPair> {
+    let mut out = Vec::new();
+    for (i, d) in list.iter().flatten().enumerate() {
+        let from = p.required(&format!("{field}[{i}].fromId"), &d.from_id);
+        let to = p.required(&format!("{field}[{i}].toId"), &d.to_id);
+        if let (Some(&from), Some(&to)) = (from, to) {
+            out.push(DependencyPair::new(from, to));
+        }
+    }
+    out
+}
+
+/// A validated task request: the fields and the dependency pairs (`add`, `remove`).
+pub struct TaskInput {
+    pub fields: TaskFields,
+    pub add: Vec<DependencyPair>,
+    pub remove: Vec<DependencyPair>,
+}
+
+impl TaskRequest {
+    pub fn validate(&self) -> Result<TaskInput, ApiError> {
+        let mut p = Problems::new();
+        let title = p.not_blank("title", &self.title);
+        let description = p.not_blank("description", &self.description);
+        let due = p.required("dueDate", &self.due_date);
+        let (date, zone_id) = match due {
+            Some(d) => (
+                p.required("dueDate.date", &d.date),
+                p.required("dueDate.zoneId", &d.zone_id),
+            ),
+            None => (None, None),
+        };
+        let importance = p.required("importance", &self.importance);
+        let difficulty = p.required("difficulty", &self.difficulty);
+        let add = pairs(&mut p, "addDependencies", &self.add_dependencies);
+        let remove = pairs(&mut p, "removeDependencies", &self.remove_dependencies);
+        if !p.is_empty() {
+            return Err(p.into_error());
+        }
+        // Presence is settled; the domain rules follow.
+        let title = title.and_then(|t| p.check("title", t, Title::parse(t)));
+        let description =
+            description.and_then(|d| p.check("description", d, Description::parse(d)));
+        let offset = due.and_then(|d| d.offset.as_deref());
+        let deadline = match (date, zone_id) {
+            (Some(date), Some(zone)) => p.check(
+                "dueDate",
+                serde_json::json!({"date": date, "zoneId": zone, "offset": offset}),
+                Deadline::parse(date, zone, offset),
+            ),
+            _ => None,
+        };
+        let importance = importance.and_then(|&i| p.check("importance", i, Importance::new(i)));
+        let difficulty = difficulty.and_then(|&d| p.check("difficulty", d, Difficulty::new(d)));
+        match (title, description, deadline, importance, difficulty) {
+            (
+                Some(title),
+                Some(description),
+                Some(deadline),
+                Some(importance),
+                Some(difficulty),
+            ) => Ok(TaskInput {
+                fields: TaskFields {
+                    title,
+                    description,
+                    deadline,
+                    importance,
+                    difficulty,
+                },
+                add,
+                remove,
+            }),
+            _ => Err(p.into_error()),
+        }
+    }
+}
+
+/// `TaskResponseV2`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskResponse {
+    pub id: i64,
+    pub owner_id: i64,
+    pub title: String,
+    pub description: String,
+    pub due_date: DateWithOffset,
+    pub importance: u8,
+    pub difficulty: u8,
+    pub completed: bool,
+    pub inbound_dependency_count: usize,
+    pub previous_task_ids: Vec<i64>,
+    pub next_task_ids: Vec<i64>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&TaskView> for TaskResponse {
+    fn from(v: &TaskView) -> Self {
+        let t = &v.stored.task;
+        let d = t.deadline();
+        Self {
+            id: t.id().get(),
+            owner_id: t.owner_id().get(),
+            title: t.title().as_str().to_owned(),
+            description: t.description().as_str().to_owned(),
+            due_date: DateWithOffset {
+                date: d.date().to_string(),
+                offset: d.offset_id(),
+                zone_id: d.zone().id().to_owned(),
+            },
+            importance: t.importance().get(),
+            difficulty: t.difficulty().get(),
+            completed: t.is_completed(),
+            inbound_dependency_count: v.previous.len(),
+            previous_task_ids: v.previous.iter().map(|i| i.get()).collect(),
+            next_task_ids: v.next.iter().map(|i| i.get()).collect(),
+            created_at: v.stored.created_at.to_string(),
+            updated_at: v.stored.updated_at.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SortObject {
+    pub empty: bool,
+    pub sorted: bool,
+    pub unsorted: bool,
+}
+
+/// Sorted by deadline date then id.
+pub const SORTED: SortObject = SortObject {
+    empty: false,
+    sorted: true,
+    unsorted: false,
+};
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageableObject {
+    pub page_number: i64,
+    pub page_size: i64,
+    pub sort: SortObject,
+    pub offset: i64,
+    pub paged: bool,
+    pub unpaged: bool,
+}
+
+/// Spring Data's `Page<TaskResponseV2>` JSON.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageResponse {
+    pub content: Vec<TaskResponse>,
+    pub pageable: PageableObject,
+    pub last: bool,
+    pub total_pages: i64,
+    pub total_elements: i64,
+    pub size: i64,
+    pub number: i64,
+    pub sort: SortObject,
+    pub first: bool,
+    pub number_of_elements: usize,
+    pub empty: bool,
+}
+
+/// `TaskCursorPageResponseV2` / `TaskArchiveCursorPageResponseV2`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CursorResponse {
+    pub data: Vec<TaskResponse>,
+    pub next_cursor: Option<String>,
+    pub has_next: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schedules
+// ---------------------------------------------------------------------------------------------
+
+/// `ScheduleSimpleRequest` (create) and `ScheduleSimplePatchRequest` (patch: every field optional).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleRequest {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub date: Option<DateTimeWithZoneIn>,
+    pub schedule_type: Option<String>,
+}
+
+/// `TaskScheduleRequest`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskScheduleRequest {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub date: Option<DateTimeWithZoneIn>,
+    pub schedule_type: Option<String>,
+}
+
+pub fn schedule_type(p: &mut Problems, value: &str) -> Option<ScheduleType> {
+    p.check("scheduleType", value, ScheduleType::parse(value))
+}
+
+/// `ScheduleSimpleResponse`, rendered in a view zone.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleResponse {
+    pub id: i64,
+    pub owner_id: i64,
+    pub task_id: Option<i64>,
+    pub task_completed: Option<bool>,
+    pub title: String,
+    pub description: String,
+    pub date: DateTimeWithZone,
+    pub schedule_type: &'static str,
+    pub duration: String,
+    pub state: &'static str,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl ScheduleResponse {
+    pub fn of(stored: &StoredSchedule, view_zone: &Zone) -> Self {
+        let s = &stored.schedule;
+        Self {
+            id: s.id().get(),
+            owner_id: s.owner_id().get(),
+            task_id: s.task_id().map(|t| t.get()),
+            task_completed: s.task_id().and(stored.task_completed),
+            title: s.title().as_str().to_owned(),
+            description: s.description().as_str().to_owned(),
+            date: DateTimeWithZone::of(s.designated_start(), view_zone),
+            schedule_type: s.schedule_type().as_str(),
+            duration: format_duration(s.elapsed()),
+            state: s.state().as_str(),
+            created_at: stored.created_at.to_string(),
+            updated_at: stored.updated_at.to_string(),
+        }
+    }
+}
+
+/// `StatisticsResponse`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatisticsResponse {
+    pub member_id: i64,
+    pub start_of_week: DateTimeWithZone,
+    pub deep_work_elapsed_time: String,
+    pub admin_work_elapsed_time: String,
+    pub total_work_elapsed_time: String,
+}
+
+impl StatisticsResponse {
+    pub fn of(member: i64, week: &WeekKey, totals: &WeeklyTotals) -> Self {
+        Self {
+            member_id: member,
+            start_of_week: DateTimeWithZone {
+                date_time: format!("{}T00:00:00", week.start),
+                zone_id: week.zone_id.clone(),
+            },
+            deep_work_elapsed_time: format_duration(totals.deep_work),
+            admin_work_elapsed_time: format_duration(totals.admin_work),
+            total_work_elapsed_time: format_duration(totals.total),
+        }
+    }
+}

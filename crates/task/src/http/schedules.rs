@@ -1,0 +1,252 @@
+//! `/v2/schedules` (spec §5.3) and `/v2/statistics` (§5.5).
+//!
+//! The run operations take the reference's `time` + `zoneId` query parameters; they are checked when
+//! given (400 when malformed) but the server's clock is what counts (ADR 0004).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use jiff::civil::DateTime;
+use pinit_kernel::ApiError;
+use pinit_kernel::extract::{Json, Path, Query};
+use serde::Deserialize;
+
+use super::CurrentMember;
+use super::dto::{
+    Problems, ScheduleRequest, ScheduleResponse, StatisticsResponse, required_param, resolve,
+    schedule_type, zoned,
+};
+use crate::app::TaskApp;
+use crate::domain::{Description, ScheduleDraft, ScheduleId, SchedulePatch, Title, Window, Zone};
+
+pub async fn create(
+    State(app): State<TaskApp>,
+    CurrentMember(member): CurrentMember,
+    Json(body): Json<ScheduleRequest>,
+) -> Result<Response, ApiError> {
+    let mut p = Problems::new();
+    let title = p.not_blank("title", &body.title);
+    let description = p.not_blank("description", &body.description);
+    let date = p.required("date", &body.date);
+    let kind = p.required("scheduleType", &body.schedule_type);
+    if let Some(d) = date {
+        p.required("date.dateTime", &d.date_time);
+        p.required("date.zoneId", &d.zone_id);
+    }
+    if !p.is_empty() {
+        return Err(p.into_error());
+    }
+    let title = title.and_then(|t| p.check("title", t, Title::parse(t)));
+    let description = description.and_then(|d| p.check("description", d, Description::parse(d)));
+    let start = date.and_then(|d| d.instant(&mut p, "date"));
+    let kind = kind.and_then(|k| schedule_type(&mut p, k));
+    let (Some(title), Some(description), Some((start, zone)), Some(kind)) =
+        (title, description, start, kind)
+    else {
+        return Err(p.into_error());
+    };
+    let stored = app
+        .create_schedule(member, ScheduleDraft::new(title, description, kind, start))
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ScheduleResponse::of(&stored, &zone)),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TimeQuery {
+    time: Option<String>,
+    zone_id: Option<String>,
+}
+
+impl TimeQuery {
+    /// The required `time` + `zoneId` pair.
+    fn required(&self) -> Result<(DateTime, Zone), ApiError> {
+        let time = required_param("time", "LocalDateTime", &self.time)?;
+        let zone = required_param("zoneId", "ZoneId", &self.zone_id)?;
+        let mut p = Problems::new();
+        zoned(&mut p, "time", time, "zoneId", zone).ok_or_else(|| p.into_error())
+    }
+
+    /// The optional pair of the run operations: checked when present, otherwise ignored.
+    fn check(&self) -> Result<(), ApiError> {
+        let mut p = Problems::new();
+        if let Some(time) = self.time.as_deref() {
+            p.check(
+                "time",
+                time,
+                crate::domain::time::parse_local_date_time(time),
+            );
+        }
+        if let Some(zone) = self.zone_id.as_deref() {
+            p.check("zoneId", zone, Zone::parse(zone));
+        }
+        p.finish()
+    }
+}
+
+async fn within(
+    app: &TaskApp,
+    member: crate::domain::MemberId,
+    zone: &Zone,
+    window: Window,
+) -> Result<Json<Vec<ScheduleResponse>>, ApiError> {
+    let schedules = app.schedules_within(member, window).await?;
+    Ok(Json(
+        schedules
+            .iter()
+            .map(|s| ScheduleResponse::of(s, zone))
+            .collect(),
+    ))
+}
+
+/// `GET /v2/schedules?time&zoneId`: the local day of `time` in `zoneId`, rendered in `zoneId`.
+pub async fn day(
+    State(app): State<TaskApp>,
+    CurrentMember(member): CurrentMember,
+    Query(q): Query<TimeQuery>,
+) -> Result<Json<Vec<ScheduleResponse>>, ApiError> {
+    let (local, zone) = q.required()?;
+    let window = Window::day(local.date(), &zone).map_err(time_error)?;
+    within(&app, member, &zone, window).await
+}
+
+/// `GET /v2/schedules/week?time&zoneId`: the ISO week (Monday start) of `time` in `zoneId`.
+pub async fn week(
+    State(app): State<TaskApp>,
+    CurrentMember(member): CurrentMember,
+    Query(q): Query<TimeQuery>,
+) -> Result<Json<Vec<ScheduleResponse>>, ApiError> {
+    let (local, zone) = q.required()?;
+    let window = Window::week(local.date(), &zone).map_err(time_error)?;
+    within(&app, member, &zone, window).await
+}
+
+fn time_error(e: crate::domain::TimeError) -> ApiError {
+    ApiError::from(crate::app::AppError::from(e))
+}
+
+/// `GET /v2/schedules/{id}`: rendered in the member's zone.
+pub async fn get_one(
+    State(app): State<TaskApp>,
+    CurrentMember(member): CurrentMember,
+    Path(id): Path<i64>,
+) -> Result<Json<ScheduleResponse>, ApiError> {
+    let view = app.schedule(member, ScheduleId(id)).await?;
+    Ok(Json(ScheduleResponse::of(&view.stored, &view.member_zone)))
+}
+
+/// `PATCH /v2/schedules/{id}`: the fields present are replaced; rendered in `date.zoneId` if given,
+/// else the member's zone.
+pub async fn patch(
+    State(app): State<TaskApp>,
+    CurrentMember(member): CurrentMember,
+    Path(id): Path<i64>,
+    Json(body): Json<ScheduleRequest>,
+) -> Result<Json<ScheduleResponse>, ApiError> {
+    let mut p = Problems::new();
+    if let Some(d) = &body.date {
+        p.required("date.dateTime", &d.date_time);
+        p.required("date.zoneId", &d.zone_id);
+    }
+    if !p.is_empty() {
+        return Err(p.into_error());
+    }
+    let title = body
+        .title
+        .as_deref()
+        .map(|t| p.check("title", t, Title::parse(t)));
+    let description = body
+        .description
+        .as_deref()
+        .map(|d| p.check("description", d, Description::parse(d)));
+    let date = body.date.as_ref().map(|d| d.instant(&mut p, "date"));
+    let kind = body
+        .schedule_type
+        .as_deref()
+        .map(|k| schedule_type(&mut p, k));
+    if !p.is_empty() {
+        return Err(p.into_error());
+    }
+    let date = date.flatten();
+    let patch = SchedulePatch {
+        title: title.flatten(),
+        description: description.flatten(),
+        designated_start: date.as_ref().map(|(at, _)| *at),
+        schedule_type: kind.flatten(),
+    };
+    let view = app.patch_schedule(member, ScheduleId(id), patch).await?;
+    let zone = date.map(|(_, z)| z).unwrap_or(view.member_zone);
+    Ok(Json(ScheduleResponse::of(&view.stored, &zone)))
+}
+
+pub async fn delete(
+    State(app): State<TaskApp>,
+    CurrentMember(member): CurrentMember,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    app.delete_schedule(member, ScheduleId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn start(
+    State(app): State<TaskApp>,
+    CurrentMember(member): CurrentMember,
+    Path(id): Path<i64>,
+    Query(q): Query<TimeQuery>,
+) -> Result<StatusCode, ApiError> {
+    q.check()?;
+    app.start_schedule(member, ScheduleId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn suspend(
+    State(app): State<TaskApp>,
+    CurrentMember(member): CurrentMember,
+    Path(id): Path<i64>,
+    Query(q): Query<TimeQuery>,
+) -> Result<StatusCode, ApiError> {
+    q.check()?;
+    app.suspend_schedule(member, ScheduleId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn complete(
+    State(app): State<TaskApp>,
+    CurrentMember(member): CurrentMember,
+    Path(id): Path<i64>,
+    Query(q): Query<TimeQuery>,
+) -> Result<StatusCode, ApiError> {
+    q.check()?;
+    app.complete_schedule(member, ScheduleId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn cancel(
+    State(app): State<TaskApp>,
+    CurrentMember(member): CurrentMember,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    app.cancel_schedule(member, ScheduleId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /v2/statistics?time&zoneId`: the week, in the member's zone, containing that instant.
+pub async fn statistics(
+    State(app): State<TaskApp>,
+    CurrentMember(member): CurrentMember,
+    Query(q): Query<TimeQuery>,
+) -> Result<Json<StatisticsResponse>, ApiError> {
+    let (local, zone) = q.required()?;
+    let mut p = Problems::new();
+    let at = resolve(&mut p, "time", local, &zone).ok_or_else(|| p.into_error())?;
+    let stats = app.statistics(member, at).await?;
+    Ok(Json(StatisticsResponse::of(
+        stats.member.get(),
+        &stats.week,
+        &stats.totals,
+    )))
+}

@@ -1,0 +1,223 @@
+//! `schedule`.
+
+use jiff::{SignedDuration, Timestamp};
+use pinit_kernel::db::Conn;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Result, Sql, StoreError, get_instant, instant};
+use crate::domain::time::parse_date;
+use crate::domain::{
+    CorruptRecord, Description, MemberId, Run, RunSnapshot, Schedule, ScheduleDraft, ScheduleId,
+    ScheduleState, ScheduleType, TaskId, Title, ValidationError, WeekKey, Window,
+};
+
+/// A schedule as stored, with what the responses show besides the aggregate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSchedule {
+    pub schedule: Schedule,
+    pub version: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// The linked task's `completed` (`None` without a task).
+    pub task_completed: Option<bool>,
+}
+
+const COLUMNS: &str = "s.schedule_id, s.owner_id, s.task_id, s.title, s.description, \
+    s.schedule_type, s.designated_start_us, s.state, s.elapsed_us, s.running_since_us, \
+    s.stats_week_start, s.stats_week_zone_id, s.version, s.created_at_us, s.updated_at_us, \
+    lt.completed AS task_completed";
+
+const FROM: &str = "FROM schedule s LEFT JOIN task lt ON lt.task_id = s.task_id";
+
+fn invalid(e: impl Into<ValidationError>) -> CorruptRecord {
+    CorruptRecord::InvalidValue(e.into())
+}
+
+fn from_row(row: &AnyRow) -> Result<StoredSchedule> {
+    let state: ScheduleState = row.try_get::<String, _>("state")?.parse()?;
+    let kind: String = row.try_get("schedule_type")?;
+    let schedule_type =
+        ScheduleType::parse(&kind).map_err(|_| CorruptRecord::UnknownType(kind.clone()))?;
+    let week_start: Option<String> = row.try_get("stats_week_start")?;
+    let week_zone: Option<String> = row.try_get("stats_week_zone_id")?;
+    let completed_week = match (week_start, week_zone) {
+        (Some(start), Some(zone_id)) => Some(WeekKey {
+            start: parse_date(&start).map_err(invalid)?,
+            zone_id,
+        }),
+        _ => None,
+    };
+    let running_since = row
+        .try_get::<Option<i64>, _>("running_since_us")?
+        .map(instant)
+        .transpose()?;
+    let run = Run::from_snapshot(RunSnapshot {
+        state,
+        elapsed: SignedDuration::from_micros(row.try_get("elapsed_us")?),
+        running_since,
+        completed_week,
+    })?;
+    let schedule = Schedule::restore(
+        ScheduleId(row.try_get("schedule_id")?),
+        MemberId(row.try_get("owner_id")?),
+        row.try_get::<Option<i64>, _>("task_id")?.map(TaskId),
+        Title::parse(row.try_get::<String, _>("title")?).map_err(invalid)?,
+        Description::parse(row.try_get::<String, _>("description")?).map_err(invalid)?,
+        schedule_type,
+        get_instant(row, "designated_start_us")?,
+        run,
+    );
+    Ok(StoredSchedule {
+        schedule,
+        version: row.try_get("version")?,
+        created_at: get_instant(row, "created_at_us")?,
+        updated_at: get_instant(row, "updated_at_us")?,
+        task_completed: row
+            .try_get::<Option<i64>, _>("task_completed")?
+            .map(|c| c != 0),
+    })
+}
+
+fn from_rows(rows: &[AnyRow]) -> Result<Vec<StoredSchedule>> {
+    rows.iter().map(from_row).collect()
+}
+
+fn elapsed_us(d: SignedDuration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// Inserts a new NOT_STARTED schedule (version 1) and returns its id.
+pub async fn insert(
+    conn: &mut Conn,
+    owner: MemberId,
+    task: Option<TaskId>,
+    draft: &ScheduleDraft,
+    now: Timestamp,
+) -> Result<ScheduleId> {
+    let row = sqlx::query(
+        "INSERT INTO schedule (owner_id, task_id, title, description, schedule_type, \
+         designated_start_us, state, elapsed_us, running_since_us, stats_week_start, \
+         stats_week_zone_id, version, created_at_us, updated_at_us) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, NULL, NULL, NULL, 1, $8, $8) RETURNING schedule_id",
+    )
+    .bind(owner.get())
+    .bind(task.map(TaskId::get))
+    .bind(draft.title.as_str())
+    .bind(draft.description.as_str())
+    .bind(draft.schedule_type.as_str())
+    .bind(draft.designated_start.as_microsecond())
+    .bind(ScheduleState::NotStarted.as_str())
+    .bind(now.as_microsecond())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(ScheduleId(row.try_get(0)?))
+}
+
+/// Schedule `id`, whoever owns it.
+pub async fn get(conn: &mut Conn, id: ScheduleId) -> Result<Option<StoredSchedule>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} {FROM} WHERE s.schedule_id = $1"
+    )))
+    .bind(id.get())
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// The member's schedule `id` (`None` when missing or another member's).
+pub async fn get_owned(
+    conn: &mut Conn,
+    owner: MemberId,
+    id: ScheduleId,
+) -> Result<Option<StoredSchedule>> {
+    Ok(get(conn, id)
+        .await?
+        .filter(|s| s.schedule.owner_id() == owner))
+}
+
+/// The schedule linked to `task`, if any.
+pub async fn of_task(conn: &mut Conn, task: TaskId) -> Result<Option<StoredSchedule>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} {FROM} WHERE s.task_id = $1"
+    )))
+    .bind(task.get())
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// The member's schedules starting within `window`, by start then id.
+pub async fn starting_within(
+    conn: &mut Conn,
+    owner: MemberId,
+    window: Window,
+) -> Result<Vec<StoredSchedule>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} {FROM} WHERE s.owner_id = $1 AND s.designated_start_us >= $2 \
+         AND s.designated_start_us < $3 ORDER BY s.designated_start_us, s.schedule_id"
+    )))
+    .bind(owner.get())
+    .bind(window.start.as_microsecond())
+    .bind(window.end.as_microsecond())
+    .fetch_all(&mut *conn)
+    .await?;
+    from_rows(&rows)
+}
+
+/// The schedules among `ids` that exist.
+pub async fn by_ids(conn: &mut Conn, ids: &[ScheduleId]) -> Result<Vec<StoredSchedule>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} {FROM} WHERE s.schedule_id IN "));
+    sql.int_list(ids.iter().map(|s| s.get()));
+    from_rows(&sql.query().fetch_all(&mut *conn).await?)
+}
+
+/// Saves a changed schedule; returns its new version.
+pub async fn update(
+    conn: &mut Conn,
+    stored: &StoredSchedule,
+    schedule: &Schedule,
+    now: Timestamp,
+) -> Result<i64> {
+    let run = schedule.run().snapshot();
+    let done = sqlx::query(
+        "UPDATE schedule SET task_id = $1, title = $2, description = $3, schedule_type = $4, \
+         designated_start_us = $5, state = $6, elapsed_us = $7, running_since_us = $8, \
+         stats_week_start = $9, stats_week_zone_id = $10, version = version + 1, updated_at_us = $11 \
+         WHERE schedule_id = $12 AND version = $13",
+    )
+    .bind(schedule.task_id().map(TaskId::get))
+    .bind(schedule.title().as_str())
+    .bind(schedule.description().as_str())
+    .bind(schedule.schedule_type().as_str())
+    .bind(schedule.designated_start().as_microsecond())
+    .bind(run.state.as_str())
+    .bind(elapsed_us(run.elapsed))
+    .bind(run.running_since.map(|t| t.as_microsecond()))
+    .bind(run.completed_week.as_ref().map(|w| w.start.to_string()))
+    .bind(run.completed_week.as_ref().map(|w| w.zone_id.clone()))
+    .bind(now.as_microsecond())
+    .bind(schedule.id().get())
+    .bind(stored.version)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 1 {
+        Ok(stored.version + 1)
+    } else {
+        Err(StoreError::VersionConflict {
+            what: "schedule",
+            id: schedule.id().get(),
+        })
+    }
+}
+
+pub async fn delete(conn: &mut Conn, id: ScheduleId) -> Result<()> {
+    sqlx::query("DELETE FROM schedule WHERE schedule_id = $1")
+        .bind(id.get())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! `statistics`: one row per (member, week start, zone), changed only together with the schedule change
+//! that causes it.
+
+use jiff::{SignedDuration, Timestamp};
+use pinit_kernel::db::Conn;
+use sqlx::Row;
+
+use super::Result;
+use crate::domain::{MemberId, StatsChange, WeekKey, WeeklyTotals};
+
+fn micros(d: SignedDuration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(if d.is_negative() { i64::MIN } else { i64::MAX })
+}
+
+/// Adds a change's deltas to its bucket, creating the bucket if needed (one statement, so concurrent
+/// first writes cannot create duplicates). A zero change writes nothing.
+pub async fn apply(
+    conn: &mut Conn,
+    member: MemberId,
+    change: &StatsChange,
+    now: Timestamp,
+) -> Result<()> {
+    if change.contribution().is_zero() {
+        return Ok(());
+    }
+    let d = change.deltas();
+    let week = change.week();
+    sqlx::query(
+        "INSERT INTO statistics (member_id, week_start, zone_id, deep_work_us, admin_work_us, \
+         total_work_us, version, updated_at_us) VALUES ($1, $2, $3, $4, $5, $6, 1, $7) \
+         ON CONFLICT (member_id, week_start, zone_id) DO UPDATE SET \
+         deep_work_us = statistics.deep_work_us + excluded.deep_work_us, \
+         admin_work_us = statistics.admin_work_us + excluded.admin_work_us, \
+         total_work_us = statistics.total_work_us + excluded.total_work_us, \
+         version = statistics.version + 1, updated_at_us = excluded.updated_at_us",
+    )
+    .bind(member.get())
+    .bind(week.start.to_string())
+    .bind(week.zone_id.as_str())
+    .bind(micros(d.deep_work))
+    .bind(micros(d.admin_work))
+    .bind(micros(d.total))
+    .bind(now.as_microsecond())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A bucket's totals (zeros when nothing was recorded).
+pub async fn weekly(conn: &mut Conn, member: MemberId, week: &WeekKey) -> Result<WeeklyTotals> {
+    let row = sqlx::query(
+        "SELECT deep_work_us, admin_work_us, total_work_us FROM statistics \
+         WHERE member_id = $1 AND week_start = $2 AND zone_id = $3",
+    )
+    .bind(member.get())
+    .bind(week.start.to_string())
+    .bind(week.zone_id.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else {
+        return Ok(WeeklyTotals::ZERO);
+    };
+    Ok(WeeklyTotals {
+        deep_work: SignedDuration::from_micros(row.try_get(0)?),
+        admin_work: SignedDuration::from_micros(row.try_get(1)?),
+        total: SignedDuration::from_micros(row.try_get(2)?),
+    })
+}

@@ -1,0 +1,7 @@
+//! The task API end to end over HTTP, on SQLite and PostgreSQL.
+
+mod support;
+
+mod members;
+mod schedules;
+mod tasks;
