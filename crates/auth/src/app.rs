@@ -66,6 +66,14 @@ pub struct AuthorizeRedirect {
 
 pub const OAUTH_STATE_TTL: Duration = Duration::from_secs(5 * 60);
 
+/// How a rate-limited operation counts against its window.
+#[derive(Clone, Copy)]
+enum Count {
+    Hit,
+    Peek,
+    Record,
+}
+
 /// The auth context's services, shared by every request.
 #[derive(Clone)]
 pub struct Auth {
@@ -131,8 +139,12 @@ impl Auth {
         zone: Option<&str>,
     ) -> Result<i64, AuthError> {
         let rl = &self.inner.settings.rate_limit;
-        self.hit(&format!("signup:ip:{client_ip}"), rl.signup_per_ip)
-            .await?;
+        self.limit(
+            &format!("signup:ip:{client_ip}"),
+            rl.signup_per_ip,
+            Count::Hit,
+        )
+        .await?;
         let signup =
             Signup::parse(username, password, nickname, zone).map_err(AuthError::Invalid)?;
         let hash = self.inner.hasher.hash(signup.password.expose()).await?;
@@ -222,21 +234,19 @@ impl Auth {
         password: Option<&str>,
     ) -> Result<Session, AuthError> {
         let rl = &self.inner.settings.rate_limit;
-        self.hit(&format!("login:ip:{client_ip}"), rl.login_per_ip)
-            .await?;
+        self.limit(
+            &format!("login:ip:{client_ip}"),
+            rl.login_per_ip,
+            Count::Hit,
+        )
+        .await?;
         let username = username.unwrap_or_default().trim();
         let password = password.unwrap_or_default();
         let user_bucket = format!("login:user:{username}");
-        self.check(&user_bucket, rl.login_failures_per_username)
+        self.limit(&user_bucket, rl.login_failures_per_username, Count::Peek)
             .await?;
 
-        let mut conn = self
-            .inner
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(DbError::from)?;
+        let mut conn = self.conn().await?;
         let found = if username.is_empty() {
             None
         } else {
@@ -251,19 +261,13 @@ impl Auth {
         let member_id = match (verdict, found) {
             (Verdict::Match, Some((id, _))) => id,
             (Verdict::MatchRehashed(new_hash), Some((id, _))) => {
-                let mut conn = self
-                    .inner
-                    .db
-                    .pool()
-                    .acquire()
-                    .await
-                    .map_err(DbError::from)?;
+                let mut conn = self.conn().await?;
                 store::set_password_hash(&mut conn, id, &new_hash).await?;
                 tracing::info!(member_id = id, "password hash upgraded");
                 id
             }
             _ => {
-                self.add(&user_bucket).await?;
+                self.limit(&user_bucket, 0, Count::Record).await?;
                 metrics::counter!("auth_login_failures_total").increment(1);
                 return Err(AuthError::BadCredentials);
             }
@@ -311,8 +315,12 @@ impl Auth {
         token: Option<&str>,
     ) -> Result<Session, AuthError> {
         let rl = &self.inner.settings.rate_limit;
-        self.hit(&format!("refresh:ip:{client_ip}"), rl.refresh_per_ip)
-            .await?;
+        self.limit(
+            &format!("refresh:ip:{client_ip}"),
+            rl.refresh_per_ip,
+            Count::Hit,
+        )
+        .await?;
         let token = token
             .filter(|t| !t.is_empty())
             .ok_or(AuthError::Unauthorized("no refresh token"))?;
@@ -377,13 +385,7 @@ impl Auth {
         let Some(token) = token.filter(|t| !t.is_empty()) else {
             return Ok(());
         };
-        let mut conn = self
-            .inner
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(DbError::from)?;
+        let mut conn = self.conn().await?;
         if let Some(family) = store::family_of(&mut conn, &tokens::digest(token)).await? {
             store::revoke_family(&mut conn, &family, self.now().as_microsecond(), "logout").await?;
         }
@@ -403,13 +405,7 @@ impl Auth {
     }
 
     pub async fn me(&self, member_id: i64) -> Result<MemberRow, AuthError> {
-        let mut conn = self
-            .inner
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(DbError::from)?;
+        let mut conn = self.conn().await?;
         store::member(&mut conn, member_id)
             .await?
             .ok_or(AuthError::Unauthorized("member no longer exists"))
@@ -433,13 +429,7 @@ impl Auth {
         };
         let expires =
             self.now().as_microsecond() + i64::try_from(OAUTH_STATE_TTL.as_micros()).unwrap_or(0);
-        let mut conn = self
-            .inner
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(DbError::from)?;
+        let mut conn = self.conn().await?;
         store::insert_state(
             &mut conn,
             &tokens::digest(&state),
@@ -468,8 +458,12 @@ impl Auth {
         binding: Option<&str>,
     ) -> Result<Session, AuthError> {
         let rl = &self.inner.settings.rate_limit;
-        self.hit(&format!("login:ip:{client_ip}"), rl.login_per_ip)
-            .await?;
+        self.limit(
+            &format!("login:ip:{client_ip}"),
+            rl.login_per_ip,
+            Count::Hit,
+        )
+        .await?;
         let p = self
             .inner
             .providers
@@ -478,13 +472,7 @@ impl Auth {
         let state = state
             .filter(|s| !s.is_empty())
             .ok_or(AuthError::OAuthState("Missing state parameter"))?;
-        let mut conn = self
-            .inner
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(DbError::from)?;
+        let mut conn = self.conn().await?;
         let stored = store::take_state(&mut conn, &tokens::digest(state))
             .await?
             .ok_or(AuthError::OAuthState("Invalid or expired state"))?;
@@ -510,13 +498,7 @@ impl Auth {
             .identify(code, state, stored.pkce_verifier.as_deref())
             .await?;
 
-        let mut conn = self
-            .inner
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(DbError::from)?;
+        let mut conn = self.conn().await?;
         let existing = store::oauth_member(&mut conn, &identity.issuer, &identity.subject).await?;
         drop(conn);
         let member_id = match existing {
@@ -543,13 +525,7 @@ impl Auth {
             .await
         {
             Err(AuthError::Db(DbError::Duplicate { .. })) | Err(AuthError::DuplicateUsername) => {
-                let mut conn = self
-                    .inner
-                    .db
-                    .pool()
-                    .acquire()
-                    .await
-                    .map_err(DbError::from)?;
+                let mut conn = self.conn().await?;
                 store::oauth_member(&mut conn, &identity.issuer, &identity.subject)
                     .await?
                     .ok_or(AuthError::OAuthState("concurrent first login; try again"))
@@ -560,13 +536,7 @@ impl Auth {
 
     /// Deletes expired OAuth states, old rate-limit windows and long-expired sessions.
     pub async fn prune(&self) -> Result<u64, AuthError> {
-        let mut conn = self
-            .inner
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(DbError::from)?;
+        let mut conn = self.conn().await?;
         let window =
             i64::try_from(self.inner.settings.rate_limit.window.get().as_micros()).unwrap_or(0);
         Ok(store::prune(&mut conn, self.now().as_microsecond(), window).await?)
@@ -589,21 +559,23 @@ impl Auth {
             .max(1)
     }
 
-    /// Counts one attempt and refuses it when over `limit`.
-    async fn hit(&self, bucket: &str, limit: u32) -> Result<(), AuthError> {
+    /// Applies a rate limit to `bucket`: counts this attempt (`Hit`), only looks (`Peek`) or only counts
+    /// (`Record`, e.g. a failed login), refusing when the window already holds `limit` attempts.
+    async fn limit(&self, bucket: &str, limit: u32, mode: Count) -> Result<(), AuthError> {
         if !self.inner.settings.rate_limit.enabled {
             return Ok(());
         }
         let (start, remaining) = self.window();
-        let mut conn = self
-            .inner
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(DbError::from)?;
-        let hits = store::add_hits(&mut conn, bucket, start, 1).await?;
-        if hits > i64::from(limit) {
+        let mut conn = self.conn().await?;
+        let before = match mode {
+            Count::Hit => store::add_hits(&mut conn, bucket, start, 1).await? - 1,
+            Count::Peek => store::hits(&mut conn, bucket, start).await?,
+            Count::Record => {
+                store::add_hits(&mut conn, bucket, start, 1).await?;
+                return Ok(());
+            }
+        };
+        if before >= i64::from(limit) {
             metrics::counter!("auth_rate_limited_total").increment(1);
             return Err(AuthError::RateLimited {
                 retry_after_secs: Self::retry_after(remaining),
@@ -612,41 +584,13 @@ impl Auth {
         Ok(())
     }
 
-    /// Refuses when `bucket` already reached `limit`, without counting.
-    async fn check(&self, bucket: &str, limit: u32) -> Result<(), AuthError> {
-        if !self.inner.settings.rate_limit.enabled {
-            return Ok(());
-        }
-        let (start, remaining) = self.window();
-        let mut conn = self
+    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, AuthError> {
+        Ok(self
             .inner
             .db
             .pool()
             .acquire()
             .await
-            .map_err(DbError::from)?;
-        if store::hits(&mut conn, bucket, start).await? >= i64::from(limit) {
-            metrics::counter!("auth_rate_limited_total").increment(1);
-            return Err(AuthError::RateLimited {
-                retry_after_secs: Self::retry_after(remaining),
-            });
-        }
-        Ok(())
-    }
-
-    async fn add(&self, bucket: &str) -> Result<(), AuthError> {
-        if !self.inner.settings.rate_limit.enabled {
-            return Ok(());
-        }
-        let (start, _) = self.window();
-        let mut conn = self
-            .inner
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(DbError::from)?;
-        store::add_hits(&mut conn, bucket, start, 1).await?;
-        Ok(())
+            .map_err(DbError::from)?)
     }
 }
