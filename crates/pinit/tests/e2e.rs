@@ -12,6 +12,17 @@ struct Member {
     refresh: String,
 }
 
+/// The `refresh_token` a response sets.
+fn refresh_cookie(res: &reqwest::Response) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("refresh_token="))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_string)
+}
+
 async fn member(system: &System, client: &reqwest::Client, username: &str) -> Member {
     let res = client
         .post(system.url("/v0/signup"))
@@ -32,15 +43,7 @@ async fn member(system: &System, client: &reqwest::Client, username: &str) -> Me
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let refresh = res
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("refresh_token="))
-        .and_then(|v| v.split(';').next())
-        .expect("refresh cookie")
-        .to_string();
+    let refresh = refresh_cookie(&res).expect("refresh cookie");
     let body: Value = res.json().await.unwrap();
     Member {
         token: body["token"].as_str().unwrap().to_string(),
@@ -73,15 +76,7 @@ async fn accounts_and_sessions(layout: Layout) {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let rotated = res
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("refresh_token="))
-        .and_then(|v| v.split(';').next())
-        .expect("rotated cookie")
-        .to_string();
+    let rotated = refresh_cookie(&res).expect("rotated cookie");
     let res = client
         .post(system.url("/v0/logout"))
         .header("cookie", format!("refresh_token={rotated}"))
