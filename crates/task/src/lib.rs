@@ -6,9 +6,11 @@
 //! * [`app`] — the use cases ([`TaskApp`]): one transaction each, events recorded in the outbox.
 //! * [`store`] — the SQL, once for SQLite and PostgreSQL.
 //! * [`http`] — the reference's `/v2` routes.
+//! * [`events`] — the `member.created` consumer.
 
 pub mod app;
 pub mod domain;
+pub mod events;
 pub mod http;
 pub mod store;
 
@@ -19,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::migrate::Migrator;
 
 pub use app::{AppError, TaskApp};
+pub use events::{MemberCreatedHandler, member_created_inbox, member_created_subscription};
 
 /// The context's name: its database owner tag, log field and metrics label.
 pub const NAME: &str = "task";
