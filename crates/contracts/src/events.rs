@@ -113,9 +113,79 @@ pub mod channel {
 pub trait EventPayload: Serialize + DeserializeOwned {
     /// The AsyncAPI message name.
     const MESSAGE: &'static str;
+    /// A one-line description (the AsyncAPI message title).
+    const TITLE: &'static str;
     /// The channels this payload travels on.
     const CHANNELS: &'static [Channel];
+    /// The JSON fields, in wire order (what `docs/asyncapi.yaml` lists; a test keeps the two in step).
+    const FIELDS: &'static [Field];
+    /// A representative value (used by the tests that keep the schema honest).
+    fn example() -> Self;
 }
+
+/// One JSON field of a payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    pub name: &'static str,
+    pub kind: FieldKind,
+    pub required: bool,
+    pub nullable: bool,
+    pub description: &'static str,
+}
+
+/// The JSON type of a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    Int64,
+    String,
+    /// An RFC 3339 instant with offset.
+    DateTime,
+    /// One of the listed strings.
+    Enum(&'static [&'static str]),
+}
+
+const fn field(name: &'static str, kind: FieldKind, description: &'static str) -> Field {
+    Field {
+        name,
+        kind,
+        required: true,
+        nullable: false,
+        description,
+    }
+}
+
+const OWNER_ID: Field = field(
+    "ownerId",
+    FieldKind::Int64,
+    "the member who owns the schedule or task",
+);
+const SCHEDULE_ID: Field = field("scheduleId", FieldKind::Int64, "the schedule");
+const TASK_ID: Field = field("taskId", FieldKind::Int64, "the task");
+const OCCURRED_AT: Field = field(
+    "occurredAt",
+    FieldKind::DateTime,
+    "when the change happened (UTC)",
+);
+const IDEMPOTENT_KEY: Field = field(
+    "idempotentKey",
+    FieldKind::String,
+    "the event id (UUIDv7): the same on every re-publish; consumers deduplicate by it",
+);
+
+/// Fields our producers add to every payload (the outbox writes them); consumers must not require them.
+pub const EXTRA_FIELDS: &[Field] = &[Field {
+    name: "aggregateVersion",
+    kind: FieldKind::Int64,
+    required: false,
+    nullable: false,
+    description: "version of the aggregate after the change; consumers skip events older than what they applied",
+}];
+
+fn example_time() -> Timestamp {
+    Timestamp::from_second(1_770_512_400).unwrap_or(Timestamp::UNIX_EPOCH) // 2026-02-08T01:00:00Z
+}
+
+const EXAMPLE_KEY: &str = "019c3a5e-1f00-7000-8000-000000000001";
 
 /// JSON form of instants: RFC 3339 with offset on output (`2026-02-08T01:00:00Z`); on input any RFC 3339 /
 /// ISO 8601 instant with an offset (`2026-02-08T10:00+09:00`, seconds optional), and — for messages from the
@@ -175,7 +245,41 @@ pub struct MemberCreated {
 
 impl EventPayload for MemberCreated {
     const MESSAGE: &'static str = "MemberCreated";
+    const TITLE: &'static str = "Member created event";
     const CHANNELS: &'static [Channel] = &[channel::MEMBER_CREATED];
+    const FIELDS: &'static [Field] = &[
+        field("memberId", FieldKind::Int64, "the new member's id"),
+        Field {
+            nullable: true,
+            ..field(
+                "nickname",
+                FieldKind::String,
+                "may be null (no nickname consent)",
+            )
+        },
+        OCCURRED_AT,
+        Field {
+            required: false,
+            ..IDEMPOTENT_KEY
+        },
+        Field {
+            required: false,
+            ..field(
+                "zoneId",
+                FieldKind::String,
+                "the member's IANA time zone (Pinit addition; absent from the reference: assume Asia/Seoul)",
+            )
+        },
+    ];
+    fn example() -> Self {
+        MemberCreated {
+            member_id: 5,
+            nickname: Some("pinit".into()),
+            occurred_at: example_time(),
+            idempotent_key: Some(EXAMPLE_KEY.into()),
+            zone_id: Some("Asia/Seoul".into()),
+        }
+    }
 }
 
 /// `schedule.time.upcoming.updated` on `task.schedule.direct`: a schedule's start time was set or moved.
@@ -193,7 +297,28 @@ pub struct ScheduleTimeUpcomingState {
 
 impl EventPayload for ScheduleTimeUpcomingState {
     const MESSAGE: &'static str = "ScheduleTimeUpcomingState";
+    const TITLE: &'static str = "When a schedule starts (set or moved)";
     const CHANNELS: &'static [Channel] = &[channel::SCHEDULE_TIME_UPCOMING_UPDATED];
+    const FIELDS: &'static [Field] = &[
+        SCHEDULE_ID,
+        OWNER_ID,
+        field(
+            "newUpcomingTime",
+            FieldKind::DateTime,
+            "the schedule's start time",
+        ),
+        OCCURRED_AT,
+        IDEMPOTENT_KEY,
+    ];
+    fn example() -> Self {
+        ScheduleTimeUpcomingState {
+            schedule_id: 42,
+            owner_id: 7,
+            new_upcoming_time: example_time(),
+            occurred_at: example_time(),
+            idempotent_key: EXAMPLE_KEY.into(),
+        }
+    }
 }
 
 /// `schedule.deleted` on `task.schedule.direct`.
@@ -209,7 +334,17 @@ pub struct ScheduleDeleted {
 
 impl EventPayload for ScheduleDeleted {
     const MESSAGE: &'static str = "ScheduleDeleted";
+    const TITLE: &'static str = "A schedule was deleted";
     const CHANNELS: &'static [Channel] = &[channel::SCHEDULE_DELETED];
+    const FIELDS: &'static [Field] = &[SCHEDULE_ID, OWNER_ID, OCCURRED_AT, IDEMPOTENT_KEY];
+    fn example() -> Self {
+        ScheduleDeleted {
+            schedule_id: 42,
+            owner_id: 7,
+            occurred_at: example_time(),
+            idempotent_key: EXAMPLE_KEY.into(),
+        }
+    }
 }
 
 /// A schedule's state as carried in `beforeState`.
@@ -237,6 +372,27 @@ pub struct ScheduleStateChanged {
 
 impl EventPayload for ScheduleStateChanged {
     const MESSAGE: &'static str = "ScheduleStateChanged";
+    const TITLE: &'static str = "A schedule changed state (the routing key says to which)";
+    const FIELDS: &'static [Field] = &[
+        SCHEDULE_ID,
+        OWNER_ID,
+        field(
+            "beforeState",
+            FieldKind::Enum(&["NOT_STARTED", "IN_PROGRESS", "SUSPENDED", "COMPLETED"]),
+            "the state before the transition",
+        ),
+        OCCURRED_AT,
+        IDEMPOTENT_KEY,
+    ];
+    fn example() -> Self {
+        ScheduleStateChanged {
+            schedule_id: 42,
+            owner_id: 7,
+            before_state: ScheduleState::NotStarted,
+            occurred_at: example_time(),
+            idempotent_key: EXAMPLE_KEY.into(),
+        }
+    }
     const CHANNELS: &'static [Channel] = &[
         channel::SCHEDULE_STATE_STARTED,
         channel::SCHEDULE_STATE_CANCELED,
@@ -257,7 +413,17 @@ pub struct TaskCompleted {
 
 impl EventPayload for TaskCompleted {
     const MESSAGE: &'static str = "TaskCompleted";
+    const TITLE: &'static str = "A task was completed";
     const CHANNELS: &'static [Channel] = &[channel::TASK_COMPLETED];
+    const FIELDS: &'static [Field] = &[TASK_ID, OWNER_ID, OCCURRED_AT, IDEMPOTENT_KEY];
+    fn example() -> Self {
+        TaskCompleted {
+            task_id: 3,
+            owner_id: 7,
+            occurred_at: example_time(),
+            idempotent_key: EXAMPLE_KEY.into(),
+        }
+    }
 }
 
 /// `task.canceled` on `task.task.direct` (also sent when a completed task is reopened).
@@ -273,7 +439,17 @@ pub struct TaskCanceled {
 
 impl EventPayload for TaskCanceled {
     const MESSAGE: &'static str = "TaskCanceled";
+    const TITLE: &'static str = "A task was canceled or reopened";
     const CHANNELS: &'static [Channel] = &[channel::TASK_CANCELED];
+    const FIELDS: &'static [Field] = &[TASK_ID, OWNER_ID, OCCURRED_AT, IDEMPOTENT_KEY];
+    fn example() -> Self {
+        TaskCanceled {
+            task_id: 3,
+            owner_id: 7,
+            occurred_at: example_time(),
+            idempotent_key: EXAMPLE_KEY.into(),
+        }
+    }
 }
 
 #[cfg(test)]
