@@ -40,6 +40,13 @@ use crate::message::{
 use crate::transport::{PublishError, Transport};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bound on acks, nacks, cancels and closes: a connection that died silently must not hang a task.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Runs a broker operation with a deadline; `None` when it did not finish in time.
+async fn bounded<T>(within: Duration, op: impl Future<Output = T>) -> Option<T> {
+    tokio::time::timeout(within, op).await.ok()
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AmqpError {
@@ -232,7 +239,7 @@ impl AmqpTransport {
     /// Drops the connection (tests use it to simulate a broker outage; the next publish reconnects).
     pub async fn disconnect(&self) {
         if let Some(p) = self.state.lock().await.take() {
-            let _ = p.conn.close(320, "closed by pinit".into()).await;
+            let _ = bounded(SETTLE_TIMEOUT, p.conn.close(320, "closed by pinit".into())).await;
         }
     }
 
@@ -371,10 +378,19 @@ impl AmqpConsumer {
     /// Declares the topology once (e.g. at start-up, so a failing broker shows before traffic).
     pub async fn declare(&self) -> Result<(), AmqpError> {
         let conn = connect(&self.url, &self.connection_name()).await?;
-        let channel = conn.create_channel().await?;
-        declare_subscription(&channel, self.inbox.subscription()).await?;
-        let _ = conn.close(200, "declared".into()).await;
-        Ok(())
+        let declared = bounded(CONNECT_TIMEOUT, async {
+            let channel = conn.create_channel().await?;
+            declare_subscription(&channel, self.inbox.subscription()).await
+        })
+        .await;
+        let _ = bounded(SETTLE_TIMEOUT, conn.close(200, "declared".into())).await;
+        match declared {
+            Some(result) => Ok(result?),
+            None => Err(AmqpError::Connect {
+                url: self.url.redacted(),
+                reason: "declaring the topology timed out".into(),
+            }),
+        }
     }
 
     fn connection_name(&self) -> String {
@@ -470,18 +486,10 @@ impl AmqpConsumer {
 /// Processes one delivery and settles it with the broker.
 async fn handle(inbox: &Inbox, delivery: Delivery, stop: &CancellationToken) {
     let event = incoming(&delivery);
-    let settled = match inbox.deliver(&event, delivery.redelivered, stop).await {
-        Ok(Outcome::DeadLettered) => {
-            // The queue's dead-letter exchange moves it to `<queue>.dlq`.
-            delivery
-                .acker
-                .nack(BasicNackOptions {
-                    requeue: false,
-                    multiple: false,
-                })
-                .await
-        }
-        Ok(_) => delivery.acker.ack(BasicAckOptions::default()).await,
+    // (requeue, ack): ack = settled; nack without requeue = dead-lettered; nack with requeue = deliver again.
+    let (ack, requeue) = match inbox.deliver(&event, delivery.redelivered, stop).await {
+        Ok(Outcome::DeadLettered) => (false, false),
+        Ok(_) => (true, false),
         Err(e) => {
             if let DeliverError::Database(e) = &e {
                 tracing::warn!(consumer = inbox.consumer(), event_id = %event.id, error = %e, "inbox unavailable; the event is redelivered later");
@@ -491,17 +499,30 @@ async fn handle(inbox: &Inbox, delivery: Delivery, stop: &CancellationToken) {
                     _ = stop.cancelled() => {}
                 }
             }
-            delivery
-                .acker
+            (false, true)
+        }
+    };
+    let acker = &delivery.acker;
+    let settle = async {
+        if ack {
+            acker.ack(BasicAckOptions::default()).await
+        } else {
+            acker
                 .nack(BasicNackOptions {
-                    requeue: true,
+                    requeue,
                     multiple: false,
                 })
                 .await
         }
     };
-    if let Err(e) = settled {
-        // The channel is gone; the broker redelivers it and the inbox recognises it.
-        tracing::debug!(consumer = inbox.consumer(), event_id = %event.id, error = %e, "could not settle a delivery");
+    match bounded(SETTLE_TIMEOUT, settle).await {
+        Some(Ok(_)) => {}
+        // The channel is gone; the broker redelivers the message and the inbox recognises it.
+        Some(Err(e)) => {
+            tracing::debug!(consumer = inbox.consumer(), event_id = %event.id, error = %e, "could not settle a delivery")
+        }
+        None => {
+            tracing::debug!(consumer = inbox.consumer(), event_id = %event.id, "settling a delivery timed out")
+        }
     }
 }
