@@ -1,0 +1,157 @@
+// Every call to the server, on this origin (the gateway routes /v0 to auth and notification, /v2 to task).
+// The request helper adds the bearer token, refreshes once on 401, retries 503 USER_NOT_READY with backoff
+// (the member is provisioned asynchronously after signup), and turns error bodies into ApiError with the
+// server's own message.
+import { ensureToken, dropToken } from './auth.js';
+import { t } from './i18n.js';
+import { nowIn } from './time.js';
+
+export class ApiError extends Error {
+  constructor(status, data, url) {
+    const serverMessage = typeof data === 'object' && data ? data.message : (typeof data === 'string' && data.length < 300 ? data : '');
+    super(serverMessage || `HTTP ${status}`);
+    this.status = status;
+    this.data = data;
+    this.url = url;
+    this.code = data?.code;
+    this.userMessage = userMessage(status, data, serverMessage);
+  }
+}
+
+function userMessage(status, data, serverMessage) {
+  if (status === 0) return t('error.network');
+  if (status === 401) return t('error.sessionExpired');
+  if (status === 429) return t('error.tooMany');
+  let text = serverMessage || t(status >= 500 ? 'error.server' : 'error.generic');
+  const details = Array.isArray(data?.errors) ? data.errors.map((e) => (e.field ? `${e.field}: ${e.reason}` : e.reason)).filter(Boolean) : [];
+  if (details.length) text = `${text} (${details.join('; ')})`;
+  if (status === 409) text = `${t('error.conflictPrefix')} ${text}`;
+  return text;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Backoff for USER_NOT_READY: Retry-After when given, else 0.25 s doubling to 4 s, about 30 s in all. */
+const NOT_READY_ATTEMPTS = 10;
+const backoff = (attempt, retryAfter) => (retryAfter ? Math.min(retryAfter * 1000, 5000) : Math.min(250 * 2 ** attempt, 4000));
+
+async function parse(response) {
+  if (response.status === 204) return undefined;
+  const text = await response.text();
+  if (!text) return undefined;
+  const type = response.headers.get('Content-Type') || '';
+  if (type.includes('json')) {
+    try { return JSON.parse(text); } catch { return text; }
+  }
+  return text;
+}
+
+/**
+ * request('GET', '/v2/tasks', {query: {page: 0}}) → parsed body (JSON, text, or undefined when empty).
+ * Options: query, body (JSON), auth (default true), signal.
+ */
+export async function request(method, path, { query, body, auth = true, signal } = {}) {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query || {})) if (v !== undefined && v !== null && v !== '') params.set(k, v);
+  const qs = params.toString();
+  const url = qs ? `${path}?${qs}` : path;
+  let refreshed = false;
+  for (let attempt = 0; ; attempt++) {
+    const token = auth ? await ensureToken() : null;
+    const headers = { Accept: 'application/json, text/plain;q=0.9' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (token) headers.Authorization = `Bearer ${token}`;
+    let response;
+    try {
+      response = await fetch(url, {
+        method, headers, signal, credentials: 'same-origin',
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (e) {
+      if (e?.name === 'AbortError') throw e;
+      throw new ApiError(0, null, url);
+    }
+    if (response.status === 401 && auth && !refreshed) {
+      refreshed = true;
+      dropToken(token);
+      continue;
+    }
+    const data = await parse(response);
+    if (response.status === 503 && data?.code === 'USER_NOT_READY' && attempt < NOT_READY_ATTEMPTS) {
+      await sleep(backoff(attempt, Number(response.headers.get('Retry-After'))));
+      continue;
+    }
+    if (!response.ok) throw new ApiError(response.status, data, url);
+    return data;
+  }
+}
+
+const get = (path, query, opts) => request('GET', path, { ...opts, query });
+const post = (path, body, query) => request('POST', path, { body, query });
+
+/** `time` + `zoneId` of now in `zone`, for state transitions. */
+const now = (zone) => ({ time: nowIn(zone), zoneId: zone });
+
+export const api = {
+  providers: async () => {
+    try {
+      const list = await request('GET', '/v0/login/oauth2/providers', { auth: false });
+      return Array.isArray(list) ? list.filter((p) => typeof p === 'string') : [];
+    } catch {
+      return []; // 404 until the server lists providers: no buttons
+    }
+  },
+  me: () => get('/v0/me'),
+
+  tasks: {
+    list: ({ page = 0, size = 20, readyOnly = false } = {}, opts) => get('/v2/tasks', { page, size, readyOnly }, opts),
+    archive: ({ size = 20, cursor } = {}) => get('/v2/tasks/completed', { size, cursor }),
+    get: (id) => get(`/v2/tasks/${id}`),
+    create: (body) => post('/v2/tasks', body),
+    update: (id, body) => request('PATCH', `/v2/tasks/${id}`, { body }),
+    remove: (id, deleteSchedules = false) => request('DELETE', `/v2/tasks/${id}`, { query: { deleteSchedules } }),
+    complete: (id) => post(`/v2/tasks/${id}/complete`),
+    reopen: (id) => post(`/v2/tasks/${id}/reopen`),
+    toSchedule: (id, body) => post(`/v2/tasks/${id}/schedules`, body),
+  },
+
+  schedules: {
+    /** The day containing `date` (queried at 12:00, safe from DST and day edges). */
+    day: (date, zone) => get('/v2/schedules', { time: `${date}T12:00:00`, zoneId: zone }),
+    week: (date, zone) => get('/v2/schedules/week', { time: `${date}T12:00:00`, zoneId: zone }),
+    get: (id) => get(`/v2/schedules/${id}`),
+    create: (body) => post('/v2/schedules', body),
+    update: (id, body) => request('PATCH', `/v2/schedules/${id}`, { body }),
+    remove: (id) => request('DELETE', `/v2/schedules/${id}`),
+    start: (id, zone) => post(`/v2/schedules/${id}/start`, undefined, now(zone)),
+    suspend: (id, zone) => post(`/v2/schedules/${id}/suspend`, undefined, now(zone)),
+    complete: (id, zone) => post(`/v2/schedules/${id}/complete`, undefined, now(zone)),
+    cancel: (id) => post(`/v2/schedules/${id}/cancel`),
+  },
+
+  members: {
+    /** The running (or paused) schedule's id, or null. */
+    now: async () => {
+      const v = await get('/v2/members/now');
+      const id = typeof v === 'number' ? v : Number.parseInt(v, 10);
+      return Number.isFinite(id) ? id : null;
+    },
+    zone: async () => {
+      const v = await get('/v2/members/zone-id');
+      return typeof v === 'string' ? v.trim().replace(/^"|"$/g, '') : v?.zoneId;
+    },
+    setZone: (zoneId) => request('PUT', '/v2/members/zone-id', { body: { zoneId } }),
+  },
+
+  statistics: (date, zone) => get('/v2/statistics', { time: `${date}T12:00:00`, zoneId: zone }),
+
+  push: {
+    vapid: async () => String(await request('GET', '/v0/push/vapid')).trim(),
+    subscribed: async (deviceId) => {
+      const v = await get('/v0/push/subscribed', { deviceId });
+      return v === true || v === 'true';
+    },
+    subscribe: (body) => post('/v0/push/subscribe', body),
+    unsubscribe: (body) => post('/v0/push/unsubscribe', body),
+  },
+};

@@ -1,0 +1,245 @@
+// Boot, routing (History API; the gateway answers every client route with index.html) and the app shell.
+import { initI18n, t, onLangChange, getLang } from './i18n.js';
+import { refresh, hasSession, onSessionLost } from './auth.js';
+import { api } from './api.js';
+import { session, setZone, emit } from './state.js';
+import { h, mount, toast } from './ui.js';
+import { mountPlayer } from './player.js';
+import { registerServiceWorker, sendPrefsToWorker, resyncSubscription } from './push.js';
+import * as loginPage from './pages/login.js';
+import * as signupPage from './pages/signup.js';
+import * as callbackPage from './pages/callback.js';
+import * as todayPage from './pages/today.js';
+import * as schedulesPage from './pages/schedules.js';
+import * as tasksPage from './pages/tasks.js';
+import * as statisticsPage from './pages/statistics.js';
+import * as settingsPage from './pages/settings.js';
+import * as notFoundPage from './pages/notfound.js';
+
+const ROUTES = [
+  ['/login', loginPage, { public: true }],
+  ['/signup', signupPage, { public: true }],
+  ['/login/callback/:provider', callbackPage, { public: true }],
+  ['/app/today', todayPage],
+  ['/app/schedules', schedulesPage],
+  ['/app/schedules/new', schedulesPage, { action: 'new' }],
+  ['/app/new', schedulesPage, { action: 'new' }],
+  ['/app/schedules/:id', schedulesPage, { action: 'open' }],
+  ['/app/schedules/:id/edit', schedulesPage, { action: 'edit' }],
+  ['/app/tasks', tasksPage],
+  ['/app/tasks/new', tasksPage, { action: 'new' }],
+  ['/app/tasks/:id', tasksPage, { action: 'open' }],
+  ['/app/tasks/:id/edit', tasksPage, { action: 'edit' }],
+  ['/app/statistics', statisticsPage],
+  ['/app/settings', settingsPage],
+];
+
+const TABS = [
+  ['/app/today', 'nav.today', '☀'],
+  ['/app/schedules', 'nav.schedules', '▦'],
+  ['/app/tasks', 'nav.tasks', '✓'],
+  ['/app/statistics', 'nav.statistics', '▮'],
+];
+
+function match(pathname) {
+  const parts = pathname.replace(/\/+$/, '').split('/');
+  for (const [pattern, page, options = {}] of ROUTES) {
+    const want = pattern.split('/');
+    if (want.length !== parts.length) continue;
+    const params = {};
+    if (want.every((w, i) => (w.startsWith(':') ? ((params[w.slice(1)] = decodeURIComponent(parts[i])), true) : w === parts[i]))) {
+      return { page, params, options };
+    }
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------- navigation
+
+export function navigate(to, { replace = false } = {}) {
+  const url = new URL(to, location.origin);
+  if (url.origin !== location.origin) { location.assign(url); return; }
+  const target = url.pathname + url.search + url.hash;
+  if (target === location.pathname + location.search + location.hash && !replace) return;
+  history[replace ? 'replaceState' : 'pushState'](null, '', target);
+  route();
+}
+
+document.addEventListener('click', (e) => {
+  const a = e.target.closest?.('a[href]');
+  if (!a || a.target || a.hasAttribute('download') || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+  const url = new URL(a.href, location.href);
+  if (url.origin !== location.origin || a.dataset.external !== undefined || url.pathname.startsWith('/v0/')) return;
+  e.preventDefault();
+  navigate(url.pathname + url.search + url.hash);
+});
+
+// ---------------------------------------------------------------- shell
+
+let shell = null; // {root, main, title, tabs, fab, back}
+let current = null; // {page, controller, key}
+let firstRoute = true;
+
+function buildShell() {
+  const title = h('h1', { class: 'topbar-title', id: 'page-title', tabindex: '-1' });
+  const back = h('button', { class: 'icon-btn topbar-back', type: 'button', 'aria-label': t('common.back'), onclick: () => history.back() }, '‹');
+  const logo = h('a', { class: 'logo', href: '/app/today', 'aria-label': t('nav.home') },
+    h('img', { src: new URL('../icons/icon.svg', import.meta.url).pathname, alt: '', width: 28, height: 28 }), h('span', {}, 'Pinit'));
+  const settingsLink = h('a', { class: 'icon-btn topbar-settings', href: '/app/settings', 'aria-label': t('nav.settings') }, '⚙');
+  const tabs = h('nav', { class: 'tabs', 'aria-label': t('nav.main') },
+    h('ul', {}, TABS.map(([href, key, icon]) => h('li', {},
+      h('a', { href, class: 'tab' }, h('span', { class: 'tab-icon', 'aria-hidden': 'true' }, icon), h('span', { class: 'tab-label' }, t(key))))),
+    h('li', { class: 'tab-desktop-only' }, h('a', { href: '/app/settings', class: 'tab' },
+      h('span', { class: 'tab-icon', 'aria-hidden': 'true' }, '⚙'), h('span', { class: 'tab-label' }, t('nav.settings'))))));
+  const main = h('main', { id: 'main', class: 'main', tabindex: '-1' });
+  const fab = h('a', { class: 'fab', href: '/app/schedules/new' }, h('span', { 'aria-hidden': 'true' }, '+'));
+  const player = h('div', { class: 'player-slot' });
+  const root = h('div', { class: 'shell' },
+    h('header', { class: 'topbar' }, back, logo, title, settingsLink),
+    h('div', { class: 'layout' }, tabs, main),
+    player, fab);
+  mount(document.getElementById('app'), root);
+  shell = { root, main, title, tabs, fab, back, logo, settingsLink };
+  shell.unmountPlayer = mountPlayer(player);
+}
+
+function dropShell() {
+  shell?.unmountPlayer();
+  shell = null;
+}
+
+function updateShell(pathname) {
+  for (const a of shell.tabs.querySelectorAll('a')) {
+    const active = pathname === a.getAttribute('href') || pathname.startsWith(`${a.getAttribute('href')}/`);
+    if (active) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  const onTasks = pathname.startsWith('/app/tasks');
+  const date = new URLSearchParams(location.search).get('date');
+  shell.fab.href = onTasks ? '/app/tasks/new' : `/app/schedules/new${date ? `?date=${date}` : ''}`;
+  shell.fab.setAttribute('aria-label', t(onTasks ? 'tasks.add' : 'schedules.add'));
+  const isTop = TABS.some(([href]) => href === pathname);
+  shell.back.hidden = isTop;
+  shell.logo.hidden = !isTop;
+  shell.settingsLink.hidden = pathname === '/app/settings';
+  shell.root.dataset.route = pathname.split('/')[2] || '';
+}
+
+function setTitle(text) {
+  if (shell) shell.title.textContent = text;
+  document.title = text ? `${text} · Pinit` : 'Pinit';
+}
+
+// ---------------------------------------------------------------- routing
+
+let routeSeq = 0;
+
+async function route() {
+  const seq = ++routeSeq;
+  const { pathname } = location;
+  if (pathname === '/' || pathname === '/app' || pathname === '/index.html') {
+    navigate(hasSession() ? '/app/today' : '/login', { replace: true });
+    return;
+  }
+  const found = match(pathname) || { page: notFoundPage, params: {}, options: { public: true } };
+  const { page, params, options } = found;
+  const isPublic = Boolean(options.public);
+  if (!isPublic && !hasSession()) {
+    const token = await refresh();
+    if (!token) {
+      navigate(`/login?next=${encodeURIComponent(pathname + location.search)}`, { replace: true });
+      return;
+    }
+    await loadMember();
+    if (seq !== routeSeq) return;
+  }
+  if (isPublic && hasSession() && (page === loginPage || page === signupPage)) {
+    navigate('/app/today', { replace: true });
+    return;
+  }
+
+  const ctx = {
+    params, action: options.action, query: new URLSearchParams(location.search), navigate, setTitle, loadMember,
+  };
+  if (current && current.page === page && page.update && !isPublic) {
+    updateShell(pathname);
+    page.update(ctx);
+    return;
+  }
+  current?.controller.abort();
+  const controller = new AbortController();
+  current = { page, controller };
+  ctx.signal = controller.signal;
+
+  let container;
+  if (isPublic) {
+    dropShell();
+    container = h('main', { id: 'main', class: 'main main-public', tabindex: '-1' });
+    mount(document.getElementById('app'), container);
+  } else {
+    if (!shell) buildShell();
+    updateShell(pathname);
+    container = shell.main;
+    container.replaceChildren();
+  }
+  ctx.main = container;
+  try {
+    await page.render(ctx);
+  } catch (error) {
+    if (error?.name !== 'AbortError') {
+      console.error(error);
+      toast(error?.userMessage || t('error.generic'), { type: 'error' });
+    }
+  }
+  if (!firstRoute && !controller.signal.aborted) {
+    (container.querySelector('h1') || shell?.title || container).focus({ preventScroll: true });
+  }
+  firstRoute = false;
+}
+
+/** The member's profile and zone; the task service's zone wins when it answers. */
+async function loadMember() {
+  try {
+    session.me = await api.me();
+    if (session.me?.zoneId) setZone(session.me.zoneId);
+  } catch { /* the zone stays the browser's */ }
+  api.members.zone().then((zone) => {
+    if (zone && zone !== session.zone) {
+      setZone(zone);
+      emit('zone:changed', { zone });
+    }
+  }).catch(() => {});
+  sendPrefsToWorker();
+  resyncSubscription();
+}
+
+onSessionLost((reason) => {
+  session.me = null;
+  if (reason === 'expired') toast(t('error.sessionExpired'), { type: 'error' });
+  if (!match(location.pathname)?.options.public) navigate('/login', { replace: true });
+});
+
+onLangChange(() => {
+  dropShell();
+  current?.controller.abort();
+  current = null;
+  sendPrefsToWorker();
+  route();
+});
+
+window.addEventListener('popstate', route);
+
+navigator.serviceWorker?.addEventListener('message', ({ data }) => {
+  if (data?.type === 'push') emit('schedule:changed', { id: data.scheduleId, reason: 'push' });
+  if (data?.type === 'navigate' && data.url) navigate(data.url);
+});
+
+async function boot() {
+  await initI18n();
+  document.documentElement.lang = getLang();
+  registerServiceWorker();
+  if (await refresh()) await loadMember();
+  route();
+}
+
+boot();

@@ -1,0 +1,411 @@
+// Schedules: a Monday–Sunday week strip, the selected day's schedules in start-time order, the detail dialog
+// with every state action, and the create/edit form. Dates and times are in the member's zone.
+import { api } from '../api.js';
+import { t, locale, formatDuration } from '../i18n.js';
+import { session, emit, on } from '../state.js';
+import { h, mount, uid, toast, showError, openDialog, confirmDialog, statusPanel, field, chips, busy, srOnly } from '../ui.js';
+import {
+  todayIn, addDays, weekOf, mondayOf, dateOf, timeOf, formatDate, formatWall, parseDuration, clock, utcLabel, nowIn,
+} from '../time.js';
+import { elapsedNow, transition } from '../player.js';
+
+export const TYPES = ['DEEP_WORK', 'QUICK_TASK', 'ADMIN_TASK'];
+const TITLE_MAX = 20;
+const DESCRIPTION_MAX = 100;
+
+const byStart = (a, b) => String(a.date?.dateTime).localeCompare(String(b.date?.dateTime)) || a.id - b.id;
+
+/** The next full hour in the member's zone, as a datetime-local value on `date` (today by default). */
+function defaultStart(date) {
+  const now = nowIn(session.zone);
+  const hour = Math.min(23, Number(now.slice(11, 13)) + 1);
+  return `${date || dateOf(now)}T${String(hour).padStart(2, '0')}:00`;
+}
+
+const typeLabel = (type) => t(`type.${type}`);
+const stateLabel = (state) => t(`state.${state}`);
+
+// ---------------------------------------------------------------- card
+
+export function scheduleCard(schedule, { onOpen } = {}) {
+  const elapsed = parseDuration(schedule.duration);
+  return h('article', { class: `card schedule-card state-${schedule.state}`, dataset: { id: schedule.id } },
+    h('time', { class: 'schedule-time', datetime: schedule.date?.dateTime }, timeOf(schedule.date?.dateTime)),
+    h('div', { class: 'schedule-main' },
+      h('h3', { class: 'card-title' },
+        h('button', { class: 'link-btn', type: 'button', onclick: () => onOpen?.(schedule) }, schedule.title)),
+      h('p', { class: 'card-meta' },
+        h('span', { class: `pill type-${schedule.scheduleType}` }, typeLabel(schedule.scheduleType)),
+        h('span', { class: `pill state-pill state-${schedule.state}` }, stateLabel(schedule.state)),
+        elapsed > 0 || schedule.state !== 'NOT_STARTED' ? h('span', { class: 'muted' }, formatDuration(elapsed)) : null),
+      schedule.description ? h('p', { class: 'card-desc' }, schedule.description) : null),
+    h('div', { class: 'card-actions' }, quickAction(schedule)));
+}
+
+function quickAction(schedule) {
+  const make = (action, icon, label) => h('button', {
+    class: `round-btn action-${action}`, type: 'button', 'aria-label': `${label}: ${schedule.title}`, title: label,
+    onclick: (e) => { e.currentTarget.disabled = true; transition(schedule, action); },
+  }, h('span', { 'aria-hidden': 'true' }, icon));
+  switch (schedule.state) {
+    case 'NOT_STARTED': return make('start', '▶', t('schedules.action.start'));
+    case 'IN_PROGRESS': return make('complete', '✓', t('schedules.action.complete'));
+    case 'SUSPENDED': return make('start', '▶', t('schedules.action.resume'));
+    default: return h('span', { class: 'done-mark', title: stateLabel(schedule.state) }, h('span', { 'aria-hidden': 'true' }, '✓'), srOnly(stateLabel(schedule.state)));
+  }
+}
+
+// ---------------------------------------------------------------- detail dialog
+
+/** Opens a schedule's detail; resolves when the dialog closes. */
+export function openScheduleDetail(id, { onClose } = {}) {
+  let timer = null;
+  const controller = new AbortController();
+  const dialog = openDialog({
+    title: t('schedules.detail'),
+    content: statusPanel('loading', t('common.loading')),
+    onClose: () => { clearInterval(timer); controller.abort(); onClose?.(); },
+  });
+
+  async function load() {
+    clearInterval(timer);
+    let schedule;
+    try {
+      schedule = await api.schedules.get(id);
+    } catch (error) {
+      mount(dialog.body, statusPanel('error', t('schedules.loadFailed'), error.userMessage, { label: t('common.retry'), run: load }));
+      return;
+    }
+    const title = dialog.panel.querySelector('.dialog-title');
+    title.textContent = schedule.title;
+    const elapsed = h('dd', { class: 'elapsed' }, clock(elapsedNow(schedule)));
+    if (schedule.state === 'IN_PROGRESS') timer = setInterval(() => { elapsed.textContent = clock(elapsedNow(schedule)); }, 1000);
+    const task = h('dd', {}, '—');
+    const act = (action, label, cls = '') => h('button', {
+      class: `btn ${cls}`, type: 'button',
+      onclick: async (e) => { await busy(e.currentTarget, label, () => transition(schedule, action)); },
+    }, label);
+    const actions = [];
+    const s = schedule.state;
+    if (s === 'NOT_STARTED') actions.push(act('start', t('schedules.action.start'), 'btn-primary'), act('complete', t('schedules.action.completeNow')));
+    if (s === 'IN_PROGRESS') actions.push(act('suspend', t('schedules.action.pause')), act('complete', t('schedules.action.complete'), 'btn-primary'));
+    if (s === 'SUSPENDED') actions.push(act('start', t('schedules.action.resume'), 'btn-primary'));
+    if (s !== 'NOT_STARTED') actions.push(act('cancel', t(s === 'COMPLETED' ? 'schedules.action.reset' : 'schedules.action.cancel')));
+    const manage = [];
+    if (s === 'NOT_STARTED') {
+      manage.push(
+        h('button', { class: 'btn', type: 'button', onclick: () => { dialog.close(); openScheduleForm({ schedule }); } }, t('common.edit')),
+        h('button', { class: 'btn', type: 'button', onclick: (e) => move(schedule, -1, e.currentTarget) }, t('schedules.movePrev')),
+        h('button', { class: 'btn', type: 'button', onclick: (e) => move(schedule, 1, e.currentTarget) }, t('schedules.moveNext')));
+    }
+    if (s === 'NOT_STARTED' || s === 'COMPLETED') {
+      manage.push(h('button', { class: 'btn btn-danger', type: 'button', onclick: () => remove(schedule, dialog) }, t('common.delete')));
+    }
+    mount(dialog.body,
+      schedule.description ? h('p', { class: 'detail-desc' }, schedule.description) : null,
+      h('p', { class: 'card-meta' },
+        h('span', { class: `pill state-pill state-${s}` }, stateLabel(s)),
+        h('span', { class: 'pill' }, typeLabel(schedule.scheduleType))),
+      h('dl', { class: 'facts' },
+        h('dt', {}, t('schedules.start')),
+        h('dd', {}, formatWall(schedule.date.dateTime, locale(), { dateStyle: 'medium', timeStyle: 'short', hourCycle: 'h23' }),
+          ' ', h('span', { class: 'muted' }, `(${schedule.date.zoneId}, ${utcLabel(schedule.date.zoneId)})`)),
+        h('dt', {}, t('schedules.elapsed')), elapsed,
+        schedule.taskId ? [h('dt', {}, t('schedules.task')), task] : null),
+      h('div', { class: 'button-row', role: 'group', 'aria-label': t('schedules.stateActions') }, actions),
+      manage.length ? h('div', { class: 'button-row', role: 'group', 'aria-label': t('schedules.manage') }, manage) : null);
+    if (schedule.taskId) {
+      api.tasks.get(schedule.taskId).then((linked) => {
+        mount(task, h('a', { href: `/app/tasks/${linked.id}`, onclick: () => dialog.close() }, linked.title),
+          linked.completed ? ` (${t('tasks.done')})` : '');
+      }).catch(() => mount(task, `#${schedule.taskId}`));
+    }
+  }
+
+  on('schedule:changed', (detail) => { if (!detail.id || String(detail.id) === String(id)) load(); }, controller.signal);
+  load();
+  return dialog;
+}
+
+async function move(schedule, days, button) {
+  const { dateTime, zoneId } = schedule.date;
+  const target = `${addDays(dateOf(dateTime), days)}T${dateTime.slice(11, 19) || '00:00:00'}`;
+  await busy(button, t('common.saving'), async () => {
+    try {
+      await api.schedules.update(schedule.id, { date: { dateTime: target, zoneId } });
+      toast(t(days < 0 ? 'schedules.movedPrev' : 'schedules.movedNext', { title: schedule.title }), { type: 'success' });
+      emit('schedule:changed', { id: schedule.id, reason: 'moved', date: dateOf(target) });
+    } catch (error) {
+      showError(error);
+    }
+  });
+}
+
+async function remove(schedule, dialog) {
+  const ok = await confirmDialog(t('schedules.confirmDelete', { title: schedule.title }), { confirmLabel: t('common.delete'), danger: true });
+  if (!ok) return;
+  try {
+    await api.schedules.remove(schedule.id);
+    dialog.close();
+    toast(t('schedules.deleted'), { type: 'success' });
+    emit('schedule:changed', { id: schedule.id, reason: 'deleted' });
+  } catch (error) {
+    showError(error);
+  }
+}
+
+// ---------------------------------------------------------------- form dialog
+
+/** Create (no `schedule`) or edit a schedule. `date` preselects the day when creating. */
+export function openScheduleForm({ schedule, date, onClose } = {}) {
+  const editing = Boolean(schedule);
+  const title = h('input', { type: 'text', required: true, maxlength: TITLE_MAX, value: schedule?.title || '', autofocus: true });
+  const description = h('textarea', { rows: 3, required: true, maxlength: DESCRIPTION_MAX }, schedule?.description || '');
+  const start = h('input', { type: 'datetime-local', required: true, step: 60, value: schedule ? schedule.date.dateTime.slice(0, 16) : defaultStart(date) });
+  const zone = schedule?.date.zoneId || session.zone;
+  const fields = {
+    title: field(t('schedules.form.title'), title, { hint: t('common.maxChars', { n: TITLE_MAX }) }),
+    description: field(t('schedules.form.description'), description, { hint: t('common.maxChars', { n: DESCRIPTION_MAX }) }),
+    start: field(t('schedules.form.start'), start, { hint: t('schedules.form.zoneHint', { zone, offset: utcLabel(zone) }) }),
+  };
+  const type = chips(t('schedules.form.type'), uid('type'), TYPES.map((v) => ({ value: v, label: typeLabel(v) })), schedule?.scheduleType || 'DEEP_WORK');
+  const formError = h('p', { class: 'form-error', role: 'alert', hidden: true });
+  const submit = h('button', { class: 'btn btn-primary', type: 'submit' }, t(editing ? 'common.save' : 'schedules.form.create'));
+  const formId = uid('schedule-form');
+
+  const form = h('form', { id: formId, class: 'form', novalidate: true, onsubmit: async (e) => {
+    e.preventDefault();
+    formError.hidden = true;
+    const errors = {
+      title: title.value.trim() ? '' : t('form.titleRequired'),
+      description: description.value.trim() ? '' : t('form.descriptionRequired'),
+      start: start.value ? '' : t('schedules.form.startRequired'),
+    };
+    for (const [k, m] of Object.entries(errors)) fields[k].setError(m);
+    const first = Object.keys(errors).find((k) => errors[k]);
+    if (first) return ({ title, description, start })[first].focus();
+    const body = {
+      title: title.value.trim(), description: description.value.trim(), scheduleType: type.value,
+      date: { dateTime: `${start.value.slice(0, 16)}:00`, zoneId: zone },
+    };
+    await busy(submit, t('common.saving'), async () => {
+      try {
+        const saved = editing ? await api.schedules.update(schedule.id, body) : await api.schedules.create(body);
+        dialog.close();
+        toast(t(editing ? 'schedules.updated' : 'schedules.created'), { type: 'success' });
+        emit('schedule:changed', { id: saved?.id ?? schedule?.id, reason: editing ? 'updated' : 'created', date: dateOf(body.date.dateTime) });
+      } catch (error) {
+        formError.textContent = error.userMessage || t('error.generic');
+        formError.hidden = false;
+      }
+    });
+  } }, fields.title, fields.description, type, fields.start, formError);
+
+  const dialog = openDialog({
+    title: t(editing ? 'schedules.form.editTitle' : 'schedules.form.newTitle'),
+    content: form,
+    actions: [
+      h('button', { class: 'btn', type: 'button', onclick: () => dialog.close() }, t('common.cancel')),
+      submit,
+    ],
+    onClose,
+  });
+  submit.setAttribute('form', formId);
+  return dialog;
+}
+
+// ---------------------------------------------------------------- page
+
+let active = null; // the mounted page's handle, for update()
+
+export async function render(ctx) {
+  const { main, setTitle, signal } = ctx;
+  setTitle(t('schedules.title'));
+  const page = { date: ctx.query.get('date') || todayIn(session.zone), week: [], monday: null };
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(page.date)) page.date = todayIn(session.zone);
+
+  const weekLabelId = uid('week');
+  const overdue = h('div', { class: 'overdue-slot' });
+  const weekLabel = h('h2', { class: 'week-label', id: weekLabelId });
+  const strip = h('div', { class: 'week-strip', role: 'group', 'aria-labelledby': weekLabelId });
+  const total = h('p', { class: 'week-total' });
+  const dayTitle = h('h2', { class: 'day-title' });
+  const list = h('div', { class: 'schedule-list' });
+  const navButton = (label, icon, run) => h('button', { class: 'icon-btn', type: 'button', 'aria-label': label, title: label, onclick: run }, h('span', { 'aria-hidden': 'true' }, icon));
+
+  main.append(
+    overdue,
+    h('section', { class: 'week', 'aria-label': t('schedules.week') },
+      h('div', { class: 'week-head' },
+        navButton(t('schedules.prevWeek'), '‹', () => select(addDays(page.date, -7))),
+        weekLabel,
+        navButton(t('schedules.nextWeek'), '›', () => select(addDays(page.date, 7))),
+        h('button', { class: 'btn btn-small', type: 'button', onclick: () => select(todayIn(session.zone)) }, t('schedules.today'))),
+      strip, total),
+    h('section', { class: 'day', 'aria-labelledby': 'day-title' },
+      h('div', { class: 'day-head' },
+        Object.assign(dayTitle, { id: 'day-title' }),
+        h('button', { class: 'btn btn-small', type: 'button', onclick: () => refreshAll() }, t('common.refresh'))),
+      list));
+
+  swipe(strip, (direction) => select(addDays(page.date, direction * 7)));
+
+  function renderStrip() {
+    const today = todayIn(session.zone);
+    const days = weekOf(page.date);
+    weekLabel.textContent = formatDate(days[0], locale(), { year: 'numeric', month: 'long' });
+    mount(strip, days.map((date) => {
+      const items = page.week.filter((s) => dateOf(s.date?.dateTime) === date);
+      const open = items.filter((s) => s.state !== 'COMPLETED').length;
+      const dot = items.length ? (open ? 'dot dot-open' : 'dot dot-done') : 'dot';
+      const summary = items.length ? t('schedules.daySummary', { n: items.length, open }) : t('schedules.dayEmpty');
+      return h('button', {
+        class: `day-btn${date === today ? ' is-today' : ''}`, type: 'button',
+        'aria-pressed': String(date === page.date), 'aria-current': date === today ? 'date' : null,
+        'aria-label': `${formatDate(date, locale(), { weekday: 'long', month: 'long', day: 'numeric' })}${date === today ? `, ${t('schedules.today')}` : ''}. ${summary}`,
+        onclick: () => select(date),
+      },
+      h('span', { class: 'day-name', 'aria-hidden': 'true' }, formatDate(date, locale(), { weekday: 'short' })),
+      h('span', { class: 'day-num', 'aria-hidden': 'true' }, formatDate(date, locale(), { day: 'numeric' })),
+      h('span', { class: dot, 'aria-hidden': 'true' }));
+    }));
+    dayTitle.textContent = formatDate(page.date, locale(), { weekday: 'long', month: 'long', day: 'numeric' });
+  }
+
+  async function loadWeek() {
+    const monday = mondayOf(page.date);
+    try {
+      const week = await api.schedules.week(page.date, session.zone);
+      if (mondayOf(page.date) !== monday) return;
+      page.week = Array.isArray(week) ? week : [];
+    } catch {
+      page.week = [];
+    }
+    renderStrip();
+  }
+
+  async function loadTotal() {
+    const monday = mondayOf(page.date);
+    try {
+      const stats = await api.statistics(monday, session.zone);
+      if (mondayOf(page.date) !== monday) return;
+      total.textContent = t('schedules.weekTotal', { total: formatDuration(parseDuration(stats.totalWorkElapsedTime)) });
+    } catch {
+      total.textContent = t('schedules.weekTotalUnavailable');
+    }
+  }
+
+  async function loadDay() {
+    const date = page.date;
+    if (!list.children.length) mount(list, statusPanel('loading', t('schedules.loading')));
+    list.setAttribute('aria-busy', 'true');
+    try {
+      const items = await api.schedules.day(date, session.zone);
+      if (date !== page.date || signal.aborted) return;
+      const sorted = (Array.isArray(items) ? items : []).slice().sort(byStart);
+      if (!sorted.length) {
+        mount(list, statusPanel('empty', t('schedules.empty'), t('schedules.emptyHint'),
+          { label: t('schedules.add'), run: () => openScheduleForm({ date: page.date }) }));
+      } else {
+        mount(list, h('ol', { class: 'cards', 'aria-label': t('schedules.listLabel', { date: dayTitle.textContent }) },
+          sorted.map((s) => h('li', {}, scheduleCard(s, { onOpen: (x) => openScheduleDetail(x.id) })))));
+      }
+    } catch (error) {
+      if (date !== page.date) return;
+      mount(list, statusPanel('error', t('schedules.loadFailed'), error.userMessage, { label: t('common.retry'), run: loadDay }));
+    } finally {
+      list.removeAttribute('aria-busy');
+    }
+  }
+
+  async function loadOverdue() {
+    const today = todayIn(session.zone);
+    try {
+      const weeks = await Promise.all([api.schedules.week(today, session.zone), api.schedules.week(addDays(today, -7), session.zone)]);
+      const late = weeks.flat().filter((s) => dateOf(s.date?.dateTime) < today && s.state !== 'COMPLETED');
+      if (!late.length) { mount(overdue); return; }
+      const earliest = late.map((s) => dateOf(s.date.dateTime)).sort()[0];
+      mount(overdue, h('button', { class: 'banner banner-warn', type: 'button', onclick: () => select(earliest) },
+        h('span', { 'aria-hidden': 'true' }, '⚠ '), t('schedules.overdue', { n: late.length })));
+    } catch {
+      mount(overdue);
+    }
+  }
+
+  function select(date) {
+    const weekChanged = mondayOf(date) !== mondayOf(page.date);
+    page.date = date;
+    const url = new URL(location.href);
+    url.searchParams.set('date', date);
+    history.replaceState(null, '', url.pathname + url.search);
+    document.querySelector('.fab')?.setAttribute('href', `/app/schedules/new?date=${date}`);
+    list.replaceChildren();
+    renderStrip();
+    loadDay();
+    if (weekChanged) { page.week = []; loadWeek(); loadTotal(); }
+  }
+
+  function refreshAll() {
+    loadWeek();
+    loadDay();
+    loadTotal();
+    loadOverdue();
+  }
+
+  on('schedule:changed', (detail) => {
+    if (detail.date && detail.reason === 'created' && detail.date !== page.date) select(detail.date);
+    else refreshAll();
+  }, signal);
+  on('task:changed', () => loadDay(), signal);
+  on('zone:changed', () => select(todayIn(session.zone)), signal);
+
+  renderStrip();
+  refreshAll();
+  active = { handle: (c) => handleAction(c, page, select), signal };
+  signal.addEventListener('abort', () => { if (active?.signal === signal) active = null; });
+  handleAction(ctx, page, select);
+}
+
+export function update(ctx) {
+  active?.handle(ctx);
+}
+
+async function handleAction(ctx, page, select) {
+  const back = () => ctx.navigate(`/app/schedules?date=${page.date}`, { replace: true });
+  const scheduleId = ctx.query.get('scheduleId') || (ctx.action === 'open' ? ctx.params.id : null);
+  if (ctx.action === 'new') {
+    const date = ctx.query.get('date');
+    if (date && date !== page.date) select(date);
+    openScheduleForm({ date: date || page.date, onClose: back });
+  } else if (ctx.action === 'edit') {
+    try {
+      const schedule = await api.schedules.get(ctx.params.id);
+      openScheduleForm({ schedule, onClose: back });
+    } catch (error) {
+      showError(error);
+      back();
+    }
+  } else if (scheduleId) {
+    try {
+      const schedule = await api.schedules.get(scheduleId);
+      const date = dateOf(schedule.date.dateTime);
+      if (date !== page.date) select(date);
+    } catch { /* the dialog shows the error */ }
+    openScheduleDetail(scheduleId, { onClose: back });
+  }
+}
+
+/** Horizontal swipe on `el` (more than 60 px): direction -1 = previous, +1 = next. Buttons do the same. */
+function swipe(el, run) {
+  let x0 = null;
+  let y0 = null;
+  el.addEventListener('pointerdown', (e) => { if (e.pointerType !== 'mouse') { x0 = e.clientX; y0 = e.clientY; } });
+  el.addEventListener('pointerup', (e) => {
+    if (x0 == null) return;
+    const dx = e.clientX - x0;
+    const dy = e.clientY - y0;
+    x0 = null;
+    if (Math.abs(dx) > 60 && Math.abs(dx) > Math.abs(dy) * 1.5) run(dx < 0 ? 1 : -1);
+  });
+  el.addEventListener('pointercancel', () => { x0 = null; });
+}

@@ -1,0 +1,214 @@
+// DOM helpers, toasts, accessible dialogs. Text always goes in as text nodes (never innerHTML).
+import { t } from './i18n.js';
+
+/**
+ * h('button', {class: 'btn', onclick: fn, 'aria-label': '…'}, 'text', child)
+ * Attributes: `class`, `text`, `on<event>`, `dataset` (object), boolean properties (`disabled`, `checked`,
+ * `hidden`, …) and anything else as an attribute (skipped when null/false).
+ */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value == null || value === false) continue;
+    if (key === 'class') el.className = value;
+    else if (key === 'text') el.textContent = value;
+    else if (key === 'dataset') Object.assign(el.dataset, value);
+    else if (key.startsWith('on') && typeof value === 'function') el.addEventListener(key.slice(2), value);
+    else if (['value', 'checked', 'disabled', 'hidden', 'selected', 'required', 'readOnly', 'multiple'].includes(key)) el[key] = value;
+    else el.setAttribute(key, value === true ? '' : String(value));
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child == null || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+/** Replaces the children of `el`. */
+export function mount(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+let idCounter = 0;
+export const uid = (prefix = 'id') => `${prefix}-${++idCounter}`;
+
+/** Visually hidden text for screen readers. */
+export const srOnly = (text) => h('span', { class: 'sr-only' }, text);
+
+// ---------------------------------------------------------------- toasts
+
+/** A short message; errors are announced assertively. `action`: {label, run}. */
+export function toast(message, { type = 'info', action, timeout = 4000 } = {}) {
+  const region = document.getElementById(type === 'error' ? 'alerts' : 'toasts');
+  const item = h('div', { class: `toast toast-${type}` }, h('span', {}, message));
+  const close = () => item.remove();
+  if (action) {
+    item.append(h('button', { class: 'btn btn-small', type: 'button', onclick: () => { close(); action.run(); } }, action.label));
+  }
+  item.append(h('button', { class: 'icon-btn', type: 'button', 'aria-label': t('common.dismiss'), onclick: close }, '×'));
+  region.append(item);
+  if (timeout && !action) setTimeout(close, type === 'error' ? timeout * 1.5 : timeout);
+  return close;
+}
+
+/** Shows an API or other error to the member (the server's message when there is one). */
+export function showError(error, fallbackKey = 'error.generic') {
+  const message = error?.userMessage || error?.message || t(fallbackKey);
+  toast(message, { type: 'error' });
+}
+
+// ---------------------------------------------------------------- dialogs
+
+const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]):not([type="hidden"]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+const openDialogs = [];
+
+function setBackgroundInert(inert) {
+  for (const id of ['app', 'skip']) {
+    const el = document.getElementById(id);
+    if (el) el.inert = inert;
+  }
+}
+
+/**
+ * A modal dialog: role=dialog, aria-modal, labelled by its title, focus trapped inside, Escape and the
+ * backdrop close it, focus returns to where it was. `content` is a node or a function (dialog) => node.
+ * Returns {el, body, close}; `onClose` runs once, after it is removed.
+ */
+export function openDialog({ title, content, actions = [], onClose, wide = false, describedBy }) {
+  const opener = document.activeElement;
+  const titleId = uid('dialog-title');
+  const body = h('div', { class: 'dialog-body' });
+  const panel = h('div', {
+    class: `dialog${wide ? ' dialog-wide' : ''}`, role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': titleId,
+    'aria-describedby': describedBy,
+  },
+  h('div', { class: 'dialog-head' },
+    h('h2', { id: titleId, class: 'dialog-title', tabindex: '-1' }, title),
+    h('button', { class: 'icon-btn', type: 'button', 'aria-label': t('common.close'), onclick: () => close() }, '×')),
+  body);
+  if (actions.length) panel.append(h('div', { class: 'dialog-actions' }, actions));
+  const backdrop = h('div', { class: 'backdrop' }, panel);
+  let closed = false;
+
+  function close(result) {
+    if (closed) return;
+    closed = true;
+    backdrop.remove();
+    openDialogs.splice(openDialogs.indexOf(handle), 1);
+    if (!openDialogs.length) setBackgroundInert(false);
+    else openDialogs.at(-1).panel.removeAttribute('inert');
+    if (opener && document.contains(opener)) opener.focus();
+    onClose?.(result);
+  }
+
+  backdrop.addEventListener('mousedown', (e) => { if (e.target === backdrop) close(); });
+  panel.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') { e.stopPropagation(); close(); return; }
+    if (e.key !== 'Tab') return;
+    const items = [...panel.querySelectorAll(FOCUSABLE)].filter((el) => el.offsetParent !== null || el === document.activeElement);
+    if (!items.length) { e.preventDefault(); return; }
+    const first = items[0];
+    const last = items.at(-1);
+    if (e.shiftKey && (document.activeElement === first || !panel.contains(document.activeElement))) { e.preventDefault(); last.focus(); }
+    else if (!e.shiftKey && document.activeElement === last) { e.preventDefault(); first.focus(); }
+  });
+
+  const handle = { el: backdrop, panel, body, close };
+  if (openDialogs.length) openDialogs.at(-1).panel.setAttribute('inert', '');
+  openDialogs.push(handle);
+  setBackgroundInert(true);
+  document.body.append(backdrop);
+  const node = typeof content === 'function' ? content(handle) : content;
+  if (node) body.append(node);
+  const autofocus = body.querySelector('[autofocus]') || body.querySelector('input, select, textarea');
+  (autofocus || panel.querySelector('.dialog-title')).focus();
+  return handle;
+}
+
+/** A yes/no question in a dialog. Resolves true when confirmed. */
+export function confirmDialog(message, { confirmLabel = t('common.confirm'), danger = false, extra } = {}) {
+  return new Promise((resolve) => {
+    let answer = false;
+    const messageId = uid('confirm');
+    const dialog = openDialog({
+      title: t('common.areYouSure'),
+      describedBy: messageId,
+      content: h('div', {}, h('p', { id: messageId }, message), extra),
+      actions: [
+        h('button', { class: 'btn', type: 'button', onclick: () => dialog.close() }, t('common.cancel')),
+        h('button', {
+          class: `btn ${danger ? 'btn-danger' : 'btn-primary'}`, type: 'button',
+          onclick: () => { answer = true; dialog.close(); },
+        }, confirmLabel),
+      ],
+      onClose: () => resolve(answer),
+    });
+    dialog.panel.querySelector('.dialog-actions .btn').focus();
+  });
+}
+
+// ---------------------------------------------------------------- panels and forms
+
+/** A loading / empty / error panel. `action`: {label, run}. */
+export function statusPanel(kind, title, description, action) {
+  return h('div', { class: `status status-${kind}`, role: kind === 'loading' ? 'status' : null },
+    kind === 'loading' ? h('span', { class: 'spinner', 'aria-hidden': 'true' }) : null,
+    h('p', { class: 'status-title' }, title),
+    description ? h('p', { class: 'status-desc' }, description) : null,
+    action ? h('button', { class: 'btn', type: 'button', onclick: action.run }, action.label) : null);
+}
+
+/** A labelled form control with an optional hint and an error slot wired to aria-describedby. */
+export function field(label, control, { hint, id = control.id || uid('field') } = {}) {
+  control.id = id;
+  const hintId = hint ? `${id}-hint` : null;
+  const errorId = `${id}-error`;
+  control.setAttribute('aria-describedby', [hintId, errorId].filter(Boolean).join(' '));
+  const error = h('p', { class: 'field-error', id: errorId, hidden: true });
+  const wrap = h('div', { class: 'field' },
+    h('label', { for: id }, label),
+    control,
+    hint ? h('p', { class: 'field-hint', id: hintId }, hint) : null,
+    error);
+  wrap.setError = (message) => {
+    error.textContent = message || '';
+    error.hidden = !message;
+    if (message) control.setAttribute('aria-invalid', 'true');
+    else control.removeAttribute('aria-invalid');
+  };
+  return wrap;
+}
+
+/** A group of radio buttons styled as chips. Returns the fieldset; `.value` reads the choice. */
+export function chips(legend, name, options, selected) {
+  const set = h('fieldset', { class: 'chips' }, h('legend', {}, legend));
+  for (const { value, label } of options) {
+    const id = uid(name);
+    set.append(h('span', { class: 'chip' },
+      h('input', { type: 'radio', name, id, value, checked: String(value) === String(selected) }),
+      h('label', { for: id }, label)));
+  }
+  Object.defineProperty(set, 'value', { get: () => set.querySelector('input:checked')?.value });
+  return set;
+}
+
+/** Disables a submit button and shows a busy label while `work` runs. */
+export async function busy(button, label, work) {
+  const original = button.textContent;
+  button.disabled = true;
+  button.setAttribute('aria-busy', 'true');
+  button.textContent = label;
+  try {
+    return await work();
+  } finally {
+    button.disabled = false;
+    button.removeAttribute('aria-busy');
+    button.textContent = original;
+  }
+}

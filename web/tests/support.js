@@ -1,0 +1,119 @@
+// Test support: start `pinit serve` on a random port with a fresh data directory, launch Debian's Chromium
+// through playwright-core, and helpers shared by the browser tests.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { chromium } from 'playwright-core';
+import { installFakeApi } from './fake-api.js';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const BIN = process.env.PINIT_BIN || path.join(ROOT, 'target/debug/pinit');
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+/** PINIT_WEB_FAKE_API=1: answer /v2/** and /v0/push/** from an in-test fake of the contract (client development). */
+export const FAKE_API = process.env.PINIT_WEB_FAKE_API === '1';
+export const SCREENS = process.env.PINIT_WEB_SCREENS ? path.resolve(process.env.PINIT_WEB_SCREENS) : null;
+export const ZONE = 'Asia/Seoul';
+export const PHONE = { width: 375, height: 812 };
+export const DESKTOP = { width: 1280, height: 860 };
+
+/** Starts `pinit serve --port 0` and resolves once it logs "Pinit is running" with its URL. */
+export async function startPinit() {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'pinit-web-'));
+  const child = spawn(BIN, ['serve', '--port', '0', '--data-dir', dataDir], {
+    env: { ...process.env, PINIT_LOG_FORMAT: 'json', PINIT_METRICS_PORT: '0' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const logs = [];
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`pinit did not start in 60 s:\n${logs.map((l) => JSON.stringify(l)).join('\n')}`)), 60_000);
+    child.on('error', (e) => { clearTimeout(timer); reject(e); });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`pinit exited with ${code}:\n${logs.map((l) => JSON.stringify(l)).join('\n')}`)); });
+    createInterface({ input: child.stderr }).on('line', (line) => {
+      let entry;
+      try { entry = JSON.parse(line); } catch { entry = { raw: line }; }
+      logs.push(entry);
+      if (entry.message === 'Pinit is running' && entry.url) { clearTimeout(timer); resolve(entry.url.replace(/\/$/, '')); }
+    });
+  });
+  return {
+    url,
+    logs,
+    async stop() {
+      if (child.exitCode == null) {
+        child.kill('SIGTERM');
+        await new Promise((r) => { child.once('exit', r); setTimeout(() => { child.kill('SIGKILL'); r(); }, 10_000); });
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-dev-shm-usage', '--lang=en-US'],
+  });
+}
+
+/**
+ * A browser context on `url` with notifications allowed, the member's zone, and (with FAKE_API) the fake
+ * task and push API. Console errors and failed page requests are collected in `context.problems`.
+ */
+export async function newContext(browser, url, { locale = 'en-US', viewport = PHONE } = {}) {
+  const context = await browser.newContext({ baseURL: url, locale, timezoneId: ZONE, viewport });
+  await context.grantPermissions(['notifications'], { origin: url });
+  context.problems = [];
+  if (FAKE_API) context.fake = await installFakeApi(context);
+  return context;
+}
+
+export function watch(page) {
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  return problems;
+}
+
+let counter = 0;
+export function uniqueUser() {
+  counter += 1;
+  return { username: `u${Date.now().toString(36)}${counter}`, password: 'correct horse 42', nickname: `Tester ${counter}` };
+}
+
+/** Signs up through the UI and waits for Today. */
+export async function signUp(page, user = uniqueUser()) {
+  await page.goto('/signup');
+  await page.getByLabel('Username').fill(user.username);
+  await page.getByLabel('Password', { exact: true }).fill(user.password);
+  await page.getByLabel('Confirm password').fill(user.password);
+  await page.getByLabel('Nickname').fill(user.nickname);
+  await page.getByRole('button', { name: 'Sign up' }).click();
+  await page.waitForURL('**/app/today');
+  await page.getByRole('heading', { level: 1, name: 'Today' }).waitFor();
+  return user;
+}
+
+export async function screenshot(page, name) {
+  if (!SCREENS) return;
+  mkdirSync(SCREENS, { recursive: true });
+  await page.waitForTimeout(150);
+  await page.screenshot({ path: path.join(SCREENS, `${name}.png`), fullPage: false });
+}
+
+/** Delivers a push message to the page's service worker through CDP (`ServiceWorker.deliverPushMessage`). */
+export async function deliverPush(page, data) {
+  const cdp = await page.context().newCDPSession(page);
+  const registrations = [];
+  cdp.on('ServiceWorker.workerRegistrationUpdated', (e) => registrations.push(...e.registrations));
+  await cdp.send('ServiceWorker.enable');
+  for (let i = 0; i < 50 && !registrations.some((r) => !r.isDeleted); i++) await page.waitForTimeout(100);
+  const registration = registrations.find((r) => !r.isDeleted);
+  if (!registration) throw new Error('no service worker registration');
+  const origin = new URL(page.url()).origin;
+  await cdp.send('ServiceWorker.deliverPushMessage', { origin, registrationId: registration.registrationId, data: JSON.stringify(data) });
+  await cdp.detach();
+}
