@@ -35,7 +35,11 @@ async fn sigterm_lets_a_slow_request_finish() {
         dir.path(),
     );
     let client = pinit_testkit::client();
-    let request = tokio::spawn(client.get(gateway.url("/v0/login/oauth2/authorize/slow")).send());
+    let request = tokio::spawn(
+        client
+            .get(gateway.url("/v0/login/oauth2/authorize/slow"))
+            .send(),
+    );
     // Let the request reach the upstream, then ask the process to stop.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let started = Instant::now();
@@ -82,7 +86,11 @@ async fn the_drain_deadline_bounds_a_hung_request() {
         dir.path(),
     );
     let client = pinit_testkit::client();
-    let _request = tokio::spawn(client.get(gateway.url("/v0/login/oauth2/authorize/slow")).send());
+    let _request = tokio::spawn(
+        client
+            .get(gateway.url("/v0/login/oauth2/authorize/slow"))
+            .send(),
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     let started = Instant::now();
     gateway.signal("TERM");
