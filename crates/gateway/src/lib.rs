@@ -6,6 +6,7 @@ pub mod guard;
 pub mod openapi;
 pub mod proxy;
 pub mod routing;
+pub mod web;
 
 use pinit_kernel::ErrorStyle;
 use pinit_kernel::config::HumanDuration;

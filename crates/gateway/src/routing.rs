@@ -7,6 +7,7 @@
 //! | `/v2/**` | task |
 //! | `/health` | the gateway itself: every service's readiness |
 //! | `/openapi.json`, `/docs` | the gateway itself: the merged API description and its reference page |
+//! | `/`, `/static/**`, `/sw.js`, … | the gateway itself: the embedded web client (`web.rs`) |
 //!
 //! With `gateway.hosts.*` set, a request for one of those hosts goes to that service whatever its path (the
 //! reference's deployment: `auth.…`, `api.…`, `notification.…`).
@@ -106,6 +107,7 @@ pub fn routes(upstreams: Upstreams, edge: Edge) -> Router {
         .route("/openapi.json", get(crate::openapi::document))
         .with_state(upstreams)
         .merge(crate::openapi::docs_routes())
+        .merge(crate::web::routes())
         .layer(middleware::from_fn_with_state(hosts, by_host))
         .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
         .layer(middleware::from_fn_with_state(
