@@ -7,10 +7,12 @@
 //! * [`store`] — the SQL, once for SQLite and PostgreSQL.
 //! * [`http`] — the reference's `/v2` routes.
 //! * [`events`] — the `member.created` consumer.
+//! * [`grpc`] — `pinit.schedule.ScheduleGrpcService` ([`grpc_service`]).
 
 pub mod app;
 pub mod domain;
 pub mod events;
+pub mod grpc;
 pub mod http;
 pub mod store;
 
@@ -22,6 +24,7 @@ use sqlx::migrate::Migrator;
 
 pub use app::{AppError, TaskApp};
 pub use events::{MemberCreatedHandler, member_created_inbox, member_created_subscription};
+pub use grpc::grpc_service;
 
 /// The context's name: its database owner tag, log field and metrics label.
 pub const NAME: &str = "task";

@@ -255,6 +255,18 @@ impl TaskApp {
         unit.finish(&self.inner.outbox).await
     }
 
+    /// Schedule `id`, whoever owns it (gRPC `GetScheduleBasics` checks the owner itself).
+    pub async fn schedule_by_id(&self, id: ScheduleId) -> Result<Option<StoredSchedule>> {
+        let mut conn = self.conn().await?;
+        Ok(store::schedules::get(&mut conn, id).await?)
+    }
+
+    /// The schedules among `ids` that exist (gRPC `GetSchedulesState`).
+    pub async fn schedules_by_ids(&self, ids: &[ScheduleId]) -> Result<Vec<StoredSchedule>> {
+        let mut conn = self.conn().await?;
+        Ok(store::schedules::by_ids(&mut conn, ids).await?)
+    }
+
     /// `GET /v2/statistics`: the bucket of the week (in the member's zone) that contains `at`.
     pub async fn statistics(&self, member: MemberId, at: Timestamp) -> Result<WeeklyStatistics> {
         let mut conn = self.conn().await?;

@@ -13,7 +13,9 @@ use crate::support::spawn_app;
 async fn grpc_over_a_socket(backend: Backend) {
     let app = spawn_app(backend).await;
     let m = app.member(1, None).await;
-    let s = app.schedule(m, "회의", "2026-02-01T09:30:00", "Asia/Seoul", "DEEP_WORK").await;
+    let s = app
+        .schedule(m, "회의", "2026-02-01T09:30:00", "Asia/Seoul", "DEEP_WORK")
+        .await;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -21,14 +23,20 @@ async fn grpc_over_a_socket(backend: Backend) {
     let server = tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(pinit_task::grpc_service(app.app.clone()))
-            .serve_with_incoming_shutdown(TcpIncoming::from(listener), stop.clone().cancelled_owned()),
+            .serve_with_incoming_shutdown(
+                TcpIncoming::from(listener),
+                stop.clone().cancelled_owned(),
+            ),
     );
     let mut client = ScheduleGrpcServiceClient::connect(format!("http://{addr}"))
         .await
         .expect("connect");
 
     let basics = client
-        .get_schedule_basics(GetScheduleRequest { schedule_id: s, owner_id: m })
+        .get_schedule_basics(GetScheduleRequest {
+            schedule_id: s,
+            owner_id: m,
+        })
         .await
         .expect("basics")
         .into_inner();
@@ -40,13 +48,19 @@ async fn grpc_over_a_socket(backend: Backend) {
     assert_eq!((start.seconds, start.nanos), (expected.as_second(), 0));
 
     let missing = client
-        .get_schedule_basics(GetScheduleRequest { schedule_id: 424242, owner_id: m })
+        .get_schedule_basics(GetScheduleRequest {
+            schedule_id: 424242,
+            owner_id: m,
+        })
         .await
         .unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
     assert_eq!(missing.message(), "해당 일정을 찾을 수 없습니다.");
     let foreign = client
-        .get_schedule_basics(GetScheduleRequest { schedule_id: s, owner_id: 2 })
+        .get_schedule_basics(GetScheduleRequest {
+            schedule_id: s,
+            owner_id: 2,
+        })
         .await
         .unwrap_err();
     assert_eq!(foreign.code(), Code::PermissionDenied);
@@ -66,15 +80,41 @@ async fn grpc_over_a_socket(backend: Backend) {
     assert_eq!(states[0].state, "NOT_STARTED");
     assert_eq!(states[0].owner_id, m);
     assert_eq!(states[0].version, 1);
-    assert_eq!(states[0].designated_start_time.as_ref().unwrap().seconds, expected.as_second());
+    assert_eq!(
+        states[0].designated_start_time.as_ref().unwrap().seconds,
+        expected.as_second()
+    );
     app.run(m, s, "start").await.assert(204);
-    let state = client.get_schedules_state(batch(vec![s])).await.unwrap().into_inner().schedules;
-    assert_eq!((state[0].state.as_str(), state[0].version), ("IN_PROGRESS", 2));
+    let state = client
+        .get_schedules_state(batch(vec![s]))
+        .await
+        .unwrap()
+        .into_inner()
+        .schedules;
+    assert_eq!(
+        (state[0].state.as_str(), state[0].version),
+        ("IN_PROGRESS", 2)
+    );
     app.run(m, s, "cancel").await.assert(204);
-    app.delete(m, &format!("/v2/schedules/{s}")).await.assert(204);
-    let state = client.get_schedules_state(batch(vec![s])).await.unwrap().into_inner().schedules;
+    app.delete(m, &format!("/v2/schedules/{s}"))
+        .await
+        .assert(204);
+    let state = client
+        .get_schedules_state(batch(vec![s]))
+        .await
+        .unwrap()
+        .into_inner()
+        .schedules;
     assert!(!state[0].found, "deleted");
-    assert!(client.get_schedules_state(batch(vec![])).await.unwrap().into_inner().schedules.is_empty());
+    assert!(
+        client
+            .get_schedules_state(batch(vec![]))
+            .await
+            .unwrap()
+            .into_inner()
+            .schedules
+            .is_empty()
+    );
     let too_many = client
         .get_schedules_state(batch((1..=1001).collect()))
         .await

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod grpc;
 mod members;
 mod schedules;
 mod tasks;
