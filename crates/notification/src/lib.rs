@@ -1,32 +1,61 @@
 //! The notification context: push subscriptions (Web Push and FCM), the upcoming notification of each
 //! schedule, and the dispatcher that sends it at the schedule's start — only if not started, exactly once.
+//!
+//! * [`domain`] — what a device id, an FCM token, a Web Push subscription and a push message are (pure rules).
+//! * [`app`] — [`Notifications`]: subscribe/unsubscribe, and applying schedule events to upcoming notifications.
+//! * [`events`] — the five schedule-event consumers (inbox handlers and their subscriptions).
+//! * [`dispatch`] — the [`Dispatcher`]: wake at the next due time, claim, re-check, send, record.
+//! * [`directory`] — schedule look-ups in the task service ([`ScheduleDirectory`], over gRPC).
+//! * [`push`] — Web Push (RFC 8291 encryption, RFC 8292 VAPID) and FCM HTTP v1 senders, the SSRF guard.
+//! * [`store`] — the SQL, once for SQLite and PostgreSQL. [`http`] — the `/v0/push` routes.
+//!
+//! See `docs/adr/0007-notifications.md` and `docs/notifications.md`.
 
+pub mod app;
+pub mod directory;
+pub mod dispatch;
+pub mod domain;
+pub mod events;
+pub mod http;
+pub mod push;
+pub mod settings;
+pub mod store;
 pub mod vapid;
 
-use axum::Router;
-use pinit_kernel::config::ConnectionUrl;
 use pinit_kernel::{ErrorStyle, MigrationSet};
-use serde::{Deserialize, Serialize};
+use sqlx::migrate::Migrator;
+
+pub use app::{Applied, DispatchSignal, NotificationError, Notifications, ScheduleChange};
+pub use directory::{
+    DirectoryError, GrpcScheduleDirectory, ScheduleBasics, ScheduleDirectory, ScheduleKey,
+    ScheduleSnapshot,
+};
+pub use dispatch::{Dispatcher, RoundReport};
+pub use events::ScheduleEventHandler;
+pub use push::{EndpointPolicy, Pusher};
+pub use settings::{FcmSettings, Settings};
 
 /// The context's name: its database owner tag, log field and metrics label.
 pub const NAME: &str = "notification";
 
+/// Task and notification answer errors in the reference's full `ErrorResponse` shape.
 pub const ERROR_STYLE: ErrorStyle = ErrorStyle::Full;
 
-/// The schema of the notification database, in order.
-pub const MIGRATIONS: &[&MigrationSet] = &[];
+static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
+static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
 
-/// `[notification]` settings.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    /// The notification database. Default in `pinit serve`: `<data_dir>/notification.db`; required otherwise.
-    pub database_url: Option<ConnectionUrl>,
-    /// The task service's gRPC endpoint, e.g. `http://task:9090`. Set automatically in `pinit serve`.
-    pub task_grpc_url: Option<String>,
-}
+/// Subscriptions, upcoming notifications, schedule watermarks, deliveries, outcomes.
+pub static SCHEMA: MigrationSet = MigrationSet {
+    name: "notification",
+    postgres: &POSTGRES,
+    sqlite: &SQLITE,
+};
 
-/// The notification HTTP routes (health is added by the kernel).
-pub fn routes() -> Router {
-    Router::new()
+/// The schema of the notification database, in order: the context's tables, then the inbox its consumers use.
+pub const MIGRATIONS: &[&MigrationSet] = &[&SCHEMA, &pinit_messaging::INBOX_MIGRATIONS];
+
+/// Placeholder kept while the binary is rewired to [`http::routes`]`(app)`; serves nothing.
+#[doc(hidden)]
+pub fn routes() -> axum::Router {
+    axum::Router::new()
 }

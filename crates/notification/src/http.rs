@@ -1,0 +1,159 @@
+//! The notification HTTP surface, reference-compatible: `/v0/push/{vapid, subscribed, subscribe, unsubscribe}`
+//! (and the reference's deprecated `/push/*` aliases). The member is the gateway's `X-Member-Id`.
+
+use axum::Router;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use pinit_kernel::ApiError;
+use pinit_kernel::error::FieldError;
+use pinit_kernel::extract::{Json, Query};
+use serde::Deserialize;
+
+use crate::app::{NotificationError, Notifications, SubscribeInput, WebPushInput};
+
+/// The header the gateway sets after verifying the access token.
+pub const MEMBER_HEADER: &str = "x-member-id";
+
+pub fn routes(app: Notifications) -> Router {
+    let mut router = Router::new();
+    for prefix in ["/v0/push", "/push"] {
+        router = router
+            .route(&format!("{prefix}/vapid"), get(vapid))
+            .route(&format!("{prefix}/subscribed"), get(subscribed))
+            .route(&format!("{prefix}/subscribe"), post(subscribe))
+            .route(&format!("{prefix}/unsubscribe"), post(unsubscribe));
+    }
+    router.with_state(app)
+}
+
+impl From<NotificationError> for ApiError {
+    fn from(error: NotificationError) -> Self {
+        match error {
+            NotificationError::Invalid(problems) => ApiError::validation(
+                problems
+                    .into_iter()
+                    .map(|p| FieldError::new(p.field, p.value, p.reason))
+                    .collect(),
+            ),
+            NotificationError::Db(e) => ApiError::from(e),
+        }
+    }
+}
+
+/// The member the gateway vouched for: `X-Member-Id`, a positive 64-bit integer. Missing or malformed → 401.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberId(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for MemberId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .headers
+            .get(MEMBER_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .filter(|id| *id > 0)
+            .map(MemberId)
+            .ok_or_else(|| ApiError::unauthorized("인증이 필요합니다. 다시 로그인해 주세요."))
+    }
+}
+
+/// `GET /v0/push/vapid`: the VAPID public key as text (the browser's `applicationServerKey`).
+async fn vapid(State(app): State<Notifications>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain;charset=UTF-8"),
+        )],
+        app.vapid_public_key().to_string(),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeviceQuery {
+    device_id: Option<String>,
+}
+
+/// `GET /v0/push/subscribed?deviceId=`: a JSON boolean.
+async fn subscribed(
+    State(app): State<Notifications>,
+    MemberId(member): MemberId,
+    Query(q): Query<DeviceQuery>,
+) -> Result<Json<bool>, ApiError> {
+    Ok(Json(app.is_subscribed(member, q.device_id.as_deref()).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubscribeBody {
+    device_id: Option<String>,
+    token: Option<String>,
+    subscription: Option<SubscriptionBody>,
+}
+
+/// `PushSubscription.toJSON()`: `{endpoint, expirationTime, keys: {p256dh, auth}}`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubscriptionBody {
+    endpoint: Option<String>,
+    #[serde(default)]
+    keys: Option<KeysBody>,
+}
+
+#[derive(Deserialize)]
+struct KeysBody {
+    p256dh: Option<String>,
+    auth: Option<String>,
+}
+
+/// `POST /v0/push/subscribe`: `{deviceId, token}` (FCM) or `{deviceId, subscription}` (Web Push). 200, empty.
+async fn subscribe(
+    State(app): State<Notifications>,
+    MemberId(member): MemberId,
+    Json(body): Json<SubscribeBody>,
+) -> Result<(), ApiError> {
+    let subscription = body.subscription.map(|s| {
+        let keys = s.keys.unwrap_or(KeysBody {
+            p256dh: None,
+            auth: None,
+        });
+        WebPushInput {
+            endpoint: s.endpoint,
+            p256dh: keys.p256dh,
+            auth: keys.auth,
+        }
+    });
+    app.subscribe(
+        member,
+        SubscribeInput {
+            device_id: body.device_id,
+            token: body.token,
+            subscription,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UnsubscribeBody {
+    device_id: Option<String>,
+}
+
+/// `POST /v0/push/unsubscribe`: deletes the device's subscription (by member and device; a `token` or
+/// `subscription` in the body is ignored — the device has one). 200 even when there was none.
+async fn unsubscribe(
+    State(app): State<Notifications>,
+    MemberId(member): MemberId,
+    Json(body): Json<UnsubscribeBody>,
+) -> Result<(), ApiError> {
+    app.unsubscribe(member, body.device_id.as_deref()).await?;
+    Ok(())
+}

@@ -1,0 +1,293 @@
+//! The SSRF guard for Web Push endpoints.
+//!
+//! A subscription's endpoint is a URL the *client* chose, and the dispatcher POSTs to it: without a guard a
+//! member could make the server call its own internal network. So an endpoint must be `https` on a public
+//! address — checked when the subscription is stored, again before every send (IP literals), and for host
+//! names at connect time by a resolver that drops non-public addresses (so DNS cannot be used to rebind a
+//! name to an internal address after the check). Redirects are not followed and response bodies are capped
+//! by the sender.
+//!
+//! Only the environment variable `PINIT_PUSH_ALLOW_INSECURE_ENDPOINTS=true` (or `1`) lifts the guard, for
+//! tests and local development against a fake push service on `http://127.0.0.1`.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+/// The environment variable that allows `http` and private/loopback endpoints.
+pub const ALLOW_INSECURE_ENV: &str = "PINIT_PUSH_ALLOW_INSECURE_ENDPOINTS";
+
+/// Longest endpoint URL accepted.
+pub const MAX_ENDPOINT_LEN: usize = 2048;
+
+/// Which push endpoints the server may call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndpointPolicy {
+    allow_insecure: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointError {
+    #[error("is not a URL")]
+    NotUrl,
+    #[error("is longer than {MAX_ENDPOINT_LEN} characters")]
+    TooLong,
+    #[error("must use https")]
+    NotHttps,
+    #[error("must not carry a user name or password")]
+    Credentials,
+    #[error("has no host")]
+    NoHost,
+    #[error("must be on a public address, not {0}")]
+    NotPublic(String),
+}
+
+impl EndpointPolicy {
+    /// The policy of this process: strict unless `PINIT_PUSH_ALLOW_INSECURE_ENDPOINTS` is `true` or `1`.
+    pub fn from_env() -> Self {
+        let allow = std::env::var(ALLOW_INSECURE_ENV)
+            .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1"))
+            .unwrap_or(false);
+        if allow {
+            tracing::warn!(
+                "{ALLOW_INSECURE_ENV} is set: Web Push endpoints may be http and private addresses (tests and local development only)"
+            );
+        }
+        Self {
+            allow_insecure: allow,
+        }
+    }
+
+    /// The production policy, whatever the environment says.
+    pub const fn strict() -> Self {
+        Self {
+            allow_insecure: false,
+        }
+    }
+
+    /// What the environment variable turns on: `http` and loopback/private targets (tests).
+    pub const fn insecure() -> Self {
+        Self {
+            allow_insecure: true,
+        }
+    }
+
+    pub fn allows_insecure(&self) -> bool {
+        self.allow_insecure
+    }
+
+    /// Checks an endpoint URL; returns it parsed.
+    pub fn check(&self, endpoint: &str) -> Result<url::Url, EndpointError> {
+        if endpoint.len() > MAX_ENDPOINT_LEN {
+            return Err(EndpointError::TooLong);
+        }
+        let url = url::Url::parse(endpoint).map_err(|_| EndpointError::NotUrl)?;
+        match url.scheme() {
+            "https" => {}
+            "http" if self.allow_insecure => {}
+            _ => return Err(EndpointError::NotHttps),
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(EndpointError::Credentials);
+        }
+        let host = url.host().ok_or(EndpointError::NoHost)?;
+        if self.allow_insecure {
+            return Ok(url);
+        }
+        match host {
+            url::Host::Ipv4(ip) if !is_public(IpAddr::V4(ip)) => {
+                Err(EndpointError::NotPublic(ip.to_string()))
+            }
+            url::Host::Ipv6(ip) if !is_public(IpAddr::V6(ip)) => {
+                Err(EndpointError::NotPublic(ip.to_string()))
+            }
+            url::Host::Domain(name) if is_local_name(name) => {
+                Err(EndpointError::NotPublic(name.to_string()))
+            }
+            _ => Ok(url),
+        }
+    }
+
+    /// The resolver the push client connects through: drops non-public addresses unless insecure.
+    pub(crate) fn resolver(&self) -> Arc<PublicResolver> {
+        Arc::new(PublicResolver {
+            allow_insecure: self.allow_insecure,
+        })
+    }
+}
+
+/// Names that never resolve to the public internet.
+fn is_local_name(name: &str) -> bool {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost"
+        || [".localhost", ".local", ".internal", ".home.arpa", ".lan"]
+            .iter()
+            .any(|suffix| name.ends_with(suffix))
+        || !name.contains('.')
+}
+
+/// Whether `ip` is a globally routable unicast address.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public_v4(v4);
+            }
+            is_public_v6(v6)
+        }
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_broadcast()
+        || ip.is_documentation()
+        || ip.is_multicast()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 198 && (18..20).contains(&b)) // benchmarking
+        || a >= 240) // reserved
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    let s = ip.segments();
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_multicast()
+        || (s[0] & 0xfe00) == 0xfc00 // unique local
+        || (s[0] & 0xffc0) == 0xfe80 // link local
+        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+        || (s[0] == 0x0064 && s[1] == 0xff9b) // NAT64 (could reach private IPv4)
+        || s[0] == 0x2002 // 6to4 (embeds an IPv4 address)
+        || (s[0] == 0 && s[1] == 0 && s[2] == 0 && s[3] == 0 && s[4] == 0 && s[5] == 0)) // IPv4-compatible
+}
+
+/// A DNS resolver that returns only public addresses (or all of them when insecure endpoints are allowed).
+pub(crate) struct PublicResolver {
+    allow_insecure: bool,
+}
+
+impl Resolve for PublicResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let allow_insecure = self.allow_insecure;
+        Box::pin(async move {
+            let host = name.as_str().to_string();
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|addr| allow_insecure || is_public(addr.ip()))
+                .collect();
+            if found.is_empty() {
+                return Err(format!("{host} has no public address").into());
+            }
+            let addrs: Addrs = Box::new(found.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_https_on_public_addresses_passes_the_strict_policy() {
+        let strict = EndpointPolicy::strict();
+        assert!(
+            strict
+                .check("https://fcm.googleapis.com/fcm/send/abc:def")
+                .is_ok()
+        );
+        assert!(
+            strict
+                .check("https://updates.push.services.mozilla.com/wpush/v2/gAAA")
+                .is_ok()
+        );
+        assert!(strict.check("https://8.8.8.8/push").is_ok());
+        for (endpoint, expected) in [
+            ("http://push.example.com/x", EndpointError::NotHttps),
+            ("ftp://push.example.com/x", EndpointError::NotHttps),
+            ("not a url", EndpointError::NotUrl),
+            ("https://user:pw@push.example.com/x", EndpointError::Credentials),
+            (
+                "https://127.0.0.1/x",
+                EndpointError::NotPublic("127.0.0.1".into()),
+            ),
+            (
+                "https://10.1.2.3/x",
+                EndpointError::NotPublic("10.1.2.3".into()),
+            ),
+            (
+                "https://169.254.169.254/latest/meta-data",
+                EndpointError::NotPublic("169.254.169.254".into()),
+            ),
+            (
+                "https://[::1]/x",
+                EndpointError::NotPublic("::1".into()),
+            ),
+            (
+                "https://[::ffff:192.168.0.1]/x",
+                EndpointError::NotPublic("::ffff:192.168.0.1".into()),
+            ),
+            (
+                "https://[fd00::1]/x",
+                EndpointError::NotPublic("fd00::1".into()),
+            ),
+            (
+                "https://localhost/x",
+                EndpointError::NotPublic("localhost".into()),
+            ),
+            (
+                "https://task.pinit.svc.cluster.local/x",
+                EndpointError::NotPublic("task.pinit.svc.cluster.local".into()),
+            ),
+            ("https://task/x", EndpointError::NotPublic("task".into())),
+        ] {
+            assert_eq!(strict.check(endpoint), Err(expected), "{endpoint}");
+        }
+        assert_eq!(
+            strict.check(&format!("https://a.example/{}", "x".repeat(MAX_ENDPOINT_LEN))),
+            Err(EndpointError::TooLong)
+        );
+    }
+
+    #[test]
+    fn the_insecure_policy_allows_local_http_but_not_other_schemes() {
+        let insecure = EndpointPolicy::insecure();
+        assert!(insecure.check("http://127.0.0.1:9999/push/1").is_ok());
+        assert!(insecure.check("https://localhost/x").is_ok());
+        assert_eq!(
+            insecure.check("file:///etc/passwd"),
+            Err(EndpointError::NotHttps)
+        );
+    }
+
+    #[tokio::test]
+    async fn the_resolver_drops_private_addresses() {
+        let strict = PublicResolver {
+            allow_insecure: false,
+        };
+        let err = strict
+            .resolve("localhost".parse().unwrap())
+            .await
+            .map(|_| ())
+            .expect_err("localhost is not public");
+        assert!(err.to_string().contains("no public address"), "{err}");
+        let insecure = PublicResolver {
+            allow_insecure: true,
+        };
+        let found: Vec<SocketAddr> = insecure
+            .resolve("localhost".parse().unwrap())
+            .await
+            .map_err(|e| e.to_string())
+            .expect("resolves")
+            .collect();
+        assert!(found.iter().all(|a| a.ip().is_loopback()), "{found:?}");
+    }
+}

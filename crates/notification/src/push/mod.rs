@@ -1,0 +1,215 @@
+//! Sending to push services: Web Push (RFC 8030 + 8291 + 8292) and Firebase Cloud Messaging (HTTP v1).
+//!
+//! Each send ends in one [`SendOutcome`]; the dispatcher records it per device and decides about retries.
+
+pub mod ece;
+pub mod fcm;
+pub mod guard;
+pub mod webpush;
+
+use std::time::Duration;
+
+use pinit_kernel::SharedClock;
+
+use crate::domain::{KIND_FCM, KIND_WEB_PUSH, PushMessage};
+use crate::settings::Settings;
+use crate::store::SubscriptionRow;
+use crate::vapid::VapidKey;
+
+pub use fcm::{FcmError, FcmSender, ServiceAccount};
+pub use guard::EndpointPolicy;
+pub use webpush::WebPushSender;
+
+/// Largest response body read from a push service (the rest is discarded).
+pub const MAX_RESPONSE_BODY: usize = 64 * 1024;
+
+/// How one push to one device ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// Accepted by the push service.
+    Sent { status: u16 },
+    /// The subscription no longer exists (404/410, FCM `UNREGISTERED`): delete it.
+    Gone { status: u16, reason: String },
+    /// Worth retrying (429, 5xx, timeouts, connection errors); `retry_after` from the service, if it said.
+    Retry {
+        status: Option<u16>,
+        retry_after: Option<Duration>,
+        reason: String,
+    },
+    /// Retrying cannot help (a refused request, a configuration problem): recorded, subscription kept.
+    Failed { status: Option<u16>, reason: String },
+}
+
+impl SendOutcome {
+    pub fn label(&self) -> &'static str {
+        match self {
+            SendOutcome::Sent { .. } => "sent",
+            SendOutcome::Gone { .. } => "gone",
+            SendOutcome::Retry { .. } => "retrying",
+            SendOutcome::Failed { .. } => "failed",
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            SendOutcome::Sent { status } | SendOutcome::Gone { status, .. } => Some(*status),
+            SendOutcome::Retry { status, .. } | SendOutcome::Failed { status, .. } => *status,
+        }
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            SendOutcome::Sent { .. } => None,
+            SendOutcome::Gone { reason, .. }
+            | SendOutcome::Retry { reason, .. }
+            | SendOutcome::Failed { reason, .. } => Some(reason),
+        }
+    }
+
+    /// A transport-level failure (no answer): retryable.
+    pub(crate) fn from_transport(error: &reqwest::Error) -> Self {
+        let what = if error.is_timeout() {
+            "timed out"
+        } else if error.is_connect() {
+            "could not connect"
+        } else {
+            "request failed"
+        };
+        SendOutcome::Retry {
+            status: None,
+            retry_after: None,
+            reason: format!("{what}: {}", error_chain(error)),
+        }
+    }
+}
+
+/// An error with its sources, on one line.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Reads at most [`MAX_RESPONSE_BODY`] bytes of a response body.
+pub(crate) async fn capped_body(mut response: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = MAX_RESPONSE_BODY.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= MAX_RESPONSE_BODY {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+/// `Retry-After`: delay-seconds or an HTTP-date.
+pub(crate) fn retry_after(
+    headers: &reqwest::header::HeaderMap,
+    now: jiff::Timestamp,
+) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
+    let secs = at.as_second().saturating_sub(now.as_second());
+    Some(Duration::from_secs(u64::try_from(secs).unwrap_or(0)))
+}
+
+/// Why the senders could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum PushSetupError {
+    #[error("cannot build the push HTTP client: {0}")]
+    Client(String),
+    #[error(transparent)]
+    Fcm(#[from] FcmError),
+}
+
+/// Both senders, chosen by the subscription's kind.
+#[derive(Clone)]
+pub struct Pusher {
+    web: WebPushSender,
+    fcm: Option<FcmSender>,
+}
+
+impl Pusher {
+    /// Builds the Web Push sender (always) and the FCM sender (when `settings.fcm` is set; reads the
+    /// service-account file).
+    pub fn new(
+        vapid: VapidKey,
+        settings: &Settings,
+        clock: SharedClock,
+        policy: EndpointPolicy,
+    ) -> Result<Self, PushSetupError> {
+        let web = WebPushSender::new(
+            vapid,
+            &settings.vapid_subject,
+            settings.push_timeout.get(),
+            clock.clone(),
+            policy,
+        )?;
+        let fcm = match &settings.fcm {
+            Some(fcm) => Some(FcmSender::from_settings(
+                fcm,
+                settings.push_timeout.get(),
+                clock,
+            )?),
+            None => None,
+        };
+        Ok(Self { web, fcm })
+    }
+
+    pub fn web_push(&self) -> &WebPushSender {
+        &self.web
+    }
+
+    pub fn fcm(&self) -> Option<&FcmSender> {
+        self.fcm.as_ref()
+    }
+
+    /// Sends `message` to one device; `ttl` is how long the push service should keep trying to deliver it.
+    pub async fn send(&self, to: &SubscriptionRow, message: &PushMessage, ttl: Duration) -> SendOutcome {
+        match to.kind.as_str() {
+            KIND_WEB_PUSH => self.web.send(to, message, ttl).await,
+            KIND_FCM => match &self.fcm {
+                Some(fcm) => fcm.send(&to.address, message, ttl).await,
+                None => SendOutcome::Failed {
+                    status: None,
+                    reason: "FCM is not configured (notification.fcm)".into(),
+                },
+            },
+            other => SendOutcome::Failed {
+                status: None,
+                reason: format!("unknown subscription kind `{other}`"),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let now: jiff::Timestamp = "2026-02-08T01:00:00Z".parse().unwrap();
+        let mut h = HeaderMap::new();
+        assert_eq!(retry_after(&h, now), None);
+        h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(7)));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Sun, 08 Feb 2026 01:00:30 GMT"),
+        );
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(30)));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&h, now), None);
+    }
+}

@@ -1,0 +1,269 @@
+//! The Web Push sender (RFC 8030): an `aes128gcm`-encrypted payload (RFC 8291) POSTed to the subscription's
+//! endpoint, identified with VAPID (RFC 8292).
+//!
+//! Request headers: `Content-Encoding: aes128gcm`, `TTL` (how long the push service keeps trying), `Urgency:
+//! high` (a start-time reminder is worth waking a device for), `Topic` (the same for every send of a
+//! schedule's notification, so a re-send replaces an undelivered duplicate), and
+//! `Authorization: vapid t=<ES256 JWT>, k=<public key>`. The JWT's `aud` is the push service's origin, `exp`
+//! twelve hours ahead (RFC 8292 allows at most 24 h), `sub` the operator contact; one JWT per origin is cached
+//! until an hour before it expires.
+//!
+//! Answers: 2xx sent; 404/410 gone (the subscription expired or was unsubscribed); 429 and 5xx retried
+//! (honouring `Retry-After`); other 4xx failed (recorded, subscription kept).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use jiff::Timestamp;
+use p256::ecdsa::signature::Signer;
+use p256::ecdsa::{Signature, SigningKey};
+use p256::PublicKey;
+use pinit_kernel::SharedClock;
+use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
+
+use super::guard::EndpointPolicy;
+use super::{PushSetupError, SendOutcome, capped_body, ece, retry_after};
+use crate::domain::{PushMessage, decode_key};
+use crate::store::SubscriptionRow;
+use crate::vapid::VapidKey;
+
+/// Lifetime of a VAPID JWT.
+pub const VAPID_TTL: Duration = Duration::from_secs(12 * 3600);
+/// A cached JWT is replaced this long before it expires.
+const VAPID_REFRESH_MARGIN: i64 = 3600;
+
+/// Sends Web Push messages. Cheap to clone.
+#[derive(Clone)]
+pub struct WebPushSender {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: reqwest::Client,
+    signing: SigningKey,
+    public_key: String,
+    subject: String,
+    clock: SharedClock,
+    policy: EndpointPolicy,
+    /// origin → (JWT, exp in seconds)
+    jwts: Mutex<HashMap<String, (String, i64)>>,
+}
+
+#[derive(serde::Serialize)]
+struct VapidClaims<'a> {
+    aud: &'a str,
+    exp: i64,
+    sub: &'a str,
+}
+
+impl WebPushSender {
+    pub fn new(
+        vapid: VapidKey,
+        subject: &str,
+        timeout: Duration,
+        clock: SharedClock,
+        policy: EndpointPolicy,
+    ) -> Result<Self, PushSetupError> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            // Redirects are not followed: a push service never redirects, an attacker's endpoint might.
+            .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve names itself, around the public-address guard.
+            .no_proxy()
+            .dns_resolver(policy.resolver())
+            .pool_max_idle_per_host(64)
+            .user_agent(concat!("pinit-notification/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| PushSetupError::Client(e.to_string()))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                signing: SigningKey::from(vapid.secret()),
+                public_key: vapid.public_key_base64url(),
+                subject: subject.trim().to_string(),
+                clock,
+                policy,
+                jwts: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// `vapid t=<jwt>, k=<key>` for a push service origin (cached per origin).
+    pub fn authorization(&self, origin: &str) -> String {
+        let now = self.inner.clock.now().as_second();
+        let mut cache = self.inner.jwts.lock().unwrap_or_else(|p| p.into_inner());
+        let jwt = match cache.get(origin) {
+            Some((jwt, exp)) if exp - now > VAPID_REFRESH_MARGIN => jwt.clone(),
+            _ => {
+                let exp = now + VAPID_TTL.as_secs() as i64;
+                let jwt = self.sign(origin, exp);
+                cache.insert(origin.to_string(), (jwt.clone(), exp));
+                jwt
+            }
+        };
+        format!("vapid t={jwt}, k={}", self.inner.public_key)
+    }
+
+    fn sign(&self, aud: &str, exp: i64) -> String {
+        let header = B64.encode(br#"{"typ":"JWT","alg":"ES256"}"#);
+        let claims = serde_json::to_vec(&VapidClaims {
+            aud,
+            exp,
+            sub: &self.inner.subject,
+        })
+        .unwrap_or_default();
+        let input = format!("{header}.{}", B64.encode(claims));
+        let signature: Signature = self.inner.signing.sign(input.as_bytes());
+        format!("{input}.{}", B64.encode(signature.to_bytes()))
+    }
+
+    /// Encrypts `message` for `to` and POSTs it to its endpoint.
+    pub async fn send(&self, to: &SubscriptionRow, message: &PushMessage, ttl: Duration) -> SendOutcome {
+        let url = match self.inner.policy.check(&to.address) {
+            Ok(url) => url,
+            Err(e) => {
+                return SendOutcome::Failed {
+                    status: None,
+                    reason: format!("the push endpoint {e}"),
+                };
+            }
+        };
+        let keys = decode_key(to.p256dh.as_deref())
+            .and_then(|p| PublicKey::from_sec1_bytes(&p).ok())
+            .zip(
+                decode_key(to.auth_secret.as_deref())
+                    .and_then(|a| <[u8; ece::AUTH_LEN]>::try_from(a).ok()),
+            );
+        let Some((ua_public, auth)) = keys else {
+            return SendOutcome::Failed {
+                status: None,
+                reason: "the stored subscription keys are unusable".into(),
+            };
+        };
+        let body = match ece::encrypt(&message.json(), &ua_public, &auth) {
+            Ok(body) => body,
+            Err(e) => {
+                return SendOutcome::Failed {
+                    status: None,
+                    reason: e.to_string(),
+                };
+            }
+        };
+        let origin = url.origin().ascii_serialization();
+        let request = self
+            .inner
+            .client
+            .post(url)
+            .header(CONTENT_ENCODING, HeaderValue::from_static("aes128gcm"))
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"))
+            .header("TTL", ttl.as_secs().to_string())
+            .header("Urgency", HeaderValue::from_static("high"))
+            .header("Topic", message.topic())
+            .header(AUTHORIZATION, self.authorization(&origin))
+            .body(body);
+        let response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => return SendOutcome::from_transport(&e),
+        };
+        let status = response.status().as_u16();
+        let after = retry_after(response.headers(), self.inner.clock.now());
+        if response.status().is_success() {
+            // Drain (bounded) so the connection can be reused.
+            let _ = capped_body(response).await;
+            return SendOutcome::Sent { status };
+        }
+        let text = capped_body(response).await;
+        let detail = text.chars().take(300).collect::<String>();
+        match status {
+            404 | 410 => SendOutcome::Gone {
+                status,
+                reason: format!("the push service answered {status}: {detail}"),
+            },
+            429 | 500..=599 => SendOutcome::Retry {
+                status: Some(status),
+                retry_after: after,
+                reason: format!("the push service answered {status}: {detail}"),
+            },
+            _ => SendOutcome::Failed {
+                status: Some(status),
+                reason: format!("the push service answered {status}: {detail}"),
+            },
+        }
+    }
+}
+
+/// Checks a VAPID `Authorization` header as a push service does (tests and fake push services): the `k`
+/// key verifies the ES256 signature; returns the claims.
+pub fn verify_vapid(authorization: &str) -> Result<serde_json::Value, String> {
+    let rest = authorization
+        .strip_prefix("vapid ")
+        .ok_or("not a vapid authorization")?;
+    let mut token = None;
+    let mut key = None;
+    for part in rest.split(',') {
+        let part = part.trim();
+        if let Some(t) = part.strip_prefix("t=") {
+            token = Some(t);
+        } else if let Some(k) = part.strip_prefix("k=") {
+            key = Some(k);
+        }
+    }
+    let (token, key) = token.zip(key).ok_or("t= and k= are required")?;
+    let key = B64.decode(key).map_err(|e| format!("k: {e}"))?;
+    let verifying = p256::ecdsa::VerifyingKey::from_sec1_bytes(&key).map_err(|e| format!("k: {e}"))?;
+    let (input, signature) = token.rsplit_once('.').ok_or("not a JWS")?;
+    let signature = B64.decode(signature).map_err(|e| format!("signature: {e}"))?;
+    let signature = Signature::from_slice(&signature).map_err(|e| format!("signature: {e}"))?;
+    p256::ecdsa::signature::Verifier::verify(&verifying, input.as_bytes(), &signature)
+        .map_err(|_| "bad signature".to_string())?;
+    let (header, claims) = input.split_once('.').ok_or("not a JWS")?;
+    let header: serde_json::Value =
+        serde_json::from_slice(&B64.decode(header).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    if header["alg"] != "ES256" {
+        return Err(format!("alg {}", header["alg"]));
+    }
+    serde_json::from_slice(&B64.decode(claims).map_err(|e| e.to_string())?).map_err(|e| e.to_string())
+}
+
+/// Seconds from `now` to `exp` of verified claims (negative when expired).
+pub fn seconds_left(claims: &serde_json::Value, now: Timestamp) -> i64 {
+    claims["exp"].as_i64().unwrap_or(0) - now.as_second()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pinit_kernel::ManualClock;
+
+    #[test]
+    fn vapid_jwts_verify_and_are_cached_per_origin() {
+        let start: Timestamp = "2026-02-08T00:00:00Z".parse().unwrap();
+        let clock = ManualClock::new(start);
+        let sender = WebPushSender::new(
+            VapidKey::generate(),
+            "mailto:ops@pinit.example",
+            Duration::from_secs(5),
+            clock.clone(),
+            EndpointPolicy::strict(),
+        )
+        .unwrap();
+        let a = sender.authorization("https://fcm.googleapis.com");
+        let claims = verify_vapid(&a).unwrap();
+        assert_eq!(claims["aud"], "https://fcm.googleapis.com");
+        assert_eq!(claims["sub"], "mailto:ops@pinit.example");
+        let left = seconds_left(&claims, start);
+        assert!(left > 0 && left <= 24 * 3600, "{left}");
+        assert_eq!(a, sender.authorization("https://fcm.googleapis.com"), "cached");
+        let b = sender.authorization("https://updates.push.services.mozilla.com");
+        assert_ne!(a, b, "one JWT per origin");
+        clock.advance(jiff::SignedDuration::from_hours(11) + jiff::SignedDuration::from_mins(1));
+        let renewed = sender.authorization("https://fcm.googleapis.com");
+        assert_ne!(a, renewed, "renewed an hour before it expires");
+        assert!(verify_vapid(&renewed.replace("t=e", "t=f")).is_err());
+    }
+}

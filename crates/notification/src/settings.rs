@@ -1,0 +1,183 @@
+//! `[notification]` settings. Every field has a default; unknown keys are refused.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use pinit_kernel::config::{ConnectionUrl, HumanDuration};
+use pinit_messaging::BackoffConfig;
+use serde::{Deserialize, Serialize};
+
+/// `[notification]` settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// The notification database. Default in `pinit serve`: `<data_dir>/notification.db`; required otherwise.
+    pub database_url: Option<ConnectionUrl>,
+    /// The task service's gRPC endpoint, e.g. `http://task:9090`. Set automatically in `pinit serve`.
+    pub task_grpc_url: Option<String>,
+    /// Deadline of one call to the task service (schedule look-ups).
+    pub task_grpc_timeout: HumanDuration,
+    /// The VAPID `sub` claim (RFC 8292): a `mailto:` or `https:` contact for push-service operators.
+    /// Set it to an address of yours; some push services refuse `localhost` addresses.
+    pub vapid_subject: String,
+    /// How late a notification may still go out. After downtime, notifications due within this window are
+    /// sent at once; older ones are dropped (and recorded as `expired`). Transient send failures are retried
+    /// only inside it, and it is the `TTL` given to push services.
+    pub grace: HumanDuration,
+    /// Push requests in flight at once (all devices, all notifications, per process).
+    pub max_in_flight: usize,
+    /// Notifications claimed per dispatcher round.
+    pub batch_size: u32,
+    /// How long a claim keeps a notification from other dispatchers (replicas). A dispatcher stops sending
+    /// a claimed notification before its claim runs out, so two replicas never send it twice.
+    pub claim_lease: HumanDuration,
+    /// Backoff between attempts of one device (429 / 5xx / timeouts). `Retry-After` is honoured when longer.
+    pub retry_backoff: BackoffConfig,
+    /// Timeout of one request to a push service (connect + response).
+    pub push_timeout: HumanDuration,
+    /// The dispatcher sleeps until the next due notification; this is the longest it sleeps without looking
+    /// at the database (notifications armed by other replicas are found at the latest then).
+    pub safety_poll: HumanDuration,
+    /// Subscriptions neither refreshed by their device nor delivered to successfully for this long are
+    /// deleted.
+    pub subscription_max_idle: HumanDuration,
+    /// How long delivery and outcome records are kept.
+    pub record_retention: HumanDuration,
+    /// How often housekeeping (pruning) runs.
+    pub housekeeping_interval: HumanDuration,
+    /// Firebase Cloud Messaging (HTTP v1). Absent: FCM tokens are accepted and stored, but pushes to them fail
+    /// (recorded as `failed`, "FCM is not configured").
+    pub fcm: Option<FcmSettings>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database_url: None,
+            task_grpc_url: None,
+            task_grpc_timeout: HumanDuration::from_secs(3),
+            vapid_subject: "mailto:admin@pinit.example".into(),
+            grace: HumanDuration::from_secs(10 * 60),
+            max_in_flight: 512,
+            batch_size: 500,
+            claim_lease: HumanDuration::from_secs(60),
+            retry_backoff: BackoffConfig {
+                initial: HumanDuration::from_secs(1),
+                max: HumanDuration::from_secs(60),
+                multiplier: 2.0,
+            },
+            push_timeout: HumanDuration::from_secs(10),
+            safety_poll: HumanDuration::from_secs(30),
+            subscription_max_idle: HumanDuration::from_secs(90 * 24 * 3600),
+            record_retention: HumanDuration::from_secs(30 * 24 * 3600),
+            housekeeping_interval: HumanDuration::from_secs(10 * 60),
+            fcm: None,
+        }
+    }
+}
+
+/// `[notification.fcm]`: Firebase Cloud Messaging HTTP v1 with a service account.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FcmSettings {
+    /// The service-account JSON downloaded from the Firebase console (a Secret mount in Kubernetes, e.g.
+    /// `/etc/keys/pinit-firebase-key.json`).
+    pub service_account_file: PathBuf,
+    /// The FCM API origin (tests point it at a fake).
+    #[serde(default = "default_fcm_api_url")]
+    pub api_url: String,
+    /// The OAuth 2.0 token endpoint; default: the `token_uri` of the service-account file.
+    #[serde(default)]
+    pub token_url: Option<String>,
+}
+
+fn default_fcm_api_url() -> String {
+    "https://fcm.googleapis.com".into()
+}
+
+impl FcmSettings {
+    pub fn new(service_account_file: impl Into<PathBuf>) -> Self {
+        Self {
+            service_account_file: service_account_file.into(),
+            api_url: default_fcm_api_url(),
+            token_url: None,
+        }
+    }
+}
+
+impl Settings {
+    /// Problems a start-up must refuse, as (key, problem).
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        let subject = self.vapid_subject.trim();
+        if !(subject.starts_with("mailto:") && subject.len() > 7 || subject.starts_with("https://"))
+        {
+            problems.push((
+                "notification.vapid_subject",
+                format!("`{subject}` must be a `mailto:` address or an `https://` URL (RFC 8292)"),
+            ));
+        }
+        if self.grace.get() < Duration::from_secs(10) {
+            problems.push(("notification.grace", "must be at least 10s".into()));
+        }
+        if self.max_in_flight == 0 {
+            problems.push(("notification.max_in_flight", "must be at least 1".into()));
+        }
+        if self.batch_size == 0 {
+            problems.push(("notification.batch_size", "must be at least 1".into()));
+        }
+        if self.claim_lease.get() < self.push_timeout.get() * 2 {
+            problems.push((
+                "notification.claim_lease",
+                "must be at least twice notification.push_timeout".into(),
+            ));
+        }
+        if self.push_timeout.get() < Duration::from_millis(100) {
+            problems.push(("notification.push_timeout", "must be at least 100ms".into()));
+        }
+        if self.safety_poll.get() < Duration::from_millis(100) {
+            problems.push(("notification.safety_poll", "must be at least 100ms".into()));
+        }
+        if let Some(fcm) = &self.fcm
+            && url::Url::parse(&fcm.api_url).is_err()
+        {
+            problems.push((
+                "notification.fcm.api_url",
+                format!("`{}` is not a URL", fcm.api_url),
+            ));
+        }
+        problems
+    }
+
+    /// The grace window in microseconds.
+    pub(crate) fn grace_us(&self) -> i64 {
+        micros(self.grace.get())
+    }
+}
+
+pub(crate) fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_unknown_keys_are_refused() {
+        assert!(Settings::default().problems().is_empty());
+        let s: Settings = serde_json::from_str(
+            r#"{"grace":"5m","fcm":{"service_account_file":"/etc/keys/fcm.json"}}"#,
+        )
+        .unwrap();
+        assert_eq!(s.grace.get(), Duration::from_secs(300));
+        assert_eq!(s.fcm.unwrap().api_url, "https://fcm.googleapis.com");
+        let err = serde_json::from_str::<Settings>(r#"{"graze":"5m"}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field `graze`"), "{err}");
+        let bad = Settings {
+            vapid_subject: "admin".into(),
+            ..Settings::default()
+        };
+        assert_eq!(bad.problems()[0].0, "notification.vapid_subject");
+    }
+}

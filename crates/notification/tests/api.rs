@@ -1,0 +1,263 @@
+//! The subscription endpoints over HTTP, on SQLite and PostgreSQL.
+
+mod support;
+
+use pinit_kernel::Backend;
+use pinit_notification::domain::KIND_FCM;
+use pinit_notification::store;
+use serde_json::{Value, json};
+use support::{id, spawn_app};
+
+async fn vapid_key_is_public_text(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for path in ["/v0/push/vapid", "/push/vapid"] {
+        let res = app.get(path, None).await;
+        assert_eq!(res.status(), 200);
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain")
+        );
+        assert_eq!(res.text().await.unwrap(), app.app.vapid_public_key());
+    }
+    assert_eq!(app.app.vapid_public_key().len(), 87, "65 bytes, base64url");
+}
+
+async fn subscribed(app: &support::App, member: &str, device: &str) -> Value {
+    let res = app
+        .get(&format!("/v0/push/subscribed?deviceId={device}"), Some(member))
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"),
+        "a JSON boolean, as the reference client parses it"
+    );
+    res.json::<Value>().await.unwrap()
+}
+
+async fn fcm_tokens_subscribe_resubscribe_and_unsubscribe(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let member = id();
+    let m = member.to_string();
+    let device = "123e4567-e89b-12d3-a456-426614174000";
+    assert_eq!(subscribed(&app, &m, device).await, json!(false));
+
+    let res = app
+        .post(
+            "/v0/push/subscribe",
+            Some(&m),
+            json!({"deviceId": device, "token": "fcm-token-1"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), "", "an empty body");
+    assert_eq!(subscribed(&app, &m, device).await, json!(true));
+
+    // Re-subscribing replaces the device's token (the reference silently kept the old one).
+    let res = app
+        .post(
+            "/v0/push/subscribe",
+            Some(&m),
+            json!({"deviceId": device, "token": "fcm-token-2"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let mut conn = app.db.pool().acquire().await.unwrap();
+    let subs = store::subscriptions_of(&mut conn, &[member]).await.unwrap();
+    assert_eq!(subs.len(), 1, "one subscription per device");
+    assert_eq!(subs[0].address, "fcm-token-2");
+    assert_eq!(subs[0].kind, KIND_FCM);
+
+    // A second device.
+    let res = app
+        .post(
+            "/push/subscribe",
+            Some(&m),
+            json!({"deviceId": "tablet", "token": "fcm-token-3"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.subscription_count(member).await, 2);
+
+    // The same token subscribed by another member (a shared browser after a re-login) moves to them.
+    let other = id();
+    let res = app
+        .post(
+            "/v0/push/subscribe",
+            Some(&other.to_string()),
+            json!({"deviceId": device, "token": "fcm-token-2"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.subscription_count(member).await, 1);
+    assert_eq!(app.subscription_count(other).await, 1);
+
+    // Unsubscribe is by (member, device) and idempotent; the reference client also sends the token.
+    for _ in 0..2 {
+        let res = app
+            .post(
+                "/v0/push/unsubscribe",
+                Some(&m),
+                json!({"deviceId": "tablet", "token": "whatever"}),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.text().await.unwrap(), "");
+    }
+    assert_eq!(app.subscription_count(member).await, 0);
+    assert_eq!(app.subscription_count(other).await, 1);
+}
+
+async fn web_push_subscriptions_are_validated(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let member = id();
+    let m = member.to_string();
+    let browser = app.subscribe_browser(member, "laptop").await;
+    let mut conn = app.db.pool().acquire().await.unwrap();
+    let subs = store::subscriptions_of(&mut conn, &[member]).await.unwrap();
+    assert_eq!(subs[0].kind, "webpush");
+    assert_eq!(subs[0].address, browser.endpoint);
+    assert_eq!(subs[0].p256dh.as_deref(), Some(browser.p256dh.as_str()));
+
+    // Switching the device from FCM to Web Push and back replaces its subscription.
+    let res = app
+        .post(
+            "/v0/push/subscribe",
+            Some(&m),
+            json!({"deviceId": "laptop", "token": "fcm-now"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let subs = store::subscriptions_of(&mut conn, &[member]).await.unwrap();
+    assert_eq!((subs.len(), subs[0].kind.as_str()), (1, "fcm"));
+    assert_eq!(subs[0].p256dh, None);
+
+    let bad = |body: Value| {
+        let m = m.clone();
+        let app = &app;
+        async move {
+            let res = app.post("/v0/push/subscribe", Some(&m), body).await;
+            assert_eq!(res.status(), 400);
+            let body: Value = res.json().await.unwrap();
+            assert_eq!(body["status"], 400);
+            assert_eq!(body["path"], "/v0/push/subscribe");
+            body["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| (e["field"].as_str().unwrap().to_string(), e["reason"].as_str().unwrap().to_string()))
+                .collect::<Vec<_>>()
+        }
+    };
+    let keys = json!({"p256dh": browser.p256dh, "auth": browser.auth});
+    let errors = bad(json!({"deviceId": "d", "subscription": {"endpoint": "ftp://x.example/1", "keys": keys}})).await;
+    assert_eq!(errors[0].0, "subscription.endpoint");
+    assert!(errors[0].1.contains("https"), "{errors:?}");
+    let errors = bad(json!({"deviceId": "d", "subscription": {"endpoint": browser.endpoint,
+        "keys": {"p256dh": "BAAA", "auth": browser.auth}}}))
+    .await;
+    assert_eq!(errors[0].0, "subscription.keys.p256dh");
+    assert!(errors[0].1.contains("65 bytes"), "{errors:?}");
+    let errors = bad(json!({"deviceId": "d", "subscription": {"endpoint": browser.endpoint,
+        "keys": {"p256dh": browser.p256dh, "auth": "c2hvcnQ"}}}))
+    .await;
+    assert_eq!(errors[0].0, "subscription.keys.auth");
+    let errors = bad(json!({"deviceId": "d", "subscription": {"endpoint": browser.endpoint}})).await;
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    let errors = bad(json!({"deviceId": "", "token": "t"})).await;
+    assert_eq!(errors[0].0, "deviceId");
+    let errors = bad(json!({"deviceId": "d"})).await;
+    assert_eq!(errors[0].0, "token");
+    let errors = bad(json!({"deviceId": "d", "token": "t", "subscription": browser.subscription()})).await;
+    assert!(errors[0].1.contains("not both"), "{errors:?}");
+    let errors = bad(json!({"deviceId": "d", "token": "has spaces in it"})).await;
+    assert_eq!(errors[0].0, "token");
+
+    // Malformed JSON is a 400 in the same shape, never a 500.
+    let res = app
+        .server
+        .client
+        .post(app.url("/v0/push/subscribe"))
+        .header("x-member-id", &m)
+        .header("content-type", "application/json")
+        .body("{nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert!(body["message"].is_string());
+}
+
+async fn the_strict_policy_refuses_private_endpoints(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let strict = pinit_notification::Notifications::with_policy(
+        app.db.clone(),
+        pinit_kernel::SystemClock::shared(),
+        support::test_settings(),
+        support::VAPID.clone(),
+        app.directory.clone(),
+        pinit_notification::EndpointPolicy::strict(),
+    );
+    let browser = app.push.browser("private");
+    for endpoint in [
+        browser.endpoint.clone(),
+        "https://127.0.0.1/push/1".to_string(),
+        "https://10.0.0.7/push/1".to_string(),
+        "https://[::1]/push".to_string(),
+        "https://metadata.google.internal/computeMetadata".to_string(),
+    ] {
+        let err = strict
+            .subscribe(
+                1,
+                pinit_notification::app::SubscribeInput {
+                    device_id: Some("d".into()),
+                    token: None,
+                    subscription: Some(pinit_notification::app::WebPushInput {
+                        endpoint: Some(endpoint.clone()),
+                        p256dh: Some(browser.p256dh.clone()),
+                        auth: Some(browser.auth.clone()),
+                    }),
+                },
+            )
+            .await
+            .expect_err("refused");
+        let pinit_notification::NotificationError::Invalid(problems) = err else {
+            panic!("{endpoint}: {err}")
+        };
+        assert_eq!(problems[0].field, "subscription.endpoint", "{endpoint}");
+    }
+}
+
+async fn the_member_header_is_required(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for member in [None, Some("abc"), Some("-3"), Some("0"), Some("")] {
+        let res = app.get("/v0/push/subscribed?deviceId=d", member).await;
+        assert_eq!(res.status(), 401, "{member:?}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["status"], 401);
+        assert_eq!(body["error"], "Unauthorized");
+        let res = app
+            .post("/v0/push/subscribe", member, json!({"deviceId": "d", "token": "t"}))
+            .await;
+        assert_eq!(res.status(), 401);
+        let res = app
+            .post("/v0/push/unsubscribe", member, json!({"deviceId": "d"}))
+            .await;
+        assert_eq!(res.status(), 401);
+    }
+    let res = app.get("/v0/push/subscribed", Some("5")).await;
+    assert_eq!(res.status(), 400, "deviceId is required");
+}
+
+pinit_testkit::both_backends!(
+    vapid_key_is_public_text,
+    fcm_tokens_subscribe_resubscribe_and_unsubscribe,
+    web_push_subscriptions_are_validated,
+    the_strict_policy_refuses_private_endpoints,
+    the_member_header_is_required,
+);
