@@ -108,7 +108,14 @@ impl Notifications {
         vapid: VapidKey,
         directory: Arc<dyn ScheduleDirectory>,
     ) -> Self {
-        Self::with_policy(db, clock, settings, vapid, directory, EndpointPolicy::from_env())
+        Self::with_policy(
+            db,
+            clock,
+            settings,
+            vapid,
+            directory,
+            EndpointPolicy::from_env(),
+        )
     }
 
     /// As [`Notifications::new`] with an explicit endpoint policy (tests).
@@ -177,7 +184,8 @@ impl Notifications {
                 problems.push(Invalid {
                     field: "token",
                     value: serde_json::Value::Null,
-                    reason: "give either `token` (FCM) or `subscription` (Web Push), not both".into(),
+                    reason: "give either `token` (FCM) or `subscription` (Web Push), not both"
+                        .into(),
                 });
                 None
             }
@@ -207,9 +215,14 @@ impl Notifications {
         let moved = store::upsert_subscription(&mut tx, member_id, &device, &target, now).await?;
         tx.commit().await.map_err(DbError::from)?;
         if moved > 0 {
-            tracing::info!(member_id, device = device.as_str(), "push subscription moved from another device or member");
+            tracing::info!(
+                member_id,
+                device = device.as_str(),
+                "push subscription moved from another device or member"
+            );
         }
-        metrics::counter!("pinit_push_subscriptions_saved_total", "kind" => target.kind()).increment(1);
+        metrics::counter!("pinit_push_subscriptions_saved_total", "kind" => target.kind())
+            .increment(1);
         Ok(())
     }
 
@@ -220,7 +233,13 @@ impl Notifications {
         device_id: Option<&str>,
     ) -> Result<(), NotificationError> {
         let device = DeviceId::parse(device_id).map_err(|e| NotificationError::Invalid(vec![e]))?;
-        let mut conn = self.inner.db.pool().acquire().await.map_err(DbError::from)?;
+        let mut conn = self
+            .inner
+            .db
+            .pool()
+            .acquire()
+            .await
+            .map_err(DbError::from)?;
         store::delete_subscription(&mut conn, member_id, device.as_str()).await?;
         Ok(())
     }
@@ -231,7 +250,13 @@ impl Notifications {
         device_id: Option<&str>,
     ) -> Result<bool, NotificationError> {
         let device = DeviceId::parse(device_id).map_err(|e| NotificationError::Invalid(vec![e]))?;
-        let mut conn = self.inner.db.pool().acquire().await.map_err(DbError::from)?;
+        let mut conn = self
+            .inner
+            .db
+            .pool()
+            .acquire()
+            .await
+            .map_err(DbError::from)?;
         Ok(store::is_subscribed(&mut conn, member_id, device.as_str()).await?)
     }
 
@@ -270,7 +295,9 @@ impl Notifications {
         let applied = match change {
             ScheduleChange::UpcomingUpdated => {
                 let start = head.new_upcoming_time.ok_or_else(|| {
-                    HandlerError::permanent("schedule.time.upcoming.updated without newUpcomingTime")
+                    HandlerError::permanent(
+                        "schedule.time.upcoming.updated without newUpcomingTime",
+                    )
                 })?;
                 self.upcoming(tx, key, start, &event.id, &wm, now).await?
             }
@@ -327,13 +354,26 @@ impl Notifications {
         }
         if let Some(row) = &existing
             && row.resolved
-            && domain::same_start(Timestamp::from_microsecond(row.start_at_us).unwrap_or(start), start)
+            && domain::same_start(
+                Timestamp::from_microsecond(row.start_at_us).unwrap_or(start),
+                start,
+            )
         {
             return Ok(Applied::Unchanged);
         }
         let start_us = start.as_microsecond();
-        store::arm(tx, key.schedule_id, key.owner_id, "", start_us, true, event_id, start_us, now_us)
-            .await?;
+        store::arm(
+            tx,
+            key.schedule_id,
+            key.owner_id,
+            "",
+            start_us,
+            true,
+            event_id,
+            start_us,
+            now_us,
+        )
+        .await?;
         match existing {
             Some(row) => {
                 if row.idempotent_key != event_id {
@@ -384,10 +424,24 @@ impl Notifications {
                 // due now; the dispatcher confirms the start time with its batch look-up and re-times it.
                 tracing::warn!(schedule_id = key.schedule_id, error = %e, "schedule look-up failed; re-arming unresolved");
                 if let DirectoryError::Refused(reason) = &e {
-                    tracing::warn!(schedule_id = key.schedule_id, reason, "the task service refused the look-up");
+                    tracing::warn!(
+                        schedule_id = key.schedule_id,
+                        reason,
+                        "the task service refused the look-up"
+                    );
                 }
-                store::arm(tx, key.schedule_id, key.owner_id, "", now_us, false, event_id, now_us, now_us)
-                    .await?;
+                store::arm(
+                    tx,
+                    key.schedule_id,
+                    key.owner_id,
+                    "",
+                    now_us,
+                    false,
+                    event_id,
+                    now_us,
+                    now_us,
+                )
+                .await?;
                 Ok(Applied::ArmedUnresolved)
             }
         }
@@ -541,9 +595,15 @@ mod tests {
             occurred_at_us: Some(1_000),
             ..Watermark::default()
         };
-        assert!(admits(&wm, Some(5), Some(0)), "equal versions are the same change");
+        assert!(
+            admits(&wm, Some(5), Some(0)),
+            "equal versions are the same change"
+        );
         assert!(admits(&wm, Some(6), Some(0)));
-        assert!(!admits(&wm, Some(4), Some(9_000)), "the version wins over the time");
+        assert!(
+            !admits(&wm, Some(4), Some(9_000)),
+            "the version wins over the time"
+        );
         assert!(admits(&wm, None, Some(1_000)));
         assert!(!admits(&wm, None, Some(999)));
         assert!(admits(&wm, None, None));

@@ -60,7 +60,10 @@ pub enum DirectoryError {
 /// The task service's schedules, as the notification context sees them.
 pub trait ScheduleDirectory: Send + Sync + 'static {
     /// One schedule of `owner_id`; `None` when it does not exist or is not theirs.
-    fn basics(&self, key: ScheduleKey) -> BoxFuture<'_, Result<Option<ScheduleBasics>, DirectoryError>>;
+    fn basics(
+        &self,
+        key: ScheduleKey,
+    ) -> BoxFuture<'_, Result<Option<ScheduleBasics>, DirectoryError>>;
 
     /// Many schedules at once, by schedule id; an id missing from the map does not exist (or is not its
     /// owner's). Fails as a whole when the service cannot answer.
@@ -85,7 +88,8 @@ pub struct GrpcScheduleDirectory {
 
 impl std::fmt::Debug for GrpcScheduleDirectory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GrpcScheduleDirectory").finish_non_exhaustive()
+        f.debug_struct("GrpcScheduleDirectory")
+            .finish_non_exhaustive()
     }
 }
 
@@ -232,7 +236,10 @@ fn basics_from(key: ScheduleKey, r: GetScheduleResponse) -> Result<ScheduleBasic
 }
 
 impl ScheduleDirectory for GrpcScheduleDirectory {
-    fn basics(&self, key: ScheduleKey) -> BoxFuture<'_, Result<Option<ScheduleBasics>, DirectoryError>> {
+    fn basics(
+        &self,
+        key: ScheduleKey,
+    ) -> BoxFuture<'_, Result<Option<ScheduleBasics>, DirectoryError>> {
         Box::pin(self.get(key))
     }
 

@@ -212,7 +212,9 @@ impl Dispatcher {
             let mut delay = if claim_failed {
                 Duration::from_millis(100u64 << errors.min(6)).min(Duration::from_secs(5))
             } else {
-                self.until_next_due().await.unwrap_or(settings.safety_poll.get())
+                self.until_next_due()
+                    .await
+                    .unwrap_or(settings.safety_poll.get())
             };
             delay = delay.min(settings.safety_poll.get());
             if let Some(first) = settle.iter().min() {
@@ -239,7 +241,9 @@ impl Dispatcher {
         })
         .await;
         if drain.is_err() {
-            tracing::warn!("push dispatcher stopped with batches in flight; their leases expire and another dispatcher takes them");
+            tracing::warn!(
+                "push dispatcher stopped with batches in flight; their leases expire and another dispatcher takes them"
+            );
             tasks.abort_all();
         }
         if let Some(listener) = listener {
@@ -341,8 +345,8 @@ impl Dispatcher {
                     tracing::warn!(error = %e, batch = keys.len(), "cannot re-check schedules with the task service; retrying later");
                     for row in pending {
                         let attempt = u32::try_from(row.attempts).unwrap_or(u32::MAX);
-                        let next = now_us
-                            .saturating_add(micros(settings.retry_backoff.delay(attempt)));
+                        let next =
+                            now_us.saturating_add(micros(settings.retry_backoff.delay(attempt)));
                         if next > row.start_at_us.saturating_add(grace) {
                             plans.push(Plan::finish(
                                 row,
@@ -372,7 +376,12 @@ impl Dispatcher {
     }
 
     /// Decides about one claimed notification from the task service's answer.
-    fn recheck(&self, row: NotificationRow, snapshot: Option<ScheduleSnapshot>, now: Timestamp) -> Check {
+    fn recheck(
+        &self,
+        row: NotificationRow,
+        snapshot: Option<ScheduleSnapshot>,
+        now: Timestamp,
+    ) -> Check {
         let grace = self.inner.app.settings().grace_us();
         let Some(snapshot) = snapshot else {
             return Check::Plan(Plan::finish(
@@ -463,9 +472,7 @@ impl Dispatcher {
             let key = w.row.idempotent_key.clone();
             for sub in by_owner.get(&w.row.owner_id).cloned().unwrap_or_default() {
                 let previous = done.remove(&(key.clone(), sub.device_id.clone()));
-                let final_already = previous
-                    .as_ref()
-                    .is_some_and(|d| d.status != "retrying");
+                let final_already = previous.as_ref().is_some_and(|d| d.status != "retrying");
                 w.devices.push(Device {
                     sub,
                     previous,
@@ -625,7 +632,10 @@ impl Dispatcher {
             };
         }
         let (kind, detail) = if devices == 0 {
-            (outcome::NO_DEVICES, Some("the member has no push subscription".to_string()))
+            (
+                outcome::NO_DEVICES,
+                Some("the member has no push subscription".to_string()),
+            )
         } else if delivered == devices {
             (outcome::DELIVERED, None)
         } else if delivered > 0 {
@@ -677,14 +687,22 @@ impl Dispatcher {
                         store::record_outcome(&mut tx, outcome).await?;
                         if outcome.outcome != outcome::SUPPRESSED {
                             // This start is over: an event re-announcing it must not arm it again.
-                            store::mark_fired(&mut tx, row.schedule_id, outcome.start_at_us, now_us)
-                                .await?;
+                            store::mark_fired(
+                                &mut tx,
+                                row.schedule_id,
+                                outcome.start_at_us,
+                                now_us,
+                            )
+                            .await?;
                         }
                         if outcome.outcome != outcome::DELIVERED {
                             store::abandon_retries(
                                 &mut tx,
                                 &row.idempotent_key,
-                                outcome.detail.as_deref().unwrap_or(outcome.outcome.as_str()),
+                                outcome
+                                    .detail
+                                    .as_deref()
+                                    .unwrap_or(outcome.outcome.as_str()),
                                 now_us,
                             )
                             .await?;
@@ -766,7 +784,13 @@ async fn apply_effects(tx: &mut Tx, e: &Effects, now_us: i64) -> Result<(), DbEr
 fn log_batch(done: Result<Result<RoundReport, DbError>, tokio::task::JoinError>) {
     match done {
         Ok(Ok(r)) => {
-            tracing::debug!(claimed = r.claimed, sent = r.sent, finished = r.finished, released = r.released, "push batch done")
+            tracing::debug!(
+                claimed = r.claimed,
+                sent = r.sent,
+                finished = r.finished,
+                released = r.released,
+                "push batch done"
+            )
         }
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "push batch failed; its claims expire and are taken again")

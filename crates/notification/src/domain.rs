@@ -28,7 +28,11 @@ pub struct Invalid {
 }
 
 impl Invalid {
-    fn new(field: &'static str, value: impl Into<serde_json::Value>, reason: impl Into<String>) -> Self {
+    fn new(
+        field: &'static str,
+        value: impl Into<serde_json::Value>,
+        reason: impl Into<String>,
+    ) -> Self {
         Self {
             field,
             value: value.into(),
@@ -352,9 +356,13 @@ mod tests {
                 "subscription.keys.auth"
             ]
         );
-        let problems =
-            PushTarget::web_push(Some("https://a.example/x"), Some(&B64.encode(&point[..33])), Some(&auth), &policy)
-                .unwrap_err();
+        let problems = PushTarget::web_push(
+            Some("https://a.example/x"),
+            Some(&B64.encode(&point[..33])),
+            Some(&auth),
+            &policy,
+        )
+        .unwrap_err();
         assert!(problems[0].reason.contains("65 bytes"), "{problems:?}");
     }
 

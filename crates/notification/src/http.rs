@@ -86,7 +86,9 @@ async fn subscribed(
     MemberId(member): MemberId,
     Query(q): Query<DeviceQuery>,
 ) -> Result<Json<bool>, ApiError> {
-    Ok(Json(app.is_subscribed(member, q.device_id.as_deref()).await?))
+    Ok(Json(
+        app.is_subscribed(member, q.device_id.as_deref()).await?,
+    ))
 }
 
 #[derive(Deserialize)]

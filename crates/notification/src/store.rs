@@ -104,11 +104,12 @@ pub async fn delete_subscription(conn: &mut Conn, member_id: i64, device_id: &st
 }
 
 pub async fn is_subscribed(conn: &mut Conn, member_id: i64, device_id: &str) -> Result<bool> {
-    let row = sqlx::query("SELECT 1 FROM push_subscription WHERE member_id = $1 AND device_id = $2")
-        .bind(member_id)
-        .bind(device_id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row =
+        sqlx::query("SELECT 1 FROM push_subscription WHERE member_id = $1 AND device_id = $2")
+            .bind(member_id)
+            .bind(device_id)
+            .fetch_optional(&mut *conn)
+            .await?;
     Ok(row.is_some())
 }
 
@@ -135,12 +136,13 @@ pub async fn subscriptions_of(conn: &mut Conn, member_ids: &[i64]) -> Result<Vec
 /// Deletes a subscription the push service declared gone — unless the device re-subscribed with another
 /// address meanwhile.
 pub async fn delete_gone(tx: &mut Tx, subscription_id: i64, address: &str) -> Result<bool> {
-    let n = sqlx::query("DELETE FROM push_subscription WHERE subscription_id = $1 AND address = $2")
-        .bind(subscription_id)
-        .bind(address)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
+    let n =
+        sqlx::query("DELETE FROM push_subscription WHERE subscription_id = $1 AND address = $2")
+            .bind(subscription_id)
+            .bind(address)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
     Ok(n > 0)
 }
 
@@ -201,7 +203,8 @@ fn notification(row: &AnyRow) -> Result<NotificationRow> {
 }
 
 pub async fn notification_of(conn: &mut Conn, schedule_id: i64) -> Result<Option<NotificationRow>> {
-    let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM upcoming_notification WHERE schedule_id = $1");
+    let sql =
+        format!("SELECT {NOTIFICATION_COLUMNS} FROM upcoming_notification WHERE schedule_id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(schedule_id)
         .fetch_optional(&mut *conn)
@@ -214,7 +217,9 @@ pub async fn notifications(conn: &mut Conn) -> Result<Vec<NotificationRow>> {
     let sql = format!(
         "SELECT {NOTIFICATION_COLUMNS} FROM upcoming_notification ORDER BY next_attempt_at_us, schedule_id"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&mut *conn).await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter().map(notification).collect()
 }
 
@@ -268,7 +273,12 @@ pub async fn disarm(tx: &mut Tx, schedule_id: i64) -> Result<Option<String>> {
 }
 
 /// Devices still waiting for a retry of an abandoned notification give up.
-pub async fn abandon_retries(tx: &mut Tx, idempotent_key: &str, reason: &str, now_us: i64) -> Result<()> {
+pub async fn abandon_retries(
+    tx: &mut Tx,
+    idempotent_key: &str,
+    reason: &str,
+    now_us: i64,
+) -> Result<()> {
     sqlx::query(
         "UPDATE push_delivery SET status = 'failed', last_error = $2, next_attempt_at_us = NULL, \
          updated_at_us = $3 WHERE idempotent_key = $1 AND status = 'retrying'",
@@ -323,7 +333,12 @@ pub async fn lock_watermark(
     })
 }
 
-pub async fn save_watermark(tx: &mut Tx, schedule_id: i64, w: &Watermark, now_us: i64) -> Result<()> {
+pub async fn save_watermark(
+    tx: &mut Tx,
+    schedule_id: i64,
+    w: &Watermark,
+    now_us: i64,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO schedule_watermark (schedule_id, version, occurred_at_us, deleted, fired_start_at_us, updated_at_us) \
          VALUES ($1, $2, $3, $4, $5, $6) \
@@ -343,7 +358,12 @@ pub async fn save_watermark(tx: &mut Tx, schedule_id: i64, w: &Watermark, now_us
 
 /// Records that the notification for `start_at_us` went out (or was dropped): an event re-announcing the
 /// same start does not arm it again.
-pub async fn mark_fired(tx: &mut Tx, schedule_id: i64, start_at_us: i64, now_us: i64) -> Result<()> {
+pub async fn mark_fired(
+    tx: &mut Tx,
+    schedule_id: i64,
+    start_at_us: i64,
+    now_us: i64,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO schedule_watermark (schedule_id, version, occurred_at_us, deleted, fired_start_at_us, updated_at_us) \
          VALUES ($1, NULL, NULL, 0, $2, $3) \
@@ -630,11 +650,12 @@ pub async fn save_delivery(tx: &mut Tx, d: &DeliveryRow, now_us: i64) -> Result<
 /// Deletes delivery and outcome records, and watermarks of schedules without a pending notification, older
 /// than `before_us`.
 pub async fn prune_records(conn: &mut Conn, before_us: i64) -> Result<u64> {
-    let mut n = sqlx::query("DELETE FROM push_delivery WHERE updated_at_us < $1 AND status <> 'retrying'")
-        .bind(before_us)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
+    let mut n =
+        sqlx::query("DELETE FROM push_delivery WHERE updated_at_us < $1 AND status <> 'retrying'")
+            .bind(before_us)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
     n += sqlx::query("DELETE FROM notification_outcome WHERE finished_at_us < $1")
         .bind(before_us)
         .execute(&mut *conn)

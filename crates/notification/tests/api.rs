@@ -26,7 +26,10 @@ async fn vapid_key_is_public_text(backend: Backend) {
 
 async fn subscribed(app: &support::App, member: &str, device: &str) -> Value {
     let res = app
-        .get(&format!("/v0/push/subscribed?deviceId={device}"), Some(member))
+        .get(
+            &format!("/v0/push/subscribed?deviceId={device}"),
+            Some(member),
+        )
         .await;
     assert_eq!(res.status(), 200);
     assert!(
@@ -149,30 +152,44 @@ async fn web_push_subscriptions_are_validated(backend: Backend) {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|e| (e["field"].as_str().unwrap().to_string(), e["reason"].as_str().unwrap().to_string()))
+                .map(|e| {
+                    (
+                        e["field"].as_str().unwrap().to_string(),
+                        e["reason"].as_str().unwrap().to_string(),
+                    )
+                })
                 .collect::<Vec<_>>()
         }
     };
     let keys = json!({"p256dh": browser.p256dh, "auth": browser.auth});
-    let errors = bad(json!({"deviceId": "d", "subscription": {"endpoint": "ftp://x.example/1", "keys": keys}})).await;
+    let errors = bad(
+        json!({"deviceId": "d", "subscription": {"endpoint": "ftp://x.example/1", "keys": keys}}),
+    )
+    .await;
     assert_eq!(errors[0].0, "subscription.endpoint");
     assert!(errors[0].1.contains("https"), "{errors:?}");
-    let errors = bad(json!({"deviceId": "d", "subscription": {"endpoint": browser.endpoint,
-        "keys": {"p256dh": "BAAA", "auth": browser.auth}}}))
+    let errors = bad(
+        json!({"deviceId": "d", "subscription": {"endpoint": browser.endpoint,
+        "keys": {"p256dh": "BAAA", "auth": browser.auth}}}),
+    )
     .await;
     assert_eq!(errors[0].0, "subscription.keys.p256dh");
     assert!(errors[0].1.contains("65 bytes"), "{errors:?}");
-    let errors = bad(json!({"deviceId": "d", "subscription": {"endpoint": browser.endpoint,
-        "keys": {"p256dh": browser.p256dh, "auth": "c2hvcnQ"}}}))
+    let errors = bad(
+        json!({"deviceId": "d", "subscription": {"endpoint": browser.endpoint,
+        "keys": {"p256dh": browser.p256dh, "auth": "c2hvcnQ"}}}),
+    )
     .await;
     assert_eq!(errors[0].0, "subscription.keys.auth");
-    let errors = bad(json!({"deviceId": "d", "subscription": {"endpoint": browser.endpoint}})).await;
+    let errors =
+        bad(json!({"deviceId": "d", "subscription": {"endpoint": browser.endpoint}})).await;
     assert_eq!(errors.len(), 2, "{errors:?}");
     let errors = bad(json!({"deviceId": "", "token": "t"})).await;
     assert_eq!(errors[0].0, "deviceId");
     let errors = bad(json!({"deviceId": "d"})).await;
     assert_eq!(errors[0].0, "token");
-    let errors = bad(json!({"deviceId": "d", "token": "t", "subscription": browser.subscription()})).await;
+    let errors =
+        bad(json!({"deviceId": "d", "token": "t", "subscription": browser.subscription()})).await;
     assert!(errors[0].1.contains("not both"), "{errors:?}");
     let errors = bad(json!({"deviceId": "d", "token": "has spaces in it"})).await;
     assert_eq!(errors[0].0, "token");
@@ -242,7 +259,11 @@ async fn the_member_header_is_required(backend: Backend) {
         assert_eq!(body["status"], 401);
         assert_eq!(body["error"], "Unauthorized");
         let res = app
-            .post("/v0/push/subscribe", member, json!({"deviceId": "d", "token": "t"}))
+            .post(
+                "/v0/push/subscribe",
+                member,
+                json!({"deviceId": "d", "token": "t"}),
+            )
             .await;
         assert_eq!(res.status(), 401);
         let res = app

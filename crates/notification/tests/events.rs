@@ -20,7 +20,10 @@ async fn upcoming_creates_then_moves_and_duplicates_change_nothing(backend: Back
     assert_eq!(row.owner_id, owner);
     assert_eq!(row.start_at_us, (now + secs(3600)).as_microsecond());
     assert_eq!(row.next_attempt_at_us, row.start_at_us);
-    assert_eq!(row.idempotent_key, first.event_id, "the arming event's id travels as idempotentKey");
+    assert_eq!(
+        row.idempotent_key, first.event_id,
+        "the arming event's id travels as idempotentKey"
+    );
     assert!(row.resolved);
 
     // Moved later: same row, new time and key.
@@ -39,10 +42,23 @@ async fn upcoming_creates_then_moves_and_duplicates_change_nothing(backend: Back
 
     // The same start announced again (a re-publish by a reference producer, new key) keeps the key:
     // a device that already deduplicated this notification would otherwise show it twice.
-    app.publish_one(upcoming(schedule, owner, now + secs(7200), 3, now + secs(3)))
-        .await;
-    assert_eq!(app.notification(schedule).await.unwrap().idempotent_key, moved.event_id);
-    assert_eq!(app.notifications().await.len(), 1, "one notification per schedule");
+    app.publish_one(upcoming(
+        schedule,
+        owner,
+        now + secs(7200),
+        3,
+        now + secs(3),
+    ))
+    .await;
+    assert_eq!(
+        app.notification(schedule).await.unwrap().idempotent_key,
+        moved.event_id
+    );
+    assert_eq!(
+        app.notifications().await.len(),
+        1,
+        "one notification per schedule"
+    );
 }
 
 async fn started_completed_and_deleted_remove_it(backend: Backend) {
@@ -63,7 +79,11 @@ async fn started_completed_and_deleted_remove_it(backend: Backend) {
             state_change(ch, schedule, owner, before, 2, now + secs(1))
         };
         app.publish_one(m.clone()).await;
-        assert!(app.notification(schedule).await.is_none(), "{}", ch.routing_key);
+        assert!(
+            app.notification(schedule).await.is_none(),
+            "{}",
+            ch.routing_key
+        );
         // Idempotent: again, and for a schedule that never had one.
         app.publish_one(m).await;
         let (other, other_owner) = (id(), id());
@@ -89,13 +109,17 @@ async fn out_of_order_events_never_resurrect_a_notification(backend: Backend) {
     .await;
     app.publish_one(upcoming(schedule, owner, now + secs(600), 2, now + secs(1)))
         .await;
-    assert!(app.notification(schedule).await.is_none(), "the stale upcoming is skipped");
+    assert!(
+        app.notification(schedule).await.is_none(),
+        "the stale upcoming is skipped"
+    );
 
     // A deleted schedule stays deleted, even for a later-versioned event.
     let (gone, owner) = (id(), id());
     app.publish_one(upcoming(gone, owner, now + secs(600), 1, now))
         .await;
-    app.publish_one(deleted(gone, owner, 2, now + secs(1))).await;
+    app.publish_one(deleted(gone, owner, 2, now + secs(1)))
+        .await;
     app.publish_one(upcoming(gone, owner, now + secs(900), 3, now + secs(2)))
         .await;
     app.publish_one(state_change(
@@ -129,12 +153,27 @@ async fn out_of_order_events_never_resurrect_a_notification(backend: Backend) {
         now + secs(10),
     )))
     .await;
-    app.publish_one(unversioned(upcoming(legacy, owner, now + secs(600), 1, now + secs(5))))
-        .await;
+    app.publish_one(unversioned(upcoming(
+        legacy,
+        owner,
+        now + secs(600),
+        1,
+        now + secs(5),
+    )))
+    .await;
     assert!(app.notification(legacy).await.is_none());
-    app.publish_one(unversioned(upcoming(legacy, owner, now + secs(700), 1, now + secs(20))))
-        .await;
-    assert!(app.notification(legacy).await.is_some(), "a newer event applies");
+    app.publish_one(unversioned(upcoming(
+        legacy,
+        owner,
+        now + secs(700),
+        1,
+        now + secs(20),
+    )))
+    .await;
+    assert!(
+        app.notification(legacy).await.is_some(),
+        "a newer event applies"
+    );
 }
 
 async fn canceled_rearms_with_the_task_services_title_and_time(backend: Backend) {
@@ -144,7 +183,8 @@ async fn canceled_rearms_with_the_task_services_title_and_time(backend: Backend)
     let start = now + secs(1800);
     app.directory
         .put(schedule, owner, "딥 워크", start, ScheduleState::NotStarted);
-    app.publish_one(upcoming(schedule, owner, start, 1, now)).await;
+    app.publish_one(upcoming(schedule, owner, start, 1, now))
+        .await;
     app.publish_one(state_change(
         channel::SCHEDULE_STATE_STARTED,
         schedule,
@@ -181,7 +221,10 @@ async fn canceled_rearms_with_the_task_services_title_and_time(backend: Backend)
         now + secs(3),
     ))
     .await;
-    assert_eq!(app.notification(schedule).await.unwrap().idempotent_key, cancel.event_id);
+    assert_eq!(
+        app.notification(schedule).await.unwrap().idempotent_key,
+        cancel.event_id
+    );
     assert_eq!(app.directory.basics_calls.load(Ordering::SeqCst), 1);
 
     // The task service is down: re-armed unresolved, due now, for the dispatcher to confirm.
@@ -220,16 +263,23 @@ async fn starts_beyond_the_grace_window_are_not_armed(backend: Backend) {
     let now = app.now();
     let (schedule, owner) = (id(), id());
     // Grace is 10 minutes in the tests: 5 minutes ago is still worth a (late) push, an hour ago is not.
-    app.publish_one(upcoming(schedule, owner, now - secs(300), 1, now)).await;
+    app.publish_one(upcoming(schedule, owner, now - secs(300), 1, now))
+        .await;
     assert!(app.notification(schedule).await.is_some());
-    app.publish_one(upcoming(schedule, owner, now - secs(3600), 2, now)).await;
+    app.publish_one(upcoming(schedule, owner, now - secs(3600), 2, now))
+        .await;
     assert!(
         app.notification(schedule).await.is_none(),
         "moved an hour into the past: the pending notification goes"
     );
     let (late, owner) = (id(), id());
-    app.directory
-        .put(late, owner, "t", now - secs(3600), ScheduleState::NotStarted);
+    app.directory.put(
+        late,
+        owner,
+        "t",
+        now - secs(3600),
+        ScheduleState::NotStarted,
+    );
     app.publish_one(state_change(
         channel::SCHEDULE_STATE_CANCELED,
         late,

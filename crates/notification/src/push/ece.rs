@@ -226,7 +226,8 @@ mod tests {
         let ua = SecretKey::generate_from_rng(&mut rng);
         let mut auth = [0u8; 16];
         rand::Rng::fill_bytes(&mut rng, &mut auth);
-        let payload = br#"{"scheduleId":"42","scheduleTitle":"\xEB\x94\xA5 \xEC\x9B\x8C\xED\x81\xAC"}"#;
+        let payload =
+            br#"{"scheduleId":"42","scheduleTitle":"\xEB\x94\xA5 \xEC\x9B\x8C\xED\x81\xAC"}"#;
         let a = encrypt(payload, &ua.public_key(), &auth).unwrap();
         let b = encrypt(payload, &ua.public_key(), &auth).unwrap();
         assert_ne!(a, b, "a fresh key and salt every time");

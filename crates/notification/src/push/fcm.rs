@@ -70,7 +70,8 @@ impl ServiceAccount {
             reason,
         };
         let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-        let account: ServiceAccount = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
+        let account: ServiceAccount =
+            serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
         if account.project_id.trim().is_empty() || account.client_email.trim().is_empty() {
             return Err(err("project_id and client_email are required".into()));
         }
@@ -117,7 +118,13 @@ impl FcmSender {
         clock: SharedClock,
     ) -> Result<Self, PushSetupError> {
         let account = ServiceAccount::from_file(&settings.service_account_file)?;
-        Self::new(account, &settings.api_url, settings.token_url.clone(), timeout, clock)
+        Self::new(
+            account,
+            &settings.api_url,
+            settings.token_url.clone(),
+            timeout,
+            clock,
+        )
     }
 
     pub fn new(
@@ -127,10 +134,11 @@ impl FcmSender {
         timeout: Duration,
         clock: SharedClock,
     ) -> Result<Self, PushSetupError> {
-        let key = PrivateKey::from_pkcs8_pem(&account.private_key).map_err(|e| FcmError::Account {
-            path: account.client_email.clone(),
-            reason: format!("private_key is not a PKCS#8 RSA key: {e}"),
-        })?;
+        let key =
+            PrivateKey::from_pkcs8_pem(&account.private_key).map_err(|e| FcmError::Account {
+                path: account.client_email.clone(),
+                reason: format!("private_key is not a PKCS#8 RSA key: {e}"),
+            })?;
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
@@ -222,10 +230,11 @@ impl FcmSender {
                 }
             });
         }
-        let parsed: TokenResponse = serde_json::from_str(&body).map_err(|e| SendOutcome::Failed {
-            status: Some(status.as_u16()),
-            reason: format!("the OAuth token endpoint answered something else: {e}"),
-        })?;
+        let parsed: TokenResponse =
+            serde_json::from_str(&body).map_err(|e| SendOutcome::Failed {
+                status: Some(status.as_u16()),
+                reason: format!("the OAuth token endpoint answered something else: {e}"),
+            })?;
         let lifetime = parsed.expires_in.unwrap_or(3600).clamp(60, 24 * 3600);
         let expires = Timestamp::from_second(iat + lifetime).unwrap_or(now);
         Ok((parsed.access_token, expires))
@@ -275,7 +284,10 @@ impl FcmSender {
         let error = FcmErrorBody::parse(&text);
         let reason = format!(
             "FCM answered {status} {}: {}",
-            error.code.as_deref().unwrap_or(error.status.as_deref().unwrap_or("")),
+            error
+                .code
+                .as_deref()
+                .unwrap_or(error.status.as_deref().unwrap_or("")),
             error.message.chars().take(300).collect::<String>()
         );
         match (status, error.code.as_deref()) {
@@ -299,13 +311,13 @@ impl FcmSender {
                     reason,
                 }
             }
-            (_, Some("QUOTA_EXCEEDED" | "UNAVAILABLE" | "INTERNAL")) | (429, _) | (500..=599, _) => {
-                SendOutcome::Retry {
-                    status: Some(status),
-                    retry_after: after,
-                    reason,
-                }
-            }
+            (_, Some("QUOTA_EXCEEDED" | "UNAVAILABLE" | "INTERNAL"))
+            | (429, _)
+            | (500..=599, _) => SendOutcome::Retry {
+                status: Some(status),
+                retry_after: after,
+                reason,
+            },
             _ => SendOutcome::Failed {
                 status: Some(status),
                 reason,

@@ -214,7 +214,10 @@ mod tests {
             ("http://push.example.com/x", EndpointError::NotHttps),
             ("ftp://push.example.com/x", EndpointError::NotHttps),
             ("not a url", EndpointError::NotUrl),
-            ("https://user:pw@push.example.com/x", EndpointError::Credentials),
+            (
+                "https://user:pw@push.example.com/x",
+                EndpointError::Credentials,
+            ),
             (
                 "https://127.0.0.1/x",
                 EndpointError::NotPublic("127.0.0.1".into()),
@@ -227,10 +230,7 @@ mod tests {
                 "https://169.254.169.254/latest/meta-data",
                 EndpointError::NotPublic("169.254.169.254".into()),
             ),
-            (
-                "https://[::1]/x",
-                EndpointError::NotPublic("::1".into()),
-            ),
+            ("https://[::1]/x", EndpointError::NotPublic("::1".into())),
             (
                 "https://[::ffff:192.168.0.1]/x",
                 EndpointError::NotPublic("::ffff:192.168.0.1".into()),
@@ -252,7 +252,10 @@ mod tests {
             assert_eq!(strict.check(endpoint), Err(expected), "{endpoint}");
         }
         assert_eq!(
-            strict.check(&format!("https://a.example/{}", "x".repeat(MAX_ENDPOINT_LEN))),
+            strict.check(&format!(
+                "https://a.example/{}",
+                "x".repeat(MAX_ENDPOINT_LEN)
+            )),
             Err(EndpointError::TooLong)
         );
     }

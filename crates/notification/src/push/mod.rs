@@ -113,7 +113,11 @@ pub(crate) fn retry_after(
     headers: &reqwest::header::HeaderMap,
     now: jiff::Timestamp,
 ) -> Option<Duration> {
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
@@ -174,7 +178,12 @@ impl Pusher {
     }
 
     /// Sends `message` to one device; `ttl` is how long the push service should keep trying to deliver it.
-    pub async fn send(&self, to: &SubscriptionRow, message: &PushMessage, ttl: Duration) -> SendOutcome {
+    pub async fn send(
+        &self,
+        to: &SubscriptionRow,
+        message: &PushMessage,
+        ttl: Duration,
+    ) -> SendOutcome {
         match to.kind.as_str() {
             KIND_WEB_PUSH => self.web.send(to, message, ttl).await,
             KIND_FCM => match &self.fcm {

@@ -18,9 +18,9 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use jiff::Timestamp;
+use p256::PublicKey;
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
-use p256::PublicKey;
 use pinit_kernel::SharedClock;
 use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
 
@@ -122,7 +122,12 @@ impl WebPushSender {
     }
 
     /// Encrypts `message` for `to` and POSTs it to its endpoint.
-    pub async fn send(&self, to: &SubscriptionRow, message: &PushMessage, ttl: Duration) -> SendOutcome {
+    pub async fn send(
+        &self,
+        to: &SubscriptionRow,
+        message: &PushMessage,
+        ttl: Duration,
+    ) -> SendOutcome {
         let url = match self.inner.policy.check(&to.address) {
             Ok(url) => url,
             Err(e) => {
@@ -159,7 +164,10 @@ impl WebPushSender {
             .client
             .post(url)
             .header(CONTENT_ENCODING, HeaderValue::from_static("aes128gcm"))
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"))
+            .header(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            )
             .header("TTL", ttl.as_secs().to_string())
             .header("Urgency", HeaderValue::from_static("high"))
             .header("Topic", message.topic())
@@ -214,9 +222,12 @@ pub fn verify_vapid(authorization: &str) -> Result<serde_json::Value, String> {
     }
     let (token, key) = token.zip(key).ok_or("t= and k= are required")?;
     let key = B64.decode(key).map_err(|e| format!("k: {e}"))?;
-    let verifying = p256::ecdsa::VerifyingKey::from_sec1_bytes(&key).map_err(|e| format!("k: {e}"))?;
+    let verifying =
+        p256::ecdsa::VerifyingKey::from_sec1_bytes(&key).map_err(|e| format!("k: {e}"))?;
     let (input, signature) = token.rsplit_once('.').ok_or("not a JWS")?;
-    let signature = B64.decode(signature).map_err(|e| format!("signature: {e}"))?;
+    let signature = B64
+        .decode(signature)
+        .map_err(|e| format!("signature: {e}"))?;
     let signature = Signature::from_slice(&signature).map_err(|e| format!("signature: {e}"))?;
     p256::ecdsa::signature::Verifier::verify(&verifying, input.as_bytes(), &signature)
         .map_err(|_| "bad signature".to_string())?;
@@ -227,7 +238,8 @@ pub fn verify_vapid(authorization: &str) -> Result<serde_json::Value, String> {
     if header["alg"] != "ES256" {
         return Err(format!("alg {}", header["alg"]));
     }
-    serde_json::from_slice(&B64.decode(claims).map_err(|e| e.to_string())?).map_err(|e| e.to_string())
+    serde_json::from_slice(&B64.decode(claims).map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())
 }
 
 /// Seconds from `now` to `exp` of verified claims (negative when expired).
@@ -258,7 +270,11 @@ mod tests {
         assert_eq!(claims["sub"], "mailto:ops@pinit.example");
         let left = seconds_left(&claims, start);
         assert!(left > 0 && left <= 24 * 3600, "{left}");
-        assert_eq!(a, sender.authorization("https://fcm.googleapis.com"), "cached");
+        assert_eq!(
+            a,
+            sender.authorization("https://fcm.googleapis.com"),
+            "cached"
+        );
         let b = sender.authorization("https://updates.push.services.mozilla.com");
         assert_ne!(a, b, "one JWT per origin");
         clock.advance(jiff::SignedDuration::from_hours(11) + jiff::SignedDuration::from_mins(1));

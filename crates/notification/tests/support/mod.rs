@@ -24,9 +24,7 @@ use pinit_contracts::events::{ScheduleState, channel};
 use pinit_kernel::config::HumanDuration;
 use pinit_kernel::http::service_router;
 use pinit_kernel::{Backend, Clock, Db, ManualClock, Readiness, SharedClock};
-use pinit_messaging::{
-    BackoffConfig, ConsumerConfig, InProcessBus, OutboundMessage, Transport,
-};
+use pinit_messaging::{BackoffConfig, ConsumerConfig, InProcessBus, OutboundMessage, Transport};
 use pinit_notification::push::ece;
 use pinit_notification::push::webpush::verify_vapid;
 use pinit_notification::store::{self, DeliveryRow, NotificationRow, OutcomeRow};
@@ -53,7 +51,14 @@ pub struct FakeDirectory {
 }
 
 impl FakeDirectory {
-    pub fn put(&self, schedule_id: i64, owner_id: i64, title: &str, start: Timestamp, state: ScheduleState) {
+    pub fn put(
+        &self,
+        schedule_id: i64,
+        owner_id: i64,
+        title: &str,
+        start: Timestamp,
+        state: ScheduleState,
+    ) {
         self.schedules.lock().unwrap().insert(
             schedule_id,
             ScheduleSnapshot {
@@ -90,7 +95,9 @@ impl FakeDirectory {
 
     fn check(&self) -> Result<(), DirectoryError> {
         if self.down.load(Ordering::SeqCst) {
-            Err(DirectoryError::Unavailable("task service down (fake)".into()))
+            Err(DirectoryError::Unavailable(
+                "task service down (fake)".into(),
+            ))
         } else {
             Ok(())
         }
@@ -98,7 +105,10 @@ impl FakeDirectory {
 }
 
 impl ScheduleDirectory for FakeDirectory {
-    fn basics(&self, key: ScheduleKey) -> BoxFuture<'_, Result<Option<ScheduleBasics>, DirectoryError>> {
+    fn basics(
+        &self,
+        key: ScheduleKey,
+    ) -> BoxFuture<'_, Result<Option<ScheduleBasics>, DirectoryError>> {
         Box::pin(async move {
             self.basics_calls.fetch_add(1, Ordering::SeqCst);
             self.check()?;
@@ -354,8 +364,12 @@ pub async fn spawn_app(backend: Backend) -> App {
 }
 
 pub async fn spawn_with(backend: Backend, settings: Settings) -> App {
-    let (test_db, db) =
-        TestDb::migrated(backend, pinit_notification::NAME, pinit_notification::MIGRATIONS).await;
+    let (test_db, db) = TestDb::migrated(
+        backend,
+        pinit_notification::NAME,
+        pinit_notification::MIGRATIONS,
+    )
+    .await;
     let clock = ManualClock::new(whole_second(Timestamp::now()));
     let shared: SharedClock = clock.clone();
     spawn_on(test_db, db, clock, shared, settings).await
@@ -363,10 +377,21 @@ pub async fn spawn_with(backend: Backend, settings: Settings) -> App {
 
 /// With the real clock (punctuality tests).
 pub async fn spawn_realtime(backend: Backend) -> App {
-    let (test_db, db) =
-        TestDb::migrated(backend, pinit_notification::NAME, pinit_notification::MIGRATIONS).await;
+    let (test_db, db) = TestDb::migrated(
+        backend,
+        pinit_notification::NAME,
+        pinit_notification::MIGRATIONS,
+    )
+    .await;
     let clock = ManualClock::new(Timestamp::now());
-    spawn_on(test_db, db, clock, pinit_kernel::SystemClock::shared(), test_settings()).await
+    spawn_on(
+        test_db,
+        db,
+        clock,
+        pinit_kernel::SystemClock::shared(),
+        test_settings(),
+    )
+    .await
 }
 
 async fn spawn_on(
@@ -467,7 +492,12 @@ impl App {
                 json!({"deviceId": name, "subscription": browser.subscription()}),
             )
             .await;
-        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap_or_default());
+        assert_eq!(
+            res.status(),
+            200,
+            "{}",
+            res.text().await.unwrap_or_default()
+        );
         browser
     }
 
@@ -493,7 +523,9 @@ impl App {
 
     pub async fn notification(&self, schedule_id: i64) -> Option<NotificationRow> {
         let mut conn = self.db.pool().acquire().await.unwrap();
-        store::notification_of(&mut conn, schedule_id).await.unwrap()
+        store::notification_of(&mut conn, schedule_id)
+            .await
+            .unwrap()
     }
 
     pub async fn deliveries(&self, schedule_id: i64) -> Vec<DeliveryRow> {
@@ -508,7 +540,10 @@ impl App {
 
     pub async fn subscription_count(&self, member: i64) -> usize {
         let mut conn = self.db.pool().acquire().await.unwrap();
-        store::subscriptions_of(&mut conn, &[member]).await.unwrap().len()
+        store::subscriptions_of(&mut conn, &[member])
+            .await
+            .unwrap()
+            .len()
     }
 }
 
@@ -541,7 +576,13 @@ pub fn event(
     }
 }
 
-pub fn upcoming(schedule_id: i64, owner: i64, start: Timestamp, version: i64, at: Timestamp) -> OutboundMessage {
+pub fn upcoming(
+    schedule_id: i64,
+    owner: i64,
+    start: Timestamp,
+    version: i64,
+    at: Timestamp,
+) -> OutboundMessage {
     event(
         channel::SCHEDULE_TIME_UPCOMING_UPDATED,
         schedule_id,
