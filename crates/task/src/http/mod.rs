@@ -10,8 +10,11 @@ mod tasks;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
+use axum::handler::Handler;
 use axum::http::request::Parts;
-use axum::routing::{get, post};
+use axum::http::{HeaderValue, Method, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, MethodRouter, on};
 use pinit_kernel::ApiError;
 use pinit_kernel::error::FieldError;
 use pinit_messaging::outbox::OutboxError;
@@ -27,51 +30,97 @@ pub const MEMBER_HEADER: &str = "x-member-id";
 /// `Retry-After` (seconds) of a `USER_NOT_READY` answer: `member.created` usually lands within one.
 pub const NOT_READY_RETRY_AFTER_SECS: u64 = 1;
 
+/// The task OpenAPI document (served at `/openapi.json`).
+pub const OPENAPI: &str = include_str!("../../openapi.json");
+
+/// One operation: method, path (axum syntax, as in the OpenAPI document) and handler.
+pub struct Endpoint {
+    pub method: Method,
+    pub path: &'static str,
+    route: MethodRouter<TaskApp>,
+}
+
+fn ep<H, T>(method: Method, path: &'static str, handler: H) -> Endpoint
+where
+    H: Handler<T, TaskApp>,
+    T: 'static,
+{
+    let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
+    Endpoint {
+        method,
+        path,
+        route: on(filter, handler),
+    }
+}
+
+/// Every operation the router serves — the single list [`routes`] is built from, and what the
+/// OpenAPI document is checked against.
+pub fn endpoints() -> Vec<Endpoint> {
+    use Method as M;
+    vec![
+        ep(M::POST, "/v2/tasks", tasks::create),
+        ep(M::GET, "/v2/tasks", tasks::page),
+        ep(M::GET, "/v2/tasks/cursor", tasks::cursor),
+        ep(M::GET, "/v2/tasks/completed", tasks::archive),
+        ep(M::GET, "/v2/tasks/by-deadline", tasks::by_deadline),
+        ep(M::GET, "/v2/tasks/{taskId}", tasks::get_one),
+        ep(M::PATCH, "/v2/tasks/{taskId}", tasks::update),
+        ep(M::DELETE, "/v2/tasks/{taskId}", tasks::delete),
+        ep(M::POST, "/v2/tasks/{taskId}/complete", tasks::complete),
+        ep(M::POST, "/v2/tasks/{taskId}/reopen", tasks::reopen),
+        ep(M::POST, "/v2/tasks/{taskId}/schedules", tasks::schedule),
+        ep(M::POST, "/v2/schedules", schedules::create),
+        ep(M::GET, "/v2/schedules", schedules::day),
+        ep(M::GET, "/v2/schedules/week", schedules::week),
+        ep(M::GET, "/v2/schedules/{scheduleId}", schedules::get_one),
+        ep(M::PATCH, "/v2/schedules/{scheduleId}", schedules::patch),
+        ep(M::DELETE, "/v2/schedules/{scheduleId}", schedules::delete),
+        ep(
+            M::POST,
+            "/v2/schedules/{scheduleId}/start",
+            schedules::start,
+        ),
+        ep(
+            M::POST,
+            "/v2/schedules/{scheduleId}/suspend",
+            schedules::suspend,
+        ),
+        ep(
+            M::POST,
+            "/v2/schedules/{scheduleId}/complete",
+            schedules::complete,
+        ),
+        ep(
+            M::POST,
+            "/v2/schedules/{scheduleId}/cancel",
+            schedules::cancel,
+        ),
+        ep(M::GET, "/v2/statistics", schedules::statistics),
+        ep(M::GET, "/v2/members/now", members::now),
+        ep(M::GET, "/v2/members/zone-id", members::zone_id),
+        ep(M::PUT, "/v2/members/zone-id", members::set_zone_id),
+        ep(M::GET, "/v2/members/zone-offset", members::zone_offset),
+        ep(M::GET, "/openapi.json", openapi),
+    ]
+}
+
 /// Every task route (the kernel adds health, 404/405 and the error bodies).
 pub fn routes(app: TaskApp) -> Router {
-    Router::new()
-        .route("/v2/tasks", post(tasks::create).get(tasks::page))
-        .route("/v2/tasks/cursor", get(tasks::cursor))
-        .route("/v2/tasks/completed", get(tasks::archive))
-        .route("/v2/tasks/by-deadline", get(tasks::by_deadline))
-        .route(
-            "/v2/tasks/{task_id}",
-            get(tasks::get_one)
-                .patch(tasks::update)
-                .delete(tasks::delete),
-        )
-        .route("/v2/tasks/{task_id}/complete", post(tasks::complete))
-        .route("/v2/tasks/{task_id}/reopen", post(tasks::reopen))
-        .route("/v2/tasks/{task_id}/schedules", post(tasks::schedule))
-        .route("/v2/schedules", post(schedules::create).get(schedules::day))
-        .route("/v2/schedules/week", get(schedules::week))
-        .route(
-            "/v2/schedules/{schedule_id}",
-            get(schedules::get_one)
-                .patch(schedules::patch)
-                .delete(schedules::delete),
-        )
-        .route("/v2/schedules/{schedule_id}/start", post(schedules::start))
-        .route(
-            "/v2/schedules/{schedule_id}/suspend",
-            post(schedules::suspend),
-        )
-        .route(
-            "/v2/schedules/{schedule_id}/complete",
-            post(schedules::complete),
-        )
-        .route(
-            "/v2/schedules/{schedule_id}/cancel",
-            post(schedules::cancel),
-        )
-        .route("/v2/statistics", get(schedules::statistics))
-        .route("/v2/members/now", get(members::now))
-        .route(
-            "/v2/members/zone-id",
-            get(members::zone_id).put(members::set_zone_id),
-        )
-        .route("/v2/members/zone-offset", get(members::zone_offset))
+    endpoints()
+        .into_iter()
+        .fold(Router::new(), |router, e| router.route(e.path, e.route))
         .with_state(app)
+}
+
+async fn openapi() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        OPENAPI,
+    )
+        .into_response()
 }
 
 /// The member a request is for, from `X-Member-Id` (missing or not a positive integer → 401).

@@ -4,5 +4,6 @@ mod support;
 
 mod grpc;
 mod members;
+mod openapi;
 mod schedules;
 mod tasks;

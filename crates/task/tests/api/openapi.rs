@@ -29,8 +29,16 @@ async fn the_document_lists_every_route(backend: Backend) {
     let app = spawn_app(backend).await;
     let res = app.send(Method::GET, "/openapi.json", None, None).await;
     let doc = res.assert(200).clone();
-    assert!(res.headers["content-type"].to_str().unwrap().starts_with("application/json"));
-    assert_eq!(doc, serde_json::from_str::<Value>(pinit_task::http::OPENAPI).unwrap());
+    assert!(
+        res.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    assert_eq!(
+        doc,
+        serde_json::from_str::<Value>(pinit_task::http::OPENAPI).unwrap()
+    );
 
     let documented: BTreeSet<(String, String)> = doc["paths"]
         .as_object()
@@ -53,7 +61,9 @@ async fn the_document_lists_every_route(backend: Backend) {
     let mut all = Vec::new();
     refs(&doc, &mut all);
     for r in all {
-        let name = r.strip_prefix("#/components/schemas/").expect("a schema ref");
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .expect("a schema ref");
         assert!(doc["components"]["schemas"].get(name).is_some(), "{r}");
     }
 
