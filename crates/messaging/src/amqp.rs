@@ -11,7 +11,6 @@
 //! `timestamp` = occurred-at (seconds), headers `pinit-aggregate-{type,id,version}`.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -28,7 +27,7 @@ use lapin::{
     BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
 };
 use pinit_kernel::config::ConnectionUrl;
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -224,10 +223,23 @@ impl AmqpTransport {
 
     async fn open(&self) -> Result<Publisher, AmqpError> {
         let conn = connect(&self.url, &self.name).await?;
-        let channel = conn.create_channel().await?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await?;
+        let setup = async {
+            let channel = conn.create_channel().await?;
+            channel
+                .confirm_select(ConfirmSelectOptions::default())
+                .await?;
+            Ok::<_, lapin::Error>(channel)
+        };
+        let channel = match bounded(CONNECT_TIMEOUT, setup).await {
+            Some(channel) => channel?,
+            None => {
+                let _ = bounded(SETTLE_TIMEOUT, conn.close(200, "setup timed out".into())).await;
+                return Err(AmqpError::Connect {
+                    url: self.url.redacted(),
+                    reason: "no channel within the connect timeout".into(),
+                });
+            }
+        };
         tracing::info!(broker = %self.url.redacted(), "publisher connected");
         Ok(Publisher {
             conn,
@@ -424,69 +436,106 @@ impl AmqpConsumer {
     }
 
     /// One connection's life. `Ok` only when stopped.
+    ///
+    /// Deliveries are spread over `concurrency` workers by aggregate (headers `pinit-aggregate-type/id`;
+    /// the event id when absent), so one aggregate's events are handled one after another, in queue order,
+    /// while different aggregates proceed in parallel.
     async fn session(&self, stop: &CancellationToken) -> Result<(), AmqpError> {
         let sub = self.inbox.subscription();
         let config = self.inbox.config();
         let conn = connect(&self.url, &self.connection_name()).await?;
-        let channel = conn.create_channel().await?;
-        declare_subscription(&channel, sub).await?;
-        channel
-            .basic_qos(config.prefetch.max(1), BasicQosOptions::default())
-            .await?;
         let tag = format!("{}-{}", sub.consumer, uuid::Uuid::new_v4().simple());
-        let mut deliveries = channel
-            .basic_consume(
-                sub.queue.as_str().into(),
-                tag.as_str().into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
+        let setup = async {
+            let channel = conn.create_channel().await?;
+            declare_subscription(&channel, sub).await?;
+            channel
+                .basic_qos(config.prefetch.max(1), BasicQosOptions::default())
+                .await?;
+            let deliveries = channel
+                .basic_consume(
+                    sub.queue.as_str().into(),
+                    tag.as_str().into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+            Ok::<_, lapin::Error>((channel, deliveries))
+        };
+        let (channel, mut deliveries) = match bounded(CONNECT_TIMEOUT, setup).await {
+            Some(result) => result?,
+            None => {
+                let _ = bounded(SETTLE_TIMEOUT, conn.close(200, "setup timed out".into())).await;
+                return Err(AmqpError::Connect {
+                    url: self.url.redacted(),
+                    reason: "setting up the consumer timed out".into(),
+                });
+            }
+        };
         tracing::info!(consumer = %sub.consumer, queue = %sub.queue, "consuming");
-        let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
+
         let tracker = TaskTracker::new();
+        let workers: Vec<mpsc::Sender<(IncomingEvent, Delivery)>> = (0..config.concurrency.max(1))
+            .map(|_| {
+                let (tx, mut rx) =
+                    mpsc::channel::<(IncomingEvent, Delivery)>(usize::from(config.prefetch.max(1)));
+                let (inbox, stop) = (self.inbox.clone(), stop.clone());
+                tracker.spawn(async move {
+                    while let Some((event, delivery)) = rx.recv().await {
+                        if stop.is_cancelled() {
+                            // Shutting down: give back what was not started.
+                            settle(&inbox, &event, &delivery, false, true).await;
+                        } else {
+                            handle(&inbox, event, delivery, &stop).await;
+                        }
+                    }
+                });
+                tx
+            })
+            .collect();
         let outcome = loop {
-            let permit = tokio::select! {
-                p = slots.clone().acquire_owned() => match p {
-                    Ok(p) => p,
-                    Err(_) => break Ok(()),
-                },
-                _ = stop.cancelled() => break Ok(()),
-            };
             let next = tokio::select! {
                 d = deliveries.next() => d,
                 _ = stop.cancelled() => break Ok(()),
             };
             match next {
                 Some(Ok(delivery)) => {
-                    let inbox = self.inbox.clone();
-                    let stop = stop.clone();
-                    tracker.spawn(async move {
-                        handle(&inbox, delivery, &stop).await;
-                        drop(permit);
-                    });
+                    let event = incoming(&delivery);
+                    let worker = &workers[worker_for(&event, workers.len())];
+                    if worker.send((event, delivery)).await.is_err() {
+                        break Err(AmqpError::ConsumerEnded(sub.queue.clone()));
+                    }
                 }
                 Some(Err(e)) => break Err(AmqpError::Broker(e)),
                 None => break Err(AmqpError::ConsumerEnded(sub.queue.clone())),
             }
         };
         if outcome.is_ok() {
-            let _ = channel
-                .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
-                .await;
+            let cancel = channel.basic_cancel(tag.as_str().into(), BasicCancelOptions::default());
+            let _ = bounded(SETTLE_TIMEOUT, cancel).await;
         }
+        drop(workers);
         tracker.close();
         tracker.wait().await;
-        let _ = channel.close(200, "bye".into()).await;
-        let _ = conn.close(200, "bye".into()).await;
+        let _ = bounded(SETTLE_TIMEOUT, channel.close(200, "bye".into())).await;
+        let _ = bounded(SETTLE_TIMEOUT, conn.close(200, "bye".into())).await;
         outcome
     }
 }
 
+/// The worker of an event: by aggregate, else by event id.
+fn worker_for(event: &IncomingEvent, workers: usize) -> usize {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut h = DefaultHasher::new();
+    match &event.aggregate {
+        Some(a) => (&a.aggregate_type, &a.aggregate_id).hash(&mut h),
+        None => event.id.hash(&mut h),
+    }
+    (h.finish() % workers.max(1) as u64) as usize
+}
+
 /// Processes one delivery and settles it with the broker.
-async fn handle(inbox: &Inbox, delivery: Delivery, stop: &CancellationToken) {
-    let event = incoming(&delivery);
-    // (requeue, ack): ack = settled; nack without requeue = dead-lettered; nack with requeue = deliver again.
+async fn handle(inbox: &Inbox, event: IncomingEvent, delivery: Delivery, stop: &CancellationToken) {
+    // ack = settled; nack without requeue = dead-lettered; nack with requeue = deliver again.
     let (ack, requeue) = match inbox.deliver(&event, delivery.redelivered, stop).await {
         Ok(Outcome::DeadLettered) => (false, false),
         Ok(_) => (true, false),
@@ -502,6 +551,16 @@ async fn handle(inbox: &Inbox, delivery: Delivery, stop: &CancellationToken) {
             (false, true)
         }
     };
+    settle(inbox, &event, &delivery, ack, requeue).await;
+}
+
+async fn settle(
+    inbox: &Inbox,
+    event: &IncomingEvent,
+    delivery: &Delivery,
+    ack: bool,
+    requeue: bool,
+) {
     let acker = &delivery.acker;
     let settle = async {
         if ack {

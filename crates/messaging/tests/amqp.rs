@@ -85,8 +85,9 @@ async fn relay_to_consumer_in_aggregate_order_with_two_relays(backend: Backend) 
     let (_p, producer) = producer_db(backend).await;
     let (_c, consumer) = consumer_db(backend).await;
     let recorder = Recorder::default();
+    // Four handlers at once; an aggregate's events still go one after another, in queue order.
     let config = pinit_messaging::ConsumerConfig {
-        concurrency: 1, // the queue's order is the application order
+        concurrency: 4,
         ..consumer_config()
     };
     let inbox = Inbox::new(
@@ -169,7 +170,7 @@ async fn duplicates_are_applied_once_and_stale_versions_skipped(backend: Backend
     let (_c, consumer) = consumer_db(backend).await;
     let recorder = Recorder::default();
     let config = pinit_messaging::ConsumerConfig {
-        concurrency: 1,
+        concurrency: 4,
         ..consumer_config()
     };
     let inbox = Inbox::new(

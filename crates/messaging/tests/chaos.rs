@@ -63,9 +63,9 @@ async fn exactly_once_while_relays_die_and_the_broker_connection_drops(backend: 
         Subscription::new(queue.clone()).bind_key(&exchange, &key),
         consumer.clone(),
         Recorder::default(),
-        // One at a time: the queue order is the application order, so every event must be applied.
+        // Four workers; an aggregate stays on one worker, in queue order: every event must be applied.
         ConsumerConfig {
-            concurrency: 1,
+            concurrency: 4,
             prefetch: 100,
             ..consumer_config()
         },

@@ -147,18 +147,12 @@ impl Handler for Recorder {
             Some(a) => (a.aggregate_id.clone(), a.version.unwrap_or(0)),
             None => (String::new(), 0),
         };
-        let position: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM applied WHERE aggregate_id = $1")
-                .bind(&agg)
-                .fetch_one(&mut **tx)
-                .await?;
         sqlx::query(
-            "INSERT INTO applied (event_id, aggregate_id, version, position, n) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO applied (event_id, aggregate_id, version, n) VALUES ($1, $2, $3, $4)",
         )
         .bind(&event.id)
         .bind(&agg)
         .bind(version)
-        .bind(position)
         .bind(p.n)
         .execute(&mut **tx)
         .await?;
@@ -169,7 +163,7 @@ impl Handler for Recorder {
 /// Applied versions per aggregate, in application order.
 pub async fn applied_by_aggregate(db: &Db) -> HashMap<String, Vec<i64>> {
     let rows: Vec<(String, i64)> =
-        sqlx::query_as("SELECT aggregate_id, version FROM applied ORDER BY aggregate_id, position")
+        sqlx::query_as("SELECT aggregate_id, version FROM applied ORDER BY seq")
             .fetch_all(db.pool())
             .await
             .unwrap();
