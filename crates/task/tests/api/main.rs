@@ -5,5 +5,6 @@ mod support;
 mod grpc;
 mod members;
 mod openapi;
+mod rabbitmq;
 mod schedules;
 mod tasks;
