@@ -197,18 +197,26 @@ async function route() {
   firstRoute = false;
 }
 
-/** The member's profile and zone; the task service's zone wins when it answers. */
+/**
+ * The member's profile and zone. The task service's zone is the one that counts; it is awaited briefly (the
+ * member may still be being provisioned) and applied later with a zone:changed event if it comes late.
+ */
 async function loadMember() {
-  try {
-    session.me = await api.me();
-    if (session.me?.zoneId) setZone(session.me.zoneId);
-  } catch { /* the zone stays the browser's */ }
-  api.members.zone().then((zone) => {
-    if (zone && zone !== session.zone) {
-      setZone(zone);
-      emit('zone:changed', { zone });
+  let fromTask = false;
+  const zone = api.members.zone().then((z) => {
+    if (!z) return;
+    fromTask = true;
+    if (z !== session.zone) {
+      setZone(z);
+      emit('zone:changed', { zone: z });
+      sendPrefsToWorker();
     }
   }).catch(() => {});
+  try {
+    session.me = await api.me();
+    if (session.me?.zoneId && !fromTask) setZone(session.me.zoneId);
+  } catch { /* the zone stays the browser's */ }
+  await Promise.race([zone, new Promise((r) => setTimeout(r, 1500))]);
   sendPrefsToWorker();
   resyncSubscription();
 }
@@ -243,3 +251,9 @@ async function boot() {
 }
 
 boot();
+
+window.addEventListener('unhandledrejection', (event) => {
+  if (event.reason?.name === 'AbortError') return;
+  console.error(event.reason);
+  toast(event.reason?.userMessage || t('error.generic'), { type: 'error' });
+});

@@ -75,10 +75,31 @@ function setBackgroundInert(inert) {
   }
 }
 
+// Escape closes the topmost dialog and Tab stays inside it, wherever focus is (content may be re-rendered
+// under the focused element).
+document.addEventListener('keydown', (e) => {
+  const top = openDialogs.at(-1);
+  if (!top) return;
+  if (e.key === 'Escape') {
+    e.preventDefault();
+    top.close();
+    return;
+  }
+  if (e.key !== 'Tab') return;
+  const items = [...top.panel.querySelectorAll(FOCUSABLE)].filter((el) => el.getClientRects().length);
+  if (!items.length) { e.preventDefault(); return; }
+  const first = items[0];
+  const last = items.at(-1);
+  const inside = top.panel.contains(document.activeElement);
+  if (!inside) { e.preventDefault(); (e.shiftKey ? last : first).focus(); }
+  else if (e.shiftKey && document.activeElement === first) { e.preventDefault(); last.focus(); }
+  else if (!e.shiftKey && document.activeElement === last) { e.preventDefault(); first.focus(); }
+});
+
 /**
  * A modal dialog: role=dialog, aria-modal, labelled by its title, focus trapped inside, Escape and the
  * backdrop close it, focus returns to where it was. `content` is a node or a function (dialog) => node.
- * Returns {el, body, close}; `onClose` runs once, after it is removed.
+ * Returns {el, panel, body, close, refocus}; `onClose` runs once, after it is removed.
  */
 export function openDialog({ title, content, actions = [], onClose, wide = false, describedBy }) {
   const opener = document.activeElement;
@@ -108,18 +129,12 @@ export function openDialog({ title, content, actions = [], onClose, wide = false
   }
 
   backdrop.addEventListener('mousedown', (e) => { if (e.target === backdrop) close(); });
-  panel.addEventListener('keydown', (e) => {
-    if (e.key === 'Escape') { e.stopPropagation(); close(); return; }
-    if (e.key !== 'Tab') return;
-    const items = [...panel.querySelectorAll(FOCUSABLE)].filter((el) => el.offsetParent !== null || el === document.activeElement);
-    if (!items.length) { e.preventDefault(); return; }
-    const first = items[0];
-    const last = items.at(-1);
-    if (e.shiftKey && (document.activeElement === first || !panel.contains(document.activeElement))) { e.preventDefault(); last.focus(); }
-    else if (!e.shiftKey && document.activeElement === last) { e.preventDefault(); first.focus(); }
-  });
+  /** After re-rendering the content: focus the title if the focused element went away. */
+  function refocus() {
+    if (openDialogs.at(-1) === handle && !panel.contains(document.activeElement)) panel.querySelector('.dialog-title').focus();
+  }
 
-  const handle = { el: backdrop, panel, body, close };
+  const handle = { el: backdrop, panel, body, close, refocus };
   if (openDialogs.length) openDialogs.at(-1).panel.setAttribute('inert', '');
   openDialogs.push(handle);
   setBackgroundInert(true);

@@ -3,7 +3,7 @@
 import { api } from '../api.js';
 import { t, locale, formatDuration } from '../i18n.js';
 import { session, emit, on } from '../state.js';
-import { h, mount, uid, toast, showError, openDialog, confirmDialog, statusPanel, field, chips, busy, srOnly } from '../ui.js';
+import { h, mount, uid, toast, showError, openDialog, confirmDialog, statusPanel, field, chips, busy } from '../ui.js';
 import {
   todayIn, addDays, weekOf, mondayOf, dateOf, timeOf, formatDate, formatWall, parseDuration, clock, utcLabel, nowIn,
 } from '../time.js';
@@ -51,7 +51,7 @@ function quickAction(schedule) {
     case 'NOT_STARTED': return make('start', '▶', t('schedules.action.start'));
     case 'IN_PROGRESS': return make('complete', '✓', t('schedules.action.complete'));
     case 'SUSPENDED': return make('start', '▶', t('schedules.action.resume'));
-    default: return h('span', { class: 'done-mark', title: stateLabel(schedule.state) }, h('span', { 'aria-hidden': 'true' }, '✓'), srOnly(stateLabel(schedule.state)));
+    default: return h('span', { class: 'done-mark', 'aria-hidden': 'true' }, '✓'); // the state pill says it
   }
 }
 
@@ -114,6 +114,7 @@ export function openScheduleDetail(id, { onClose } = {}) {
         schedule.taskId ? [h('dt', {}, t('schedules.task')), task] : null),
       h('div', { class: 'button-row', role: 'group', 'aria-label': t('schedules.stateActions') }, actions),
       manage.length ? h('div', { class: 'button-row', role: 'group', 'aria-label': t('schedules.manage') }, manage) : null);
+    dialog.refocus();
     if (schedule.taskId) {
       api.tasks.get(schedule.taskId).then((linked) => {
         mount(task, h('a', { href: `/app/tasks/${linked.id}`, onclick: () => dialog.close() }, linked.title),

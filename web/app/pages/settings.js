@@ -2,12 +2,12 @@
 import { api } from '../api.js';
 import { logout } from '../auth.js';
 import { t, getLang, setLang, LANGUAGES } from '../i18n.js';
-import { session, setZone, emit } from '../state.js';
+import { session, setZone, emit, on } from '../state.js';
 import { h, mount, uid, toast, showError, field, busy, confirmDialog } from '../ui.js';
 import { allZones, browserZone, utcLabel, isValidZone } from '../time.js';
 import { pushStatus, enablePush, disablePush, sendPrefsToWorker } from '../push.js';
 
-export async function render({ main, setTitle, navigate }) {
+export async function render({ main, setTitle, navigate, signal }) {
   setTitle(t('settings.title'));
   const build = document.documentElement.dataset.build || '';
 
@@ -17,8 +17,9 @@ export async function render({ main, setTitle, navigate }) {
     h('h2', { id: 'set-account' }, t('settings.account')),
     me ? h('p', {}, h('strong', {}, me.nickname || me.username), ' ', h('span', { class: 'muted' }, `@${me.username}`)) : null,
     h('button', { class: 'btn btn-danger', type: 'button', onclick: async (e) => {
+      const button = e.currentTarget;
       if (!(await confirmDialog(t('settings.confirmLogout'), { confirmLabel: t('settings.logout') }))) return;
-      await busy(e.currentTarget, t('settings.loggingOut'), async () => {
+      await busy(button, t('settings.loggingOut'), async () => {
         try { if ((await pushStatus()) === 'on') await disablePush(); } catch { /* best effort */ }
         await logout();
         session.me = null;
@@ -96,6 +97,7 @@ export async function render({ main, setTitle, navigate }) {
   const push = h('section', { class: 'panel', 'aria-labelledby': 'set-push' },
     h('h2', { id: 'set-push' }, t('settings.push')), h('p', { class: 'muted' }, t('settings.pushHint')), pushSwitch, pushText);
 
+  on('zone:changed', () => { showZone(); zoneInput.value = session.zone; }, signal);
   mount(main, h('div', { class: 'settings' }, language, zone, push, account,
     h('p', { class: 'muted version' }, t('settings.version', { build }))));
   refreshPush();

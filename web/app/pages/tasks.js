@@ -117,6 +117,7 @@ export function openTaskDetail(id, { onClose } = {}) {
         h('button', { class: 'btn', type: 'button', onclick: () => openCopyToSchedule(task) }, t('tasks.copyToSchedule')),
         h('button', { class: 'btn', type: 'button', onclick: () => { dialog.close(); openTaskForm({ task }); } }, t('common.edit')),
         h('button', { class: 'btn btn-danger', type: 'button', onclick: () => removeTask(task, dialog) }, t('common.delete'))));
+    dialog.refocus();
     const names = async (ids, ul) => {
       if (!ids?.length) { mount(ul, h('li', { class: 'muted' }, t('tasks.none'))); return; }
       const items = await Promise.all(ids.map((d) => api.tasks.get(d).catch(() => ({ id: d, title: `#${d}` }))));

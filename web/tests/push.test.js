@@ -1,0 +1,152 @@
+// The service worker: the versioned app-shell cache, push messages delivered through CDP
+// (ServiceWorker.deliverPushMessage), de-duplication by idempotentKey, the notification text in the
+// member's zone, the click, and the Web Push subscription sent to the server.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startPinit, launch, newContext, signUp, deliverPush, ZONE } from './support.js';
+
+let pinit;
+let browser;
+before(async () => { pinit = await startPinit(); browser = await launch(); });
+after(async () => { await browser?.close(); await pinit?.stop(); });
+
+async function controlledPage() {
+  const context = await newContext(browser, pinit.url);
+  const page = await context.newPage();
+  await signUp(page);
+  await listenForPushes(page);
+  return { context, page };
+}
+
+/** Collects the worker's `push` messages to the page in window.__pushes (again after every page load). */
+async function listenForPushes(page) {
+  await page.waitForFunction(() => Boolean(navigator.serviceWorker.controller), null, { timeout: 15_000 });
+  await page.evaluate(() => {
+    window.__pushes = [];
+    navigator.serviceWorker.addEventListener('message', (e) => { if (e.data?.type === 'push') window.__pushes.push(e.data); });
+  });
+}
+
+const notifications = (page) => page.evaluate(async () => {
+  const registration = await navigator.serviceWorker.ready;
+  return (await registration.getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data }));
+});
+
+test('the service worker controls the page and caches this build\'s shell', async () => {
+  const { context, page } = await controlledPage();
+  const build = await page.getAttribute('html', 'data-build');
+  const caches = await page.evaluate(async () => {
+    const names = await caches.keys();
+    const out = {};
+    for (const name of names) out[name] = (await (await caches.open(name)).keys()).map((r) => new URL(r.url).pathname);
+    return out;
+  });
+  assert.deepEqual(Object.keys(caches), [`pinit-shell-${build}`]);
+  const entries = caches[`pinit-shell-${build}`];
+  for (const path of ['/index.html', `/static/${build}/app/main.js`, `/static/${build}/i18n/ko.json`, `/static/${build}/styles/app.css`]) {
+    assert.ok(entries.includes(path), `${path} is precached`);
+  }
+  await context.close();
+});
+
+test('a push delivered twice with the same idempotentKey shows one notification, in the member\'s zone', async () => {
+  const { context, page } = await controlledPage();
+  const payload = { scheduleId: '42', scheduleTitle: 'Standup', scheduleStartTime: '2026-02-01T00:30:00Z', idempotentKey: 'push-key-1' };
+  await deliverPush(page, payload);
+  await page.waitForFunction(() => window.__pushes.length >= 1);
+  await deliverPush(page, payload);
+  await page.waitForFunction(() => window.__pushes.length >= 2);
+  const pushes = await page.evaluate(() => window.__pushes);
+  assert.deepEqual(pushes.map((p) => p.shown), [true, false], 'shown once, the duplicate dropped');
+
+  const shown = await notifications(page);
+  assert.equal(shown.length, 1);
+  assert.equal(shown[0].title, '"Standup" is starting');
+  // 00:30 UTC is 09:30 in Asia/Seoul, the member's zone.
+  assert.equal(ZONE, 'Asia/Seoul');
+  assert.match(shown[0].body, /1 Feb.*09:30/);
+  assert.equal(shown[0].data.url, '/app/schedules?scheduleId=42');
+
+  // Another key is another notification.
+  await deliverPush(page, { ...payload, idempotentKey: 'push-key-2', scheduleId: '43', scheduleTitle: 'Review' });
+  await page.waitForFunction(() => window.__pushes.length >= 3);
+  assert.equal((await notifications(page)).length, 2);
+  await context.close();
+});
+
+test('notifications follow the chosen language', async () => {
+  const { context, page } = await controlledPage();
+  await page.goto('/app/settings');
+  await page.getByLabel('Display language').selectOption('ko');
+  await page.getByRole('heading', { level: 1, name: '설정' }).waitFor();
+  await page.waitForTimeout(300); // the page tells the worker
+  await listenForPushes(page);
+  await deliverPush(page, { scheduleId: '7', scheduleTitle: '회의', scheduleStartTime: '2026-02-01T05:00:00Z', idempotentKey: 'ko-1' });
+  await page.waitForFunction(() => window.__pushes.length >= 1);
+  const [n] = await notifications(page);
+  assert.equal(n.title, '"회의" 일정이 시작돼요');
+  assert.match(n.body, /14:00 시작 예정이에요/);
+  await context.close();
+});
+
+test('clicking the notification opens that schedule', async () => {
+  const { context, page } = await controlledPage();
+  // A schedule to be notified about (needs the task API).
+  await page.goto('/app/schedules/new');
+  const form = page.getByRole('dialog', { name: 'New schedule' });
+  await form.getByLabel('Title').fill('Standup');
+  await form.getByLabel('Description').fill('Daily');
+  await form.getByRole('button', { name: 'Add schedule' }).click();
+  await page.getByText('Schedule added.').waitFor();
+  const id = await page.locator('.schedule-card').first().getAttribute('data-id');
+  assert.ok(id, 'the schedule was created');
+
+  await page.goto('/app/today');
+  await page.getByRole('heading', { level: 1, name: 'Today' }).waitFor();
+  await listenForPushes(page);
+  await deliverPush(page, { scheduleId: id, scheduleTitle: 'Standup', scheduleStartTime: new Date().toISOString(), idempotentKey: `click-${id}` });
+  await page.waitForFunction(() => window.__pushes.length >= 1);
+  const [worker] = context.serviceWorkers();
+  await worker.evaluate(async (tag) => {
+    const [n] = await self.registration.getNotifications({ tag });
+    await self.pinit.openFromNotification(n);
+  }, `click-${id}`);
+  await page.waitForURL(`**/app/schedules?scheduleId=${id}*`);
+  await page.getByRole('dialog', { name: 'Standup' }).waitFor();
+  assert.equal((await notifications(page)).length, 0, 'the clicked notification is closed');
+  await context.close();
+});
+
+test('push on: subscribes with the server\'s VAPID key and registers {deviceId, subscription}', async () => {
+  const context = await newContext(browser, pinit.url);
+  // Headless Chromium has no push service to subscribe with: stand in for PushManager, record the key used.
+  await context.addInitScript(() => {
+    let current = null;
+    const fake = (key) => ({
+      endpoint: 'https://push.example.test/send/abc',
+      options: { applicationServerKey: key.buffer },
+      toJSON() { return { endpoint: this.endpoint, keys: { p256dh: 'BPubKeyOfTheBrowser', auth: 'authSecret' } }; },
+      unsubscribe: async () => { current = null; return true; },
+    });
+    PushManager.prototype.subscribe = async function subscribe(options) { current = fake(new Uint8Array(options.applicationServerKey)); window.__subscribeKey = [...new Uint8Array(options.applicationServerKey)]; return current; };
+    PushManager.prototype.getSubscription = async function getSubscription() { return current; };
+  });
+  const page = await context.newPage();
+  await signUp(page);
+  const bodies = [];
+  page.on('request', (r) => { if (r.url().endsWith('/v0/push/subscribe')) bodies.push(r.postDataJSON()); });
+  await page.goto('/app/settings');
+  const toggle = page.getByRole('switch', { name: 'Push notifications on this device' });
+  await toggle.waitFor();
+  await page.waitForFunction(() => !document.querySelector('[role=switch]').disabled);
+  await toggle.click();
+  await page.waitForFunction(() => document.querySelector('[role=switch]').getAttribute('aria-checked') === 'true', null, { timeout: 10_000 });
+  assert.equal(bodies.length, 1);
+  const [body] = bodies;
+  assert.match(body.deviceId, /^[0-9a-f-]{36}$/);
+  assert.deepEqual(body.subscription, { endpoint: 'https://push.example.test/send/abc', keys: { p256dh: 'BPubKeyOfTheBrowser', auth: 'authSecret' } });
+  const key = await page.evaluate(() => window.__subscribeKey);
+  assert.equal(key.length, 65, 'an uncompressed P-256 public key from /v0/push/vapid');
+  assert.equal(key[0], 4);
+  await context.close();
+});
