@@ -460,12 +460,11 @@ impl Dispatcher {
         for d in deliveries {
             done.insert((d.idempotent_key.clone(), d.device_id.clone()), d);
         }
-        // Stop starting sends well before the lease ends: after it another replica may claim the row.
-        let deadline = claimed_at
-            + settings
-                .claim_lease
-                .get()
-                .saturating_sub(settings.push_timeout.get() + Duration::from_secs(1));
+        // Stop starting sends well before the lease ends (a send takes at most `push_timeout`, recording the
+        // results a little more): after it another replica may claim the row.
+        let lease = settings.claim_lease.get();
+        let margin = settings.push_timeout.get() + (lease / 4).max(Duration::from_secs(1));
+        let deadline = claimed_at + lease.saturating_sub(margin);
         let grace = settings.grace_us();
         let mut sends = Vec::new();
         for (wi, w) in work.iter_mut().enumerate() {
@@ -622,10 +621,14 @@ impl Dispatcher {
         };
         if w.interrupted {
             // Out of lease time: record what happened, leave the claim to expire; the next claim sends the rest.
-            return Plan::Partial { effects };
+            return Plan::Partial {
+                schedule_id: w.row.schedule_id,
+                effects,
+            };
         }
         if let Some(next_us) = next_retry {
             return Plan::Retry {
+                confirmed: (w.start.as_microsecond(), w.message.title.clone()),
                 row: w.row,
                 next_us,
                 effects,
@@ -669,6 +672,8 @@ impl Dispatcher {
         let owner = self.inner.id.as_str();
         let now_us = self.now().as_microsecond();
         let mut tx = db.begin().await?;
+        let ids: Vec<i64> = plans.iter().map(Plan::schedule_id).collect();
+        store::lock_watermarks(&mut tx, db.backend(), &ids, now_us).await?;
         for plan in plans {
             match plan {
                 Plan::Finish {
@@ -736,6 +741,7 @@ impl Dispatcher {
                 Plan::Retry {
                     row,
                     next_us,
+                    confirmed,
                     effects,
                 } => {
                     apply_effects(&mut tx, effects, now_us).await?;
@@ -745,7 +751,7 @@ impl Dispatcher {
                         owner,
                         &row.idempotent_key,
                         *next_us,
-                        None,
+                        Some((confirmed.0, confirmed.1.as_str())),
                         now_us,
                     )
                     .await?
@@ -753,7 +759,7 @@ impl Dispatcher {
                         report.released += 1;
                     }
                 }
-                Plan::Partial { effects } => apply_effects(&mut tx, effects, now_us).await?,
+                Plan::Partial { effects, .. } => apply_effects(&mut tx, effects, now_us).await?,
             }
         }
         tx.commit().await?;
@@ -902,14 +908,26 @@ enum Plan {
         next_us: i64,
         confirmed: Option<(i64, String)>,
     },
-    /// Some devices wait for a retry at `next_us`.
+    /// Some devices wait for a retry at `next_us`; the start time and title the sends used are kept.
     Retry {
         row: NotificationRow,
         next_us: i64,
+        confirmed: (i64, String),
         effects: Effects,
     },
     /// Ran out of lease time: record the sends made, leave the claim.
-    Partial { effects: Effects },
+    Partial { schedule_id: i64, effects: Effects },
+}
+
+impl Plan {
+    fn schedule_id(&self) -> i64 {
+        match self {
+            Plan::Finish { row, .. } | Plan::Release { row, .. } | Plan::Retry { row, .. } => {
+                row.schedule_id
+            }
+            Plan::Partial { schedule_id, .. } => *schedule_id,
+        }
+    }
 }
 
 impl Plan {

@@ -333,6 +333,47 @@ pub async fn lock_watermark(
     })
 }
 
+/// Locks the watermark rows of many schedules (creating empty ones): the dispatcher takes them before it
+/// touches their notifications and deliveries, in the same order as the event handlers (watermark first), so
+/// the two never deadlock on PostgreSQL.
+pub async fn lock_watermarks(
+    tx: &mut Tx,
+    backend: Backend,
+    schedule_ids: &[i64],
+    now_us: i64,
+) -> Result<()> {
+    let mut ids = schedule_ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    for chunk in ids.chunks(CHUNK) {
+        let values = (0..chunk.len())
+            .map(|i| format!("(${}, NULL, NULL, 0, NULL, $1)", i + 2))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO schedule_watermark (schedule_id, version, occurred_at_us, deleted, fired_start_at_us, \
+             updated_at_us) VALUES {values} ON CONFLICT (schedule_id) DO NOTHING"
+        );
+        let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now_us);
+        for id in chunk {
+            insert = insert.bind(*id);
+        }
+        insert.execute(&mut **tx).await?;
+        if backend == Backend::Postgres {
+            let sql = format!(
+                "SELECT schedule_id FROM schedule_watermark WHERE schedule_id IN ({}) ORDER BY schedule_id FOR UPDATE",
+                placeholders(1, chunk.len())
+            );
+            let mut select = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                select = select.bind(*id);
+            }
+            select.fetch_all(&mut **tx).await?;
+        }
+    }
+    Ok(())
+}
+
 pub async fn save_watermark(
     tx: &mut Tx,
     schedule_id: i64,

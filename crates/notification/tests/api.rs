@@ -275,7 +275,44 @@ async fn the_member_header_is_required(backend: Backend) {
     assert_eq!(res.status(), 400, "deviceId is required");
 }
 
+async fn idle_subscriptions_are_pruned(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let member = id();
+    let m = member.to_string();
+    for device in ["stale", "refreshed"] {
+        let res = app
+            .post(
+                "/v0/push/subscribe",
+                Some(&m),
+                json!({"deviceId": device, "token": format!("t-{device}")}),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+    }
+    app.advance(jiff::SignedDuration::from_hours(60 * 24));
+    let res = app
+        .post(
+            "/v0/push/subscribe",
+            Some(&m),
+            json!({"deviceId": "refreshed", "token": "t-refreshed"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    app.advance(jiff::SignedDuration::from_hours(31 * 24));
+    // 91 days idle > notification.subscription_max_idle (90 days); the refreshed one is 31 days idle.
+    assert!(app.app.prune().await.unwrap() >= 1);
+    let mut conn = app.db.pool().acquire().await.unwrap();
+    let left: Vec<String> = store::subscriptions_of(&mut conn, &[member])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.device_id)
+        .collect();
+    assert_eq!(left, ["refreshed"]);
+}
+
 pinit_testkit::both_backends!(
+    idle_subscriptions_are_pruned,
     vapid_key_is_public_text,
     fcm_tokens_subscribe_resubscribe_and_unsubscribe,
     web_push_subscriptions_are_validated,
