@@ -81,14 +81,22 @@ async fn check(app: &App, m: i64, step: usize) {
             b[2] += elapsed;
         }
     }
-    assert!(holders.len() <= 1, "step {step}: several running: {holders:?}");
-    let slot: Option<i64> = sqlx::query("SELECT now_running_schedule_id FROM member WHERE member_id = $1")
-        .bind(m)
-        .fetch_one(pool)
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(slot, holders.first().copied(), "step {step}: the slot names the holder");
+    assert!(
+        holders.len() <= 1,
+        "step {step}: several running: {holders:?}"
+    );
+    let slot: Option<i64> =
+        sqlx::query("SELECT now_running_schedule_id FROM member WHERE member_id = $1")
+            .bind(m)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+            .get(0);
+    assert_eq!(
+        slot,
+        holders.first().copied(),
+        "step {step}: the slot names the holder"
+    );
     let stats = sqlx::query(
         "SELECT week_start, zone_id, deep_work_us, admin_work_us, total_work_us FROM statistics WHERE member_id = $1",
     )
@@ -99,7 +107,10 @@ async fn check(app: &App, m: i64, step: usize) {
     for r in &stats {
         let key = (r.get::<String, _>(0), r.get::<String, _>(1));
         let got = [r.get::<i64, _>(2), r.get::<i64, _>(3), r.get::<i64, _>(4)];
-        assert!(got.iter().all(|v| *v >= 0), "step {step}: negative bucket {key:?}");
+        assert!(
+            got.iter().all(|v| *v >= 0),
+            "step {step}: negative bucket {key:?}"
+        );
         let want = expected_buckets.remove(&key).unwrap_or_default();
         assert_eq!(got, want, "step {step}: bucket {key:?}");
     }
@@ -126,7 +137,14 @@ async fn random_operations_keep_the_invariants(backend: Backend) {
     };
     for _ in 0..3 {
         let d = draft(&mut rng);
-        schedules.push(app.app.create_schedule(member, d).await.unwrap().schedule.id());
+        schedules.push(
+            app.app
+                .create_schedule(member, d)
+                .await
+                .unwrap()
+                .schedule
+                .id(),
+        );
     }
     let linked = app
         .app
@@ -137,6 +155,7 @@ async fn random_operations_keep_the_invariants(backend: Backend) {
         .id();
     schedules.push(linked);
 
+    let mut successes = 0;
     for step in 0..200 {
         // Time moves: often minutes, sometimes days (week and DST boundaries get crossed).
         match rng.below(10) {
@@ -163,14 +182,35 @@ async fn random_operations_keep_the_invariants(backend: Backend) {
                 if r.is_ok() && s != linked {
                     schedules.retain(|x| *x != s);
                     let d = draft(&mut rng);
-                    schedules.push(app.app.create_schedule(member, d).await.unwrap().schedule.id());
+                    schedules.push(
+                        app.app
+                            .create_schedule(member, d)
+                            .await
+                            .unwrap()
+                            .schedule
+                            .id(),
+                    );
                 }
                 r
             }
         };
+        if result.is_ok() {
+            successes += 1;
+        }
         expected(result);
         check(&app, m, step).await;
     }
+    let completions: i64 = sqlx::query(
+        "SELECT COUNT(*) FROM messaging_outbox WHERE routing_key = 'schedule.state.completed'",
+    )
+    .fetch_one(app.db.pool())
+    .await
+    .unwrap()
+    .get(0);
+    assert!(
+        successes > 60 && completions > 10,
+        "a meaningful run: {successes} ok, {completions} completions"
+    );
 }
 
 both_backends!(random_operations_keep_the_invariants);

@@ -3,6 +3,7 @@
 mod support;
 
 mod grpc;
+mod invariants;
 mod members;
 mod openapi;
 mod rabbitmq;

@@ -269,6 +269,7 @@ async fn get_and_patch(backend: Backend) {
         .assert_error(409, "시작되지 않은 일정만 수정할 수 있습니다.");
     // Not mine, not there: 404.
     let other = app.member(2, None).await;
+    let published = app.events().await.len();
     app.get(other, &path)
         .await
         .assert_error(404, "해당 일정을 찾을 수 없습니다.");
@@ -280,6 +281,12 @@ async fn get_and_patch(backend: Backend) {
         app.run(other, id, op).await.assert(404);
     }
     app.delete(other, &path).await.assert(404);
+    assert_eq!(
+        app.events().await.len(),
+        published,
+        "refused requests publish nothing"
+    );
+    assert_eq!(app.get(other, "/v2/members/now").await.text, "");
 }
 
 async fn assert_stats(app: &App, m: i64, deep: &str, admin: &str, total: &str) {

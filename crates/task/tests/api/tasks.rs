@@ -713,6 +713,34 @@ async fn archive_cursor(backend: Backend) {
     app.get(m, "/v2/tasks/completed?zoneId=Nowhere/City")
         .await
         .assert(400);
+    // TaskArchiveServiceTest: offset +02:00 → 2025-01-10 02:00 → cutoff 2025-01-09.
+    let plus2 = app.get(m, "/v2/tasks/completed?offset=%2B02:00").await;
+    assert_eq!(ids(&plus2.assert(200)["data"]), vec![d9, d8]);
+    // Same-date rows page by id, descending, across pages; other members' tasks never appear.
+    let d9b = app.task(m, "d9b", "2025-01-09", "Asia/Seoul").await;
+    app.post_empty(m, &format!("/v2/tasks/{d9b}/complete"))
+        .await
+        .assert(204);
+    let other = app.member(2, Some("Asia/Seoul")).await;
+    let foreign = app.task(other, "foreign", "2025-01-09", "Asia/Seoul").await;
+    app.post_empty(other, &format!("/v2/tasks/{foreign}/complete"))
+        .await
+        .assert(204);
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v2/tasks/completed?size=1&cursor={c}"),
+            None => "/v2/tasks/completed?size=1".to_owned(),
+        };
+        let page = app.get(m, &path).await;
+        seen.extend(ids(&page.assert(200)["data"]));
+        match page.body["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, vec![d9b, d9, d8]);
     // Complementary to the current list: d10 (completed, due today) is there, d8/d9 are not.
     let current = app.get(m, "/v2/tasks").await;
     let mut listed = ids(&current.assert(200)["content"]);
