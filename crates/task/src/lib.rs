@@ -68,8 +68,9 @@ impl Default for Settings {
     }
 }
 
-/// The task HTTP routes (health is added by the kernel). Transitional: the binary still serves none
-/// of the task API until it builds a [`TaskApp`] and calls [`http::routes`].
+/// Placeholder kept only so the binary compiles until it builds a [`TaskApp`]: it serves none of the task
+/// API. The task router is [`http::routes`]`(app)`; once the binary calls that, this function becomes
+/// `pub use http::routes;`.
 pub fn routes() -> Router {
     Router::new()
 }
