@@ -17,8 +17,27 @@ use crate::app::{NotificationError, Notifications, SubscribeInput, WebPushInput}
 /// The header the gateway sets after verifying the access token.
 pub const MEMBER_HEADER: &str = "x-member-id";
 
+/// The notification service's OpenAPI document (served at `/openapi.json`).
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// Every (method, path) the router serves, as the OpenAPI document lists them.
+pub const ENDPOINTS: &[(&str, &str)] = &[
+    ("GET", "/v0/push/vapid"),
+    ("GET", "/v0/push/subscribed"),
+    ("POST", "/v0/push/subscribe"),
+    ("POST", "/v0/push/unsubscribe"),
+    ("GET", "/push/vapid"),
+    ("GET", "/push/subscribed"),
+    ("POST", "/push/subscribe"),
+    ("POST", "/push/unsubscribe"),
+    ("GET", "/openapi.json"),
+];
+
+/// The notification routes (health, error bodies and request ids are added by
+/// [`pinit_kernel::http::service_router`]).
 pub fn routes(app: Notifications) -> Router {
     let mut router = Router::new();
+    // `/push/*` are the reference's deprecated aliases of `/v0/push/*`, kept while old clients exist.
     for prefix in ["/v0/push", "/push"] {
         router = router
             .route(&format!("{prefix}/vapid"), get(vapid))
@@ -26,7 +45,18 @@ pub fn routes(app: Notifications) -> Router {
             .route(&format!("{prefix}/subscribe"), post(subscribe))
             .route(&format!("{prefix}/unsubscribe"), post(unsubscribe));
     }
-    router.with_state(app)
+    router.route("/openapi.json", get(openapi)).with_state(app)
+}
+
+async fn openapi() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        OPENAPI,
+    )
+        .into_response()
 }
 
 impl From<NotificationError> for ApiError {

@@ -311,7 +311,52 @@ async fn idle_subscriptions_are_pruned(backend: Backend) {
     assert_eq!(left, ["refreshed"]);
 }
 
+async fn the_openapi_document_lists_every_route(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let res = app.get("/openapi.json", None).await;
+    assert_eq!(res.status(), 200);
+    let doc: Value = res.json().await.unwrap();
+    assert_eq!(
+        doc,
+        serde_json::from_str::<Value>(pinit_notification::http::OPENAPI).unwrap()
+    );
+    let mut documented: Vec<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| (m.to_uppercase(), path.clone()))
+        })
+        .collect();
+    let mut served: Vec<(String, String)> = pinit_notification::http::ENDPOINTS
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    documented.sort();
+    served.sort();
+    assert_eq!(documented, served);
+    let text = pinit_notification::http::OPENAPI;
+    for name in doc["components"]["schemas"].as_object().unwrap().keys() {
+        assert!(text.contains(&format!("#/components/schemas/{name}")) || name == "ErrorResponse");
+    }
+    for (method, path) in pinit_notification::http::ENDPOINTS {
+        let res = match *method {
+            "GET" => app.get(path, Some("1")).await,
+            _ => app.post(path, Some("1"), json!({})).await,
+        };
+        assert!(
+            ![404, 405].contains(&res.status().as_u16()),
+            "{method} {path}: {}",
+            res.status()
+        );
+    }
+}
+
 pinit_testkit::both_backends!(
+    the_openapi_document_lists_every_route,
     idle_subscriptions_are_pruned,
     vapid_key_is_public_text,
     fcm_tokens_subscribe_resubscribe_and_unsubscribe,
