@@ -1,5 +1,5 @@
-//! The notification HTTP surface, reference-compatible: `/v0/push/{vapid, subscribed, subscribe, unsubscribe}`
-//! (and the reference's deprecated `/push/*` aliases). The member is the gateway's `X-Member-Id`.
+//! The notification HTTP surface, reference-compatible: `/v0/push/{vapid, subscribed, subscribe, unsubscribe}`.
+//! The member is the gateway's `X-Member-Id`.
 
 use axum::Router;
 use axum::extract::{FromRequestParts, State};
@@ -26,26 +26,21 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
     ("GET", "/v0/push/subscribed"),
     ("POST", "/v0/push/subscribe"),
     ("POST", "/v0/push/unsubscribe"),
-    ("GET", "/push/vapid"),
-    ("GET", "/push/subscribed"),
-    ("POST", "/push/subscribe"),
-    ("POST", "/push/unsubscribe"),
     ("GET", "/openapi.json"),
 ];
 
 /// The notification routes (health, error bodies and request ids are added by
 /// [`pinit_kernel::http::service_router`]).
 pub fn routes(app: Notifications) -> Router {
-    let mut router = Router::new();
-    // `/push/*` are the reference's deprecated aliases of `/v0/push/*`, kept while old clients exist.
-    for prefix in ["/v0/push", "/push"] {
-        router = router
-            .route(&format!("{prefix}/vapid"), get(vapid))
-            .route(&format!("{prefix}/subscribed"), get(subscribed))
-            .route(&format!("{prefix}/subscribe"), post(subscribe))
-            .route(&format!("{prefix}/unsubscribe"), post(unsubscribe));
-    }
-    router.route("/openapi.json", get(openapi)).with_state(app)
+    // Only `/v0`: the reference's deprecated `/push/*` copies are unused by its client, and the gateway
+    // routes only `/v0/push/**` here.
+    Router::new()
+        .route("/v0/push/vapid", get(vapid))
+        .route("/v0/push/subscribed", get(subscribed))
+        .route("/v0/push/subscribe", post(subscribe))
+        .route("/v0/push/unsubscribe", post(unsubscribe))
+        .route("/openapi.json", get(openapi))
+        .with_state(app)
 }
 
 async fn openapi() -> Response {

@@ -10,7 +10,12 @@ use support::{id, spawn_app};
 
 async fn vapid_key_is_public_text(backend: Backend) {
     let app = spawn_app(backend).await;
-    for path in ["/v0/push/vapid", "/push/vapid"] {
+    assert_eq!(
+        app.get("/push/vapid", None).await.status(),
+        404,
+        "no deprecated aliases"
+    );
+    for path in ["/v0/push/vapid"] {
         let res = app.get(path, None).await;
         assert_eq!(res.status(), 200);
         assert!(
@@ -78,7 +83,7 @@ async fn fcm_tokens_subscribe_resubscribe_and_unsubscribe(backend: Backend) {
     // A second device.
     let res = app
         .post(
-            "/push/subscribe",
+            "/v0/push/subscribe",
             Some(&m),
             json!({"deviceId": "tablet", "token": "fcm-token-3"}),
         )
