@@ -19,6 +19,7 @@
 # Keys are generated with `pinit keys generate` ($PINIT, else `pinit` on PATH; e.g.
 # PINIT=target/release/pinit). The private keys only ever exist in a temporary directory, removed on exit.
 set -euo pipefail
+KUBECTL="${KUBECTL:-kubectl}"
 
 usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
@@ -48,7 +49,7 @@ password() { od -An -N24 -tx1 /dev/urandom | tr -d ' \n'; }
 
 exists() {
   if $dry_run; then return 1; fi
-  kubectl -n "$namespace" get secret "$1" >/dev/null 2>&1
+  "$KUBECTL" -n "$namespace" get secret "$1" >/dev/null 2>&1
 }
 
 # A group of Secrets that must be created together (e.g. a password and the URL that carries it).
@@ -70,7 +71,7 @@ first=true
 emit() { # emit NAME ARGS... : kubectl create secret generic NAME ARGS
   local name="$1"; shift
   local manifest
-  manifest="$(kubectl create secret generic "$name" --namespace "$namespace" "$@" --dry-run=client -o yaml)"
+  manifest="$("$KUBECTL" create secret generic "$name" --namespace "$namespace" "$@" --dry-run=client -o yaml)"
   manifest="$(printf '%s\n' "$manifest" | grep -v '^  creationTimestamp: null$')"
   manifest="$(printf '%s\n' "$manifest" | sed 's/^metadata:$/metadata:\n  labels:\n    app.kubernetes.io\/part-of: pinit/')"
   if $dry_run; then
@@ -78,7 +79,7 @@ emit() { # emit NAME ARGS... : kubectl create secret generic NAME ARGS
     first=false
     printf '%s\n' "$manifest"
   else
-    printf '%s\n' "$manifest" | kubectl apply -f - >&2
+    printf '%s\n' "$manifest" | "$KUBECTL" apply -f - >&2
   fi
 }
 
