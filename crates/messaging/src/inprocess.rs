@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use futures::future::{BoxFuture, join_all};
+use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
 use crate::inbox::Inbox;
@@ -90,13 +90,21 @@ impl Transport for InProcessBus {
         "in-process"
     }
 
-    /// Delivers the batch concurrently (one message per aggregate, so order is kept). `timeout` is not
-    /// applied: "confirmed" means the consumers are done, and their retries are bounded by `max_attempts`.
+    /// Delivers the batch one message after another: the consumers write to SQLite, whose single writer
+    /// makes concurrent deliveries wait on each other's locks (and SQLite's busy back-off) instead of
+    /// overlapping. `timeout` is not applied: "confirmed" means the consumers are done, and their retries
+    /// are bounded by `max_attempts`.
     fn publish<'a>(
         &'a self,
         batch: &'a [OutboundMessage],
         _timeout: Duration,
     ) -> BoxFuture<'a, Vec<Result<(), PublishError>>> {
-        Box::pin(join_all(batch.iter().map(|m| self.deliver(m))))
+        Box::pin(async move {
+            let mut results = Vec::with_capacity(batch.len());
+            for m in batch {
+                results.push(self.deliver(m).await);
+            }
+            results
+        })
     }
 }
