@@ -32,6 +32,7 @@ pub use directory::{
 };
 pub use dispatch::{Dispatcher, RoundReport};
 pub use events::ScheduleEventHandler;
+pub use http::routes;
 pub use push::{EndpointPolicy, Pusher};
 pub use settings::{FcmSettings, Settings};
 
@@ -53,9 +54,3 @@ pub static SCHEMA: MigrationSet = MigrationSet {
 
 /// The schema of the notification database, in order: the context's tables, then the inbox its consumers use.
 pub const MIGRATIONS: &[&MigrationSet] = &[&SCHEMA, &pinit_messaging::INBOX_MIGRATIONS];
-
-/// Placeholder kept while the binary is rewired to [`http::routes`]`(app)`; serves nothing.
-#[doc(hidden)]
-pub fn routes() -> axum::Router {
-    axum::Router::new()
-}

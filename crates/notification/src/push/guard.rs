@@ -46,9 +46,7 @@ pub enum EndpointError {
 impl EndpointPolicy {
     /// The policy of this process: strict unless `PINIT_PUSH_ALLOW_INSECURE_ENDPOINTS` is `true` or `1`.
     pub fn from_env() -> Self {
-        let allow = std::env::var(ALLOW_INSECURE_ENV)
-            .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1"))
-            .unwrap_or(false);
+        let allow = insecure_requested(std::env::var(ALLOW_INSECURE_ENV).ok().as_deref());
         if allow {
             tracing::warn!(
                 "{ALLOW_INSECURE_ENV} is set: Web Push endpoints may be http and private addresses (tests and local development only)"
@@ -115,6 +113,11 @@ impl EndpointPolicy {
             allow_insecure: self.allow_insecure,
         })
     }
+}
+
+/// Whether the environment variable's value turns the guard off: `true` or `1` (any case, trimmed).
+fn insecure_requested(value: Option<&str>) -> bool {
+    value.is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1"))
 }
 
 /// Names that never resolve to the public internet.
@@ -258,6 +261,16 @@ mod tests {
             )),
             Err(EndpointError::TooLong)
         );
+    }
+
+    #[test]
+    fn only_true_or_one_lifts_the_guard() {
+        for v in ["true", "1", " TRUE "] {
+            assert!(insecure_requested(Some(v)), "{v}");
+        }
+        for v in [None, Some(""), Some("0"), Some("false"), Some("yes")] {
+            assert!(!insecure_requested(v), "{v:?}");
+        }
     }
 
     #[test]
