@@ -3,7 +3,7 @@
 // Needs the task service's /v2 API.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startPinit, launch, newContext, signUp, watch } from './support.js';
+import { startPinit, launch, newContext, signUp, watch, requireApi } from './support.js';
 
 let pinit;
 let browser;
@@ -34,7 +34,9 @@ test('tasks, a schedule, start and complete it, statistics change, time zone', a
   const context = await newContext(browser, pinit.url);
   const page = await context.newPage();
   const problems = watch(page);
-  await signUp(page);
+  const user = await signUp(page);
+  await requireApi(pinit.url, user, '/v2/statistics?time=2026-02-02T12:00:00&zoneId=Asia/Seoul');
+  await requireApi(pinit.url, user, '/v2/tasks');
 
   // Statistics before: nothing recorded this week.
   await nav(page, 'Statistics');
@@ -125,7 +127,8 @@ test('tasks, a schedule, start and complete it, statistics change, time zone', a
 test('edit and delete a schedule, move it a day, and the archive scrolls', async () => {
   const context = await newContext(browser, pinit.url);
   const page = await context.newPage();
-  await signUp(page);
+  const user = await signUp(page);
+  await requireApi(pinit.url, user, '/v2/schedules?time=2026-02-02T12:00:00&zoneId=Asia/Seoul');
   await page.goto('/app/schedules/new');
   const form = page.getByRole('dialog', { name: 'New schedule' });
   await form.getByLabel('Title').fill('Gym');

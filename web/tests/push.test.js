@@ -3,7 +3,7 @@
 // member's zone, the click, and the Web Push subscription sent to the server.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startPinit, launch, newContext, signUp, deliverPush, ZONE } from './support.js';
+import { startPinit, launch, newContext, signUp, deliverPush, requireApi, ZONE } from './support.js';
 
 let pinit;
 let browser;
@@ -13,9 +13,9 @@ after(async () => { await browser?.close(); await pinit?.stop(); });
 async function controlledPage() {
   const context = await newContext(browser, pinit.url);
   const page = await context.newPage();
-  await signUp(page);
+  const user = await signUp(page);
   await listenForPushes(page);
-  return { context, page };
+  return { context, page, user };
 }
 
 /** Collects the worker's `push` messages to the page in window.__pushes (again after every page load). */
@@ -90,8 +90,9 @@ test('notifications follow the chosen language', async () => {
 });
 
 test('clicking the notification opens that schedule', async () => {
-  const { context, page } = await controlledPage();
+  const { context, page, user } = await controlledPage();
   // A schedule to be notified about (needs the task API).
+  await requireApi(pinit.url, user, '/v2/schedules?time=2026-02-02T12:00:00&zoneId=Asia/Seoul');
   await page.goto('/app/schedules/new');
   const form = page.getByRole('dialog', { name: 'New schedule' });
   await form.getByLabel('Title').fill('Standup');
@@ -132,7 +133,9 @@ test('push on: subscribes with the server\'s VAPID key and registers {deviceId, 
     PushManager.prototype.getSubscription = async function getSubscription() { return current; };
   });
   const page = await context.newPage();
-  await signUp(page);
+  const user = await signUp(page);
+  await requireApi(pinit.url, user, '/v0/push/vapid');
+  await requireApi(pinit.url, user, '/v0/push/subscribed?deviceId=00000000-0000-4000-8000-000000000000');
   const bodies = [];
   page.on('request', (r) => { if (r.url().endsWith('/v0/push/subscribe')) bodies.push(r.postDataJSON()); });
   await page.goto('/app/settings');

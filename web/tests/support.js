@@ -14,7 +14,7 @@ export const BIN = process.env.PINIT_BIN || path.join(ROOT, 'target/debug/pinit'
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 /** PINIT_WEB_FAKE_API=1: answer /v2/** and /v0/push/** from an in-test fake of the contract (client development). */
 export const FAKE_API = process.env.PINIT_WEB_FAKE_API === '1';
-export const SCREENS = process.env.PINIT_WEB_SCREENS ? path.resolve(process.env.PINIT_WEB_SCREENS) : null;
+export const SCREENS = process.env.PINIT_WEB_SCREENS ? path.resolve(ROOT, process.env.PINIT_WEB_SCREENS) : null;
 export const ZONE = 'Asia/Seoul';
 export const PHONE = { width: 375, height: 812 };
 export const DESKTOP = { width: 1280, height: 860 };
@@ -116,4 +116,24 @@ export async function deliverPush(page, data) {
   const origin = new URL(page.url()).origin;
   await cdp.send('ServiceWorker.deliverPushMessage', { origin, registrationId: registration.registrationId, data: JSON.stringify(data) });
   await cdp.detach();
+}
+
+/**
+ * Fails at once, naming the endpoint, when a service the test needs does not answer yet (the task and
+ * notification APIs are built alongside the client). Logs in as `user` to call `path` with a token.
+ */
+export async function requireApi(url, user, path) {
+  if (FAKE_API) return;
+  const login = await fetch(`${url}/v0/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: user.username, password: user.password }) });
+  const { token } = await login.json();
+  let res;
+  for (let i = 0; i < 20; i++) {
+    res = await fetch(`${url}${path}`, { headers: { Authorization: `Bearer ${token}` } });
+    if (res.status !== 503) break;
+    await new Promise((r) => setTimeout(r, 500)); // the member is being provisioned
+  }
+  if (res.status === 404 || res.status === 405 || res.status === 501 || res.status >= 502) {
+    const body = await res.text();
+    throw new Error(`the server does not serve GET ${path} yet (${res.status} ${body.slice(0, 120)})`);
+  }
 }

@@ -267,7 +267,7 @@ export async function render(ctx) {
         onclick: () => select(date),
       },
       h('span', { class: 'day-name', 'aria-hidden': 'true' }, formatDate(date, locale(), { weekday: 'short' })),
-      h('span', { class: 'day-num', 'aria-hidden': 'true' }, formatDate(date, locale(), { day: 'numeric' })),
+      h('span', { class: 'day-num', 'aria-hidden': 'true' }, String(Number(date.slice(8, 10)))),
       h('span', { class: dot, 'aria-hidden': 'true' }));
     }));
     dayTitle.textContent = formatDate(page.date, locale(), { weekday: 'long', month: 'long', day: 'numeric' });
