@@ -303,6 +303,15 @@ fn check(config: &Config, mode: Mode, warnings: &mut Vec<String>) -> Result<(), 
             problem,
         });
     }
+    if matches!(mode, Mode::Serve | Mode::Notification)
+        && let Some((key, problem)) = config.notification.problems().into_iter().next()
+    {
+        return Err(ConfigError::Invalid {
+            source_hint: env_name(&key.split('.').map(String::from).collect::<Vec<_>>()),
+            key: key.into(),
+            problem,
+        });
+    }
     if matches!(mode, Mode::Serve | Mode::Auth)
         && let Err(e) = pinit_auth::oauth::ProviderRegistry::new(&config.auth.oauth)
     {
@@ -315,6 +324,13 @@ fn check(config: &Config, mode: Mode, warnings: &mut Vec<String>) -> Result<(), 
     match mode {
         Mode::Auth | Mode::Task | Mode::Notification => {
             config.database_url(mode.name(), mode)?;
+            if mode == Mode::Notification && config.notification.task_grpc_url.is_none() {
+                return Err(ConfigError::Invalid {
+                    key: "notification.task_grpc_url".into(),
+                    source_hint: "PINIT_NOTIFICATION_TASK_GRPC_URL".into(),
+                    problem: "is required for `pinit notification`; e.g. http://task:9090".into(),
+                });
+            }
         }
         Mode::Gateway => {
             for (key, value) in [

@@ -73,7 +73,11 @@ struct ContextParts {
     routes: Router,
     outbox: Option<OutboxSignal>,
     consumers: Vec<Inbox>,
+    /// Work that starts once the schema is current (e.g. the push dispatcher).
+    background: Option<Background>,
 }
+
+type Background = Box<dyn FnOnce(&Lifecycle, &Db) -> Result<(), StartError> + Send>;
 
 /// How events travel: in-process in `pinit serve`, RabbitMQ otherwise.
 enum Bus {
@@ -151,37 +155,123 @@ struct Deps<'a> {
     lc: &'a Lifecycle,
     db: Db,
     clock: SharedClock,
+    /// Where task serves gRPC (bound before start, so a busy port fails the start).
+    task_grpc: Option<TcpListener>,
+    /// Where notification reaches task's gRPC.
+    task_grpc_url: Option<String>,
 }
 
 /// Builds a context's services over its database.
-fn parts(context: Context, deps: &Deps<'_>) -> Result<ContextParts, StartError> {
+fn parts(context: Context, mut deps: Deps<'_>) -> Result<ContextParts, StartError> {
     let signal = OutboxSignal::new();
+    let consumer = deps.config.messaging.consumer.clone();
     Ok(match context {
         Context::Auth => ContextParts {
             name: pinit_auth::NAME,
             style: pinit_auth::ERROR_STYLE,
             migrations: pinit_auth::MIGRATIONS,
-            routes: pinit_auth::routes(build_auth(deps, &signal)?),
+            routes: pinit_auth::routes(build_auth(&deps, &signal)?),
             outbox: Some(signal),
             consumers: Vec::new(),
+            background: None,
         },
-        Context::Task => ContextParts {
-            name: pinit_task::NAME,
-            style: pinit_task::ERROR_STYLE,
-            migrations: pinit_task::MIGRATIONS,
-            routes: pinit_task::routes(),
-            outbox: None,
-            consumers: Vec::new(),
-        },
-        Context::Notification => ContextParts {
-            name: pinit_notification::NAME,
-            style: pinit_notification::ERROR_STYLE,
-            migrations: pinit_notification::MIGRATIONS,
-            routes: pinit_notification::routes(),
-            outbox: None,
-            consumers: Vec::new(),
-        },
+        Context::Task => {
+            let app = pinit_task::TaskApp::new(deps.db.clone(), deps.clock.clone(), signal.clone());
+            if let Some(listener) = deps.task_grpc.take() {
+                serve_grpc(deps.lc, listener, pinit_task::grpc_service(app.clone()));
+            }
+            ContextParts {
+                name: pinit_task::NAME,
+                style: pinit_task::ERROR_STYLE,
+                migrations: pinit_task::MIGRATIONS,
+                routes: pinit_task::routes(app.clone()),
+                outbox: Some(signal),
+                consumers: vec![pinit_task::member_created_inbox(&app, consumer)],
+                background: None,
+            }
+        }
+        Context::Notification => {
+            let app = build_notification(&deps)?;
+            ContextParts {
+                name: pinit_notification::NAME,
+                style: pinit_notification::ERROR_STYLE,
+                migrations: pinit_notification::MIGRATIONS,
+                routes: pinit_notification::routes(app.clone()),
+                outbox: None,
+                consumers: app.consumers(&consumer),
+                background: Some(Box::new(move |lc: &Lifecycle, db: &Db| {
+                    start_dispatcher(lc, db, app)
+                })),
+            }
+        }
     })
+}
+
+/// Serves task's gRPC API until the core phase stops.
+fn serve_grpc(
+    lc: &Lifecycle,
+    listener: TcpListener,
+    service: pinit_contracts::schedule::schedule_grpc_service_server::ScheduleGrpcServiceServer<
+        pinit_task::grpc::ScheduleGrpc,
+    >,
+) {
+    let stop = lc.token(Phase::Core);
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "task gRPC listening");
+    }
+    lc.spawn(Phase::Core, "task-grpc", async move {
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming_shutdown(
+                tonic::transport::server::TcpIncoming::from(listener),
+                stop.cancelled_owned(),
+            )
+            .await
+    });
+}
+
+/// The notification service: its VAPID key and the task service it asks about schedules.
+fn build_notification(deps: &Deps<'_>) -> Result<pinit_notification::Notifications, StartError> {
+    let settings = deps.config.notification.clone();
+    let vapid = VapidKey::load(&deps.config.keys_dir())?;
+    let url = deps.task_grpc_url.clone().unwrap_or_default();
+    let directory =
+        pinit_notification::GrpcScheduleDirectory::new(&url, settings.task_grpc_timeout.get())
+            .map_err(|e| StartError::Service(format!("notification.task_grpc_url: {e}")))?;
+    Ok(pinit_notification::Notifications::new(
+        deps.db.clone(),
+        deps.clock.clone(),
+        settings,
+        vapid,
+        Arc::new(directory),
+    ))
+}
+
+/// The push dispatcher and the notification housekeeping, after migrations.
+fn start_dispatcher(
+    lc: &Lifecycle,
+    db: &Db,
+    app: pinit_notification::Notifications,
+) -> Result<(), StartError> {
+    let mut dispatcher = app
+        .dispatcher()
+        .map_err(|e| StartError::Service(format!("push senders: {e}")))?;
+    if db.backend() == pinit_kernel::Backend::Postgres
+        && let Ok(url) = ConnectionUrl::parse(db.url())
+    {
+        dispatcher = dispatcher.listen_postgres(url);
+    }
+    lc.spawn(
+        Phase::Background,
+        "push-dispatcher",
+        dispatcher.run(lc.token(Phase::Background)),
+    );
+    lc.spawn(
+        Phase::Background,
+        "notification-housekeeping",
+        app.run_housekeeping(lc.token(Phase::Background)),
+    );
+    Ok(())
 }
 
 /// The auth service: its signing keys, password hasher, OAuth providers; and its housekeeping task.
@@ -260,6 +350,9 @@ async fn start_context(
         applied = report.applied.len(),
         "database ready"
     );
+    if let Some(start) = parts.background {
+        start(lc, db)?;
+    }
     readiness.set_migrated();
     let messaging = Messaging {
         name: parts.name,
@@ -363,6 +456,13 @@ pub async fn serve(
     }
     let metrics = start_metrics(lc, config).await?;
 
+    let grpc = bind(loopback, "task gRPC (internal)").await?;
+    let grpc_url = format!(
+        "http://{}",
+        grpc.local_addr().map_err(StartError::Listener)?
+    );
+    let mut grpc = Some(grpc);
+
     let mut services = Vec::new();
     let mut pending = Vec::new();
     for (context, listener) in internal {
@@ -374,9 +474,15 @@ pub async fn serve(
             lc,
             db: db.clone(),
             clock: clock.clone(),
+            task_grpc: if context == Context::Task {
+                grpc.take()
+            } else {
+                None
+            },
+            task_grpc_url: Some(grpc_url.clone()),
         };
         let (_, messaging) =
-            start_context(lc, parts(context, &deps)?, &db, listener, &clock).await?;
+            start_context(lc, parts(context, deps)?, &db, listener, &clock).await?;
         pending.push(messaging);
         services.push((context.name(), addr));
     }
@@ -429,18 +535,23 @@ pub async fn service(
     };
     match context {
         Some(context) => {
-            if context == Context::Notification {
-                VapidKey::load(&config.keys_dir())?;
-            }
             let url = config.database_url(context.name(), mode)?;
             let db = Db::connect(&url, &config.database).await?;
+            let task_grpc = if context == Context::Task {
+                let addr = SocketAddr::new(config.http.host, config.task.grpc_port);
+                Some(bind(addr, "http.host/task.grpc_port").await?)
+            } else {
+                None
+            };
             let deps = Deps {
                 config,
                 lc,
                 db: db.clone(),
                 clock: clock.clone(),
+                task_grpc,
+                task_grpc_url: config.notification.task_grpc_url.clone(),
             };
-            let parts = parts(context, &deps)?;
+            let parts = parts(context, deps)?;
             // The broker is not a readiness dependency: the outbox buffers events through an outage, so a
             // broker failure must not take every replica out of service (docs/adr/0003).
             let (_, messaging) = start_context(lc, parts, &db, public, &clock).await?;

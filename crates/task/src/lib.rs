@@ -16,7 +16,6 @@ pub mod grpc;
 pub mod http;
 pub mod store;
 
-use axum::Router;
 use pinit_kernel::config::ConnectionUrl;
 use pinit_kernel::{ErrorStyle, MigrationSet};
 use serde::{Deserialize, Serialize};
@@ -68,9 +67,4 @@ impl Default for Settings {
     }
 }
 
-/// Placeholder kept only so the binary compiles until it builds a [`TaskApp`]: it serves none of the task
-/// API. The task router is [`http::routes`]`(app)`; once the binary calls that, this function becomes
-/// `pub use http::routes;`.
-pub fn routes() -> Router {
-    Router::new()
-}
+pub use http::routes;
