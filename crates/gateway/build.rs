@@ -43,7 +43,10 @@ fn main() {
     let build_id = format!("{:016x}", hash.finish());
 
     // What the service worker precaches: the versioned assets plus the shell document.
-    let mut shell = vec!["/index.html".to_string(), "/manifest.webmanifest".to_string()];
+    let mut shell = vec![
+        "/index.html".to_string(),
+        "/manifest.webmanifest".to_string(),
+    ];
     shell.extend(
         files
             .iter()
@@ -60,7 +63,11 @@ fn main() {
     );
 
     let mut table = String::new();
-    writeln!(table, "/// A hash of every embedded file of the web client.").unwrap();
+    writeln!(
+        table,
+        "/// A hash of every embedded file of the web client."
+    )
+    .unwrap();
     writeln!(table, "pub const BUILD_ID: &str = {build_id:?};").unwrap();
     writeln!(table, "/// The embedded files, sorted by path.").unwrap();
     writeln!(table, "pub static ASSETS: &[Asset] = &[").unwrap();
@@ -78,9 +85,7 @@ fn main() {
         }
         let mut etag = Fnv::new();
         etag.write(&bytes);
-        let source = source
-            .canonicalize()
-            .expect("canonical path of a web file");
+        let source = source.canonicalize().expect("canonical path of a web file");
         writeln!(
             table,
             "    Asset {{ path: {rel:?}, body: include_bytes!({:?}), etag: \"\\\"{:016x}\\\"\" }},",

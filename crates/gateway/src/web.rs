@@ -204,7 +204,7 @@ mod tests {
         String::from_utf8(bytes.to_vec()).unwrap()
     }
 
-    fn header<'a>(response: &'a Response, name: header::HeaderName) -> &'a str {
+    fn header(response: &Response, name: header::HeaderName) -> &str {
         response.headers()[name].to_str().unwrap()
     }
 
@@ -227,7 +227,11 @@ mod tests {
             "text/html; charset=utf-8"
         );
         assert_eq!(header(&response, header::CACHE_CONTROL), "no-cache");
-        assert!(response.headers().contains_key(header::CONTENT_SECURITY_POLICY));
+        assert!(
+            response
+                .headers()
+                .contains_key(header::CONTENT_SECURITY_POLICY)
+        );
         let body = text(response).await;
         assert!(body.contains(&format!("/static/{BUILD_ID}/")));
         assert!(!body.contains("__PINIT_BUILD_ID__"));
