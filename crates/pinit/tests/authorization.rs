@@ -1,0 +1,261 @@
+//! The authorization matrix, through the gateway of `pinit serve`: every protected operation of the merged
+//! OpenAPI document is called with no token, an expired token, a refresh token, a token signed by another key
+//! and a token of the wrong type — all 401 — and with another member's ids — 404, nothing of theirs in the
+//! answer. A forged `X-Member-Id` never reaches a service.
+
+mod support;
+
+use std::time::Duration;
+
+use pinit_auth::keys::SigningKey;
+use pinit_kernel::jwt::{self, AccessClaims};
+use serde_json::{Value, json};
+use support::system::{Layout, System};
+
+struct Member {
+    id: i64,
+    token: String,
+    refresh: String,
+    task_id: i64,
+    schedule_id: i64,
+}
+
+async fn provisioned_member(system: &System, http: &reqwest::Client, name: &str) -> Member {
+    let signup = json!({"username": name, "password": "password-123", "nickname": name, "zoneId": "Asia/Seoul"});
+    assert_eq!(
+        http.post(system.url("/v0/signup"))
+            .json(&signup)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let res = http
+        .post(system.url("/v0/login"))
+        .json(&json!({"username": name, "password": "password-123"}))
+        .send()
+        .await
+        .unwrap();
+    let refresh = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("refresh_token="))
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_string();
+    let token = res.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let me: Value = http
+        .get(system.url("/v0/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let task = loop {
+        let res = http
+            .post(system.url("/v2/tasks"))
+            .bearer_auth(&token)
+            .json(&json!({"title": format!("{name}의 일"), "description": "private", "dueDate": {"date": "2030-01-01", "zoneId": "Asia/Seoul"}, "importance": 5, "difficulty": 3}))
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 503 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        assert_eq!(res.status(), 201);
+        break res.json::<Value>().await.unwrap();
+    };
+    let schedule: Value = http
+        .post(system.url("/v2/schedules"))
+        .bearer_auth(&token)
+        .json(&json!({"title": format!("{name} 일정"), "description": "private", "date": {"dateTime": "2030-01-01T09:00:00", "zoneId": "Asia/Seoul"}, "scheduleType": "DEEP_WORK"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    Member {
+        id: me["memberId"].as_i64().unwrap(),
+        token,
+        refresh,
+        task_id: task["id"].as_i64().unwrap(),
+        schedule_id: schedule["id"].as_i64().unwrap(),
+    }
+}
+
+/// Every (method, path template) of the merged document that needs a token.
+async fn protected_operations(system: &System, http: &reqwest::Client) -> Vec<(String, String)> {
+    let doc: Value = http
+        .get(system.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        doc.get("x-unavailable").is_none(),
+        "every service documented: {doc}"
+    );
+    let mut ops = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            let Some(op) = item.get(method) else { continue };
+            let public = op.get("security").is_some_and(|s| {
+                s.as_array().is_some_and(|a| {
+                    a.iter()
+                        .any(|r| r.as_object().is_some_and(|o| o.is_empty()))
+                })
+            }) || matches!(
+                (method, path.as_str()),
+                (
+                    "post",
+                    "/v0/signup" | "/v0/login" | "/v0/refresh" | "/v0/logout"
+                ) | ("get", "/.well-known/jwks.json" | "/v0/push/vapid")
+            ) || path.starts_with("/v0/login/oauth2/")
+                || path == "/openapi.json";
+            if !public {
+                ops.push((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    ops
+}
+
+fn fill(path: &str, task_id: i64, schedule_id: i64) -> String {
+    path.replace("{taskId}", &task_id.to_string())
+        .replace("{scheduleId}", &schedule_id.to_string())
+}
+
+/// Query strings the list operations require (so that a refusal is about authorization, not input).
+fn query_for(path: &str) -> &'static str {
+    match path {
+        "/v2/statistics" => "?time=2030-01-01T10:00:00&zoneId=Asia/Seoul",
+        "/v2/schedules" | "/v2/schedules/week" => "?time=2030-01-01T10:00:00&zoneId=Asia/Seoul",
+        "/v2/tasks/cursor" | "/v2/tasks/completed" => "?size=10",
+        "/v2/tasks/by-deadline" => "?date=2030-01-01&zoneId=Asia/Seoul",
+        "/v0/push/subscribed" => "?deviceId=d1",
+        _ => "",
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_refuses_bad_tokens_and_hides_other_members() {
+    let system = System::start(Layout::Embedded, &[]).await;
+    let http = pinit_testkit::client();
+    let alice = provisioned_member(&system, &http, "alice").await;
+    let bob = provisioned_member(&system, &http, "bob").await;
+
+    // Tokens that must not pass, minted with the system's own key where that matters.
+    let keys = SigningKey::load(&system.dir.path().join("pinit-data").join("keys")).unwrap();
+    let now = jiff::Timestamp::now().as_second();
+    let claims = |exp: i64, kind: &str| AccessClaims {
+        sub: alice.id.to_string(),
+        iss: "https://pinit.go-gradually.me".into(),
+        iat: now - 600,
+        exp,
+        roles: String::new(),
+        token_type: kind.into(),
+    };
+    let expired = jwt::sign(&claims(now - 120, "access"), keys.kid(), keys.private_key()).unwrap();
+    let wrong_type = jwt::sign(
+        &claims(now + 300, "refresh"),
+        keys.kid(),
+        keys.private_key(),
+    )
+    .unwrap();
+    let stranger = SigningKey::generate().unwrap();
+    let foreign = jwt::sign(
+        &claims(now + 300, "access"),
+        keys.kid(),
+        stranger.private_key(),
+    )
+    .unwrap();
+    let bad_tokens: [(&str, Option<&str>); 5] = [
+        ("no token", None),
+        ("expired", Some(&expired)),
+        ("refresh token as bearer", Some(&alice.refresh)),
+        ("another key", Some(&foreign)),
+        ("refresh-typed JWT", Some(&wrong_type)),
+    ];
+
+    let ops = protected_operations(&system, &http).await;
+    assert!(ops.len() >= 25, "the matrix covers the API: {ops:?}");
+    for (method, template) in &ops {
+        let path = format!(
+            "{}{}",
+            fill(template, bob.task_id, bob.schedule_id),
+            query_for(template)
+        );
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        for (what, token) in &bad_tokens {
+            let mut req = http
+                .request(method.clone(), system.url(&path))
+                .header("x-member-id", bob.id.to_string());
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            let res = req.json(&json!({})).send().await.unwrap();
+            assert_eq!(res.status(), 401, "{method} {template} with {what}");
+            let body = res.text().await.unwrap();
+            assert!(!body.contains("bob"), "{method} {template}: {body}");
+        }
+        // Alice's valid token on Bob's ids: not found, never Bob's data.
+        if template.contains('{') {
+            let res = http
+                .request(method.clone(), system.url(&path))
+                .bearer_auth(&alice.token)
+                .header("x-member-id", bob.id.to_string())
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            let body = res.text().await.unwrap();
+            assert!(
+                status == 404 || status == 400,
+                "{method} {template} with another member's ids: {status} {body}"
+            );
+            assert!(!body.contains("bob"), "{method} {template} leaks: {body}");
+        }
+    }
+
+    // A forged X-Member-Id with Alice's token: the services see Alice.
+    for path in [
+        "/v2/tasks?page=0&size=50",
+        "/v2/schedules/week?time=2030-01-01T10:00:00&zoneId=Asia/Seoul",
+    ] {
+        let res = http
+            .get(system.url(path))
+            .bearer_auth(&alice.token)
+            .header("x-member-id", bob.id.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        let body = res.text().await.unwrap();
+        assert!(!body.contains("bob"), "{path}: {body}");
+    }
+    let schedule: Value = http
+        .get(system.url(&format!("/v2/schedules/{}", alice.schedule_id)))
+        .bearer_auth(&alice.token)
+        .header("x-member-id", bob.id.to_string())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(schedule["ownerId"], alice.id);
+    let _ = system.stop().await;
+}
