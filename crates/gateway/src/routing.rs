@@ -111,6 +111,10 @@ pub fn routes(upstreams: Upstreams, edge: Edge) -> Router {
         .layer(middleware::from_fn_with_state(hosts, by_host))
         .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
         .layer(middleware::from_fn_with_state(
+            settings.max_body_bytes,
+            refuse_large_bodies,
+        ))
+        .layer(middleware::from_fn_with_state(
             GuardState {
                 keys,
                 clock: edge.clock.clone(),
@@ -129,6 +133,24 @@ pub fn routes(upstreams: Upstreams, edge: Edge) -> Router {
         Some(layer) => router.layer(layer),
         None => router,
     }
+}
+
+/// A declared body over the limit is refused before anything is read, with the error body (streamed bodies
+/// without a length are cut by `RequestBodyLimitLayer` once they pass it).
+async fn refuse_large_bodies(State(limit): State<usize>, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return pinit_kernel::ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("The request body is larger than {limit} bytes."),
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// Host-based routing as the reference deploys it (`auth.…`, `api.…`, `notification.…` on one gateway):

@@ -172,6 +172,13 @@ async fn a_verified_token_sets_the_member_header_and_a_forged_one_never_passes()
         "set from the token, not the client"
     );
 
+    // The request id reaches the service and comes back.
+    let id = body["headers"]["x-request-id"]
+        .as_str()
+        .expect("forwarded request id")
+        .to_string();
+    assert_eq!(res_id(&gw, &token, &id).await, id);
+
     // Public operations: the client's header is removed, nothing is set.
     let res = gw
         .server
@@ -185,6 +192,41 @@ async fn a_verified_token_sets_the_member_header_and_a_forged_one_never_passes()
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["service"], "auth");
     assert!(body["headers"].get("x-member-id").is_none(), "{body}");
+}
+
+async fn res_id(gw: &Gw, token: &str, id: &str) -> String {
+    let res = gw
+        .server
+        .client
+        .get(gw.server.url("/v2/tasks"))
+        .bearer_auth(token)
+        .header("x-request-id", id)
+        .send()
+        .await
+        .unwrap();
+    let echoed: Value = res.json().await.unwrap();
+    echoed["headers"]["x-request-id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_a_413_with_the_error_body() {
+    let gw = gateway(|s, _| s.max_body_bytes = 1024).await;
+    let res = gw
+        .server
+        .client
+        .post(gw.server.url("/v0/signup"))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 4096])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["status"], 413);
+    assert_eq!(*gw.auth.hits.lock().unwrap(), 0);
 }
 
 #[tokio::test]
