@@ -120,16 +120,26 @@ test('clicking the notification opens that schedule', async () => {
 
 test('push on: subscribes with the server\'s VAPID key and registers {deviceId, subscription}', async () => {
   const context = await newContext(browser, pinit.url);
-  // Headless Chromium has no push service to subscribe with: stand in for PushManager, record the key used.
+  // Headless Chromium has no push service to subscribe with: stand in for PushManager with a subscription
+  // that has real keys (a P-256 public key and a 16-byte secret, as the server checks), and record the
+  // application server key the page passed.
   await context.addInitScript(() => {
+    const b64url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
     let current = null;
-    const fake = (key) => ({
-      endpoint: 'https://push.example.test/send/abc',
-      options: { applicationServerKey: key.buffer },
-      toJSON() { return { endpoint: this.endpoint, keys: { p256dh: 'BPubKeyOfTheBrowser', auth: 'authSecret' } }; },
-      unsubscribe: async () => { current = null; return true; },
-    });
-    PushManager.prototype.subscribe = async function subscribe(options) { current = fake(new Uint8Array(options.applicationServerKey)); window.__subscribeKey = [...new Uint8Array(options.applicationServerKey)]; return current; };
+    PushManager.prototype.subscribe = async function subscribe(options) {
+      const key = new Uint8Array(options.applicationServerKey);
+      window.__subscribeKey = [...key];
+      const pair = await crypto.subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, true, ['deriveBits']);
+      const p256dh = b64url(new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey)));
+      const auth = b64url(crypto.getRandomValues(new Uint8Array(16)));
+      current = {
+        endpoint: 'https://fcm.googleapis.com/fcm/send/pinit-browser-test',
+        options: { applicationServerKey: key.buffer },
+        toJSON() { return { endpoint: this.endpoint, expirationTime: null, keys: { p256dh, auth } }; },
+        unsubscribe: async () => { current = null; return true; },
+      };
+      return current;
+    };
     PushManager.prototype.getSubscription = async function getSubscription() { return current; };
   });
   const page = await context.newPage();
@@ -147,9 +157,17 @@ test('push on: subscribes with the server\'s VAPID key and registers {deviceId, 
   assert.equal(bodies.length, 1);
   const [body] = bodies;
   assert.match(body.deviceId, /^[0-9a-f-]{36}$/);
-  assert.deepEqual(body.subscription, { endpoint: 'https://push.example.test/send/abc', keys: { p256dh: 'BPubKeyOfTheBrowser', auth: 'authSecret' } });
+  assert.equal(body.subscription.endpoint, 'https://fcm.googleapis.com/fcm/send/pinit-browser-test');
+  assert.deepEqual(Object.keys(body.subscription.keys).sort(), ['auth', 'p256dh']);
+  assert.equal(Buffer.from(body.subscription.keys.p256dh, 'base64url').length, 65);
+  assert.equal(Buffer.from(body.subscription.keys.auth, 'base64url').length, 16);
   const key = await page.evaluate(() => window.__subscribeKey);
   assert.equal(key.length, 65, 'an uncompressed P-256 public key from /v0/push/vapid');
   assert.equal(key[0], 4);
+
+  // Off again: the server forgets the device.
+  await toggle.click();
+  await page.waitForFunction(() => document.querySelector('[role=switch]').getAttribute('aria-checked') === 'false', null, { timeout: 10_000 });
+  await page.getByText('Off for this device.', { exact: true }).waitFor();
   await context.close();
 });
