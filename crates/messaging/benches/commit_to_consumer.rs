@@ -3,6 +3,7 @@
 //! ```text
 //! cargo bench -p pinit-messaging --bench commit_to_consumer            # both modes
 //! PINIT_BENCH_RATE=1000 PINIT_BENCH_SECS=10 cargo bench -p pinit-messaging --bench commit_to_consumer
+//! PINIT_BENCH_MODE=distributed PINIT_BENCH_NOTIFY_INTERVAL_MS=50 cargo bench …  # debounced NOTIFY
 //! ```
 //!
 //! Producers commit events (each in its own transaction, outbox row + signal) at `PINIT_BENCH_RATE` events/s
@@ -204,6 +205,12 @@ async fn run(mode: &str) {
 }
 
 fn main() {
+    if let Some(ms) = std::env::var("PINIT_BENCH_NOTIFY_INTERVAL_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        pinit_messaging::outbox::set_notify_min_interval(Duration::from_millis(ms));
+    }
     let modes: Vec<String> = match std::env::var("PINIT_BENCH_MODE") {
         Ok(m) => vec![m],
         Err(_) => vec!["distributed".into(), "embedded".into()],

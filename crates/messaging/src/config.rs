@@ -95,6 +95,9 @@ pub struct RelayConfig {
     pub metrics_interval: HumanDuration,
     /// On shutdown, how long the relay keeps publishing what is pending before it stops.
     pub flush_timeout: HumanDuration,
+    /// PostgreSQL: minimum time between two `NOTIFY`s sent by this process's recording transactions
+    /// (`0s` = every one). Applied with [`crate::outbox::set_notify_min_interval`] at start-up.
+    pub notify_min_interval: HumanDuration,
 }
 
 impl Default for RelayConfig {
@@ -109,6 +112,7 @@ impl Default for RelayConfig {
             prune_interval: HumanDuration::from_secs(600),
             metrics_interval: HumanDuration::from_secs(5),
             flush_timeout: HumanDuration::from_secs(5),
+            notify_min_interval: HumanDuration::from_secs(0),
         }
     }
 }

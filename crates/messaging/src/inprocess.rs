@@ -47,6 +47,15 @@ impl InProcessBus {
         }
     }
 
+    /// A bus whose consumers stop waiting between retries once `stop` is cancelled (pass the lifecycle's
+    /// consumer-phase token).
+    pub fn with_stop(stop: CancellationToken) -> Self {
+        Self {
+            routes: Arc::default(),
+            stop,
+        }
+    }
+
     /// Cancelled on shutdown: consumers stop waiting between retries (the event stays unpublished and is
     /// delivered again after restart).
     pub fn stop_token(&self) -> CancellationToken {

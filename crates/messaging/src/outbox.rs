@@ -10,6 +10,7 @@
 //! Committed rows are published by the [`Relay`](crate::relay::Relay); a rolled-back transaction leaves nothing.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use jiff::Timestamp;
 use pinit_contracts::events::instant;
@@ -86,11 +87,38 @@ pub async fn record(tx: &mut Tx, event: OutgoingEvent) -> Result<uuid::Uuid, Out
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    if is_postgres(tx) {
+    if is_postgres(tx) && notify_due() {
         // Identical notifications of one transaction are folded into one by PostgreSQL.
         (&mut **tx).execute("NOTIFY pinit_outbox").await?;
     }
     Ok(id)
+}
+
+/// Minimum time between two `NOTIFY`s from this process, in microseconds (0 = every recording transaction).
+static NOTIFY_MIN_INTERVAL_US: AtomicI64 = AtomicI64::new(0);
+static LAST_NOTIFY_US: AtomicI64 = AtomicI64::new(i64::MIN);
+
+/// Limits how often recording transactions in this process send `NOTIFY` (process-wide; default: every
+/// time). A transaction that sends `NOTIFY` takes a cluster-wide lock while it commits, which caps the commit
+/// rate of all notifying transactions (measured here: about 480 instead of 1,000 commits/s; see
+/// `docs/benchmarks.md`). With an interval, at most one transaction per interval notifies; this process's own
+/// relay is still woken on every commit by [`OutboxSignal`], other replicas within the interval.
+pub fn set_notify_min_interval(interval: std::time::Duration) {
+    let us = i64::try_from(interval.as_micros()).unwrap_or(i64::MAX);
+    NOTIFY_MIN_INTERVAL_US.store(us, Ordering::Relaxed);
+}
+
+fn notify_due() -> bool {
+    let interval = NOTIFY_MIN_INTERVAL_US.load(Ordering::Relaxed);
+    if interval == 0 {
+        return true;
+    }
+    let now = Timestamp::now().as_microsecond();
+    let last = LAST_NOTIFY_US.load(Ordering::Relaxed);
+    now.saturating_sub(last) >= interval
+        && LAST_NOTIFY_US
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
 }
 
 fn is_postgres(tx: &mut Transaction<'static, Any>) -> bool {
