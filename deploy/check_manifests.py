@@ -53,7 +53,8 @@ network     default-deny ingress; only the gateway reaches auth/task/notificatio
 replicas    k3s: 1 replica each; production: HPA (minReplicas >= 2) and a PodDisruptionBudget per Deployment
 secrets     (--secrets) the Secrets create-secrets.sh makes are valid and have every name and key referenced
 dockerfile  (--dockerfile) multi-stage, cargo build --release --locked -p pinit, USER 10001,
-            ENTRYPOINT ["pinit"], EXPOSE 8080 9095, PINIT_LOG_FORMAT=json; .dockerignore excludes target
+            ENTRYPOINT ["pinit"], EXPOSE 8080 9095, PINIT_LOG_FORMAT=json; .dockerignore excludes target;
+            every workspace member and declared Cargo target is one the dependency-layer skeleton stubs
 binary      (--pinit) `pinit config --for <command>` accepts each Deployment's environment without warnings
 """
 
@@ -793,6 +794,7 @@ def check_dockerfile(path: str, p: Problems) -> int | None:
         p.add(where, "PINIT_LOG_FORMAT=json is not the image's default")
     if not any("ca-certificates" in l for l in final) and "distroless" not in base:
         p.add(where, "the runtime has no ca-certificates")
+    check_skeleton(path, p)
     ignore = os.path.join(os.path.dirname(os.path.abspath(path)), "..", ".dockerignore")
     if not os.path.exists(ignore):
         p.add(".dockerignore", "missing at the repository root")
@@ -804,6 +806,47 @@ def check_dockerfile(path: str, p: Problems) -> int | None:
         if not any("node_modules" in e for e in entries):
             p.add(".dockerignore", "does not exclude web/tests/node_modules")
     return uid
+
+
+def check_skeleton(dockerfile: str, p: Problems) -> None:
+    """The Dockerfile's dependency layer builds a skeleton of the workspace: the manifests of crates/* and bench,
+    with constant stubs for src/lib.rs, src/main.rs, build.rs and every .rs file under src/bin, benches, tests
+    and examples. Cargo refuses a manifest whose declared targets are missing, so every member and target must
+    be where the skeleton puts one."""
+    root = os.path.join(os.path.dirname(os.path.abspath(dockerfile)), "..")
+    try:
+        import tomllib
+    except ImportError:  # Python < 3.11
+        return
+    try:
+        workspace = tomllib.load(open(os.path.join(root, "Cargo.toml"), "rb"))
+    except FileNotFoundError:
+        return
+    stubbed = ("src/bin/", "benches/", "tests/", "examples/")
+    for member in (workspace.get("workspace") or {}).get("members") or []:
+        if member not in ("crates/*", "bench"):
+            p.add(dockerfile, f"workspace member {member!r} is not in the skeleton (crates/*, bench)")
+    manifests = [os.path.join(root, "bench", "Cargo.toml")]
+    crates = os.path.join(root, "crates")
+    if os.path.isdir(crates):
+        manifests += [os.path.join(crates, d, "Cargo.toml") for d in sorted(os.listdir(crates))]
+    for manifest in manifests:
+        if not os.path.exists(manifest):
+            continue
+        data = tomllib.load(open(manifest, "rb"))
+        rel = os.path.relpath(manifest, root)
+        build = (data.get("package") or {}).get("build")
+        if isinstance(build, str) and build != "build.rs":
+            p.add(dockerfile, f"{rel}: build script {build} is not stubbed by the skeleton")
+        lib = (data.get("lib") or {}).get("path")
+        if lib and lib != "src/lib.rs":
+            p.add(dockerfile, f"{rel}: [lib] path {lib} is not stubbed by the skeleton")
+        for table in ("bin", "bench", "test", "example"):
+            for target in data.get(table) or []:
+                path_ = target.get("path")
+                if path_ and path_ != "src/main.rs" and not path_.startswith(stubbed):
+                    p.add(dockerfile, f"{rel}: [[{table}]] {target.get('name')} at {path_} is not stubbed by "
+                                      "the skeleton")
 
 
 def check_binary(overlay: str, docs: list[dict], pinit: str, secrets_docs, p: Problems) -> None:
