@@ -24,10 +24,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-try:
-    import kubernetes_validate.utils as kv
-except ImportError:  # pragma: no cover
-    sys.exit("check_manifests: the Python package kubernetes-validate is missing (deploy/check.sh installs it)")
+kv = None  # kubernetes_validate.utils, imported in main() so that --help works without it
 
 RULES = """\
 schema      every document valid for the pinned Kubernetes version, strict
@@ -37,7 +34,7 @@ security    every pod meets `restricted` (non-root, no privilege escalation, dro
 resources   every container has cpu+memory requests and a memory limit
 image       Pinit containers all run one tagged image (never :latest)
 probes      every Pinit Deployment: startup, readiness (/readyz) and liveness (/healthz) on its http port
-rollout     RollingUpdate with maxUnavailable 0 and maxSurge >= 1
+rollout     RollingUpdate with maxUnavailable 0 and maxSurge 1
 shutdown    a preStop sleep, and terminationGracePeriodSeconds > shutdown.drain_timeout + preStop
 commands    each Deployment runs its own command (`pinit auth`, ...), each context has a `pinit migrate` Job
 config      the env each command needs is set; PINIT_* names are real sections; database and broker URLs
@@ -891,6 +888,12 @@ def main() -> int:
                                                         "config.rs"))
     ap.add_argument("rendered", nargs="+", metavar="OVERLAY=FILE")
     a = ap.parse_args()
+    global kv
+    try:
+        import kubernetes_validate.utils as kv
+    except ImportError:
+        sys.exit("check_manifests: the Python package kubernetes-validate is missing (deploy/check.sh installs it "
+                 "into target/deploy-check-venv)")
 
     p = Problems()
     sections, top = read_sections(a.config_rs)
