@@ -1,7 +1,9 @@
 //! A streaming reverse proxy to one upstream service.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
@@ -23,15 +25,27 @@ const HOP_BY_HOP: [HeaderName; 7] = [
     header::UPGRADE,
 ];
 
-/// One upstream service behind the gateway.
+/// One upstream service behind the gateway: one or more replicas (`http://a:8080,http://b:8080`), used in
+/// turn. A replica that refuses the connection is skipped for a moment and the request goes to the next one —
+/// safe, because nothing was sent. Behind a Kubernetes Service there is one URL and the Service balances.
 #[derive(Clone)]
 pub struct Upstream {
     pub name: &'static str,
-    /// `scheme://authority`, no trailing slash.
-    base: String,
+    /// `http://authority` per replica, no trailing slash.
+    bases: Arc<Vec<Replica>>,
+    next: Arc<AtomicUsize>,
     client: Client<HttpConnector, Body>,
     response_timeout: Duration,
 }
+
+struct Replica {
+    base: String,
+    /// Until when to prefer other replicas (after a refused connection).
+    down_until: Mutex<Option<Instant>>,
+}
+
+/// How long a replica that refused a connection is tried last.
+const COOL_DOWN: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 #[error("`{url}` is not a usable base URL for the {name} service: {reason}")]
@@ -44,25 +58,27 @@ pub struct UpstreamUrlError {
 impl Upstream {
     pub fn new(
         name: &'static str,
-        base_url: &str,
+        base_urls: &str,
         connect_timeout: Duration,
         response_timeout: Duration,
     ) -> Result<Self, UpstreamUrlError> {
-        let err = |reason: String| UpstreamUrlError {
-            name,
-            url: base_url.to_string(),
-            reason,
-        };
-        let base: Uri = base_url
-            .trim_end_matches('/')
-            .parse()
-            .map_err(|e| err(format!("{e}")))?;
-        let authority = match (base.scheme_str(), base.authority()) {
-            (Some("http"), Some(authority)) => authority.to_string(),
-            _ => return Err(err("expected http://host:port".into())),
-        };
-        if !matches!(base.path(), "" | "/") {
-            return Err(err("must not have a path; requests keep theirs".into()));
+        let mut bases = Vec::new();
+        for base_url in base_urls
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+        {
+            bases.push(Replica {
+                base: parse_base(name, base_url)?,
+                down_until: Mutex::new(None),
+            });
+        }
+        if bases.is_empty() {
+            return Err(UpstreamUrlError {
+                name,
+                url: base_urls.to_string(),
+                reason: "expected http://host:port (several: comma-separated)".into(),
+            });
         }
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(connect_timeout));
@@ -72,14 +88,32 @@ impl Upstream {
             .build(connector);
         Ok(Self {
             name,
-            base: format!("http://{authority}"),
+            bases: Arc::new(bases),
+            next: Arc::new(AtomicUsize::new(0)),
             client,
             response_timeout,
         })
     }
 
+    /// The first replica's base URL.
     pub fn base(&self) -> &str {
-        &self.base
+        &self.bases[0].base
+    }
+
+    /// Replicas in the order to try: round robin, those recently refusing last.
+    fn order(&self) -> Vec<&Replica> {
+        let n = self.bases.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let now = Instant::now();
+        let (mut up, mut down): (Vec<&Replica>, Vec<&Replica>) =
+            (0..n).map(|i| &self.bases[(start + i) % n]).partition(|r| {
+                r.down_until
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .is_none_or(|until| until <= now)
+            });
+        up.append(&mut down);
+        up
     }
 
     /// Forwards `request` (path and query unchanged) and streams the answer back.
@@ -96,14 +130,6 @@ impl Upstream {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
-        let path_and_query = parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/");
-        let uri: Uri = format!("{}{}", self.base, path_and_query)
-            .parse()
-            .map_err(|_| ApiError::bad_request("Invalid request target."))?;
         let original_host = parts.headers.get(header::HOST).cloned();
         strip_hop_by_hop(&mut parts.headers);
         parts.headers.remove(header::HOST);
@@ -117,33 +143,82 @@ impl Upstream {
             .headers
             .entry("x-forwarded-proto")
             .or_insert(HeaderValue::from_static("http"));
-        parts.uri = uri;
-        let outgoing = Request::from_parts(parts, body);
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
+        // Bodies are small JSON (the gateway limits them): buffered, so that a refused connection can be
+        // retried on another replica.
+        let body = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .map_err(|_| ApiError::bad_request("The request body could not be read."))?;
 
-        let answer =
-            tokio::time::timeout(self.response_timeout, self.client.request(outgoing)).await;
-        let response = match answer {
-            Err(_) => {
-                tracing::warn!(upstream = self.name, timeout = ?self.response_timeout, "upstream did not answer in time");
-                return Err(ApiError::new(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    format!("The {} service did not answer in time.", self.name),
-                ));
+        let deadline = tokio::time::Instant::now() + self.response_timeout;
+        let mut last_error = None;
+        for replica in self.order() {
+            let uri: Uri = format!("{}{}", replica.base, path_and_query)
+                .parse()
+                .map_err(|_| ApiError::bad_request("Invalid request target."))?;
+            let mut outgoing = Request::new(Body::from(body.clone()));
+            *outgoing.method_mut() = parts.method.clone();
+            *outgoing.uri_mut() = uri;
+            *outgoing.version_mut() = parts.version;
+            *outgoing.headers_mut() = parts.headers.clone();
+            match tokio::time::timeout_at(deadline, self.client.request(outgoing)).await {
+                Err(_) => {
+                    tracing::warn!(upstream = self.name, timeout = ?self.response_timeout, "upstream did not answer in time");
+                    return Err(ApiError::new(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        format!("The {} service did not answer in time.", self.name),
+                    ));
+                }
+                Ok(Err(e)) if e.is_connect() => {
+                    tracing::debug!(upstream = self.name, replica = %replica.base, error = %e, "replica refused; trying the next");
+                    *replica.down_until.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(Instant::now() + COOL_DOWN);
+                    last_error = Some(e);
+                }
+                Ok(Err(e)) => {
+                    last_error = Some(e);
+                    break;
+                }
+                Ok(Ok(response)) => {
+                    let (mut parts, body) = response.into_parts();
+                    strip_hop_by_hop(&mut parts.headers);
+                    return Ok(Response::from_parts(parts, Body::new(body)));
+                }
             }
-            Ok(Err(e)) => {
-                tracing::warn!(upstream = self.name, error = %e, source = ?std::error::Error::source(&e), "upstream request failed");
-                return Err(ApiError::new(
-                    StatusCode::BAD_GATEWAY,
-                    format!("The {} service is unavailable.", self.name),
-                )
-                .with_retry_after(1));
-            }
-            Ok(Ok(response)) => response,
-        };
-        let (mut parts, body) = response.into_parts();
-        strip_hop_by_hop(&mut parts.headers);
-        Ok(Response::from_parts(parts, Body::new(body)))
+        }
+        if let Some(e) = &last_error {
+            tracing::warn!(upstream = self.name, error = %e, source = ?std::error::Error::source(e), "upstream request failed");
+        }
+        Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            format!("The {} service is unavailable.", self.name),
+        )
+        .with_retry_after(1))
     }
+}
+
+fn parse_base(name: &'static str, base_url: &str) -> Result<String, UpstreamUrlError> {
+    let err = |reason: String| UpstreamUrlError {
+        name,
+        url: base_url.to_string(),
+        reason,
+    };
+    let base: Uri = base_url
+        .trim_end_matches('/')
+        .parse()
+        .map_err(|e| err(format!("{e}")))?;
+    let authority = match (base.scheme_str(), base.authority()) {
+        (Some("http"), Some(authority)) => authority.to_string(),
+        _ => return Err(err("expected http://host:port".into())),
+    };
+    if !matches!(base.path(), "" | "/") {
+        return Err(err("must not have a path; requests keep theirs".into()));
+    }
+    Ok(format!("http://{authority}"))
 }
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {

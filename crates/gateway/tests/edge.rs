@@ -443,3 +443,67 @@ async fn the_api_description_is_merged_and_documented_offline() {
     );
     assert_eq!(gw.get("/docs/docs.js", None, None).await.status(), 200);
 }
+
+#[tokio::test]
+async fn requests_fail_over_to_a_replica_that_accepts() {
+    let (auth_server, _) = fake(
+        "auth",
+        Jwks {
+            keys: vec![Jwk::from_public_key("k1", &KEY.to_public_key())],
+        },
+    )
+    .await;
+    let (task_a, a) = fake("task", Jwks::default()).await;
+    let (task_b, b) = fake("task", Jwks::default()).await;
+    let b_url = task_b.url("");
+    // Replica B goes away: its port refuses connections.
+    task_b.shutdown().await.unwrap();
+    let settings = Settings {
+        token_issuer: ISS.into(),
+        ..Default::default()
+    };
+    let upstreams = Upstreams::new(
+        &settings,
+        &auth_server.url(""),
+        &format!("{},{}", task_a.url(""), b_url),
+        &auth_server.url(""),
+    )
+    .unwrap();
+    let clock = ManualClock::new(Timestamp::now());
+    let shared: SharedClock = clock.clone();
+    let routes = pinit_gateway::routes(
+        upstreams,
+        Edge {
+            settings,
+            cors_origins: Vec::new(),
+            clock: shared.clone(),
+        },
+    );
+    let readiness = Readiness::new("gateway", CancellationToken::new());
+    let server = TestServer::spawn(pinit_kernel::http::service_router(
+        "gateway",
+        routes,
+        &readiness,
+        ErrorStyle::Full,
+        shared,
+    ))
+    .await;
+    let token = jwt::sign(&claims("9", Timestamp::now()), "k1", &KEY).unwrap();
+    for _ in 0..10 {
+        let res = server
+            .client
+            .post(server.url("/v2/schedules"))
+            .bearer_auth(&token)
+            .json(&json!({"title": "body survives the retry"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    assert_eq!(
+        *a.hits.lock().unwrap(),
+        10,
+        "every request reached the live replica"
+    );
+    assert_eq!(*b.hits.lock().unwrap(), 0);
+}
