@@ -36,6 +36,9 @@ pub struct Upstream {
     next: Arc<AtomicUsize>,
     client: Client<HttpConnector, Body>,
     response_timeout: Duration,
+    /// Keep the `X-Forwarded-For` an ingress set (its right-most entry is the client) instead of appending the
+    /// ingress's own address (`gateway.rate_limit.trust_forwarded_for`).
+    trust_forwarded_for: bool,
 }
 
 struct Replica {
@@ -92,7 +95,15 @@ impl Upstream {
             next: Arc::new(AtomicUsize::new(0)),
             client,
             response_timeout,
+            trust_forwarded_for: false,
         })
+    }
+
+    /// See [`Upstream::trust_forwarded_for`]: behind an ingress that sets `X-Forwarded-For`, services see the
+    /// client's address as its right-most entry, not the ingress's.
+    pub fn trusting_forwarded_for(mut self, trust: bool) -> Self {
+        self.trust_forwarded_for = trust;
+        self
     }
 
     /// The first replica's base URL.
@@ -136,7 +147,10 @@ impl Upstream {
         if let Some(host) = original_host {
             parts.headers.insert("x-forwarded-host", host);
         }
-        if let Some(ip) = client_addr {
+        let forwarded = parts.headers.contains_key("x-forwarded-for");
+        if let Some(ip) = client_addr
+            && !(self.trust_forwarded_for && forwarded)
+        {
             append_forwarded_for(&mut parts.headers, ip);
         }
         parts

@@ -52,6 +52,7 @@ impl Upstreams {
                 settings.connect_timeout.get(),
                 settings.response_timeout.get(),
             )
+            .map(|u| u.trusting_forwarded_for(settings.rate_limit.trust_forwarded_for))
         };
         Ok(Self {
             auth: make("auth", auth)?,

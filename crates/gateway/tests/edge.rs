@@ -507,3 +507,26 @@ async fn requests_fail_over_to_a_replica_that_accepts() {
     );
     assert_eq!(*b.hits.lock().unwrap(), 0);
 }
+
+#[tokio::test]
+async fn behind_a_trusted_ingress_services_see_the_client_address() {
+    for (trust, expected_last) in [(true, "203.0.113.7"), (false, "127.0.0.1")] {
+        let gw = gateway(|s, _| s.rate_limit.trust_forwarded_for = trust).await;
+        let res = gw
+            .server
+            .client
+            .post(gw.server.url("/v0/login"))
+            .header("x-forwarded-for", "203.0.113.7")
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        let body: Value = res.json().await.unwrap();
+        let xff = body["headers"]["x-forwarded-for"].as_str().unwrap();
+        assert_eq!(
+            xff.rsplit(',').next().unwrap().trim(),
+            expected_last,
+            "trust={trust}: {xff}"
+        );
+    }
+}
