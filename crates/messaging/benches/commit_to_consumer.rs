@@ -104,7 +104,10 @@ async fn run(mode: &str) {
             .bind_key(&exchange, &key),
         consumer.clone(),
         timer.clone(),
-        ConsumerConfig::default(),
+        ConsumerConfig {
+            concurrency: env("PINIT_BENCH_CONCURRENCY", 8) as usize,
+            ..ConsumerConfig::default()
+        },
     );
     let stop = CancellationToken::new();
     let amqp_url = ConnectionUrl::parse(&pinit_testkit::amqp_url()).unwrap();

@@ -138,8 +138,8 @@ pub struct ConsumerConfig {
 impl Default for ConsumerConfig {
     fn default() -> Self {
         Self {
-            prefetch: 32,
-            concurrency: 4,
+            prefetch: 64,
+            concurrency: 8,
             max_attempts: 5,
             retry_backoff: BackoffConfig {
                 initial: HumanDuration::from_millis(200),
