@@ -11,6 +11,7 @@ const EXIT_FAILURE: u8 = 1;
 const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
+    return_freed_memory();
     let cli = Cli::parse();
     let (mode, overrides) = cli.mode_and_overrides();
     let loaded = match config::load(mode, cli.config.as_deref(), &overrides) {
@@ -91,6 +92,9 @@ async fn dispatch(command: Option<Command>, mode: Mode, config: Config) -> ExitC
 
 async fn run_services(mode: Mode, config: &Config) -> ExitCode {
     let lifecycle = Lifecycle::new(config.shutdown.drain_timeout.get());
+    pinit_messaging::outbox::set_notify_min_interval(
+        config.messaging.relay.notify_min_interval.get(),
+    );
     let started = match mode {
         Mode::Serve => run::serve(config, &lifecycle, SystemClock::shared()).await,
         _ => run::service(mode, config, &lifecycle, SystemClock::shared()).await,
@@ -144,3 +148,20 @@ fn fail(error: &dyn std::error::Error) -> ExitCode {
     eprintln!("pinit: {message}");
     ExitCode::from(EXIT_FAILURE)
 }
+
+/// Password hashing allocates a 19 MiB block per login. glibc's default (a dynamic mmap threshold) keeps such
+/// blocks in per-thread arenas after they are freed, so an auth process that served a burst of logins stayed at
+/// ~600 MiB; with a fixed threshold of 128 KiB they are unmapped on free and it returns to ~25 MiB
+/// (docs/deploy.md, resource figures). `GLIBC_TUNABLES` set by an operator wins.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn return_freed_memory() {
+    if std::env::var_os("GLIBC_TUNABLES").is_none() {
+        // SAFETY: mallopt only adjusts allocator parameters; called first thing in main, before other threads.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+        }
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_freed_memory() {}

@@ -77,7 +77,7 @@ struct ContextParts {
     background: Option<Background>,
 }
 
-type Background = Box<dyn FnOnce(&Lifecycle, &Db) -> Result<(), StartError> + Send>;
+type Background = Box<dyn FnOnce(&Lifecycle, &Db, &ConnectionUrl) -> Result<(), StartError> + Send>;
 
 /// How events travel: in-process in `pinit serve`, RabbitMQ otherwise.
 enum Bus {
@@ -101,11 +101,8 @@ impl Bus {
             Bus::InProcess(bus) => bus.subscribe(inbox),
             Bus::Amqp(url) => {
                 let consumer = AmqpConsumer::new(url.clone(), inbox);
-                lc.spawn(
-                    Phase::Background,
-                    "consumer",
-                    consumer.run(lc.token(Phase::Background)),
-                );
+                // Core, not Background: consumers stop before the relays make their final flush.
+                lc.spawn(Phase::Core, "consumer", consumer.run(lc.token(Phase::Core)));
             }
         }
     }
@@ -119,10 +116,10 @@ fn start_messaging(lc: &Lifecycle, config: &Config, bus: &Bus, contexts: Vec<Mes
             bus.consume(lc, inbox);
         }
         if let Some(signal) = m.outbox {
-            relays.push((m.name, m.db, signal));
+            relays.push((m.name, m.db, m.url, signal));
         }
     }
-    for (name, db, signal) in relays {
+    for (name, db, url, signal) in relays {
         let mut relay = Relay::new(
             name,
             db.clone(),
@@ -130,7 +127,7 @@ fn start_messaging(lc: &Lifecycle, config: &Config, bus: &Bus, contexts: Vec<Mes
             signal,
             config.messaging.relay.clone(),
         );
-        if let Ok(url) = ConnectionUrl::parse(db.url()) {
+        if db.backend() == pinit_kernel::Backend::Postgres {
             relay = relay.listen_postgres(url);
         }
         lc.spawn(
@@ -199,9 +196,11 @@ fn parts(context: Context, mut deps: Deps<'_>) -> Result<ContextParts, StartErro
                 routes: pinit_notification::routes(app.clone()),
                 outbox: None,
                 consumers: app.consumers(&consumer),
-                background: Some(Box::new(move |lc: &Lifecycle, db: &Db| {
-                    start_dispatcher(lc, db, app)
-                })),
+                background: Some(Box::new(
+                    move |lc: &Lifecycle, db: &Db, url: &ConnectionUrl| {
+                        start_dispatcher(lc, db, url, app)
+                    },
+                )),
             }
         }
     })
@@ -251,15 +250,14 @@ fn build_notification(deps: &Deps<'_>) -> Result<pinit_notification::Notificatio
 fn start_dispatcher(
     lc: &Lifecycle,
     db: &Db,
+    url: &ConnectionUrl,
     app: pinit_notification::Notifications,
 ) -> Result<(), StartError> {
     let mut dispatcher = app
         .dispatcher()
         .map_err(|e| StartError::Service(format!("push senders: {e}")))?;
-    if db.backend() == pinit_kernel::Backend::Postgres
-        && let Ok(url) = ConnectionUrl::parse(db.url())
-    {
-        dispatcher = dispatcher.listen_postgres(url);
+    if db.backend() == pinit_kernel::Backend::Postgres {
+        dispatcher = dispatcher.listen_postgres(url.clone());
     }
     lc.spawn(
         Phase::Background,
@@ -326,6 +324,7 @@ async fn start_context(
     lc: &Lifecycle,
     parts: ContextParts,
     db: &Db,
+    url: &ConnectionUrl,
     listener: TcpListener,
     clock: &SharedClock,
 ) -> Result<(Readiness, Messaging), StartError> {
@@ -351,12 +350,13 @@ async fn start_context(
         "database ready"
     );
     if let Some(start) = parts.background {
-        start(lc, db)?;
+        start(lc, db, url)?;
     }
     readiness.set_migrated();
     let messaging = Messaging {
         name: parts.name,
         db: db.clone(),
+        url: url.clone(),
         outbox: parts.outbox,
         consumers: parts.consumers,
     };
@@ -367,6 +367,8 @@ async fn start_context(
 struct Messaging {
     name: &'static str,
     db: Db,
+    /// The database URL with its password (for PostgreSQL `LISTEN`; `Db::url` is redacted).
+    url: ConnectionUrl,
     outbox: Option<OutboxSignal>,
     consumers: Vec<Inbox>,
 }
@@ -482,11 +484,12 @@ pub async fn serve(
             task_grpc_url: Some(grpc_url.clone()),
         };
         let (_, messaging) =
-            start_context(lc, parts(context, deps)?, &db, listener, &clock).await?;
+            start_context(lc, parts(context, deps)?, &db, &url, listener, &clock).await?;
         pending.push(messaging);
         services.push((context.name(), addr));
     }
-    start_messaging(lc, config, &Bus::InProcess(InProcessBus::new()), pending);
+    let bus = InProcessBus::with_stop(lc.token(Phase::Core));
+    start_messaging(lc, config, &Bus::InProcess(bus), pending);
     let url_of = |name: &str| {
         services
             .iter()
@@ -554,7 +557,7 @@ pub async fn service(
             let parts = parts(context, deps)?;
             // The broker is not a readiness dependency: the outbox buffers events through an outage, so a
             // broker failure must not take every replica out of service (docs/adr/0003).
-            let (_, messaging) = start_context(lc, parts, &db, public, &clock).await?;
+            let (_, messaging) = start_context(lc, parts, &db, &url, public, &clock).await?;
             start_messaging(
                 lc,
                 config,
