@@ -83,7 +83,10 @@ pub trait ScheduleDirectory: Send + Sync + 'static {
 /// remove a started schedule's notification.
 #[derive(Clone)]
 pub struct GrpcScheduleDirectory {
-    client: ScheduleGrpcServiceClient<Channel>,
+    /// One client per task replica (`task_grpc_url` may list several, comma-separated); used in turn, and a
+    /// replica that cannot be reached is passed over for the next (the RPCs are reads: safe to repeat).
+    clients: Vec<ScheduleGrpcServiceClient<Channel>>,
+    next: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl std::fmt::Debug for GrpcScheduleDirectory {
@@ -108,7 +111,27 @@ impl GrpcScheduleDirectory {
 
     /// A client for `url` (e.g. `http://task:9090`). Connects lazily: the task service may start later; every
     /// call has `timeout` as its deadline.
-    pub fn new(url: &str, timeout: Duration) -> Result<Self, DirectoryUrlError> {
+    pub fn new(urls: &str, timeout: Duration) -> Result<Self, DirectoryUrlError> {
+        let mut clients = Vec::new();
+        for url in urls.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+            clients.push(Self::client(url, timeout)?);
+        }
+        if clients.is_empty() {
+            return Err(DirectoryUrlError {
+                url: urls.to_string(),
+                reason: "use http://host:port (several: comma-separated)".into(),
+            });
+        }
+        Ok(Self {
+            clients,
+            next: Default::default(),
+        })
+    }
+
+    fn client(
+        url: &str,
+        timeout: Duration,
+    ) -> Result<ScheduleGrpcServiceClient<Channel>, DirectoryUrlError> {
         let err = |reason: String| DirectoryUrlError {
             url: url.to_string(),
             reason,
@@ -124,18 +147,36 @@ impl GrpcScheduleDirectory {
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(30))
             .keep_alive_while_idle(true);
-        Ok(Self {
-            client: ScheduleGrpcServiceClient::new(endpoint.connect_lazy()),
-        })
+        Ok(ScheduleGrpcServiceClient::new(endpoint.connect_lazy()))
+    }
+
+    /// Calls `rpc` on the replicas in turn until one answers (any answer but `UNAVAILABLE`).
+    async fn call<T, F, Fut>(&self, rpc: F) -> Result<T, tonic::Status>
+    where
+        F: Fn(ScheduleGrpcServiceClient<Channel>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, tonic::Status>>,
+    {
+        let n = self.clients.len();
+        let start = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut last = None;
+        for i in 0..n {
+            match rpc(self.clients[(start + i) % n].clone()).await {
+                Err(status) if status.code() == tonic::Code::Unavailable => last = Some(status),
+                other => return other,
+            }
+        }
+        Err(last.unwrap_or_else(|| tonic::Status::unavailable("no task replica")))
     }
 
     async fn get(&self, key: ScheduleKey) -> Result<Option<ScheduleBasics>, DirectoryError> {
-        let mut client = self.client.clone();
         let request = GetScheduleRequest {
             schedule_id: key.schedule_id,
             owner_id: key.owner_id,
         };
-        match client.get_schedule_basics(request).await {
+        let answer = self
+            .call(|mut client| async move { client.get_schedule_basics(request).await })
+            .await;
+        match answer {
             Ok(response) => basics_from(key, response.into_inner()).map(Some),
             Err(status) => match status.code() {
                 tonic::Code::NotFound | tonic::Code::PermissionDenied => Ok(None),
@@ -152,11 +193,16 @@ impl GrpcScheduleDirectory {
         let owners: HashMap<i64, i64> = keys.iter().map(|k| (k.schedule_id, k.owner_id)).collect();
         let mut found = HashMap::with_capacity(keys.len());
         for chunk in keys.chunks(Self::BATCH_LIMIT) {
-            let mut client = self.client.clone();
             let request = GetSchedulesStateRequest {
                 schedule_ids: chunk.iter().map(|k| k.schedule_id).collect(),
             };
-            let entries = match client.get_schedules_state(request).await {
+            let answer = self
+                .call(|mut client| {
+                    let request = request.clone();
+                    async move { client.get_schedules_state(request).await }
+                })
+                .await;
+            let entries = match answer {
                 Ok(response) => response.into_inner().schedules,
                 Err(status) if status.code() == tonic::Code::Unimplemented => return Ok(None),
                 Err(status) => return Err(status_error(&status)),
