@@ -87,7 +87,9 @@ impl Upstream {
         connector.set_connect_timeout(Some(connect_timeout));
         connector.set_nodelay(true);
         let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
+            // Shorter than a replica's lame-duck period: an idle connection is dropped here before the
+            // replica closes it, so no request is ever written into a closing socket.
+            .pool_idle_timeout(Duration::from_secs(2))
             .build(connector);
         Ok(Self {
             name,

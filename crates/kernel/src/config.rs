@@ -289,17 +289,22 @@ impl MetricsConfig {
 
 /// Graceful shutdown.
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct ShutdownConfig {
     /// How long in-flight work may take to finish after SIGTERM/SIGINT before the process exits anyway.
     /// Keep it below Kubernetes' `terminationGracePeriodSeconds`.
     pub drain_timeout: HumanDuration,
+    /// After SIGTERM, keep serving this long (not ready, `Connection: close`) before draining. Useful with a
+    /// static replica list (the gateway's `…_url = "http://a,http://b"`); in Kubernetes the preStop hook does
+    /// this, so the default is none.
+    pub lame_duck: HumanDuration,
 }
 
 impl Default for ShutdownConfig {
     fn default() -> Self {
         Self {
             drain_timeout: HumanDuration::from_secs(20),
+            lame_duck: HumanDuration::from_secs(0),
         }
     }
 }

@@ -54,6 +54,11 @@ impl Readiness {
         }
     }
 
+    /// Cancelled when shutdown begins.
+    pub fn draining(&self) -> CancellationToken {
+        self.inner.draining.clone()
+    }
+
     /// Records that the schema is up to date.
     pub fn set_migrated(&self) {
         self.inner.migrated.store(true, Ordering::SeqCst);

@@ -129,9 +129,31 @@ pub fn service_router(
         );
     // Probes are not logged or counted: Kubernetes calls them every few seconds.
     app.merge(readiness.router())
+        .layer(middleware::from_fn_with_state(
+            readiness.draining(),
+            close_connections_when_draining,
+        ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeId))
         .layer(middleware::from_fn(sanitize_request_id))
+}
+
+/// Once shutdown has begun (the lame-duck period, see [`crate::Lifecycle`]), every response says
+/// `Connection: close`: clients stop reusing their kept-alive connections, so none is caught mid-request when
+/// the listener closes.
+async fn close_connections_when_draining(
+    State(draining): State<CancellationToken>,
+    request: Request,
+    next: middleware::Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    if draining.is_cancelled() {
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -375,7 +375,10 @@ mod tests {
         ));
 
         let t = sign(&claims(), "k1", &KEY).unwrap();
-        assert!(verifier().verify_access(&t, NOW + 300 + 29).is_ok(), "within leeway");
+        assert!(
+            verifier().verify_access(&t, NOW + 300 + 29).is_ok(),
+            "within leeway"
+        );
         assert_eq!(
             verifier().verify_access(&t, NOW + 300 + 30),
             Err(JwtError::Expired)

@@ -57,6 +57,7 @@ pub struct Lifecycle {
     phases: Vec<PhaseState>,
     failed: Arc<AtomicBool>,
     drain_timeout: Duration,
+    lame_duck: Duration,
 }
 
 impl Lifecycle {
@@ -72,7 +73,17 @@ impl Lifecycle {
                 .collect(),
             failed: Arc::new(AtomicBool::new(false)),
             drain_timeout,
+            lame_duck: Duration::ZERO,
         }
+    }
+
+    /// After the signal, keep serving for `period` while reporting not ready and closing kept-alive
+    /// connections, before anything stops: load balancers without readiness-driven endpoints (a static
+    /// replica list, e.g. the gateway's) move their traffic away without a request ever meeting a closed socket.
+    /// In Kubernetes the preStop hook plays this part.
+    pub fn with_lame_duck(mut self, period: Duration) -> Self {
+        self.lame_duck = period;
+        self
     }
 
     /// Cancelled as soon as shutdown begins (before any phase stops): readiness turns false.
@@ -122,6 +133,15 @@ impl Lifecycle {
             _ = self.draining.cancelled() => tracing::info!("shutdown started"),
         }
         self.draining.cancel();
+        if !self.lame_duck.is_zero() {
+            tracing::info!(period = ?self.lame_duck, "lame duck: still serving, reporting not ready");
+            tokio::select! {
+                _ = tokio::time::sleep(self.lame_duck) => {}
+                signal = wait_for_signal() => {
+                    tracing::warn!(%signal, "second signal; ending the lame-duck period");
+                }
+            }
+        }
         self.drain().await
     }
 
