@@ -1,7 +1,7 @@
 //! A streaming reverse proxy to one upstream service.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -45,7 +45,14 @@ struct Replica {
     base: String,
     /// Until when to prefer other replicas (after a refused connection).
     down_until: Mutex<Option<Instant>>,
+    /// The replica's `/readyz` said no at the last probe (it is shutting down, or not migrated yet).
+    unready: AtomicBool,
 }
+
+/// With several replicas, each one's `/readyz` is asked this often; an unready replica gets requests only when
+/// no ready one accepts. A replica shutting down reports unready for its lame-duck period before it closes its
+/// listener, so no request meets a closing socket.
+const PROBE_EVERY: Duration = Duration::from_millis(250);
 
 /// How long a replica that refused a connection is tried last.
 const COOL_DOWN: Duration = Duration::from_secs(2);
@@ -74,6 +81,7 @@ impl Upstream {
             bases.push(Replica {
                 base: parse_base(name, base_url)?,
                 down_until: Mutex::new(None),
+                unready: AtomicBool::new(false),
             });
         }
         if bases.is_empty() {
@@ -91,9 +99,13 @@ impl Upstream {
             // replica closes it, so no request is ever written into a closing socket.
             .pool_idle_timeout(Duration::from_secs(2))
             .build(connector);
+        let bases = Arc::new(bases);
+        if bases.len() > 1 {
+            tokio::spawn(probe(Arc::downgrade(&bases), client.clone()));
+        }
         Ok(Self {
             name,
-            bases: Arc::new(bases),
+            bases,
             next: Arc::new(AtomicUsize::new(0)),
             client,
             response_timeout,
@@ -120,10 +132,11 @@ impl Upstream {
         let now = Instant::now();
         let (mut up, mut down): (Vec<&Replica>, Vec<&Replica>) =
             (0..n).map(|i| &self.bases[(start + i) % n]).partition(|r| {
-                r.down_until
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .is_none_or(|until| until <= now)
+                !r.unready.load(Ordering::Relaxed)
+                    && r.down_until
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .is_none_or(|until| until <= now)
             });
         up.append(&mut down);
         up
@@ -214,6 +227,36 @@ impl Upstream {
             format!("The {} service is unavailable.", self.name),
         )
         .with_retry_after(1))
+    }
+}
+
+/// Probes every replica's `/readyz` until the upstream is dropped.
+async fn probe(bases: std::sync::Weak<Vec<Replica>>, client: Client<HttpConnector, Body>) {
+    let mut every = tokio::time::interval(PROBE_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let Some(bases) = bases.upgrade() else { return };
+        let checks = bases.iter().map(|replica| {
+            let client = client.clone();
+            async move {
+                let ready = match format!("{}/readyz", replica.base).parse::<Uri>() {
+                    Ok(uri) => {
+                        let request = Request::get(uri).body(Body::empty());
+                        match request {
+                            Ok(request) => matches!(
+                                tokio::time::timeout(PROBE_EVERY * 4, client.request(request)).await,
+                                Ok(Ok(response)) if response.status().is_success()
+                            ),
+                            Err(_) => false,
+                        }
+                    }
+                    Err(_) => false,
+                };
+                replica.unready.store(!ready, Ordering::Relaxed);
+            }
+        });
+        futures::future::join_all(checks).await;
     }
 }
 
