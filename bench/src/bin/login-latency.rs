@@ -27,10 +27,26 @@ struct Case {
 }
 
 const CASES: &[Case] = &[
-    Case { name: "OWASP minimum, m=19 MiB t=2 (default)", memory_kib: 19 * 1024, iterations: 2 },
-    Case { name: "m=46 MiB t=1", memory_kib: 46 * 1024, iterations: 1 },
-    Case { name: "m=64 MiB t=3", memory_kib: 64 * 1024, iterations: 3 },
-    Case { name: "m=8 MiB t=1 (too weak; for scale)", memory_kib: 8 * 1024, iterations: 1 },
+    Case {
+        name: "OWASP minimum, m=19 MiB t=2 (default)",
+        memory_kib: 19 * 1024,
+        iterations: 2,
+    },
+    Case {
+        name: "m=46 MiB t=1",
+        memory_kib: 46 * 1024,
+        iterations: 1,
+    },
+    Case {
+        name: "m=64 MiB t=3",
+        memory_kib: 64 * 1024,
+        iterations: 3,
+    },
+    Case {
+        name: "m=8 MiB t=1 (too weak; for scale)",
+        memory_kib: 8 * 1024,
+        iterations: 1,
+    },
 ];
 
 #[tokio::main]
@@ -54,7 +70,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rows = Vec::new();
     for case in CASES {
         let dir = tempfile::tempdir()?;
-        let db = Db::connect(&Db::sqlite_url(&dir.path().join("auth.db")), &DatabasePoolConfig::default()).await?;
+        let db = Db::connect(
+            &Db::sqlite_url(&dir.path().join("auth.db")),
+            &DatabasePoolConfig::default(),
+        )
+        .await?;
         db.migrate(pinit_auth::NAME, MIGRATIONS).await?;
         let mut settings = Settings::default();
         settings.rate_limit.enabled = true;
@@ -66,7 +86,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             max_concurrent: 2,
         };
         let key = SigningKey::from_pem(&key_pem, std::path::Path::new("bench"))?;
-        let tokens = TokenIssuer::new(key, Vec::new(), &settings.issuer, settings.access_token_ttl.get());
+        let tokens = TokenIssuer::new(
+            key,
+            Vec::new(),
+            &settings.issuer,
+            settings.access_token_ttl.get(),
+        );
         let auth = Auth::new(
             db.clone(),
             Arc::clone(&clock),
@@ -76,23 +101,46 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             OutboxSignal::new(),
             ProviderRegistry::new(&settings.oauth)?,
         );
-        auth.signup("bench", Some("bench-member"), Some("correct horse battery"), None, None).await?;
+        auth.signup(
+            "bench",
+            Some("bench-member"),
+            Some("correct horse battery"),
+            None,
+            None,
+        )
+        .await?;
         for _ in 0..3 {
-            auth.login("bench", Some("bench-member"), Some("correct horse battery")).await?;
+            auth.login("bench", Some("bench-member"), Some("correct horse battery"))
+                .await?;
         }
         let mut samples = Vec::with_capacity(rounds);
         for i in 0..rounds {
             let started = Instant::now();
-            auth.login(&format!("ip{i}"), Some("bench-member"), Some("correct horse battery")).await?;
+            auth.login(
+                &format!("ip{i}"),
+                Some("bench-member"),
+                Some("correct horse battery"),
+            )
+            .await?;
             samples.push(started.elapsed());
         }
         samples.sort();
-        rows.push((case.name, percentile(&samples, 50.0), percentile(&samples, 95.0)));
-        eprintln!("{}: p50 {:.1} ms", case.name, ms(rows.last().map(|r| r.1).unwrap_or_default()));
+        rows.push((
+            case.name,
+            percentile(&samples, 50.0),
+            percentile(&samples, 95.0),
+        ));
+        eprintln!(
+            "{}: p50 {:.1} ms",
+            case.name,
+            ms(rows.last().map(|r| r.1).unwrap_or_default())
+        );
     }
     let base = rows[0].1;
     let mut report = String::new();
-    report.push_str("| argon2id setting | login p50 | login p95 | p50 vs default |\n|---|---|---|---|\n");
+    report.push_str(
+        "| argon2id setting | login p50 | login p95 | p50 vs default |\n|---|---|---|---|\n",
+    );
     for (name, p50, p95) in &rows {
         report.push_str(&format!(
             "| {name} | {:.1} ms | {:.1} ms | {:.2}× |\n",
