@@ -365,19 +365,19 @@ async fn a_rolling_update_loses_nothing() {
             ],
         ));
     }
-    for r in 0..2 {
+    for (r, &port) in auth_ports.iter().enumerate() {
         slots.push(slot(
             format!("auth-{r}"),
             "auth",
-            auth_ports[r],
+            port,
             vec![("PINIT_AUTH_DATABASE_URL", dbs[0].url.expose().into())],
         ));
     }
-    for r in 0..2 {
+    for (r, &port) in note_ports.iter().enumerate() {
         slots.push(slot(
             format!("notification-{r}"),
             "notification",
-            note_ports[r],
+            port,
             vec![
                 (
                     "PINIT_NOTIFICATION_DATABASE_URL",
@@ -387,11 +387,11 @@ async fn a_rolling_update_loses_nothing() {
             ],
         ));
     }
-    for r in 0..2 {
+    for (r, &port) in gw_ports.iter().enumerate() {
         slots.push(slot(
             format!("gateway-{r}"),
             "gateway",
-            gw_ports[r],
+            port,
             vec![
                 ("PINIT_GATEWAY_AUTH_URL", list(&auth_ports)),
                 ("PINIT_GATEWAY_TASK_URL", list(&task_ports)),
