@@ -24,7 +24,7 @@ use futures::future::join_all;
 use jiff::Timestamp;
 use pinit_contracts::events::ScheduleState;
 use pinit_kernel::config::ConnectionUrl;
-use pinit_kernel::db::{DbError, Tx};
+use pinit_kernel::db::DbError;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -663,7 +663,9 @@ impl Dispatcher {
         }
     }
 
-    /// Writes a batch's results in one transaction.
+    /// Writes a batch's results in one transaction, with multi-row statements: every send's result first
+    /// (whatever becomes of its notification, the sends happened), then the finished notifications and
+    /// their outcomes, then the releases.
     async fn record(&self, plans: &[Plan], report: &mut RoundReport) -> Result<(), DbError> {
         if plans.is_empty() {
             return Ok(());
@@ -674,49 +676,65 @@ impl Dispatcher {
         let mut tx = db.begin().await?;
         let ids: Vec<i64> = plans.iter().map(Plan::schedule_id).collect();
         store::lock_watermarks(&mut tx, db.backend(), &ids, now_us).await?;
+        let effects: Vec<&Effects> = plans.iter().filter_map(Plan::effects).collect();
+        let deliveries: Vec<DeliveryRow> = effects
+            .iter()
+            .flat_map(|e| e.deliveries.iter().cloned())
+            .collect();
+        store::save_deliveries(&mut tx, &deliveries, now_us).await?;
+        for (id, address) in effects.iter().flat_map(|e| e.gone.iter()) {
+            if store::delete_gone(&mut tx, *id, address).await? {
+                metrics::counter!("pinit_push_subscriptions_removed_total").increment(1);
+                tracing::info!(subscription_id = id, "push subscription gone; removed");
+            }
+        }
+        let touched: Vec<i64> = effects
+            .iter()
+            .flat_map(|e| e.touched.iter().copied())
+            .collect();
+        store::touch_successes(&mut tx, &touched, now_us).await?;
+
+        let finishing: Vec<(i64, &str)> = plans
+            .iter()
+            .filter_map(|p| match p {
+                Plan::Finish { row, .. } => Some((row.schedule_id, row.idempotent_key.as_str())),
+                _ => None,
+            })
+            .collect();
+        let finished = store::finish_many(&mut tx, owner, &finishing).await?;
+        let mut outcomes = Vec::with_capacity(finished.len());
+        let mut fired = Vec::with_capacity(finished.len());
         for plan in plans {
             match plan {
-                Plan::Finish {
-                    row,
-                    outcome,
-                    effects,
-                } => {
-                    if let Some(e) = effects {
-                        apply_effects(&mut tx, e, now_us).await?;
+                Plan::Finish { row, outcome, .. } => {
+                    if !finished.contains(&row.schedule_id) {
+                        continue;
                     }
-                    if store::finish(&mut tx, row.schedule_id, owner, &row.idempotent_key).await? {
-                        let outcome = &OutcomeRow {
-                            finished_at_us: now_us,
-                            ..outcome.clone()
-                        };
-                        store::record_outcome(&mut tx, outcome).await?;
-                        if outcome.outcome != outcome::SUPPRESSED {
-                            // This start is over: an event re-announcing it must not arm it again.
-                            store::mark_fired(
-                                &mut tx,
-                                row.schedule_id,
-                                outcome.start_at_us,
-                                now_us,
-                            )
-                            .await?;
-                        }
-                        if outcome.outcome != outcome::DELIVERED {
-                            store::abandon_retries(
-                                &mut tx,
-                                &row.idempotent_key,
-                                outcome
-                                    .detail
-                                    .as_deref()
-                                    .unwrap_or(outcome.outcome.as_str()),
-                                now_us,
-                            )
-                            .await?;
-                        }
-                        report.finished += 1;
-                        metrics::counter!("pinit_push_notifications_total", "outcome" => outcome_label(&outcome.outcome))
-                            .increment(1);
-                        tracing::debug!(schedule_id = row.schedule_id, outcome = %outcome.outcome, detail = outcome.detail.as_deref().unwrap_or(""), "notification finished");
+                    let outcome = OutcomeRow {
+                        finished_at_us: now_us,
+                        ..outcome.clone()
+                    };
+                    if outcome.outcome != outcome::SUPPRESSED {
+                        // This start is over: an event re-announcing it must not arm it again.
+                        fired.push((row.schedule_id, outcome.start_at_us));
                     }
+                    if outcome.outcome != outcome::DELIVERED {
+                        store::abandon_retries(
+                            &mut tx,
+                            &row.idempotent_key,
+                            outcome
+                                .detail
+                                .as_deref()
+                                .unwrap_or(outcome.outcome.as_str()),
+                            now_us,
+                        )
+                        .await?;
+                    }
+                    report.finished += 1;
+                    metrics::counter!("pinit_push_notifications_total", "outcome" => outcome_label(&outcome.outcome))
+                        .increment(1);
+                    tracing::debug!(schedule_id = row.schedule_id, outcome = %outcome.outcome, detail = outcome.detail.as_deref().unwrap_or(""), "notification finished");
+                    outcomes.push(outcome);
                 }
                 Plan::Release {
                     row,
@@ -742,9 +760,8 @@ impl Dispatcher {
                     row,
                     next_us,
                     confirmed,
-                    effects,
+                    ..
                 } => {
-                    apply_effects(&mut tx, effects, now_us).await?;
                     if store::release(
                         &mut tx,
                         row.schedule_id,
@@ -759,9 +776,11 @@ impl Dispatcher {
                         report.released += 1;
                     }
                 }
-                Plan::Partial { effects, .. } => apply_effects(&mut tx, effects, now_us).await?,
+                Plan::Partial { .. } => {}
             }
         }
+        store::record_outcomes(&mut tx, &outcomes).await?;
+        store::mark_fired_many(&mut tx, &fired, now_us).await?;
         tx.commit().await?;
         // A retry or re-timing may be due before what the loop computed: look again.
         if report.released > 0 {
@@ -769,22 +788,6 @@ impl Dispatcher {
         }
         Ok(())
     }
-}
-
-async fn apply_effects(tx: &mut Tx, e: &Effects, now_us: i64) -> Result<(), DbError> {
-    for d in &e.deliveries {
-        store::save_delivery(tx, d, now_us).await?;
-    }
-    for (id, address) in &e.gone {
-        if store::delete_gone(tx, *id, address).await? {
-            metrics::counter!("pinit_push_subscriptions_removed_total").increment(1);
-            tracing::info!(subscription_id = id, "push subscription gone; removed");
-        }
-    }
-    for id in &e.touched {
-        store::touch_success(tx, *id, now_us).await?;
-    }
-    Ok(())
 }
 
 fn log_batch(done: Result<Result<RoundReport, DbError>, tokio::task::JoinError>) {
@@ -920,6 +923,15 @@ enum Plan {
 }
 
 impl Plan {
+    /// The database writes of the sends this plan made, if any.
+    fn effects(&self) -> Option<&Effects> {
+        match self {
+            Plan::Finish { effects, .. } => effects.as_ref(),
+            Plan::Retry { effects, .. } | Plan::Partial { effects, .. } => Some(effects),
+            Plan::Release { .. } => None,
+        }
+    }
+
     fn schedule_id(&self) -> i64 {
         match self {
             Plan::Finish { row, .. } | Plan::Release { row, .. } | Plan::Retry { row, .. } => {

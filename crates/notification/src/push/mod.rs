@@ -151,12 +151,15 @@ impl Pusher {
         clock: SharedClock,
         policy: EndpointPolicy,
     ) -> Result<Self, PushSetupError> {
-        let web = WebPushSender::new(
+        let web = WebPushSender::with_idle_connections(
             vapid,
             &settings.vapid_subject,
             settings.push_timeout.get(),
             clock.clone(),
             policy,
+            settings
+                .max_in_flight
+                .max(WebPushSender::DEFAULT_IDLE_PER_ORIGIN),
         )?;
         let fcm = match &settings.fcm {
             Some(fcm) => Some(FcmSender::from_settings(

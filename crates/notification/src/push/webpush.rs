@@ -60,12 +60,36 @@ struct VapidClaims<'a> {
 }
 
 impl WebPushSender {
+    /// Idle connections kept per push-service origin by [`WebPushSender::new`].
+    pub const DEFAULT_IDLE_PER_ORIGIN: usize = 64;
+
     pub fn new(
         vapid: VapidKey,
         subject: &str,
         timeout: Duration,
         clock: SharedClock,
         policy: EndpointPolicy,
+    ) -> Result<Self, PushSetupError> {
+        Self::with_idle_connections(
+            vapid,
+            subject,
+            timeout,
+            clock,
+            policy,
+            Self::DEFAULT_IDLE_PER_ORIGIN,
+        )
+    }
+
+    /// As [`WebPushSender::new`], keeping up to `idle_per_origin` idle connections per push-service origin.
+    /// The dispatcher passes `max_in_flight`: over HTTP/1.1 every request in flight holds a connection, and a
+    /// smaller idle pool closes them after a burst only to open them again for the next batch.
+    pub fn with_idle_connections(
+        vapid: VapidKey,
+        subject: &str,
+        timeout: Duration,
+        clock: SharedClock,
+        policy: EndpointPolicy,
+        idle_per_origin: usize,
     ) -> Result<Self, PushSetupError> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
@@ -75,7 +99,7 @@ impl WebPushSender {
             // A proxy would resolve names itself, around the public-address guard.
             .no_proxy()
             .dns_resolver(policy.resolver())
-            .pool_max_idle_per_host(64)
+            .pool_max_idle_per_host(idle_per_origin.max(1))
             .user_agent(concat!("pinit-notification/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| PushSetupError::Client(e.to_string()))?;
