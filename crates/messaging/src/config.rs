@@ -96,7 +96,9 @@ pub struct RelayConfig {
     /// On shutdown, how long the relay keeps publishing what is pending before it stops.
     pub flush_timeout: HumanDuration,
     /// PostgreSQL: minimum time between two `NOTIFY`s sent by this process's recording transactions
-    /// (`0s` = every one). Applied with [`crate::outbox::set_notify_min_interval`] at start-up.
+    /// (`0s` = every one). Applied with [`crate::outbox::set_notify_min_interval`] at start-up. The process's
+    /// own relay is woken on every commit anyway ([`crate::OutboxSignal`]); `NOTIFY` only wakes other replicas'
+    /// relays, and a notifying commit takes a cluster-wide lock (ADR 0003).
     pub notify_min_interval: HumanDuration,
 }
 
@@ -112,7 +114,7 @@ impl Default for RelayConfig {
             prune_interval: HumanDuration::from_secs(600),
             metrics_interval: HumanDuration::from_secs(5),
             flush_timeout: HumanDuration::from_secs(5),
-            notify_min_interval: HumanDuration::from_secs(0),
+            notify_min_interval: HumanDuration::from_millis(50),
         }
     }
 }

@@ -195,11 +195,58 @@ type ClaimRow = (
     i64,
 );
 
-/// Claims up to `limit` publishable rows for `relay` until `lease_until_us`: unpublished, due, not claimed by
-/// a live lease, and the oldest unpublished row of their aggregate (so an aggregate's events go out in order,
-/// one at a time, however many relays run). A short transaction of its own.
-pub(crate) async fn claim(
+/// What a publish round found out, to be written to the outbox: rows now published, rows to retry later.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Settlement {
+    pub published: Vec<i64>,
+    /// `(seq, next_attempt_at_us, error)`
+    pub failed: Vec<(i64, i64, String)>,
+    pub at_us: i64,
+}
+
+impl Settlement {
+    pub fn is_empty(&self) -> bool {
+        self.published.is_empty() && self.failed.is_empty()
+    }
+}
+
+/// Writes `settlement` (if any) and claims up to `limit` publishable rows for `relay` until `lease_until_us`,
+/// in one short transaction: the relay settles a round together with the next round's claim, one commit per
+/// round. Claimable: unpublished, due, not claimed by a live lease, and the oldest unpublished row of its
+/// aggregate (so an aggregate's events go out in order, one at a time, however many relays run) — counting
+/// the rows this very transaction has just marked published.
+pub(crate) async fn settle_and_claim(
     db: &pinit_kernel::Db,
+    settlement: &Settlement,
+    relay: &str,
+    now_us: i64,
+    lease_until_us: i64,
+    limit: i64,
+) -> Result<Vec<Claimed>, DbError> {
+    let mut tx = db.begin().await?;
+    write_settlement(&mut tx, settlement).await?;
+    let claimed = if limit > 0 {
+        claim_in(&mut tx, db.backend(), relay, now_us, lease_until_us, limit).await?
+    } else {
+        Vec::new()
+    };
+    tx.commit().await?;
+    Ok(claimed)
+}
+
+/// Marks published rows and schedules failed ones for a retry, in one short transaction.
+pub(crate) async fn settle(db: &pinit_kernel::Db, settlement: &Settlement) -> Result<(), DbError> {
+    if settlement.is_empty() {
+        return Ok(());
+    }
+    settle_and_claim(db, settlement, "", 0, 0, 0)
+        .await
+        .map(|_| ())
+}
+
+async fn claim_in(
+    tx: &mut Tx,
+    backend: Backend,
     relay: &str,
     now_us: i64,
     lease_until_us: i64,
@@ -220,17 +267,15 @@ pub(crate) async fn claim(
            ORDER BY o.seq LIMIT $4{lock}) \
          RETURNING seq, event_id, exchange, routing_key, event_type, aggregate_type, aggregate_id, \
                    aggregate_version, payload, occurred_at_us, created_at_us, attempts",
-        lock = db.backend().for_update_skip_locked()
+        lock = backend.for_update_skip_locked()
     );
-    let mut tx = db.begin().await?;
     let rows: Vec<ClaimRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(relay)
         .bind(lease_until_us)
         .bind(now_us)
         .bind(limit)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await?;
-    tx.commit().await?;
     let mut claimed: Vec<Claimed> = rows
         .into_iter()
         .map(
@@ -270,18 +315,8 @@ pub(crate) async fn claim(
     Ok(claimed)
 }
 
-/// Marks published rows and schedules failed ones for a retry, in one short transaction.
-pub(crate) async fn settle(
-    db: &pinit_kernel::Db,
-    published: &[i64],
-    failed: &[(i64, i64, String)], // (seq, next_attempt_at_us, error)
-    now_us: i64,
-) -> Result<(), DbError> {
-    if published.is_empty() && failed.is_empty() {
-        return Ok(());
-    }
-    let mut tx = db.begin().await?;
-    for chunk in published.chunks(500) {
+async fn write_settlement(tx: &mut Tx, s: &Settlement) -> Result<(), DbError> {
+    for chunk in s.published.chunks(500) {
         let list = (0..chunk.len())
             .map(|i| format!("${}", i + 2))
             .collect::<Vec<_>>()
@@ -290,13 +325,13 @@ pub(crate) async fn settle(
             "UPDATE messaging_outbox SET published_at_us = $1, claimed_by = NULL, \
              claimed_until_us = NULL, last_error = NULL WHERE seq IN ({list})"
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now_us);
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(s.at_us);
         for seq in chunk {
             q = q.bind(*seq);
         }
-        q.execute(&mut *tx).await?;
+        q.execute(&mut **tx).await?;
     }
-    for (seq, next_us, error) in failed {
+    for (seq, next_us, error) in &s.failed {
         sqlx::query(
             "UPDATE messaging_outbox SET attempts = attempts + 1, next_attempt_at_us = $2, \
              last_error = $3, claimed_by = NULL, claimed_until_us = NULL WHERE seq = $1",
@@ -304,10 +339,9 @@ pub(crate) async fn settle(
         .bind(*seq)
         .bind(*next_us)
         .bind(truncate(error, 2000))
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 

@@ -2,7 +2,8 @@
 //!
 //! A round claims rows with a lease in one short transaction (`FOR UPDATE SKIP LOCKED` on PostgreSQL),
 //! publishes them with no transaction open, then marks them published — or schedules a retry with
-//! exponential backoff and jitter — in another short transaction. Only the oldest unpublished row of an
+//! exponential backoff and jitter. While rounds follow each other, that marking is written in the same
+//! transaction as the next round's claim: one commit per round. Only the oldest unpublished row of an
 //! aggregate is ever claimable, so an aggregate's events leave in the order they were recorded even with
 //! several relays. A relay that dies mid-round leaves its claims to expire; the rows are then published again
 //! (consumers drop the duplicate by event id).
@@ -21,7 +22,7 @@ use pinit_kernel::db::DbError;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::RelayConfig;
-use crate::outbox::{self, NOTIFY_CHANNEL, OutboxSignal};
+use crate::outbox::{self, NOTIFY_CHANNEL, OutboxSignal, Settlement};
 use crate::transport::{PublishError, Transport};
 
 /// What one round did.
@@ -97,12 +98,14 @@ impl Relay {
         let mut next_prune = Instant::now();
         let mut next_due: Option<Duration> = None;
         let mut errors: u32 = 0;
+        // The last round's results, written with the next round's claim.
+        let mut pending = Settlement::default();
         loop {
             if stop.is_cancelled() {
                 break;
             }
             let mut idle = true;
-            match self.round().await {
+            match self.step(&mut pending).await {
                 Ok(round) => {
                     errors = 0;
                     // A full batch, or anything published: there may be more (the next row of each aggregate).
@@ -111,6 +114,16 @@ impl Relay {
                 Err(e) => {
                     errors = errors.saturating_add(1);
                     tracing::warn!(relay = %self.name, error = %e, "outbox round failed; retrying");
+                }
+            }
+            // Going to sleep: write down what the last round did (failures to retry) now.
+            if idle && !pending.is_empty() {
+                match outbox::settle(&self.db, &pending).await {
+                    Ok(()) => pending = Settlement::default(),
+                    Err(e) => {
+                        errors = errors.saturating_add(1);
+                        tracing::warn!(relay = %self.name, error = %e, "cannot record published events; retrying");
+                    }
                 }
             }
             let now = Instant::now();
@@ -139,7 +152,7 @@ impl Relay {
             }
         }
 
-        self.flush().await;
+        self.flush(pending).await;
         listener_stop.cancel();
         if let Some(listener) = listener {
             let _ = listener.await;
@@ -155,8 +168,11 @@ impl Relay {
         Ok(())
     }
 
-    async fn flush(&self) {
+    async fn flush(&self, pending: Settlement) {
         let deadline = Instant::now() + self.config.flush_timeout.get();
+        if let Err(e) = outbox::settle(&self.db, &pending).await {
+            tracing::warn!(relay = %self.name, error = %e, "cannot record published events; they are published again after restart");
+        }
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -186,11 +202,28 @@ impl Relay {
 
     /// One claim → publish → settle round.
     pub async fn round(&self) -> Result<Round, DbError> {
+        let mut pending = Settlement::default();
+        let round = self.step(&mut pending).await?;
+        outbox::settle(&self.db, &pending).await?;
+        Ok(round)
+    }
+
+    /// Writes `pending` (the previous round's results) together with this round's claim, publishes, and
+    /// leaves this round's results in `pending`. On error `pending` is kept, to be written next time.
+    async fn step(&self, pending: &mut Settlement) -> Result<Round, DbError> {
         let now = Timestamp::now().as_microsecond();
         let lease = micros(self.config.claim_lease.get());
         let limit = i64::from(self.config.batch_size.max(1));
-        let claimed =
-            outbox::claim(&self.db, &self.id, now, now.saturating_add(lease), limit).await?;
+        let claimed = outbox::settle_and_claim(
+            &self.db,
+            pending,
+            &self.id,
+            now,
+            now.saturating_add(lease),
+            limit,
+        )
+        .await?;
+        *pending = Settlement::default();
         if claimed.is_empty() {
             return Ok(Round::default());
         }
@@ -255,12 +288,17 @@ impl Relay {
         }
         counter!("pinit_outbox_published_total", "relay" => self.name.clone())
             .increment(published.len() as u64);
-        outbox::settle(&self.db, &published, &failed, done_at).await?;
-        Ok(Round {
+        let round = Round {
             claimed: claimed.len(),
             published: published.len(),
             failed: failed.len(),
-        })
+        };
+        *pending = Settlement {
+            published,
+            failed,
+            at_us: done_at,
+        };
+        Ok(round)
     }
 
     /// Updates the backlog gauges; returns how long until the earliest retry falls due.

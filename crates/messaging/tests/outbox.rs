@@ -234,6 +234,17 @@ async fn the_commit_signal_wakes_the_relay_at_once(backend: Backend) {
         let at = transport.published.lock().unwrap()[i as usize].0;
         latencies.push(at.duration_since(committed));
     }
+    // A round's results are written with the next round's claim; a relay gone idle has written them all.
+    let settled = eventually(Duration::from_secs(5), || async {
+        count(
+            &db,
+            "SELECT COUNT(*) FROM messaging_outbox WHERE published_at_us IS NULL OR claimed_by IS NOT NULL",
+        )
+        .await
+            == 0
+    })
+    .await;
+    assert!(settled, "an idle relay has marked every published row");
     stop.cancel();
     relay.await.unwrap().unwrap();
     let worst = latencies.iter().max().unwrap();
