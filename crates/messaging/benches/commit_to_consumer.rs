@@ -3,7 +3,7 @@
 //! ```text
 //! cargo bench -p pinit-messaging --bench commit_to_consumer            # both modes
 //! PINIT_BENCH_RATE=1000 PINIT_BENCH_SECS=10 cargo bench -p pinit-messaging --bench commit_to_consumer
-//! PINIT_BENCH_MODE=distributed PINIT_BENCH_NOTIFY_INTERVAL_MS=50 cargo bench …  # debounced NOTIFY
+//! PINIT_BENCH_MODE=distributed PINIT_BENCH_NOTIFY_INTERVAL_MS=0 cargo bench …  # NOTIFY on every commit
 //! ```
 //!
 //! Producers commit events (each in its own transaction, outbox row + signal) at `PINIT_BENCH_RATE` events/s
@@ -208,12 +208,21 @@ async fn run(mode: &str) {
 }
 
 fn main() {
-    if let Some(ms) = std::env::var("PINIT_BENCH_NOTIFY_INTERVAL_MS")
+    // `PINIT_BENCH_LOG=warn` shows the relay's and consumer's warnings (publish failures, retries).
+    if let Ok(level) = std::env::var("PINIT_BENCH_LOG") {
+        let _ = pinit_kernel::telemetry::init(&pinit_kernel::config::LogConfig {
+            level,
+            ..Default::default()
+        });
+    }
+    // What `pinit` applies at start-up: the configured `relay.notify_min_interval` (default unless overridden).
+    let notify = std::env::var("PINIT_BENCH_NOTIFY_INTERVAL_MS")
         .ok()
         .and_then(|v| v.parse().ok())
-    {
-        pinit_messaging::outbox::set_notify_min_interval(Duration::from_millis(ms));
-    }
+        .map(Duration::from_millis)
+        .unwrap_or_else(|| RelayConfig::default().notify_min_interval.get());
+    pinit_messaging::outbox::set_notify_min_interval(notify);
+    eprintln!("NOTIFY at most every {notify:?} (0 = every commit)");
     let modes: Vec<String> = match std::env::var("PINIT_BENCH_MODE") {
         Ok(m) => vec![m],
         Err(_) => vec!["distributed".into(), "embedded".into()],
