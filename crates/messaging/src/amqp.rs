@@ -195,8 +195,6 @@ struct Publisher {
     conn: Connection,
     channel: Channel,
     declared: HashSet<String>,
-    /// Which connection this is (a batch only drops the connection it used).
-    generation: u64,
 }
 
 impl Publisher {
@@ -211,7 +209,6 @@ pub struct AmqpTransport {
     url: ConnectionUrl,
     name: String,
     state: Mutex<Option<Publisher>>,
-    generation: std::sync::atomic::AtomicU64,
 }
 
 impl AmqpTransport {
@@ -221,7 +218,6 @@ impl AmqpTransport {
             url,
             name: name.into(),
             state: Mutex::new(None),
-            generation: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -249,9 +245,6 @@ impl AmqpTransport {
             conn,
             channel,
             declared: HashSet::new(),
-            generation: self
-                .generation
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
     }
 
@@ -262,75 +255,51 @@ impl AmqpTransport {
         }
     }
 
-    /// Sends `batch` on the shared channel (holding the lock only while sending, so several batches can wait
-    /// for their confirms at once), then waits for the confirms. A broken or stuck connection is dropped; the
-    /// next publish opens a new one.
     async fn publish_batch(
         &self,
         batch: &[OutboundMessage],
         timeout: Duration,
     ) -> Vec<Result<(), PublishError>> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        let (sent, generation) = {
-            let mut state = self.state.lock().await;
-            if state.as_ref().is_some_and(|p| !p.usable()) {
-                *state = None;
-            }
-            if state.is_none() {
-                match self.open().await {
-                    Ok(p) => *state = Some(p),
-                    Err(e) => {
-                        return vec![Err(PublishError::Connection(e.to_string())); batch.len()];
-                    }
-                }
-            }
-            let Some(publisher) = state.as_mut() else {
-                return vec![Err(PublishError::Connection("not connected".into())); batch.len()];
-            };
-            let generation = publisher.generation;
-            match tokio::time::timeout_at(deadline, send_on(publisher, batch)).await {
-                Ok((sent, healthy)) => {
-                    if !healthy {
-                        *state = None;
-                    }
-                    (sent, generation)
-                }
-                Err(_) => {
-                    *state = None;
-                    return vec![Err(PublishError::Timeout(timeout)); batch.len()];
-                }
-            }
-        };
-        let results = match tokio::time::timeout_at(deadline, confirms(sent, batch)).await {
-            Ok(results) => results,
-            Err(_) => vec![Err(PublishError::Timeout(timeout)); batch.len()],
-        };
-        // Confirms that never came, or a failed connection: start afresh next time (unless another batch
-        // already did).
-        if results.iter().any(|r| {
-            matches!(
-                r,
-                Err(PublishError::Connection(_) | PublishError::Timeout(_))
-            )
-        }) {
-            let mut state = self.state.lock().await;
-            if state.as_ref().is_some_and(|p| p.generation == generation) {
-                *state = None;
+        let mut state = self.state.lock().await;
+        if state.as_ref().is_some_and(|p| !p.usable()) {
+            *state = None;
+        }
+        if state.is_none() {
+            match self.open().await {
+                Ok(p) => *state = Some(p),
+                Err(e) => return vec![Err(PublishError::Connection(e.to_string())); batch.len()],
             }
         }
-        results
+        let Some(publisher) = state.as_mut() else {
+            return vec![Err(PublishError::Connection("not connected".into())); batch.len()];
+        };
+        let result = tokio::time::timeout(timeout, publish_on(publisher, batch)).await;
+        match result {
+            Ok((results, healthy)) => {
+                if !healthy {
+                    *state = None;
+                }
+                results
+            }
+            Err(_) => {
+                // Confirms that never come mean a stuck connection: start afresh next time.
+                *state = None;
+                vec![Err(PublishError::Timeout(timeout)); batch.len()]
+            }
+        }
     }
 }
 
-type Sent = Result<lapin::PublisherConfirm, PublishError>;
-
-/// Sends `batch` on `p`; returns the pending confirms and whether the connection is still fit for use.
-async fn send_on(p: &mut Publisher, batch: &[OutboundMessage]) -> (Vec<Sent>, bool) {
+/// Publishes `batch` on `p`; returns the results and whether the connection is still fit for use.
+async fn publish_on(
+    p: &mut Publisher,
+    batch: &[OutboundMessage],
+) -> (Vec<Result<(), PublishError>>, bool) {
     let broken = |e: &lapin::Error| PublishError::Connection(e.to_string());
     for m in batch {
         if !p.declared.contains(&m.exchange) {
             if let Err(e) = declare_exchange(&p.channel, &m.exchange).await {
-                return (batch.iter().map(|_| Err(broken(&e))).collect(), false);
+                return (vec![Err(broken(&e)); batch.len()], false);
             }
             p.declared.insert(m.exchange.clone());
         }
@@ -365,12 +334,7 @@ async fn send_on(p: &mut Publisher, batch: &[OutboundMessage]) -> (Vec<Sent>, bo
             }
         }
     }
-    (pending, healthy)
-}
-
-/// Waits for the broker's answer to every sent message.
-async fn confirms(sent: Vec<Sent>, batch: &[OutboundMessage]) -> Vec<Result<(), PublishError>> {
-    join_all(sent.into_iter().zip(batch).map(|(p, m)| async move {
+    let confirms = join_all(pending.into_iter().zip(batch).map(|(p, m)| async move {
         match p {
             Err(e) => Err(e),
             Ok(confirm) => match confirm.await {
@@ -389,16 +353,17 @@ async fn confirms(sent: Vec<Sent>, batch: &[OutboundMessage]) -> Vec<Result<(), 
             },
         }
     }))
-    .await
+    .await;
+    let healthy = healthy
+        && confirms
+            .iter()
+            .all(|r| !matches!(r, Err(PublishError::Connection(_))));
+    (confirms, healthy)
 }
 
 impl Transport for AmqpTransport {
     fn name(&self) -> &'static str {
         "amqp"
-    }
-
-    fn concurrent_publishes(&self) -> bool {
-        true
     }
 
     fn publish<'a>(

@@ -85,10 +85,6 @@ pub struct RelayConfig {
     pub claim_lease: HumanDuration,
     /// How long one publish may wait for the broker's confirm before it counts as failed.
     pub publish_timeout: HumanDuration,
-    /// Batches a relay may have awaiting the broker's confirms while it claims and publishes the next ones
-    /// (RabbitMQ; the in-process bus publishes one batch at a time). An aggregate's next event still waits
-    /// until the previous one is confirmed.
-    pub in_flight_batches: u16,
     /// Backoff between failed publishes of the same row (no attempt limit: rows are never dropped).
     pub backoff: BackoffConfig,
     /// How long published rows are kept (for inspection) before they are deleted.
@@ -113,7 +109,6 @@ impl Default for RelayConfig {
             batch_size: 100,
             claim_lease: HumanDuration::from_secs(30),
             publish_timeout: HumanDuration::from_secs(10),
-            in_flight_batches: 4,
             backoff: BackoffConfig::default(),
             retention: HumanDuration::from_secs(24 * 3600),
             prune_interval: HumanDuration::from_secs(600),

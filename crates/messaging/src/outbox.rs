@@ -208,13 +208,6 @@ impl Settlement {
     pub fn is_empty(&self) -> bool {
         self.published.is_empty() && self.failed.is_empty()
     }
-
-    /// Adds another publish's results (written together, at the later time).
-    pub fn absorb(&mut self, other: Settlement) {
-        self.published.extend(other.published);
-        self.failed.extend(other.failed);
-        self.at_us = self.at_us.max(other.at_us);
-    }
 }
 
 /// Writes `settlement` (if any) and claims up to `limit` publishable rows for `relay` until `lease_until_us`,

@@ -14,8 +14,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
-use futures::stream::FuturesUnordered;
 use jiff::Timestamp;
 use metrics::{counter, gauge, histogram};
 use pinit_kernel::Db;
@@ -100,33 +98,31 @@ impl Relay {
         let mut next_prune = Instant::now();
         let mut next_due: Option<Duration> = None;
         let mut errors: u32 = 0;
-        // Results of finished publishes, written with the next claim.
+        // The last round's results, written with the next round's claim.
         let mut pending = Settlement::default();
-        // Batches being published (waiting for confirms) while the next ones are claimed.
-        let max_in_flight = if self.transport.concurrent_publishes() {
-            usize::from(self.config.in_flight_batches.max(1))
-        } else {
-            1
-        };
-        let mut in_flight = FuturesUnordered::new();
         loop {
             if stop.is_cancelled() {
                 break;
             }
-            // A full batch: there may be more right away.
-            let mut more = false;
-            if in_flight.len() < max_in_flight {
-                match self.claim(&mut pending).await {
-                    Ok(claimed) => {
-                        errors = 0;
-                        more = claimed.len() >= self.config.batch_size.max(1) as usize;
-                        if !claimed.is_empty() {
-                            in_flight.push(self.publish(claimed));
-                        }
-                    }
+            let mut idle = true;
+            match self.step(&mut pending).await {
+                Ok(round) => {
+                    errors = 0;
+                    // A full batch, or anything published: there may be more (the next row of each aggregate).
+                    idle = round.published == 0;
+                }
+                Err(e) => {
+                    errors = errors.saturating_add(1);
+                    tracing::warn!(relay = %self.name, error = %e, "outbox round failed; retrying");
+                }
+            }
+            // Going to sleep: write down what the last round did (failures to retry) now.
+            if idle && !pending.is_empty() {
+                match outbox::settle(&self.db, &pending).await {
+                    Ok(()) => pending = Settlement::default(),
                     Err(e) => {
                         errors = errors.saturating_add(1);
-                        tracing::warn!(relay = %self.name, error = %e, "outbox round failed; retrying");
+                        tracing::warn!(relay = %self.name, error = %e, "cannot record published events; retrying");
                     }
                 }
             }
@@ -139,18 +135,8 @@ impl Relay {
                 self.prune().await;
                 next_prune = now + self.config.prune_interval.get();
             }
-            if more && in_flight.len() < max_in_flight {
+            if !idle {
                 continue;
-            }
-            // Going to sleep: write down what the last publishes did (failures to retry) now.
-            if in_flight.is_empty() && !pending.is_empty() {
-                match outbox::settle(&self.db, &pending).await {
-                    Ok(()) => pending = Settlement::default(),
-                    Err(e) => {
-                        errors = errors.saturating_add(1);
-                        tracing::warn!(relay = %self.name, error = %e, "cannot record published events; retrying");
-                    }
-                }
             }
             let mut wait = self.config.poll_interval.get();
             if errors > 0 {
@@ -159,22 +145,12 @@ impl Relay {
             if let Some(due) = next_due.take() {
                 wait = wait.min(due);
             }
-            let room = in_flight.len() < max_in_flight;
             tokio::select! {
-                // A batch is settled: its aggregates' next events are claimable now.
-                Some((_, settlement)) = in_flight.next(), if !in_flight.is_empty() => {
-                    pending.absorb(settlement);
-                }
-                _ = self.signal.notified(), if room => {}
-                _ = tokio::time::sleep(wait), if in_flight.is_empty() => { next_housekeeping = Instant::now(); }
+                _ = self.signal.notified() => {}
+                _ = tokio::time::sleep(wait) => { next_housekeeping = Instant::now(); }
                 _ = stop.cancelled() => break,
             }
         }
-        // Publishes under way finish (each within its publish timeout) and are recorded by the flush.
-        while let Some((_, settlement)) = in_flight.next().await {
-            pending.absorb(settlement);
-        }
-        drop(in_flight);
 
         self.flush(pending).await;
         listener_stop.cancel();
@@ -235,18 +211,6 @@ impl Relay {
     /// Writes `pending` (the previous round's results) together with this round's claim, publishes, and
     /// leaves this round's results in `pending`. On error `pending` is kept, to be written next time.
     async fn step(&self, pending: &mut Settlement) -> Result<Round, DbError> {
-        let claimed = self.claim(pending).await?;
-        if claimed.is_empty() {
-            return Ok(Round::default());
-        }
-        let (round, settlement) = self.publish(claimed).await;
-        *pending = settlement;
-        Ok(round)
-    }
-
-    /// Writes `pending` and claims the next batch in one transaction; `pending` is empty afterwards, or kept
-    /// on error.
-    async fn claim(&self, pending: &mut Settlement) -> Result<Vec<outbox::Claimed>, DbError> {
         let now = Timestamp::now().as_microsecond();
         let lease = micros(self.config.claim_lease.get());
         let limit = i64::from(self.config.batch_size.max(1));
@@ -260,11 +224,9 @@ impl Relay {
         )
         .await?;
         *pending = Settlement::default();
-        Ok(claimed)
-    }
-
-    /// Publishes claimed rows; returns what happened and the settlement to write.
-    async fn publish(&self, claimed: Vec<outbox::Claimed>) -> (Round, Settlement) {
+        if claimed.is_empty() {
+            return Ok(Round::default());
+        }
         let messages: Vec<_> = claimed.iter().map(|c| c.message.clone()).collect();
         let timeout = self.config.publish_timeout.get();
         let started = Instant::now();
@@ -331,14 +293,12 @@ impl Relay {
             published: published.len(),
             failed: failed.len(),
         };
-        (
-            round,
-            Settlement {
-                published,
-                failed,
-                at_us: done_at,
-            },
-        )
+        *pending = Settlement {
+            published,
+            failed,
+            at_us: done_at,
+        };
+        Ok(round)
     }
 
     /// Updates the backlog gauges; returns how long until the earliest retry falls due.

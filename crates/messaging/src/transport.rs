@@ -51,12 +51,6 @@ pub trait Transport: Send + Sync + 'static {
     /// A name for logs and metrics (`amqp`, `in-process`).
     fn name(&self) -> &'static str;
 
-    /// Whether the relay may publish several batches at once (the next while an earlier one awaits its
-    /// confirms). Default: one at a time.
-    fn concurrent_publishes(&self) -> bool {
-        false
-    }
-
     /// Publishes `batch` (at most one message per aggregate) and returns one result per message, in order,
     /// within about `timeout`.
     fn publish<'a>(

@@ -345,102 +345,6 @@ async fn shutdown_flushes_pending_rows(backend: Backend) {
     );
 }
 
-/// A transport whose publishes of aggregate `slow` wait for `gate` (a broker slow to confirm).
-#[derive(Clone)]
-struct GatedTransport {
-    sent: Arc<std::sync::Mutex<Vec<String>>>,
-    gate: Arc<tokio::sync::Semaphore>,
-}
-
-impl pinit_messaging::Transport for GatedTransport {
-    fn name(&self) -> &'static str {
-        "gated"
-    }
-    fn concurrent_publishes(&self) -> bool {
-        true
-    }
-    fn publish<'a>(
-        &'a self,
-        batch: &'a [pinit_messaging::OutboundMessage],
-        _timeout: Duration,
-    ) -> futures::future::BoxFuture<'a, Vec<Result<(), pinit_messaging::PublishError>>> {
-        Box::pin(async move {
-            for m in batch {
-                self.sent.lock().unwrap().push(format!(
-                    "{}#{}",
-                    m.aggregate_id,
-                    m.aggregate_version.unwrap_or(0)
-                ));
-            }
-            if batch.iter().any(|m| m.aggregate_id == "slow") {
-                let _ = self.gate.acquire().await.map(|p| p.forget());
-            }
-            vec![Ok(()); batch.len()]
-        })
-    }
-}
-
-async fn a_batch_waiting_for_confirms_does_not_hold_up_other_aggregates(backend: Backend) {
-    let (_t, db) = producer_db(backend).await;
-    let transport = GatedTransport {
-        sent: Arc::default(),
-        gate: Arc::new(tokio::sync::Semaphore::new(0)),
-    };
-    let signal = OutboxSignal::new();
-    let stop = CancellationToken::new();
-    let relay = tokio::spawn(
-        Relay::new(
-            "pipeline",
-            db.clone(),
-            Arc::new(transport.clone()),
-            signal.clone(),
-            relay_config(),
-        )
-        .run(stop.clone()),
-    );
-    let sent = |t: &GatedTransport| t.sent.lock().unwrap().clone();
-    produce(&db, event("x.direct", "x.done", "slow", 1, 1)).await;
-    signal.notify();
-    assert!(
-        eventually(Duration::from_secs(5), || async {
-            sent(&transport).len() == 1
-        })
-        .await,
-        "slow#1 is being published"
-    );
-    produce(&db, event("x.direct", "x.done", "slow", 2, 2)).await;
-    produce(&db, event("x.direct", "x.done", "fast", 1, 3)).await;
-    signal.notify();
-    assert!(
-        eventually(Duration::from_secs(5), || async {
-            sent(&transport).contains(&"fast#1".to_string())
-        })
-        .await,
-        "another aggregate goes out while slow#1 waits for its confirm: {:?}",
-        sent(&transport)
-    );
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        !sent(&transport).contains(&"slow#2".to_string()),
-        "an aggregate's next event waits until the previous one is confirmed"
-    );
-
-    transport.gate.add_permits(10);
-    let all_marked = eventually(Duration::from_secs(5), || async {
-        count(
-            &db,
-            "SELECT COUNT(*) FROM messaging_outbox WHERE published_at_us IS NULL",
-        )
-        .await
-            == 0
-    })
-    .await;
-    stop.cancel();
-    relay.await.unwrap().unwrap();
-    assert!(all_marked, "everything published and marked");
-    assert_eq!(sent(&transport), ["slow#1", "fast#1", "slow#2"]);
-}
-
 both_backends!(
     outbox_rows_commit_and_roll_back_with_the_state_change,
     relay_publishes_each_aggregate_in_order_and_marks_rows,
@@ -448,7 +352,6 @@ both_backends!(
     the_commit_signal_wakes_the_relay_at_once,
     a_failed_publish_is_retried_with_backoff_then_succeeds,
     shutdown_flushes_pending_rows,
-    a_batch_waiting_for_confirms_does_not_hold_up_other_aggregates,
 );
 
 /// Commits in another process announce themselves with PostgreSQL NOTIFY.
