@@ -2,6 +2,15 @@
 
 use std::time::Duration;
 
+/// The allocator of the `pinit` binary, so that the benchmarks measure what ships.
+#[global_allocator]
+static GLOBAL: pinit_kernel::allocator::Allocator = pinit_kernel::allocator::Allocator;
+
+/// Sets the allocator up as `pinit`'s `main` does; every benchmark binary calls it first.
+pub fn allocator_as_shipped() {
+    pinit_kernel::allocator::return_freed_memory();
+}
+
 /// Percentile `p` (0–100) of sorted samples.
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {

@@ -51,6 +51,7 @@ const CASES: &[Case] = &[
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    pinit_bench::allocator_as_shipped();
     let mut rounds = 60usize;
     let mut out: Option<String> = None;
     let mut args = std::env::args().skip(1);

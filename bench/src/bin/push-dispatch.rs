@@ -152,6 +152,7 @@ enum Which {
 }
 
 fn main() -> Result<(), BoxError> {
+    pinit_bench::allocator_as_shipped();
     let args = Args::parse();
     if args.members == 0 || args.devices == 0 || args.spread_schedules == 0 || args.key_pool == 0 {
         return Err("sizes must be at least 1".into());

@@ -897,6 +897,7 @@ async fn run(bench: &Bench) -> Result<String, BoxError> {
 /// Replaces the generated block of `path` (or appends the section; creates the file if missing).
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
+    pinit_bench::allocator_as_shipped();
     let args = Args::parse();
     if args.clients.is_empty() || args.clients.contains(&0) {
         return Err("--clients needs positive counts".into());

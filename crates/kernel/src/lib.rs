@@ -4,6 +4,7 @@
 //! service — configuration value types, the one error type and its HTTP body, the database layer that
 //! speaks SQLite and PostgreSQL, the clock, telemetry, health, metrics and the shutdown lifecycle.
 
+pub mod allocator;
 pub mod clock;
 pub mod config;
 pub mod db;

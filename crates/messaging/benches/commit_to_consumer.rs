@@ -27,6 +27,10 @@ use pinit_messaging::{
 use pinit_testkit::{Backend, TestDb};
 use tokio_util::sync::CancellationToken;
 
+/// The `pinit` binary's allocator, set up the same way, so that the figures are those of what ships.
+#[global_allocator]
+static GLOBAL: pinit_kernel::allocator::Allocator = pinit_kernel::allocator::Allocator;
+
 type Commits = Arc<Mutex<HashMap<String, Instant>>>;
 
 #[derive(Clone)]
@@ -208,6 +212,7 @@ async fn run(mode: &str) {
 }
 
 fn main() {
+    pinit_kernel::allocator::return_freed_memory();
     // `PINIT_BENCH_LOG=warn` shows the relay's and consumer's warnings (publish failures, retries).
     if let Ok(level) = std::env::var("PINIT_BENCH_LOG") {
         let _ = pinit_kernel::telemetry::init(&pinit_kernel::config::LogConfig {

@@ -1,31 +1,21 @@
-use std::ffi::{c_int, c_long};
 use std::process::ExitCode;
 
 use clap::Parser;
 use pinit::cli::{Cli, Command, Context, KeyKind, KeysCommand};
 use pinit::config::{self, Config, Mode};
 use pinit::run;
-use pinit_kernel::{Lifecycle, SystemClock};
+use pinit_kernel::{Lifecycle, SystemClock, allocator};
 
 /// Exit codes: 0 success, 1 failure at run time, 2 bad configuration or usage.
 const EXIT_FAILURE: u8 = 1;
 const EXIT_CONFIG: u8 = 2;
 
-/// mimalloc instead of glibc malloc: less allocator CPU under load (the notification dispatcher, the gateway), and
-/// with [`return_freed_memory`] the same memory figures (docs/adr/0009-allocator.md).
+/// mimalloc instead of glibc malloc, set up by [`allocator::return_freed_memory`] (docs/adr/0009-allocator.md).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// `mi_option_purge_delay` in mimalloc.h's `mi_option_t` (the same number in mimalloc 2 and 3; a test checks it).
-const MI_OPTION_PURGE_DELAY: c_int = 15;
-
-unsafe extern "C" {
-    /// mimalloc's, linked by `libmimalloc-sys`.
-    safe fn mi_option_set(option: c_int, value: c_long);
-}
+static GLOBAL: allocator::Allocator = allocator::Allocator;
 
 fn main() -> ExitCode {
-    return_freed_memory();
+    allocator::return_freed_memory();
     let cli = Cli::parse();
     let (mode, overrides) = cli.mode_and_overrides();
     let loaded = match config::load(mode, cli.config.as_deref(), &overrides) {
@@ -162,39 +152,4 @@ fn fail(error: &dyn std::error::Error) -> ExitCode {
     }
     eprintln!("pinit: {message}");
     ExitCode::from(EXIT_FAILURE)
-}
-
-/// mimalloc keeps memory freed to it for 1 s (`purge_delay`) before handing it back to the system, and only acts
-/// on that at a later allocation — which a quiet process does not make. So auth, after a burst of logins (argon2id
-/// allocates 19 MiB per hash), held ~125 MiB until its blocking threads exited, and idle processes kept start-up
-/// garbage. With no delay (and `no_thp`) the memory figures are those of glibc with `mmap_threshold=131072`, for
-/// some of mimalloc's CPU gain (docs/adr/0009-allocator.md). `MIMALLOC_PURGE_DELAY` set by an operator wins
-/// (mimalloc read it before `main`).
-fn return_freed_memory() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        mi_option_set(MI_OPTION_PURGE_DELAY, 0);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    unsafe extern "C" {
-        safe fn mi_option_get(option: c_int) -> c_long;
-    }
-
-    /// Option 15 is the purge delay: its default is mimalloc 3's 1000 ms (mimalloc 2: 10 ms); the options around it
-    /// default to 0 or 1, so a renumbering in a mimalloc upgrade fails here.
-    #[test]
-    fn option_15_is_the_purge_delay() {
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
-            return;
-        }
-        let default = mi_option_get(MI_OPTION_PURGE_DELAY);
-        assert!(
-            matches!(default, 1000 | 10),
-            "mimalloc option {MI_OPTION_PURGE_DELAY} defaults to {default}"
-        );
-    }
 }
