@@ -18,8 +18,45 @@ use sqlx::{Any, AnyPool, Connection, Executor};
 
 use crate::config::{ConnectionUrl, DatabasePoolConfig};
 
-/// A transaction on either backend.
-pub type Tx = sqlx::Transaction<'static, Any>;
+/// A transaction on either backend. It dereferences to the connection (`&mut **tx` / `&mut *tx` is what
+/// queries take). On SQLite it also holds this pool's writer turn (see [`Db::begin`]) until it ends.
+pub struct Tx {
+    inner: sqlx::Transaction<'static, Any>,
+    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.inner.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.inner.rollback().await
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.inner
+    }
+}
+
+impl std::fmt::Debug for Tx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tx").finish_non_exhaustive()
+    }
+}
+
+/// How long a SQLite writer waits for its turn before it goes ahead anyway (SQLite's own busy timeout, set on
+/// every connection, then still applies).
+const WRITER_TURN_WAIT: Duration = Duration::from_secs(10);
 /// A connection on either backend (what stores take: `&mut *tx`).
 pub type Conn = sqlx::AnyConnection;
 
@@ -171,6 +208,8 @@ pub struct Db {
     pool: AnyPool,
     backend: Backend,
     url: String,
+    /// SQLite: write transactions of this pool take turns here, first come first served.
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Db {
@@ -222,6 +261,7 @@ impl Db {
             pool,
             backend,
             url: url.redacted(),
+            writer: std::sync::Arc::default(),
         })
     }
 
@@ -239,13 +279,26 @@ impl Db {
     }
 
     /// Begins a write transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`), so
-    /// two writers queue on the busy timeout instead of failing when a reader upgrades.
+    /// two writers queue instead of failing when a reader upgrades; and the pool's writers queue in an async FIFO
+    /// lock before that, instead of in SQLite's busy handler, which sleeps up to 100 ms between tries and lets
+    /// late-comers overtake (the tail of the embedded benchmark, docs/benchmarks.md).
     pub async fn begin(&self) -> Result<Tx, DbError> {
-        let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
-        Ok(tx)
+        match self.backend {
+            Backend::Sqlite => {
+                let turn = tokio::time::timeout(WRITER_TURN_WAIT, self.writer.clone().lock_owned())
+                    .await
+                    .ok();
+                let inner = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                Ok(Tx {
+                    inner,
+                    _writer: turn,
+                })
+            }
+            Backend::Postgres => Ok(Tx {
+                inner: self.pool.begin().await?,
+                _writer: None,
+            }),
+        }
     }
 
     /// Answers whether the database responds (readiness).

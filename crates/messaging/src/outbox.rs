@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use jiff::Timestamp;
 use pinit_contracts::events::instant;
 use pinit_kernel::db::{Backend, DbError, Tx};
-use sqlx::{Any, Executor, Transaction};
+use sqlx::Executor;
 use tokio::sync::Notify;
 
 use crate::message::{
@@ -121,7 +121,7 @@ fn notify_due() -> bool {
             .is_ok()
 }
 
-fn is_postgres(tx: &mut Transaction<'static, Any>) -> bool {
+fn is_postgres(tx: &mut Tx) -> bool {
     tx.backend_name().eq_ignore_ascii_case("PostgreSQL")
 }
 
