@@ -103,6 +103,43 @@ async fn concurrent_migrators_agree(backend: Backend) {
     );
 }
 
+/// SQLite has one writer: a pool's write transactions take turns in arrival order (not SQLite's busy handler,
+/// whose growing sleeps let late-comers overtake), and each commits its own write.
+#[tokio::test]
+async fn sqlite_writers_take_turns_in_arrival_order() {
+    let (_test_db, db) = TestDb::migrated(Backend::Sqlite, "notes-owner", &[&NOTES]).await;
+    let first = db.begin().await.unwrap();
+    let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut writers = Vec::new();
+    for i in 0..6 {
+        let (db, order) = (db.clone(), order.clone());
+        writers.push(tokio::spawn(async move {
+            let mut tx = db.begin().await.unwrap();
+            order.lock().unwrap().push(i);
+            sqlx::query("INSERT INTO note (body, created_at_us) VALUES ($1, 0)")
+                .bind(format!("writer {i}"))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }));
+        // Arrive one after another, while the first transaction still holds the database.
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    assert!(order.lock().unwrap().is_empty(), "nobody writes during another write");
+    first.commit().await.unwrap();
+    for w in writers {
+        w.await.unwrap();
+    }
+    assert_eq!(*order.lock().unwrap(), [0, 1, 2, 3, 4, 5]);
+    let notes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM note")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(notes, 6);
+}
+
 both_backends!(
     migrates_from_empty_and_is_idempotent,
     duplicates_are_typed,
