@@ -127,7 +127,10 @@ async fn sqlite_writers_take_turns_in_arrival_order() {
         tokio::time::sleep(std::time::Duration::from_millis(30)).await;
     }
     tokio::time::sleep(std::time::Duration::from_millis(150)).await;
-    assert!(order.lock().unwrap().is_empty(), "nobody writes during another write");
+    assert!(
+        order.lock().unwrap().is_empty(),
+        "nobody writes during another write"
+    );
     first.commit().await.unwrap();
     for w in writers {
         w.await.unwrap();
