@@ -159,10 +159,6 @@ pub async fn delete_gone(tx: &mut Tx, subscription_id: i64, address: &str) -> Re
     Ok(n > 0)
 }
 
-pub async fn touch_success(tx: &mut Tx, subscription_id: i64, now_us: i64) -> Result<()> {
-    touch_successes(tx, &[subscription_id], now_us).await
-}
-
 /// Records a successful delivery on many subscriptions (rows are locked in id order).
 pub async fn touch_successes(tx: &mut Tx, subscription_ids: &[i64], now_us: i64) -> Result<()> {
     let mut ids = subscription_ids.to_vec();
@@ -424,18 +420,8 @@ pub async fn save_watermark(
     Ok(())
 }
 
-/// Records that the notification for `start_at_us` went out (or was dropped): an event re-announcing the
-/// same start does not arm it again.
-pub async fn mark_fired(
-    tx: &mut Tx,
-    schedule_id: i64,
-    start_at_us: i64,
-    now_us: i64,
-) -> Result<()> {
-    mark_fired_many(tx, &[(schedule_id, start_at_us)], now_us).await
-}
-
-/// [`mark_fired`] for many `(schedule_id, start_at_us)` (a schedule listed twice keeps its last start).
+/// Records, per `(schedule_id, start_at_us)`, that the notification for that start went out (or was dropped):
+/// an event re-announcing the same start does not arm it again. A schedule listed twice keeps its last start.
 pub async fn mark_fired_many(tx: &mut Tx, fired: &[(i64, i64)], now_us: i64) -> Result<()> {
     let fired = last_per_key(fired, |f| f.0);
     for chunk in fired.chunks(MAX_PARAMS / 2) {
@@ -585,15 +571,9 @@ pub async fn release(
     Ok(n > 0)
 }
 
-/// Deletes a claimed notification that is done. False when the claim was lost.
-pub async fn finish(tx: &mut Tx, schedule_id: i64, owner: &str, key: &str) -> Result<bool> {
-    Ok(!finish_many(tx, owner, &[(schedule_id, key)])
-        .await?
-        .is_empty())
-}
-
-/// [`finish`] for many `(schedule_id, idempotent_key)` claimed by `owner`; returns the schedule ids whose
-/// notification was deleted (the others lost their claim: moved, re-armed, removed or expired).
+/// Deletes the claimed notifications that are done, given as `(schedule_id, idempotent_key)` claimed by
+/// `owner`; returns the schedule ids whose notification was deleted (the others lost their claim: moved,
+/// re-armed, removed or expired).
 pub async fn finish_many(
     tx: &mut Tx,
     owner: &str,
@@ -641,11 +621,7 @@ pub struct OutcomeRow {
     pub finished_at_us: i64,
 }
 
-pub async fn record_outcome(tx: &mut Tx, o: &OutcomeRow) -> Result<()> {
-    record_outcomes(tx, std::slice::from_ref(o)).await
-}
-
-/// [`record_outcome`] for many (a key listed twice keeps its last outcome).
+/// Records how notifications ended (a key listed twice keeps its last outcome).
 pub async fn record_outcomes(tx: &mut Tx, outcomes: &[OutcomeRow]) -> Result<()> {
     const COLUMNS: usize = 9;
     let outcomes = last_per_key(outcomes, |o| o.idempotent_key.as_str());
@@ -768,11 +744,7 @@ pub async fn deliveries_of(conn: &mut Conn, schedule_id: i64) -> Result<Vec<Deli
     rows.iter().map(delivery).collect()
 }
 
-pub async fn save_delivery(tx: &mut Tx, d: &DeliveryRow, now_us: i64) -> Result<()> {
-    save_deliveries(tx, std::slice::from_ref(d), now_us).await
-}
-
-/// [`save_delivery`] for many, in multi-row statements (a (key, device) listed twice keeps its last row).
+/// Saves per-device delivery rows, in multi-row statements (a (key, device) listed twice keeps its last row).
 pub async fn save_deliveries(tx: &mut Tx, deliveries: &[DeliveryRow], now_us: i64) -> Result<()> {
     const COLUMNS: usize = 13;
     let deliveries = last_per_key(deliveries, |d| {

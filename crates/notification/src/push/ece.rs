@@ -55,9 +55,6 @@ pub fn encrypt(
     auth_secret: &[u8; AUTH_LEN],
 ) -> Result<Vec<u8>, EceError> {
     use ring::agreement::{ECDH_P256, EphemeralPrivateKey, UnparsedPublicKey, agree_ephemeral};
-    if plaintext.len() > MAX_PLAINTEXT {
-        return Err(EceError::TooLarge(plaintext.len()));
-    }
     let mut salt = [0u8; 16];
     rand::Rng::fill_bytes(&mut rand::rng(), &mut salt);
     let random = ring::rand::SystemRandom::new();
@@ -88,9 +85,6 @@ pub fn encrypt_with(
     as_secret: &SecretKey,
     salt: &[u8; 16],
 ) -> Result<Vec<u8>, EceError> {
-    if plaintext.len() > MAX_PLAINTEXT {
-        return Err(EceError::TooLarge(plaintext.len()));
-    }
     let as_public = as_secret.public_key().to_sec1_bytes();
     let ua_bytes = ua_public.to_sec1_bytes();
     let ecdh = as_secret.diffie_hellman(ua_public);
@@ -113,6 +107,9 @@ fn seal(
     salt: &[u8; 16],
     as_public: &[u8],
 ) -> Result<Vec<u8>, EceError> {
+    if plaintext.len() > MAX_PLAINTEXT {
+        return Err(EceError::TooLarge(plaintext.len()));
+    }
     let mut record = Vec::with_capacity(plaintext.len() + 1);
     record.extend_from_slice(plaintext);
     record.push(0x02); // the last (and only) record; no padding
