@@ -196,7 +196,7 @@ type ClaimRow = (
 );
 
 /// What a publish round found out, to be written to the outbox: rows now published, rows to retry later.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct Settlement {
     pub published: Vec<i64>,
     /// `(seq, next_attempt_at_us, error)`
@@ -225,23 +225,20 @@ pub(crate) async fn settle_and_claim(
 ) -> Result<Vec<Claimed>, DbError> {
     let mut tx = db.begin().await?;
     write_settlement(&mut tx, settlement).await?;
-    let claimed = if limit > 0 {
-        claim_in(&mut tx, db.backend(), relay, now_us, lease_until_us, limit).await?
-    } else {
-        Vec::new()
-    };
+    let claimed = claim_in(&mut tx, db.backend(), relay, now_us, lease_until_us, limit).await?;
     tx.commit().await?;
     Ok(claimed)
 }
 
-/// Marks published rows and schedules failed ones for a retry, in one short transaction.
+/// Marks published rows and schedules failed ones for a retry, in one short transaction (no claim).
 pub(crate) async fn settle(db: &pinit_kernel::Db, settlement: &Settlement) -> Result<(), DbError> {
     if settlement.is_empty() {
         return Ok(());
     }
-    settle_and_claim(db, settlement, "", 0, 0, 0)
-        .await
-        .map(|_| ())
+    let mut tx = db.begin().await?;
+    write_settlement(&mut tx, settlement).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 async fn claim_in(
