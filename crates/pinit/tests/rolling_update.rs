@@ -124,6 +124,24 @@ impl Load {
         None
     }
 
+    /// Logs in with the test password; the access token, or `None` when the call failed (already counted).
+    async fn login(&self, username: &str) -> Option<String> {
+        let res = self
+            .call(
+                reqwest::Method::POST,
+                "/v0/login",
+                None,
+                Some(json!({"username": username, "password": "password-123"})),
+            )
+            .await?;
+        Some(
+            res.json::<Value>().await.unwrap()["token"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        )
+    }
+
     /// Probes the gateways' readiness until `stop`.
     async fn probe(self: Arc<Self>, stop: Arc<AtomicBool>) {
         while !stop.load(Ordering::Relaxed) {
@@ -186,7 +204,6 @@ async fn member_worker(
     while !stop.load(Ordering::Relaxed) {
         i += 1;
         let username = format!("roll{n}x{i}");
-        let creds = json!({"username": username, "password": "password-123"});
         let Some(res) = load
             .call(
                 reqwest::Method::POST,
@@ -200,16 +217,9 @@ async fn member_worker(
         };
         assert_eq!(res.status(), 200, "signup");
         members.lock().unwrap().push(username.clone());
-        let Some(res) = load
-            .call(reqwest::Method::POST, "/v0/login", None, Some(creds))
-            .await
-        else {
+        let Some(token) = load.login(&username).await else {
             continue;
         };
-        let token = res.json::<Value>().await.unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_string();
         // Provisioning: 503 USER_NOT_READY until member.created is applied.
         let mut provisioned = false;
         for _ in 0..200 {
@@ -507,19 +517,7 @@ async fn a_rolling_update_loses_nothing() {
     // No lost events: every member signed up during the update was provisioned (checked through the gateway
     // by logging in again and reading their zone).
     for username in &members {
-        let res = load
-            .call(
-                reqwest::Method::POST,
-                "/v0/login",
-                None,
-                Some(json!({"username": username, "password": "password-123"})),
-            )
-            .await
-            .unwrap();
-        let token = res.json::<Value>().await.unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let token = load.login(username).await.expect("login");
         let res = load
             .call(
                 reqwest::Method::GET,
