@@ -99,6 +99,17 @@ impl Backend {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         }
     }
+
+    /// How a claim names "the rows whose key the subquery picked" (`key {open}SELECT … LIMIT n{close}`):
+    /// `IN (…)` on SQLite; `= ANY(ARRAY(…))` on PostgreSQL, where the subquery runs once into an array and the
+    /// outer statement probes the primary key. As an `IN (…)` semi-join a cached generic plan may instead scan
+    /// the whole table on every claim (it cannot see the `LIMIT`), and work-queue tables keep their done rows.
+    pub fn in_subquery(self) -> (&'static str, &'static str) {
+        match self {
+            Backend::Sqlite => ("IN (", ")"),
+            Backend::Postgres => ("= ANY(ARRAY(", "))"),
+        }
+    }
 }
 
 impl std::fmt::Display for Backend {

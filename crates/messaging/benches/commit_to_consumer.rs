@@ -4,6 +4,7 @@
 //! cargo bench -p pinit-messaging --bench commit_to_consumer            # both modes
 //! PINIT_BENCH_RATE=1000 PINIT_BENCH_SECS=10 cargo bench -p pinit-messaging --bench commit_to_consumer
 //! PINIT_BENCH_MODE=distributed PINIT_BENCH_NOTIFY_INTERVAL_MS=0 cargo bench …  # NOTIFY on every commit
+//! PINIT_BENCH_TIMELINE=1 cargo bench …  # latency per second of the run, and where the slowest 1 % waited
 //! ```
 //!
 //! Producers commit events (each in its own transaction, outbox row + signal) at `PINIT_BENCH_RATE` events/s
@@ -36,7 +37,15 @@ type Commits = Arc<Mutex<HashMap<String, Instant>>>;
 #[derive(Clone)]
 struct Timer {
     commits: Commits,
-    latencies: Arc<Mutex<Vec<Duration>>>,
+    latencies: Arc<Mutex<Vec<Sample>>>,
+}
+
+/// One consumed event: its id, when its producer's commit returned, and how long until the handler ran.
+#[derive(Clone)]
+struct Sample {
+    id: String,
+    committed: Instant,
+    latency: Duration,
 }
 
 impl Handler for Timer {
@@ -49,15 +58,66 @@ impl Handler for Timer {
         // The producer records its commit instant right after commit returns; wait for it briefly.
         for _ in 0..100 {
             if let Some(at) = self.commits.lock().unwrap().get(&event.id).copied() {
-                self.latencies
-                    .lock()
-                    .unwrap()
-                    .push(now.saturating_duration_since(at));
+                self.latencies.lock().unwrap().push(Sample {
+                    id: event.id.clone(),
+                    committed: at,
+                    latency: now.saturating_duration_since(at),
+                });
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_micros(200)).await;
         }
         Ok(())
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted
+        .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or_default()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// `PINIT_BENCH_TIMELINE`: per second of commits, the median and worst latency (a stall shows apart from steady
+/// queueing), and how much of the slowest 1 % was spent before the relay's confirm.
+fn timeline(samples: &[Sample], started: Instant, published: &HashMap<String, Duration>) {
+    let mut seconds: Vec<Vec<Duration>> = Vec::new();
+    for s in samples {
+        let second = s.committed.saturating_duration_since(started).as_secs() as usize;
+        if seconds.len() <= second {
+            seconds.resize(second + 1, Vec::new());
+        }
+        seconds[second].push(s.latency);
+    }
+    for (second, mut l) in seconds.into_iter().enumerate() {
+        l.sort();
+        eprintln!(
+            "  second {second:>3}: {:>5} events, p50 {:>7.1} ms, max {:>7.1} ms",
+            l.len(),
+            ms(percentile(&l, 0.5)),
+            ms(l.last().copied().unwrap_or_default())
+        );
+    }
+    let mut by_latency: Vec<&Sample> = samples.iter().collect();
+    by_latency.sort_by_key(|s| s.latency);
+    let worst = &by_latency[by_latency.len() - by_latency.len() / 100..];
+    let mut relay: Vec<Duration> = worst
+        .iter()
+        .filter_map(|s| published.get(&s.id).copied())
+        .collect();
+    relay.sort();
+    if let Some(first) = worst.first() {
+        eprintln!(
+            "  slowest 1 % (from {:.1} ms): record → published p10 {:.1}, p50 {:.1}, p90 {:.1} ms",
+            ms(first.latency),
+            ms(percentile(&relay, 0.1)),
+            ms(percentile(&relay, 0.5)),
+            ms(percentile(&relay, 0.9)),
+        );
     }
 }
 
@@ -190,24 +250,43 @@ async fn run(mode: &str) {
     }
     stop.cancel();
     let _ = relay.await;
-    let mut lat = timer.latencies.lock().unwrap().clone();
+    let samples = timer.latencies.lock().unwrap().clone();
+    let mut lat: Vec<Duration> = samples.iter().map(|s| s.latency).collect();
     lat.sort();
-    let pct = |p: f64| {
-        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
         "{mode:<11} {} events at {:.0}/s offered ({:.0}/s achieved): p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         lat.len(),
         rate,
         total as f64 / produced_in.as_secs_f64(),
-        ms(pct(0.50)),
-        ms(pct(0.90)),
-        ms(pct(0.99)),
+        ms(percentile(&lat, 0.50)),
+        ms(percentile(&lat, 0.90)),
+        ms(percentile(&lat, 0.99)),
         ms(lat.last().copied().unwrap_or_default()),
     );
+    // Where the time went: record → RabbitMQ confirm (or bus hand-over), as the relay wrote it down. An event
+    // can reach the consumer before its batch's last confirm, so this can exceed the whole latency.
+    let published: HashMap<String, Duration> = sqlx::query_as::<_, (String, i64)>(
+        "SELECT event_id, published_at_us - created_at_us FROM messaging_outbox \
+         WHERE published_at_us IS NOT NULL",
+    )
+    .fetch_all(producer.pool())
+    .await
+    .unwrap_or_default()
+    .into_iter()
+    .map(|(id, us)| (id, Duration::from_micros(us.max(0) as u64)))
+    .collect();
+    let mut relay_lag: Vec<Duration> = published.values().copied().collect();
+    relay_lag.sort();
+    println!(
+        "{mode:<11} of which record → published: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms ({} rows)",
+        ms(percentile(&relay_lag, 0.50)),
+        ms(percentile(&relay_lag, 0.90)),
+        ms(percentile(&relay_lag, 0.99)),
+        relay_lag.len()
+    );
+    if std::env::var_os("PINIT_BENCH_TIMELINE").is_some() {
+        timeline(&samples, started, &published);
+    }
     assert_eq!(lat.len(), total, "every event reached the consumer");
 }
 

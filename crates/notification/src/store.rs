@@ -478,13 +478,8 @@ pub async fn claim(
     lease_until_us: i64,
     limit: i64,
 ) -> Result<Vec<NotificationRow>> {
-    // On PostgreSQL the due ids are collected into an array first (`= ANY(ARRAY(…))`): as an `IN (…)`
-    // semi-join the planner may scan the whole table for every claim (a generic plan cannot see the LIMIT),
-    // which at a claim every few milliseconds (a busy minute) cost more than the sends.
-    let (open, close) = match backend {
-        Backend::Postgres => ("= ANY(ARRAY(", "))"),
-        Backend::Sqlite => ("IN (", ")"),
-    };
+    // As an `IN (…)` semi-join, claims every few milliseconds (a busy minute) cost more than the sends.
+    let (open, close) = backend.in_subquery();
     let sql = format!(
         "UPDATE upcoming_notification SET lease_owner = $1, lease_until_us = $2, attempts = attempts + 1, \
            updated_at_us = $3 \
