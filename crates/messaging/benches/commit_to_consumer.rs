@@ -32,12 +32,14 @@ use tokio_util::sync::CancellationToken;
 #[global_allocator]
 static GLOBAL: pinit_kernel::allocator::Allocator = pinit_kernel::allocator::Allocator;
 
-type Commits = Arc<Mutex<HashMap<String, Instant>>>;
+/// Event id → instant: when its producer's commit returned, when the consumer's handler ran.
+type Instants = Arc<Mutex<HashMap<String, Instant>>>;
 
+/// The consumer's handler: applies the event (a row in the inbox transaction) and notes when. It never waits
+/// for the producer's side, so measuring does not hold up the consumer.
 #[derive(Clone)]
 struct Timer {
-    commits: Commits,
-    latencies: Arc<Mutex<Vec<Sample>>>,
+    consumed: Instants,
 }
 
 /// One consumed event: its id, when its producer's commit returned, and how long until the handler ran.
@@ -54,19 +56,11 @@ impl Handler for Timer {
             .bind(&event.id)
             .execute(&mut **tx)
             .await?;
-        let now = Instant::now();
-        // The producer records its commit instant right after commit returns; wait for it briefly.
-        for _ in 0..100 {
-            if let Some(at) = self.commits.lock().unwrap().get(&event.id).copied() {
-                self.latencies.lock().unwrap().push(Sample {
-                    id: event.id.clone(),
-                    committed: at,
-                    latency: now.saturating_duration_since(at),
-                });
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_micros(200)).await;
-        }
+        self.consumed
+            .lock()
+            .unwrap()
+            .entry(event.id.clone())
+            .or_insert_with(Instant::now);
         Ok(())
     }
 }
@@ -159,9 +153,9 @@ async fn run(mode: &str) {
     let ((_p, producer), (_c, consumer)) = databases(backend).await;
     let exchange = format!("bench.{}.direct", uuid::Uuid::new_v4().simple());
     let key = "bench.happened".to_string();
+    let commits: Instants = Arc::default();
     let timer = Timer {
-        commits: Arc::default(),
-        latencies: Arc::default(),
+        consumed: Arc::default(),
     };
     let inbox = Inbox::new(
         Subscription::new(format!("bench.{}", uuid::Uuid::new_v4().simple()))
@@ -206,7 +200,7 @@ async fn run(mode: &str) {
         let (db, signal, commits, exchange, key) = (
             producer.clone(),
             signal.clone(),
-            timer.commits.clone(),
+            commits.clone(),
             exchange.clone(),
             key.clone(),
         );
@@ -245,12 +239,26 @@ async fn run(mode: &str) {
     let produced_in = started.elapsed();
     let total = (per_task * tasks) as usize;
     let deadline = Instant::now() + Duration::from_secs(60);
-    while timer.latencies.lock().unwrap().len() < total && Instant::now() < deadline {
+    while timer.consumed.lock().unwrap().len() < total && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     stop.cancel();
     let _ = relay.await;
-    let samples = timer.latencies.lock().unwrap().clone();
+    let samples: Vec<Sample> = {
+        let commits = commits.lock().unwrap();
+        let consumed = timer.consumed.lock().unwrap();
+        consumed
+            .iter()
+            .filter_map(|(id, at)| {
+                let committed = *commits.get(id)?;
+                Some(Sample {
+                    id: id.clone(),
+                    committed,
+                    latency: at.saturating_duration_since(committed),
+                })
+            })
+            .collect()
+    };
     let mut lat: Vec<Duration> = samples.iter().map(|s| s.latency).collect();
     lat.sort();
     println!(
