@@ -39,7 +39,7 @@ pub struct Settings {
     /// at the database (notifications armed by other replicas are found at the latest then).
     pub safety_poll: HumanDuration,
     /// Subscriptions neither refreshed by their device nor delivered to successfully for this long are
-    /// deleted.
+    /// deleted. (A success is recorded to the day: `store::SUCCESS_PRECISION_US`.)
     pub subscription_max_idle: HumanDuration,
     /// How long delivery and outcome records are kept.
     pub record_retention: HumanDuration,

@@ -316,6 +316,47 @@ async fn idle_subscriptions_are_pruned(backend: Backend) {
     assert_eq!(left, ["refreshed"]);
 }
 
+/// A success is written to the subscription at most once a day (pruning counts idle days); a later one after
+/// that is written again.
+async fn a_success_is_recorded_once_a_day(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let member = id();
+    let res = app
+        .post(
+            "/v0/push/subscribe",
+            Some(&member.to_string()),
+            json!({"deviceId": "d", "token": "t"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let mut conn = app.db.pool().acquire().await.unwrap();
+    let subscription =
+        store::subscriptions_of(&mut conn, &[member]).await.unwrap()[0].subscription_id;
+    drop(conn);
+    let hour = 3_600_000_000i64;
+    let t0 = 1_000 * 24 * hour;
+    let mut recorded = Vec::new();
+    for at in [t0, t0 + hour, t0 + 23 * hour, t0 + 25 * hour] {
+        let mut tx = app.db.begin().await.unwrap();
+        store::touch_successes(&mut tx, &[subscription], at)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let last: Option<i64> = sqlx::query_scalar(
+            "SELECT last_success_at_us FROM push_subscription WHERE subscription_id = $1",
+        )
+        .bind(subscription)
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+        recorded.push(last);
+    }
+    assert_eq!(
+        recorded,
+        [Some(t0), Some(t0), Some(t0), Some(t0 + 25 * hour)]
+    );
+}
+
 async fn the_openapi_document_lists_every_route(backend: Backend) {
     let app = spawn_app(backend).await;
     let res = app.get("/openapi.json", None).await;
@@ -363,6 +404,7 @@ async fn the_openapi_document_lists_every_route(backend: Backend) {
 pinit_testkit::both_backends!(
     the_openapi_document_lists_every_route,
     idle_subscriptions_are_pruned,
+    a_success_is_recorded_once_a_day,
     vapid_key_is_public_text,
     fcm_tokens_subscribe_resubscribe_and_unsubscribe,
     web_push_subscriptions_are_validated,
