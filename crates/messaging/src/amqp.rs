@@ -31,7 +31,7 @@ use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::inbox::{DeliverError, Inbox, Outcome, Subscription};
+use crate::inbox::{DeliverError, HandlerError, Inbox, Outcome, Subscription};
 use crate::message::{
     Envelope, HEADER_AGGREGATE_ID, HEADER_AGGREGATE_TYPE, HEADER_AGGREGATE_VERSION, IncomingEvent,
     OutboundMessage,
@@ -480,12 +480,22 @@ impl AmqpConsumer {
                     mpsc::channel::<(IncomingEvent, Delivery)>(usize::from(config.prefetch.max(1)));
                 let (inbox, stop) = (self.inbox.clone(), stop.clone());
                 tracker.spawn(async move {
-                    while let Some((event, delivery)) = rx.recv().await {
+                    while let Some(first) = rx.recv().await {
+                        // What queued up behind it goes along (a worker that fell behind catches up).
+                        let mut batch = vec![first];
+                        while batch.len() < MAX_BATCH {
+                            match rx.try_recv() {
+                                Ok(next) => batch.push(next),
+                                Err(_) => break,
+                            }
+                        }
                         if stop.is_cancelled() {
                             // Shutting down: give back what was not started.
-                            settle(&inbox, &event, &delivery, false, true).await;
+                            for (event, delivery) in &batch {
+                                settle(&inbox, event, delivery, false, true).await;
+                            }
                         } else {
-                            handle(&inbox, event, delivery, &stop).await;
+                            handle_batch(&inbox, batch, &stop).await;
                         }
                     }
                 });
@@ -533,10 +543,57 @@ fn worker_for(event: &IncomingEvent, workers: usize) -> usize {
     (h.finish() % workers.max(1) as u64) as usize
 }
 
+/// The most deliveries a worker applies in one transaction.
+const MAX_BATCH: usize = 32;
+
+/// Processes a worker's queued deliveries (one aggregate's events stay in order). First deliveries are applied in
+/// one transaction ([`Inbox::apply_batch`]); if that fails, or a delivery is a redelivery, each goes through
+/// [`handle`] on its own, in order.
+async fn handle_batch(
+    inbox: &Inbox,
+    batch: Vec<(IncomingEvent, Delivery)>,
+    stop: &CancellationToken,
+) {
+    let mut failed = None;
+    if batch.len() > 1 && batch.iter().all(|(_, d)| !d.redelivered) {
+        let events: Vec<&IncomingEvent> = batch.iter().map(|(e, _)| e).collect();
+        match inbox.apply_batch(&events).await {
+            Ok(_) => {
+                for (event, delivery) in &batch {
+                    settle(inbox, event, delivery, true, false).await;
+                }
+                return;
+            }
+            Err(e) => failed = e.error.map(|error| (e.at, error)),
+        }
+    }
+    for (at, (event, delivery)) in batch.into_iter().enumerate() {
+        let first_failure = match failed.take() {
+            Some((failed_at, error)) if failed_at == at => Some(error),
+            other => {
+                failed = other;
+                None
+            }
+        };
+        handle(inbox, event, delivery, first_failure, stop).await;
+    }
+}
+
 /// Processes one delivery and settles it with the broker.
-async fn handle(inbox: &Inbox, event: IncomingEvent, delivery: Delivery, stop: &CancellationToken) {
+/// `first_failure`: the handler already failed once for it (in a batch that was rolled back).
+async fn handle(
+    inbox: &Inbox,
+    event: IncomingEvent,
+    delivery: Delivery,
+    first_failure: Option<HandlerError>,
+    stop: &CancellationToken,
+) {
+    let delivered = match first_failure {
+        Some(error) => inbox.deliver_after_failed_run(&event, error, stop).await,
+        None => inbox.deliver(&event, delivery.redelivered, stop).await,
+    };
     // ack = settled; nack without requeue = dead-lettered; nack with requeue = deliver again.
-    let (ack, requeue) = match inbox.deliver(&event, delivery.redelivered, stop).await {
+    let (ack, requeue) = match delivered {
         Ok(Outcome::DeadLettered) => (false, false),
         Ok(_) => (true, false),
         Err(e) => {

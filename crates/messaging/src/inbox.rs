@@ -210,6 +210,14 @@ enum Try {
     Exhausted,
 }
 
+/// Why [`Inbox::apply_batch`] kept nothing: the event at `at` failed (`error`: its handler's error), or the
+/// database did (`error` is `None`).
+#[derive(Debug)]
+pub struct BatchFailed {
+    pub at: usize,
+    pub error: Option<HandlerError>,
+}
+
 enum TryError {
     Handler(HandlerError),
     Database(DbError),
@@ -257,13 +265,11 @@ impl Inbox {
         redelivered: bool,
         stop: &CancellationToken,
     ) -> Result<Outcome, DeliverError> {
-        let consumer = self.consumer();
-        let max = self.inner.config.max_attempts.max(1);
         if let Some(reason) = &event.malformed {
             self.dead_letter(event, 1, reason).await?;
             return Ok(self.finish(Outcome::DeadLettered, event));
         }
-        let mut attempts = if redelivered {
+        let attempts = if redelivered {
             self.bump(
                 event,
                 "redelivered: an earlier delivery was never acknowledged",
@@ -272,8 +278,37 @@ impl Inbox {
         } else {
             0
         };
+        self.attempt(event, attempts, None, stop).await
+    }
+
+    /// As [`Inbox::deliver`] for an event whose handler failed in a batch ([`Inbox::apply_batch`], rolled back
+    /// as a whole): that run counts as its first attempt, so the handler still runs `max_attempts` times in all.
+    pub async fn deliver_after_failed_run(
+        &self,
+        event: &IncomingEvent,
+        error: HandlerError,
+        stop: &CancellationToken,
+    ) -> Result<Outcome, DeliverError> {
+        self.attempt(event, 0, Some(error), stop).await
+    }
+
+    /// Runs `event` until it is applied, skipped or dead-lettered; `attempts` were already used, and `failed`
+    /// is the error of a run that just failed (handled as if this loop had made it).
+    async fn attempt(
+        &self,
+        event: &IncomingEvent,
+        mut attempts: i64,
+        mut failed: Option<HandlerError>,
+        stop: &CancellationToken,
+    ) -> Result<Outcome, DeliverError> {
+        let consumer = self.consumer();
+        let max = self.inner.config.max_attempts.max(1);
         loop {
-            match self.try_once(event, attempts < i64::from(max)).await {
+            let result = match failed.take() {
+                Some(e) => Err(TryError::Handler(e)),
+                None => self.try_once(event, attempts < i64::from(max)).await,
+            };
+            match result {
                 Ok(Try::Done(outcome)) => {
                     if attempts > 0 {
                         self.clear_failure(event).await;
@@ -324,11 +359,67 @@ impl Inbox {
     }
 
     async fn try_once(&self, event: &IncomingEvent, may_run: bool) -> Result<Try, TryError> {
+        let mut tx = self.inner.db.begin().await.map_err(TryError::Database)?;
+        let step = self.apply(&mut tx, event, may_run).await?;
+        match step {
+            Try::Done(Outcome::Applied) => {
+                // A failed commit (serialization conflict, lost connection) is a failed run like any other.
+                tx.commit()
+                    .await
+                    .map_err(|e| TryError::Handler(HandlerError::from(e)))?;
+            }
+            Try::Done(Outcome::Stale) => tx
+                .commit()
+                .await
+                .map_err(|e| TryError::Database(e.into()))?,
+            Try::Done(_) | Try::Exhausted => drop(tx),
+        }
+        Ok(step)
+    }
+
+    /// Applies first deliveries (none redelivered or malformed), in queue order, in **one** transaction: one
+    /// commit for all. Returns one outcome each; on failure nothing of the batch is kept and the caller delivers
+    /// the events one by one (with retries and dead-lettering) — the one whose handler failed through
+    /// [`Inbox::deliver_after_failed_run`]. A consumer that has fallen behind catches up this way with a fraction
+    /// of the commits.
+    pub async fn apply_batch(
+        &self,
+        events: &[&IncomingEvent],
+    ) -> Result<Vec<Outcome>, BatchFailed> {
+        let failed = |at: usize, error: Option<HandlerError>| BatchFailed { at, error };
+        let mut tx = self.inner.db.begin().await.map_err(|_| failed(0, None))?;
+        let mut outcomes = Vec::with_capacity(events.len());
+        for (at, event) in events.iter().enumerate() {
+            if event.malformed.is_some() {
+                return Err(failed(at, None));
+            }
+            match self.apply(&mut tx, event, true).await {
+                Ok(Try::Done(outcome)) => outcomes.push(outcome),
+                Ok(Try::Exhausted) | Err(TryError::Database(_)) => return Err(failed(at, None)),
+                Err(TryError::Handler(e)) => return Err(failed(at, Some(e))),
+            }
+        }
+        tx.commit().await.map_err(|_| failed(events.len(), None))?;
+        Ok(outcomes
+            .into_iter()
+            .zip(events)
+            .map(|(outcome, event)| self.finish(outcome, event))
+            .collect())
+    }
+
+    /// The inbox steps for `event` inside `tx`, without committing: record it (a duplicate stops here), check
+    /// its aggregate version (a stale one is marked and stops here), then run the handler unless `may_run` is
+    /// false (no attempts left).
+    async fn apply(
+        &self,
+        tx: &mut Tx,
+        event: &IncomingEvent,
+        may_run: bool,
+    ) -> Result<Try, TryError> {
         let started = Instant::now();
         let consumer = self.consumer();
         let db = TryError::Database;
         let now = Timestamp::now().as_microsecond();
-        let mut tx = self.inner.db.begin().await.map_err(db)?;
         let fresh = sqlx::query(
             "INSERT INTO messaging_inbox (consumer, event_id, outcome, processed_at_us) \
              VALUES ($1, $2, 'applied', $3) ON CONFLICT (consumer, event_id) DO NOTHING",
@@ -336,12 +427,11 @@ impl Inbox {
         .bind(consumer)
         .bind(&event.id)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .map_err(|e| db(e.into()))?
         .rows_affected();
         if fresh == 0 {
-            drop(tx);
             return Ok(Try::Done(Outcome::Duplicate));
         }
         if let Some(agg) = &event.aggregate
@@ -360,7 +450,7 @@ impl Inbox {
             .bind(&agg.aggregate_id)
             .bind(version)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(|e| db(e.into()))?
             .rows_affected();
@@ -368,10 +458,9 @@ impl Inbox {
                 sqlx::query("UPDATE messaging_inbox SET outcome = 'stale' WHERE consumer = $1 AND event_id = $2")
                     .bind(consumer)
                     .bind(&event.id)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .map_err(|e| db(e.into()))?;
-                tx.commit().await.map_err(|e| db(e.into()))?;
                 tracing::info!(consumer, event_id = %event.id, aggregate = %agg.aggregate_id, version, "stale event skipped");
                 return Ok(Try::Done(Outcome::Stale));
             }
@@ -379,14 +468,10 @@ impl Inbox {
         if !may_run {
             return Ok(Try::Exhausted);
         }
-        let result = self.inner.handler.handle_dyn(&mut tx, event).await;
+        let result = self.inner.handler.handle_dyn(tx, event).await;
         histogram!("pinit_inbox_handle_seconds", "consumer" => consumer.to_string())
             .record(started.elapsed().as_secs_f64());
         result.map_err(TryError::Handler)?;
-        // A failed commit (serialization conflict, lost connection) is a failed run like any other.
-        tx.commit()
-            .await
-            .map_err(|e| TryError::Handler(HandlerError::from(e)))?;
         Ok(Try::Done(Outcome::Applied))
     }
 

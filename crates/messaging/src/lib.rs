@@ -25,7 +25,8 @@ use sqlx::migrate::Migrator;
 pub use amqp::{AmqpConsumer, AmqpError, AmqpTransport};
 pub use config::{BackoffConfig, ConsumerConfig, MessagingConfig, RelayConfig};
 pub use inbox::{
-    Binding, DeadLetter, DeliverError, Handler, HandlerError, Inbox, Outcome, Subscription,
+    BatchFailed, Binding, DeadLetter, DeliverError, Handler, HandlerError, Inbox, Outcome,
+    Subscription,
 };
 pub use inprocess::InProcessBus;
 pub use message::{AggregateRef, IncomingEvent, OutboundMessage, OutgoingEvent};
