@@ -568,13 +568,9 @@ async fn handle_batch(
         }
     }
     for (at, (event, delivery)) in batch.into_iter().enumerate() {
-        let first_failure = match failed.take() {
-            Some((failed_at, error)) if failed_at == at => Some(error),
-            other => {
-                failed = other;
-                None
-            }
-        };
+        let first_failure = failed
+            .take_if(|(failed_at, _)| *failed_at == at)
+            .map(|(_, e)| e);
         handle(inbox, event, delivery, first_failure, stop).await;
     }
 }

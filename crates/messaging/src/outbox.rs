@@ -233,10 +233,7 @@ pub(crate) async fn settle_and_claim(
         lease_until_us,
         limit,
     };
-    if db.backend() == Backend::Postgres
-        && settlement.failed.is_empty()
-        && std::env::var_os("DBG_OLDCLAIM").is_none()
-    {
+    if db.backend() == Backend::Postgres && settlement.failed.is_empty() {
         // The statement's own snapshot still shows the rows it marks published as unpublished: the claim
         // leaves them out by seq, both as candidates and as an aggregate's earlier pending row.
         let sql = settling_claim_sql();
@@ -318,6 +315,7 @@ fn settling_claim_sql() -> String {
 /// row for every candidate: with a backlog of 5,000 a claim took 0.5 s, so the backlog only grew
 /// (`docs/messaging.md`, "Claim plans").
 fn claim_sql(backend: Backend, prefix: &str, candidate: &str, earlier: &str) -> String {
+    let (open, close) = backend.in_subquery();
     format!(
         "{prefix}UPDATE messaging_outbox SET claimed_by = $1, claimed_until_us = $2 \
          WHERE seq {open}\
@@ -334,8 +332,6 @@ fn claim_sql(backend: Backend, prefix: &str, candidate: &str, earlier: &str) -> 
          RETURNING seq, event_id, exchange, routing_key, event_type, aggregate_type, aggregate_id, \
                    aggregate_version, payload, occurred_at_us, created_at_us, attempts",
         lock = backend.for_update_skip_locked(),
-        open = backend.in_subquery().0,
-        close = backend.in_subquery().1,
     )
 }
 

@@ -162,7 +162,7 @@ pub async fn delete_gone(tx: &mut Tx, subscription_id: i64, address: &str) -> Re
 /// How precisely a subscription's last success is kept: it is rewritten only when the stored one is older than
 /// this. Pruning counts idle time in days (`subscription_max_idle`, 90 by default), while a member with several
 /// pushes a day would otherwise rewrite each of their subscriptions on every push (an `UPDATE` that adds an entry
-/// to every index of the table: about a tenth of the database's work in a burst of pushes).
+/// to every index of the table: about a third of the database's work in the push-dispatch benchmark).
 pub const SUCCESS_PRECISION_US: i64 = 24 * 3600 * 1_000_000;
 
 /// Records a successful delivery on many subscriptions (rows are locked in id order), leaving alone those
