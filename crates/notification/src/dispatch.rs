@@ -425,7 +425,12 @@ impl Dispatcher {
             }
         }
         Check::Send(Work {
-            message: PushMessage::new(row.schedule_id, &title, start, &row.idempotent_key),
+            message: Arc::new(PushMessage::new(
+                row.schedule_id,
+                &title,
+                start,
+                &row.idempotent_key,
+            )),
             start,
             row,
             devices: Vec::new(),
@@ -452,9 +457,9 @@ impl Dispatcher {
                 store::deliveries_for(&mut conn, &keys).await?,
             )
         };
-        let mut by_owner: HashMap<i64, Vec<SubscriptionRow>> = HashMap::new();
+        let mut by_owner: HashMap<i64, Vec<Arc<SubscriptionRow>>> = HashMap::new();
         for s in subscriptions {
-            by_owner.entry(s.member_id).or_default().push(s);
+            by_owner.entry(s.member_id).or_default().push(Arc::new(s));
         }
         let mut done: HashMap<(String, String), DeliveryRow> = HashMap::new();
         for d in deliveries {
@@ -469,7 +474,7 @@ impl Dispatcher {
         let mut sends = Vec::new();
         for (wi, w) in work.iter_mut().enumerate() {
             let key = w.row.idempotent_key.clone();
-            for sub in by_owner.get(&w.row.owner_id).cloned().unwrap_or_default() {
+            for sub in by_owner.get(&w.row.owner_id).into_iter().flatten().cloned() {
                 let previous = done.remove(&(key.clone(), sub.device_id.clone()));
                 let final_already = previous.as_ref().is_some_and(|d| d.status != "retrying");
                 w.devices.push(Device {
@@ -628,7 +633,7 @@ impl Dispatcher {
         }
         if let Some(next_us) = next_retry {
             return Plan::Retry {
-                confirmed: (w.start.as_microsecond(), w.message.title.clone()),
+                confirmed: (w.start.as_microsecond(), w.message.title().to_string()),
                 row: w.row,
                 next_us,
                 effects,
@@ -869,7 +874,7 @@ async fn listen(url: ConnectionUrl, signal: crate::app::DispatchSignal, stop: Ca
 struct Work {
     row: NotificationRow,
     start: Timestamp,
-    message: PushMessage,
+    message: Arc<PushMessage>,
     devices: Vec<Device>,
     /// Delivery records of devices no longer subscribed.
     orphans: Vec<DeliveryRow>,
@@ -878,7 +883,7 @@ struct Work {
 }
 
 struct Device {
-    sub: SubscriptionRow,
+    sub: Arc<SubscriptionRow>,
     previous: Option<DeliveryRow>,
     result: Option<(SendOutcome, Timestamp)>,
     /// Already sent, gone or failed in an earlier attempt.

@@ -223,23 +223,37 @@ pub fn decode_key(raw: Option<&str>) -> Option<Vec<u8>> {
     B64.decode(normalized).ok()
 }
 
-/// What a push carries: the reference client's four string fields.
+/// What a push carries: the reference client's four string fields. The Web Push payload (the JSON) is
+/// built once here, not once per device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushMessage {
-    pub schedule_id: i64,
-    pub title: String,
-    pub start_time: Timestamp,
-    pub idempotent_key: String,
+    schedule_id: i64,
+    title: String,
+    start_time: Timestamp,
+    idempotent_key: String,
+    json: Vec<u8>,
 }
 
 impl PushMessage {
     pub fn new(schedule_id: i64, title: &str, start_time: Timestamp, idempotent_key: &str) -> Self {
-        Self {
+        let mut message = Self {
             schedule_id,
             title: bounded_title(title),
             start_time,
             idempotent_key: idempotent_key.to_string(),
-        }
+            json: Vec::new(),
+        };
+        message.json = serde_json::to_vec(&message.data()).unwrap_or_default();
+        message
+    }
+
+    pub fn schedule_id(&self) -> i64 {
+        self.schedule_id
+    }
+
+    /// The title as sent (at most [`MAX_TITLE_CHARS`] characters and an ellipsis).
+    pub fn title(&self) -> &str {
+        &self.title
     }
 
     /// `{scheduleId, scheduleTitle, scheduleStartTime, idempotentKey}`, all strings (FCM `data` requires
@@ -253,9 +267,9 @@ impl PushMessage {
         ])
     }
 
-    /// The JSON a Web Push message encrypts.
-    pub fn json(&self) -> Vec<u8> {
-        serde_json::to_vec(&self.data()).unwrap_or_default()
+    /// The JSON a Web Push message encrypts ([`PushMessage::data`] serialized).
+    pub fn json(&self) -> &[u8] {
+        &self.json
     }
 
     /// The Web Push `Topic` (RFC 8030 §5.4): at most 32 base64url characters, the same for every send of
@@ -370,7 +384,7 @@ mod tests {
     fn messages_carry_the_reference_fields_as_strings() {
         let at: Timestamp = "2026-02-08T01:00:00.123456Z".parse().unwrap();
         let m = PushMessage::new(42, "딥 워크", at, "k-1");
-        let v: serde_json::Value = serde_json::from_slice(&m.json()).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(m.json()).unwrap();
         assert_eq!(
             v,
             serde_json::json!({
@@ -383,7 +397,7 @@ mod tests {
         assert_eq!(m.topic(), "schedule-42");
         assert!(topic(i64::MAX).len() <= 32);
         let long = PushMessage::new(1, &"가".repeat(1000), at, "k");
-        assert_eq!(long.title.chars().count(), MAX_TITLE_CHARS + 1);
+        assert_eq!(long.title().chars().count(), MAX_TITLE_CHARS + 1);
         assert!(same_start(at, "2026-02-08T01:00:00Z".parse().unwrap()));
     }
 }

@@ -48,10 +48,12 @@ pub enum EceError {
     Encrypt(&'static str),
 }
 
-/// Encrypts `plaintext` for a subscription with a fresh application-server key and salt.
+/// Encrypts `plaintext` for a subscription with a fresh application-server key and salt. `ua_public` is
+/// the subscription's `p256dh` as stored (an uncompressed point); the key agreement rejects one that is not
+/// on the curve.
 pub fn encrypt(
     plaintext: &[u8],
-    ua_public: &PublicKey,
+    ua_public: &[u8; PUBLIC_KEY_LEN],
     auth_secret: &[u8; AUTH_LEN],
 ) -> Result<Vec<u8>, EceError> {
     use ring::agreement::{ECDH_P256, EphemeralPrivateKey, UnparsedPublicKey, agree_ephemeral};
@@ -67,13 +69,12 @@ pub fn encrypt(
         .as_ref()
         .try_into()
         .map_err(|_| EceError::Encrypt("public key length"))?;
-    let ua_bytes = ua_public.to_sec1_bytes();
     let (cek, nonce) = agree_ephemeral(
         as_secret,
-        &UnparsedPublicKey::new(&ECDH_P256, &ua_bytes[..]),
-        |ecdh| derive(ecdh, auth_secret, &ua_bytes, &as_public, &salt),
+        &UnparsedPublicKey::new(&ECDH_P256, &ua_public[..]),
+        |ecdh| derive(ecdh, auth_secret, ua_public, &as_public, &salt),
     )
-    .map_err(|_| EceError::Encrypt("key agreement"))?;
+    .map_err(|_| EceError::Encrypt("key agreement (is p256dh a point on P-256?)"))?;
     seal(plaintext, &cek, nonce, &salt, &as_public)
 }
 
@@ -256,6 +257,25 @@ mod tests {
         assert_eq!(decrypt(&body, &ua_secret, &auth).unwrap(), plaintext);
     }
 
+    /// A subscription's `p256dh` as stored: the uncompressed point.
+    fn point(key: &SecretKey) -> [u8; PUBLIC_KEY_LEN] {
+        key.public_key().to_sec1_bytes()[..].try_into().unwrap()
+    }
+
+    #[test]
+    fn a_p256dh_off_the_curve_is_refused() {
+        let mut rng = rand::rng();
+        let mut bad = point(&SecretKey::generate_from_rng(&mut rng));
+        bad[PUBLIC_KEY_LEN - 1] ^= 1;
+        assert!(matches!(
+            encrypt(b"{}", &bad, &[7; AUTH_LEN]),
+            Err(EceError::Encrypt(_))
+        ));
+        let mut compressed_tag = point(&SecretKey::generate_from_rng(&mut rng));
+        compressed_tag[0] = 0x02;
+        assert!(encrypt(b"{}", &compressed_tag, &[7; AUTH_LEN]).is_err());
+    }
+
     #[test]
     fn fresh_messages_round_trip_and_refuse_the_wrong_key() {
         let mut rng = rand::rng();
@@ -264,8 +284,8 @@ mod tests {
         rand::Rng::fill_bytes(&mut rng, &mut auth);
         let payload =
             br#"{"scheduleId":"42","scheduleTitle":"\xEB\x94\xA5 \xEC\x9B\x8C\xED\x81\xAC"}"#;
-        let a = encrypt(payload, &ua.public_key(), &auth).unwrap();
-        let b = encrypt(payload, &ua.public_key(), &auth).unwrap();
+        let a = encrypt(payload, &point(&ua), &auth).unwrap();
+        let b = encrypt(payload, &point(&ua), &auth).unwrap();
         assert_ne!(a, b, "a fresh key and salt every time");
         assert_eq!(decrypt(&a, &ua, &auth).unwrap(), payload);
         let other = SecretKey::generate_from_rng(&mut rng);
@@ -274,10 +294,10 @@ mod tests {
         wrong_auth[0] ^= 1;
         assert_eq!(decrypt(&a, &ua, &wrong_auth), Err(EceError::Decrypt));
         assert!(matches!(
-            encrypt(&vec![b'x'; MAX_PLAINTEXT + 1], &ua.public_key(), &auth),
+            encrypt(&vec![b'x'; MAX_PLAINTEXT + 1], &point(&ua), &auth),
             Err(EceError::TooLarge(_))
         ));
-        let max = encrypt(&vec![b'x'; MAX_PLAINTEXT], &ua.public_key(), &auth).unwrap();
+        let max = encrypt(&vec![b'x'; MAX_PLAINTEXT], &point(&ua), &auth).unwrap();
         assert_eq!(max.len(), RECORD_SIZE as usize);
     }
 
@@ -290,7 +310,7 @@ mod tests {
             let mut auth = [0u8; 16];
             rand::Rng::fill_bytes(&mut rng, &mut auth);
             let payload = vec![i; usize::from(i) * 7];
-            let body = encrypt(&payload, &ua.public_key(), &auth).unwrap();
+            let body = encrypt(&payload, &point(&ua), &auth).unwrap();
             assert_eq!(body[20] as usize, PUBLIC_KEY_LEN);
             assert_eq!(body[21], 0x04, "uncompressed application-server key");
             assert_eq!(decrypt(&body, &ua, &auth).unwrap(), payload, "key {i}");

@@ -18,7 +18,6 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use jiff::Timestamp;
-use p256::PublicKey;
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
 use pinit_kernel::SharedClock;
@@ -48,8 +47,8 @@ struct Inner {
     subject: String,
     clock: SharedClock,
     policy: EndpointPolicy,
-    /// origin → (JWT, exp in seconds)
-    jwts: Mutex<HashMap<String, (String, i64)>>,
+    /// origin → (`Authorization` value with its JWT, the JWT's exp in seconds)
+    jwts: Mutex<HashMap<String, (HeaderValue, i64)>>,
 }
 
 #[derive(serde::Serialize)]
@@ -118,18 +117,30 @@ impl WebPushSender {
 
     /// `vapid t=<jwt>, k=<key>` for a push service origin (cached per origin).
     pub fn authorization(&self, origin: &str) -> String {
+        let header = self.authorization_header(origin);
+        header.to_str().unwrap_or_default().to_string()
+    }
+
+    /// [`WebPushSender::authorization`] as a header value; a cached one is shared, not copied.
+    fn authorization_header(&self, origin: &str) -> HeaderValue {
         let now = self.inner.clock.now().as_second();
         let mut cache = self.inner.jwts.lock().unwrap_or_else(|p| p.into_inner());
-        let jwt = match cache.get(origin) {
-            Some((jwt, exp)) if exp - now > VAPID_REFRESH_MARGIN => jwt.clone(),
+        match cache.get(origin) {
+            Some((header, exp)) if exp - now > VAPID_REFRESH_MARGIN => header.clone(),
             _ => {
                 let exp = now + VAPID_TTL.as_secs() as i64;
-                let jwt = self.sign(origin, exp);
-                cache.insert(origin.to_string(), (jwt.clone(), exp));
-                jwt
+                let value = format!(
+                    "vapid t={}, k={}",
+                    self.sign(origin, exp),
+                    self.inner.public_key
+                );
+                // A JWT and a base64url key are visible ASCII: the conversion cannot fail.
+                let header =
+                    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""));
+                cache.insert(origin.to_string(), (header.clone(), exp));
+                header
             }
-        };
-        format!("vapid t={jwt}, k={}", self.inner.public_key)
+        }
     }
 
     fn sign(&self, aud: &str, exp: i64) -> String {
@@ -161,19 +172,18 @@ impl WebPushSender {
                 };
             }
         };
-        let keys = decode_key(to.p256dh.as_deref())
-            .and_then(|p| PublicKey::from_sec1_bytes(&p).ok())
-            .zip(
-                decode_key(to.auth_secret.as_deref())
-                    .and_then(|a| <[u8; ece::AUTH_LEN]>::try_from(a).ok()),
-            );
+        let keys = stored_key::<{ ece::PUBLIC_KEY_LEN }>(to.p256dh.as_deref()).zip(stored_key::<
+            { ece::AUTH_LEN },
+        >(
+            to.auth_secret.as_deref(),
+        ));
         let Some((ua_public, auth)) = keys else {
             return SendOutcome::Failed {
                 status: None,
                 reason: "the stored subscription keys are unusable".into(),
             };
         };
-        let body = match ece::encrypt(&message.json(), &ua_public, &auth) {
+        let body = match ece::encrypt(message.json(), &ua_public, &auth) {
             Ok(body) => body,
             Err(e) => {
                 return SendOutcome::Failed {
@@ -182,7 +192,7 @@ impl WebPushSender {
                 };
             }
         };
-        let origin = url.origin().ascii_serialization();
+        let authorization = self.authorization_header(&url.origin().ascii_serialization());
         let request = self
             .inner
             .client
@@ -192,10 +202,10 @@ impl WebPushSender {
                 CONTENT_TYPE,
                 HeaderValue::from_static("application/octet-stream"),
             )
-            .header("TTL", ttl.as_secs().to_string())
+            .header("TTL", ttl.as_secs())
             .header("Urgency", HeaderValue::from_static("high"))
             .header("Topic", message.topic())
-            .header(AUTHORIZATION, self.authorization(&origin))
+            .header(AUTHORIZATION, authorization)
             .body(body);
         let response = match request.send().await {
             Ok(r) => r,
@@ -225,6 +235,17 @@ impl WebPushSender {
                 reason: format!("the push service answered {status}: {detail}"),
             },
         }
+    }
+}
+
+/// A stored subscription key (`p256dh`, `auth`): base64url without padding as [`crate::domain`] writes it,
+/// decoded without allocating; anything else goes through the lenient [`decode_key`].
+fn stored_key<const N: usize>(stored: Option<&str>) -> Option<[u8; N]> {
+    let stored = stored?;
+    let mut buf = [0u8; 128];
+    match B64.decode_slice(stored.as_bytes(), &mut buf) {
+        Ok(n) if n == N => buf[..N].try_into().ok(),
+        _ => decode_key(Some(stored)).and_then(|bytes| bytes.try_into().ok()),
     }
 }
 
