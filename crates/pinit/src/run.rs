@@ -163,15 +163,22 @@ fn parts(context: Context, mut deps: Deps<'_>) -> Result<ContextParts, StartErro
     let signal = OutboxSignal::new();
     let consumer = deps.config.messaging.consumer.clone();
     Ok(match context {
-        Context::Auth => ContextParts {
-            name: pinit_auth::NAME,
-            style: pinit_auth::ERROR_STYLE,
-            migrations: pinit_auth::MIGRATIONS,
-            routes: pinit_auth::routes(build_auth(&deps, &signal)?),
-            outbox: Some(signal),
-            consumers: Vec::new(),
-            background: None,
-        },
+        Context::Auth => {
+            let auth = build_auth(&deps, &signal)?;
+            ContextParts {
+                name: pinit_auth::NAME,
+                style: pinit_auth::ERROR_STYLE,
+                migrations: pinit_auth::MIGRATIONS,
+                routes: pinit_auth::routes(auth.clone()),
+                outbox: Some(signal),
+                consumers: Vec::new(),
+                background: Some(Box::new(
+                    move |lc: &Lifecycle, _: &Db, _: &ConnectionUrl| {
+                        start_auth_housekeeping(lc, auth)
+                    },
+                )),
+            }
+        }
         Context::Task => {
             let app = pinit_task::TaskApp::new(deps.db.clone(), deps.clock.clone(), signal.clone());
             if let Some(listener) = deps.task_grpc.take() {
@@ -272,7 +279,7 @@ fn start_dispatcher(
     Ok(())
 }
 
-/// The auth service: its signing keys, password hasher, OAuth providers; and its housekeeping task.
+/// The auth service: its signing keys, password hasher, OAuth providers.
 fn build_auth(deps: &Deps<'_>, signal: &OutboxSignal) -> Result<pinit_auth::Auth, StartError> {
     let settings = deps.config.auth.clone();
     let dir = deps.config.keys_dir();
@@ -297,25 +304,29 @@ fn build_auth(deps: &Deps<'_>, signal: &OutboxSignal) -> Result<pinit_auth::Auth
         signal.clone(),
         providers,
     );
-    let housekeeping = auth.clone();
-    let stop = deps.lc.token(Phase::Background);
-    deps.lc
-        .spawn(Phase::Background, "auth-housekeeping", async move {
-            let mut every = tokio::time::interval(Duration::from_secs(600));
-            loop {
-                tokio::select! {
-                    _ = stop.cancelled() => return Ok::<(), std::convert::Infallible>(()),
-                    _ = every.tick() => {
-                        match housekeeping.prune().await {
-                            Ok(n) if n > 0 => tracing::debug!(removed = n, "auth housekeeping"),
-                            Ok(_) => {}
-                            Err(e) => tracing::warn!(error = %e, "auth housekeeping failed"),
-                        }
+    Ok(auth)
+}
+
+/// The auth housekeeping (expired OAuth states, old rate-limit windows, long-expired sessions), started once
+/// the schema is current; every ten minutes.
+fn start_auth_housekeeping(lc: &Lifecycle, auth: pinit_auth::Auth) -> Result<(), StartError> {
+    let stop = lc.token(Phase::Background);
+    lc.spawn(Phase::Background, "auth-housekeeping", async move {
+        let mut every = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return Ok::<(), std::convert::Infallible>(()),
+                _ = every.tick() => {
+                    match auth.prune().await {
+                        Ok(n) if n > 0 => tracing::debug!(removed = n, "auth housekeeping"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "auth housekeeping failed"),
                     }
                 }
             }
-        });
-    Ok(auth)
+        }
+    });
+    Ok(())
 }
 
 /// Serves a context on `listener` at once (liveness answers), then migrates its database; readiness

@@ -104,6 +104,17 @@ impl Pinit {
         self.wait(Duration::from_secs(30))
     }
 
+    /// Warnings and errors logged so far, as JSON lines.
+    pub fn problems(&self) -> Vec<String> {
+        self.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| matches!(l["level"].as_str(), Some("WARN" | "ERROR")))
+            .map(|l| l.to_string())
+            .collect()
+    }
+
     pub fn logged(&self, message: &str) -> bool {
         self.logs
             .lock()
