@@ -172,12 +172,9 @@ impl WebPushSender {
                 };
             }
         };
-        let keys = stored_key::<{ ece::PUBLIC_KEY_LEN }>(to.p256dh.as_deref()).zip(stored_key::<
-            { ece::AUTH_LEN },
-        >(
-            to.auth_secret.as_deref(),
-        ));
-        let Some((ua_public, auth)) = keys else {
+        let ua_public = stored_key::<{ ece::PUBLIC_KEY_LEN }>(to.p256dh.as_deref());
+        let auth = stored_key::<{ ece::AUTH_LEN }>(to.auth_secret.as_deref());
+        let Some((ua_public, auth)) = ua_public.zip(auth) else {
             return SendOutcome::Failed {
                 status: None,
                 reason: "the stored subscription keys are unusable".into(),
@@ -296,6 +293,19 @@ pub fn seconds_left(claims: &serde_json::Value, now: Timestamp) -> i64 {
 mod tests {
     use super::*;
     use pinit_kernel::ManualClock;
+
+    #[test]
+    fn stored_keys_decode_in_either_base64_form_and_only_at_their_length() {
+        let auth: [u8; 16] = *b"\xfb\xff0123456789abcd";
+        let url_safe = B64.encode(auth);
+        let standard = base64::engine::general_purpose::STANDARD.encode(auth);
+        assert_ne!(url_safe, standard.trim_end_matches('='));
+        assert_eq!(stored_key::<16>(Some(&url_safe)), Some(auth));
+        assert_eq!(stored_key::<16>(Some(&standard)), Some(auth));
+        assert_eq!(stored_key::<65>(Some(&url_safe)), None);
+        assert_eq!(stored_key::<16>(Some("not base64!")), None);
+        assert_eq!(stored_key::<16>(None), None);
+    }
 
     #[test]
     fn vapid_jwts_verify_and_are_cached_per_origin() {
