@@ -1236,7 +1236,7 @@ fn calibrate(env: &Env) -> Crypto {
     let key = &env.keys[0];
     let public: [u8; ece::PUBLIC_KEY_LEN] = key.secret.public_key().to_sec1_bytes()[..]
         .try_into()
-        .unwrap_or([4; ece::PUBLIC_KEY_LEN]);
+        .expect("an uncompressed P-256 point is 65 bytes");
     let message = pinit_notification::domain::PushMessage::new(
         42,
         "Deep work #42",

@@ -118,14 +118,10 @@ fn timeline(samples: &[Sample], started: Instant, published: &HashMap<String, Du
 /// Deletes the run's queue, its dead-letter queue and its exchange (they are named per run), so that runs do
 /// not pile them up on the broker.
 async fn remove_topology(url: &ConnectionUrl, inbox: &Inbox, exchange: &str) {
-    let sub = inbox.subscription();
     let result: Result<(), Box<dyn std::error::Error>> = async {
         let conn = pinit_messaging::amqp::connect(url, "pinit-bench-cleanup").await?;
         let ch = conn.create_channel().await?;
-        for queue in [sub.queue.clone(), sub.dead_letter_queue()] {
-            ch.queue_delete(queue.as_str().into(), Default::default())
-                .await?;
-        }
+        pinit_messaging::amqp::delete_subscription(&ch, inbox.subscription()).await?;
         ch.exchange_delete(exchange.into(), Default::default())
             .await?;
         conn.close(200, "bye".into()).await?;

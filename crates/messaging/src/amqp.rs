@@ -20,7 +20,7 @@ use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions,
     BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
-    QueueBindOptions, QueueDeclareOptions,
+    QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{
@@ -125,6 +125,20 @@ pub async fn declare_subscription(
                 QueueBindOptions::default(),
                 FieldTable::default(),
             )
+            .await?;
+    }
+    Ok(())
+}
+
+/// Deletes a subscription's queue and its dead-letter queue: the inverse of [`declare_subscription`], for tests
+/// and benchmarks that name their own. Its exchanges may be shared, so they stay.
+pub async fn delete_subscription(
+    channel: &Channel,
+    sub: &Subscription,
+) -> Result<(), lapin::Error> {
+    for queue in [sub.queue.clone(), sub.dead_letter_queue()] {
+        channel
+            .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
             .await?;
     }
     Ok(())

@@ -38,11 +38,7 @@ impl Names {
         Subscription::new(self.queue.clone()).bind_key(&self.exchange, &self.key)
     }
     async fn cleanup(&self) {
-        cleanup(
-            &[&self.queue, &format!("{}.dlq", self.queue)],
-            &[&self.exchange],
-        )
-        .await;
+        cleanup(&self.subscription()).await;
     }
 }
 

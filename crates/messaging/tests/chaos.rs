@@ -60,8 +60,9 @@ async fn exactly_once_while_relays_die_and_the_broker_connection_drops(backend: 
     let proxy = Proxy::start(broker_addr()).await;
     let started = Instant::now();
 
+    let subscription = Subscription::new(queue.clone()).bind_key(&exchange, &key);
     let inbox = Inbox::new(
-        Subscription::new(queue.clone()).bind_key(&exchange, &key),
+        subscription.clone(),
         consumer.clone(),
         Recorder::default(),
         // Four workers; an aggregate stays on one worker, in queue order: every event must be applied.
@@ -165,7 +166,7 @@ async fn exactly_once_while_relays_die_and_the_broker_connection_drops(backend: 
     last.await.unwrap().unwrap();
     stop.cancel();
     consuming.await.unwrap().unwrap();
-    cleanup(&[&queue, &format!("{queue}.dlq")], &[&exchange]).await;
+    cleanup(&subscription).await;
 
     let applied = count(&consumer, "SELECT COUNT(*) FROM applied").await;
     let distinct = count(&consumer, "SELECT COUNT(DISTINCT event_id) FROM applied").await;

@@ -247,10 +247,6 @@ impl PushMessage {
         message
     }
 
-    pub fn schedule_id(&self) -> i64 {
-        self.schedule_id
-    }
-
     /// The title as sent (at most [`MAX_TITLE_CHARS`] characters and an ellipsis).
     pub fn title(&self) -> &str {
         &self.title

@@ -10,9 +10,7 @@ use pinit_contracts::events::ScheduleState;
 use pinit_kernel::Backend;
 use pinit_kernel::config::ConnectionUrl;
 use pinit_messaging::amqp::lapin::BasicProperties;
-use pinit_messaging::amqp::lapin::options::{
-    BasicPublishOptions, ExchangeDeleteOptions, QueueDeleteOptions,
-};
+use pinit_messaging::amqp::lapin::options::{BasicPublishOptions, ExchangeDeleteOptions};
 use pinit_messaging::amqp::lapin::types::{AMQPValue, FieldTable, LongString};
 use pinit_messaging::{AmqpConsumer, AmqpTransport, OutboundMessage, Subscription, Transport};
 use pinit_notification::ScheduleChange;
@@ -50,19 +48,19 @@ async fn schedule_events_travel_through_rabbitmq(backend: Backend) {
     let suffix = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
     let exchange = format!("test.task.schedule.{suffix}");
     let stop = CancellationToken::new();
-    let mut queues = Vec::new();
+    let mut subscriptions = Vec::new();
     let mut running = Vec::new();
     for change in ScheduleChange::ALL {
         let queue = format!("{}.{suffix}", change.queue());
-        let sub =
-            Subscription::new(queue.clone()).bind_key(&exchange, change.channel().routing_key);
+        let sub = Subscription::new(queue).bind_key(&exchange, change.channel().routing_key);
         let consumer = AmqpConsumer::new(
             url(),
-            app.app.consumer(change, sub, &support::consumer_config()),
+            app.app
+                .consumer(change, sub.clone(), &support::consumer_config()),
         );
         consumer.declare().await.expect("declare the topology");
         running.push(tokio::spawn(consumer.run(stop.clone())));
-        queues.push(queue);
+        subscriptions.push(sub);
     }
 
     let owner = id();
@@ -181,16 +179,8 @@ async fn schedule_events_travel_through_rabbitmq(backend: Backend) {
     for r in running {
         let _ = r.await;
     }
-    for q in &queues {
-        let _ = channel
-            .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
-            .await;
-        let _ = channel
-            .queue_delete(
-                format!("{q}.dlq").as_str().into(),
-                QueueDeleteOptions::default(),
-            )
-            .await;
+    for sub in &subscriptions {
+        let _ = pinit_messaging::amqp::delete_subscription(&channel, sub).await;
     }
     let _ = channel
         .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())

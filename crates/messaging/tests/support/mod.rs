@@ -266,14 +266,14 @@ pub async fn get_one(
     }
 }
 
-/// Deletes test queues and exchanges (best effort).
-pub async fn cleanup(queues: &[&str], exchanges: &[&str]) {
+/// Deletes a test's queue, dead-letter queue and exchanges (best effort).
+pub async fn cleanup(sub: &pinit_messaging::Subscription) {
     let (conn, ch) = amqp_channel().await;
-    for q in queues {
-        let _ = ch.queue_delete((*q).into(), Default::default()).await;
-    }
-    for e in exchanges {
-        let _ = ch.exchange_delete((*e).into(), Default::default()).await;
+    let _ = pinit_messaging::amqp::delete_subscription(&ch, sub).await;
+    for b in &sub.bindings {
+        let _ = ch
+            .exchange_delete(b.exchange.as_str().into(), Default::default())
+            .await;
     }
     let _ = conn.close(200, "bye".into()).await;
 }
