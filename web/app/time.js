@@ -1,7 +1,7 @@
 // Time and time zones, without a date library.
 //
-// Wire formats (web-client.md §5.1): a wall-clock date-time "YYYY-MM-DDTHH:mm:ss" plus an IANA zone id;
-// a date "YYYY-MM-DD". Dates here are plain strings; instants are epoch milliseconds. Never toISOString()
+// Wire formats (docs/contract/web-client.md#wire-formats): a wall-clock date-time "YYYY-MM-DDTHH:mm:ss"
+// plus an IANA zone id; a date "YYYY-MM-DD". Dates here are plain strings; instants are epoch milliseconds. Never toISOString()
 // for payloads: it shifts the wall clock to UTC.
 
 const partFormatters = new Map();

@@ -1,6 +1,6 @@
 // An in-memory fake of the task API (/v2/**) and the push API (/v0/push/**), written from the reference
-// contract (task-service.md §5, notification-service.md): used only with PINIT_WEB_FAKE_API=1 to exercise
-// the client while those services are being built. Auth (/v0/signup, login, refresh, ...) always stays real.
+// contract (docs/contract/task.md, docs/contract/notification.md): used only with PINIT_WEB_FAKE_API=1 to
+// exercise the client while those services are being built. Auth (/v0/signup, login, refresh, ...) always stays real.
 import { createECDH } from 'node:crypto';
 
 const pad = (n) => String(n).padStart(2, '0');
