@@ -18,7 +18,7 @@ use pinit_auth::{Auth, MIGRATIONS};
 use pinit_bench::{ms, percentile};
 use pinit_kernel::config::DatabasePoolConfig;
 use pinit_kernel::{Db, SharedClock, SystemClock};
-use pinit_messaging::OutboxSignal;
+use pinit_messaging::Outbox;
 
 struct Case {
     name: &'static str,
@@ -99,7 +99,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Hasher::new(&settings.password)?,
             tokens,
             settings.clone(),
-            OutboxSignal::new(),
+            Outbox::new(Arc::clone(&clock), std::time::Duration::ZERO),
             ProviderRegistry::new(&settings.oauth)?,
         );
         auth.signup(

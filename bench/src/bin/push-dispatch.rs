@@ -415,6 +415,8 @@ async fn run_on(env: &Env, database: &TempDatabase, w: Workload) -> Result<RunRe
         batch_size: args.batch_size,
         vapid_subject: "mailto:bench@pinit.example".into(),
         safety_poll: HumanDuration::from_secs(30),
+        // The fake push service listens on http://127.0.0.1.
+        allow_insecure_endpoints: true,
         ..Settings::default()
     };
     if let Some((key, problem)) = settings.problems().first() {
@@ -425,13 +427,12 @@ async fn run_on(env: &Env, database: &TempDatabase, w: Workload) -> Result<RunRe
     let mut dbs = Vec::new();
     for _ in 0..w.replicas {
         let db = Db::connect(&database.url, &pool(args.db_pool)).await?;
-        let app = Notifications::with_policy(
+        let app = Notifications::new(
             db.clone(),
             SystemClock::shared(),
             settings.clone(),
             env.vapid.clone(),
             directory.clone(),
-            EndpointPolicy::insecure(),
         );
         let dispatcher = app.dispatcher()?;
         replicas.push(tokio::spawn(dispatcher.run(stop.child_token())));

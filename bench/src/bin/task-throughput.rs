@@ -35,7 +35,7 @@ use jiff::{SignedDuration, Timestamp};
 use pinit_bench::{ms, percentile};
 use pinit_kernel::config::{ConnectionUrl, DatabasePoolConfig, HumanDuration};
 use pinit_kernel::{Db, SharedClock, SystemClock};
-use pinit_messaging::OutboxSignal;
+use pinit_messaging::Outbox;
 use pinit_task::TaskApp;
 use pinit_task::app::MemberProvisioning;
 use pinit_task::domain::{Description, MemberId, ScheduleDraft, ScheduleType, Title};
@@ -319,7 +319,9 @@ impl Bench {
         Ok(())
     }
 
-    async fn app_with_pool(&self, pool: u32) -> Result<TaskApp, BoxError> {
+    /// The use cases over a pool of `pool` connections; their outbox sends `NOTIFY` at most once per
+    /// `notify_every` (zero: on every commit).
+    async fn app_with_pool(&self, pool: u32, notify_every: Duration) -> Result<TaskApp, BoxError> {
         let url = ConnectionUrl::parse(&self.db_url)?;
         let db = Db::connect(
             &url,
@@ -336,13 +338,17 @@ impl Bench {
         }
         drop(held);
         let clock: SharedClock = SystemClock::shared();
-        Ok(TaskApp::new(db, clock, OutboxSignal::new()))
+        Ok(TaskApp::new(
+            db,
+            clock.clone(),
+            Outbox::new(clock, notify_every),
+        ))
     }
 
     /// Closed loop: `clients` workers, each running sequences back to back for `--seconds`.
     async fn ours_closed(&self, clients: usize) -> Result<Measurement, BoxError> {
         let pool = self.args.pool.unwrap_or(clients as u32);
-        let app = self.app_with_pool(pool).await?;
+        let app = self.app_with_pool(pool, Duration::ZERO).await?;
         let m = self.args.members_per_client;
         let (cpu_before, _) = cpu_times();
         let started = Instant::now();
@@ -393,14 +399,15 @@ impl Bench {
         pool: u32,
         notify: Notify,
     ) -> Result<Measurement, BoxError> {
-        let app = self.app_with_pool(pool).await?;
+        let every = match notify {
+            Notify::Debounced(every) => every,
+            Notify::Every => Duration::ZERO,
+        };
+        let app = self.app_with_pool(pool, every).await?;
         let members = self.members();
         let idle: Arc<Mutex<VecDeque<i64>>> = Arc::new(Mutex::new((1..=members).collect()));
         let draft = Arc::new(draft()?);
         let duration = Duration::from_secs(self.args.half_load_seconds);
-        if let Notify::Debounced(every) = notify {
-            pinit_messaging::outbox::set_notify_min_interval(every);
-        }
         let mut rng = Rng(Timestamp::now().as_nanosecond() as u64 ^ 0xA11CE);
         let (cpu_before, _) = cpu_times();
         let started = tokio::time::Instant::now();
@@ -443,7 +450,6 @@ impl Bench {
         }
         let elapsed = started.elapsed();
         let cpu = cpu_times().0.saturating_sub(cpu_before);
-        pinit_messaging::outbox::set_notify_min_interval(Duration::ZERO);
         app.db().close().await;
         Ok(Measurement::new(samples, elapsed, errors, cpu))
     }
@@ -598,7 +604,7 @@ async fn setup(args: &Args, db_name: &str) -> Result<Bench, BoxError> {
     let db = Db::connect(&url, &DatabasePoolConfig::default()).await?;
     db.migrate(pinit_task::NAME, pinit_task::MIGRATIONS).await?;
     let clock: SharedClock = SystemClock::shared();
-    let app = TaskApp::new(db, clock, OutboxSignal::new());
+    let app = TaskApp::new(db, clock.clone(), Outbox::new(clock, Duration::ZERO));
     let bench = Bench {
         args: args.clone(),
         db_name: db_name.to_owned(),

@@ -9,7 +9,7 @@ use pinit_contracts::events::{MemberCreated, channel};
 use pinit_kernel::SharedClock;
 use pinit_kernel::db::{Db, DbError};
 use pinit_messaging::message::OutgoingEvent;
-use pinit_messaging::outbox::{self, OutboxError, OutboxSignal};
+use pinit_messaging::outbox::{Outbox, OutboxError};
 
 use crate::domain::{self, Invalid, Nickname, Signup, ZoneId};
 use crate::oauth::{ExternalIdentity, OAuthError, ProviderRegistry};
@@ -86,7 +86,7 @@ struct Inner {
     hasher: Hasher,
     tokens: TokenIssuer,
     settings: Settings,
-    outbox: OutboxSignal,
+    outbox: Outbox,
     providers: ProviderRegistry,
 }
 
@@ -97,7 +97,7 @@ impl Auth {
         hasher: Hasher,
         tokens: TokenIssuer,
         settings: Settings,
-        outbox: OutboxSignal,
+        outbox: Outbox,
         providers: ProviderRegistry,
     ) -> Self {
         Self {
@@ -164,7 +164,8 @@ impl Auth {
             .settings
             .default_zone
             .parse()
-            .unwrap_or_else(|_| "Asia/Seoul".parse().expect("a known zone"))
+            .or_else(|_| pinit_kernel::DEFAULT_ZONE.parse())
+            .expect("the default zone is in the bundled tz database")
     }
 
     /// Inserts the member (and its OAuth link), records `member.created`, commits, wakes the relay.
@@ -218,7 +219,7 @@ impl Auth {
             now,
         )
         .map_err(OutboxError::from)?;
-        outbox::record(&mut tx, event).await?;
+        self.inner.outbox.record(&mut tx, event).await?;
         self.inner.outbox.commit(tx).await?;
         tracing::info!(member_id, social = link.is_some(), "member created");
         metrics::counter!("auth_signups_total", "kind" => if link.is_some() { "oauth" } else { "local" })
@@ -246,7 +247,7 @@ impl Auth {
         self.limit(&user_bucket, rl.login_failures_per_username, Count::Peek)
             .await?;
 
-        let mut conn = self.conn().await?;
+        let mut conn = self.inner.db.conn().await?;
         let found = if username.is_empty() {
             None
         } else {
@@ -261,7 +262,7 @@ impl Auth {
         let member_id = match (verdict, found) {
             (Verdict::Match, Some((id, _))) => id,
             (Verdict::MatchRehashed(new_hash), Some((id, _))) => {
-                let mut conn = self.conn().await?;
+                let mut conn = self.inner.db.conn().await?;
                 store::set_password_hash(&mut conn, id, &new_hash).await?;
                 tracing::info!(member_id = id, "password hash upgraded");
                 id
@@ -385,7 +386,7 @@ impl Auth {
         let Some(token) = token.filter(|t| !t.is_empty()) else {
             return Ok(());
         };
-        let mut conn = self.conn().await?;
+        let mut conn = self.inner.db.conn().await?;
         if let Some(family) = store::family_of(&mut conn, &tokens::digest(token)).await? {
             store::revoke_family(&mut conn, &family, self.now().as_microsecond(), "logout").await?;
         }
@@ -405,7 +406,7 @@ impl Auth {
     }
 
     pub async fn me(&self, member_id: i64) -> Result<MemberRow, AuthError> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.inner.db.conn().await?;
         store::member(&mut conn, member_id)
             .await?
             .ok_or(AuthError::Unauthorized("member no longer exists"))
@@ -429,7 +430,7 @@ impl Auth {
         };
         let expires =
             self.now().as_microsecond() + i64::try_from(OAUTH_STATE_TTL.as_micros()).unwrap_or(0);
-        let mut conn = self.conn().await?;
+        let mut conn = self.inner.db.conn().await?;
         store::insert_state(
             &mut conn,
             &tokens::digest(&state),
@@ -472,7 +473,7 @@ impl Auth {
         let state = state
             .filter(|s| !s.is_empty())
             .ok_or(AuthError::OAuthState("Missing state parameter"))?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.inner.db.conn().await?;
         let stored = store::take_state(&mut conn, &tokens::digest(state))
             .await?
             .ok_or(AuthError::OAuthState("Invalid or expired state"))?;
@@ -498,7 +499,7 @@ impl Auth {
             .identify(code, state, stored.pkce_verifier.as_deref())
             .await?;
 
-        let mut conn = self.conn().await?;
+        let mut conn = self.inner.db.conn().await?;
         let existing = store::oauth_member(&mut conn, &identity.issuer, &identity.subject).await?;
         drop(conn);
         let member_id = match existing {
@@ -525,7 +526,7 @@ impl Auth {
             .await
         {
             Err(AuthError::Db(DbError::Duplicate { .. })) | Err(AuthError::DuplicateUsername) => {
-                let mut conn = self.conn().await?;
+                let mut conn = self.inner.db.conn().await?;
                 store::oauth_member(&mut conn, &identity.issuer, &identity.subject)
                     .await?
                     .ok_or(AuthError::OAuthState("concurrent first login; try again"))
@@ -536,7 +537,7 @@ impl Auth {
 
     /// Deletes expired OAuth states, old rate-limit windows and long-expired sessions.
     pub async fn prune(&self) -> Result<u64, AuthError> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.inner.db.conn().await?;
         let window =
             i64::try_from(self.inner.settings.rate_limit.window.get().as_micros()).unwrap_or(0);
         Ok(store::prune(&mut conn, self.now().as_microsecond(), window).await?)
@@ -566,7 +567,7 @@ impl Auth {
             return Ok(());
         }
         let (start, remaining) = self.window();
-        let mut conn = self.conn().await?;
+        let mut conn = self.inner.db.conn().await?;
         let before = match mode {
             Count::Hit => store::add_hits(&mut conn, bucket, start, 1).await? - 1,
             Count::Peek => store::hits(&mut conn, bucket, start).await?,
@@ -582,15 +583,5 @@ impl Auth {
             });
         }
         Ok(())
-    }
-
-    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, AuthError> {
-        Ok(self
-            .inner
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(DbError::from)?)
     }
 }

@@ -34,7 +34,7 @@ pub fn routes(auth: Auth) -> Router {
         .route("/v0/login/oauth2/authorize/{provider}", get(authorize))
         .route("/v0/login/oauth2/code/{provider}", get(callback))
         .route("/.well-known/jwks.json", get(jwks))
-        .route("/openapi.json", get(openapi))
+        .route("/openapi.json", pinit_kernel::http::openapi_route(OPENAPI))
         .with_state(auth)
 }
 
@@ -60,7 +60,7 @@ impl From<AuthError> for ApiError {
             AuthError::BadCredentials => ApiError::bad_request(error.to_string()),
             AuthError::Unauthorized(why) => {
                 tracing::debug!(why, "unauthorized");
-                ApiError::unauthorized("인증이 필요합니다. 다시 로그인해 주세요.")
+                ApiError::login_required()
             }
             AuthError::RateLimited { retry_after_secs } => ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -323,15 +323,4 @@ async fn jwks(State(auth): State<Auth>) -> Response {
         HeaderValue::from_static("public, max-age=300"),
     );
     response
-}
-
-async fn openapi() -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        OPENAPI,
-    )
-        .into_response()
 }

@@ -34,7 +34,7 @@ impl Default for Settings {
             access_token_ttl: HumanDuration::from_secs(5 * 60),
             refresh_token_ttl: HumanDuration::from_secs(14 * 24 * 3600),
             refresh_grace: HumanDuration::from_secs(10),
-            default_zone: "Asia/Seoul".into(),
+            default_zone: pinit_kernel::DEFAULT_ZONE.into(),
             cookie: CookieSettings::default(),
             password: PasswordSettings::default(),
             rate_limit: RateLimitSettings::default(),

@@ -1,7 +1,8 @@
 //! Event payloads and broker topology: the published language of Pinit's events.
 //!
-//! Names and JSON shapes follow the reference AsyncAPI documents (`asyncapi-auth.yaml`, `asyncapi-task.yaml`)
-//! exactly: camelCase keys, `occurredAt` an RFC 3339 instant with offset, `idempotentKey` the stable event id.
+//! Names and JSON shapes follow the reference's AsyncAPI documents exactly (summarised in
+//! docs/contract/task.md#events and docs/contract/auth-and-gateway.md#member-created): camelCase keys,
+//! `occurredAt` an RFC 3339 instant with offset, `idempotentKey` the stable event id.
 //! Producers may add fields (our outbox adds `aggregateVersion`); consumers ignore fields they do not know, so
 //! a payload type here never rejects a reference-produced message for carrying extra keys.
 //!
@@ -35,16 +36,9 @@ pub mod routing_key {
     pub const TASK_CANCELED: &str = "task.canceled";
 }
 
-/// One AsyncAPI channel: where an event is published and which message it carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Channel {
-    /// The exchange the producer publishes to.
-    pub exchange: &'static str,
-    /// The routing key (the channel address).
-    pub routing_key: &'static str,
-    /// The AsyncAPI message name of the payload (`components.messages.<name>`).
-    pub message: &'static str,
-}
+/// One AsyncAPI channel: where an event is published and which message it carries. The type is the
+/// messaging spine's (it publishes and binds by it); the channels themselves are named here.
+pub use pinit_messaging::message::Channel;
 
 /// Every channel of the published language, by routing key.
 pub mod channel {
@@ -187,41 +181,9 @@ fn example_time() -> Timestamp {
 
 const EXAMPLE_KEY: &str = "019c3a5e-1f00-7000-8000-000000000001";
 
-/// JSON form of instants: RFC 3339 with offset on output (`2026-02-08T01:00:00Z`); on input any RFC 3339 /
-/// ISO 8601 instant with an offset (`2026-02-08T10:00+09:00`, seconds optional), and — for messages from the
-/// reference auth service, which sends a Java `LocalDateTime` — a local date-time without offset, read as UTC.
-pub mod instant {
-    use jiff::Timestamp;
-    use serde::{Deserialize, Deserializer, Serializer, de};
-
-    /// The wire text of an instant.
-    pub fn format(at: Timestamp) -> String {
-        at.to_string()
-    }
-
-    /// Parses the wire text of an instant (see the module docs for what is accepted).
-    pub fn parse(text: &str) -> Result<Timestamp, String> {
-        let text = text.trim();
-        if let Ok(at) = text.parse::<Timestamp>() {
-            return Ok(at);
-        }
-        text.parse::<jiff::civil::DateTime>()
-            .ok()
-            .and_then(|local| jiff::tz::TimeZone::UTC.to_timestamp(local).ok())
-            .ok_or_else(|| {
-                format!("`{text}` is not an RFC 3339 instant (e.g. `2026-02-08T01:00:00Z`)")
-            })
-    }
-
-    pub fn serialize<S: Serializer>(at: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(at)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
-        let text = std::borrow::Cow::<str>::deserialize(d)?;
-        parse(&text).map_err(de::Error::custom)
-    }
-}
+/// JSON form of instants (`occurredAt`): the messaging spine writes it into every payload, so its format is
+/// the spine's ([`pinit_messaging::message::instant`]).
+pub use pinit_messaging::message::instant;
 
 /// `member.created` on `auth.member.direct`: a member signed up (auth → task).
 ///
@@ -514,6 +476,23 @@ mod tests {
         assert_eq!(m.idempotent_key, None);
         let out = serde_json::to_value(&m).unwrap();
         assert!(out.get("idempotentKey").is_none(), "{out}");
+    }
+
+    /// What the outbox publishes for a `ScheduleDeleted` (its own keys written in, `aggregateVersion` added;
+    /// the messaging tests publish this body through RabbitMQ) decodes into the contract type.
+    #[test]
+    fn a_published_body_with_the_outbox_keys_decodes() {
+        let body = json!({
+            "scheduleId": 42,
+            "ownerId": 7,
+            "occurredAt": "2026-02-08T01:00:00.25Z",
+            "idempotentKey": "019c3a5e-1f00-7000-8000-000000000001",
+            "aggregateVersion": 3
+        });
+        let back: ScheduleDeleted = serde_json::from_value(body).unwrap();
+        assert_eq!(back.idempotent_key, "019c3a5e-1f00-7000-8000-000000000001");
+        assert_eq!(back.occurred_at, at("2026-02-08T01:00:00.25Z"));
+        assert_eq!((back.schedule_id, back.owner_id), (42, 7));
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! `X-Member-Id` header the services trust.
 //!
 //! * `X-Member-Id` is removed from **every** incoming request, and set only from a verified access token
-//!   (spec auth-and-gateway §10.2; the reference forwarded a client's header on public routes).
-//! * Public operations ignore `Authorization` entirely — an expired token never breaks login (§10.12).
+//!   (docs/contract/auth-and-gateway.md#member-header; the reference forwarded a client's header on public
+//!   routes).
+//! * Public operations ignore `Authorization` entirely — an expired token never breaks login
+//!   (docs/contract/auth-and-gateway.md#public-routes).
 //! * Everything else needs a valid RS256 access token: `type=access`, the configured `iss`, unexpired (30 s
 //!   leeway), a known `kid`. Keys come from auth's `/.well-known/jwks.json`, cached, and fetched again when a
 //!   token names a key we do not know (auth rotated its key) — at most once a second.
@@ -15,13 +17,12 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use pinit_kernel::extract::MEMBER_HEADER;
 use pinit_kernel::jwt::{Jwks, JwtError, Verifier};
 use pinit_kernel::{ApiError, SharedClock};
 use tokio::sync::{Mutex, RwLock};
 
 use crate::proxy::Upstream;
-
-pub const MEMBER_HEADER: &str = "x-member-id";
 
 /// Is `(method, path)` open without a token?
 pub fn is_public(method: &Method, path: &str) -> bool {

@@ -14,7 +14,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use pinit_kernel::ApiError;
 
-/// Headers that describe one hop, never forwarded (RFC 9110 §7.6.1).
+/// Headers that describe one hop, never forwarded (RFC 9110, section 7.6.1).
 const HOP_BY_HOP: [HeaderName; 7] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),

@@ -4,6 +4,10 @@ use std::sync::{Arc, Mutex};
 
 use jiff::{SignedDuration, Timestamp};
 
+/// The zone a member gets when none (or an unknown one) is given: the reference served Korea only, and its
+/// clients and events assume it.
+pub const DEFAULT_ZONE: &str = "Asia/Seoul";
+
 /// Source of the current instant.
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> Timestamp;

@@ -59,6 +59,8 @@ impl std::fmt::Debug for Tx {
 const WRITER_TURN_WAIT: Duration = Duration::from_secs(10);
 /// A connection on either backend (what stores take: `&mut *tx`).
 pub type Conn = sqlx::AnyConnection;
+/// A connection borrowed from a [`Db`]'s pool ([`Db::conn`]); `&mut *conn` is a [`Conn`].
+pub type PooledConn = sqlx::pool::PoolConnection<Any>;
 
 /// Which database engine sits behind a [`Db`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -289,6 +291,11 @@ impl Db {
         &self.pool
     }
 
+    /// A pooled connection for reads and single statements (a use case's writes go through [`Db::begin`]).
+    pub async fn conn(&self) -> Result<PooledConn, DbError> {
+        Ok(self.pool.acquire().await?)
+    }
+
     /// Begins a write transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`), so
     /// two writers queue instead of failing when a reader upgrades; and the pool's writers queue in an async FIFO
     /// lock before that, instead of in SQLite's busy handler, which sleeps up to 100 ms between tries and lets
@@ -437,6 +444,44 @@ fn sqlite_path(url: &ConnectionUrl) -> Option<std::path::PathBuf> {
 
 /// Default time a readiness check waits for the database.
 pub const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Wakes `signal` on every PostgreSQL `NOTIFY` on `channel`, until `stop`: how a process hears about commits
+/// made by other replicas (the outbox relay, the push dispatcher). It wakes once after each (re)connect, since
+/// notifications sent meanwhile were missed; on a lost connection it logs, waits a second and reconnects —
+/// the caller's polling covers the gap. `what` names the listener in logs.
+pub async fn listen(
+    url: ConnectionUrl,
+    channel: &'static str,
+    what: &'static str,
+    signal: crate::WakeSignal,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        let attempt = async {
+            let mut listener = sqlx::postgres::PgListener::connect(url.expose()).await?;
+            listener.listen(channel).await?;
+            signal.wake();
+            loop {
+                listener.recv().await?;
+                signal.wake();
+            }
+            #[allow(unreachable_code)]
+            Ok::<(), sqlx::Error>(())
+        };
+        tokio::select! {
+            result = attempt => {
+                if let Err(e) = result {
+                    tracing::warn!(db = %url.redacted(), channel, error = %e, "{what} LISTEN failed; relying on polling until it reconnects");
+                }
+            }
+            _ = stop.cancelled() => return,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.cancelled() => return,
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

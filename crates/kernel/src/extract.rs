@@ -1,10 +1,11 @@
 //! Extractors whose rejections are [`ApiError`]s, so malformed input is always a clear 400 in the
-//! service's error shape (the reference answered many of these with 500).
+//! service's error shape (the reference answered many of these with 500), and the member a request is for.
 
 use axum::extract::FromRequest;
 use axum::extract::FromRequestParts;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
@@ -29,6 +30,41 @@ pub struct Query<T>(pub T);
 #[derive(Debug, Clone, Copy, FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct Path<T>(pub T);
+
+/// The header that carries the member a request is for, from the gateway to the services. The gateway
+/// removes it from every incoming request and sets it only from a verified access token; the services trust
+/// it and nothing else.
+pub const MEMBER_HEADER: &str = "x-member-id";
+
+/// The message of a 401 for a request without a member (the reference's text; its client shows it).
+pub const LOGIN_REQUIRED: &str = "인증이 필요합니다. 다시 로그인해 주세요.";
+
+impl ApiError {
+    /// 401: the request has no (valid) member; log in again.
+    pub fn login_required() -> Self {
+        ApiError::unauthorized(LOGIN_REQUIRED)
+    }
+}
+
+/// The member a request is for: [`MEMBER_HEADER`], a positive 64-bit integer, as the context's member id
+/// type (`CurrentMember<MemberId>`). Missing or malformed → 401 [`LOGIN_REQUIRED`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CurrentMember<Id = i64>(pub Id);
+
+impl<S: Send + Sync, Id: From<i64>> FromRequestParts<S> for CurrentMember<Id> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .headers
+            .get(MEMBER_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .filter(|id| *id > 0)
+            .map(|id| CurrentMember(Id::from(id)))
+            .ok_or_else(ApiError::login_required)
+    }
+}
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {

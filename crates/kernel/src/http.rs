@@ -8,6 +8,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use axum::routing::{MethodRouter, get};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::request_id::{
@@ -154,6 +155,20 @@ async fn close_connections_when_draining(
         );
     }
     response
+}
+
+/// `GET /openapi.json` of a service: its OpenAPI document, as JSON. The gateway merges the services' documents
+/// into the one it serves.
+pub fn openapi_route<S: Clone + Send + Sync + 'static>(document: &'static str) -> MethodRouter<S> {
+    get(move || async move {
+        (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            document,
+        )
+    })
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,7 +1,7 @@
 //! RS256 JSON Web Tokens and JSON Web Key Sets: just what Pinit's access tokens need.
 //!
 //! The auth service signs; the gateway (and auth's own `/v0/me`) verify. Verification is deliberately
-//! narrow — this is where the reference went wrong (spec auth-and-gateway §10.1):
+//! narrow — this is where the reference went wrong (docs/contract/auth-and-gateway.md#token-checks):
 //!
 //! * the algorithm is pinned: the header must say `RS256`; `none`, `HS256` and everything else are refused
 //!   before any key is touched;

@@ -1,8 +1,9 @@
 //! The shared kernel every Pinit context stands on.
 //!
 //! Nothing here knows about tasks, members or pushes: it is the plumbing that is the same for every
-//! service — configuration value types, the one error type and its HTTP body, the database layer that
-//! speaks SQLite and PostgreSQL, the clock, telemetry, health, metrics and the shutdown lifecycle.
+//! service — configuration value types, the one error type and its HTTP body, the member a request is for,
+//! the database layer that speaks SQLite and PostgreSQL (and its `LISTEN` loop), the clock, wake-up signals,
+//! telemetry, health, metrics and the shutdown lifecycle.
 
 pub mod allocator;
 pub mod clock;
@@ -16,10 +17,49 @@ pub mod jwt;
 pub mod keyfile;
 pub mod lifecycle;
 pub mod metrics;
+pub mod signal;
 pub mod telemetry;
+pub mod text;
 
-pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use clock::{Clock, DEFAULT_ZONE, ManualClock, SharedClock, SystemClock};
 pub use db::{Backend, Db, DbError, MigrationSet};
 pub use error::{ApiError, ErrorStyle, FieldError};
+pub use extract::CurrentMember;
 pub use health::Readiness;
 pub use lifecycle::{Lifecycle, Phase};
+pub use signal::WakeSignal;
+
+/// Declares an integer id newtype (`MemberId`, `ScheduleId`, …): `Copy`, ordered, hashable, `Display`,
+/// converted to and from `i64` (what the database and the wire carry).
+#[macro_export]
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub i64);
+
+        impl $name {
+            pub const fn get(self) -> i64 {
+                self.0
+            }
+        }
+
+        impl From<i64> for $name {
+            fn from(id: i64) -> Self {
+                Self(id)
+            }
+        }
+
+        impl From<$name> for i64 {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}

@@ -121,11 +121,6 @@ impl Lifecycle {
         self.draining.cancel();
     }
 
-    /// A handle that can start the shutdown from elsewhere.
-    pub fn trigger(&self) -> CancellationToken {
-        self.draining.clone()
-    }
-
     /// Waits for SIGTERM/SIGINT (or [`Lifecycle::begin_shutdown`]), then drains phase by phase.
     pub async fn run(self) -> Outcome {
         tokio::select! {

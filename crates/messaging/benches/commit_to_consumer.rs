@@ -18,12 +18,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use pinit_kernel::Db;
 use pinit_kernel::config::ConnectionUrl;
 use pinit_kernel::db::Tx;
+use pinit_kernel::{Db, SharedClock, SystemClock};
 use pinit_messaging::{
     AmqpConsumer, AmqpTransport, ConsumerConfig, Handler, HandlerError, InProcessBus, Inbox,
-    IncomingEvent, OutboxSignal, OutgoingEvent, Relay, RelayConfig, Subscription, Transport,
+    IncomingEvent, Outbox, OutgoingEvent, Relay, RelayConfig, Subscription, Transport,
 };
 use pinit_testkit::{Backend, TestDb};
 use tokio_util::sync::CancellationToken;
@@ -160,7 +160,8 @@ async fn databases(backend: Backend) -> ((TestDb, Db), (TestDb, Db)) {
     (producer, consumer)
 }
 
-async fn run(mode: &str) {
+async fn run(mode: &str, notify: Duration) {
+    let clock: SharedClock = SystemClock::shared();
     let rate = env("PINIT_BENCH_RATE", 1000);
     let secs = env("PINIT_BENCH_SECS", 10);
     let backend = if mode == "embedded" {
@@ -179,6 +180,7 @@ async fn run(mode: &str) {
         Subscription::new(format!("bench.{}", uuid::Uuid::new_v4().simple()))
             .bind_key(&exchange, &key),
         consumer.clone(),
+        clock.clone(),
         timer.clone(),
         ConsumerConfig {
             concurrency: env("PINIT_BENCH_CONCURRENCY", 8) as usize,
@@ -197,12 +199,12 @@ async fn run(mode: &str) {
         tokio::spawn(amqp.run(stop.clone()));
         Arc::new(AmqpTransport::new(amqp_url.clone(), "bench-relay"))
     };
-    let signal = OutboxSignal::new();
+    let outbox = Outbox::new(clock, notify);
     let relay = Relay::new(
         "bench",
         producer.clone(),
         transport,
-        signal.clone(),
+        outbox.clone(),
         RelayConfig::default(),
     );
     let relay = tokio::spawn(relay.run(stop.clone()));
@@ -215,9 +217,9 @@ async fn run(mode: &str) {
     let started = Instant::now();
     let mut producers = Vec::new();
     for t in 0..tasks {
-        let (db, signal, commits, exchange, key) = (
+        let (db, outbox, commits, exchange, key) = (
             producer.clone(),
-            signal.clone(),
+            outbox.clone(),
             commits.clone(),
             exchange.clone(),
             key.clone(),
@@ -239,15 +241,13 @@ async fn run(mode: &str) {
                     occurred_at: Timestamp::now(),
                 };
                 let mut tx = db.begin().await.unwrap();
-                let id = pinit_messaging::outbox::record(&mut tx, event)
-                    .await
-                    .unwrap();
+                let id = outbox.record(&mut tx, event).await.unwrap();
                 tx.commit().await.unwrap();
                 commits
                     .lock()
                     .unwrap()
                     .insert(id.to_string(), Instant::now());
-                signal.notify();
+                outbox.notify();
             }
         }));
     }
@@ -334,7 +334,6 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .map(Duration::from_millis)
         .unwrap_or_else(|| RelayConfig::default().notify_min_interval.get());
-    pinit_messaging::outbox::set_notify_min_interval(notify);
     eprintln!("NOTIFY at most every {notify:?} (0 = every commit)");
     let modes: Vec<String> = match std::env::var("PINIT_BENCH_MODE") {
         Ok(m) => vec![m],
@@ -345,6 +344,6 @@ fn main() {
         .build()
         .unwrap();
     for mode in modes {
-        rt.block_on(run(&mode));
+        rt.block_on(run(&mode, notify));
     }
 }

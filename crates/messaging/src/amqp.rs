@@ -262,13 +262,6 @@ impl AmqpTransport {
         })
     }
 
-    /// Drops the connection (tests use it to simulate a broker outage; the next publish reconnects).
-    pub async fn disconnect(&self) {
-        if let Some(p) = self.state.lock().await.take() {
-            let _ = bounded(SETTLE_TIMEOUT, p.conn.close(320, "closed by pinit".into())).await;
-        }
-    }
-
     async fn publish_batch(
         &self,
         batch: &[OutboundMessage],

@@ -95,10 +95,10 @@ pub struct RelayConfig {
     pub metrics_interval: HumanDuration,
     /// On shutdown, how long the relay keeps publishing what is pending before it stops.
     pub flush_timeout: HumanDuration,
-    /// PostgreSQL: minimum time between two `NOTIFY`s sent by this process's recording transactions
-    /// (`0s` = every one). Applied with [`crate::outbox::set_notify_min_interval`] at start-up. The process's
-    /// own relay is woken on every commit anyway ([`crate::OutboxSignal`]); `NOTIFY` only wakes other replicas'
-    /// relays, and a notifying commit takes a cluster-wide lock (ADR 0003).
+    /// PostgreSQL: minimum time between two `NOTIFY`s sent by one context's recording transactions
+    /// (`0s` = every one); given to [`crate::Outbox::new`]. The context's own relay is woken on every commit
+    /// anyway; `NOTIFY` only wakes other replicas' relays, and a notifying commit takes a cluster-wide lock
+    /// (ADR 0003).
     pub notify_min_interval: HumanDuration,
 }
 

@@ -13,13 +13,13 @@ use std::time::Instant;
 use futures::future::BoxFuture;
 use jiff::Timestamp;
 use metrics::{counter, histogram};
-use pinit_contracts::events::Channel;
-use pinit_kernel::Db;
 use pinit_kernel::db::{DbError, Tx};
+use pinit_kernel::text::truncate;
+use pinit_kernel::{Db, SharedClock};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ConsumerConfig;
-use crate::message::IncomingEvent;
+use crate::message::{Channel, IncomingEvent};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -201,6 +201,7 @@ pub struct Inbox {
 struct InboxInner {
     subscription: Subscription,
     db: Db,
+    clock: SharedClock,
     handler: Box<dyn DynHandler>,
     config: ConsumerConfig,
 }
@@ -224,9 +225,11 @@ enum TryError {
 }
 
 impl Inbox {
+    /// A consumer over `db` (which holds the inbox tables); `clock` stamps its records.
     pub fn new<H: Handler>(
         subscription: Subscription,
         db: Db,
+        clock: SharedClock,
         handler: H,
         config: ConsumerConfig,
     ) -> Self {
@@ -234,6 +237,7 @@ impl Inbox {
             inner: Arc::new(InboxInner {
                 subscription,
                 db,
+                clock,
                 handler: Box::new(handler),
                 config,
             }),
@@ -254,6 +258,10 @@ impl Inbox {
 
     pub fn db(&self) -> &Db {
         &self.inner.db
+    }
+
+    fn now(&self) -> Timestamp {
+        self.inner.clock.now()
     }
 
     /// Processes one delivery to its end: applied, skipped, or dead-lettered. `redelivered` says the transport
@@ -350,7 +358,7 @@ impl Inbox {
         if outcome == Outcome::Applied
             && let Some(at) = event.occurred_at
         {
-            let lag = Timestamp::now().duration_since(at).as_secs_f64().max(0.0);
+            let lag = self.now().duration_since(at).as_secs_f64().max(0.0);
             histogram!("pinit_inbox_lag_seconds", "consumer" => self.consumer().to_string())
                 .record(lag);
         }
@@ -419,7 +427,7 @@ impl Inbox {
         let started = Instant::now();
         let consumer = self.consumer();
         let db = TryError::Database;
-        let now = Timestamp::now().as_microsecond();
+        let now = self.now().as_microsecond();
         let fresh = sqlx::query(
             "INSERT INTO messaging_inbox (consumer, event_id, outcome, processed_at_us) \
              VALUES ($1, $2, 'applied', $3) ON CONFLICT (consumer, event_id) DO NOTHING",
@@ -477,7 +485,7 @@ impl Inbox {
 
     /// Counts a run that ended without acknowledgement; returns the attempts so far.
     async fn bump(&self, event: &IncomingEvent, reason: &str) -> Result<i64, DbError> {
-        let now = Timestamp::now().as_microsecond();
+        let now = self.now().as_microsecond();
         let attempts: i64 = sqlx::query_scalar(
             "INSERT INTO messaging_inbox_failure (consumer, event_id, exchange, routing_key, event_type, payload, \
                attempts, last_error, first_failed_at_us, last_failed_at_us) \
@@ -518,7 +526,7 @@ impl Inbox {
             event,
             attempts.max(1),
             error,
-            Some(Timestamp::now().as_microsecond()),
+            Some(self.now().as_microsecond()),
         )
         .await
     }
@@ -530,7 +538,7 @@ impl Inbox {
         error: &str,
         dead_at: Option<i64>,
     ) -> Result<(), DbError> {
-        let now = Timestamp::now().as_microsecond();
+        let now = self.now().as_microsecond();
         sqlx::query(
             "INSERT INTO messaging_inbox_failure (consumer, event_id, exchange, routing_key, event_type, payload, \
                attempts, last_error, first_failed_at_us, last_failed_at_us, dead_lettered_at_us) \
@@ -600,7 +608,7 @@ impl Inbox {
     pub async fn prune(&self) -> Result<u64, DbError> {
         let retention =
             i64::try_from(self.inner.config.inbox_retention.get().as_micros()).unwrap_or(i64::MAX);
-        let before = Timestamp::now().as_microsecond().saturating_sub(retention);
+        let before = self.now().as_microsecond().saturating_sub(retention);
         let done =
             sqlx::query("DELETE FROM messaging_inbox WHERE consumer = $1 AND processed_at_us < $2")
                 .bind(self.consumer())
@@ -617,15 +625,4 @@ impl Inbox {
         .await?;
         Ok(done.rows_affected())
     }
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
 }

@@ -56,12 +56,6 @@ impl InProcessBus {
         }
     }
 
-    /// Cancelled on shutdown: consumers stop waiting between retries (the event stays unpublished and is
-    /// delivered again after restart).
-    pub fn stop_token(&self) -> CancellationToken {
-        self.stop.clone()
-    }
-
     fn targets(&self, m: &OutboundMessage) -> Vec<Inbox> {
         let routes = self.routes.read().unwrap_or_else(|p| p.into_inner());
         routes

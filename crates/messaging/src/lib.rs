@@ -1,7 +1,7 @@
 //! The messaging spine: transactional outbox, relay, idempotent inbox, and two transports behind one trait.
 //!
-//! * A use case records events with [`outbox::record`] inside its transaction and, after commit, pokes the
-//!   [`OutboxSignal`].
+//! * A use case records events with [`Outbox::record`] inside its transaction and commits with
+//!   [`Outbox::commit`], which wakes the relay.
 //! * A [`Relay`] publishes committed rows through a [`Transport`]: [`AmqpTransport`] (RabbitMQ, distributed
 //!   mode) or [`InProcessBus`] (`pinit serve`).
 //! * A consumer is a [`Handler`] wrapped in an [`Inbox`] (de-duplication, stale-version check, retries,
@@ -29,8 +29,8 @@ pub use inbox::{
     Subscription,
 };
 pub use inprocess::InProcessBus;
-pub use message::{AggregateRef, IncomingEvent, OutboundMessage, OutgoingEvent};
-pub use outbox::{OutboxError, OutboxSignal};
+pub use message::{AggregateRef, Channel, IncomingEvent, OutboundMessage, OutgoingEvent};
+pub use outbox::{Outbox, OutboxError};
 pub use relay::{Relay, Round};
 pub use transport::{PublishError, Transport};
 

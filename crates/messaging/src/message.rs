@@ -1,7 +1,8 @@
-//! The shapes an event takes: recorded by a use case, published by the relay, received by a consumer.
+//! The shapes an event takes: recorded by a use case, published by the relay, received by a consumer — and the
+//! two things every event shares whatever its payload: where it is published ([`Channel`]) and how its
+//! `occurredAt` instant is written ([`instant`]).
 
 use jiff::Timestamp;
-use pinit_contracts::events::{Channel, instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -17,6 +18,54 @@ pub const AGGREGATE_VERSION: &str = "aggregateVersion";
 pub const HEADER_AGGREGATE_TYPE: &str = "pinit-aggregate-type";
 pub const HEADER_AGGREGATE_ID: &str = "pinit-aggregate-id";
 pub const HEADER_AGGREGATE_VERSION: &str = "pinit-aggregate-version";
+
+/// Where an event is published and which message it carries (one AsyncAPI channel). The published language
+/// (`pinit-contracts`) names every channel of Pinit's events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Channel {
+    /// The exchange the producer publishes to.
+    pub exchange: &'static str,
+    /// The routing key (the channel address).
+    pub routing_key: &'static str,
+    /// The AsyncAPI message name of the payload (`components.messages.<name>`), sent as the AMQP `type`.
+    pub message: &'static str,
+}
+
+/// JSON form of instants: RFC 3339 with offset on output (`2026-02-08T01:00:00Z`); on input any RFC 3339 /
+/// ISO 8601 instant with an offset (`2026-02-08T10:00+09:00`, seconds optional), and — for messages from the
+/// reference auth service, which sends a Java `LocalDateTime` — a local date-time without offset, read as UTC.
+pub mod instant {
+    use jiff::Timestamp;
+    use serde::{Deserialize, Deserializer, Serializer, de};
+
+    /// The wire text of an instant.
+    pub fn format(at: Timestamp) -> String {
+        at.to_string()
+    }
+
+    /// Parses the wire text of an instant (see the module docs for what is accepted).
+    pub fn parse(text: &str) -> Result<Timestamp, String> {
+        let text = text.trim();
+        if let Ok(at) = text.parse::<Timestamp>() {
+            return Ok(at);
+        }
+        text.parse::<jiff::civil::DateTime>()
+            .ok()
+            .and_then(|local| jiff::tz::TimeZone::UTC.to_timestamp(local).ok())
+            .ok_or_else(|| {
+                format!("`{text}` is not an RFC 3339 instant (e.g. `2026-02-08T01:00:00Z`)")
+            })
+    }
+
+    pub fn serialize<S: Serializer>(at: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(at)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        let text = std::borrow::Cow::<str>::deserialize(d)?;
+        parse(&text).map_err(de::Error::custom)
+    }
+}
 
 /// An event a use case records into the outbox, inside its own transaction.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,7 +90,7 @@ pub struct OutgoingEvent {
 }
 
 impl OutgoingEvent {
-    /// An event on a channel of the published language, from a typed payload.
+    /// An event on `channel`, from a typed payload.
     ///
     /// The payload's `idempotentKey` and `occurredAt` may be left empty/any value: the outbox writes the
     /// event id and `occurred_at` there.

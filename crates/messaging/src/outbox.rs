@@ -3,23 +3,24 @@
 //! ```ignore
 //! let mut tx = db.begin().await?;
 //! // … change the schedule, bump its version …
-//! outbox::record(&mut tx, OutgoingEvent::new(channel::SCHEDULE_DELETED, "schedule", id, version, &payload, now)?).await?;
-//! signal.commit(tx).await?; // commit, then wake the relay
+//! outbox.record(&mut tx, OutgoingEvent::new(channel::SCHEDULE_DELETED, "schedule", id, version, &payload, now)?).await?;
+//! outbox.commit(tx).await?; // commit, then wake the relay
 //! ```
 //!
 //! Committed rows are published by the [`Relay`](crate::relay::Relay); a rolled-back transaction leaves nothing.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
 use jiff::Timestamp;
-use pinit_contracts::events::instant;
 use pinit_kernel::db::{Backend, DbError, Tx};
+use pinit_kernel::text::truncate;
+use pinit_kernel::{SharedClock, WakeSignal};
 use sqlx::Executor;
-use tokio::sync::Notify;
 
 use crate::message::{
-    AGGREGATE_VERSION, IDEMPOTENT_KEY, OCCURRED_AT, OutboundMessage, OutgoingEvent,
+    AGGREGATE_VERSION, IDEMPOTENT_KEY, OCCURRED_AT, OutboundMessage, OutgoingEvent, instant,
 };
 
 /// The PostgreSQL `NOTIFY` channel the outbox announces commits on (one database per context).
@@ -41,84 +42,145 @@ impl From<sqlx::Error> for OutboxError {
     }
 }
 
-/// Records `event` in the caller's transaction and returns its id (a new UUIDv7, never changed afterwards).
+/// One context's outbox: records events in the caller's transaction and wakes that context's relay after
+/// commit. Cheap to clone; hand one to every use case of the context, and the same one to its [`Relay`].
 ///
-/// The stored payload carries `idempotentKey` = the id, `occurredAt` and `aggregateVersion`, so every
-/// (re-)publish sends the same bytes. On PostgreSQL it also queues a `NOTIFY`, delivered at commit, which
-/// wakes relays in other processes.
-pub async fn record(tx: &mut Tx, event: OutgoingEvent) -> Result<uuid::Uuid, OutboxError> {
-    let id = uuid::Uuid::now_v7();
-    let OutgoingEvent {
-        exchange,
-        routing_key,
-        event_type,
-        aggregate_type,
-        aggregate_id,
-        aggregate_version,
-        mut payload,
-        occurred_at,
-    } = event;
-    let object = match &mut payload {
-        serde_json::Value::Object(map) => map,
-        other => return Err(OutboxError::PayloadNotObject(json_kind(other))),
-    };
-    object.insert(IDEMPOTENT_KEY.into(), id.to_string().into());
-    object.insert(OCCURRED_AT.into(), instant::format(occurred_at).into());
-    match aggregate_version {
-        Some(v) => object.insert(AGGREGATE_VERSION.into(), v.into()),
-        None => object.remove(AGGREGATE_VERSION),
-    };
-    let body = serde_json::to_string(&payload)?;
-    let now = Timestamp::now().as_microsecond();
-    sqlx::query(
-        "INSERT INTO messaging_outbox (event_id, exchange, routing_key, event_type, aggregate_type, \
-         aggregate_id, aggregate_version, payload, occurred_at_us, created_at_us, next_attempt_at_us) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
-    )
-    .bind(id.to_string())
-    .bind(exchange)
-    .bind(routing_key)
-    .bind(event_type)
-    .bind(aggregate_type)
-    .bind(aggregate_id)
-    .bind(aggregate_version)
-    .bind(body)
-    .bind(occurred_at.as_microsecond())
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    if is_postgres(tx) && notify_due() {
-        // Identical notifications of one transaction are folded into one by PostgreSQL.
-        (&mut **tx).execute("NOTIFY pinit_outbox").await?;
-    }
-    Ok(id)
+/// [`Relay`]: crate::relay::Relay
+#[derive(Clone)]
+pub struct Outbox {
+    inner: Arc<Inner>,
 }
 
-/// Minimum time between two `NOTIFY`s from this process, in microseconds (0 = every recording transaction).
-static NOTIFY_MIN_INTERVAL_US: AtomicI64 = AtomicI64::new(0);
-static LAST_NOTIFY_US: AtomicI64 = AtomicI64::new(i64::MIN);
-
-/// Limits how often recording transactions in this process send `NOTIFY` (process-wide; default: every
-/// time). A transaction that sends `NOTIFY` takes a cluster-wide lock while it commits, which caps the commit
-/// rate of all notifying transactions (measured here: about 480 instead of 1,000 commits/s; see
-/// `docs/benchmarks.md`). With an interval, at most one transaction per interval notifies; this process's own
-/// relay is still woken on every commit by [`OutboxSignal`], other replicas within the interval.
-pub fn set_notify_min_interval(interval: std::time::Duration) {
-    let us = i64::try_from(interval.as_micros()).unwrap_or(i64::MAX);
-    NOTIFY_MIN_INTERVAL_US.store(us, Ordering::Relaxed);
+struct Inner {
+    wake: WakeSignal,
+    clock: SharedClock,
+    /// Minimum time between two `NOTIFY`s (µs; 0 = every recording transaction) and the last one sent.
+    notify_min_interval_us: i64,
+    last_notify_us: AtomicI64,
 }
 
-fn notify_due() -> bool {
-    let interval = NOTIFY_MIN_INTERVAL_US.load(Ordering::Relaxed);
-    if interval == 0 {
-        return true;
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbox")
+            .field("notify_min_interval_us", &self.inner.notify_min_interval_us)
+            .finish_non_exhaustive()
     }
-    let now = Timestamp::now().as_microsecond();
-    let last = LAST_NOTIFY_US.load(Ordering::Relaxed);
-    now.saturating_sub(last) >= interval
-        && LAST_NOTIFY_US
-            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
+}
+
+impl Outbox {
+    /// An outbox whose rows are stamped by `clock`. On PostgreSQL a recording transaction also sends `NOTIFY`
+    /// (waking relays in other processes), at most once per `notify_min_interval` from this outbox (zero:
+    /// every time). A transaction that sends `NOTIFY` takes a cluster-wide lock while it commits, which caps
+    /// the commit rate of all notifying transactions (measured: about 480 instead of 1,000 commits/s, see
+    /// `docs/benchmarks.md`); this outbox's own relay is woken on every commit anyway ([`Outbox::commit`]),
+    /// other replicas' relays within the interval.
+    pub fn new(clock: SharedClock, notify_min_interval: Duration) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                wake: WakeSignal::new(),
+                clock,
+                notify_min_interval_us: i64::try_from(notify_min_interval.as_micros())
+                    .unwrap_or(i64::MAX),
+                last_notify_us: AtomicI64::new(i64::MIN),
+            }),
+        }
+    }
+
+    /// The clock that stamps this outbox's rows (its relay runs on it too).
+    pub fn clock(&self) -> &SharedClock {
+        &self.inner.clock
+    }
+
+    /// Records `event` in the caller's transaction and returns its id (a new UUIDv7, never changed afterwards).
+    ///
+    /// The stored payload carries `idempotentKey` = the id, `occurredAt` and `aggregateVersion`, so every
+    /// (re-)publish sends the same bytes. On PostgreSQL it may also queue a `NOTIFY` (see [`Outbox::new`]),
+    /// delivered at commit.
+    pub async fn record(
+        &self,
+        tx: &mut Tx,
+        event: OutgoingEvent,
+    ) -> Result<uuid::Uuid, OutboxError> {
+        let id = uuid::Uuid::now_v7();
+        let OutgoingEvent {
+            exchange,
+            routing_key,
+            event_type,
+            aggregate_type,
+            aggregate_id,
+            aggregate_version,
+            mut payload,
+            occurred_at,
+        } = event;
+        let object = match &mut payload {
+            serde_json::Value::Object(map) => map,
+            other => return Err(OutboxError::PayloadNotObject(json_kind(other))),
+        };
+        object.insert(IDEMPOTENT_KEY.into(), id.to_string().into());
+        object.insert(OCCURRED_AT.into(), instant::format(occurred_at).into());
+        match aggregate_version {
+            Some(v) => object.insert(AGGREGATE_VERSION.into(), v.into()),
+            None => object.remove(AGGREGATE_VERSION),
+        };
+        let body = serde_json::to_string(&payload)?;
+        let now = self.now_us();
+        sqlx::query(
+            "INSERT INTO messaging_outbox (event_id, exchange, routing_key, event_type, aggregate_type, \
+             aggregate_id, aggregate_version, payload, occurred_at_us, created_at_us, next_attempt_at_us) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+        )
+        .bind(id.to_string())
+        .bind(exchange)
+        .bind(routing_key)
+        .bind(event_type)
+        .bind(aggregate_type)
+        .bind(aggregate_id)
+        .bind(aggregate_version)
+        .bind(body)
+        .bind(occurred_at.as_microsecond())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        if is_postgres(tx) && self.notify_due(now) {
+            // Identical notifications of one transaction are folded into one by PostgreSQL.
+            (&mut **tx).execute("NOTIFY pinit_outbox").await?;
+        }
+        Ok(id)
+    }
+
+    /// Tells the relay that rows were committed. Call it after `commit`, never before.
+    pub fn notify(&self) {
+        self.inner.wake.wake();
+    }
+
+    /// Commits `tx`, then wakes the relay.
+    pub async fn commit(&self, tx: Tx) -> Result<(), DbError> {
+        tx.commit().await?;
+        self.notify();
+        Ok(())
+    }
+
+    pub(crate) fn signal(&self) -> WakeSignal {
+        self.inner.wake.clone()
+    }
+
+    pub(crate) fn now_us(&self) -> i64 {
+        self.inner.clock.now().as_microsecond()
+    }
+
+    fn notify_due(&self, now: i64) -> bool {
+        let interval = self.inner.notify_min_interval_us;
+        if interval == 0 {
+            return true;
+        }
+        let last = self.inner.last_notify_us.load(Ordering::Relaxed);
+        now.saturating_sub(last) >= interval
+            && self
+                .inner
+                .last_notify_us
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
 }
 
 fn is_postgres(tx: &mut Tx) -> bool {
@@ -133,32 +195,6 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
         serde_json::Value::String(_) => "a string",
         serde_json::Value::Array(_) => "an array",
         serde_json::Value::Object(_) => "an object",
-    }
-}
-
-/// Wakes this process's relay right after a commit (cheap to clone; hand one to every use case).
-#[derive(Debug, Clone, Default)]
-pub struct OutboxSignal(Arc<Notify>);
-
-impl OutboxSignal {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Tells the relay that rows were committed. Call it after `commit`, never before.
-    pub fn notify(&self) {
-        self.0.notify_one();
-    }
-
-    /// Commits `tx`, then wakes the relay.
-    pub async fn commit(&self, tx: Tx) -> Result<(), DbError> {
-        tx.commit().await?;
-        self.notify();
-        Ok(())
-    }
-
-    pub(crate) async fn notified(&self) {
-        self.0.notified().await
     }
 }
 
@@ -451,17 +487,6 @@ pub async fn backlog(db: &pinit_kernel::Db) -> Result<Backlog, DbError> {
         oldest_created_us: oldest,
         next_attempt_us: next,
     })
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
 }
 
 /// Whether `db` is PostgreSQL (relays listen for NOTIFY there).

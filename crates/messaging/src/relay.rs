@@ -8,13 +8,13 @@
 //! several relays. A relay that dies mid-round leaves its claims to expire; the rows are then published again
 //! (consumers drop the duplicate by event id).
 //!
-//! The relay wakes on [`OutboxSignal`] (poked after commit in this process), on PostgreSQL `NOTIFY` (commits
-//! in other processes), when a retry falls due, and at the latest every `poll_interval`.
+//! The relay wakes when its [`Outbox`] commits (in this process), on PostgreSQL `NOTIFY` (commits in other
+//! processes), when a retry falls due, and at the latest every `poll_interval`. It reads time from the
+//! outbox's clock.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use jiff::Timestamp;
 use metrics::{counter, gauge, histogram};
 use pinit_kernel::Db;
 use pinit_kernel::config::ConnectionUrl;
@@ -22,7 +22,7 @@ use pinit_kernel::db::DbError;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::RelayConfig;
-use crate::outbox::{self, NOTIFY_CHANNEL, OutboxSignal, Settlement};
+use crate::outbox::{self, NOTIFY_CHANNEL, Outbox, Settlement};
 use crate::transport::{PublishError, Transport};
 
 /// What one round did.
@@ -39,19 +39,19 @@ pub struct Relay {
     id: String,
     db: Db,
     transport: Arc<dyn Transport>,
-    signal: OutboxSignal,
+    outbox: Outbox,
     config: RelayConfig,
     listen_url: Option<ConnectionUrl>,
 }
 
 impl Relay {
-    /// `name` labels logs and metrics (the context: `auth`, `task`). `signal` is the handle the context's use
-    /// cases poke after commit.
+    /// `name` labels logs and metrics (the context: `auth`, `task`). `outbox` is the one the context's use
+    /// cases record into (its commits wake this relay).
     pub fn new(
         name: impl Into<String>,
         db: Db,
         transport: Arc<dyn Transport>,
-        signal: OutboxSignal,
+        outbox: Outbox,
         config: RelayConfig,
     ) -> Self {
         let name = name.into();
@@ -61,7 +61,7 @@ impl Relay {
             id,
             db,
             transport,
-            signal,
+            outbox,
             config,
             listen_url: None,
         }
@@ -85,15 +85,18 @@ impl Relay {
     pub async fn run(self, stop: CancellationToken) -> Result<(), DbError> {
         let listener_stop = stop.child_token();
         let listener = match (&self.listen_url, outbox::listens(&self.db)) {
-            (Some(url), true) => Some(tokio::spawn(listen(
+            (Some(url), true) => Some(tokio::spawn(pinit_kernel::db::listen(
                 url.clone(),
-                self.signal.clone(),
+                NOTIFY_CHANNEL,
+                "outbox",
+                self.outbox.signal(),
                 listener_stop.clone(),
             ))),
             _ => None,
         };
         tracing::info!(relay = %self.name, id = %self.id, transport = self.transport.name(), "outbox relay started");
 
+        let signal = self.outbox.signal();
         let mut next_housekeeping = Instant::now();
         let mut next_prune = Instant::now();
         let mut next_due: Option<Duration> = None;
@@ -146,7 +149,7 @@ impl Relay {
                 wait = wait.min(due);
             }
             tokio::select! {
-                _ = self.signal.notified() => {}
+                _ = signal.notified() => {}
                 _ = tokio::time::sleep(wait) => { next_housekeeping = Instant::now(); }
                 _ = stop.cancelled() => break,
             }
@@ -211,7 +214,7 @@ impl Relay {
     /// Writes `pending` (the previous round's results) together with this round's claim, publishes, and
     /// leaves this round's results in `pending`. On error `pending` is kept, to be written next time.
     async fn step(&self, pending: &mut Settlement) -> Result<Round, DbError> {
-        let now = Timestamp::now().as_microsecond();
+        let now = self.outbox.now_us();
         let lease = micros(self.config.claim_lease.get());
         let limit = i64::from(self.config.batch_size.max(1));
         let claimed = outbox::settle_and_claim(
@@ -249,7 +252,7 @@ impl Relay {
             Err(_) => vec![Err(PublishError::Timeout(timeout)); messages.len()],
         };
         let elapsed = started.elapsed().as_secs_f64();
-        let done_at = Timestamp::now().as_microsecond();
+        let done_at = self.outbox.now_us();
 
         let mut published = Vec::new();
         let mut failed = Vec::new();
@@ -305,7 +308,7 @@ impl Relay {
     async fn refresh_metrics(&self) -> Option<Duration> {
         match outbox::backlog(&self.db).await {
             Ok(b) => {
-                let now = Timestamp::now().as_microsecond();
+                let now = self.outbox.now_us();
                 gauge!("pinit_outbox_backlog", "relay" => self.name.clone()).set(b.pending as f64);
                 let age = b
                     .oldest_created_us
@@ -324,7 +327,7 @@ impl Relay {
     }
 
     async fn prune(&self) {
-        let before = Timestamp::now().as_microsecond() - micros(self.config.retention.get());
+        let before = self.outbox.now_us() - micros(self.config.retention.get());
         match outbox::prune(&self.db, before).await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(relay = %self.name, rows = n, "pruned published outbox rows"),
@@ -335,34 +338,4 @@ impl Relay {
 
 fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
-}
-
-/// Pokes `signal` on every `NOTIFY pinit_outbox` until `stop`; reconnects after errors.
-async fn listen(url: ConnectionUrl, signal: OutboxSignal, stop: CancellationToken) {
-    loop {
-        let attempt = async {
-            let mut listener = sqlx::postgres::PgListener::connect(url.expose()).await?;
-            listener.listen(NOTIFY_CHANNEL).await?;
-            // Commits made while we were (re)connecting announce nothing to us: look once.
-            signal.notify();
-            loop {
-                listener.recv().await?;
-                signal.notify();
-            }
-            #[allow(unreachable_code)]
-            Ok::<(), sqlx::Error>(())
-        };
-        tokio::select! {
-            result = attempt => {
-                if let Err(e) = result {
-                    tracing::warn!(db = %url.redacted(), error = %e, "outbox LISTEN failed; relying on polling until it reconnects");
-                }
-            }
-            _ = stop.cancelled() => return,
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = stop.cancelled() => return,
-        }
-    }
 }

@@ -7,15 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use pinit_contracts::events::{ScheduleDeleted, channel};
 use pinit_messaging::amqp::lapin::options::{
     BasicPublishOptions, QueueBindOptions, QueueDeclareOptions,
 };
 use pinit_messaging::amqp::lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use pinit_messaging::amqp::lapin::{self, BasicProperties};
-use pinit_messaging::{
-    AmqpConsumer, AmqpTransport, Inbox, OutboxSignal, OutgoingEvent, Relay, Subscription,
-};
+use pinit_messaging::{AmqpConsumer, AmqpTransport, Inbox, OutgoingEvent, Relay, Subscription};
 use pinit_testkit::{Backend, both_backends};
 use support::*;
 use tokio_util::sync::CancellationToken;
@@ -89,6 +86,7 @@ async fn relay_to_consumer_in_aggregate_order_with_two_relays(backend: Backend) 
     let inbox = Inbox::new(
         names.subscription(),
         consumer.clone(),
+        clock(),
         recorder.clone(),
         config,
     );
@@ -105,7 +103,7 @@ async fn relay_to_consumer_in_aggregate_order_with_two_relays(backend: Backend) 
             format!("r{i}"),
             producer.clone(),
             transport,
-            OutboxSignal::new(),
+            outbox(),
             relay_config(),
         );
         relays.push(tokio::spawn(relay.run(relay_stop.clone())));
@@ -172,6 +170,7 @@ async fn duplicates_are_applied_once_and_stale_versions_skipped(backend: Backend
     let inbox = Inbox::new(
         names.subscription(),
         consumer.clone(),
+        clock(),
         recorder.clone(),
         config,
     );
@@ -222,6 +221,7 @@ async fn a_poison_message_is_dead_lettered_after_n_attempts_and_the_queue_keeps_
     let inbox = Inbox::new(
         names.subscription(),
         consumer.clone(),
+        clock(),
         recorder.clone(),
         consumer_config(),
     ); // max 3 attempts
@@ -346,21 +346,20 @@ async fn messages_carry_the_specified_properties(backend: Backend) {
     .await
     .unwrap();
     let occurred: jiff::Timestamp = "2026-02-08T01:00:00.25Z".parse().unwrap();
-    let payload = ScheduleDeleted {
-        schedule_id: 42,
-        owner_id: 7,
-        occurred_at: occurred,
-        idempotent_key: String::new(), // the outbox fills it in
+    // The shape of the published language's `ScheduleDeleted` (its crate checks that this body decodes).
+    let payload = serde_json::json!({
+        "scheduleId": 42,
+        "ownerId": 7,
+        "occurredAt": occurred.to_string(),
+        "idempotentKey": "", // the outbox fills it in
+    });
+    let schedule_deleted = pinit_messaging::Channel {
+        exchange: "task.schedule.direct",
+        routing_key: "schedule.deleted",
+        message: "ScheduleDeleted",
     };
-    let mut ev = OutgoingEvent::new(
-        channel::SCHEDULE_DELETED,
-        "schedule",
-        42,
-        3,
-        &payload,
-        occurred,
-    )
-    .unwrap();
+    let mut ev =
+        OutgoingEvent::new(schedule_deleted, "schedule", 42, 3, &payload, occurred).unwrap();
     ev.exchange = names.exchange.clone();
     ev.routing_key = names.key.clone();
     let id = produce(&producer, ev).await;
@@ -368,7 +367,7 @@ async fn messages_carry_the_specified_properties(backend: Backend) {
         "props",
         producer.clone(),
         Arc::new(AmqpTransport::new(amqp_url(), "test-props")),
-        OutboxSignal::new(),
+        outbox(),
         relay_config(),
     );
     let round = relay.round().await.unwrap();
@@ -410,9 +409,6 @@ async fn messages_carry_the_specified_properties(backend: Backend) {
             "aggregateVersion": 3
         })
     );
-    // And it decodes back into the contract type.
-    let back: ScheduleDeleted = serde_json::from_value(body).unwrap();
-    assert_eq!(back.idempotent_key, id.to_string());
 }
 
 async fn reference_produced_messages_are_accepted_and_deduplicated(backend: Backend) {
@@ -422,6 +418,7 @@ async fn reference_produced_messages_are_accepted_and_deduplicated(backend: Back
     let inbox = Inbox::new(
         names.subscription(),
         consumer.clone(),
+        clock(),
         recorder.clone(),
         consumer_config(),
     );
@@ -472,7 +469,7 @@ async fn an_unroutable_event_waits_and_is_published_once_a_queue_binds(backend: 
         "unroutable",
         producer.clone(),
         Arc::new(AmqpTransport::new(amqp_url(), "test-unroutable")),
-        OutboxSignal::new(),
+        outbox(),
         relay_config(),
     );
     let stop = CancellationToken::new();
@@ -495,6 +492,7 @@ async fn an_unroutable_event_waits_and_is_published_once_a_queue_binds(backend: 
     let inbox = Inbox::new(
         names.subscription(),
         consumer.clone(),
+        clock(),
         recorder.clone(),
         consumer_config(),
     );
@@ -520,6 +518,7 @@ async fn a_broker_outage_is_survived_by_relay_and_consumer(backend: Backend) {
     let inbox = Inbox::new(
         names.subscription(),
         consumer.clone(),
+        clock(),
         recorder.clone(),
         consumer_config(),
     );
@@ -529,7 +528,7 @@ async fn a_broker_outage_is_survived_by_relay_and_consumer(backend: Backend) {
         .unwrap();
     let stop = CancellationToken::new();
     let consuming = tokio::spawn(AmqpConsumer::new(proxy.url(), inbox).run(stop.clone()));
-    let signal = OutboxSignal::new();
+    let signal = outbox();
     let relay = Relay::new(
         "outage",
         producer.clone(),

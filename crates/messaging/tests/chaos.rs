@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 
 use pinit_kernel::config::HumanDuration;
 use pinit_messaging::{
-    AmqpConsumer, AmqpTransport, ConsumerConfig, Inbox, OutboxSignal, Relay, RelayConfig,
-    Subscription,
+    AmqpConsumer, AmqpTransport, ConsumerConfig, Inbox, Relay, RelayConfig, Subscription,
 };
 use pinit_testkit::{Backend, both_backends};
 use support::*;
@@ -64,6 +63,7 @@ async fn exactly_once_while_relays_die_and_the_broker_connection_drops(backend: 
     let inbox = Inbox::new(
         subscription.clone(),
         consumer.clone(),
+        clock(),
         Recorder::default(),
         // Four workers; an aggregate stays on one worker, in queue order: every event must be applied.
         ConsumerConfig {
@@ -80,7 +80,7 @@ async fn exactly_once_while_relays_die_and_the_broker_connection_drops(backend: 
     let consuming = tokio::spawn(AmqpConsumer::new(proxy.url(), inbox).run(stop.clone()));
 
     // Producers: concurrent transactions; each aggregate belongs to one writer, versions 1..=per_aggregate.
-    let signal = OutboxSignal::new();
+    let signal = outbox();
     let mut producers = Vec::new();
     for w in 0..writers {
         let (db, signal, exchange, key) = (

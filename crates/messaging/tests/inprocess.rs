@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use pinit_messaging::{InProcessBus, Inbox, OutboxSignal, Relay, Subscription};
+use pinit_messaging::{InProcessBus, Inbox, Relay, Subscription};
 use pinit_testkit::Backend;
 use support::*;
 use tokio_util::sync::CancellationToken;
@@ -21,11 +21,12 @@ async fn end_to_end_across_two_sqlite_databases() {
     let inbox = Inbox::new(
         Subscription::new("test.consumer").bind_key("x.direct", "x.done"),
         consumer.clone(),
+        clock(),
         recorder.clone(),
         consumer_config(),
     );
     bus.subscribe(inbox.clone());
-    let signal = OutboxSignal::new();
+    let signal = outbox();
     let stop = CancellationToken::new();
     let relay = tokio::spawn(
         Relay::new(
@@ -116,6 +117,7 @@ async fn a_crash_between_delivery_and_mark_redelivers_and_the_inbox_drops_the_du
     bus.subscribe(Inbox::new(
         Subscription::new("test.consumer").bind_key("x.direct", "x.done"),
         consumer.clone(),
+        clock(),
         recorder.clone(),
         consumer_config(),
     ));
@@ -125,7 +127,7 @@ async fn a_crash_between_delivery_and_mark_redelivers_and_the_inbox_drops_the_du
         "task",
         producer.clone(),
         Arc::new(bus.clone()),
-        OutboxSignal::new(),
+        outbox(),
         relay_config(),
     );
     use pinit_messaging::Transport;

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use pinit_kernel::config::HumanDuration;
-use pinit_messaging::{OutboxSignal, Relay, RelayConfig};
+use pinit_messaging::{Relay, RelayConfig};
 use pinit_testkit::{Backend, both_backends};
 use support::*;
 use tokio_util::sync::CancellationToken;
@@ -20,7 +20,8 @@ async fn outbox_rows_commit_and_roll_back_with_the_state_change(backend: Backend
         .execute(&mut *tx)
         .await
         .unwrap();
-    pinit_messaging::outbox::record(&mut tx, event("x.direct", "x.done", "a", 1, 1))
+    outbox()
+        .record(&mut tx, event("x.direct", "x.done", "a", 1, 1))
         .await
         .unwrap();
     tx.rollback().await.unwrap();
@@ -59,9 +60,7 @@ async fn outbox_rows_commit_and_roll_back_with_the_state_change(backend: Backend
     let mut tx = db.begin().await.unwrap();
     let mut bad = event("x.direct", "x.done", "a", 8, 1);
     bad.payload = serde_json::json!([1, 2]);
-    let err = pinit_messaging::outbox::record(&mut tx, bad)
-        .await
-        .unwrap_err();
+    let err = outbox().record(&mut tx, bad).await.unwrap_err();
     assert!(err.to_string().contains("must be a JSON object"), "{err}");
 }
 
@@ -78,7 +77,7 @@ async fn relay_publishes_each_aggregate_in_order_and_marks_rows(backend: Backend
         "test",
         db.clone(),
         Arc::new(transport.clone()),
-        OutboxSignal::new(),
+        outbox(),
         relay_config(),
     );
     let mut rounds = 0;
@@ -144,7 +143,7 @@ async fn two_relays_never_reorder_an_aggregate(backend: Backend) {
             format!("r{i}"),
             db.clone(),
             Arc::new(transport.clone()),
-            OutboxSignal::new(),
+            outbox(),
             config,
         );
         relays.push(tokio::spawn(relay.run(stop.clone())));
@@ -199,7 +198,7 @@ async fn two_relays_never_reorder_an_aggregate(backend: Backend) {
 async fn the_commit_signal_wakes_the_relay_at_once(backend: Backend) {
     let (_t, db) = producer_db(backend).await;
     let transport = RecordingTransport::default();
-    let signal = OutboxSignal::new();
+    let signal = outbox();
     let config = RelayConfig {
         poll_interval: HumanDuration::from_secs(30),
         metrics_interval: HumanDuration::from_secs(30),
@@ -221,7 +220,8 @@ async fn the_commit_signal_wakes_the_relay_at_once(backend: Backend) {
     let mut latencies = Vec::new();
     for i in 0..5 {
         let mut tx = db.begin().await.unwrap();
-        pinit_messaging::outbox::record(&mut tx, event("x.direct", "x.done", "w", i, i))
+        outbox()
+            .record(&mut tx, event("x.direct", "x.done", "w", i, i))
             .await
             .unwrap();
         let committed = Instant::now();
@@ -258,7 +258,7 @@ async fn a_failed_publish_is_retried_with_backoff_then_succeeds(backend: Backend
     let (_t, db) = producer_db(backend).await;
     let transport = RecordingTransport::default();
     transport.failing.store(true, Ordering::SeqCst);
-    let signal = OutboxSignal::new();
+    let signal = outbox();
     let stop = CancellationToken::new();
     let relay = tokio::spawn(
         Relay::new(
@@ -327,7 +327,7 @@ async fn shutdown_flushes_pending_rows(backend: Backend) {
             "flush",
             db.clone(),
             Arc::new(transport.clone()),
-            OutboxSignal::new(),
+            outbox(),
             config,
         )
         .run(stop.clone()),
@@ -370,7 +370,7 @@ async fn postgres_notify_wakes_a_relay_in_another_process() {
         "listen",
         db.clone(),
         Arc::new(transport.clone()),
-        OutboxSignal::new(),
+        outbox(),
         config,
     )
     .listen_postgres(test_db.url.clone());

@@ -4,10 +4,9 @@
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use pinit_kernel::SharedClock;
 use pinit_kernel::db::{Backend, Db, DbError, Tx};
+use pinit_kernel::{SharedClock, WakeSignal};
 use pinit_messaging::{HandlerError, IncomingEvent};
-use tokio::sync::Notify;
 
 use crate::directory::{DirectoryError, ScheduleDirectory, ScheduleKey};
 use crate::domain::{self, DeviceId, Invalid, PushTarget};
@@ -27,25 +26,6 @@ pub enum NotificationError {
     Invalid(Vec<Invalid>),
     #[error(transparent)]
     Db(#[from] DbError),
-}
-
-/// Wakes the dispatcher when a notification was armed or moved (it then looks at the database again).
-#[derive(Clone, Default)]
-pub struct DispatchSignal(Arc<Notify>);
-
-impl DispatchSignal {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Something changed: look again.
-    pub fn wake(&self) {
-        self.0.notify_one();
-    }
-
-    pub(crate) async fn notified(&self) {
-        self.0.notified().await
-    }
 }
 
 /// A Web Push subscription as the browser's `PushSubscription.toJSON()` gives it.
@@ -78,7 +58,7 @@ pub(crate) struct Inner {
     pub(crate) vapid_public: String,
     pub(crate) policy: EndpointPolicy,
     pub(crate) directory: Arc<dyn ScheduleDirectory>,
-    pub(crate) signal: DispatchSignal,
+    pub(crate) signal: WakeSignal,
 }
 
 /// What an event did (for logs and tests).
@@ -99,8 +79,7 @@ pub enum Applied {
 }
 
 impl Notifications {
-    /// The context's services. The Web Push endpoint policy comes from the environment
-    /// ([`EndpointPolicy::from_env`]).
+    /// The context's services. The Web Push endpoint policy follows `settings.allow_insecure_endpoints`.
     pub fn new(
         db: Db,
         clock: SharedClock,
@@ -108,25 +87,7 @@ impl Notifications {
         vapid: VapidKey,
         directory: Arc<dyn ScheduleDirectory>,
     ) -> Self {
-        Self::with_policy(
-            db,
-            clock,
-            settings,
-            vapid,
-            directory,
-            EndpointPolicy::from_env(),
-        )
-    }
-
-    /// As [`Notifications::new`] with an explicit endpoint policy (tests).
-    pub fn with_policy(
-        db: Db,
-        clock: SharedClock,
-        settings: Settings,
-        vapid: VapidKey,
-        directory: Arc<dyn ScheduleDirectory>,
-        policy: EndpointPolicy,
-    ) -> Self {
+        let policy = EndpointPolicy::from_settings(settings.allow_insecure_endpoints);
         let vapid_public = vapid.public_key_base64url();
         Self {
             inner: Arc::new(Inner {
@@ -137,7 +98,7 @@ impl Notifications {
                 vapid_public,
                 policy,
                 directory,
-                signal: DispatchSignal::new(),
+                signal: WakeSignal::new(),
             }),
         }
     }
@@ -154,7 +115,8 @@ impl Notifications {
         self.inner.policy
     }
 
-    pub fn signal(&self) -> DispatchSignal {
+    /// Wakes the dispatcher when a notification was armed or moved (it then looks at the database again).
+    pub fn signal(&self) -> WakeSignal {
         self.inner.signal.clone()
     }
 

@@ -2,7 +2,7 @@
 //! still NOT_STARTED at that start, and with several replicas exactly once.
 //!
 //! * **Waking.** It sleeps until the earliest `next_attempt_at` in the database (computed from the injected
-//!   clock), is woken early by the consumers' [`DispatchSignal`](crate::app::DispatchSignal) (plus PostgreSQL
+//!   clock), is woken early by the consumers' [`WakeSignal`](pinit_kernel::WakeSignal) (plus PostgreSQL
 //!   `NOTIFY` from other replicas' consumers), and looks at least every `safety_poll`.
 //! * **Claiming.** Due rows are claimed with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's single
 //!   writer serialises claims). A dispatcher never starts a send later than its lease allows, so a replica that
@@ -159,11 +159,15 @@ impl Dispatcher {
         let settings = self.inner.app.settings().clone();
         let backend = self.inner.app.db().backend();
         let listener = match (&self.inner.listen_url, backend) {
-            (Some(url), pinit_kernel::Backend::Postgres) => Some(tokio::spawn(listen(
-                url.clone(),
-                self.inner.app.signal(),
-                stop.child_token(),
-            ))),
+            (Some(url), pinit_kernel::Backend::Postgres) => {
+                Some(tokio::spawn(pinit_kernel::db::listen(
+                    url.clone(),
+                    NOTIFY_CHANNEL,
+                    "dispatcher",
+                    self.inner.app.signal(),
+                    stop.child_token(),
+                )))
+            }
             _ => None,
         };
         let batch = settings.batch_size.max(1) as usize;
@@ -838,35 +842,6 @@ fn outcome_label(o: &str) -> &'static str {
         outcome::SUPPRESSED => outcome::SUPPRESSED,
         outcome::EXPIRED => outcome::EXPIRED,
         _ => outcome::FAILED,
-    }
-}
-
-/// Wakes the dispatcher on `NOTIFY pinit_push_armed` (sent at commit by consumers on any replica).
-async fn listen(url: ConnectionUrl, signal: crate::app::DispatchSignal, stop: CancellationToken) {
-    loop {
-        let attempt = async {
-            let mut listener = sqlx::postgres::PgListener::connect(url.expose()).await?;
-            listener.listen(NOTIFY_CHANNEL).await?;
-            signal.wake();
-            loop {
-                listener.recv().await?;
-                signal.wake();
-            }
-            #[allow(unreachable_code)]
-            Ok::<(), sqlx::Error>(())
-        };
-        tokio::select! {
-            result = attempt => {
-                if let Err(e) = result {
-                    tracing::warn!(db = %url.redacted(), error = %e, "dispatcher LISTEN failed; relying on polling until it reconnects");
-                }
-            }
-            _ = stop.cancelled() => return,
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = stop.cancelled() => return,
-        }
     }
 }
 

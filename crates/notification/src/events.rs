@@ -98,6 +98,7 @@ impl Notifications {
         Inbox::new(
             subscription,
             self.db().clone(),
+            self.inner.clock.clone(),
             ScheduleEventHandler::new(self.clone(), change),
             config.clone(),
         )

@@ -2,20 +2,16 @@
 //! The member is the gateway's `X-Member-Id`.
 
 use axum::Router;
-use axum::extract::{FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use pinit_kernel::ApiError;
 use pinit_kernel::error::FieldError;
 use pinit_kernel::extract::{Json, Query};
+use pinit_kernel::{ApiError, CurrentMember};
 use serde::Deserialize;
 
 use crate::app::{NotificationError, Notifications, SubscribeInput, WebPushInput};
-
-/// The header the gateway sets after verifying the access token.
-pub const MEMBER_HEADER: &str = "x-member-id";
 
 /// The notification service's OpenAPI document (served at `/openapi.json`).
 pub const OPENAPI: &str = include_str!("../openapi.json");
@@ -39,19 +35,8 @@ pub fn routes(app: Notifications) -> Router {
         .route("/v0/push/subscribed", get(subscribed))
         .route("/v0/push/subscribe", post(subscribe))
         .route("/v0/push/unsubscribe", post(unsubscribe))
-        .route("/openapi.json", get(openapi))
+        .route("/openapi.json", pinit_kernel::http::openapi_route(OPENAPI))
         .with_state(app)
-}
-
-async fn openapi() -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        OPENAPI,
-    )
-        .into_response()
 }
 
 impl From<NotificationError> for ApiError {
@@ -65,25 +50,6 @@ impl From<NotificationError> for ApiError {
             ),
             NotificationError::Db(e) => ApiError::from(e),
         }
-    }
-}
-
-/// The member the gateway vouched for: `X-Member-Id`, a positive 64-bit integer. Missing or malformed → 401.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MemberId(pub i64);
-
-impl<S: Send + Sync> FromRequestParts<S> for MemberId {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .headers
-            .get(MEMBER_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<i64>().ok())
-            .filter(|id| *id > 0)
-            .map(MemberId)
-            .ok_or_else(|| ApiError::unauthorized("인증이 필요합니다. 다시 로그인해 주세요."))
     }
 }
 
@@ -108,7 +74,7 @@ struct DeviceQuery {
 /// `GET /v0/push/subscribed?deviceId=`: a JSON boolean.
 async fn subscribed(
     State(app): State<Notifications>,
-    MemberId(member): MemberId,
+    CurrentMember(member): CurrentMember,
     Query(q): Query<DeviceQuery>,
 ) -> Result<Json<bool>, ApiError> {
     Ok(Json(
@@ -142,7 +108,7 @@ struct KeysBody {
 /// `POST /v0/push/subscribe`: `{deviceId, token}` (FCM) or `{deviceId, subscription}` (Web Push). 200, empty.
 async fn subscribe(
     State(app): State<Notifications>,
-    MemberId(member): MemberId,
+    CurrentMember(member): CurrentMember,
     Json(body): Json<SubscribeBody>,
 ) -> Result<(), ApiError> {
     let subscription = body.subscription.map(|s| {
@@ -178,7 +144,7 @@ struct UnsubscribeBody {
 /// `subscription` in the body is ignored — the device has one). 200 even when there was none.
 async fn unsubscribe(
     State(app): State<Notifications>,
-    MemberId(member): MemberId,
+    CurrentMember(member): CurrentMember,
     Json(body): Json<UnsubscribeBody>,
 ) -> Result<(), ApiError> {
     app.unsubscribe(member, body.device_id.as_deref()).await?;

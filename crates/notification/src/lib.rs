@@ -25,7 +25,7 @@ pub mod vapid;
 use pinit_kernel::{ErrorStyle, MigrationSet};
 use sqlx::migrate::Migrator;
 
-pub use app::{Applied, DispatchSignal, NotificationError, Notifications, ScheduleChange};
+pub use app::{Applied, NotificationError, Notifications, ScheduleChange};
 pub use directory::{
     DirectoryError, GrpcScheduleDirectory, ScheduleBasics, ScheduleDirectory, ScheduleKey,
     ScheduleSnapshot,

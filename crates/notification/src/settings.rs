@@ -45,6 +45,11 @@ pub struct Settings {
     pub record_retention: HumanDuration,
     /// How often housekeeping (pruning) runs.
     pub housekeeping_interval: HumanDuration,
+    /// Lets Web Push endpoints be `http` and on private or loopback addresses — only for tests and local
+    /// development against a fake push service; never in production (the server would POST wherever a member
+    /// points it). The older environment variable `PINIT_PUSH_ALLOW_INSECURE_ENDPOINTS=true` (or `1`) sets it
+    /// too.
+    pub allow_insecure_endpoints: bool,
     /// Firebase Cloud Messaging (HTTP v1). Absent: FCM tokens are accepted and stored, but pushes to them fail
     /// (recorded as `failed`, "FCM is not configured").
     pub fcm: Option<FcmSettings>,
@@ -71,6 +76,7 @@ impl Default for Settings {
             subscription_max_idle: HumanDuration::from_secs(90 * 24 * 3600),
             record_retention: HumanDuration::from_secs(30 * 24 * 3600),
             housekeeping_interval: HumanDuration::from_secs(10 * 60),
+            allow_insecure_endpoints: false,
             fcm: None,
         }
     }

@@ -217,13 +217,15 @@ async fn web_push_subscriptions_are_validated(backend: Backend) {
 
 async fn the_strict_policy_refuses_private_endpoints(backend: Backend) {
     let app = spawn_app(backend).await;
-    let strict = pinit_notification::Notifications::with_policy(
+    let strict = pinit_notification::Notifications::new(
         app.db.clone(),
         pinit_kernel::SystemClock::shared(),
-        support::test_settings(),
+        pinit_notification::Settings {
+            allow_insecure_endpoints: false,
+            ..support::test_settings()
+        },
         support::VAPID.clone(),
         app.directory.clone(),
-        pinit_notification::EndpointPolicy::strict(),
     );
     let browser = app.push.browser("private");
     for endpoint in [

@@ -436,15 +436,17 @@ impl PinitEnv {
     fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Self {
         let mut dict = Dict::new();
         let mut warnings = Vec::new();
+        let mut legacy_insecure = None;
         for (name, value) in vars {
             let Some(rest) = name.strip_prefix("PINIT_") else {
                 continue;
             };
             // Variables that are not configuration keys.
-            if rest == "CONFIG"
-                || rest.starts_with("TEST_")
-                || rest == "PUSH_ALLOW_INSECURE_ENDPOINTS"
-            {
+            if rest == "CONFIG" || rest.starts_with("TEST_") {
+                continue;
+            }
+            if rest == LEGACY_INSECURE_PUSH {
+                legacy_insecure = Some(legacy_insecure_flag(&value));
                 continue;
             }
             match key_path(rest) {
@@ -454,8 +456,27 @@ impl PinitEnv {
                 )),
             }
         }
+        // The older name of `notification.allow_insecure_endpoints`; the setting's own variable wins.
+        if let Some(allow) = legacy_insecure {
+            let section = dict
+                .entry("notification".to_string())
+                .or_insert_with(|| Value::from(Dict::new()));
+            if let Value::Dict(_, inner) = section {
+                inner
+                    .entry("allow_insecure_endpoints".to_string())
+                    .or_insert_with(|| Value::from(allow));
+            }
+        }
         Self { dict, warnings }
     }
+}
+
+/// `PINIT_PUSH_ALLOW_INSECURE_ENDPOINTS`, the older name of `PINIT_NOTIFICATION_ALLOW_INSECURE_ENDPOINTS`.
+const LEGACY_INSECURE_PUSH: &str = "PUSH_ALLOW_INSECURE_ENDPOINTS";
+
+/// What the older variable always meant: on for `true` or `1` (any case, trimmed), off for anything else.
+fn legacy_insecure_flag(value: &str) -> bool {
+    matches!(value.trim().to_ascii_lowercase().as_str(), "true" | "1")
 }
 
 fn key_path(rest: &str) -> Option<Vec<String>> {
@@ -552,6 +573,45 @@ mod tests {
 
     fn load_env(mode: Mode, pairs: &[(&str, &str)]) -> Result<Loaded, ConfigError> {
         load_from(mode, None, &Overrides::default(), env(pairs))
+    }
+
+    #[test]
+    fn only_true_or_one_lifts_the_guard() {
+        for v in ["true", "1", " TRUE "] {
+            assert!(legacy_insecure_flag(v), "{v}");
+        }
+        for v in ["", "0", "false", "yes"] {
+            assert!(!legacy_insecure_flag(v), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn the_older_insecure_push_variable_sets_the_notification_setting() {
+        let on = |pairs: &[(&str, &str)]| {
+            load_env(Mode::Serve, pairs)
+                .unwrap()
+                .config
+                .notification
+                .allow_insecure_endpoints
+        };
+        assert!(!on(&[]));
+        assert!(on(&[("PINIT_PUSH_ALLOW_INSECURE_ENDPOINTS", "1")]));
+        assert!(!on(&[("PINIT_PUSH_ALLOW_INSECURE_ENDPOINTS", "yes")]));
+        assert!(on(&[(
+            "PINIT_NOTIFICATION_ALLOW_INSECURE_ENDPOINTS",
+            "true"
+        )]));
+        // The setting's own variable wins over the older one.
+        assert!(!on(&[
+            ("PINIT_PUSH_ALLOW_INSECURE_ENDPOINTS", "1"),
+            ("PINIT_NOTIFICATION_ALLOW_INSECURE_ENDPOINTS", "false"),
+        ]));
+        let shown = render(
+            &load_env(Mode::Serve, &[("PINIT_PUSH_ALLOW_INSECURE_ENDPOINTS", "1")])
+                .unwrap()
+                .config,
+        );
+        assert!(shown.contains("allow_insecure_endpoints = true"), "{shown}");
     }
 
     #[test]

@@ -97,9 +97,6 @@ async fn dispatch(command: Option<Command>, mode: Mode, config: Config) -> ExitC
 async fn run_services(mode: Mode, config: &Config) -> ExitCode {
     let lifecycle = Lifecycle::new(config.shutdown.drain_timeout.get())
         .with_lame_duck(config.shutdown.lame_duck.get());
-    pinit_messaging::outbox::set_notify_min_interval(
-        config.messaging.relay.notify_min_interval.get(),
-    );
     let started = match mode {
         Mode::Serve => run::serve(config, &lifecycle, SystemClock::shared()).await,
         _ => run::service(mode, config, &lifecycle, SystemClock::shared()).await,

@@ -17,9 +17,7 @@ use pinit_kernel::db::{DbError, MigrationReport};
 use pinit_kernel::http::{BindError, bind, service_router};
 use pinit_kernel::keyfile::KeyFileError;
 use pinit_kernel::{Db, ErrorStyle, Lifecycle, MigrationSet, Phase, Readiness, SharedClock};
-use pinit_messaging::{
-    AmqpConsumer, AmqpTransport, InProcessBus, Inbox, OutboxSignal, Relay, Transport,
-};
+use pinit_messaging::{AmqpConsumer, AmqpTransport, InProcessBus, Inbox, Outbox, Relay, Transport};
 use pinit_notification::vapid::VapidKey;
 use tokio::net::TcpListener;
 
@@ -64,14 +62,14 @@ pub struct Started {
     _data_dir_lock: Option<std::fs::File>,
 }
 
-/// One context, ready to be started: its name, error style, schema, routes, and its messaging: the outbox
-/// signal its use cases poke (if it publishes) and its consumers (if it consumes).
+/// One context, ready to be started: its name, error style, schema, routes, and its messaging: the outbox its
+/// use cases record into (if it publishes) and its consumers (if it consumes).
 struct ContextParts {
     name: &'static str,
     style: ErrorStyle,
     migrations: &'static [&'static MigrationSet],
     routes: Router,
-    outbox: Option<OutboxSignal>,
+    outbox: Option<Outbox>,
     consumers: Vec<Inbox>,
     /// Work that starts once the schema is current (e.g. the push dispatcher).
     background: Option<Background>,
@@ -115,16 +113,16 @@ fn start_messaging(lc: &Lifecycle, config: &Config, bus: &Bus, contexts: Vec<Mes
         for inbox in m.consumers {
             bus.consume(lc, inbox);
         }
-        if let Some(signal) = m.outbox {
-            relays.push((m.name, m.db, m.url, signal));
+        if let Some(outbox) = m.outbox {
+            relays.push((m.name, m.db, m.url, outbox));
         }
     }
-    for (name, db, url, signal) in relays {
+    for (name, db, url, outbox) in relays {
         let mut relay = Relay::new(
             name,
             db.clone(),
             bus.transport(name),
-            signal,
+            outbox,
             config.messaging.relay.clone(),
         );
         if db.backend() == pinit_kernel::Backend::Postgres {
@@ -160,17 +158,20 @@ struct Deps<'a> {
 
 /// Builds a context's services over its database.
 fn parts(context: Context, mut deps: Deps<'_>) -> Result<ContextParts, StartError> {
-    let signal = OutboxSignal::new();
+    let outbox = Outbox::new(
+        deps.clock.clone(),
+        deps.config.messaging.relay.notify_min_interval.get(),
+    );
     let consumer = deps.config.messaging.consumer.clone();
     Ok(match context {
         Context::Auth => {
-            let auth = build_auth(&deps, &signal)?;
+            let auth = build_auth(&deps, &outbox)?;
             ContextParts {
                 name: pinit_auth::NAME,
                 style: pinit_auth::ERROR_STYLE,
                 migrations: pinit_auth::MIGRATIONS,
                 routes: pinit_auth::routes(auth.clone()),
-                outbox: Some(signal),
+                outbox: Some(outbox),
                 consumers: Vec::new(),
                 background: Some(Box::new(
                     move |lc: &Lifecycle, _: &Db, _: &ConnectionUrl| {
@@ -180,7 +181,7 @@ fn parts(context: Context, mut deps: Deps<'_>) -> Result<ContextParts, StartErro
             }
         }
         Context::Task => {
-            let app = pinit_task::TaskApp::new(deps.db.clone(), deps.clock.clone(), signal.clone());
+            let app = pinit_task::TaskApp::new(deps.db.clone(), deps.clock.clone(), outbox.clone());
             if let Some(listener) = deps.task_grpc.take() {
                 serve_grpc(deps.lc, listener, pinit_task::grpc_service(app.clone()));
             }
@@ -189,7 +190,7 @@ fn parts(context: Context, mut deps: Deps<'_>) -> Result<ContextParts, StartErro
                 style: pinit_task::ERROR_STYLE,
                 migrations: pinit_task::MIGRATIONS,
                 routes: pinit_task::routes(app.clone()),
-                outbox: Some(signal),
+                outbox: Some(outbox),
                 consumers: vec![pinit_task::member_created_inbox(&app, consumer)],
                 background: None,
             }
@@ -280,7 +281,7 @@ fn start_dispatcher(
 }
 
 /// The auth service: its signing keys, password hasher, OAuth providers.
-fn build_auth(deps: &Deps<'_>, signal: &OutboxSignal) -> Result<pinit_auth::Auth, StartError> {
+fn build_auth(deps: &Deps<'_>, outbox: &Outbox) -> Result<pinit_auth::Auth, StartError> {
     let settings = deps.config.auth.clone();
     let dir = deps.config.keys_dir();
     let key = SigningKey::load(&dir)?;
@@ -301,7 +302,7 @@ fn build_auth(deps: &Deps<'_>, signal: &OutboxSignal) -> Result<pinit_auth::Auth
         hasher,
         tokens,
         settings,
-        signal.clone(),
+        outbox.clone(),
         providers,
     );
     Ok(auth)
@@ -380,7 +381,7 @@ struct Messaging {
     db: Db,
     /// The database URL with its password (for PostgreSQL `LISTEN`; `Db::url` is redacted).
     url: ConnectionUrl,
-    outbox: Option<OutboxSignal>,
+    outbox: Option<Outbox>,
     consumers: Vec<Inbox>,
 }
 

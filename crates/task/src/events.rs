@@ -1,10 +1,12 @@
-//! The `member.created` consumer: provisions the member (spec §7) through the inbox.
+//! The `member.created` consumer: provisions the member (docs/contract/task.md#provisioning) through the
+//! inbox.
 //!
 //! The queue and binding are the reference's (`member.created.queue` bound to `auth.member.direct` with
 //! `member.created`). The inbox makes redeliveries no-ops; creating the member is itself idempotent
 //! (`ON CONFLICT DO NOTHING`), so a re-sent event with a new id changes nothing either. A payload that
 //! does not decode, or a member id that is not positive, is dead-lettered at once (the reference
-//! requeued such messages forever, §13.3). An absent or unknown zone becomes `Asia/Seoul`.
+//! requeued such messages forever, docs/contract/task.md#member-provisioning). An absent or unknown
+//! zone becomes `Asia/Seoul`.
 //!
 //! Wiring (the binary): `Inbox::new(member_created_subscription(), db, MemberCreatedHandler::new(clock),
 //! consumer_config)`, then hand the inbox to an `AmqpConsumer` or subscribe it to the `InProcessBus`.
@@ -78,6 +80,7 @@ pub fn member_created_inbox(app: &TaskApp, config: ConsumerConfig) -> Inbox {
     Inbox::new(
         member_created_subscription(),
         app.db().clone(),
+        app.clock().clone(),
         MemberCreatedHandler::new(app.clock().clone()),
         config,
     )

@@ -1,4 +1,4 @@
-//! gRPC `pinit.schedule.ScheduleGrpcService` (spec §9), for the notification service.
+//! gRPC `pinit.schedule.ScheduleGrpcService` (docs/contract/task.md#grpc), for the notification service.
 //!
 //! * `GetScheduleBasics` — the reference's call: `NOT_FOUND` (`"해당 일정을 찾을 수 없습니다."`) when the
 //!   schedule does not exist, `PERMISSION_DENIED` (`"Member does not own the schedule"`) when `owner_id`

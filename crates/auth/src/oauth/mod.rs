@@ -10,7 +10,8 @@
 //!
 //! What this module does **not** do: store the `state` (and PKCE verifier), serve the routes, link accounts or
 //! issue Pinit tokens. Those belong to the callers, which must run [`Provider::identify`] *outside* any database
-//! transaction (spec §10 row 15) and then open a short one for the lookup/create.
+//! transaction (docs/contract/auth-and-gateway.md#provider-calls) and then open a short one for the
+//! lookup/create.
 //!
 //! Secrets (client secrets, codes, access tokens, PKCE verifiers) never reach `Debug`, `Display` or logs.
 

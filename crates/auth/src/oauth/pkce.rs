@@ -5,7 +5,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use sha2::{Digest, Sha256};
 
 /// A fresh `(code_verifier, code_challenge)` pair: the verifier is 32 bytes from the thread CSPRNG, base64url
-/// without padding (43 characters of the unreserved set, RFC 7636 §4.1); the challenge is its S256 transform.
+/// without padding (43 characters of the unreserved set, RFC 7636, section 4.1); the challenge is its S256
+/// transform.
 /// Keep the verifier server-side with the `state`; send the challenge in the authorization URL.
 pub fn pkce_pair() -> (String, String) {
     let verifier = B64.encode(rand::random::<[u8; 32]>());
@@ -13,7 +14,7 @@ pub fn pkce_pair() -> (String, String) {
     (verifier, challenge)
 }
 
-/// The S256 challenge of a verifier: `BASE64URL-NOPAD(SHA256(ASCII(verifier)))` (RFC 7636 §4.2).
+/// The S256 challenge of a verifier: `BASE64URL-NOPAD(SHA256(ASCII(verifier)))` (RFC 7636, section 4.2).
 pub fn pkce_challenge(verifier: &str) -> String {
     B64.encode(Sha256::digest(verifier.as_bytes()))
 }

@@ -16,7 +16,8 @@ use super::settings::{NaverSettings, OAuthSettings, OidcSettings, TokenEndpointA
 pub const NAVER: &str = "naver";
 
 /// The issuer stored with Naver accounts: the reference stored Naver's *authorize* URL, and existing
-/// `oauth_account` rows carry it (spec §2.1, §11). It does not follow a configured `authorize_url`.
+/// `oauth_account` rows carry it (docs/contract/auth-and-gateway.md#oauth). It does not follow a configured
+/// `authorize_url`.
 pub const NAVER_ISSUER: &str = "https://nid.naver.com/oauth2.0/authorize";
 
 /// Largest provider response read (token or profile); anything bigger is refused.
@@ -434,7 +435,7 @@ fn sanitize(text: &str) -> String {
     out
 }
 
-/// `Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1).
+/// `Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749, section 2.3.1).
 fn basic_credentials(client_id: &str, client_secret: &str) -> String {
     let pair = format!("{}:{}", form_encode(client_id), form_encode(client_secret));
     format!("Basic {}", B64_STANDARD.encode(pair))
@@ -633,7 +634,7 @@ impl Check {
         }) {
             self.problem(
                 key("scopes"),
-                format!("`{bad}` is not a valid scope (RFC 6749 §3.3)"),
+                format!("`{bad}` is not a valid scope (RFC 6749, section 3.3)"),
             );
         }
         let redirect_uri = self

@@ -95,7 +95,7 @@ impl NaverSettings {
     }
 }
 
-/// How the client authenticates at an OIDC token endpoint (RFC 6749 §2.3.1, OIDC Core §9).
+/// How the client authenticates at an OIDC token endpoint (RFC 6749, section 2.3.1; OIDC Core, section 9).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenEndpointAuth {

@@ -13,7 +13,7 @@ use pinit_auth::tokens::TokenIssuer;
 use pinit_auth::{Auth, MIGRATIONS};
 use pinit_kernel::http::service_router;
 use pinit_kernel::{Backend, Db, ManualClock, Readiness, SharedClock};
-use pinit_messaging::outbox::OutboxSignal;
+use pinit_messaging::Outbox;
 use pinit_testkit::{TestDb, TestServer};
 use reqwest::header::{HeaderMap, SET_COOKIE};
 use tokio_util::sync::CancellationToken;
@@ -70,7 +70,7 @@ pub async fn spawn_with(backend: Backend, settings: Settings) -> App {
         hasher,
         tokens,
         settings,
-        OutboxSignal::new(),
+        Outbox::new(shared.clone(), std::time::Duration::ZERO),
         providers,
     );
     let readiness = Readiness::new(pinit_auth::NAME, CancellationToken::new());

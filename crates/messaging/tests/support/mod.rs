@@ -12,10 +12,10 @@ use futures::future::BoxFuture;
 use jiff::Timestamp;
 use pinit_kernel::config::{ConnectionUrl, HumanDuration};
 use pinit_kernel::db::Tx;
-use pinit_kernel::{Db, MigrationSet};
+use pinit_kernel::{Db, MigrationSet, SharedClock, SystemClock};
 use pinit_messaging::amqp::lapin;
 use pinit_messaging::{
-    BackoffConfig, ConsumerConfig, Handler, HandlerError, IncomingEvent, OutboundMessage,
+    BackoffConfig, ConsumerConfig, Handler, HandlerError, IncomingEvent, OutboundMessage, Outbox,
     OutgoingEvent, PublishError, RelayConfig, Transport,
 };
 use pinit_testkit::{Backend, TestDb};
@@ -76,6 +76,16 @@ pub fn relay_config() -> RelayConfig {
     }
 }
 
+/// The clock of these tests' consumers and outboxes: the real one.
+pub fn clock() -> SharedClock {
+    SystemClock::shared()
+}
+
+/// An outbox on the real clock that notifies on every recording transaction.
+pub fn outbox() -> Outbox {
+    Outbox::new(clock(), Duration::ZERO)
+}
+
 pub fn consumer_config() -> ConsumerConfig {
     ConsumerConfig {
         prefetch: 50,
@@ -113,7 +123,7 @@ pub async fn produce(db: &Db, ev: OutgoingEvent) -> uuid::Uuid {
         .execute(&mut *tx)
         .await
         .unwrap();
-    let id = pinit_messaging::outbox::record(&mut tx, ev).await.unwrap();
+    let id = outbox().record(&mut tx, ev).await.unwrap();
     tx.commit().await.unwrap();
     id
 }

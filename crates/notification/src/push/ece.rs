@@ -178,7 +178,7 @@ pub fn decrypt(
     }
 }
 
-/// (CEK, NONCE) of RFC 8291 §3.4 and RFC 8188 §2.2.
+/// (CEK, NONCE) of RFC 8291, section 3.4, and RFC 8188, section 2.2.
 fn derive(
     ecdh_secret: &[u8],
     auth_secret: &[u8],
@@ -212,7 +212,7 @@ mod tests {
         B64.decode(s).unwrap()
     }
 
-    /// RFC 8291 §5 (and Appendix A): every input fixed, the output must match byte for byte.
+    /// RFC 8291, section 5 (and Appendix A): every input fixed, the output must match byte for byte.
     #[test]
     fn the_rfc_8291_example_encrypts_to_the_published_message() {
         let plaintext = b64("V2hlbiBJIGdyb3cgdXAsIEkgd2FudCB0byBiZSBhIHdhdGVybWVsb24");
@@ -233,7 +233,7 @@ mod tests {
         let auth: [u8; 16] = b64("BTBZMqHH6r4Tts7J_aSIgg").try_into().unwrap();
         let salt: [u8; 16] = b64("DGv6ra1nlYgDCS1FRnbzlw").try_into().unwrap();
 
-        // Intermediate values of §5.
+        // Intermediate values of RFC 8291, section 5.
         let ecdh = as_secret.diffie_hellman(&ua_public);
         assert_eq!(
             B64.encode(ecdh.raw_secret_bytes()),

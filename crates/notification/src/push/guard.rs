@@ -7,16 +7,13 @@
 //! name to an internal address after the check). Redirects are not followed and response bodies are capped
 //! by the sender.
 //!
-//! Only the environment variable `PINIT_PUSH_ALLOW_INSECURE_ENDPOINTS=true` (or `1`) lifts the guard, for
-//! tests and local development against a fake push service on `http://127.0.0.1`.
+//! Only the setting `notification.allow_insecure_endpoints` lifts the guard, for tests and local development
+//! against a fake push service on `http://127.0.0.1`.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-
-/// The environment variable that allows `http` and private/loopback endpoints.
-pub const ALLOW_INSECURE_ENV: &str = "PINIT_PUSH_ALLOW_INSECURE_ENDPOINTS";
 
 /// Longest endpoint URL accepted.
 pub const MAX_ENDPOINT_LEN: usize = 2048;
@@ -44,35 +41,30 @@ pub enum EndpointError {
 }
 
 impl EndpointPolicy {
-    /// The policy of this process: strict unless `PINIT_PUSH_ALLOW_INSECURE_ENDPOINTS` is `true` or `1`.
-    pub fn from_env() -> Self {
-        let allow = insecure_requested(std::env::var(ALLOW_INSECURE_ENV).ok().as_deref());
-        if allow {
+    /// The policy `notification.allow_insecure_endpoints` asks for (warns when it lifts the guard).
+    pub fn from_settings(allow_insecure_endpoints: bool) -> Self {
+        if allow_insecure_endpoints {
             tracing::warn!(
-                "{ALLOW_INSECURE_ENV} is set: Web Push endpoints may be http and private addresses (tests and local development only)"
+                "notification.allow_insecure_endpoints is on: Web Push endpoints may be http and private addresses (tests and local development only)"
             );
-        }
-        Self {
-            allow_insecure: allow,
+            Self::insecure()
+        } else {
+            Self::strict()
         }
     }
 
-    /// The production policy, whatever the environment says.
+    /// The production policy.
     pub const fn strict() -> Self {
         Self {
             allow_insecure: false,
         }
     }
 
-    /// What the environment variable turns on: `http` and loopback/private targets (tests).
+    /// What `notification.allow_insecure_endpoints` turns on: `http` and loopback/private targets (tests).
     pub const fn insecure() -> Self {
         Self {
             allow_insecure: true,
         }
-    }
-
-    pub fn allows_insecure(&self) -> bool {
-        self.allow_insecure
     }
 
     /// Checks an endpoint URL; returns it parsed.
@@ -113,11 +105,6 @@ impl EndpointPolicy {
             allow_insecure: self.allow_insecure,
         })
     }
-}
-
-/// Whether the environment variable's value turns the guard off: `true` or `1` (any case, trimmed).
-fn insecure_requested(value: Option<&str>) -> bool {
-    value.is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1"))
 }
 
 /// Names that never resolve to the public internet.
@@ -261,16 +248,6 @@ mod tests {
             )),
             Err(EndpointError::TooLong)
         );
-    }
-
-    #[test]
-    fn only_true_or_one_lifts_the_guard() {
-        for v in ["true", "1", " TRUE "] {
-            assert!(insecure_requested(Some(v)), "{v}");
-        }
-        for v in [None, Some(""), Some("0"), Some("false"), Some("yes")] {
-            assert!(!insecure_requested(v), "{v:?}");
-        }
     }
 
     #[test]

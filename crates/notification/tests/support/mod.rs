@@ -30,8 +30,8 @@ use pinit_notification::push::webpush::verify_vapid;
 use pinit_notification::store::{self, DeliveryRow, NotificationRow, OutcomeRow};
 use pinit_notification::vapid::VapidKey;
 use pinit_notification::{
-    DirectoryError, Dispatcher, EndpointPolicy, Notifications, ScheduleBasics, ScheduleDirectory,
-    ScheduleKey, ScheduleSnapshot, Settings,
+    DirectoryError, Dispatcher, Notifications, ScheduleBasics, ScheduleDirectory, ScheduleKey,
+    ScheduleSnapshot, Settings,
 };
 use pinit_testkit::{TestDb, TestServer};
 use serde_json::{Value, json};
@@ -332,6 +332,8 @@ pub fn test_settings() -> Settings {
             multiplier: 2.0,
         },
         vapid_subject: "mailto:ops@pinit.example".into(),
+        // The fake push service listens on http://127.0.0.1.
+        allow_insecure_endpoints: true,
         ..Settings::default()
     }
 }
@@ -402,13 +404,12 @@ async fn spawn_on(
     settings: Settings,
 ) -> App {
     let directory = Arc::new(FakeDirectory::default());
-    let app = Notifications::with_policy(
+    let app = Notifications::new(
         db.clone(),
         shared.clone(),
         settings,
         VAPID.clone(),
         directory.clone(),
-        EndpointPolicy::insecure(),
     );
     let readiness = Readiness::new(pinit_notification::NAME, CancellationToken::new());
     readiness.set_migrated();

@@ -1,9 +1,10 @@
-//! Domain events → outbox rows (spec §8.3 payloads, our outbox's stable ids and aggregate versions).
+//! Domain events → outbox rows (the reference's payloads, docs/contract/task.md#events; our outbox's
+//! stable ids and aggregate versions).
 //!
 //! The payload types are the published language's (`pinit_contracts::events`); `idempotentKey` and
 //! `occurredAt` are written by the outbox (the event id, and the instant of the change).
 //! `newUpcomingTime` is always the instant in UTC with its `Z` offset (the reference sent UTC from
-//! create and the client's offset from PATCH — §13.6).
+//! create and the client's offset from PATCH — docs/contract/task.md#event-delivery).
 
 use std::collections::HashMap;
 
@@ -11,7 +12,7 @@ use jiff::Timestamp;
 use pinit_contracts::events as wire;
 use pinit_kernel::db::Tx;
 use pinit_messaging::message::OutgoingEvent;
-use pinit_messaging::outbox::{self, OutboxError};
+use pinit_messaging::outbox::{Outbox, OutboxError};
 
 use crate::domain::{AggregateRef, DomainEvent, ScheduleState};
 
@@ -135,6 +136,7 @@ pub(crate) fn outgoing(
 
 /// Records `events` in order inside the use case's transaction.
 pub(crate) async fn record(
+    outbox: &Outbox,
     tx: &mut Tx,
     events: &[DomainEvent],
     versions: &HashMap<AggregateRef, i64>,
@@ -144,7 +146,7 @@ pub(crate) async fn record(
         // Every event's aggregate was saved (or deleted) by the use case, so its version is known;
         // 1 is the version of a row that was only inserted.
         let version = versions.get(&event.aggregate()).copied().unwrap_or(1);
-        outbox::record(tx, outgoing(event, version, now)?).await?;
+        outbox.record(tx, outgoing(event, version, now)?).await?;
     }
     Ok(())
 }

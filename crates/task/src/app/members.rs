@@ -1,15 +1,13 @@
 //! Members: provisioning from `member.created`, the running slot, the zone.
 
 use jiff::Timestamp;
+use pinit_kernel::DEFAULT_ZONE;
 use pinit_kernel::db::Conn;
 
 use super::{Result, TaskApp};
 use crate::domain::time::offset_id;
 use crate::domain::{MemberId, ScheduleId, Zone};
 use crate::store::{self, StoreError};
-
-/// The zone of a member whose `member.created` carries none (the reference's hard-coded zone).
-pub const DEFAULT_ZONE: &str = "Asia/Seoul";
 
 /// What `member.created` asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,14 +50,14 @@ impl TaskApp {
     /// Provisions a member outside the inbox (tests, tools); the consumer does the same in its own
     /// transaction.
     pub async fn provision(&self, request: &MemberProvisioning) -> Result<bool> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.inner.db.conn().await?;
         Ok(request.apply(&mut conn, self.now()).await?)
     }
 
     /// `GET /v2/members/now`: the schedule holding the member's running slot (IN_PROGRESS or
     /// SUSPENDED), if any.
     pub async fn running_schedule(&self, member: MemberId) -> Result<Option<ScheduleId>> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.inner.db.conn().await?;
         let member = self.member(&mut conn, member).await?;
         let Some(id) = member.running else {
             return Ok(None);
@@ -72,7 +70,7 @@ impl TaskApp {
 
     /// `GET /v2/members/zone-id`.
     pub async fn zone(&self, member: MemberId) -> Result<Zone> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.inner.db.conn().await?;
         Ok(self.member(&mut conn, member).await?.zone)
     }
 

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use pinit_kernel::SharedClock;
 use pinit_kernel::db::{Conn, Db, DbError, Tx};
-use pinit_messaging::outbox::{OutboxError, OutboxSignal};
+use pinit_messaging::outbox::{Outbox, OutboxError};
 
 use crate::domain::{
     AggregateRef, DependencyError, Effects, MemberId, PagingError, ScheduleError, ScheduleId,
@@ -87,12 +87,12 @@ pub struct TaskApp {
 struct Inner {
     db: Db,
     clock: SharedClock,
-    outbox: OutboxSignal,
+    outbox: Outbox,
 }
 
 impl TaskApp {
-    /// `outbox` is the signal of the relay that publishes this database's outbox.
-    pub fn new(db: Db, clock: SharedClock, outbox: OutboxSignal) -> Self {
+    /// `outbox` is this database's outbox (its relay publishes what the use cases record).
+    pub fn new(db: Db, clock: SharedClock, outbox: Outbox) -> Self {
         Self {
             inner: Arc::new(Inner { db, clock, outbox }),
         }
@@ -108,17 +108,6 @@ impl TaskApp {
 
     fn now(&self) -> Timestamp {
         self.inner.clock.now()
-    }
-
-    /// A pooled connection for reads.
-    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
-        Ok(self
-            .inner
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(DbError::from)?)
     }
 
     /// The member for a read, or 503.
@@ -195,7 +184,7 @@ impl Unit {
     }
 
     /// Applies the running-slot and statistics changes, records the events, commits, wakes the relay.
-    async fn finish(mut self, outbox: &OutboxSignal) -> Result<()> {
+    async fn finish(mut self, outbox: &Outbox) -> Result<()> {
         let effects = std::mem::take(&mut self.effects);
         let slot = effects.slot.apply(self.member.running);
         if slot != self.member.running {
@@ -204,7 +193,14 @@ impl Unit {
         for change in &effects.statistics {
             store::statistics::apply(&mut self.tx, self.member.id, change, self.now).await?;
         }
-        events::record(&mut self.tx, &effects.events, &self.versions, self.now).await?;
+        events::record(
+            outbox,
+            &mut self.tx,
+            &effects.events,
+            &self.versions,
+            self.now,
+        )
+        .await?;
         if effects.events.is_empty() {
             self.tx.commit().await.map_err(DbError::from)?;
         } else {

@@ -132,14 +132,14 @@ impl TaskApp {
         member: MemberId,
         window: Window,
     ) -> Result<Vec<StoredSchedule>> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.inner.db.conn().await?;
         let member = self.member(&mut conn, member).await?;
         Ok(store::schedules::starting_within(&mut conn, member.id, window).await?)
     }
 
     /// `GET /v2/schedules/{id}`.
     pub async fn schedule(&self, member: MemberId, id: ScheduleId) -> Result<ScheduleView> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.inner.db.conn().await?;
         let member = self.member(&mut conn, member).await?;
         Ok(ScheduleView {
             stored: owned_schedule(&mut conn, member.id, id).await?,
@@ -257,19 +257,19 @@ impl TaskApp {
 
     /// Schedule `id`, whoever owns it (gRPC `GetScheduleBasics` checks the owner itself).
     pub async fn schedule_by_id(&self, id: ScheduleId) -> Result<Option<StoredSchedule>> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.inner.db.conn().await?;
         Ok(store::schedules::get(&mut conn, id).await?)
     }
 
     /// The schedules among `ids` that exist (gRPC `GetSchedulesState`).
     pub async fn schedules_by_ids(&self, ids: &[ScheduleId]) -> Result<Vec<StoredSchedule>> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.inner.db.conn().await?;
         Ok(store::schedules::by_ids(&mut conn, ids).await?)
     }
 
     /// `GET /v2/statistics`: the bucket of the week (in the member's zone) that contains `at`.
     pub async fn statistics(&self, member: MemberId, at: Timestamp) -> Result<WeeklyStatistics> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.inner.db.conn().await?;
         let member = self.member(&mut conn, member).await?;
         let week = WeekKey::containing(at, &member.zone)?;
         let totals = store::statistics::weekly(&mut conn, member.id, &week).await?;

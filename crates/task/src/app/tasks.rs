@@ -72,7 +72,8 @@ async fn view(conn: &mut Conn, owner: MemberId, stored: StoredTask) -> Result<Ta
     })
 }
 
-/// 404 unless every task in `ids` exists and is the member's (§13.4: the reference did not check).
+/// 404 unless every task in `ids` exists and is the member's (the reference did not check:
+/// docs/contract/task.md#dependency-graph).
 async fn require_tasks(conn: &mut Conn, owner: MemberId, ids: BTreeSet<TaskId>) -> Result<()> {
     let ids: Vec<TaskId> = ids.into_iter().collect();
     let found: BTreeSet<TaskId> = store::tasks::completion(conn, owner, &ids)
@@ -169,7 +170,7 @@ impl TaskApp {
 
     /// `GET /v2/tasks/{id}`.
     pub async fn task(&self, member: MemberId, id: TaskId) -> Result<TaskView> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.inner.db.conn().await?;
         let member = self.member(&mut conn, member).await?;
         let stored = owned_task(&mut conn, member.id, id).await?;
         view(&mut conn, member.id, stored).await
@@ -298,7 +299,7 @@ impl TaskApp {
     ) -> Result<TaskPage> {
         let page = paging::page_index(page)?;
         let size = paging::page_size(size)?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.inner.db.conn().await?;
         let member = self.member(&mut conn, member).await?;
         let filter = self.filter(&member.zone, ready_only);
         let total = store::tasks::count(&mut conn, member.id, filter).await?;
@@ -322,7 +323,7 @@ impl TaskApp {
     ) -> Result<CursorPage> {
         let size = paging::page_size(size)?;
         let cursor = TaskCursor::parse(cursor)?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.inner.db.conn().await?;
         let member = self.member(&mut conn, member).await?;
         let filter = self.filter(&member.zone, ready_only);
         let mut rows = store::tasks::after(&mut conn, member.id, filter, cursor, size + 1).await?;
@@ -363,7 +364,7 @@ impl TaskApp {
             (None, Some(o)) => Some(Zone::from_legacy_offset(&o.replace(' ', "+"))?),
             (None, None) => None,
         };
-        let mut conn = self.conn().await?;
+        let mut conn = self.inner.db.conn().await?;
         let member = self.member(&mut conn, member).await?;
         let zone = requested.unwrap_or_else(|| member.zone.clone());
         let cutoff = archive_cutoff(self.now(), &zone)?;
@@ -402,7 +403,7 @@ impl TaskApp {
             .filter(|z| !z.is_empty())
             .map(Zone::parse)
             .transpose()?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.inner.db.conn().await?;
         let member = self.member(&mut conn, member).await?;
         let zone = requested.unwrap_or_else(|| member.zone.clone());
         let window = Window::day(date, &zone)?;

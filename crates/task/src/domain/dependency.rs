@@ -1,9 +1,9 @@
-//! The dependency DAG between a member's tasks (spec §1.8, §4).
+//! The dependency DAG between a member's tasks (docs/contract/task.md#dependencies).
 //!
 //! An edge `from → to` means "`from` must be completed before `to`": `from` is a *prerequisite*
 //! (predecessor) of `to`. The graph has set semantics — an edge is there or not — so adding an edge
 //! that exists and removing one that does not are no-ops (the reference failed with a 500 on the
-//! first and let inbound counts drift on the second, §13.4). Every change is checked for cycles
+//! first and let inbound counts drift on the second, docs/contract/task.md#dependency-graph). Every change is checked for cycles
 //! before it is applied; `inbound_dependency_count` is derived from the effective change.
 //!
 //! Request shapes: on **create**, each pair has `0` on exactly one side standing for the new task
@@ -113,7 +113,8 @@ pub struct UpdateDependencies {
 
 impl UpdateDependencies {
     /// `0` is forbidden anywhere (400, `"수정 요청에서는 의존 관계 ID에 0을 사용할 수 없습니다."`), then
-    /// self-edges are refused, then every edge must touch `task` (400, new rule — §13.4).
+    /// self-edges are refused, then every edge must touch `task` (400, new rule —
+    /// docs/contract/task.md#dependency-graph).
     pub fn parse(
         task: TaskId,
         remove: &[DependencyPair],
@@ -431,7 +432,7 @@ impl Prerequisites {
 /// "Ready" (`readyOnly=true`): not completed, and every prerequisite completed.
 ///
 /// The reference's query is `inbound_dependency_count = 0 AND completed = false`, which never lists a
-/// task whose prerequisites are all done; the spec's client notes call ready "no unfinished
+/// task whose prerequisites are all done; the reference client's notes call ready "no unfinished
 /// prerequisites", which is what starting its schedule requires, so that is the rule here (a task
 /// without prerequisites is ready in both readings).
 pub fn is_ready(task_completed: bool, prerequisites: &Prerequisites) -> bool {

@@ -11,7 +11,7 @@ use crate::domain::schedule::{Operation, ScheduleState};
 
 /// The messages, each written once.
 pub mod msg {
-    // ---- task / schedule values (spec §1.1, §1.4, §1.5) ----
+    // ---- task / schedule values (docs/contract/task.md#field-rules) ----
     pub const TITLE_LENGTH: &str = "제목의 길이는 1자 이상 20자 이하여야 합니다.";
     pub const DESCRIPTION_LENGTH: &str = "설명의 길이는 1자 이상 100자 이하여야 합니다.";
     pub const IMPORTANCE_RANGE: &str = "중요도 레벨은 1에서 9 사이여야 합니다.";
@@ -21,7 +21,7 @@ pub mod msg {
     /// *new*: the reference failed with a 500 on an unknown enum name.
     pub const SCHEDULE_TYPE_UNKNOWN: &str =
         "일정 유형은 DEEP_WORK, QUICK_TASK, ADMIN_TASK 중 하나여야 합니다.";
-    /// §1.2 `ZonedDateAttribute.of(date, zoneId, offset)`.
+    /// The reference's `ZonedDateAttribute.of(date, zoneId, offset)` (docs/contract/task.md#time).
     pub const OFFSET_MISMATCH: &str = "제공된 offset이 zoneId의 규칙과 일치하지 않습니다.";
 
     // ---- time inputs (new: the reference answered these with a 500) ----
@@ -31,18 +31,19 @@ pub mod msg {
     pub const OFFSET_INVALID: &str = "offset은 '+HH:mm' 형식이어야 합니다.";
     pub const TIME_OUT_OF_RANGE: &str = "지원하지 않는 날짜 범위입니다.";
 
-    // ---- dependencies (§1.8, §4) ----
+    // ---- dependencies (docs/contract/task.md#dependencies) ----
     pub const DEPENDENCY_SELF: &str = "fromId와 toId는 동일할 수 없습니다.";
     pub const DEPENDENCY_CREATE_PLACEHOLDER: &str =
         "작업 생성 시 의존 관계에는 fromId 또는 toId 중 하나가 0이어야 합니다.";
     pub const DEPENDENCY_UPDATE_PLACEHOLDER: &str =
         "수정 요청에서는 의존 관계 ID에 0을 사용할 수 없습니다.";
-    /// *new* (§13.4 "update may add edges unrelated to the task").
+    /// *new*: the reference let an update add edges unrelated to the task
+    /// (docs/contract/task.md#dependency-graph).
     pub const DEPENDENCY_UNRELATED: &str =
         "수정 요청의 의존 관계는 수정 대상 작업을 포함해야 합니다.";
     pub const DEPENDENCY_CYCLE: &str = "의존 관계에 사이클이 존재합니다.";
 
-    // ---- schedule transitions (§2.1), one per illegal cell ----
+    // ---- schedule transitions (docs/contract/task.md#state-machine), one per illegal cell ----
     pub const NOT_STARTED_SUSPEND: &str = "시작되지 않은 일정을 일시정지할 수 없습니다.";
     pub const NOT_STARTED_CANCEL: &str = "시작되지 않은 일정을 취소할 수 없습니다.";
     pub const IN_PROGRESS_START: &str = "진행 중인 일정을 다시 시작할 수 없습니다.";
@@ -52,34 +53,38 @@ pub mod msg {
     pub const COMPLETED_SUSPEND: &str = "완료된 일정을 일시정지할 수 없습니다.";
     pub const COMPLETED_COMPLETE: &str = "완료된 일정을 다시 완료할 수 없습니다.";
 
-    // ---- schedule changes and orchestration (§1.5, §1.9, §2.2, §3) ----
+    // ---- schedule changes and orchestration (docs/contract/task.md#schedules, #running-slot,
+    // #task-and-schedule-link) ----
     pub const SCHEDULE_NOT_MODIFIABLE: &str = "시작되지 않은 일정만 수정할 수 있습니다.";
     pub const SCHEDULE_NOT_DELETABLE: &str = "시작되지 않았거나 완료된 일정만 삭제할 수 있습니다.";
     pub const PREREQUISITES_START: &str =
         "이전 작업이 완료되지 않아 해당 일정을 시작할 수 없습니다.";
-    /// *new* (§13.5: completing a schedule skipped the predecessor check).
+    /// *new*: completing a schedule skipped the predecessor check
+    /// (docs/contract/task.md#running-slot-and-prerequisites).
     pub const PREREQUISITES_COMPLETE_SCHEDULE: &str =
         "이전 작업이 완료되지 않아 해당 일정을 완료할 수 없습니다.";
-    /// *new* (§13.5: completing a task skipped the predecessor check).
+    /// *new*: completing a task skipped the predecessor check
+    /// (docs/contract/task.md#running-slot-and-prerequisites).
     pub const PREREQUISITES_COMPLETE_TASK: &str =
         "이전 작업이 완료되지 않아 해당 작업을 완료할 수 없습니다.";
     pub const ALREADY_RUNNING: &str = "이미 실행 중인 일정이 존재합니다.";
     pub const TASK_ALREADY_SCHEDULED: &str = "해당 작업에 이미 연결된 일정이 존재합니다.";
     pub const TASK_SCHEDULE_RUNNING: &str = "해당 작업과 연결된 일정이 현재 진행중이어서 작업을 완료할 수 없습니다. 일정을 통해 작업을 완료해주세요.";
 
-    // ---- lookups (§1.11) ----
+    // ---- lookups (404, docs/contract/task.md#statuses) ----
     pub const TASK_NOT_FOUND: &str = "해당 작업을 찾을 수 없습니다.";
     pub const SCHEDULE_NOT_FOUND: &str = "해당 일정을 찾을 수 없습니다.";
     /// *new*: the member has not been provisioned from `member.created` yet (503, `USER_NOT_READY`).
     pub const MEMBER_NOT_READY: &str =
         "회원 정보가 아직 준비되지 않았습니다. 잠시 후 다시 시도해 주세요.";
 
-    // ---- paging and cursors (§3.1) ----
+    // ---- paging and cursors (docs/contract/task.md#lists) ----
     pub const CURSOR_FORMAT: &str = "잘못된 커서 형식입니다.";
     pub const CURSOR_VALUE: &str = "잘못된 커서 값입니다.";
     pub const ARCHIVE_CURSOR_FORMAT: &str = "커서는 'yyyy-MM-dd|id' 형식이어야 합니다.";
     pub const ARCHIVE_CURSOR_ID: &str = "커서의 ID가 올바르지 않습니다.";
-    /// The archive's size rule; *new* for the other lists (§13.9: their size was unbounded).
+    /// The archive's size rule; *new* for the other lists, whose size was unbounded
+    /// (docs/contract/task.md#paging).
     pub const PAGE_SIZE: &str = "size는 1 이상 100 이하이어야 합니다.";
     /// *new* (Spring's `PageRequest` refused it with an English message).
     pub const PAGE_INDEX: &str = "page는 0 이상이어야 합니다.";
@@ -199,8 +204,8 @@ impl DependencyError {
     }
 }
 
-/// A cell of the §2.1 table marked ✗. Only the transition table
-/// ([`schedule::transition`](crate::domain::schedule::transition)) builds one.
+/// A cell of the transition table (docs/contract/task.md#state-machine) marked ✗. Only the table
+/// itself ([`schedule::transition`](crate::domain::schedule::transition)) builds one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 #[error("{message}")]
 pub struct IllegalTransition {
@@ -231,7 +236,7 @@ impl IllegalTransition {
 /// A schedule operation that is refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ScheduleError {
-    /// 409 (the reference answered 400 — §13.1).
+    /// 409 (the reference answered 400 — docs/contract/task.md#statuses).
     #[error(transparent)]
     IllegalTransition(#[from] IllegalTransition),
     /// 409: PATCH of a schedule that is not NOT_STARTED.

@@ -1,6 +1,6 @@
 //! Domain events: what happened, for the app layer to record as outbox rows in the same transaction
-//! (spec §8). Events are only produced by operations that succeeded, after every check, so no stale
-//! event can leak (§13.6).
+//! (docs/contract/task.md#events). Events are only produced by operations that succeeded, after every
+//! check, so no stale event can leak (docs/contract/task.md#event-delivery).
 
 use jiff::Timestamp;
 use pinit_contracts::events::{Channel, channel};
@@ -12,7 +12,7 @@ use super::{MemberId, ScheduleId, TaskId};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DomainEvent {
     /// `schedule.time.upcoming.updated`: a schedule was created, or its start time was changed.
-    /// `new_upcoming_time` is an instant (render it with an offset, §13.6).
+    /// `new_upcoming_time` is an instant (render it with an offset, docs/contract/task.md#events).
     ScheduleUpcomingTimeUpdated {
         schedule_id: ScheduleId,
         owner_id: MemberId,

@@ -5,7 +5,8 @@
 //!   reopening a task together with its linked schedule.
 //! * [`dependency`] — the per-member dependency DAG: request placeholders, cycle check, inbound counts,
 //!   prerequisites and readiness.
-//! * [`schedule`] — the schedule aggregate and its run state machine (spec §2.1), the running slot.
+//! * [`schedule`] — the schedule aggregate and its run state machine (docs/contract/task.md#state-machine),
+//!   the running slot.
 //! * [`stats`] — weekly statistics: which bucket a completion goes to, and how a cancel undoes it.
 //! * [`time`] — zones, half-open day/week windows, the reference's date/time input and output formats.
 //! * [`paging`] — page sizes and the two list cursors (ascending and archive).
@@ -29,8 +30,6 @@ pub mod time;
 #[cfg(test)]
 mod proptests;
 
-use std::fmt;
-
 pub use dependency::{
     CreateDependencies, DependencyChange, DependencyGraph, DependencyPair, Edge, Prerequisites,
     UpdateDependencies, is_ready,
@@ -52,37 +51,7 @@ pub use task::{
 pub use text::{Description, Title};
 pub use time::{Window, Zone};
 
-macro_rules! id_type {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(pub i64);
-
-        impl $name {
-            pub const fn get(self) -> i64 {
-                self.0
-            }
-        }
-
-        impl From<i64> for $name {
-            fn from(id: i64) -> Self {
-                Self(id)
-            }
-        }
-
-        impl From<$name> for i64 {
-            fn from(id: $name) -> Self {
-                id.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-    };
-}
+use pinit_kernel::id_type;
 
 id_type!(
     /// A member id (equal to the auth account id; 64-bit on the wire).

@@ -1,4 +1,5 @@
-//! Paging of the task lists (spec §3.1), with §13.9's fixes.
+//! Paging of the task lists (docs/contract/task.md#lists), with the fixes of
+//! docs/contract/task.md#paging.
 //!
 //! * Sizes are `1..=100` everywhere (default 20); the reference bounded only the archive.
 //! * The ascending cursor (`/v2/tasks/cursor`) reads the reference's formats — `yyyy-MM-dd|id`,

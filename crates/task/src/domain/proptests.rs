@@ -1,10 +1,11 @@
 //! Property tests: random sequences of operations with a monotonically increasing server clock.
 //!
-//! * One run: the state is always one of the four, the result of every operation is what the §2.1
-//!   table says, a refused operation changes nothing, the elapsed time never decreases and always
-//!   equals the sum of the sessions that ended with suspend or complete (a session ended by cancel
-//!   is discarded), COMPLETED is left only by cancel, cancel always lands in NOT_STARTED keeping the
-//!   elapsed time of finished sessions, and every run survives a storage round trip.
+//! * One run: the state is always one of the four, the result of every operation is what the
+//!   transition table (docs/contract/task.md#state-machine) says, a refused operation changes
+//!   nothing, the elapsed time never decreases and always equals the sum of the sessions that ended
+//!   with suspend or complete (a session ended by cancel is discarded), COMPLETED is left only by
+//!   cancel, cancel always lands in NOT_STARTED keeping the elapsed time of finished sessions, and
+//!   every run survives a storage round trip.
 //! * One member with several schedules and a changing zone: at most one schedule holds the running
 //!   slot and the slot names it; every statistics bucket equals the sum of the elapsed times of the
 //!   COMPLETED schedules recorded into it, and none is ever negative.

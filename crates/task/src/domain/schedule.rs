@@ -1,6 +1,6 @@
-//! The schedule aggregate and its run state machine (spec §1.5, §1.6, §2).
+//! The schedule aggregate and its run state machine (docs/contract/task.md#schedules, #state-machine).
 //!
-//! # The transition table (§2.1, as implemented — [`transition`] is its single source)
+//! # The transition table (docs/contract/task.md#state-machine; [`transition`] is its single source)
 //!
 //! | from \ op    | start                 | suspend            | complete                | cancel                    |
 //! |--------------|-----------------------|--------------------|-------------------------|---------------------------|
@@ -16,20 +16,21 @@
 //! Events: start → `schedule.state.started`, complete → `schedule.state.completed`, cancel →
 //! `schedule.state.canceled`, each with the state *before* the transition; suspend emits nothing.
 //!
-//! # Fixes against the reference (§13)
+//! # Fixes against the reference (docs/contract/task.md#defects)
 //!
-//! * Illegal transitions are 409, not 400 (§13.1).
-//! * Times are the server's `now`, never the client's `time` (§13.8). A `now` earlier than the
-//!   session start (clock skew between replicas) counts the session as zero instead of failing, so
-//!   the elapsed time never decreases and never goes negative.
-//! * Elapsed time keeps microsecond precision (the reference cut it to whole seconds, §1.6).
-//! * Events are produced only after every check passed (§13.6).
+//! * Illegal transitions are 409, not 400 (docs/contract/task.md#statuses).
+//! * Times are the server's `now`, never the client's `time` (docs/contract/task.md#server-time).
+//!   A `now` earlier than the session start (clock skew between replicas) counts the session as
+//!   zero instead of failing, so the elapsed time never decreases and never goes negative.
+//! * Elapsed time keeps microsecond precision (the reference cut it to whole seconds).
+//! * Events are produced only after every check passed (docs/contract/task.md#event-delivery).
 //! * Completing (from any state, also through the task) checks the linked task's prerequisites
-//!   (§13.5); starting and resuming check them as in the reference.
-//! * The running slot is released only if it holds *this* schedule (§13.5).
+//!   (the reference checked them only on start); starting and resuming check them as in the reference.
+//! * The running slot is released only if it holds *this* schedule
+//!   (docs/contract/task.md#running-slot-and-prerequisites).
 //! * Statistics are recorded and reverted exactly (see [`super::stats`]).
 //!
-//! # The running slot (§2.3, §13.5 decision)
+//! # The running slot (docs/contract/task.md#running-slot; the decision is in ADR 0004)
 //!
 //! A member has one slot, `now_running_schedule_id`. Start and resume claim it (refused with 409
 //! `"이미 실행 중인 일정이 존재합니다."` while another schedule holds it); complete, cancel and delete
@@ -168,7 +169,8 @@ impl Operation {
     }
 }
 
-/// The §2.1 table: the state `op` leads to from `from`, or the cell's refusal (409).
+/// The transition table (docs/contract/task.md#state-machine): the state `op` leads to from `from`, or
+/// the cell's refusal (409).
 pub fn transition(from: ScheduleState, op: Operation) -> Result<ScheduleState, IllegalTransition> {
     use Operation as O;
     use ScheduleState as S;
@@ -285,10 +287,6 @@ impl Run {
 
     pub fn state(&self) -> ScheduleState {
         self.state.state()
-    }
-
-    pub fn run_state(&self) -> &RunState {
-        &self.state
     }
 
     /// The elapsed time of finished sessions (`duration` in responses).
@@ -501,7 +499,7 @@ impl ScheduleDraft {
     }
 
     /// `POST /v2/tasks/{id}/schedules`: title and description default to the task's; the override
-    /// values go through the same rules (400, not the reference's 500 — §1.11).
+    /// values go through the same rules (400, not the reference's 500 — docs/contract/task.md#statuses).
     pub fn from_task(
         task: &Task,
         title: Option<&str>,
@@ -550,7 +548,7 @@ pub struct Schedule {
 
 impl Schedule {
     /// A new schedule, NOT_STARTED, with the `schedule.time.upcoming.updated` event for it (emitted
-    /// once it has its id — the reference raised one with a null id, §13.6).
+    /// once it has its id — the reference raised one with a null id, docs/contract/task.md#event-delivery).
     pub fn create(
         id: ScheduleId,
         owner_id: MemberId,
@@ -745,7 +743,7 @@ impl Schedule {
         })
     }
 
-    /// Suspend (pause) at `now`. No event; the slot is kept (the §13.5 decision).
+    /// Suspend (pause) at `now`. No event; the slot is kept (the decision of ADR 0004).
     pub fn suspend(&mut self, now: Timestamp) -> Result<Effects, ScheduleError> {
         self.run.suspend(now)?;
         Ok(Effects::default())
@@ -842,8 +840,8 @@ impl Schedule {
 
     /// May this schedule be deleted, and what follows? Only NOT_STARTED or COMPLETED (409
     /// `"시작되지 않았거나 완료된 일정만 삭제할 수 있습니다."`). Effects: `schedule.deleted`; a completed
-    /// schedule's statistics record is reverted (§13.7: the reference kept it); the linked task is
-    /// untouched.
+    /// schedule's statistics record is reverted (the reference kept it,
+    /// docs/contract/task.md#statistics-attribution); the linked task is untouched.
     pub fn delete(&self) -> Result<Effects, ScheduleError> {
         if self.state().holds_slot() {
             return Err(ScheduleError::NotDeletable(self.state()));

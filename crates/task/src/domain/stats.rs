@@ -1,9 +1,9 @@
-//! Weekly statistics (spec §6), attributed exactly and reversibly.
+//! Weekly statistics (docs/contract/task.md#statistics), attributed exactly and reversibly.
 //!
 //! A bucket is keyed by (member, [`WeekKey`]) — the Monday that starts the week and the zone the week
 //! was computed in — and holds deep-work, admin-work and total durations ([`WeeklyTotals`]).
 //!
-//! Rules here (the reference's defects of §13.7 fixed):
+//! Rules here (the reference's defects fixed, docs/contract/task.md#statistics-attribution):
 //!
 //! * **Which week.** A completed schedule's elapsed time goes, whole, to the week (Monday 00:00
 //!   start, half-open, in the **member's zone at completion**) that contains the **completion

@@ -1,5 +1,5 @@
-//! The task aggregate and its values (spec §1.1–§1.4), and the task side of the task ↔ schedule
-//! link (§3).
+//! The task aggregate and its values (docs/contract/task.md#field-rules, #time), and the task side of
+//! the task ↔ schedule link (docs/contract/task.md#task-and-schedule-link).
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -52,7 +52,7 @@ impl Difficulty {
 /// A deadline: a date in a zone (`DateWithOffset`); the time of day does not exist.
 ///
 /// Its instant is the first instant of the date in the zone; its offset (shown in responses) is
-/// the zone's offset at that instant, always recomputed from the zone rules (§1.2).
+/// the zone's offset at that instant, always recomputed from the zone rules (docs/contract/task.md#time).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Deadline {
     date: Date,
@@ -68,7 +68,7 @@ impl Deadline {
 
     /// From a request's `DateWithOffset {date, zoneId, offset?}`. The optional `offset` is checked
     /// against the zone's rules at the date's start (400 `"제공된 offset이 zoneId의 규칙과 일치하지
-    /// 않습니다."`) instead of being silently ignored (§13.8).
+    /// 않습니다."`) instead of being silently ignored (docs/contract/task.md#server-time).
     pub fn parse(date: &str, zone_id: &str, offset: Option<&str>) -> Result<Self, ValidationError> {
         let date = parse_date(date)?;
         let zone = Zone::parse(zone_id)?;
@@ -211,7 +211,8 @@ impl Task {
         }
     }
 
-    /// Sets the flag; the event only when it changes (complete/reopen are idempotent — §13.11).
+    /// Sets the flag; the event only when it changes (complete/reopen are idempotent —
+    /// docs/contract/task.md#complete-and-reopen).
     pub(crate) fn set_completed(&mut self, completed: bool) -> Option<DomainEvent> {
         if self.completed == completed {
             return None;
@@ -244,7 +245,8 @@ impl Task {
     /// `schedule` is the linked schedule if any, `prerequisites` this task's. In order:
     /// * a linked schedule IN_PROGRESS or SUSPENDED → 409 (complete it through the schedule);
     /// * already completed (and no NOT_STARTED schedule to finish) → nothing happens (idempotent);
-    /// * a prerequisite not completed → 409 (§13.5; the reference did not check);
+    /// * a prerequisite not completed → 409 (the reference did not check;
+    ///   docs/contract/task.md#running-slot-and-prerequisites);
     /// * a NOT_STARTED linked schedule is completed at `now` with zero elapsed (recorded in
     ///   `member_zone`'s week) — "completing either side completes the other";
     /// * the task is marked completed.
@@ -290,8 +292,8 @@ impl Task {
     ///
     /// Already incomplete → nothing happens (idempotent). Otherwise the task is marked incomplete,
     /// and a COMPLETED linked schedule is reset to NOT_STARTED with its statistics record reverted
-    /// (the reference left it completed — §13.11). Events: `schedule.state.canceled` (if reset),
-    /// then `task.canceled`. `now` is only the reset's clock.
+    /// (the reference left it completed — docs/contract/task.md#complete-and-reopen). Events:
+    /// `schedule.state.canceled` (if reset), then `task.canceled`. `now` is only the reset's clock.
     pub fn reopen(
         &mut self,
         schedule: Option<&mut Schedule>,

@@ -1,7 +1,7 @@
 //! Title and description: required, not blank, bounded length — shared by tasks and schedules.
 //!
 //! Lengths are counted in **UTF-16 code units**, as the reference's Java `String.length()` does
-//! (spec §13.15): an emoji outside the BMP counts 2. "Blank" is Java's `String.isBlank()`: every code
+//! (docs/contract/task.md#text-length): an emoji outside the BMP counts 2. "Blank" is Java's `String.isBlank()`: every code
 //! point satisfies `Character.isWhitespace` (see [`is_java_whitespace`]). The value is kept exactly
 //! as given (no trimming), like the reference.
 

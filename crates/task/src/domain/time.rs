@@ -1,4 +1,4 @@
-//! Time as the reference's wire contract and spec §5.1/§10 describe it, made DST-safe with jiff.
+//! Time as the reference's wire contract describes it (docs/contract/task.md#time), made DST-safe with jiff.
 //!
 //! * Instants are [`Timestamp`]s (UTC); dates are a [`Date`] plus a [`Zone`].
 //! * Day and week windows are half-open `[start, end)` instants, computed from local midnights in
@@ -110,10 +110,6 @@ impl Zone {
         &self.id
     }
 
-    pub fn time_zone(&self) -> &TimeZone {
-        &self.tz
-    }
-
     /// The zone's offset at an instant.
     pub fn offset_at(&self, at: Timestamp) -> Offset {
         self.tz.to_offset(at)
@@ -206,11 +202,6 @@ impl Window {
             start: zone.start_of_day(monday)?,
             end: zone.start_of_day(next)?,
         })
-    }
-
-    /// The local day in `zone` that contains the instant `at`.
-    pub fn day_containing(at: Timestamp, zone: &Zone) -> Result<Self, TimeError> {
-        Self::day(zone.local_date(at), zone)
     }
 
     /// The week in `zone` that contains the instant `at`.
@@ -732,7 +723,8 @@ mod tests {
 
     #[test]
     fn reference_time_zone_rendering_case() {
-        // §5.3: created at 2026-02-01T09:00 Asia/Seoul, shown in Los Angeles as 2026-01-31T16:00:00.
+        // The reference's own case: created at 2026-02-01T09:00 Asia/Seoul, shown in Los Angeles as
+        // 2026-01-31T16:00:00.
         let at = zone("Asia/Seoul")
             .resolve(parse_local_date_time("2026-02-01T09:00:00").unwrap())
             .unwrap();

@@ -1,4 +1,5 @@
-//! Request and response bodies (the reference's JSON, spec §5.1), and request validation.
+//! Request and response bodies (the reference's JSON, docs/contract/task.md#json-bodies and #time), and
+//! request validation.
 //!
 //! Validation runs in two passes, like the reference's bean validation then domain validators:
 //! presence (`must not be null` / `must not be blank`, every field reported, message

@@ -1,4 +1,4 @@
-//! `/v2/members` (spec §5.4) and `PUT /v2/members/zone-id` (new).
+//! `/v2/members` and `PUT /v2/members/zone-id` (new); docs/contract/task.md#members.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -9,8 +9,10 @@ use pinit_kernel::error::FieldError;
 use pinit_kernel::extract::Json;
 use serde::Deserialize;
 
-use super::CurrentMember;
+use pinit_kernel::CurrentMember;
+
 use crate::app::TaskApp;
+use crate::domain::MemberId;
 
 fn text(body: String) -> Response {
     (
@@ -27,7 +29,7 @@ fn text(body: String) -> Response {
 /// there is none.
 pub async fn now(
     State(app): State<TaskApp>,
-    CurrentMember(member): CurrentMember,
+    CurrentMember(member): CurrentMember<MemberId>,
 ) -> Result<Response, ApiError> {
     Ok(match app.running_schedule(member).await? {
         Some(id) => Json(id.get()).into_response(),
@@ -38,7 +40,7 @@ pub async fn now(
 /// `GET /v2/members/zone-id`: the zone id as plain text (`Asia/Seoul`).
 pub async fn zone_id(
     State(app): State<TaskApp>,
-    CurrentMember(member): CurrentMember,
+    CurrentMember(member): CurrentMember<MemberId>,
 ) -> Result<Response, ApiError> {
     Ok(text(app.zone(member).await?.id().to_owned()))
 }
@@ -46,7 +48,7 @@ pub async fn zone_id(
 /// `GET /v2/members/zone-offset` (deprecated in the reference): the zone's offset now (`+09:00`).
 pub async fn zone_offset(
     State(app): State<TaskApp>,
-    CurrentMember(member): CurrentMember,
+    CurrentMember(member): CurrentMember<MemberId>,
 ) -> Result<Response, ApiError> {
     Ok(text(app.zone_offset(member).await?))
 }
@@ -61,7 +63,7 @@ struct ZoneBody {
 /// the zone id as stored, like the GET.
 pub async fn set_zone_id(
     State(app): State<TaskApp>,
-    CurrentMember(member): CurrentMember,
+    CurrentMember(member): CurrentMember<MemberId>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {

@@ -1,6 +1,6 @@
-//! The task HTTP API: the reference's `/v2` paths, parameters and JSON (spec §5), with the corrected
-//! statuses of §13.1 (400 bad input, 401 no member header, 404 missing or not yours, 409 state
-//! conflicts, 503 `USER_NOT_READY`). Handlers only translate; the rules live in [`crate::domain`] and
+//! The task HTTP API: the reference's `/v2` paths, parameters and JSON (docs/contract/task.md), with the
+//! corrected statuses of docs/contract/task.md#statuses (400 bad input, 401 no member header, 404
+//! missing or not yours, 409 state conflicts, 503 `USER_NOT_READY`). Handlers only translate; the rules live in [`crate::domain`] and
 //! the use cases in [`crate::app`].
 
 mod dto;
@@ -9,23 +9,17 @@ mod schedules;
 mod tasks;
 
 use axum::Router;
-use axum::extract::FromRequestParts;
 use axum::handler::Handler;
-use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::Method;
 use axum::routing::{MethodFilter, MethodRouter, on};
 use pinit_kernel::ApiError;
 use pinit_kernel::error::FieldError;
 use pinit_messaging::outbox::OutboxError;
 
 use crate::app::{AppError, TaskApp};
+use crate::domain::ErrorClass;
 use crate::domain::error::msg;
-use crate::domain::{ErrorClass, MemberId};
 use crate::store::StoreError;
-
-/// The header the gateway sets from the verified JWT (it strips any client-sent one).
-pub const MEMBER_HEADER: &str = "x-member-id";
 
 /// `Retry-After` (seconds) of a `USER_NOT_READY` answer: `member.created` usually lands within one.
 pub const NOT_READY_RETRY_AFTER_SECS: u64 = 1;
@@ -100,7 +94,11 @@ pub fn endpoints() -> Vec<Endpoint> {
         ep(M::GET, "/v2/members/zone-id", members::zone_id),
         ep(M::PUT, "/v2/members/zone-id", members::set_zone_id),
         ep(M::GET, "/v2/members/zone-offset", members::zone_offset),
-        ep(M::GET, "/openapi.json", openapi),
+        Endpoint {
+            method: M::GET,
+            path: "/openapi.json",
+            route: pinit_kernel::http::openapi_route(OPENAPI),
+        },
     ]
 }
 
@@ -110,36 +108,6 @@ pub fn routes(app: TaskApp) -> Router {
         .into_iter()
         .fold(Router::new(), |router, e| router.route(e.path, e.route))
         .with_state(app)
-}
-
-async fn openapi() -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        OPENAPI,
-    )
-        .into_response()
-}
-
-/// The member a request is for, from `X-Member-Id` (missing or not a positive integer → 401).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CurrentMember(pub MemberId);
-
-impl<S: Send + Sync> FromRequestParts<S> for CurrentMember {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .headers
-            .get(MEMBER_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<i64>().ok())
-            .filter(|id| *id > 0)
-            .map(|id| CurrentMember(MemberId(id)))
-            .ok_or_else(|| ApiError::unauthorized("인증이 필요합니다. 다시 로그인해 주세요."))
-    }
 }
 
 /// An answer in the status its class means.

@@ -1,4 +1,4 @@
-//! `/v2/schedules` (spec §5.3) and `/v2/statistics` (§5.5).
+//! `/v2/schedules` and `/v2/statistics` (docs/contract/task.md#schedules, #statistics).
 //!
 //! The run operations take the reference's `time` + `zoneId` query parameters; they are checked when
 //! given (400 when malformed) but the server's clock is what counts (ADR 0004).
@@ -11,17 +11,19 @@ use pinit_kernel::ApiError;
 use pinit_kernel::extract::{Json, Path, Query};
 use serde::Deserialize;
 
-use super::CurrentMember;
 use super::dto::{
     Problems, ScheduleRequest, ScheduleResponse, StatisticsResponse, required_param, resolve,
     schedule_type, zoned,
 };
 use crate::app::TaskApp;
-use crate::domain::{Description, ScheduleDraft, ScheduleId, SchedulePatch, Title, Window, Zone};
+use crate::domain::{
+    Description, MemberId, ScheduleDraft, ScheduleId, SchedulePatch, Title, Window, Zone,
+};
+use pinit_kernel::CurrentMember;
 
 pub async fn create(
     State(app): State<TaskApp>,
-    CurrentMember(member): CurrentMember,
+    CurrentMember(member): CurrentMember<MemberId>,
     Json(body): Json<ScheduleRequest>,
 ) -> Result<Response, ApiError> {
     let mut p = Problems::new();
@@ -90,7 +92,7 @@ impl TimeQuery {
 
 async fn within(
     app: &TaskApp,
-    member: crate::domain::MemberId,
+    member: MemberId,
     zone: &Zone,
     window: Window,
 ) -> Result<Json<Vec<ScheduleResponse>>, ApiError> {
@@ -106,7 +108,7 @@ async fn within(
 /// `GET /v2/schedules?time&zoneId`: the local day of `time` in `zoneId`, rendered in `zoneId`.
 pub async fn day(
     State(app): State<TaskApp>,
-    CurrentMember(member): CurrentMember,
+    CurrentMember(member): CurrentMember<MemberId>,
     Query(q): Query<TimeQuery>,
 ) -> Result<Json<Vec<ScheduleResponse>>, ApiError> {
     let (local, zone) = q.required()?;
@@ -117,7 +119,7 @@ pub async fn day(
 /// `GET /v2/schedules/week?time&zoneId`: the ISO week (Monday start) of `time` in `zoneId`.
 pub async fn week(
     State(app): State<TaskApp>,
-    CurrentMember(member): CurrentMember,
+    CurrentMember(member): CurrentMember<MemberId>,
     Query(q): Query<TimeQuery>,
 ) -> Result<Json<Vec<ScheduleResponse>>, ApiError> {
     let (local, zone) = q.required()?;
@@ -132,7 +134,7 @@ fn time_error(e: crate::domain::TimeError) -> ApiError {
 /// `GET /v2/schedules/{id}`: rendered in the member's zone.
 pub async fn get_one(
     State(app): State<TaskApp>,
-    CurrentMember(member): CurrentMember,
+    CurrentMember(member): CurrentMember<MemberId>,
     Path(id): Path<i64>,
 ) -> Result<Json<ScheduleResponse>, ApiError> {
     let view = app.schedule(member, ScheduleId(id)).await?;
@@ -143,7 +145,7 @@ pub async fn get_one(
 /// else the member's zone.
 pub async fn patch(
     State(app): State<TaskApp>,
-    CurrentMember(member): CurrentMember,
+    CurrentMember(member): CurrentMember<MemberId>,
     Path(id): Path<i64>,
     Json(body): Json<ScheduleRequest>,
 ) -> Result<Json<ScheduleResponse>, ApiError> {
@@ -185,7 +187,7 @@ pub async fn patch(
 
 pub async fn delete(
     State(app): State<TaskApp>,
-    CurrentMember(member): CurrentMember,
+    CurrentMember(member): CurrentMember<MemberId>,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     app.delete_schedule(member, ScheduleId(id)).await?;
@@ -194,7 +196,7 @@ pub async fn delete(
 
 pub async fn start(
     State(app): State<TaskApp>,
-    CurrentMember(member): CurrentMember,
+    CurrentMember(member): CurrentMember<MemberId>,
     Path(id): Path<i64>,
     Query(q): Query<TimeQuery>,
 ) -> Result<StatusCode, ApiError> {
@@ -205,7 +207,7 @@ pub async fn start(
 
 pub async fn suspend(
     State(app): State<TaskApp>,
-    CurrentMember(member): CurrentMember,
+    CurrentMember(member): CurrentMember<MemberId>,
     Path(id): Path<i64>,
     Query(q): Query<TimeQuery>,
 ) -> Result<StatusCode, ApiError> {
@@ -216,7 +218,7 @@ pub async fn suspend(
 
 pub async fn complete(
     State(app): State<TaskApp>,
-    CurrentMember(member): CurrentMember,
+    CurrentMember(member): CurrentMember<MemberId>,
     Path(id): Path<i64>,
     Query(q): Query<TimeQuery>,
 ) -> Result<StatusCode, ApiError> {
@@ -227,7 +229,7 @@ pub async fn complete(
 
 pub async fn cancel(
     State(app): State<TaskApp>,
-    CurrentMember(member): CurrentMember,
+    CurrentMember(member): CurrentMember<MemberId>,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     app.cancel_schedule(member, ScheduleId(id)).await?;
@@ -237,7 +239,7 @@ pub async fn cancel(
 /// `GET /v2/statistics?time&zoneId`: the week, in the member's zone, containing that instant.
 pub async fn statistics(
     State(app): State<TaskApp>,
-    CurrentMember(member): CurrentMember,
+    CurrentMember(member): CurrentMember<MemberId>,
     Query(q): Query<TimeQuery>,
 ) -> Result<Json<StatisticsResponse>, ApiError> {
     let (local, zone) = q.required()?;

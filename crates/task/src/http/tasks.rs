@@ -1,4 +1,4 @@
-//! `/v2/tasks` (spec §5.2).
+//! `/v2/tasks` (docs/contract/task.md#tasks).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -7,17 +7,17 @@ use pinit_kernel::ApiError;
 use pinit_kernel::extract::{Json, Path, Query};
 use serde::Deserialize;
 
-use super::CurrentMember;
 use super::dto::{
     CursorResponse, PageResponse, PageableObject, Problems, SORTED, ScheduleResponse, TaskRequest,
     TaskResponse, TaskScheduleRequest, required_param, schedule_type,
 };
 use crate::app::{CursorPage, TaskApp};
-use crate::domain::TaskId;
+use crate::domain::{MemberId, TaskId};
+use pinit_kernel::CurrentMember;
 
 pub async fn create(
     State(app): State<TaskApp>,
-    CurrentMember(member): CurrentMember,
+    CurrentMember(member): CurrentMember<MemberId>,
     Json(body): Json<TaskRequest>,
 ) -> Result<Response, ApiError> {
     let input = body.validate()?;
@@ -27,7 +27,7 @@ pub async fn create(
 
 pub async fn update(
     State(app): State<TaskApp>,
-    CurrentMember(member): CurrentMember,
+    CurrentMember(member): CurrentMember<MemberId>,
     Path(id): Path<i64>,
     Json(body): Json<TaskRequest>,
 ) -> Result<Json<TaskResponse>, ApiError> {
@@ -40,7 +40,7 @@ pub async fn update(
 
 pub async fn get_one(
     State(app): State<TaskApp>,
-    CurrentMember(member): CurrentMember,
+    CurrentMember(member): CurrentMember<MemberId>,
     Path(id): Path<i64>,
 ) -> Result<Json<TaskResponse>, ApiError> {
     let view = app.task(member, TaskId(id)).await?;
@@ -57,7 +57,7 @@ pub struct PageQuery {
 
 pub async fn page(
     State(app): State<TaskApp>,
-    CurrentMember(member): CurrentMember,
+    CurrentMember(member): CurrentMember<MemberId>,
     Query(q): Query<PageQuery>,
 ) -> Result<Json<PageResponse>, ApiError> {
     let page = app
@@ -109,7 +109,7 @@ pub struct CursorQuery {
 
 pub async fn cursor(
     State(app): State<TaskApp>,
-    CurrentMember(member): CurrentMember,
+    CurrentMember(member): CurrentMember<MemberId>,
     Query(q): Query<CursorQuery>,
 ) -> Result<Json<CursorResponse>, ApiError> {
     let page = app
@@ -134,7 +134,7 @@ pub struct ArchiveQuery {
 
 pub async fn archive(
     State(app): State<TaskApp>,
-    CurrentMember(member): CurrentMember,
+    CurrentMember(member): CurrentMember<MemberId>,
     Query(q): Query<ArchiveQuery>,
 ) -> Result<Json<CursorResponse>, ApiError> {
     let page = app
@@ -158,7 +158,7 @@ pub struct ByDeadlineQuery {
 
 pub async fn by_deadline(
     State(app): State<TaskApp>,
-    CurrentMember(member): CurrentMember,
+    CurrentMember(member): CurrentMember<MemberId>,
     Query(q): Query<ByDeadlineQuery>,
 ) -> Result<Json<Vec<TaskResponse>>, ApiError> {
     let date = required_param("date", "LocalDate", &q.date)?;
@@ -168,7 +168,7 @@ pub async fn by_deadline(
 
 pub async fn complete(
     State(app): State<TaskApp>,
-    CurrentMember(member): CurrentMember,
+    CurrentMember(member): CurrentMember<MemberId>,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     app.complete_task(member, TaskId(id)).await?;
@@ -177,7 +177,7 @@ pub async fn complete(
 
 pub async fn reopen(
     State(app): State<TaskApp>,
-    CurrentMember(member): CurrentMember,
+    CurrentMember(member): CurrentMember<MemberId>,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     app.reopen_task(member, TaskId(id)).await?;
@@ -192,7 +192,7 @@ pub struct DeleteQuery {
 
 pub async fn delete(
     State(app): State<TaskApp>,
-    CurrentMember(member): CurrentMember,
+    CurrentMember(member): CurrentMember<MemberId>,
     Path(id): Path<i64>,
     Query(q): Query<DeleteQuery>,
 ) -> Result<StatusCode, ApiError> {
@@ -204,7 +204,7 @@ pub async fn delete(
 /// `POST /v2/tasks/{id}/schedules`: rendered in the request's zone, `taskCompleted` filled.
 pub async fn schedule(
     State(app): State<TaskApp>,
-    CurrentMember(member): CurrentMember,
+    CurrentMember(member): CurrentMember<MemberId>,
     Path(id): Path<i64>,
     Json(body): Json<TaskScheduleRequest>,
 ) -> Result<Response, ApiError> {

@@ -13,7 +13,7 @@ use pinit_messaging::amqp::lapin::options::{
     BasicGetOptions, QueueBindOptions, QueueDeclareOptions,
 };
 use pinit_messaging::amqp::lapin::types::FieldTable;
-use pinit_messaging::{AmqpTransport, OutboxSignal, Relay, RelayConfig};
+use pinit_messaging::{AmqpTransport, Outbox, Relay, RelayConfig};
 use pinit_testkit::both_backends;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -113,7 +113,7 @@ async fn events_reach_rabbitmq(backend: Backend) {
         "task",
         app.db.clone(),
         Arc::new(AmqpTransport::new(url, "pinit-task-relay-test")),
-        OutboxSignal::new(),
+        Outbox::new(pinit_kernel::SystemClock::shared(), Duration::ZERO),
         RelayConfig {
             poll_interval: HumanDuration::from_millis(100),
             ..RelayConfig::default()

@@ -15,7 +15,8 @@ fn ids(v: &Value) -> Vec<i64> {
         .collect()
 }
 
-/// ScheduleControllerV2TimeZoneIntegrationTest (spec §5.3).
+/// The reference's ScheduleControllerV2TimeZoneIntegrationTest: a list renders in the requested zone
+/// (docs/contract/task.md#schedules).
 async fn lists_render_in_the_requested_zone(backend: Backend) {
     let app = spawn_app(backend).await;
     let m = app.member(1, None).await;

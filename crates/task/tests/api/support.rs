@@ -7,7 +7,7 @@ use std::sync::Arc;
 use jiff::{SignedDuration, Timestamp};
 use pinit_kernel::http::service_router;
 use pinit_kernel::{Backend, Db, ManualClock, Readiness, SharedClock};
-use pinit_messaging::outbox::OutboxSignal;
+use pinit_messaging::Outbox;
 use pinit_task::app::MemberProvisioning;
 use pinit_task::domain::MemberId;
 use pinit_task::{MIGRATIONS, TaskApp};
@@ -37,7 +37,11 @@ pub async fn spawn_at(backend: Backend, now: &str) -> App {
     let (test_db, db) = TestDb::migrated(backend, pinit_task::NAME, MIGRATIONS).await;
     let clock = ManualClock::new(now.parse().expect("an instant"));
     let shared: SharedClock = clock.clone();
-    let app = TaskApp::new(db.clone(), shared.clone(), OutboxSignal::new());
+    let app = TaskApp::new(
+        db.clone(),
+        shared.clone(),
+        Outbox::new(shared.clone(), std::time::Duration::ZERO),
+    );
     let readiness = Readiness::new(pinit_task::NAME, CancellationToken::new());
     readiness.set_migrated();
     let router = service_router(

@@ -1,4 +1,5 @@
-//! The schedule state machine: one test per cell of the §2.1 table, then the rules around it.
+//! The schedule state machine: one test per cell of the transition table (docs/contract/task.md#state-machine),
+//! then the rules around it.
 
 use jiff::civil::date;
 
@@ -128,7 +129,7 @@ fn deep(week: WeekKey, amount: SignedDuration) -> Contribution {
 }
 
 // =============================================================================================
-// §2.1, row NOT_STARTED
+// Transition table, row NOT_STARTED
 // =============================================================================================
 
 #[test]
@@ -177,7 +178,7 @@ fn cell_not_started_cancel_is_refused() {
 }
 
 // =============================================================================================
-// §2.1, row IN_PROGRESS
+// Transition table, row IN_PROGRESS
 // =============================================================================================
 
 #[test]
@@ -200,7 +201,7 @@ fn cell_in_progress_suspend_goes_suspended_adding_the_session() {
     assert_eq!(
         fx.slot,
         SlotChange::Unchanged,
-        "suspend keeps the running slot (§13.5 decision)"
+        "suspend keeps the running slot (the decision of ADR 0004)"
     );
     assert!(fx.statistics.is_empty());
 }
@@ -236,7 +237,7 @@ fn cell_in_progress_cancel_goes_not_started_discarding_the_session() {
 }
 
 // =============================================================================================
-// §2.1, row SUSPENDED
+// Transition table, row SUSPENDED
 // =============================================================================================
 
 #[test]
@@ -284,7 +285,7 @@ fn cell_suspended_cancel_goes_not_started_keeping_elapsed() {
 }
 
 // =============================================================================================
-// §2.1, row COMPLETED
+// Transition table, row COMPLETED
 // =============================================================================================
 
 #[test]
@@ -525,7 +526,8 @@ fn resume_rechecks_prerequisites() {
 
 #[test]
 fn complete_checks_prerequisites_from_not_started_and_in_progress() {
-    // §13.5: the reference skipped this check when completing from NOT_STARTED.
+    // The reference skipped this check when completing from NOT_STARTED
+    // (docs/contract/task.md#running-slot-and-prerequisites).
     let mut s = new_schedule(Some(TaskId(5)));
     let mut t = task(5, false);
     let err = s
@@ -621,7 +623,8 @@ fn start_while_another_schedule_holds_the_slot_is_refused() {
 
 #[test]
 fn release_clears_only_the_same_schedule() {
-    // §13.5: the reference cleared the slot without comparing ids.
+    // The reference cleared the slot without comparing ids
+    // (docs/contract/task.md#running-slot-and-prerequisites).
     assert_eq!(SlotChange::Release(ID).apply(Some(ID)), None);
     assert_eq!(
         SlotChange::Release(ID).apply(Some(ScheduleId(11))),
