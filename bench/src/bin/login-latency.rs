@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use pinit_auth::app::SignupRequest;
 use pinit_auth::keys::SigningKey;
 use pinit_auth::oauth::ProviderRegistry;
 use pinit_auth::password::Hasher;
@@ -102,13 +103,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Outbox::new(Arc::clone(&clock), std::time::Duration::ZERO),
             ProviderRegistry::new(&settings.oauth)?,
         );
-        auth.signup(
-            "bench",
-            Some("bench-member"),
-            Some("correct horse battery"),
-            None,
-            None,
-        )
+        auth.signup(SignupRequest {
+            client_ip: "bench",
+            username: Some("bench-member"),
+            password: Some("correct horse battery"),
+            ..SignupRequest::default()
+        })
         .await?;
         for _ in 0..3 {
             auth.login("bench", Some("bench-member"), Some("correct horse battery"))

@@ -1,5 +1,5 @@
 //! Auth's HTTP surface: the reference's `/v0` paths and bodies (`{"token"}`, `{"message"}`), plus the JWKS.
-//! Handlers only translate; the rules live in [`crate::app`].
+//! Handlers only translate; the use cases live in [`crate::app`], the rules in [`crate::domain`].
 
 use std::net::SocketAddr;
 
@@ -14,7 +14,7 @@ use pinit_kernel::error::FieldError;
 use pinit_kernel::extract::{Json, Path, Query};
 use serde::{Deserialize, Serialize};
 
-use crate::app::{Auth, AuthError, OAUTH_STATE_TTL, Session};
+use crate::app::{Auth, AuthError, OAUTH_STATE_TTL, OAuthCallback, Session, SignupRequest};
 
 /// The refresh cookie's name (the reference's; the client never reads it).
 pub const REFRESH_COOKIE: &str = "refresh_token";
@@ -183,7 +183,7 @@ fn session_response(auth: &Auth, session: Session) -> Response {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct SignupRequest {
+struct SignupBody {
     username: Option<String>,
     password: Option<String>,
     nickname: Option<String>,
@@ -194,21 +194,21 @@ struct SignupRequest {
 async fn signup(
     State(auth): State<Auth>,
     ClientIp(ip): ClientIp,
-    Json(body): Json<SignupRequest>,
+    Json(body): Json<SignupBody>,
 ) -> Result<StatusCode, ApiError> {
-    auth.signup(
-        &ip,
-        body.username.as_deref(),
-        body.password.as_deref(),
-        body.nickname.as_deref(),
-        body.zone_id.as_deref(),
-    )
+    auth.signup(SignupRequest {
+        client_ip: &ip,
+        username: body.username.as_deref(),
+        password: body.password.as_deref(),
+        nickname: body.nickname.as_deref(),
+        zone: body.zone_id.as_deref(),
+    })
     .await?;
     Ok(StatusCode::OK)
 }
 
 #[derive(Deserialize)]
-struct LoginRequest {
+struct LoginBody {
     username: Option<String>,
     password: Option<String>,
 }
@@ -216,7 +216,7 @@ struct LoginRequest {
 async fn login(
     State(auth): State<Auth>,
     ClientIp(ip): ClientIp,
-    Json(body): Json<LoginRequest>,
+    Json(body): Json<LoginBody>,
 ) -> Result<Response, ApiError> {
     let session = auth
         .login(&ip, body.username.as_deref(), body.password.as_deref())
@@ -253,10 +253,10 @@ struct MeBody {
 }
 
 async fn me(State(auth): State<Auth>, headers: HeaderMap) -> Result<Json<MeBody>, ApiError> {
-    let member_id = auth.authenticate(bearer(&headers))?;
-    let m = auth.me(member_id).await?;
+    let member = auth.authenticate(bearer(&headers))?;
+    let m = auth.me(member).await?;
     Ok(Json(MeBody {
-        member_id: m.member_id,
+        member_id: m.id.get(),
         username: m.username,
         nickname: m.nickname,
         zone_id: m.zone_id,
@@ -301,13 +301,13 @@ async fn callback(
         return Err(ApiError::bad_request(format!("{error}: {description}")));
     }
     let session = auth
-        .oauth_callback(
-            &ip,
-            &provider,
-            query.code.as_deref(),
-            query.state.as_deref(),
-            cookie(&headers, OAUTH_BINDING_COOKIE),
-        )
+        .oauth_callback(OAuthCallback {
+            client_ip: &ip,
+            provider: &provider,
+            code: query.code.as_deref(),
+            state: query.state.as_deref(),
+            binding: cookie(&headers, OAUTH_BINDING_COOKIE),
+        })
         .await?;
     let mut response = session_response(&auth, session);
     response

@@ -1,11 +1,14 @@
 //! The auth context: accounts, password hashes, OAuth links, refresh-token families and signing keys.
 //! It publishes `member.created`; nothing else of it is visible to the other contexts.
 //!
-//! * [`domain`] — what a username, password, nickname or zone may be (pure rules).
-//! * [`app`] — the use cases: signup, login, refresh (rotation, reuse detection), logout, OAuth login.
-//! * [`store`] — the SQL, once for SQLite and PostgreSQL.
-//! * [`http`] — the `/v0` routes and the JWKS.
+//! * [`domain`] — the rules as pure code: input validation, the refresh-token rotation rule (rotate, grace,
+//!   reuse, expired, revoked), OAuth state checks, rate-limit windows; the ids and values the store returns.
+//! * [`app`] — the use cases on [`Auth`], one module per group: signup, session (login, refresh, logout, `me`),
+//!   OAuth login, rate limits, housekeeping; `app::outbound` alone turns `member.created` into an outbox row.
+//! * [`store`] — the SQL, once for SQLite and PostgreSQL, one module per table, giving back domain values.
+//! * [`http`] — the `/v0` routes and the JWKS; handlers only translate.
 //! * [`password`], [`tokens`], [`keys`], [`oauth`] — hashing, token issuing, key files, provider clients.
+//! * [`settings`] — the `[auth]` section.
 
 pub mod app;
 pub mod domain;

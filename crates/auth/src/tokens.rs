@@ -1,5 +1,6 @@
 //! Access tokens (RS256 JWTs, short-lived, verified anywhere with the JWKS) and refresh tokens (opaque random
-//! strings, only their SHA-256 is stored; rotation and reuse detection live in [`crate::app`]).
+//! strings, only their SHA-256 is stored; the rotation rule is [`crate::domain::refresh`], applied by
+//! [`crate::app::session`]).
 
 use std::sync::Arc;
 

@@ -225,6 +225,15 @@ impl Provider {
         state: &str,
         verifier: Option<&str>,
     ) -> Result<Secret, OAuthError> {
+        let request = self.token_request(code, state, verifier);
+        tracing::debug!(provider = %self.config.name, "exchanging an OAuth authorization code");
+        let (status, body) = self.call(Endpoint::Token, request).await?;
+        self.access_token(status, &body)
+    }
+
+    /// The token endpoint's request: the flavor's form, and the client's credentials where its
+    /// `token_endpoint_auth` puts them.
+    fn token_request(&self, code: &str, state: &str, verifier: Option<&str>) -> RequestBuilder {
         let c = &self.config;
         let mut form: Vec<(&str, &str)> = vec![("grant_type", "authorization_code")];
         let mut request = self.client.post(c.token.clone());
@@ -261,13 +270,15 @@ impl Provider {
                 }
             }
         }
-        let request = request
+        request
             .header(reqwest::header::ACCEPT, "application/json")
-            .form(&form);
-        tracing::debug!(provider = %c.name, "exchanging an OAuth authorization code");
-        let (status, body) = self.call(Endpoint::Token, request).await?;
+            .form(&form)
+    }
 
-        let object = match serde_json::from_slice::<Value>(&body) {
+    /// The access token of a token endpoint's answer, or why there is none.
+    fn access_token(&self, status: StatusCode, body: &[u8]) -> Result<Secret, OAuthError> {
+        let c = &self.config;
+        let object = match serde_json::from_slice::<Value>(body) {
             Ok(Value::Object(object)) => object,
             _ if !status.is_success() => return Err(self.status_error(Endpoint::Token, status)),
             Ok(_) => return Err(self.invalid(Endpoint::Token, "not a JSON object")),
@@ -537,15 +548,18 @@ impl Check {
         Some(url)
     }
 
+    /// A redirect URI: checked as a URL, kept as written (trimmed).
+    fn redirect_uri(&mut self, key: String, value: &str) -> Option<String> {
+        self.url(key, value).map(|_| value.trim().to_string())
+    }
+
     fn naver(&mut self, s: &NaverSettings) -> Option<Config> {
         let key = |field: &str| format!("auth.oauth.naver.{field}");
         let client_id = self.text(key("client_id"), &s.client_id);
         if s.client_secret.expose().trim().is_empty() {
             self.problem(key("client_secret"), "must not be empty");
         }
-        let redirect_uri = self
-            .url(key("redirect_uri"), &s.redirect_uri)
-            .map(|_| s.redirect_uri.trim().to_string());
+        let redirect_uri = self.redirect_uri(key("redirect_uri"), &s.redirect_uri);
         let authorize = self.url(key("authorize_url"), &s.authorize_url);
         let token = self.url(key("token_url"), &s.token_url);
         let profile = self.url(key("profile_url"), &s.profile_url);
@@ -567,79 +581,12 @@ impl Check {
 
     fn oidc(&mut self, name: &str, s: &OidcSettings) -> Option<Config> {
         let key = |field: &str| format!("auth.oauth.oidc.{name}.{field}");
-        let mut name_ok = true;
-        if name.is_empty()
-            || name.len() > 64
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            self.problem(
-                format!("auth.oauth.oidc.{name}"),
-                "a provider name is 1 to 64 letters, digits, `-` or `_` (it is a URL path segment)",
-            );
-            name_ok = false;
-        } else if name.eq_ignore_ascii_case(NAVER) {
-            self.problem(
-                format!("auth.oauth.oidc.{name}"),
-                "the name `naver` is taken by [auth.oauth.naver]; choose another",
-            );
-            name_ok = false;
-        }
-
-        let issuer = self.text(key("issuer"), &s.issuer);
-        if issuer.chars().count() > MAX_ID_CHARS {
-            self.problem(
-                key("issuer"),
-                format!(
-                    "must be at most {MAX_ID_CHARS} characters (it is stored with each account)"
-                ),
-            );
-        }
-        if issuer == NAVER_ISSUER {
-            self.problem(
-                key("issuer"),
-                "is the issuer stored for Naver accounts; an OIDC provider must have its own",
-            );
-        }
+        let name_ok = self.oidc_name(name);
+        let issuer = self.oidc_issuer(key("issuer"), &s.issuer);
         let client_id = self.text(key("client_id"), &s.client_id);
-        if s.client_secret.expose().trim().is_empty() {
-            if !s.pkce {
-                self.problem(
-                    key("client_secret"),
-                    "is empty (a public client) and pkce = false: a public client needs PKCE",
-                );
-            }
-            if s.token_endpoint_auth == TokenEndpointAuth::ClientSecretBasic {
-                self.problem(
-                    key("client_secret"),
-                    "is empty but token_endpoint_auth = \"client_secret_basic\" needs a secret",
-                );
-            }
-        }
-        let scopes: Vec<&str> = s.scopes.split_whitespace().collect();
-        if !scopes.contains(&"openid") {
-            self.problem(
-                key("scopes"),
-                format!(
-                    "`{}` must include `openid` (space-separated, e.g. \"openid profile\")",
-                    s.scopes
-                ),
-            );
-        }
-        if let Some(bad) = scopes.iter().find(|scope| {
-            !scope
-                .bytes()
-                .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
-        }) {
-            self.problem(
-                key("scopes"),
-                format!("`{bad}` is not a valid scope (RFC 6749, section 3.3)"),
-            );
-        }
-        let redirect_uri = self
-            .url(key("redirect_uri"), &s.redirect_uri)
-            .map(|_| s.redirect_uri.trim().to_string());
+        self.oidc_client_secret(key("client_secret"), s);
+        let scopes = self.oidc_scopes(key("scopes"), &s.scopes);
+        let redirect_uri = self.redirect_uri(key("redirect_uri"), &s.redirect_uri);
         let authorize = self.url(key("authorization_endpoint"), &s.authorization_endpoint);
         let token = self.url(key("token_endpoint"), &s.token_endpoint);
         let profile = self.url(key("userinfo_endpoint"), &s.userinfo_endpoint);
@@ -660,6 +607,91 @@ impl Check {
             pkce: s.pkce,
             token_auth: s.token_endpoint_auth,
         })
+    }
+
+    /// Whether `name` may name an OIDC provider (it is a URL path segment, and not `naver`).
+    fn oidc_name(&mut self, name: &str) -> bool {
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            self.problem(
+                format!("auth.oauth.oidc.{name}"),
+                "a provider name is 1 to 64 letters, digits, `-` or `_` (it is a URL path segment)",
+            );
+            false
+        } else if name.eq_ignore_ascii_case(NAVER) {
+            self.problem(
+                format!("auth.oauth.oidc.{name}"),
+                "the name `naver` is taken by [auth.oauth.naver]; choose another",
+            );
+            false
+        } else {
+            true
+        }
+    }
+
+    fn oidc_issuer(&mut self, key: String, value: &str) -> String {
+        let issuer = self.text(key.clone(), value);
+        if issuer.chars().count() > MAX_ID_CHARS {
+            self.problem(
+                key.clone(),
+                format!(
+                    "must be at most {MAX_ID_CHARS} characters (it is stored with each account)"
+                ),
+            );
+        }
+        if issuer == NAVER_ISSUER {
+            self.problem(
+                key,
+                "is the issuer stored for Naver accounts; an OIDC provider must have its own",
+            );
+        }
+        issuer
+    }
+
+    /// A public client (no secret) needs PKCE and cannot use HTTP Basic.
+    fn oidc_client_secret(&mut self, key: String, s: &OidcSettings) {
+        if !s.client_secret.expose().trim().is_empty() {
+            return;
+        }
+        if !s.pkce {
+            self.problem(
+                key.clone(),
+                "is empty (a public client) and pkce = false: a public client needs PKCE",
+            );
+        }
+        if s.token_endpoint_auth == TokenEndpointAuth::ClientSecretBasic {
+            self.problem(
+                key,
+                "is empty but token_endpoint_auth = \"client_secret_basic\" needs a secret",
+            );
+        }
+    }
+
+    fn oidc_scopes<'a>(&mut self, key: String, value: &'a str) -> Vec<&'a str> {
+        let scopes: Vec<&str> = value.split_whitespace().collect();
+        if !scopes.contains(&"openid") {
+            self.problem(
+                key.clone(),
+                format!(
+                    "`{value}` must include `openid` (space-separated, e.g. \"openid profile\")"
+                ),
+            );
+        }
+        if let Some(bad) = scopes.iter().find(|scope| {
+            !scope
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+        }) {
+            self.problem(
+                key,
+                format!("`{bad}` is not a valid scope (RFC 6749, section 3.3)"),
+            );
+        }
+        scopes
     }
 }
 

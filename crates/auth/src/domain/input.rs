@@ -1,7 +1,7 @@
-//! Auth's rules on what it is given: usernames, passwords, nicknames, zones. Pure code, no I/O.
+//! What auth accepts as input: usernames, passwords, nicknames, zones, and a valid signup. Pure code, no I/O.
 //!
-//! The reference validated nothing (spec auth-and-gateway §2.3, §10.10). Messages are Korean, as the reference's
-//! messages are, because the reference client shows them to the user as they come.
+//! The reference validated nothing (docs/contract/auth-and-gateway.md#input-validation). Messages are Korean, as
+//! the reference's messages are, because the reference client shows them to the user as they come.
 
 use std::fmt;
 use std::str::FromStr;
@@ -132,6 +132,14 @@ impl FromStr for ZoneId {
 }
 
 impl ZoneId {
+    /// The zone of members who sign up without one: `configured` if it is a known zone (start-up refuses it
+    /// otherwise, see [`crate::Settings::problems`]), else the kernel's default zone.
+    pub fn default_for(configured: &str) -> Self {
+        configured
+            .parse()
+            .unwrap_or_else(|_| Self(pinit_kernel::DEFAULT_ZONE.to_string()))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -249,6 +257,20 @@ mod tests {
         assert!("UTC".parse::<ZoneId>().is_ok());
         assert!("Mars/Olympus".parse::<ZoneId>().is_err());
         assert!("".parse::<ZoneId>().is_err());
+    }
+
+    #[test]
+    fn the_default_zone_is_the_configured_one_when_it_is_known() {
+        assert_eq!(
+            ZoneId::default_for("Europe/Berlin").as_str(),
+            "Europe/Berlin"
+        );
+        assert_eq!(ZoneId::default_for(" UTC ").as_str(), "UTC");
+        assert_eq!(
+            ZoneId::default_for("Mars/Olympus").as_str(),
+            pinit_kernel::DEFAULT_ZONE
+        );
+        assert!(pinit_kernel::DEFAULT_ZONE.parse::<ZoneId>().is_ok());
     }
 
     #[test]

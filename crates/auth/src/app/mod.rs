@@ -1,0 +1,127 @@
+//! Auth's use cases, on the [`Auth`] service. Each is one short transaction; password hashing and provider
+//! calls happen outside it. Signup's `member.created` is recorded in the same transaction as the member.
+//!
+//! * [`signup`] — local signup, and the member creation every signup shares.
+//! * [`session`] — login, refresh (rotation, reuse detection), logout, access-token checks, `/v0/me`.
+//! * [`oauth`] — OAuth login: authorize, callback, a first-time external identity's member.
+//! * [`limits`] — rate limiting, counted in the database so every replica sees the same counts.
+//! * [`housekeeping`] — deleting what can no longer matter.
+//! * `outbound` — the only place an auth event becomes an outbox row.
+
+pub mod housekeeping;
+pub mod limits;
+pub mod oauth;
+mod outbound;
+pub mod session;
+pub mod signup;
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use pinit_kernel::SharedClock;
+use pinit_kernel::db::{Db, DbError};
+use pinit_messaging::outbox::{Outbox, OutboxError};
+
+use crate::domain::{self, Invalid, ZoneId};
+use crate::oauth::{OAuthError, ProviderRegistry};
+use crate::password::{Hasher, PasswordError};
+use crate::settings::Settings;
+use crate::tokens::TokenIssuer;
+
+pub use crate::domain::OAUTH_STATE_TTL;
+pub use oauth::{AuthorizeRedirect, OAuthCallback};
+pub use session::Session;
+pub use signup::SignupRequest;
+
+/// Why a use case refused or failed. [`crate::http`] maps each to a status and a `{"message"}` body.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("invalid input")]
+    Invalid(Vec<Invalid>),
+    #[error("{}", domain::DUPLICATE_USERNAME)]
+    DuplicateUsername,
+    #[error("{}", domain::BAD_CREDENTIALS)]
+    BadCredentials,
+    /// Missing, unknown, expired, revoked or reused refresh token, or a bad access token.
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    #[error("too many attempts")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("지원하지 않는 provider 입니다. provider={0}")]
+    UnknownProvider(String),
+    #[error("{0}")]
+    OAuthState(&'static str),
+    #[error(transparent)]
+    OAuth(#[from] OAuthError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error("token signing failed: {0}")]
+    Signing(#[from] pinit_kernel::jwt::JwtError),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+}
+
+pub type Result<T> = std::result::Result<T, AuthError>;
+
+/// The auth context's services, shared by every request. Cheap to clone.
+#[derive(Clone)]
+pub struct Auth {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    clock: SharedClock,
+    hasher: Hasher,
+    tokens: TokenIssuer,
+    settings: Settings,
+    outbox: Outbox,
+    providers: ProviderRegistry,
+    /// The zone of members who sign up without one.
+    default_zone: ZoneId,
+}
+
+impl Auth {
+    /// `outbox` is the auth database's outbox (its relay publishes `member.created`).
+    pub fn new(
+        db: Db,
+        clock: SharedClock,
+        hasher: Hasher,
+        tokens: TokenIssuer,
+        settings: Settings,
+        outbox: Outbox,
+        providers: ProviderRegistry,
+    ) -> Self {
+        let default_zone = ZoneId::default_for(&settings.default_zone);
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                clock,
+                hasher,
+                tokens,
+                settings,
+                outbox,
+                providers,
+                default_zone,
+            }),
+        }
+    }
+
+    pub fn tokens(&self) -> &TokenIssuer {
+        &self.inner.tokens
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    pub fn providers(&self) -> &ProviderRegistry {
+        &self.inner.providers
+    }
+
+    fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+}

@@ -1,0 +1,34 @@
+//! Members as the store gives them back: ids, what `/v0/me` shows, what a login checks.
+
+use std::fmt;
+
+pinit_kernel::id_type!(
+    /// A member's id: `member.member_id`, the `sub` of its access tokens, `memberId` in `member.created`.
+    MemberId
+);
+
+/// A member as `/v0/me` shows it. The values are as stored: members taken over from the reference were never
+/// validated by [`super::input`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub id: MemberId,
+    pub username: String,
+    pub nickname: Option<String>,
+    pub zone_id: String,
+}
+
+/// What a password login checks: the member of a username and its password hash.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub member: MemberId,
+    pub password_hash: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("member", &self.member)
+            .field("password_hash", &"[redacted]")
+            .finish()
+    }
+}

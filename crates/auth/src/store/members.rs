@@ -1,0 +1,98 @@
+//! `member`: local accounts and accounts created by an OAuth login.
+
+use jiff::Timestamp;
+use pinit_kernel::db::{Conn, Tx};
+
+use super::Result;
+use crate::domain::{Credentials, Member, MemberId, Nickname, ZoneId};
+
+/// A member to insert. `social_login` marks one created by an OAuth login.
+#[derive(Debug)]
+pub struct NewMember<'a> {
+    pub username: &'a str,
+    pub password_hash: &'a str,
+    pub nickname: Option<&'a Nickname>,
+    pub zone: &'a ZoneId,
+    pub social_login: bool,
+    pub now: Timestamp,
+}
+
+#[derive(sqlx::FromRow)]
+struct MemberIdRecord {
+    member_id: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct CredentialsRecord {
+    member_id: i64,
+    password_hash: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct MemberRecord {
+    member_id: i64,
+    username: String,
+    nickname: Option<String>,
+    zone_id: String,
+}
+
+impl From<MemberRecord> for Member {
+    fn from(r: MemberRecord) -> Self {
+        Member {
+            id: MemberId(r.member_id),
+            username: r.username,
+            nickname: r.nickname,
+            zone_id: r.zone_id,
+        }
+    }
+}
+
+/// Inserts a member; returns its id. A taken username is `DbError::Duplicate`.
+pub async fn insert(tx: &mut Tx, member: &NewMember<'_>) -> Result<MemberId> {
+    let record = sqlx::query_as::<_, MemberIdRecord>(
+        "INSERT INTO member (username, password_hash, nickname, zone_id, social_login, created_at_us) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING member_id",
+    )
+    .bind(member.username)
+    .bind(member.password_hash)
+    .bind(member.nickname.map(Nickname::as_str))
+    .bind(member.zone.as_str())
+    .bind(member.social_login)
+    .bind(member.now.as_microsecond())
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(MemberId(record.member_id))
+}
+
+/// The member and password hash of a username.
+pub async fn credentials(conn: &mut Conn, username: &str) -> Result<Option<Credentials>> {
+    let record = sqlx::query_as::<_, CredentialsRecord>(
+        "SELECT member_id, password_hash FROM member WHERE username = $1",
+    )
+    .bind(username)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(record.map(|r| Credentials {
+        member: MemberId(r.member_id),
+        password_hash: r.password_hash,
+    }))
+}
+
+pub async fn set_password_hash(conn: &mut Conn, id: MemberId, hash: &str) -> Result<()> {
+    sqlx::query("UPDATE member SET password_hash = $1 WHERE member_id = $2")
+        .bind(hash)
+        .bind(id.get())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn get(conn: &mut Conn, id: MemberId) -> Result<Option<Member>> {
+    let record = sqlx::query_as::<_, MemberRecord>(
+        "SELECT member_id, username, nickname, zone_id FROM member WHERE member_id = $1",
+    )
+    .bind(id.get())
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(record.map(Member::from))
+}

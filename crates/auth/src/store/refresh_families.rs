@@ -1,0 +1,55 @@
+//! `refresh_family`: one login's chain of rotated refresh tokens. Revoking it logs that session out.
+
+use jiff::Timestamp;
+use pinit_kernel::db::{Conn, Tx};
+
+use super::Result;
+use crate::domain::{FamilyId, MemberId, Revocation};
+
+pub async fn create(
+    tx: &mut Tx,
+    family: &FamilyId,
+    member: MemberId,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO refresh_family (family_id, member_id, created_at_us) VALUES ($1, $2, $3)",
+    )
+    .bind(family.as_str())
+    .bind(member.get())
+    .bind(now.as_microsecond())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Revokes a family unless it already is; `true` if this call revoked it.
+pub async fn revoke(
+    conn: &mut Conn,
+    family: &FamilyId,
+    now: Timestamp,
+    why: Revocation,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE refresh_family SET revoked_at_us = $1, revoked_reason = $2 \
+         WHERE family_id = $3 AND revoked_at_us IS NULL",
+    )
+    .bind(now.as_microsecond())
+    .bind(why.as_str())
+    .bind(family.as_str())
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Deletes the families whose every token expired before `now` (their tokens go with them).
+pub async fn delete_expired(conn: &mut Conn, now: Timestamp) -> Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM refresh_family WHERE family_id IN (SELECT family_id FROM refresh_token \
+         GROUP BY family_id HAVING MAX(expires_at_us) < $1)",
+    )
+    .bind(now.as_microsecond())
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
+}
