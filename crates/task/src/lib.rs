@@ -6,12 +6,13 @@
 //! * [`app`] — the use cases ([`TaskApp`]): one transaction each, events recorded in the outbox.
 //! * [`store`] — the SQL, once for SQLite and PostgreSQL.
 //! * [`http`] — the reference's `/v2` routes.
-//! * [`events`] — the `member.created` consumer.
+//! * [`inbound`] — the `member.created` consumer (the events task consumes; [`app`]`::outbound` maps the ones it
+//!   publishes).
 //! * [`grpc`] — `pinit.schedule.ScheduleGrpcService` ([`grpc_service`]).
 
 pub mod app;
 pub mod domain;
-pub mod events;
+pub mod inbound;
 pub mod grpc;
 pub mod http;
 pub mod store;
@@ -22,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::migrate::Migrator;
 
 pub use app::{AppError, TaskApp};
-pub use events::{MemberCreatedHandler, member_created_inbox, member_created_subscription};
+pub use inbound::{MemberCreatedHandler, member_created_inbox, member_created_subscription};
 pub use grpc::grpc_service;
 
 /// The context's name: its database owner tag, log field and metrics label.

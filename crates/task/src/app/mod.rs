@@ -8,7 +8,7 @@
 //! * [`schedules`] — schedules, the state machine, statistics.
 //! * [`members`] — the running slot, the member's zone, and provisioning.
 
-mod events;
+mod outbound;
 pub mod members;
 pub mod schedules;
 pub mod tasks;
@@ -193,7 +193,7 @@ impl Unit {
         for change in &effects.statistics {
             store::statistics::apply(&mut self.tx, self.member.id, change, self.now).await?;
         }
-        events::record(
+        outbound::record(
             outbox,
             &mut self.tx,
             &effects.events,
