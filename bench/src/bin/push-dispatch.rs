@@ -52,8 +52,8 @@ use pinit_notification::push::ece;
 use pinit_notification::push::webpush::verify_vapid;
 use pinit_notification::vapid::VapidKey;
 use pinit_notification::{
-    DirectoryError, EndpointPolicy, Notifications, ScheduleBasics, ScheduleDirectory, ScheduleKey,
-    ScheduleSnapshot, Settings,
+    DirectoryError, EndpointPolicy, Notifications, ScheduleBasics, ScheduleDirectory, ScheduleId,
+    ScheduleKey, ScheduleSnapshot, Settings,
 };
 use sqlx::Row;
 use tokio_util::sync::CancellationToken;
@@ -937,9 +937,11 @@ struct BenchDirectory {
 
 impl BenchDirectory {
     fn snapshot(&self, key: ScheduleKey) -> Option<ScheduleSnapshot> {
-        let offset = *self.offsets.get(usize::try_from(key.schedule_id).ok()?)?;
+        let offset = *self
+            .offsets
+            .get(usize::try_from(key.schedule_id.get()).ok()?)?;
         // Schedule i belongs to member i.
-        if key.schedule_id != key.owner_id || key.schedule_id == 0 {
+        if key.schedule_id.get() != key.owner_id.get() || key.schedule_id.get() == 0 {
             return None;
         }
         let start = Timestamp::from_microsecond(self.t_us.load(Ordering::Relaxed) + offset).ok()?;
@@ -970,7 +972,7 @@ impl ScheduleDirectory for BenchDirectory {
     fn states<'a>(
         &'a self,
         keys: &'a [ScheduleKey],
-    ) -> BoxFuture<'a, Result<HashMap<i64, ScheduleSnapshot>, DirectoryError>> {
+    ) -> BoxFuture<'a, Result<HashMap<ScheduleId, ScheduleSnapshot>, DirectoryError>> {
         Box::pin(async move {
             self.calls.fetch_add(1, Ordering::Relaxed);
             tokio::time::sleep(self.latency).await;
@@ -1239,10 +1241,10 @@ fn calibrate(env: &Env) -> Crypto {
         .try_into()
         .expect("an uncompressed P-256 point is 65 bytes");
     let message = pinit_notification::domain::PushMessage::new(
-        42,
+        ScheduleId(42),
         "Deep work #42",
         Timestamp::now(),
-        &uuid::Uuid::now_v7().to_string(),
+        &uuid::Uuid::now_v7().to_string().into(),
     );
     let json = message.json();
     let rounds = 2000;

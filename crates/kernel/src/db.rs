@@ -154,6 +154,9 @@ pub enum DbError {
     /// The database did not answer in time or the pool is exhausted.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// A stored row that the code cannot read back as a valid value (a bug, or a hand-edited database).
+    #[error("stored {what} is not valid: {detail}")]
+    Corrupt { what: &'static str, detail: String },
     #[error("database error: {0}")]
     Other(#[source] sqlx::Error),
 }

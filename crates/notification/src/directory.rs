@@ -13,38 +13,15 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::{StreamExt, stream};
 use jiff::Timestamp;
-use pinit_contracts::events::ScheduleState;
 use pinit_contracts::schedule::schedule_grpc_service_client::ScheduleGrpcServiceClient;
 use pinit_contracts::schedule::{
     GetScheduleRequest, GetScheduleResponse, GetSchedulesStateRequest, ScheduleStateEntry,
 };
 use tonic::transport::{Channel, Endpoint};
 
-/// A schedule, as its owner.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ScheduleKey {
-    pub schedule_id: i64,
-    pub owner_id: i64,
-}
-
-/// A schedule's title and designated start time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScheduleBasics {
-    pub schedule_id: i64,
-    pub owner_id: i64,
-    pub title: String,
-    pub start_time: Timestamp,
-}
-
-/// A schedule's current state, as the dispatcher's re-check needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScheduleSnapshot {
-    pub basics: ScheduleBasics,
-    /// `None` when the directory cannot tell (an implementation without the state, see
-    /// [`GrpcScheduleDirectory`]); the dispatcher then trusts the events (started/completed remove the
-    /// notification).
-    pub state: Option<ScheduleState>,
-}
+use crate::domain::{
+    MemberId, ScheduleBasics, ScheduleId, ScheduleKey, ScheduleSnapshot, ScheduleState,
+};
 
 /// Why a look-up failed. Not finding a schedule is not an error: it is `None` / a missing map entry.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -70,7 +47,7 @@ pub trait ScheduleDirectory: Send + Sync + 'static {
     fn states<'a>(
         &'a self,
         keys: &'a [ScheduleKey],
-    ) -> BoxFuture<'a, Result<HashMap<i64, ScheduleSnapshot>, DirectoryError>>;
+    ) -> BoxFuture<'a, Result<HashMap<ScheduleId, ScheduleSnapshot>, DirectoryError>>;
 }
 
 /// Schedule look-ups over the task service's gRPC API (`pinit.schedule.ScheduleGrpcService`).
@@ -170,8 +147,8 @@ impl GrpcScheduleDirectory {
 
     async fn get(&self, key: ScheduleKey) -> Result<Option<ScheduleBasics>, DirectoryError> {
         let request = GetScheduleRequest {
-            schedule_id: key.schedule_id,
-            owner_id: key.owner_id,
+            schedule_id: key.schedule_id.get(),
+            owner_id: key.owner_id.get(),
         };
         let answer = self
             .call(|mut client| async move { client.get_schedule_basics(request).await })
@@ -189,12 +166,13 @@ impl GrpcScheduleDirectory {
     async fn batch(
         &self,
         keys: &[ScheduleKey],
-    ) -> Result<Option<HashMap<i64, ScheduleSnapshot>>, DirectoryError> {
-        let owners: HashMap<i64, i64> = keys.iter().map(|k| (k.schedule_id, k.owner_id)).collect();
+    ) -> Result<Option<HashMap<ScheduleId, ScheduleSnapshot>>, DirectoryError> {
+        let owners: HashMap<ScheduleId, MemberId> =
+            keys.iter().map(|k| (k.schedule_id, k.owner_id)).collect();
         let mut found = HashMap::with_capacity(keys.len());
         for chunk in keys.chunks(Self::BATCH_LIMIT) {
             let request = GetSchedulesStateRequest {
-                schedule_ids: chunk.iter().map(|k| k.schedule_id).collect(),
+                schedule_ids: chunk.iter().map(|k| k.schedule_id.get()).collect(),
             };
             let answer = self
                 .call(|mut client| {
@@ -228,16 +206,16 @@ fn status_error(status: &tonic::Status) -> DirectoryError {
 
 /// One entry of `GetSchedulesState`, if it is a schedule of the expected owner.
 fn snapshot_from(
-    owners: &HashMap<i64, i64>,
+    owners: &HashMap<ScheduleId, MemberId>,
     e: ScheduleStateEntry,
 ) -> Result<Option<ScheduleSnapshot>, DirectoryError> {
-    let Some(&owner_id) = owners.get(&e.schedule_id) else {
+    let Some(&owner_id) = owners.get(&ScheduleId(e.schedule_id)) else {
         return Err(DirectoryError::Refused(format!(
             "answered for schedule {} that was not asked for",
             e.schedule_id
         )));
     };
-    if !e.found || e.owner_id != owner_id {
+    if !e.found || e.owner_id != owner_id.get() {
         return Ok(None);
     }
     let state = match e.state.as_str() {
@@ -250,7 +228,7 @@ fn snapshot_from(
     let start_time = timestamp(e.designated_start_time)?;
     Ok(Some(ScheduleSnapshot {
         basics: ScheduleBasics {
-            schedule_id: e.schedule_id,
+            schedule_id: ScheduleId(e.schedule_id),
             owner_id,
             title: e.schedule_title,
             start_time,
@@ -267,7 +245,7 @@ fn timestamp(at: Option<prost_types::Timestamp>) -> Result<Timestamp, DirectoryE
 
 fn basics_from(key: ScheduleKey, r: GetScheduleResponse) -> Result<ScheduleBasics, DirectoryError> {
     let start_time = timestamp(r.designated_start_time)?;
-    if r.schedule_id != 0 && r.schedule_id != key.schedule_id {
+    if r.schedule_id != 0 && r.schedule_id != key.schedule_id.get() {
         return Err(DirectoryError::Refused(format!(
             "asked for schedule {}, got {}",
             key.schedule_id, r.schedule_id
@@ -292,7 +270,7 @@ impl ScheduleDirectory for GrpcScheduleDirectory {
     fn states<'a>(
         &'a self,
         keys: &'a [ScheduleKey],
-    ) -> BoxFuture<'a, Result<HashMap<i64, ScheduleSnapshot>, DirectoryError>> {
+    ) -> BoxFuture<'a, Result<HashMap<ScheduleId, ScheduleSnapshot>, DirectoryError>> {
         Box::pin(async move {
             if let Some(found) = self.batch(keys).await? {
                 return Ok(found);

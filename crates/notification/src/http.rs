@@ -12,6 +12,7 @@ use pinit_kernel::{ApiError, CurrentMember};
 use serde::Deserialize;
 
 use crate::app::{NotificationError, Notifications, SubscribeInput, WebPushInput};
+use crate::domain::MemberId;
 
 /// The notification service's OpenAPI document (served at `/openapi.json`).
 pub const OPENAPI: &str = include_str!("../openapi.json");
@@ -74,7 +75,7 @@ struct DeviceQuery {
 /// `GET /v0/push/subscribed?deviceId=`: a JSON boolean.
 async fn subscribed(
     State(app): State<Notifications>,
-    CurrentMember(member): CurrentMember,
+    CurrentMember(member): CurrentMember<MemberId>,
     Query(q): Query<DeviceQuery>,
 ) -> Result<Json<bool>, ApiError> {
     Ok(Json(
@@ -108,7 +109,7 @@ struct KeysBody {
 /// `POST /v0/push/subscribe`: `{deviceId, token}` (FCM) or `{deviceId, subscription}` (Web Push). 200, empty.
 async fn subscribe(
     State(app): State<Notifications>,
-    CurrentMember(member): CurrentMember,
+    CurrentMember(member): CurrentMember<MemberId>,
     Json(body): Json<SubscribeBody>,
 ) -> Result<(), ApiError> {
     let subscription = body.subscription.map(|s| {
@@ -144,7 +145,7 @@ struct UnsubscribeBody {
 /// `subscription` in the body is ignored — the device has one). 200 even when there was none.
 async fn unsubscribe(
     State(app): State<Notifications>,
-    CurrentMember(member): CurrentMember,
+    CurrentMember(member): CurrentMember<MemberId>,
     Json(body): Json<UnsubscribeBody>,
 ) -> Result<(), ApiError> {
     app.unsubscribe(member, body.device_id.as_deref()).await?;

@@ -2,26 +2,22 @@
 //!
 //! One consumer (and RabbitMQ queue) per routing key, with the reference's queue names
 //! (`{routing key}.notification`), bound to `task.schedule.direct`. The inbox drops duplicates by event id and
-//! stale versions per queue; because the five queues are consumed independently, the handlers also keep a
-//! per-schedule watermark (newest aggregate version, else `occurredAt`; a deleted schedule stays deleted), so a
-//! late `upcoming.updated` can never resurrect a started or deleted schedule's notification.
+//! stale versions per queue; because the five queues are consumed independently, applying an event also checks
+//! the schedule's watermark ([`crate::domain::arming`]), so a late `upcoming.updated` can never resurrect a
+//! started or deleted schedule's notification.
 
-use pinit_contracts::events::{Channel, channel};
+use jiff::Timestamp;
+use pinit_contracts::events::{Channel, channel, instant};
 use pinit_kernel::db::Tx;
 use pinit_messaging::{ConsumerConfig, Handler, HandlerError, Inbox, IncomingEvent, Subscription};
 
-use crate::app::{Applied, Notifications, ScheduleChange};
+use crate::app::{ApplyError, Notifications};
+use crate::domain::{
+    Applied, MemberId, NotificationKey, ScheduleChange, ScheduleEvent, ScheduleId, ScheduleKey,
+    to_micros,
+};
 
 impl ScheduleChange {
-    /// Every consumed event, in the AsyncAPI document's order.
-    pub const ALL: [ScheduleChange; 5] = [
-        ScheduleChange::UpcomingUpdated,
-        ScheduleChange::Deleted,
-        ScheduleChange::Started,
-        ScheduleChange::Canceled,
-        ScheduleChange::Completed,
-    ];
-
     /// The channel (exchange + routing key) of the event.
     pub fn channel(self) -> Channel {
         match self {
@@ -50,7 +46,45 @@ impl ScheduleChange {
     }
 }
 
-/// Applies one kind of schedule event to the upcoming notifications.
+/// The fields every schedule event carries (read leniently: `beforeState` and unknown keys are ignored).
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EventHead {
+    schedule_id: i64,
+    owner_id: i64,
+    #[serde(default, deserialize_with = "optional_instant")]
+    new_upcoming_time: Option<Timestamp>,
+    #[serde(default)]
+    aggregate_version: Option<i64>,
+}
+
+fn optional_instant<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+    let text: Option<String> = serde::Deserialize::deserialize(d)?;
+    text.map(|t| instant::parse(&t).map_err(serde::de::Error::custom))
+        .transpose()
+}
+
+/// Reads an incoming event of kind `change` (a payload that does not decode is dead-lettered).
+pub fn read(change: ScheduleChange, event: &IncomingEvent) -> Result<ScheduleEvent, HandlerError> {
+    let head: EventHead = event.decode()?;
+    Ok(ScheduleEvent {
+        change,
+        schedule: ScheduleKey {
+            schedule_id: ScheduleId(head.schedule_id),
+            owner_id: MemberId(head.owner_id),
+        },
+        id: NotificationKey::from(event.id.as_str()),
+        version: event
+            .aggregate
+            .as_ref()
+            .and_then(|a| a.version)
+            .or(head.aggregate_version),
+        occurred_at: event.occurred_at.map(to_micros),
+        new_start: head.new_upcoming_time,
+    })
+}
+
+/// Applies one kind of schedule event to the pending notifications.
 #[derive(Clone)]
 pub struct ScheduleEventHandler {
     app: Notifications,
@@ -68,7 +102,11 @@ impl ScheduleEventHandler {
 
     /// Applies `event` in `tx` and says what it did (tests call this directly).
     pub async fn apply(&self, tx: &mut Tx, event: &IncomingEvent) -> Result<Applied, HandlerError> {
-        self.app.apply(tx, self.change, event).await
+        let event = read(self.change, event)?;
+        self.app.apply(tx, &event).await.map_err(|e| match e {
+            ApplyError::Malformed(why) => HandlerError::permanent(why),
+            ApplyError::Db(e) => HandlerError::from(e),
+        })
     }
 }
 

@@ -1,13 +1,17 @@
-//! The notification context: push subscriptions (Web Push and FCM), the upcoming notification of each
+//! The notification context: push subscriptions (Web Push and FCM), the pending notification of each
 //! schedule, and the dispatcher that sends it at the schedule's start — only if not started, exactly once.
 //!
-//! * [`domain`] — what a device id, an FCM token, a Web Push subscription and a push message are (pure rules).
-//! * [`app`] — [`Notifications`]: subscribe/unsubscribe, and applying schedule events to upcoming notifications.
-//! * [`events`] — the five schedule-event consumers (inbox handlers and their subscriptions).
-//! * [`dispatch`] — the [`Dispatcher`]: wake at the next due time, claim, re-check, send, record.
+//! * [`domain`] — the rules as pure code: subscriptions, the endpoint rule, push messages, arming (which
+//!   schedule events arm, move or disarm a notification) and delivery (catch-up, re-check, retries, outcomes).
+//! * [`app`] — the use cases ([`Notifications`]): subscribe/unsubscribe, applying a schedule event,
+//!   housekeeping.
+//! * [`inbound`] — the five schedule-event consumers (inbox handlers and their subscriptions).
+//! * [`dispatch`] — the [`Dispatcher`] loop: wake, claim, ask the domain, send, record.
 //! * [`directory`] — schedule look-ups in the task service ([`ScheduleDirectory`], over gRPC).
-//! * [`push`] — Web Push (RFC 8291 encryption, RFC 8292 VAPID) and FCM HTTP v1 senders, the SSRF guard.
-//! * [`store`] — the SQL, once for SQLite and PostgreSQL. [`http`] — the `/v0/push` routes.
+//! * [`push`] — Web Push (RFC 8291 encryption, RFC 8292 VAPID) and FCM HTTP v1 senders, the connect-time
+//!   address guard.
+//! * [`store`] — the SQL, once for SQLite and PostgreSQL, one module per table. [`http`] — the `/v0/push`
+//!   routes.
 //!
 //! See `docs/adr/0007-notifications.md` and `docs/notifications.md`.
 
@@ -15,8 +19,8 @@ pub mod app;
 pub mod directory;
 pub mod dispatch;
 pub mod domain;
-pub mod events;
 pub mod http;
+pub mod inbound;
 pub mod push;
 pub mod settings;
 pub mod store;
@@ -25,15 +29,16 @@ pub mod vapid;
 use pinit_kernel::{ErrorStyle, MigrationSet};
 use sqlx::migrate::Migrator;
 
-pub use app::{Applied, NotificationError, Notifications, ScheduleChange};
-pub use directory::{
-    DirectoryError, GrpcScheduleDirectory, ScheduleBasics, ScheduleDirectory, ScheduleKey,
+pub use app::{NotificationError, Notifications};
+pub use directory::{DirectoryError, GrpcScheduleDirectory, ScheduleDirectory};
+pub use dispatch::{Dispatcher, RoundReport};
+pub use domain::{
+    Applied, EndpointPolicy, MemberId, ScheduleBasics, ScheduleChange, ScheduleId, ScheduleKey,
     ScheduleSnapshot,
 };
-pub use dispatch::{Dispatcher, RoundReport};
-pub use events::ScheduleEventHandler;
 pub use http::routes;
-pub use push::{EndpointPolicy, Pusher};
+pub use inbound::ScheduleEventHandler;
+pub use push::Pusher;
 pub use settings::{FcmSettings, Settings};
 
 /// The context's name: its database owner tag, log field and metrics label.

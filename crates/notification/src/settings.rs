@@ -39,7 +39,7 @@ pub struct Settings {
     /// at the database (notifications armed by other replicas are found at the latest then).
     pub safety_poll: HumanDuration,
     /// Subscriptions neither refreshed by their device nor delivered to successfully for this long are
-    /// deleted. (A success is recorded to the day: `store::SUCCESS_PRECISION_US`.)
+    /// deleted. (A success is recorded to the day: `store::subscriptions::SUCCESS_PRECISION_US`.)
     pub subscription_max_idle: HumanDuration,
     /// How long delivery and outcome records are kept.
     pub record_retention: HumanDuration,
@@ -154,15 +154,6 @@ impl Settings {
         }
         problems
     }
-
-    /// The grace window in microseconds.
-    pub(crate) fn grace_us(&self) -> i64 {
-        micros(self.grace.get())
-    }
-}
-
-pub(crate) fn micros(d: Duration) -> i64 {
-    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

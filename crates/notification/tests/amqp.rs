@@ -145,18 +145,22 @@ async fn schedule_events_travel_through_rabbitmq(backend: Backend) {
     eventually("the events to be applied", || async {
         let rows = app.notifications().await;
         rows.len() == 2
-            && rows.iter().any(|r| r.schedule_id == armed)
-            && rows.iter().any(|r| r.schedule_id == legacy)
+            && rows.iter().any(|r| r.schedule_id.get() == armed)
+            && rows.iter().any(|r| r.schedule_id.get() == legacy)
     })
     .await;
     let row = app.notification(armed).await.unwrap();
     assert_eq!(
-        row.idempotent_key, first.event_id,
+        row.idempotent_key.as_str(),
+        first.event_id,
         "the duplicate changed nothing"
     );
     let legacy_row = app.notification(legacy).await.unwrap();
-    assert_eq!(legacy_row.idempotent_key, "3f0d2c1e-reference");
-    assert_eq!(legacy_row.start_at_us, legacy_start.as_microsecond());
+    assert_eq!(legacy_row.idempotent_key.as_str(), "3f0d2c1e-reference");
+    assert_eq!(
+        legacy_row.start_at.as_microsecond(),
+        legacy_start.as_microsecond()
+    );
     assert!(app.notification(started).await.is_none());
 
     // Pushed once at the start.

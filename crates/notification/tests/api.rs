@@ -3,7 +3,7 @@
 mod support;
 
 use pinit_kernel::Backend;
-use pinit_notification::domain::KIND_FCM;
+use pinit_notification::domain::{MemberId, PushKind, PushTarget, Subscription, SubscriptionId};
 use pinit_notification::store;
 use serde_json::{Value, json};
 use support::{id, spawn_app};
@@ -74,11 +74,10 @@ async fn fcm_tokens_subscribe_resubscribe_and_unsubscribe(backend: Backend) {
         )
         .await;
     assert_eq!(res.status(), 200);
-    let mut conn = app.db.pool().acquire().await.unwrap();
-    let subs = store::subscriptions_of(&mut conn, &[member]).await.unwrap();
+    let subs = app.subscriptions(member).await;
     assert_eq!(subs.len(), 1, "one subscription per device");
-    assert_eq!(subs[0].address, "fcm-token-2");
-    assert_eq!(subs[0].kind, KIND_FCM);
+    assert_eq!(subs[0].target.address(), "fcm-token-2");
+    assert_eq!(subs[0].target.kind(), PushKind::Fcm);
 
     // A second device.
     let res = app
@@ -125,11 +124,10 @@ async fn web_push_subscriptions_are_validated(backend: Backend) {
     let member = id();
     let m = member.to_string();
     let browser = app.subscribe_browser(member, "laptop").await;
-    let mut conn = app.db.pool().acquire().await.unwrap();
-    let subs = store::subscriptions_of(&mut conn, &[member]).await.unwrap();
-    assert_eq!(subs[0].kind, "webpush");
-    assert_eq!(subs[0].address, browser.endpoint);
-    assert_eq!(subs[0].p256dh.as_deref(), Some(browser.p256dh.as_str()));
+    let subs = app.subscriptions(member).await;
+    assert_eq!(subs[0].target.kind().as_str(), "webpush");
+    assert_eq!(subs[0].target.address(), browser.endpoint);
+    assert_eq!(p256dh(&subs[0]), Some(browser.p256dh.as_str()));
 
     // Switching the device from FCM to Web Push and back replaces its subscription.
     let res = app
@@ -140,9 +138,9 @@ async fn web_push_subscriptions_are_validated(backend: Backend) {
         )
         .await;
     assert_eq!(res.status(), 200);
-    let subs = store::subscriptions_of(&mut conn, &[member]).await.unwrap();
-    assert_eq!((subs.len(), subs[0].kind.as_str()), (1, "fcm"));
-    assert_eq!(subs[0].p256dh, None);
+    let subs = app.subscriptions(member).await;
+    assert_eq!((subs.len(), subs[0].target.kind().as_str()), (1, "fcm"));
+    assert_eq!(p256dh(&subs[0]), None);
 
     let bad = |body: Value| {
         let m = m.clone();
@@ -237,7 +235,7 @@ async fn the_strict_policy_refuses_private_endpoints(backend: Backend) {
     ] {
         let err = strict
             .subscribe(
-                1,
+                MemberId(1),
                 pinit_notification::app::SubscribeInput {
                     device_id: Some("d".into()),
                     token: None,
@@ -308,12 +306,11 @@ async fn idle_subscriptions_are_pruned(backend: Backend) {
     app.advance(jiff::SignedDuration::from_hours(31 * 24));
     // 91 days idle > notification.subscription_max_idle (90 days); the refreshed one is 31 days idle.
     assert!(app.app.prune().await.unwrap() >= 1);
-    let mut conn = app.db.pool().acquire().await.unwrap();
-    let left: Vec<String> = store::subscriptions_of(&mut conn, &[member])
+    let left: Vec<String> = app
+        .subscriptions(member)
         .await
-        .unwrap()
         .into_iter()
-        .map(|s| s.device_id)
+        .map(|s| s.device_id.to_string())
         .collect();
     assert_eq!(left, ["refreshed"]);
 }
@@ -331,23 +328,20 @@ async fn a_success_is_recorded_once_a_day(backend: Backend) {
         )
         .await;
     assert_eq!(res.status(), 200);
-    let mut conn = app.db.pool().acquire().await.unwrap();
-    let subscription =
-        store::subscriptions_of(&mut conn, &[member]).await.unwrap()[0].subscription_id;
-    drop(conn);
+    let subscription = app.subscriptions(member).await[0].id;
     let hour = 3_600_000_000i64;
     let t0 = 1_000 * 24 * hour;
     let mut recorded = Vec::new();
     for at in [t0, t0 + hour, t0 + 23 * hour, t0 + 25 * hour] {
         let mut tx = app.db.begin().await.unwrap();
-        store::touch_successes(&mut tx, &[subscription], at)
+        store::subscriptions::touch_successes(&mut tx, &[subscription], instant(at))
             .await
             .unwrap();
         tx.commit().await.unwrap();
         let last: Option<i64> = sqlx::query_scalar(
             "SELECT last_success_at_us FROM push_subscription WHERE subscription_id = $1",
         )
-        .bind(subscription)
+        .bind(subscription.get())
         .fetch_one(app.db.pool())
         .await
         .unwrap();
@@ -382,7 +376,8 @@ async fn successes_are_written_in_place_on_postgres() {
         .unwrap();
     assert_eq!(ids.len(), 600);
     let mut tx = app.db.begin().await.unwrap();
-    store::touch_successes(&mut tx, &ids, 1_000_000)
+    let ids: Vec<SubscriptionId> = ids.into_iter().map(SubscriptionId).collect();
+    store::subscriptions::touch_successes(&mut tx, &ids, instant(1_000_000))
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -457,3 +452,15 @@ pinit_testkit::both_backends!(
     the_strict_policy_refuses_private_endpoints,
     the_member_header_is_required,
 );
+
+/// A Web Push subscription's stored `p256dh` key (none for FCM).
+fn p256dh(s: &Subscription) -> Option<&str> {
+    match &s.target {
+        PushTarget::WebPush(w) => Some(w.p256dh.as_str()),
+        PushTarget::Fcm { .. } => None,
+    }
+}
+
+fn instant(us: i64) -> jiff::Timestamp {
+    jiff::Timestamp::from_microsecond(us).unwrap()
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use pinit_contracts::events::{ScheduleState, channel};
 use pinit_kernel::Backend;
-use pinit_notification::dispatch::outcome;
+use pinit_notification::domain::Outcome;
 use support::{
     App, Reply, id, secs, spawn_app, spawn_realtime, spawn_with, state_change, test_settings,
     upcoming,
@@ -86,17 +86,17 @@ async fn a_due_notification_is_encrypted_signed_and_delivered_once(backend: Back
     assert!(
         deliveries
             .iter()
-            .all(|d| d.status == "sent" && d.attempts == 1 && d.sent_at_us.is_some())
+            .all(|d| d.status.as_str() == "sent" && d.attempts == 1 && d.sent_at.is_some())
     );
     let outcomes = app.outcomes(schedule).await;
     assert_eq!(outcomes.len(), 1);
     assert_eq!(
         (
-            outcomes[0].outcome.as_str(),
+            outcomes[0].outcome,
             outcomes[0].devices,
             outcomes[0].delivered
         ),
-        (outcome::DELIVERED, 2, 2)
+        (Outcome::Delivered, 2, 2)
     );
 
     // Nothing is sent twice, and a re-announcement of the same start does not arm it again.
@@ -133,7 +133,7 @@ async fn only_schedules_still_not_started_at_the_same_time_are_sent(backend: Bac
     );
     for s in [started, gone] {
         let o = app.outcomes(s).await;
-        assert_eq!(o[0].outcome, outcome::SUPPRESSED, "{o:?}");
+        assert_eq!(o[0].outcome, Outcome::Suppressed, "{o:?}");
         assert!(app.notification(s).await.is_none());
     }
     assert!(
@@ -145,7 +145,10 @@ async fn only_schedules_still_not_started_at_the_same_time_are_sent(backend: Bac
     );
     // Moved: re-timed to the new start, sent then.
     let row = app.notification(moved).await.expect("kept");
-    assert_eq!(row.next_attempt_at_us, (start + secs(600)).as_microsecond());
+    assert_eq!(
+        row.next_attempt_at.as_microsecond(),
+        (start + secs(600)).as_microsecond()
+    );
     app.advance(secs(600));
     app.dispatcher().run_once().await.unwrap();
     assert_eq!(app.push.delivered().len(), 2);
@@ -208,9 +211,9 @@ async fn after_downtime_it_catches_up_within_grace_and_drops_older(backend: Back
         .unwrap();
     assert!(ttl <= 6 * 60, "only the rest of the grace window: {ttl}");
     let dropped = app.outcomes(old).await;
-    assert_eq!(dropped[0].outcome, outcome::EXPIRED);
+    assert_eq!(dropped[0].outcome, Outcome::Expired);
     assert!(app.notification(old).await.is_none());
-    assert_eq!(app.outcomes(recent).await[0].outcome, outcome::DELIVERED);
+    assert_eq!(app.outcomes(recent).await[0].outcome, Outcome::Delivered);
 }
 
 async fn gone_subscriptions_are_removed_and_others_still_served(backend: Backend) {
@@ -246,8 +249,8 @@ async fn gone_subscriptions_are_removed_and_others_still_served(backend: Backend
     assert_eq!(status["unknown"], ("gone", Some(404)));
     let o = &app.outcomes(schedule).await[0];
     assert_eq!(
-        (o.outcome.as_str(), o.devices, o.delivered),
-        (outcome::PARTIAL, 3, 1)
+        (o.outcome, o.devices, o.delivered),
+        (Outcome::Partial, 3, 1)
     );
 }
 
@@ -270,21 +273,22 @@ async fn transient_errors_are_retried_then_sent(backend: Backend) {
         .notification(schedule)
         .await
         .expect("kept for the retries");
-    assert!(row.next_attempt_at_us > app.now().as_microsecond());
-    let by_device = |deliveries: Vec<pinit_notification::store::DeliveryRow>| {
+    assert!(row.next_attempt_at.as_microsecond() > app.now().as_microsecond());
+    let by_device = |deliveries: Vec<pinit_notification::domain::Delivery>| {
         deliveries
             .into_iter()
-            .map(|d| (d.device_id.clone(), d))
+            .map(|d| (d.device_id.to_string(), d))
             .collect::<HashMap<_, _>>()
     };
     let d = by_device(app.deliveries(schedule).await);
-    assert_eq!(d["busy"].status, "retrying");
+    assert_eq!(d["busy"].status.as_str(), "retrying");
     assert!(
-        d["busy"].next_attempt_at_us.unwrap() >= (app.now() + secs(3)).as_microsecond(),
+        d["busy"].next_attempt_at.unwrap().as_microsecond()
+            >= (app.now() + secs(3)).as_microsecond(),
         "Retry-After is honoured"
     );
-    assert_eq!(d["refused"].status, "failed");
-    assert_eq!(d["ok"].status, "sent");
+    assert_eq!(d["refused"].status.as_str(), "failed");
+    assert_eq!(d["ok"].status.as_str(), "sent");
 
     // Retries until every device answered; devices already served are not sent again.
     for _ in 0..6 {
@@ -312,8 +316,8 @@ async fn transient_errors_are_retried_then_sent(backend: Backend) {
     );
     let o = &app.outcomes(schedule).await[0];
     assert_eq!(
-        (o.outcome.as_str(), o.delivered, o.devices),
-        (outcome::PARTIAL, 3, 4)
+        (o.outcome, o.delivered, o.devices),
+        (Outcome::Partial, 3, 4)
     );
     // The same idempotentKey on every attempt, so the device can drop a duplicate.
     let keys: std::collections::HashSet<String> = app
@@ -346,10 +350,10 @@ async fn retries_end_with_the_grace_window(backend: Backend) {
     }
     assert!(app.notification(schedule).await.is_none());
     let d = &app.deliveries(schedule).await[0];
-    assert_eq!(d.status, "failed");
+    assert_eq!(d.status.as_str(), "failed");
     assert!(d.attempts > 1);
     assert!(d.last_error.as_deref().unwrap().contains("grace"), "{d:?}");
-    assert_eq!(app.outcomes(schedule).await[0].outcome, outcome::FAILED);
+    assert_eq!(app.outcomes(schedule).await[0].outcome, Outcome::Failed);
 }
 
 async fn the_task_service_being_down_delays_but_does_not_lose_a_push(backend: Backend) {
@@ -449,7 +453,7 @@ async fn no_devices_is_recorded(backend: Backend) {
     arm(&app, schedule, owner, "t", app.now()).await;
     app.dispatcher().run_once().await.unwrap();
     let o = &app.outcomes(schedule).await[0];
-    assert_eq!((o.outcome.as_str(), o.devices), (outcome::NO_DEVICES, 0));
+    assert_eq!((o.outcome, o.devices), (Outcome::NoDevices, 0));
 }
 
 async fn an_unconfirmed_rearm_is_resolved_by_the_dispatcher(backend: Backend) {
@@ -480,7 +484,7 @@ async fn an_unconfirmed_rearm_is_resolved_by_the_dispatcher(backend: Backend) {
     assert!(app.push.received().is_empty());
     let row = app.notification(schedule).await.unwrap();
     assert!(row.resolved);
-    assert_eq!(row.next_attempt_at_us, start.as_microsecond());
+    assert_eq!(row.next_attempt_at.as_microsecond(), start.as_microsecond());
     assert_eq!(row.title, "re-armed");
     app.advance(secs(120));
     dispatcher.run_once().await.unwrap();

@@ -17,11 +17,18 @@ async fn upcoming_creates_then_moves_and_duplicates_change_nothing(backend: Back
     let first = upcoming(schedule, owner, now + secs(3600), 1, now);
     app.publish_one(first.clone()).await;
     let row = app.notification(schedule).await.expect("armed");
-    assert_eq!(row.owner_id, owner);
-    assert_eq!(row.start_at_us, (now + secs(3600)).as_microsecond());
-    assert_eq!(row.next_attempt_at_us, row.start_at_us);
+    assert_eq!(row.owner_id.get(), owner);
     assert_eq!(
-        row.idempotent_key, first.event_id,
+        row.start_at.as_microsecond(),
+        (now + secs(3600)).as_microsecond()
+    );
+    assert_eq!(
+        row.next_attempt_at.as_microsecond(),
+        row.start_at.as_microsecond()
+    );
+    assert_eq!(
+        row.idempotent_key.as_str(),
+        first.event_id,
         "the arming event's id travels as idempotentKey"
     );
     assert!(row.resolved);
@@ -30,8 +37,11 @@ async fn upcoming_creates_then_moves_and_duplicates_change_nothing(backend: Back
     let moved = upcoming(schedule, owner, now + secs(7200), 2, now + secs(1));
     app.publish_one(moved.clone()).await;
     let row = app.notification(schedule).await.unwrap();
-    assert_eq!(row.start_at_us, (now + secs(7200)).as_microsecond());
-    assert_eq!(row.idempotent_key, moved.event_id);
+    assert_eq!(
+        row.start_at.as_microsecond(),
+        (now + secs(7200)).as_microsecond()
+    );
+    assert_eq!(row.idempotent_key.as_str(), moved.event_id);
 
     // A redelivered event (same id) and a stale one (older version, new id) change nothing.
     app.publish_one(first.clone()).await;
@@ -51,7 +61,11 @@ async fn upcoming_creates_then_moves_and_duplicates_change_nothing(backend: Back
     ))
     .await;
     assert_eq!(
-        app.notification(schedule).await.unwrap().idempotent_key,
+        app.notification(schedule)
+            .await
+            .unwrap()
+            .idempotent_key
+            .as_str(),
         moved.event_id
     );
     assert_eq!(
@@ -207,8 +221,8 @@ async fn canceled_rearms_with_the_task_services_title_and_time(backend: Backend)
     app.publish_one(cancel.clone()).await;
     let row = app.notification(schedule).await.expect("re-armed");
     assert_eq!(row.title, "딥 워크");
-    assert_eq!(row.start_at_us, start.as_microsecond());
-    assert_eq!(row.idempotent_key, cancel.event_id);
+    assert_eq!(row.start_at.as_microsecond(), start.as_microsecond());
+    assert_eq!(row.idempotent_key.as_str(), cancel.event_id);
     assert_eq!(app.directory.basics_calls.load(Ordering::SeqCst), 1);
 
     // A canceled event while one is pending keeps it (no look-up).
@@ -222,7 +236,11 @@ async fn canceled_rearms_with_the_task_services_title_and_time(backend: Backend)
     ))
     .await;
     assert_eq!(
-        app.notification(schedule).await.unwrap().idempotent_key,
+        app.notification(schedule)
+            .await
+            .unwrap()
+            .idempotent_key
+            .as_str(),
         cancel.event_id
     );
     assert_eq!(app.directory.basics_calls.load(Ordering::SeqCst), 1);
@@ -241,7 +259,7 @@ async fn canceled_rearms_with_the_task_services_title_and_time(backend: Backend)
     .await;
     let row = app.notification(other).await.expect("armed unresolved");
     assert!(!row.resolved);
-    assert_eq!(row.next_attempt_at_us, now.as_microsecond());
+    assert_eq!(row.next_attempt_at.as_microsecond(), now.as_microsecond());
     app.directory.set_down(false);
 
     // A schedule the task service does not know: nothing.

@@ -16,7 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use pinit_contracts::events::ScheduleState;
 use pinit_kernel::Backend;
 use pinit_notification::FcmSettings;
-use pinit_notification::dispatch::outcome;
+use pinit_notification::domain::Outcome;
 use pinit_testkit::TestServer;
 use pkcs8::EncodePrivateKey;
 use serde_json::{Value, json};
@@ -212,7 +212,7 @@ async fn data_only_messages_with_one_cached_access_token(backend: Backend) {
         "https://www.googleapis.com/auth/firebase.messaging"
     );
     assert_eq!(assertion["aud"], fcm.server.url("/token"));
-    assert_eq!(app.outcomes(schedule).await[0].outcome, outcome::DELIVERED);
+    assert_eq!(app.outcomes(schedule).await[0].outcome, Outcome::Delivered);
 
     // An access token the API no longer accepts is dropped, a new one fetched, the send retried.
     *fcm.state.expire_next.lock().unwrap() = true;
@@ -221,7 +221,7 @@ async fn data_only_messages_with_one_cached_access_token(backend: Backend) {
     app.advance(secs(3));
     dispatcher.run_once().await.unwrap();
     assert_eq!(fcm.state.tokens_issued.load(Ordering::SeqCst), 2);
-    assert_eq!(app.outcomes(again).await[0].outcome, outcome::DELIVERED);
+    assert_eq!(app.outcomes(again).await[0].outcome, Outcome::Delivered);
 }
 
 async fn fcm_errors_are_classified(backend: Backend) {
@@ -285,7 +285,12 @@ async fn fcm_errors_are_classified(backend: Backend) {
         .deliveries(schedule)
         .await
         .into_iter()
-        .map(|d| (d.device_id, (d.status, d.attempts)))
+        .map(|d| {
+            (
+                d.device_id.to_string(),
+                (d.status.as_str().to_string(), d.attempts),
+            )
+        })
         .collect();
     assert_eq!(status["ok"], ("sent".into(), 1));
     assert_eq!(status["unregistered"].0, "gone");
@@ -296,12 +301,11 @@ async fn fcm_errors_are_classified(backend: Backend) {
         "a bad payload must not wipe tokens"
     );
     assert_eq!(status["quota"], ("sent".into(), 2));
-    let mut conn = app.db.pool().acquire().await.unwrap();
-    let mut left: Vec<String> = pinit_notification::store::subscriptions_of(&mut conn, &[owner])
+    let mut left: Vec<String> = app
+        .subscriptions(owner)
         .await
-        .unwrap()
         .into_iter()
-        .map(|s| s.device_id)
+        .map(|s| s.device_id.to_string())
         .collect();
     left.sort();
     assert_eq!(left, ["bad-payload", "ok", "quota"]);
@@ -314,7 +318,7 @@ async fn without_fcm_settings_tokens_fail_visibly(backend: Backend) {
     let schedule = due(&app, owner, "t").await;
     app.dispatcher().run_once().await.unwrap();
     let d = &app.deliveries(schedule).await[0];
-    assert_eq!(d.status, "failed");
+    assert_eq!(d.status.as_str(), "failed");
     assert!(
         d.last_error
             .as_deref()

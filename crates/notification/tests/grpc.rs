@@ -14,7 +14,9 @@ use pinit_contracts::schedule::{
     GetScheduleRequest, GetScheduleResponse, GetSchedulesStateRequest, GetSchedulesStateResponse,
     ScheduleStateEntry,
 };
-use pinit_notification::{DirectoryError, GrpcScheduleDirectory, ScheduleDirectory, ScheduleKey};
+use pinit_notification::{
+    DirectoryError, GrpcScheduleDirectory, MemberId, ScheduleDirectory, ScheduleId, ScheduleKey,
+};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
@@ -172,8 +174,8 @@ async fn serve(batch: bool) -> Served {
 
 fn key(schedule_id: i64, owner_id: i64) -> ScheduleKey {
     ScheduleKey {
-        schedule_id,
-        owner_id,
+        schedule_id: ScheduleId(schedule_id),
+        owner_id: MemberId(owner_id),
     }
 }
 
@@ -208,9 +210,9 @@ async fn states_use_the_batch_rpc_in_chunks_and_check_the_owner() {
         2,
         "unknown and someone else's schedules are absent"
     );
-    assert_eq!(found[&1].state, Some(ScheduleState::NotStarted));
-    assert_eq!(found[&2].state, Some(ScheduleState::InProgress));
-    assert_eq!(found[&2].basics.title, "회의");
+    assert_eq!(found[&ScheduleId(1)].state, Some(ScheduleState::NotStarted));
+    assert_eq!(found[&ScheduleId(2)].state, Some(ScheduleState::InProgress));
+    assert_eq!(found[&ScheduleId(2)].basics.title, "회의");
     assert_eq!(task.basics_calls.load(Ordering::SeqCst), 0);
 
     let many: Vec<ScheduleKey> = (100..1600).map(|id| key(id, 10)).collect();
@@ -239,10 +241,11 @@ async fn a_reference_task_service_without_the_batch_rpc_is_asked_one_by_one() {
         .unwrap();
     assert_eq!(found.len(), 2);
     assert_eq!(
-        found[&1].state, None,
+        found[&ScheduleId(1)].state,
+        None,
         "the state is unknown without the batch RPC"
     );
-    assert_eq!(found[&1].basics.title, "딥 워크");
+    assert_eq!(found[&ScheduleId(1)].basics.title, "딥 워크");
     assert_eq!(task.basics_calls.load(Ordering::SeqCst), 3);
     task.stop.cancel();
 }

@@ -1,48 +1,24 @@
-//! The notification context's rules, without I/O: what a device id, an FCM token and a Web Push
-//! subscription may be, and what a push message carries.
-
-use std::collections::BTreeMap;
+//! What a device may subscribe with: its id, and where it receives pushes — an FCM registration token or a
+//! standard Web Push subscription (endpoint, `p256dh` key, `auth` secret).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use jiff::Timestamp;
 use p256::PublicKey;
 
-use crate::push::ece::{AUTH_LEN, PUBLIC_KEY_LEN};
-use crate::push::guard::EndpointPolicy;
+use super::endpoint::EndpointPolicy;
+use super::{Invalid, MemberId, SubscriptionId};
 
 /// Longest accepted device id.
 pub const MAX_DEVICE_ID_LEN: usize = 128;
 /// Longest accepted FCM registration token (real ones are ~160–200 characters).
 pub const MAX_TOKEN_LEN: usize = 4096;
-/// Longest title put into a push payload (characters): keeps every payload far below the 4 KiB limits of
-/// FCM data messages and Web Push records.
-pub const MAX_TITLE_CHARS: usize = 200;
-
-/// One rejected input field.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Invalid {
-    pub field: &'static str,
-    pub value: serde_json::Value,
-    pub reason: String,
-}
-
-impl Invalid {
-    fn new(
-        field: &'static str,
-        value: impl Into<serde_json::Value>,
-        reason: impl Into<String>,
-    ) -> Self {
-        Self {
-            field,
-            value: value.into(),
-            reason: reason.into(),
-        }
-    }
-}
+/// Length of a Web Push `auth` secret (RFC 8291).
+pub const AUTH_LEN: usize = 16;
+/// Length of an uncompressed P-256 point (a Web Push `p256dh` key).
+pub const PUBLIC_KEY_LEN: usize = 65;
 
 /// A client-generated device id (a UUID kept by the browser; any short printable id is accepted).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DeviceId(String);
 
 impl DeviceId {
@@ -71,9 +47,56 @@ impl DeviceId {
         Ok(Self(raw.to_string()))
     }
 
+    /// A device id as stored (it was validated when the subscription was saved).
+    pub(crate) fn stored(id: String) -> Self {
+        Self(id)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+impl std::fmt::Display for DeviceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Which push service a subscription goes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PushKind {
+    /// Firebase Cloud Messaging.
+    Fcm,
+    /// A standard Web Push service (RFC 8030).
+    WebPush,
+}
+
+impl PushKind {
+    /// The stored and metric label: `fcm`, `webpush`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PushKind::Fcm => "fcm",
+            PushKind::WebPush => "webpush",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "fcm" => Some(PushKind::Fcm),
+            "webpush" => Some(PushKind::WebPush),
+            _ => None,
+        }
+    }
+}
+
+/// A standard Web Push subscription (RFC 8030): endpoint, `p256dh` and `auth`, the keys base64url without
+/// padding as validated (a stored row is sent as it is: unusable keys fail that device's send, not the batch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebPushSubscription {
+    pub endpoint: String,
+    pub p256dh: String,
+    pub auth: String,
 }
 
 /// Where a device receives pushes.
@@ -81,23 +104,15 @@ impl DeviceId {
 pub enum PushTarget {
     /// A Firebase Cloud Messaging registration token.
     Fcm { token: String },
-    /// A standard Web Push subscription (RFC 8030): endpoint, `p256dh` and `auth` (base64url, no padding).
-    WebPush {
-        endpoint: String,
-        p256dh: String,
-        auth: String,
-    },
+    /// A standard Web Push subscription.
+    WebPush(WebPushSubscription),
 }
 
-/// The kind column of a subscription.
-pub const KIND_FCM: &str = "fcm";
-pub const KIND_WEB_PUSH: &str = "webpush";
-
 impl PushTarget {
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> PushKind {
         match self {
-            PushTarget::Fcm { .. } => KIND_FCM,
-            PushTarget::WebPush { .. } => KIND_WEB_PUSH,
+            PushTarget::Fcm { .. } => PushKind::Fcm,
+            PushTarget::WebPush(_) => PushKind::WebPush,
         }
     }
 
@@ -105,7 +120,7 @@ impl PushTarget {
     pub fn address(&self) -> &str {
         match self {
             PushTarget::Fcm { token } => token,
-            PushTarget::WebPush { endpoint, .. } => endpoint,
+            PushTarget::WebPush(s) => &s.endpoint,
         }
     }
 
@@ -162,47 +177,51 @@ impl PushTarget {
                 format!("the push endpoint {e}"),
             ));
         }
-        let p256dh = match decode_key(p256dh) {
-            Some(bytes) if bytes.len() == PUBLIC_KEY_LEN && bytes[0] == 0x04 => {
-                if PublicKey::from_sec1_bytes(&bytes).is_ok() {
-                    Some(B64.encode(bytes))
-                } else {
-                    problems.push(Invalid::new(
-                        "subscription.keys.p256dh",
-                        p256dh.unwrap_or_default(),
-                        "is not a point on the P-256 curve",
-                    ));
-                    None
-                }
-            }
-            _ => {
-                problems.push(Invalid::new(
-                    "subscription.keys.p256dh",
-                    p256dh.unwrap_or_default(),
-                    "must be a base64url uncompressed P-256 public key (65 bytes)",
-                ));
-                None
-            }
-        };
-        let auth = match decode_key(auth) {
-            Some(bytes) if bytes.len() == AUTH_LEN => Some(B64.encode(bytes)),
-            _ => {
-                problems.push(Invalid::new(
-                    "subscription.keys.auth",
-                    auth.unwrap_or_default(),
-                    "must be a base64url 16-byte authentication secret",
-                ));
-                None
-            }
-        };
+        let p256dh = web_push_key(p256dh).map_err(|e| problems.push(e)).ok();
+        let auth = web_push_auth(auth).map_err(|e| problems.push(e)).ok();
         match (problems.is_empty(), p256dh, auth) {
-            (true, Some(p256dh), Some(auth)) => Ok(PushTarget::WebPush {
+            (true, Some(p256dh), Some(auth)) => Ok(PushTarget::WebPush(WebPushSubscription {
                 endpoint: endpoint.to_string(),
                 p256dh,
                 auth,
-            }),
+            })),
             _ => Err(problems),
         }
+    }
+}
+
+/// A `p256dh` key: a 65-octet uncompressed point on P-256, returned as base64url without padding.
+fn web_push_key(raw: Option<&str>) -> Result<String, Invalid> {
+    let field = "subscription.keys.p256dh";
+    match decode_key(raw) {
+        Some(bytes) if bytes.len() == PUBLIC_KEY_LEN && bytes[0] == 0x04 => {
+            if PublicKey::from_sec1_bytes(&bytes).is_ok() {
+                Ok(B64.encode(bytes))
+            } else {
+                Err(Invalid::new(
+                    field,
+                    raw.unwrap_or_default(),
+                    "is not a point on the P-256 curve",
+                ))
+            }
+        }
+        _ => Err(Invalid::new(
+            field,
+            raw.unwrap_or_default(),
+            "must be a base64url uncompressed P-256 public key (65 bytes)",
+        )),
+    }
+}
+
+/// An `auth` secret: 16 octets, returned as base64url without padding.
+fn web_push_auth(raw: Option<&str>) -> Result<String, Invalid> {
+    match decode_key(raw) {
+        Some(bytes) if bytes.len() == AUTH_LEN => Ok(B64.encode(bytes)),
+        _ => Err(Invalid::new(
+            "subscription.keys.auth",
+            raw.unwrap_or_default(),
+            "must be a base64url 16-byte authentication secret",
+        )),
     }
 }
 
@@ -223,80 +242,13 @@ pub fn decode_key(raw: Option<&str>) -> Option<Vec<u8>> {
     B64.decode(normalized).ok()
 }
 
-/// What a push carries: the reference client's four string fields. The Web Push payload (the JSON) is
-/// built once here, not once per device.
+/// A stored subscription: one device of one member.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PushMessage {
-    schedule_id: i64,
-    title: String,
-    start_time: Timestamp,
-    idempotent_key: String,
-    json: Vec<u8>,
-}
-
-impl PushMessage {
-    pub fn new(schedule_id: i64, title: &str, start_time: Timestamp, idempotent_key: &str) -> Self {
-        let mut message = Self {
-            schedule_id,
-            title: bounded_title(title),
-            start_time,
-            idempotent_key: idempotent_key.to_string(),
-            json: Vec::new(),
-        };
-        message.json = serde_json::to_vec(&message.data()).unwrap_or_default();
-        message
-    }
-
-    /// The title as sent (at most [`MAX_TITLE_CHARS`] characters and an ellipsis).
-    pub fn title(&self) -> &str {
-        &self.title
-    }
-
-    /// `{scheduleId, scheduleTitle, scheduleStartTime, idempotentKey}`, all strings (FCM `data` requires
-    /// strings; the service worker reads the same keys from a raw Web Push payload).
-    pub fn data(&self) -> BTreeMap<&'static str, String> {
-        BTreeMap::from([
-            ("scheduleId", self.schedule_id.to_string()),
-            ("scheduleTitle", self.title.clone()),
-            ("scheduleStartTime", format_start_time(self.start_time)),
-            ("idempotentKey", self.idempotent_key.clone()),
-        ])
-    }
-
-    /// The JSON a Web Push message encrypts ([`PushMessage::data`] serialized).
-    pub fn json(&self) -> &[u8] {
-        &self.json
-    }
-
-    /// The Web Push `Topic` (RFC 8030 §5.4): at most 32 base64url characters, the same for every send of
-    /// this schedule's notification, so a push service replaces an undelivered older one.
-    pub fn topic(&self) -> String {
-        topic(self.schedule_id)
-    }
-}
-
-/// `schedule-<id>` (at most 28 characters, all in the base64url alphabet).
-pub fn topic(schedule_id: i64) -> String {
-    format!("schedule-{}", schedule_id.unsigned_abs())
-}
-
-/// The reference's start-time format: UTC, whole seconds, literal `Z` (`2026-02-08T01:00:00Z`).
-pub fn format_start_time(at: Timestamp) -> String {
-    let whole = Timestamp::from_second(at.as_second()).unwrap_or(at);
-    whole.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-/// Truncates a title to [`MAX_TITLE_CHARS`] characters.
-pub fn bounded_title(title: &str) -> String {
-    match title.char_indices().nth(MAX_TITLE_CHARS) {
-        Some((cut, _)) => format!("{}…", &title[..cut]),
-        None => title.to_string(),
-    }
-}
-
-/// Two start times name the same instant for the reference's second-precision wire format.
-pub fn same_start(a: Timestamp, b: Timestamp) -> bool {
-    a.as_second() == b.as_second()
+pub struct Subscription {
+    pub id: SubscriptionId,
+    pub member_id: MemberId,
+    pub device_id: DeviceId,
+    pub target: PushTarget,
 }
 
 #[cfg(test)]
@@ -336,7 +288,7 @@ mod tests {
             &policy,
         )
         .unwrap();
-        assert_eq!(ok.kind(), "webpush");
+        assert_eq!(ok.kind().as_str(), "webpush");
         // Standard alphabet with padding is normalised.
         let std_b64 = base64::engine::general_purpose::STANDARD.encode(&point);
         let normalised = PushTarget::web_push(
@@ -377,23 +329,10 @@ mod tests {
     }
 
     #[test]
-    fn messages_carry_the_reference_fields_as_strings() {
-        let at: Timestamp = "2026-02-08T01:00:00.123456Z".parse().unwrap();
-        let m = PushMessage::new(42, "딥 워크", at, "k-1");
-        let v: serde_json::Value = serde_json::from_slice(m.json()).unwrap();
-        assert_eq!(
-            v,
-            serde_json::json!({
-                "scheduleId": "42",
-                "scheduleTitle": "딥 워크",
-                "scheduleStartTime": "2026-02-08T01:00:00Z",
-                "idempotentKey": "k-1"
-            })
-        );
-        assert_eq!(m.topic(), "schedule-42");
-        assert!(topic(i64::MAX).len() <= 32);
-        let long = PushMessage::new(1, &"가".repeat(1000), at, "k");
-        assert_eq!(long.title().chars().count(), MAX_TITLE_CHARS + 1);
-        assert!(same_start(at, "2026-02-08T01:00:00Z".parse().unwrap()));
+    fn kinds_are_stored_as_their_labels() {
+        for kind in [PushKind::Fcm, PushKind::WebPush] {
+            assert_eq!(PushKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(PushKind::parse("apns"), None);
     }
 }

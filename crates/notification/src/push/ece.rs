@@ -25,10 +25,8 @@ use hkdf::Hkdf;
 use p256::{PublicKey, SecretKey};
 use sha2::Sha256;
 
-/// Length of the `auth` secret.
-pub const AUTH_LEN: usize = 16;
-/// Length of an uncompressed P-256 point (`p256dh`).
-pub const PUBLIC_KEY_LEN: usize = 65;
+/// Lengths of the `auth` secret and of an uncompressed P-256 point (`p256dh`), as subscriptions carry them.
+pub use crate::domain::subscription::{AUTH_LEN, PUBLIC_KEY_LEN};
 /// The record size written in the header: one 4096-octet record, the largest push message services accept.
 pub const RECORD_SIZE: u32 = 4096;
 const HEADER_LEN: usize = 16 + 4 + 1 + PUBLIC_KEY_LEN;

@@ -23,8 +23,8 @@ use rsa::PrivateKey;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
-use super::{PushSetupError, SendOutcome, capped_body, retry_after};
-use crate::domain::PushMessage;
+use super::{PushSetupError, capped_body, retry_after};
+use crate::domain::{PushMessage, SendOutcome};
 use crate::settings::FcmSettings;
 
 /// The OAuth scope FCM requires.
@@ -250,25 +250,12 @@ impl FcmSender {
             Ok(t) => t,
             Err(outcome) => return outcome,
         };
-        let ttl_secs = ttl.as_secs();
-        let body = serde_json::json!({
-            "message": {
-                "token": token,
-                "data": message.data(),
-                "android": { "priority": "HIGH", "ttl": format!("{ttl_secs}s") },
-                "webpush": { "headers": {
-                    "TTL": ttl_secs.to_string(),
-                    "Urgency": "high",
-                    "Topic": message.topic(),
-                } },
-            }
-        });
         let response = match self
             .inner
             .client
             .post(&self.inner.send_url)
             .bearer_auth(access)
-            .json(&body)
+            .json(&message_body(token, message, ttl))
             .send()
             .await
         {
@@ -281,48 +268,73 @@ impl FcmSender {
         if (200..300).contains(&status) {
             return SendOutcome::Sent { status };
         }
-        let error = FcmErrorBody::parse(&text);
-        let reason = format!(
-            "FCM answered {status} {}: {}",
-            error
-                .code
-                .as_deref()
-                .unwrap_or(error.status.as_deref().unwrap_or("")),
-            error.message.chars().take(300).collect::<String>()
-        );
-        match (status, error.code.as_deref()) {
-            (_, Some("UNREGISTERED")) | (404, None) => SendOutcome::Gone { status, reason },
-            (_, Some("SENDER_ID_MISMATCH")) => SendOutcome::Gone { status, reason },
-            (_, Some("INVALID_ARGUMENT")) | (400, None) if error.names_token => {
-                SendOutcome::Gone { status, reason }
+        let outcome = classify(status, after, &text);
+        if status == 401 && matches!(outcome, SendOutcome::Retry { .. }) {
+            // The access token was refused: fetch a new one for the retry.
+            self.drop_token().await;
+        }
+        outcome
+    }
+}
+
+/// The HTTP v1 `messages:send` body: a data-only message, high priority, `ttl` on both Android and Web Push.
+fn message_body(token: &str, message: &PushMessage, ttl: Duration) -> serde_json::Value {
+    let ttl_secs = ttl.as_secs();
+    serde_json::json!({
+        "message": {
+            "token": token,
+            "data": message.data(),
+            "android": { "priority": "HIGH", "ttl": format!("{ttl_secs}s") },
+            "webpush": { "headers": {
+                "TTL": ttl_secs.to_string(),
+                "Urgency": "high",
+                "Topic": message.topic(),
+            } },
+        }
+    })
+}
+
+/// What an FCM error answer means for the token: gone (unregistered, another sender's, malformed), retry
+/// (quota, unavailable, an expired access token), or failed.
+fn classify(status: u16, after: Option<Duration>, text: &str) -> SendOutcome {
+    let error = FcmErrorBody::parse(text);
+    let reason = format!(
+        "FCM answered {status} {}: {}",
+        error
+            .code
+            .as_deref()
+            .unwrap_or(error.status.as_deref().unwrap_or("")),
+        error.message.chars().take(300).collect::<String>()
+    );
+    match (status, error.code.as_deref()) {
+        (_, Some("UNREGISTERED")) | (404, None) => SendOutcome::Gone { status, reason },
+        (_, Some("SENDER_ID_MISMATCH")) => SendOutcome::Gone { status, reason },
+        (_, Some("INVALID_ARGUMENT")) | (400, None) if error.names_token => {
+            SendOutcome::Gone { status, reason }
+        }
+        (_, Some("THIRD_PARTY_AUTH_ERROR")) => {
+            tracing::error!(%reason, "FCM cannot reach APNs/Web Push with the project's credentials");
+            SendOutcome::Failed {
+                status: Some(status),
+                reason,
             }
-            (_, Some("THIRD_PARTY_AUTH_ERROR")) => {
-                tracing::error!(%reason, "FCM cannot reach APNs/Web Push with the project's credentials");
-                SendOutcome::Failed {
-                    status: Some(status),
-                    reason,
-                }
-            }
-            (401, _) => {
-                self.drop_token().await;
-                SendOutcome::Retry {
-                    status: Some(status),
-                    retry_after: None,
-                    reason,
-                }
-            }
-            (_, Some("QUOTA_EXCEEDED" | "UNAVAILABLE" | "INTERNAL"))
-            | (429, _)
-            | (500..=599, _) => SendOutcome::Retry {
+        }
+        (401, _) => SendOutcome::Retry {
+            status: Some(status),
+            retry_after: None,
+            reason,
+        },
+        (_, Some("QUOTA_EXCEEDED" | "UNAVAILABLE" | "INTERNAL")) | (429, _) | (500..=599, _) => {
+            SendOutcome::Retry {
                 status: Some(status),
                 retry_after: after,
                 reason,
-            },
-            _ => SendOutcome::Failed {
-                status: Some(status),
-                reason,
-            },
+            }
         }
+        _ => SendOutcome::Failed {
+            status: Some(status),
+            reason,
+        },
     }
 }
 

@@ -1,6 +1,7 @@
 //! Sending to push services: Web Push (RFC 8030 + 8291 + 8292) and Firebase Cloud Messaging (HTTP v1).
 //!
-//! Each send ends in one [`SendOutcome`]; the dispatcher records it per device and decides about retries.
+//! Each send ends in one [`SendOutcome`]; the dispatcher records it per device and the domain decides about
+//! retries ([`crate::domain::delivery`]).
 
 pub mod ece;
 pub mod fcm;
@@ -11,61 +12,17 @@ use std::time::Duration;
 
 use pinit_kernel::SharedClock;
 
-use crate::domain::{KIND_FCM, KIND_WEB_PUSH, PushMessage};
+use crate::domain::{EndpointPolicy, PushMessage, PushTarget, SendOutcome};
 use crate::settings::Settings;
-use crate::store::SubscriptionRow;
 use crate::vapid::VapidKey;
 
 pub use fcm::{FcmError, FcmSender, ServiceAccount};
-pub use guard::EndpointPolicy;
 pub use webpush::WebPushSender;
 
 /// Largest response body read from a push service (the rest is discarded).
 pub const MAX_RESPONSE_BODY: usize = 64 * 1024;
 
-/// How one push to one device ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SendOutcome {
-    /// Accepted by the push service.
-    Sent { status: u16 },
-    /// The subscription no longer exists (404/410, FCM `UNREGISTERED`): delete it.
-    Gone { status: u16, reason: String },
-    /// Worth retrying (429, 5xx, timeouts, connection errors); `retry_after` from the service, if it said.
-    Retry {
-        status: Option<u16>,
-        retry_after: Option<Duration>,
-        reason: String,
-    },
-    /// Retrying cannot help (a refused request, a configuration problem): recorded, subscription kept.
-    Failed { status: Option<u16>, reason: String },
-}
-
 impl SendOutcome {
-    pub fn label(&self) -> &'static str {
-        match self {
-            SendOutcome::Sent { .. } => "sent",
-            SendOutcome::Gone { .. } => "gone",
-            SendOutcome::Retry { .. } => "retrying",
-            SendOutcome::Failed { .. } => "failed",
-        }
-    }
-
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            SendOutcome::Sent { status } | SendOutcome::Gone { status, .. } => Some(*status),
-            SendOutcome::Retry { status, .. } | SendOutcome::Failed { status, .. } => *status,
-        }
-    }
-
-    pub fn reason(&self) -> Option<&str> {
-        match self {
-            SendOutcome::Sent { .. } => None,
-            SendOutcome::Gone { reason, .. }
-            | SendOutcome::Retry { reason, .. }
-            | SendOutcome::Failed { reason, .. } => Some(reason),
-        }
-    }
-
     /// A transport-level failure (no answer): retryable.
     pub(crate) fn from_transport(error: &reqwest::Error) -> Self {
         let what = if error.is_timeout() {
@@ -181,24 +138,15 @@ impl Pusher {
     }
 
     /// Sends `message` to one device; `ttl` is how long the push service should keep trying to deliver it.
-    pub async fn send(
-        &self,
-        to: &SubscriptionRow,
-        message: &PushMessage,
-        ttl: Duration,
-    ) -> SendOutcome {
-        match to.kind.as_str() {
-            KIND_WEB_PUSH => self.web.send(to, message, ttl).await,
-            KIND_FCM => match &self.fcm {
-                Some(fcm) => fcm.send(&to.address, message, ttl).await,
+    pub async fn send(&self, to: &PushTarget, message: &PushMessage, ttl: Duration) -> SendOutcome {
+        match to {
+            PushTarget::WebPush(subscription) => self.web.send(subscription, message, ttl).await,
+            PushTarget::Fcm { token } => match &self.fcm {
+                Some(fcm) => fcm.send(token, message, ttl).await,
                 None => SendOutcome::Failed {
                     status: None,
                     reason: "FCM is not configured (notification.fcm)".into(),
                 },
-            },
-            other => SendOutcome::Failed {
-                status: None,
-                reason: format!("unknown subscription kind `{other}`"),
             },
         }
     }

@@ -23,10 +23,9 @@ use p256::ecdsa::{Signature, SigningKey};
 use pinit_kernel::SharedClock;
 use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
 
-use super::guard::EndpointPolicy;
-use super::{PushSetupError, SendOutcome, capped_body, ece, retry_after};
-use crate::domain::{PushMessage, decode_key};
-use crate::store::SubscriptionRow;
+use super::{PushSetupError, capped_body, ece, guard, retry_after};
+use crate::domain::subscription::decode_key;
+use crate::domain::{EndpointPolicy, PushMessage, SendOutcome, WebPushSubscription};
 use crate::vapid::VapidKey;
 
 /// Lifetime of a VAPID JWT.
@@ -97,7 +96,7 @@ impl WebPushSender {
             .redirect(reqwest::redirect::Policy::none())
             // A proxy would resolve names itself, around the public-address guard.
             .no_proxy()
-            .dns_resolver(policy.resolver())
+            .dns_resolver(guard::resolver(&policy))
             .pool_max_idle_per_host(idle_per_origin.max(1))
             .user_agent(concat!("pinit-notification/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -159,33 +158,16 @@ impl WebPushSender {
     /// Encrypts `message` for `to` and POSTs it to its endpoint.
     pub async fn send(
         &self,
-        to: &SubscriptionRow,
+        to: &WebPushSubscription,
         message: &PushMessage,
         ttl: Duration,
     ) -> SendOutcome {
-        let url = match self.inner.policy.check(&to.address) {
-            Ok(url) => url,
-            Err(e) => {
+        let (url, body) = match self.prepare(to, message) {
+            Ok(prepared) => prepared,
+            Err(reason) => {
                 return SendOutcome::Failed {
                     status: None,
-                    reason: format!("the push endpoint {e}"),
-                };
-            }
-        };
-        let ua_public = stored_key::<{ ece::PUBLIC_KEY_LEN }>(to.p256dh.as_deref());
-        let auth = stored_key::<{ ece::AUTH_LEN }>(to.auth_secret.as_deref());
-        let Some((ua_public, auth)) = ua_public.zip(auth) else {
-            return SendOutcome::Failed {
-                status: None,
-                reason: "the stored subscription keys are unusable".into(),
-            };
-        };
-        let body = match ece::encrypt(message.json(), &ua_public, &auth) {
-            Ok(body) => body,
-            Err(e) => {
-                return SendOutcome::Failed {
-                    status: None,
-                    reason: e.to_string(),
+                    reason,
                 };
             }
         };
@@ -210,28 +192,53 @@ impl WebPushSender {
         };
         let status = response.status().as_u16();
         let after = retry_after(response.headers(), self.inner.clock.now());
-        if response.status().is_success() {
-            // Drain (bounded) so the connection can be reused.
-            let _ = capped_body(response).await;
-            return SendOutcome::Sent { status };
-        }
+        // Read (bounded) even on success, so the connection can be reused.
         let text = capped_body(response).await;
-        let detail = text.chars().take(300).collect::<String>();
-        match status {
-            404 | 410 => SendOutcome::Gone {
-                status,
-                reason: format!("the push service answered {status}: {detail}"),
-            },
-            429 | 500..=599 => SendOutcome::Retry {
-                status: Some(status),
-                retry_after: after,
-                reason: format!("the push service answered {status}: {detail}"),
-            },
-            _ => SendOutcome::Failed {
-                status: Some(status),
-                reason: format!("the push service answered {status}: {detail}"),
-            },
-        }
+        answer(status, after, &text)
+    }
+
+    /// The checked endpoint and the encrypted body, or why the push cannot be sent.
+    fn prepare(
+        &self,
+        to: &WebPushSubscription,
+        message: &PushMessage,
+    ) -> Result<(url::Url, Vec<u8>), String> {
+        let url = self
+            .inner
+            .policy
+            .check(&to.endpoint)
+            .map_err(|e| format!("the push endpoint {e}"))?;
+        let ua_public = stored_key::<{ ece::PUBLIC_KEY_LEN }>(Some(&to.p256dh));
+        let auth = stored_key::<{ ece::AUTH_LEN }>(Some(&to.auth));
+        let (ua_public, auth) = ua_public
+            .zip(auth)
+            .ok_or("the stored subscription keys are unusable")?;
+        let body = ece::encrypt(message.json(), &ua_public, &auth).map_err(|e| e.to_string())?;
+        Ok((url, body))
+    }
+}
+
+/// What a push service's answer means: 2xx sent; 404/410 gone; 429 and 5xx retried (after `Retry-After`);
+/// anything else failed.
+fn answer(status: u16, after: Option<Duration>, text: &str) -> SendOutcome {
+    if (200..300).contains(&status) {
+        return SendOutcome::Sent { status };
+    }
+    let reason = format!(
+        "the push service answered {status}: {}",
+        text.chars().take(300).collect::<String>()
+    );
+    match status {
+        404 | 410 => SendOutcome::Gone { status, reason },
+        429 | 500..=599 => SendOutcome::Retry {
+            status: Some(status),
+            retry_after: after,
+            reason,
+        },
+        _ => SendOutcome::Failed {
+            status: Some(status),
+            reason,
+        },
     }
 }
 

@@ -25,13 +25,14 @@ use pinit_kernel::config::HumanDuration;
 use pinit_kernel::http::service_router;
 use pinit_kernel::{Backend, Clock, Db, ManualClock, Readiness, SharedClock};
 use pinit_messaging::{BackoffConfig, ConsumerConfig, InProcessBus, OutboundMessage, Transport};
+use pinit_notification::domain::{Delivery, OutcomeRecord, Subscription, Upcoming};
 use pinit_notification::push::ece;
 use pinit_notification::push::webpush::verify_vapid;
-use pinit_notification::store::{self, DeliveryRow, NotificationRow, OutcomeRow};
+use pinit_notification::store;
 use pinit_notification::vapid::VapidKey;
 use pinit_notification::{
-    DirectoryError, Dispatcher, Notifications, ScheduleBasics, ScheduleDirectory, ScheduleKey,
-    ScheduleSnapshot, Settings,
+    DirectoryError, Dispatcher, MemberId, Notifications, ScheduleBasics, ScheduleDirectory,
+    ScheduleId, ScheduleKey, ScheduleSnapshot, Settings,
 };
 use pinit_testkit::{TestDb, TestServer};
 use serde_json::{Value, json};
@@ -44,7 +45,7 @@ use tokio_util::sync::CancellationToken;
 /// Schedules as the task service would report them.
 #[derive(Default)]
 pub struct FakeDirectory {
-    schedules: Mutex<HashMap<i64, ScheduleSnapshot>>,
+    schedules: Mutex<HashMap<ScheduleId, ScheduleSnapshot>>,
     down: std::sync::atomic::AtomicBool,
     pub basics_calls: AtomicUsize,
     pub states_calls: AtomicUsize,
@@ -60,11 +61,11 @@ impl FakeDirectory {
         state: ScheduleState,
     ) {
         self.schedules.lock().unwrap().insert(
-            schedule_id,
+            ScheduleId(schedule_id),
             ScheduleSnapshot {
                 basics: ScheduleBasics {
-                    schedule_id,
-                    owner_id,
+                    schedule_id: ScheduleId(schedule_id),
+                    owner_id: MemberId(owner_id),
                     title: title.into(),
                     start_time: start,
                 },
@@ -74,19 +75,32 @@ impl FakeDirectory {
     }
 
     pub fn set_state(&self, schedule_id: i64, state: ScheduleState) {
-        if let Some(s) = self.schedules.lock().unwrap().get_mut(&schedule_id) {
+        if let Some(s) = self
+            .schedules
+            .lock()
+            .unwrap()
+            .get_mut(&ScheduleId(schedule_id))
+        {
             s.state = Some(state);
         }
     }
 
     pub fn set_start(&self, schedule_id: i64, start: Timestamp) {
-        if let Some(s) = self.schedules.lock().unwrap().get_mut(&schedule_id) {
+        if let Some(s) = self
+            .schedules
+            .lock()
+            .unwrap()
+            .get_mut(&ScheduleId(schedule_id))
+        {
             s.basics.start_time = start;
         }
     }
 
     pub fn remove(&self, schedule_id: i64) {
-        self.schedules.lock().unwrap().remove(&schedule_id);
+        self.schedules
+            .lock()
+            .unwrap()
+            .remove(&ScheduleId(schedule_id));
     }
 
     pub fn set_down(&self, down: bool) {
@@ -125,7 +139,7 @@ impl ScheduleDirectory for FakeDirectory {
     fn states<'a>(
         &'a self,
         keys: &'a [ScheduleKey],
-    ) -> BoxFuture<'a, Result<HashMap<i64, ScheduleSnapshot>, DirectoryError>> {
+    ) -> BoxFuture<'a, Result<HashMap<ScheduleId, ScheduleSnapshot>, DirectoryError>> {
         Box::pin(async move {
             self.states_calls.fetch_add(1, Ordering::SeqCst);
             self.check()?;
@@ -517,34 +531,41 @@ impl App {
 
     // ---- database ----
 
-    pub async fn notifications(&self) -> Vec<NotificationRow> {
-        let mut conn = self.db.pool().acquire().await.unwrap();
-        store::notifications(&mut conn).await.unwrap()
+    pub async fn notifications(&self) -> Vec<Upcoming> {
+        let mut conn = self.db.conn().await.unwrap();
+        store::upcoming::all(&mut conn).await.unwrap()
     }
 
-    pub async fn notification(&self, schedule_id: i64) -> Option<NotificationRow> {
-        let mut conn = self.db.pool().acquire().await.unwrap();
-        store::notification_of(&mut conn, schedule_id)
+    pub async fn notification(&self, schedule_id: i64) -> Option<Upcoming> {
+        let mut conn = self.db.conn().await.unwrap();
+        store::upcoming::get(&mut conn, ScheduleId(schedule_id))
             .await
             .unwrap()
     }
 
-    pub async fn deliveries(&self, schedule_id: i64) -> Vec<DeliveryRow> {
-        let mut conn = self.db.pool().acquire().await.unwrap();
-        store::deliveries_of(&mut conn, schedule_id).await.unwrap()
+    pub async fn deliveries(&self, schedule_id: i64) -> Vec<Delivery> {
+        let mut conn = self.db.conn().await.unwrap();
+        store::deliveries::of_schedule(&mut conn, ScheduleId(schedule_id))
+            .await
+            .unwrap()
     }
 
-    pub async fn outcomes(&self, schedule_id: i64) -> Vec<OutcomeRow> {
-        let mut conn = self.db.pool().acquire().await.unwrap();
-        store::outcomes_of(&mut conn, schedule_id).await.unwrap()
+    pub async fn outcomes(&self, schedule_id: i64) -> Vec<OutcomeRecord> {
+        let mut conn = self.db.conn().await.unwrap();
+        store::outcomes::of_schedule(&mut conn, ScheduleId(schedule_id))
+            .await
+            .unwrap()
+    }
+
+    pub async fn subscriptions(&self, member: i64) -> Vec<Subscription> {
+        let mut conn = self.db.conn().await.unwrap();
+        store::subscriptions::of_members(&mut conn, &[MemberId(member)])
+            .await
+            .unwrap()
     }
 
     pub async fn subscription_count(&self, member: i64) -> usize {
-        let mut conn = self.db.pool().acquire().await.unwrap();
-        store::subscriptions_of(&mut conn, &[member])
-            .await
-            .unwrap()
-            .len()
+        self.subscriptions(member).await.len()
     }
 }
 

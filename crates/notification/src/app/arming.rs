@@ -1,0 +1,135 @@
+//! Applying a schedule event to the schedule's pending notification, inside the consumer's transaction: lock the
+//! schedule's watermark, let [`crate::domain::arming`] decide, carry the decision out, save the watermark, and
+//! wake the dispatchers when something is now due at a new time.
+
+use pinit_kernel::db::{Backend, DbError, Tx};
+
+use super::Notifications;
+use crate::directory::DirectoryError;
+use crate::domain::arming::{self, Arming, Decision, Lookup};
+use crate::domain::{Applied, ScheduleChange, ScheduleEvent, Watermark};
+use crate::store;
+
+/// The PostgreSQL `NOTIFY` channel a consumer announces a newly armed notification on (delivered at commit,
+/// to every replica's dispatcher).
+pub const NOTIFY_CHANNEL: &str = "pinit_push_armed";
+
+/// Why an event could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The event cannot be applied as it is (retrying cannot help).
+    #[error("{0}")]
+    Malformed(&'static str),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl Notifications {
+    /// Applies one schedule event inside the consumer's transaction and says what it did.
+    pub async fn apply(&self, tx: &mut Tx, event: &ScheduleEvent) -> Result<Applied, ApplyError> {
+        let db = &self.inner.db;
+        let now = self.now();
+        let schedule_id = event.schedule.schedule_id;
+        let mut watermark = store::watermarks::lock(tx, db.backend(), schedule_id, now).await?;
+        if !watermark.admit(event) {
+            tracing::info!(%schedule_id, event_id = %event.id, change = ?event.change, version = ?event.version, "stale schedule event skipped");
+            return Ok(Applied::Stale);
+        }
+        let decision = self.decide(tx, event, &watermark).await?;
+        let applied = self.carry_out(tx, event, &decision).await?;
+        store::watermarks::save(tx, schedule_id, &watermark, now).await?;
+        if applied.armed() {
+            if db.backend() == Backend::Postgres {
+                sqlx::query("SELECT pg_notify($1, '')")
+                    .bind(NOTIFY_CHANNEL)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(DbError::from)?;
+            }
+            self.inner.signal.wake();
+        }
+        metrics::counter!("pinit_notification_events_total", "event" => event.change.label(), "applied" => applied.label())
+            .increment(1);
+        tracing::debug!(%schedule_id, event_id = %event.id, change = ?event.change, ?applied, "schedule event applied");
+        Ok(applied)
+    }
+
+    /// What the event means for the schedule's pending notification (the task service is asked only to re-arm
+    /// after a cancel, when nothing is pending).
+    async fn decide(
+        &self,
+        tx: &mut Tx,
+        event: &ScheduleEvent,
+        watermark: &Watermark,
+    ) -> Result<Decision, ApplyError> {
+        let now = self.now();
+        let grace = self.inner.settings.grace.get();
+        let schedule_id = event.schedule.schedule_id;
+        Ok(match event.change {
+            ScheduleChange::UpcomingUpdated => {
+                let start = event.new_start.ok_or(ApplyError::Malformed(
+                    "schedule.time.upcoming.updated without newUpcomingTime",
+                ))?;
+                let pending = store::upcoming::get(tx, schedule_id).await?;
+                arming::on_upcoming(event, start, pending.as_ref(), watermark, now, grace)
+            }
+            ScheduleChange::Started | ScheduleChange::Completed | ScheduleChange::Deleted => {
+                arming::on_stop(event.change)
+            }
+            ScheduleChange::Canceled => {
+                let pending = store::upcoming::get(tx, schedule_id).await?;
+                match arming::on_canceled(pending.as_ref()) {
+                    Some(decision) => decision,
+                    None => arming::rearm(event, self.look_up(event).await, watermark, now, grace),
+                }
+            }
+        })
+    }
+
+    /// The schedule as the task service reports it now.
+    async fn look_up(&self, event: &ScheduleEvent) -> Lookup {
+        let schedule_id = event.schedule.schedule_id;
+        match self.inner.directory.basics(event.schedule).await {
+            Ok(Some(basics)) => Lookup::Found(basics),
+            Ok(None) => Lookup::Missing,
+            Err(e) => {
+                tracing::warn!(%schedule_id, error = %e, "schedule look-up failed; re-arming unresolved");
+                if let DirectoryError::Refused(reason) = &e {
+                    tracing::warn!(
+                        %schedule_id,
+                        reason,
+                        "the task service refused the look-up"
+                    );
+                }
+                Lookup::Failed
+            }
+        }
+    }
+
+    /// Writes the decision; returns what the event did.
+    async fn carry_out(
+        &self,
+        tx: &mut Tx,
+        event: &ScheduleEvent,
+        decision: &Decision,
+    ) -> Result<Applied, DbError> {
+        let now = self.now();
+        match &decision.arming {
+            Arming::Arm(arm) => {
+                store::upcoming::arm(tx, arm, now).await?;
+                if let Some(old) = &arm.supersedes {
+                    store::deliveries::abandon_retries(tx, old, "moved", now).await?;
+                }
+                Ok(decision.applied(false))
+            }
+            Arming::Disarm { reason } => {
+                let removed = store::upcoming::disarm(tx, event.schedule.schedule_id).await?;
+                if let Some(old) = &removed {
+                    store::deliveries::abandon_retries(tx, old, reason, now).await?;
+                }
+                Ok(decision.applied(removed.is_some()))
+            }
+            Arming::Keep => Ok(decision.applied(false)),
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! The notification context's use cases: subscriptions (HTTP), applying schedule events to the pending
+//! notifications, housekeeping. Each is one short transaction; the only remote call (re-arming on cancel) has a
+//! deadline. Sending is the [`Dispatcher`](crate::Dispatcher)'s.
+//!
+//! * [`subscriptions`] — subscribe, unsubscribe, "is this device subscribed?".
+//! * [`arming`] — a schedule event, applied under the schedule's watermark lock ([`crate::domain::arming`]).
+//! * [`housekeeping`] — pruning idle subscriptions and old records.
+
+pub mod arming;
+pub mod housekeeping;
+pub mod subscriptions;
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use pinit_kernel::db::{Db, DbError};
+use pinit_kernel::{SharedClock, WakeSignal};
+
+use crate::directory::ScheduleDirectory;
+use crate::domain::{EndpointPolicy, Invalid, to_micros};
+use crate::settings::Settings;
+use crate::vapid::VapidKey;
+
+pub use arming::{ApplyError, NOTIFY_CHANNEL};
+pub use subscriptions::{SubscribeInput, WebPushInput};
+
+/// Why a use case refused or failed. [`crate::http`] maps each to a status.
+#[derive(Debug, thiserror::Error)]
+pub enum NotificationError {
+    #[error("invalid input")]
+    Invalid(Vec<Invalid>),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// The notification context's services, shared by routes, consumers and the dispatcher. Cheap to clone.
+#[derive(Clone)]
+pub struct Notifications {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) db: Db,
+    pub(crate) clock: SharedClock,
+    pub(crate) settings: Settings,
+    pub(crate) vapid: VapidKey,
+    pub(crate) vapid_public: String,
+    pub(crate) policy: EndpointPolicy,
+    pub(crate) directory: Arc<dyn ScheduleDirectory>,
+    pub(crate) signal: WakeSignal,
+}
+
+impl Notifications {
+    /// The context's services. The Web Push endpoint policy follows `settings.allow_insecure_endpoints`.
+    pub fn new(
+        db: Db,
+        clock: SharedClock,
+        settings: Settings,
+        vapid: VapidKey,
+        directory: Arc<dyn ScheduleDirectory>,
+    ) -> Self {
+        if settings.allow_insecure_endpoints {
+            tracing::warn!(
+                "notification.allow_insecure_endpoints is on: Web Push endpoints may be http and private addresses (tests and local development only)"
+            );
+        }
+        let policy = EndpointPolicy::new(settings.allow_insecure_endpoints);
+        let vapid_public = vapid.public_key_base64url();
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                clock,
+                settings,
+                vapid,
+                vapid_public,
+                policy,
+                directory,
+                signal: WakeSignal::new(),
+            }),
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    pub fn policy(&self) -> EndpointPolicy {
+        self.inner.policy
+    }
+
+    /// Wakes the dispatcher when a notification was armed or moved (it then looks at the database again).
+    pub fn signal(&self) -> WakeSignal {
+        self.inner.signal.clone()
+    }
+
+    /// The VAPID public key in the browser's format (`applicationServerKey`).
+    pub fn vapid_public_key(&self) -> &str {
+        &self.inner.vapid_public
+    }
+
+    /// The clock's instant to the microsecond (what the database keeps and the rules compare).
+    pub(crate) fn now(&self) -> Timestamp {
+        to_micros(self.inner.clock.now())
+    }
+}

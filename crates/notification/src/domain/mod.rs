@@ -1,0 +1,126 @@
+//! The notification context's rules as pure code: no database, no HTTP, no clock, no async.
+//!
+//! * [`subscription`] — what a device may subscribe with: device ids, FCM tokens, Web Push subscriptions.
+//! * [`endpoint`] — which Web Push endpoints the server may call (the SSRF rule).
+//! * [`message`] — what a push carries (the reference client's four fields), its topic and title bound.
+//! * [`schedule`] — what this context knows of a schedule (the task service owns them).
+//! * [`arming`] — how schedule events arm, move and disarm a schedule's one pending notification, and the
+//!   per-schedule watermark that makes late or repeated events change nothing.
+//! * [`delivery`] — what the dispatcher decides about a claimed notification (catch-up, re-check, devices,
+//!   retries) and how its outcome follows from the devices' results.
+//!
+//! Operations take the current instant as an argument (`now`, from the injected clock, to the microsecond the
+//! database keeps) and return decisions; the app layer and the dispatcher carry them out.
+
+pub mod arming;
+pub mod delivery;
+pub mod endpoint;
+pub mod message;
+pub mod schedule;
+pub mod subscription;
+
+#[cfg(test)]
+mod proptests;
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use pinit_kernel::id_type;
+
+pub use arming::{
+    Applied, Arm, Arming, Decision, Lookup, ScheduleChange, ScheduleEvent, Upcoming, Watermark,
+};
+pub use delivery::{
+    Check, Confirmed, Delivery, DeliveryStatus, Device, Due, Outcome, OutcomeRecord, Plan,
+    SendOutcome, SendResults,
+};
+pub use endpoint::{EndpointError, EndpointPolicy};
+pub use message::{PushMessage, format_start_time};
+pub use schedule::{ScheduleBasics, ScheduleKey, ScheduleSnapshot, ScheduleState};
+pub use subscription::{DeviceId, PushKind, PushTarget, Subscription, WebPushSubscription};
+
+id_type!(
+    /// A member id (the auth account id; a schedule's owner).
+    MemberId
+);
+id_type!(
+    /// A schedule id (the task service's).
+    ScheduleId
+);
+id_type!(
+    /// A stored push subscription.
+    SubscriptionId
+);
+
+/// A notification's key: the id of the event that armed it. It travels to devices as `idempotentKey`, the
+/// same on every send of that notification, and keys its delivery records and outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NotificationKey(String);
+
+impl NotificationKey {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for NotificationKey {
+    fn from(key: &str) -> Self {
+        Self(key.to_string())
+    }
+}
+
+impl From<String> for NotificationKey {
+    fn from(key: String) -> Self {
+        Self(key)
+    }
+}
+
+impl std::fmt::Display for NotificationKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One rejected input field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invalid {
+    pub field: &'static str,
+    pub value: serde_json::Value,
+    pub reason: String,
+}
+
+impl Invalid {
+    pub fn new(
+        field: &'static str,
+        value: impl Into<serde_json::Value>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Self {
+            field,
+            value: value.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A duration in microseconds (saturating), the unit the database keeps.
+pub fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// `at` plus `d`, to the microsecond, saturating at the latest representable instant.
+pub fn later(at: Timestamp, d: Duration) -> Timestamp {
+    Timestamp::from_microsecond(at.as_microsecond().saturating_add(micros(d)))
+        .unwrap_or(Timestamp::MAX)
+}
+
+/// `at` minus `d`, to the microsecond, saturating at the earliest representable instant.
+pub fn earlier(at: Timestamp, d: Duration) -> Timestamp {
+    Timestamp::from_microsecond(at.as_microsecond().saturating_sub(micros(d)))
+        .unwrap_or(Timestamp::MIN)
+}
+
+/// `at` to the microsecond (what the database keeps; all the rules compare instants at that precision).
+pub fn to_micros(at: Timestamp) -> Timestamp {
+    Timestamp::from_microsecond(at.as_microsecond()).unwrap_or(at)
+}
