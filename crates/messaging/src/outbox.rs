@@ -71,8 +71,7 @@ impl Outbox {
     /// An outbox whose rows are stamped by `clock`. On PostgreSQL a recording transaction also sends `NOTIFY`
     /// (waking relays in other processes), at most once per `notify_min_interval` from this outbox (zero:
     /// every time). A transaction that sends `NOTIFY` takes a cluster-wide lock while it commits, which caps
-    /// the commit rate of all notifying transactions (measured: about 480 instead of 1,000 commits/s, see
-    /// `docs/benchmarks.md`); this outbox's own relay is woken on every commit anyway ([`Outbox::commit`]),
+    /// the commit rate of all notifying transactions (measured in `docs/benchmarks.md`); this outbox's own relay is woken on every commit anyway ([`Outbox::commit`]),
     /// other replicas' relays within the interval.
     pub fn new(clock: SharedClock, notify_min_interval: Duration) -> Self {
         Self {
@@ -348,7 +347,7 @@ fn settling_claim_sql() -> String {
 /// "The oldest pending row of its aggregate" is written as `o.seq = (… ORDER BY p.seq LIMIT 1)`, a lookup the
 /// planner can only answer with the `(aggregate_type, aggregate_id, seq)` index. As `NOT EXISTS (… p.seq <
 /// o.seq)` a generic plan cached while the table was nearly empty (a fresh deployment) scanned every pending
-/// row for every candidate: with a backlog of 5,000 a claim took 0.5 s, so the backlog only grew
+/// row for every candidate, so a claim slowed down as the backlog grew and the backlog only grew
 /// (`docs/messaging.md`, "Claim plans").
 fn claim_sql(backend: Backend, prefix: &str, candidate: &str, earlier: &str) -> String {
     let (open, close) = backend.in_subquery();
@@ -500,8 +499,8 @@ mod tests {
     use pinit_testkit::TestDb;
 
     /// A fresh deployment caches the claim's generic plan while the outbox is empty; when a backlog builds
-    /// later, that same plan must still read pages in proportion to what it claims. (The earlier `NOT EXISTS`
-    /// form read about 500,000 buffers here, for 100 rows.)
+    /// later, that same plan must still read pages in proportion to what it claims (the earlier `NOT EXISTS`
+    /// form read pages in proportion to the whole backlog).
     #[tokio::test]
     async fn a_claim_plan_cached_on_an_empty_outbox_stays_cheap_with_a_backlog() {
         let (_guard, db) = TestDb::migrated(

@@ -12,9 +12,9 @@
 
 pub mod app;
 pub mod domain;
-pub mod inbound;
 pub mod grpc;
 pub mod http;
+pub mod inbound;
 pub mod store;
 
 use pinit_kernel::config::ConnectionUrl;
@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::migrate::Migrator;
 
 pub use app::{AppError, TaskApp};
-pub use inbound::{MemberCreatedHandler, member_created_inbox, member_created_subscription};
 pub use grpc::grpc_service;
+pub use inbound::{MemberCreatedHandler, member_created_inbox, member_created_subscription};
 
 /// The context's name: its database owner tag, log field and metrics label.
 pub const NAME: &str = "task";

@@ -27,8 +27,8 @@ pub(crate) type Result<T> = std::result::Result<T, DbError>;
 pub(crate) const CHUNK: usize = 500;
 
 /// Parameters per multi-row statement. SQLite's parser resolves `$N` placeholders with a linear search, so
-/// preparing a statement is quadratic in them (30,000: seconds; 2,000: ~25 ms, and then cached); on PostgreSQL a
-/// few more statements per batch cost next to nothing.
+/// preparing a statement is quadratic in them (the statement is cached afterwards, so a bound keeps the first
+/// preparation short); on PostgreSQL a few more statements per batch cost next to nothing.
 pub(crate) const MAX_PARAMS: usize = 2_000;
 
 /// `$from, …`: `count` numbered placeholders.

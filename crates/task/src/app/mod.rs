@@ -8,8 +8,8 @@
 //! * [`schedules`] — schedules, the state machine, statistics.
 //! * [`members`] — the running slot, the member's zone, and provisioning.
 
-mod outbound;
 pub mod members;
+mod outbound;
 pub mod schedules;
 pub mod tasks;
 

@@ -63,10 +63,6 @@ impl Title {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    pub fn into_string(self) -> String {
-        self.0
-    }
 }
 
 /// A task or schedule description: not blank, at most 100 UTF-16 code units.
@@ -85,10 +81,6 @@ impl Description {
 
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-
-    pub fn into_string(self) -> String {
-        self.0
     }
 }
 
