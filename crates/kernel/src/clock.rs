@@ -8,6 +8,14 @@ use jiff::{SignedDuration, Timestamp};
 /// clients and events assume it.
 pub const DEFAULT_ZONE: &str = "Asia/Seoul";
 
+/// Truncates to whole microseconds, the precision the databases keep (`DATETIME(6)`, `timestamptz`), towards
+/// the past like Java's `Instant.truncatedTo(MICROS)`. Rules that compare a clock's instant with stored ones
+/// compare at this precision.
+pub fn truncate_to_micros(at: Timestamp) -> Timestamp {
+    let nanos = at.as_nanosecond();
+    Timestamp::from_nanosecond(nanos - nanos.rem_euclid(1_000)).unwrap_or(at)
+}
+
 /// Source of the current instant.
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> Timestamp;

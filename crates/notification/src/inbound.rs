@@ -14,7 +14,7 @@ use pinit_messaging::{ConsumerConfig, Handler, HandlerError, Inbox, IncomingEven
 use crate::app::{ApplyError, Notifications};
 use crate::domain::{
     Applied, MemberId, NotificationKey, ScheduleChange, ScheduleEvent, ScheduleId, ScheduleKey,
-    to_micros,
+    truncate_to_micros,
 };
 
 impl ScheduleChange {
@@ -79,7 +79,7 @@ pub fn read(change: ScheduleChange, event: &IncomingEvent) -> Result<ScheduleEve
             .as_ref()
             .and_then(|a| a.version)
             .or(head.aggregate_version),
-        occurred_at: event.occurred_at.map(to_micros),
+        occurred_at: event.occurred_at.map(truncate_to_micros),
         new_start: head.new_upcoming_time,
     })
 }

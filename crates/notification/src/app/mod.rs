@@ -17,7 +17,7 @@ use pinit_kernel::db::{Db, DbError};
 use pinit_kernel::{SharedClock, WakeSignal};
 
 use crate::directory::ScheduleDirectory;
-use crate::domain::{EndpointPolicy, Invalid, to_micros};
+use crate::domain::{EndpointPolicy, Invalid, truncate_to_micros};
 use crate::settings::Settings;
 use crate::vapid::VapidKey;
 
@@ -104,6 +104,6 @@ impl Notifications {
 
     /// The clock's instant to the microsecond (what the database keeps and the rules compare).
     pub(crate) fn now(&self) -> Timestamp {
-        to_micros(self.inner.clock.now())
+        truncate_to_micros(self.inner.clock.now())
     }
 }

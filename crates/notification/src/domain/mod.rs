@@ -27,6 +27,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 use pinit_kernel::id_type;
 
+pub use pinit_kernel::clock::truncate_to_micros;
+
 pub use arming::{
     Applied, Arm, Arming, Decision, Lookup, ScheduleChange, ScheduleEvent, Upcoming, Watermark,
 };
@@ -118,9 +120,4 @@ pub fn later(at: Timestamp, d: Duration) -> Timestamp {
 pub fn earlier(at: Timestamp, d: Duration) -> Timestamp {
     Timestamp::from_microsecond(at.as_microsecond().saturating_sub(micros(d)))
         .unwrap_or(Timestamp::MIN)
-}
-
-/// `at` to the microsecond (what the database keeps; all the rules compare instants at that precision).
-pub fn to_micros(at: Timestamp) -> Timestamp {
-    Timestamp::from_microsecond(at.as_microsecond()).unwrap_or(at)
 }

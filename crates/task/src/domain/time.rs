@@ -225,12 +225,7 @@ pub fn week_start(date: Date) -> Result<Date, TimeError> {
         .map_err(|_| TimeError::OutOfRange)
 }
 
-/// Truncates to whole microseconds, the precision the databases keep (`DATETIME(6)`, `timestamptz`),
-/// towards the past like Java's `Instant.truncatedTo(MICROS)`.
-pub fn truncate_to_micros(at: Timestamp) -> Timestamp {
-    let nanos = at.as_nanosecond();
-    Timestamp::from_nanosecond(nanos - nanos.rem_euclid(1_000)).unwrap_or(at)
-}
+pub use pinit_kernel::clock::truncate_to_micros;
 
 // ---------------------------------------------------------------------------------------------
 // Input formats
