@@ -111,7 +111,7 @@ pub async fn insert(
     .bind(now.as_microsecond())
     .fetch_one(&mut *conn)
     .await?;
-    Ok(ScheduleId(row.try_get(0)?))
+    Ok(ScheduleId(row.try_get("schedule_id")?))
 }
 
 /// Schedule `id`, whoever owns it.

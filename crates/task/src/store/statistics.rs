@@ -61,8 +61,8 @@ pub async fn weekly(conn: &mut Conn, member: MemberId, week: &WeekKey) -> Result
         return Ok(WeeklyTotals::ZERO);
     };
     Ok(WeeklyTotals {
-        deep_work: SignedDuration::from_micros(row.try_get(0)?),
-        admin_work: SignedDuration::from_micros(row.try_get(1)?),
-        total: SignedDuration::from_micros(row.try_get(2)?),
+        deep_work: SignedDuration::from_micros(row.try_get("deep_work_us")?),
+        admin_work: SignedDuration::from_micros(row.try_get("admin_work_us")?),
+        total: SignedDuration::from_micros(row.try_get("total_work_us")?),
     })
 }

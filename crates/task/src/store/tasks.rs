@@ -86,7 +86,7 @@ pub async fn insert(
     .bind(now.as_microsecond())
     .fetch_one(&mut *conn)
     .await?;
-    let id = TaskId(row.try_get(0)?);
+    let id = TaskId(row.try_get("task_id")?);
     Ok(StoredTask {
         task: Task::new(id, owner, fields.clone()),
         version: 1,
@@ -163,9 +163,18 @@ pub async fn completion(
     let mut sql = Sql::new("SELECT task_id, completed FROM task WHERE owner_id = ");
     sql.int(owner.get()).push(" AND task_id IN ");
     sql.int_list(ids.iter().map(|t| t.get()));
-    let rows = sql.query().fetch_all(&mut *conn).await?;
+    completions(&sql.query().fetch_all(&mut *conn).await?)
+}
+
+/// `(task_id, completed)` rows.
+fn completions(rows: &[AnyRow]) -> Result<Vec<(TaskId, bool)>> {
     rows.iter()
-        .map(|r| Ok((TaskId(r.try_get(0)?), r.try_get::<i64, _>(1)? != 0)))
+        .map(|r| {
+            Ok((
+                TaskId(r.try_get("task_id")?),
+                r.try_get::<i64, _>("completed")? != 0,
+            ))
+        })
         .collect()
 }
 
@@ -213,10 +222,10 @@ pub async fn page(
 }
 
 pub async fn count(conn: &mut Conn, owner: MemberId, filter: ListFilter) -> Result<i64> {
-    let mut sql = Sql::new("SELECT COUNT(*) FROM task t");
+    let mut sql = Sql::new("SELECT COUNT(*) AS n FROM task t");
     push_filter(&mut sql, owner, filter);
     let row = sql.query().fetch_one(&mut *conn).await?;
-    Ok(row.try_get(0)?)
+    Ok(row.try_get("n")?)
 }
 
 /// Up to `limit` tasks strictly after `cursor`, by deadline date then id.
@@ -294,7 +303,7 @@ fn edges(rows: &[AnyRow]) -> Result<Vec<Edge>> {
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         // The table refuses self-edges (CHECK), so `Edge::new` cannot fail on stored rows.
-        if let Ok(e) = Edge::new(TaskId(r.try_get(0)?), TaskId(r.try_get(1)?)) {
+        if let Ok(e) = Edge::new(TaskId(r.try_get("from_id")?), TaskId(r.try_get("to_id")?)) {
             out.push(e);
         }
     }
@@ -327,15 +336,13 @@ pub async fn edges_touching(conn: &mut Conn, owner: MemberId, ids: &[TaskId]) ->
 /// The prerequisites of `task` with their completion flags.
 pub async fn prerequisites(conn: &mut Conn, task: TaskId) -> Result<Vec<(TaskId, bool)>> {
     let rows = sqlx::query(
-        "SELECT d.from_id, p.completed FROM dependency d JOIN task p ON p.task_id = d.from_id \
+        "SELECT d.from_id AS task_id, p.completed FROM dependency d JOIN task p ON p.task_id = d.from_id \
          WHERE d.to_id = $1 ORDER BY d.from_id",
     )
     .bind(task.get())
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter()
-        .map(|r| Ok((TaskId(r.try_get(0)?), r.try_get::<i64, _>(1)? != 0)))
-        .collect()
+    completions(&rows)
 }
 
 pub async fn insert_edges(conn: &mut Conn, owner: MemberId, added: &[Edge]) -> Result<()> {
