@@ -16,6 +16,23 @@ pub fn truncate_to_micros(at: Timestamp) -> Timestamp {
     Timestamp::from_nanosecond(nanos - nanos.rem_euclid(1_000)).unwrap_or(at)
 }
 
+/// A duration in whole microseconds (the unit the databases keep instants in), saturating at `i64::MAX`.
+pub fn micros(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// `at` plus `d`, in whole microseconds, saturating at the latest instant there is.
+pub fn later(at: Timestamp, d: std::time::Duration) -> Timestamp {
+    Timestamp::from_microsecond(at.as_microsecond().saturating_add(micros(d)))
+        .unwrap_or(Timestamp::MAX)
+}
+
+/// `at` minus `d`, in whole microseconds, saturating at the earliest instant there is.
+pub fn earlier(at: Timestamp, d: std::time::Duration) -> Timestamp {
+    Timestamp::from_microsecond(at.as_microsecond().saturating_sub(micros(d)))
+        .unwrap_or(Timestamp::MIN)
+}
+
 /// Source of the current instant.
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> Timestamp;
@@ -79,6 +96,16 @@ impl Clock for ManualClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn later_counts_whole_microseconds_and_saturates() {
+        let now = Timestamp::from_nanosecond(1_000_000_999_999_999).unwrap();
+        let at = later(now, std::time::Duration::from_nanos(2_999));
+        assert_eq!(at.as_microsecond(), now.as_microsecond() + 2);
+        assert_eq!(later(now, std::time::Duration::MAX), Timestamp::MAX);
+        assert_eq!(earlier(now, std::time::Duration::MAX), Timestamp::MIN);
+        assert_eq!(micros(std::time::Duration::MAX), i64::MAX);
+    }
 
     #[test]
     fn manual_clock_moves_only_when_told() {

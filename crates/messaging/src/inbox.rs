@@ -606,8 +606,7 @@ impl Inbox {
 
     /// Forgets processed event ids older than `inbox_retention` (dead letters stay until an operator acts).
     pub async fn prune(&self) -> Result<u64, DbError> {
-        let retention =
-            i64::try_from(self.inner.config.inbox_retention.get().as_micros()).unwrap_or(i64::MAX);
+        let retention = pinit_kernel::clock::micros(self.inner.config.inbox_retention.get());
         let before = self.now().as_microsecond().saturating_sub(retention);
         let done =
             sqlx::query("DELETE FROM messaging_inbox WHERE consumer = $1 AND processed_at_us < $2")

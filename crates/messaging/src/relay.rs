@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use metrics::{counter, gauge, histogram};
 use pinit_kernel::Db;
+use pinit_kernel::clock::micros;
 use pinit_kernel::config::ConnectionUrl;
 use pinit_kernel::db::DbError;
 use tokio_util::sync::CancellationToken;
@@ -334,8 +335,4 @@ impl Relay {
             Err(e) => tracing::warn!(relay = %self.name, error = %e, "cannot prune the outbox"),
         }
     }
-}
-
-fn micros(d: Duration) -> i64 {
-    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }

@@ -6,7 +6,7 @@ use pinit_kernel::db::DbError;
 
 use super::limits::Count;
 use super::{Auth, AuthError, Result, Session};
-use crate::domain::{self, Bucket, MemberId, Nickname, OAUTH_STATE_TTL, OAuthState};
+use crate::domain::{Bucket, MemberId, Nickname, OAUTH_STATE_TTL, OAuthState};
 use crate::oauth::{ExternalIdentity, Provider};
 use crate::store::{self, members::NewMember};
 use crate::tokens;
@@ -56,7 +56,7 @@ impl Auth {
             provider: provider.to_string(),
             binding_hash: tokens::digest(&binding),
             pkce_verifier: verifier,
-            expires_at: domain::expiry(self.now(), OAUTH_STATE_TTL),
+            expires_at: pinit_kernel::clock::later(self.now(), OAUTH_STATE_TTL),
         };
         let mut conn = self.inner.db.conn().await?;
         store::oauth_states::insert(&mut conn, &tokens::digest(&state), &stored).await?;

@@ -6,9 +6,7 @@ use pinit_kernel::db::{DbError, Tx};
 
 use super::limits::Count;
 use super::{Auth, AuthError, Result};
-use crate::domain::{
-    self, Bucket, FamilyId, Member, MemberId, PresentedRefresh, Revocation, Rotation,
-};
+use crate::domain::{Bucket, FamilyId, Member, MemberId, PresentedRefresh, Revocation, Rotation};
 use crate::password::Verdict;
 use crate::store::{self, refresh_tokens::NewRefreshToken};
 use crate::tokens;
@@ -92,7 +90,10 @@ impl Auth {
             digest: &tokens::digest(token),
             family,
             issued_at: now,
-            expires_at: domain::expiry(now, self.inner.settings.refresh_token_ttl.get()),
+            expires_at: pinit_kernel::clock::later(
+                now,
+                self.inner.settings.refresh_token_ttl.get(),
+            ),
         };
         Ok(store::refresh_tokens::insert(tx, &token).await?)
     }

@@ -22,12 +22,9 @@ pub mod subscription;
 #[cfg(test)]
 mod proptests;
 
-use std::time::Duration;
-
-use jiff::Timestamp;
 use pinit_kernel::id_type;
 
-pub use pinit_kernel::clock::truncate_to_micros;
+pub use pinit_kernel::clock::{earlier, later, micros, truncate_to_micros};
 
 pub use arming::{
     Applied, Arm, Arming, Decision, Lookup, ScheduleChange, ScheduleEvent, Upcoming, Watermark,
@@ -103,21 +100,4 @@ impl Invalid {
             reason: reason.into(),
         }
     }
-}
-
-/// A duration in microseconds (saturating), the unit the database keeps.
-pub fn micros(d: Duration) -> i64 {
-    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
-}
-
-/// `at` plus `d`, to the microsecond, saturating at the latest representable instant.
-pub fn later(at: Timestamp, d: Duration) -> Timestamp {
-    Timestamp::from_microsecond(at.as_microsecond().saturating_add(micros(d)))
-        .unwrap_or(Timestamp::MAX)
-}
-
-/// `at` minus `d`, to the microsecond, saturating at the earliest representable instant.
-pub fn earlier(at: Timestamp, d: Duration) -> Timestamp {
-    Timestamp::from_microsecond(at.as_microsecond().saturating_sub(micros(d)))
-        .unwrap_or(Timestamp::MIN)
 }
