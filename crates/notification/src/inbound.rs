@@ -65,7 +65,7 @@ fn optional_instant<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Tim
 }
 
 /// Reads an incoming event of kind `change` (a payload that does not decode is dead-lettered).
-pub fn read(change: ScheduleChange, event: &IncomingEvent) -> Result<ScheduleEvent, HandlerError> {
+fn read(change: ScheduleChange, event: &IncomingEvent) -> Result<ScheduleEvent, HandlerError> {
     let head: EventHead = event.decode()?;
     Ok(ScheduleEvent {
         change,
