@@ -119,9 +119,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
+        .and_then(pinit_kernel::jwt::bearer)
 }
 
 /// `Set-Cookie` for the refresh token (`max_age` 0 deletes it).

@@ -39,7 +39,7 @@ impl TokenIssuer {
         issuer: &str,
         access_ttl: std::time::Duration,
     ) -> Self {
-        let mut verifier = Verifier::new(issuer, 0).with_key(key.kid(), key.public_key());
+        let mut verifier = Verifier::new(issuer).with_key(key.kid(), key.public_key());
         for (kid, public) in &previous {
             verifier = verifier.with_key(kid, public.clone());
         }

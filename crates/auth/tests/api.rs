@@ -132,7 +132,7 @@ async fn login_issues_a_verifiable_access_token_and_a_narrow_cookie(backend: Bac
         .json()
         .await
         .unwrap();
-    let verifier = Verifier::new("https://pinit.go-gradually.me", 0).with_jwks(&jwks);
+    let verifier = Verifier::new("https://pinit.go-gradually.me").with_jwks(&jwks);
     let claims = verifier
         .verify_access(token, app.clock_now_secs())
         .expect("verifies with the published key");
@@ -303,8 +303,26 @@ async fn me_refuses_every_kind_of_bad_token(backend: Backend) {
     .unwrap();
     assert_eq!(get(Some(foreign)).await.unwrap().status(), 401);
 
-    // Expired.
-    app.advance(301);
+    // The scheme is case-insensitive (RFC 7235).
+    for scheme in ["bearer", "BEARER"] {
+        let res = app
+            .server
+            .client
+            .get(app.url("/v0/me"))
+            .header("authorization", format!("{scheme} {access}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{scheme}");
+    }
+
+    // Expired: the one leeway the gateway also applies (kernel jwt::EXP_LEEWAY), no more — 8 s after expiry
+    // auth once refused what the gateway still served.
+    let leeway = i64::try_from(pinit_kernel::jwt::EXP_LEEWAY.as_secs()).unwrap();
+    assert!(leeway < 8);
+    app.advance(300 + leeway - 1);
+    assert_eq!(get(Some(access.clone())).await.unwrap().status(), 200);
+    app.advance(8 - leeway + 1);
     assert_eq!(get(Some(access)).await.unwrap().status(), 401);
 }
 

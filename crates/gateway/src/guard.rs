@@ -6,9 +6,10 @@
 //!   routes).
 //! * Public operations ignore `Authorization` entirely — an expired token never breaks login
 //!   (docs/contract/auth-and-gateway.md#public-routes).
-//! * Everything else needs a valid RS256 access token: `type=access`, the configured `iss`, unexpired (30 s
-//!   leeway), a known `kid`. Keys come from auth's `/.well-known/jwks.json`, cached, and fetched again when a
-//!   token names a key we do not know (auth rotated its key) — at most once a second.
+//! * Everything else needs a valid RS256 access token (`Authorization: Bearer …`, the scheme in any case):
+//!   `type=access`, the configured `iss`, unexpired (`pinit_kernel::jwt::EXP_LEEWAY`, as in auth), a known
+//!   `kid`. Keys come from auth's `/.well-known/jwks.json`, cached, and fetched again when a token names a
+//!   key we do not know (auth rotated its key) — at most once a second.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +19,7 @@ use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use pinit_kernel::extract::MEMBER_HEADER;
-use pinit_kernel::jwt::{Jwks, JwtError, Verifier};
+use pinit_kernel::jwt::{self, Jwks, JwtError, Verifier};
 use pinit_kernel::{ApiError, SharedClock};
 use tokio::sync::{Mutex, RwLock};
 
@@ -52,7 +53,6 @@ pub struct Keys {
 struct KeysInner {
     auth: Upstream,
     issuer: String,
-    leeway_secs: i64,
     verifier: RwLock<Option<Verifier>>,
     last_fetch: Mutex<Option<Instant>>,
 }
@@ -62,12 +62,11 @@ struct KeysInner {
 const REFETCH_AFTER: Duration = Duration::from_secs(1);
 
 impl Keys {
-    pub fn new(auth: Upstream, issuer: String, leeway: Duration) -> Keys {
+    pub fn new(auth: Upstream, issuer: String) -> Keys {
         Keys {
             inner: Arc::new(KeysInner {
                 auth,
                 issuer,
-                leeway_secs: i64::try_from(leeway.as_secs()).unwrap_or(30),
                 verifier: RwLock::new(None),
                 last_fetch: Mutex::new(None),
             }),
@@ -95,8 +94,7 @@ impl Keys {
         *last = Some(Instant::now());
         match self.fetch().await {
             Ok(jwks) => {
-                let verifier = Verifier::new(self.inner.issuer.clone(), self.inner.leeway_secs)
-                    .with_jwks(&jwks);
+                let verifier = Verifier::new(self.inner.issuer.clone()).with_jwks(&jwks);
                 tracing::info!(
                     keys = jwks.keys.len(),
                     "loaded the auth service's signing keys"
@@ -149,9 +147,7 @@ pub async fn guard(State(state): State<GuardState>, mut request: Request, next: 
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
+        .and_then(jwt::bearer)
         .map(str::to_string);
     let Some(token) = token else {
         return unauthorized("Authentication is required.");

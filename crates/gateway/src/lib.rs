@@ -36,8 +36,6 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// The `iss` access tokens must carry (the auth service's `auth.issuer`).
     pub token_issuer: String,
-    /// Clock skew tolerated on a token's `exp`.
-    pub token_leeway: HumanDuration,
     /// Send `Strict-Transport-Security` (only behind TLS).
     pub hsts: bool,
     pub rate_limit: edge::RateLimitSettings,
@@ -63,7 +61,6 @@ impl Default for Settings {
             response_timeout: HumanDuration::from_secs(30),
             max_body_bytes: 1024 * 1024,
             token_issuer: "https://pinit.go-gradually.me".into(),
-            token_leeway: HumanDuration::from_secs(30),
             hsts: false,
             rate_limit: Default::default(),
             hosts: HostRouting::default(),

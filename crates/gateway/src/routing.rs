@@ -80,11 +80,7 @@ pub struct Edge {
 /// (strips `X-Member-Id`, verifies tokens, sets it), host-based routing (when configured), path routing.
 pub fn routes(upstreams: Upstreams, edge: Edge) -> Router {
     let settings = &edge.settings;
-    let keys = Keys::new(
-        upstreams.auth.clone(),
-        settings.token_issuer.clone(),
-        settings.token_leeway.get(),
-    );
+    let keys = Keys::new(upstreams.auth.clone(), settings.token_issuer.clone());
     let upstreams = Arc::new(upstreams);
     let to_auth =
         any(|State(u): State<Arc<Upstreams>>, r: Request| async move { u.auth.forward(r).await });

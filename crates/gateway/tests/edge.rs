@@ -319,6 +319,45 @@ async fn a_rotated_key_is_fetched_when_a_token_names_it() {
 }
 
 #[tokio::test]
+async fn expiry_has_the_kernels_one_leeway_and_the_scheme_any_case() {
+    let gw = gateway(|_, _| {}).await;
+    let token = gw.token("7");
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let res = gw
+            .server
+            .client
+            .get(gw.server.url("/v2/tasks"))
+            .header("authorization", format!("{scheme} {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{scheme}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["headers"]["x-member-id"], "7", "{scheme}");
+    }
+    let other_scheme = gw
+        .server
+        .client
+        .get(gw.server.url("/v2/tasks"))
+        .header("authorization", format!("Basic {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other_scheme.status(), 401);
+
+    // The token lives 300 s. Auth's `/v0/me` applies the same leeway (crates/auth/tests/api.rs); 8 s after
+    // expiry the gateway once still served what auth refused.
+    let leeway = i64::try_from(jwt::EXP_LEEWAY.as_secs()).unwrap();
+    assert!(leeway < 8);
+    gw.clock
+        .advance(jiff::SignedDuration::from_secs(300 + leeway - 1));
+    assert_eq!(gw.get("/v2/tasks", Some(&token), None).await.status(), 200);
+    gw.clock
+        .advance(jiff::SignedDuration::from_secs(8 - leeway + 1));
+    assert_eq!(gw.get("/v2/tasks", Some(&token), None).await.status(), 401);
+}
+
+#[tokio::test]
 async fn cors_answers_configured_origins_only() {
     let gw = gateway(|_, origins| origins.push("https://app.pinit.test".into())).await;
     let preflight = |origin: &'static str| {

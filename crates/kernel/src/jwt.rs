@@ -7,8 +7,10 @@
 //!   before any key is touched;
 //! * the key is chosen by `kid` from a known set (a token without `kid` is tried against every key, so tokens
 //!   minted by the reference, which has no `kid`, still verify during a migration);
-//! * `type` must be `access`, `iss` must match, `exp` must be in the future (with a small leeway), `sub` must be
-//!   a decimal member id.
+//! * `type` must be `access`, `iss` must match, `exp` must be in the future (with [`EXP_LEEWAY`], the one
+//!   leeway every verifier uses), `sub` must be a decimal member id.
+//!
+//! [`bearer`] reads the token out of an `Authorization` header, the same way everywhere.
 
 use std::collections::HashMap;
 
@@ -18,6 +20,25 @@ use rsa::traits::PublicKeyParts;
 use rsa::{BoxedUint, PrivateKey, PublicKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+/// Clock skew tolerated on an access token's `exp`, by every verifier (the gateway and auth's own endpoints):
+/// a token is refused from `exp + EXP_LEEWAY` on. Small, because the gateway and auth read clocks kept by NTP;
+/// a key retired by a rotation stays published for the access-token lifetime plus this leeway.
+pub const EXP_LEEWAY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// [`EXP_LEEWAY`] in whole seconds, as `exp` is written.
+const EXP_LEEWAY_SECS: i64 = EXP_LEEWAY.as_secs() as i64;
+
+/// The token of an `Authorization: Bearer <token>` header value. The scheme is case-insensitive
+/// (RFC 7235 §2.1: `bearer`, `BEARER` are the same scheme); surrounding spaces are ignored; an empty token
+/// is none.
+pub fn bearer(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.trim_start().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    Some(token.trim()).filter(|t| !t.is_empty())
+}
 
 /// Why a token was refused. Callers answer every variant with the same 401: the detail is for logs.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -170,7 +191,6 @@ pub fn thumbprint(key: &PublicKey) -> String {
 pub struct Verifier {
     keys: HashMap<String, PublicKey>,
     issuer: String,
-    leeway_secs: i64,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -183,12 +203,11 @@ impl std::fmt::Debug for Verifier {
 }
 
 impl Verifier {
-    /// `leeway_secs` tolerates clock skew on `exp`; keep it small (the gateway uses 30 s).
-    pub fn new(issuer: impl Into<String>, leeway_secs: i64) -> Verifier {
+    /// A verifier without keys for tokens issued by `issuer`; `exp` is checked with [`EXP_LEEWAY`].
+    pub fn new(issuer: impl Into<String>) -> Verifier {
         Verifier {
             keys: HashMap::new(),
             issuer: issuer.into(),
-            leeway_secs,
         }
     }
 
@@ -264,7 +283,7 @@ impl Verifier {
         if claims.iss != self.issuer {
             return Err(JwtError::WrongIssuer(claims.iss));
         }
-        if claims.exp + self.leeway_secs <= now {
+        if claims.exp.saturating_add(EXP_LEEWAY_SECS) <= now {
             return Err(JwtError::Expired);
         }
         claims.member_id()?;
@@ -298,7 +317,7 @@ mod tests {
     }
 
     fn verifier() -> Verifier {
-        Verifier::new(ISS, 30).with_key("k1", KEY.to_public_key())
+        Verifier::new(ISS).with_key("k1", KEY.to_public_key())
     }
 
     fn forge(header: &str, claims: &AccessClaims, sig: &[u8]) -> String {
@@ -376,12 +395,19 @@ mod tests {
 
         let t = sign(&claims(), "k1", &KEY).unwrap();
         assert!(
-            verifier().verify_access(&t, NOW + 300 + 29).is_ok(),
+            verifier()
+                .verify_access(&t, NOW + 300 + EXP_LEEWAY_SECS - 1)
+                .is_ok(),
             "within leeway"
         );
         assert_eq!(
-            verifier().verify_access(&t, NOW + 300 + 30),
+            verifier().verify_access(&t, NOW + 300 + EXP_LEEWAY_SECS),
             Err(JwtError::Expired)
+        );
+        assert_eq!(
+            verifier().verify_access(&t, NOW + 300 + 8),
+            Err(JwtError::Expired),
+            "8 s after expiry is past the leeway"
         );
 
         let mut bad_sub = claims();
@@ -400,7 +426,7 @@ mod tests {
         };
         let json = serde_json::to_string(&jwks).unwrap();
         let parsed: Jwks = serde_json::from_str(&json).unwrap();
-        let v = Verifier::new(ISS, 0).with_jwks(&parsed);
+        let v = Verifier::new(ISS).with_jwks(&parsed);
         assert!(v.knows("old") && v.knows("new"));
         // A reference token has no kid.
         let header = B64.encode(r#"{"typ":"JWT","alg":"RS256"}"#);
@@ -409,6 +435,30 @@ mod tests {
         let sig = KEY.pkcs1v15_sign::<Sha256>(input.as_bytes()).unwrap();
         let token = format!("{input}.{}", B64.encode(sig));
         assert!(v.verify_access(&token, NOW).is_ok());
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for value in [
+            "Bearer abc",
+            "bearer abc",
+            "BEARER abc",
+            "bEaReR   abc ",
+            " Bearer abc",
+        ] {
+            assert_eq!(bearer(value), Some("abc"), "{value:?}");
+        }
+        for value in [
+            "",
+            "Bearer",
+            "Bearer ",
+            "Bearer    ",
+            "Basic abc",
+            "Bearerabc",
+            "abc",
+        ] {
+            assert_eq!(bearer(value), None, "{value:?}");
+        }
     }
 
     #[test]

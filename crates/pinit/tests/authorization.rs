@@ -259,3 +259,59 @@ async fn every_operation_refuses_bad_tokens_and_hides_other_members() {
     assert_eq!(schedule["ownerId"], alice.id);
     let _ = system.stop().await;
 }
+
+/// One rule for a token's expiry and its scheme, whichever service reads it: `/v2/tasks` is checked by the
+/// gateway alone, `/v0/me` by the gateway and then by auth. 8 s after expiry the gateway once still served
+/// `/v2/tasks` while auth refused `/v0/me`; `bearer` in lower case was refused by both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_and_the_bearer_scheme_mean_the_same_at_the_gateway_and_in_auth() {
+    let system = System::start(Layout::Embedded, &[]).await;
+    let http = pinit_testkit::client();
+    let alice = provisioned_member(&system, &http, "alice").await;
+    let keys = SigningKey::load(&system.dir.path().join("pinit-data").join("keys")).unwrap();
+    let expired_ago = |secs: i64| {
+        let now = jiff::Timestamp::now().as_second();
+        let claims = AccessClaims {
+            sub: alice.id.to_string(),
+            iss: "https://pinit.go-gradually.me".into(),
+            iat: now - 300,
+            exp: now - secs,
+            roles: String::new(),
+            token_type: "access".into(),
+        };
+        jwt::sign(&claims, keys.kid(), keys.private_key()).unwrap()
+    };
+    let status = |path: &'static str, authorization: String| {
+        let request = http
+            .get(system.url(path))
+            .header("authorization", authorization);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    let paths = ["/v2/tasks?page=0&size=10", "/v0/me"];
+
+    // Within the leeway (kernel jwt::EXP_LEEWAY, 5 s; the token expired 1 s ago): both accept.
+    let recent = expired_ago(1);
+    for path in paths {
+        assert_eq!(
+            status(path, format!("Bearer {recent}")).await,
+            200,
+            "{path}"
+        );
+    }
+    // 8 s after expiry: both refuse.
+    let stale = expired_ago(8);
+    for path in paths {
+        assert_eq!(status(path, format!("Bearer {stale}")).await, 401, "{path}");
+    }
+    // The scheme in any case (RFC 7235).
+    for scheme in ["bearer", "BEARER", "bEaReR"] {
+        for path in paths {
+            assert_eq!(
+                status(path, format!("{scheme} {}", alice.token)).await,
+                200,
+                "{scheme} {path}"
+            );
+        }
+    }
+    let _ = system.stop().await;
+}
