@@ -6,7 +6,10 @@
 //! `<queue>.dlq` through the default exchange. The vhost is part of the URL (`amqp://u:p@host/%2fpinit`).
 //!
 //! Publishing: persistent messages with `mandatory` on a confirm-mode channel; a message counts as published
-//! only on the broker's ack without a return (an unroutable message is a failure, retried by the relay).
+//! only on the broker's ack without a return. A returned message (no queue bound: nobody consumes it, or its
+//! consumer has not declared its queue yet) is published again to the fanout exchange [`UNROUTABLE`], whose
+//! queue of the same name keeps it (the newest [`UNROUTABLE_MAX_LENGTH`]) for an operator to look at or move
+//! back; once that copy is confirmed the row is settled ([`Published::Unrouted`]), not retried.
 //! Properties: `message_id` = event id, `content_type` = `application/json`, `type` = message name,
 //! `timestamp` = occurred-at (seconds), headers `pinit-aggregate-{type,id,version}`.
 
@@ -26,7 +29,9 @@ use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
 };
+use lapin::tcp::{OwnedIdentity, OwnedTLSConfig};
 use pinit_kernel::config::ConnectionUrl;
+use pinit_kernel::tls::TlsMaterial;
 use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -36,7 +41,14 @@ use crate::message::{
     Envelope, HEADER_AGGREGATE_ID, HEADER_AGGREGATE_TYPE, HEADER_AGGREGATE_VERSION, IncomingEvent,
     OutboundMessage,
 };
-use crate::transport::{PublishError, Transport};
+use crate::transport::{PublishError, Published, Transport};
+
+/// The fanout exchange, and its queue, that keep messages no queue is bound for (declared by the producer).
+pub const UNROUTABLE: &str = "pinit.unroutable";
+/// How many messages the unroutable queue keeps (`x-max-length`; the oldest are dropped beyond it).
+pub const UNROUTABLE_MAX_LENGTH: i64 = 100_000;
+/// The header that carries a message's own exchange in its copy kept in the unroutable queue.
+pub const HEADER_ORIGINAL_EXCHANGE: &str = "pinit-original-exchange";
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bound on acks, nacks, cancels and closes: a connection that died silently must not hang a task.
@@ -51,24 +63,76 @@ async fn bounded<T>(within: Duration, op: impl Future<Output = T>) -> Option<T> 
 pub enum AmqpError {
     #[error("cannot connect to RabbitMQ at {url}: {reason}")]
     Connect { url: String, reason: String },
+    #[error(
+        "cannot connect to RabbitMQ at {url}: the server's certificate does not verify ({reason}); it is checked against {trust} and must name the host `{host}`"
+    )]
+    Certificate {
+        url: String,
+        reason: String,
+        trust: String,
+        host: String,
+    },
     #[error("RabbitMQ: {0}")]
     Broker(#[from] lapin::Error),
     #[error("the broker ended the consumer of queue `{0}`")]
     ConsumerEnded(String),
 }
 
-/// Opens a connection named `name` (shown in the management UI).
+/// Opens a connection named `name` (shown in the management UI), trusting the system's CA store.
 pub async fn connect(url: &ConnectionUrl, name: &str) -> Result<Connection, AmqpError> {
+    connect_with_tls(url, &TlsMaterial::default(), name).await
+}
+
+/// As [`connect`], with `amqps://` checked against `tls`'s extra CA (beside the system store) and presenting its
+/// client certificate. A certificate that does not verify is [`AmqpError::Certificate`]: a configuration
+/// problem that no reconnect will fix.
+pub async fn connect_with_tls(
+    url: &ConnectionUrl,
+    tls: &TlsMaterial,
+    name: &str,
+) -> Result<Connection, AmqpError> {
     let props = ConnectionProperties::default().with_connection_name(name.into());
     let failed = |reason: String| AmqpError::Connect {
         url: url.redacted(),
         reason,
     };
-    match tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect(url.expose(), props)).await {
+    let config = OwnedTLSConfig {
+        identity: tls
+            .identity
+            .as_ref()
+            .map(|(cert, key)| OwnedIdentity::PKCS8 {
+                pem: cert.clone().into_bytes(),
+                key: key.clone().into_bytes(),
+            }),
+        cert_chain: tls.ca_pem.clone(),
+    };
+    let runtime = lapin::runtime::default_runtime().map_err(|e| failed(e.to_string()))?;
+    let connecting = Connection::connect_with_config(url.expose(), props, config, runtime);
+    match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Ok(Ok(conn)) => Ok(conn),
-        Ok(Err(e)) => Err(failed(e.to_string())),
+        Ok(Err(e)) if pinit_kernel::tls::is_certificate_error(&e) => Err(AmqpError::Certificate {
+            url: url.redacted(),
+            reason: error_chain(&e),
+            trust: tls.trust_description(),
+            host: url.url().host_str().unwrap_or_default().to_string(),
+        }),
+        Ok(Err(e)) => Err(failed(error_chain(&e))),
         Err(_) => Err(failed(format!("no answer within {CONNECT_TIMEOUT:?}"))),
     }
+}
+
+/// An error and its sources on one line.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !text.contains(&next) {
+            text = format!("{text}: {next}");
+        }
+        source = s.source();
+    }
+    text
 }
 
 /// Declares a durable direct exchange (idempotent).
@@ -127,6 +191,40 @@ pub async fn declare_subscription(
             )
             .await?;
     }
+    Ok(())
+}
+
+/// Declares the fanout exchange `name` and its durable queue of the same name, bound to it, that keep the
+/// messages no queue is bound for (idempotent).
+pub async fn declare_unroutable(channel: &Channel, name: &str) -> Result<(), lapin::Error> {
+    channel
+        .exchange_declare(
+            name.into(),
+            ExchangeKind::Fanout,
+            ExchangeDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    let mut args = FieldTable::default();
+    args.insert(
+        "x-max-length".into(),
+        AMQPValue::LongLongInt(UNROUTABLE_MAX_LENGTH),
+    );
+    channel
+        .queue_declare(name.into(), QueueDeclareOptions::durable(), args)
+        .await?;
+    channel
+        .queue_bind(
+            name.into(),
+            name.into(),
+            "".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
     Ok(())
 }
 
@@ -221,7 +319,10 @@ impl Publisher {
 /// failure.
 pub struct AmqpTransport {
     url: ConnectionUrl,
+    tls: TlsMaterial,
     name: String,
+    /// Where returned messages go ([`UNROUTABLE`]).
+    unroutable: String,
     state: Mutex<Option<Publisher>>,
 }
 
@@ -230,13 +331,28 @@ impl AmqpTransport {
     pub fn new(url: ConnectionUrl, name: impl Into<String>) -> Self {
         Self {
             url,
+            tls: TlsMaterial::default(),
             name: name.into(),
+            unroutable: UNROUTABLE.into(),
             state: Mutex::new(None),
         }
     }
 
+    /// Connects with `tls`'s CA and client certificate (`amqps://`).
+    pub fn with_tls(mut self, tls: TlsMaterial) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// Keeps returned messages in the exchange and queue `name` instead of [`UNROUTABLE`] (tests name
+    /// their own).
+    pub fn with_unroutable(mut self, name: impl Into<String>) -> Self {
+        self.unroutable = name.into();
+        self
+    }
+
     async fn open(&self) -> Result<Publisher, AmqpError> {
-        let conn = connect(&self.url, &self.name).await?;
+        let conn = connect_with_tls(&self.url, &self.tls, &self.name).await?;
         let setup = async {
             let channel = conn.create_channel().await?;
             channel
@@ -266,7 +382,7 @@ impl AmqpTransport {
         &self,
         batch: &[OutboundMessage],
         timeout: Duration,
-    ) -> Vec<Result<(), PublishError>> {
+    ) -> Vec<Result<Published, PublishError>> {
         let mut state = self.state.lock().await;
         if state.as_ref().is_some_and(|p| !p.usable()) {
             *state = None;
@@ -280,7 +396,11 @@ impl AmqpTransport {
         let Some(publisher) = state.as_mut() else {
             return vec![Err(PublishError::Connection("not connected".into())); batch.len()];
         };
-        let result = tokio::time::timeout(timeout, publish_on(publisher, batch)).await;
+        let result = tokio::time::timeout(
+            timeout,
+            publish_on(publisher, batch, self.unroutable.as_str()),
+        )
+        .await;
         match result {
             Ok((results, healthy)) => {
                 if !healthy {
@@ -297,12 +417,20 @@ impl AmqpTransport {
     }
 }
 
-/// Publishes `batch` on `p`; returns the results and whether the connection is still fit for use.
+/// Publishes `batch` on `p` (returned messages to `unroutable`); returns the results and whether the
+/// connection is still fit for use.
 async fn publish_on(
     p: &mut Publisher,
     batch: &[OutboundMessage],
-) -> (Vec<Result<(), PublishError>>, bool) {
+    unroutable: &str,
+) -> (Vec<Result<Published, PublishError>>, bool) {
     let broken = |e: &lapin::Error| PublishError::Connection(e.to_string());
+    if !p.declared.contains(unroutable) {
+        if let Err(e) = declare_unroutable(&p.channel, unroutable).await {
+            return (vec![Err(broken(&e)); batch.len()], false);
+        }
+        p.declared.insert(unroutable.to_string());
+    }
     for m in batch {
         if !p.declared.contains(&m.exchange) {
             if let Err(e) = declare_exchange(&p.channel, &m.exchange).await {
@@ -341,23 +469,11 @@ async fn publish_on(
             }
         }
     }
+    let channel = &p.channel;
     let confirms = join_all(pending.into_iter().zip(batch).map(|(p, m)| async move {
-        match p {
-            Err(e) => Err(e),
-            Ok(confirm) => match confirm.await {
-                Ok(Confirmation::Ack(None)) => Ok(()),
-                Ok(Confirmation::Ack(Some(_)) | Confirmation::Nack(Some(_))) => {
-                    Err(PublishError::Unroutable {
-                        exchange: m.exchange.clone(),
-                        routing_key: m.routing_key.clone(),
-                    })
-                }
-                Ok(Confirmation::Nack(None)) => Err(PublishError::Nacked),
-                Ok(Confirmation::NotRequested) => Err(PublishError::Connection(
-                    "publisher confirms are off".into(),
-                )),
-                Err(e) => Err(PublishError::Connection(e.to_string())),
-            },
+        match confirmed(p?.await, m) {
+            Err(PublishError::Unroutable { .. }) => keep_unroutable(channel, m, unroutable).await,
+            other => other.map(|()| Published::Routed),
         }
     }))
     .await;
@@ -366,6 +482,56 @@ async fn publish_on(
             .iter()
             .all(|r| !matches!(r, Err(PublishError::Connection(_))));
     (confirms, healthy)
+}
+
+/// What the broker's answer to a publish of `m` means: `Ok` = acked and routed.
+fn confirmed(
+    answer: Result<Confirmation, lapin::Error>,
+    m: &OutboundMessage,
+) -> Result<(), PublishError> {
+    match answer {
+        Ok(Confirmation::Ack(None)) => Ok(()),
+        Ok(Confirmation::Ack(Some(_)) | Confirmation::Nack(Some(_))) => {
+            Err(PublishError::Unroutable {
+                exchange: m.exchange.clone(),
+                routing_key: m.routing_key.clone(),
+            })
+        }
+        Ok(Confirmation::Nack(None)) => Err(PublishError::Nacked),
+        Ok(Confirmation::NotRequested) => Err(PublishError::Connection(
+            "publisher confirms are off".into(),
+        )),
+        Err(e) => Err(PublishError::Connection(e.to_string())),
+    }
+}
+
+/// Publishes a returned message again to the `unroutable` exchange (same body, properties and routing key,
+/// its own exchange in [`HEADER_ORIGINAL_EXCHANGE`]): confirmed there, it is [`Published::Unrouted`].
+async fn keep_unroutable(
+    channel: &Channel,
+    m: &OutboundMessage,
+    unroutable: &str,
+) -> Result<Published, PublishError> {
+    let props = properties(m);
+    let mut headers = props.headers().clone().unwrap_or_default();
+    headers.insert(
+        HEADER_ORIGINAL_EXCHANGE.into(),
+        AMQPValue::LongString(m.exchange.as_str().into()),
+    );
+    let confirm = channel
+        .basic_publish(
+            unroutable.into(),
+            m.routing_key.as_str().into(),
+            BasicPublishOptions {
+                mandatory: true,
+                ..Default::default()
+            },
+            m.payload.as_bytes(),
+            props.with_headers(headers),
+        )
+        .await
+        .map_err(|e| PublishError::Connection(e.to_string()))?;
+    confirmed(confirm.await, m).map(|()| Published::Unrouted)
 }
 
 impl Transport for AmqpTransport {
@@ -377,7 +543,7 @@ impl Transport for AmqpTransport {
         &'a self,
         batch: &'a [OutboundMessage],
         timeout: Duration,
-    ) -> BoxFuture<'a, Vec<Result<(), PublishError>>> {
+    ) -> BoxFuture<'a, Vec<Result<Published, PublishError>>> {
         Box::pin(self.publish_batch(batch, timeout))
     }
 }
@@ -386,17 +552,28 @@ impl Transport for AmqpTransport {
 /// `concurrency` from the inbox's [`crate::ConsumerConfig`], reconnecting after failures.
 pub struct AmqpConsumer {
     url: ConnectionUrl,
+    tls: TlsMaterial,
     inbox: Inbox,
 }
 
 impl AmqpConsumer {
     pub fn new(url: ConnectionUrl, inbox: Inbox) -> Self {
-        Self { url, inbox }
+        Self {
+            url,
+            tls: TlsMaterial::default(),
+            inbox,
+        }
+    }
+
+    /// Connects with `tls`'s CA and client certificate (`amqps://`).
+    pub fn with_tls(mut self, tls: TlsMaterial) -> Self {
+        self.tls = tls;
+        self
     }
 
     /// Declares the topology once (e.g. at start-up, so a failing broker shows before traffic).
     pub async fn declare(&self) -> Result<(), AmqpError> {
-        let conn = connect(&self.url, &self.connection_name()).await?;
+        let conn = connect_with_tls(&self.url, &self.tls, &self.connection_name()).await?;
         let declared = bounded(CONNECT_TIMEOUT, async {
             let channel = conn.create_channel().await?;
             declare_subscription(&channel, self.inbox.subscription()).await
@@ -450,7 +627,7 @@ impl AmqpConsumer {
     async fn session(&self, stop: &CancellationToken) -> Result<(), AmqpError> {
         let sub = self.inbox.subscription();
         let config = self.inbox.config();
-        let conn = connect(&self.url, &self.connection_name()).await?;
+        let conn = connect_with_tls(&self.url, &self.tls, &self.connection_name()).await?;
         let tag = format!("{}-{}", sub.consumer, uuid::Uuid::new_v4().simple());
         let setup = async {
             let channel = conn.create_channel().await?;

@@ -85,8 +85,12 @@ pub struct RelayConfig {
     pub claim_lease: HumanDuration,
     /// How long one publish may wait for the broker's confirm before it counts as failed.
     pub publish_timeout: HumanDuration,
-    /// Backoff between failed publishes of the same row (no attempt limit: rows are never dropped).
+    /// Backoff between failed publishes of the same row.
     pub backoff: BackoffConfig,
+    /// Failed publishes of a row before it is parked (`parked_at_us` set): no longer retried, left out of
+    /// the backlog, kept until an operator re-drives it (docs/messaging.md). With the default backoff
+    /// (`1m` cap, equal jitter) 2000 attempts take 16–33 hours, about a day.
+    pub max_attempts: u32,
     /// How long published rows are kept (for inspection) before they are deleted.
     pub retention: HumanDuration,
     /// How often published rows past retention are deleted.
@@ -110,6 +114,7 @@ impl Default for RelayConfig {
             claim_lease: HumanDuration::from_secs(30),
             publish_timeout: HumanDuration::from_secs(10),
             backoff: BackoffConfig::default(),
+            max_attempts: 2000,
             retention: HumanDuration::from_secs(24 * 3600),
             prune_interval: HumanDuration::from_secs(600),
             metrics_interval: HumanDuration::from_secs(5),
@@ -191,6 +196,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.relay.poll_interval.get(), Duration::from_secs(2));
         assert_eq!(c.relay.batch_size, 100);
+        assert_eq!(c.relay.max_attempts, 2000);
         assert_eq!(c.consumer.max_attempts, 3);
         let err =
             serde_json::from_str::<MessagingConfig>(r#"{"relay":{"poll":"2s"}}"#).unwrap_err();

@@ -3,13 +3,17 @@
 //! Publishing hands the event straight to every subscribed consumer's [`Inbox`] and returns only when each
 //! has committed it (or dead-lettered it), so the producer's outbox row is marked published only once the
 //! delivery is durable. A crash in between re-publishes after restart and the inbox drops the duplicate:
-//! the same at-least-once + inbox semantics as RabbitMQ. A publish with no subscriber is unroutable (as with
-//! AMQP `mandatory`) and retried by the relay.
+//! the same at-least-once + inbox semantics as RabbitMQ.
+//!
+//! An event no consumer subscribes to is unroutable and waits in the outbox until the composition has
+//! subscribed every consumer of the process and said so with [`InProcessBus::seal`]. From then on such an
+//! event is delivered to nobody: [`Published::Unrouted`], and the relay marks its row published at once.
 //!
 //! Dead letters are rows of the consumer's `messaging_inbox_failure` table (`dead_lettered_at_us` set),
 //! logged at ERROR and counted in `pinit_inbox_events_total{outcome="dead_lettered"}`.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -18,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::inbox::Inbox;
 use crate::message::{IncomingEvent, OutboundMessage};
-use crate::transport::{PublishError, Transport};
+use crate::transport::{PublishError, Published, Transport};
 
 type Routes = HashMap<(String, String), Vec<Inbox>>;
 
@@ -26,6 +30,8 @@ type Routes = HashMap<(String, String), Vec<Inbox>>;
 #[derive(Clone, Default)]
 pub struct InProcessBus {
     routes: Arc<RwLock<Routes>>,
+    /// Every consumer of the process has subscribed: a route without one has none.
+    sealed: Arc<AtomicBool>,
     stop: CancellationToken,
 }
 
@@ -34,8 +40,8 @@ impl InProcessBus {
         Self::default()
     }
 
-    /// Binds `inbox` to every exchange + routing key of its subscription. Subscribe before relays start
-    /// publishing (until then their events are unroutable and wait in the outbox).
+    /// Binds `inbox` to every exchange + routing key of its subscription. Subscribe every consumer, then
+    /// [`seal`](Self::seal) the bus; until then an event without a subscriber waits in the outbox.
     pub fn subscribe(&self, inbox: Inbox) {
         let mut routes = self.routes.write().unwrap_or_else(|p| p.into_inner());
         for b in &inbox.subscription().bindings {
@@ -47,12 +53,20 @@ impl InProcessBus {
         }
     }
 
+    /// Declares that every consumer of this process has subscribed: from now on an event with no
+    /// subscriber is delivered to nobody ([`Published::Unrouted`]) instead of waiting in the outbox. Call it
+    /// once the composition has subscribed all its consumers; a consumer subscribed later misses what was
+    /// published to nobody before.
+    pub fn seal(&self) {
+        self.sealed.store(true, Ordering::Release);
+    }
+
     /// A bus whose consumers stop waiting between retries once `stop` is cancelled (pass the lifecycle's
     /// consumer-phase token).
     pub fn with_stop(stop: CancellationToken) -> Self {
         Self {
-            routes: Arc::default(),
             stop,
+            ..Self::default()
         }
     }
 
@@ -64,9 +78,12 @@ impl InProcessBus {
             .unwrap_or_default()
     }
 
-    async fn deliver(&self, m: &OutboundMessage) -> Result<(), PublishError> {
+    async fn deliver(&self, m: &OutboundMessage) -> Result<Published, PublishError> {
         let targets = self.targets(m);
         if targets.is_empty() {
+            if self.sealed.load(Ordering::Acquire) {
+                return Ok(Published::Unrouted);
+            }
             return Err(PublishError::Unroutable {
                 exchange: m.exchange.clone(),
                 routing_key: m.routing_key.clone(),
@@ -84,7 +101,7 @@ impl InProcessBus {
                     reason: e.to_string(),
                 })?;
         }
-        Ok(())
+        Ok(Published::Routed)
     }
 }
 
@@ -101,7 +118,7 @@ impl Transport for InProcessBus {
         &'a self,
         batch: &'a [OutboundMessage],
         _timeout: Duration,
-    ) -> BoxFuture<'a, Vec<Result<(), PublishError>>> {
+    ) -> BoxFuture<'a, Vec<Result<Published, PublishError>>> {
         Box::pin(async move {
             let mut results = Vec::with_capacity(batch.len());
             for m in batch {

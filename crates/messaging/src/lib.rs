@@ -32,7 +32,7 @@ pub use inprocess::InProcessBus;
 pub use message::{AggregateRef, Channel, IncomingEvent, OutboundMessage, OutgoingEvent};
 pub use outbox::{Outbox, OutboxError};
 pub use relay::{Relay, Round};
-pub use transport::{PublishError, Transport};
+pub use transport::{PublishError, Published, Transport};
 
 static OUTBOX_PG: Migrator = sqlx::migrate!("migrations/outbox/postgres");
 static OUTBOX_SQLITE: Migrator = sqlx::migrate!("migrations/outbox/sqlite");

@@ -16,6 +16,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 use pinit_kernel::db::{Backend, DbError, Tx};
 use pinit_kernel::text::truncate;
+use pinit_kernel::trace::TraceContext;
+
 use pinit_kernel::{SharedClock, WakeSignal};
 use sqlx::Executor;
 
@@ -123,11 +125,15 @@ impl Outbox {
         };
         let body = serde_json::to_string(&payload)?;
         let now = self.now_us();
+        // The trace the change was made in goes along, so the consumer's span joins it (docs/observability.md).
+        let trace_context = pinit_kernel::trace::current().map(|c| c.to_stored());
         sqlx::query(
             "INSERT INTO messaging_outbox (event_id, exchange, routing_key, event_type, aggregate_type, \
-             aggregate_id, aggregate_version, payload, occurred_at_us, created_at_us, next_attempt_at_us) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+             aggregate_id, aggregate_version, payload, occurred_at_us, created_at_us, next_attempt_at_us, \
+             trace_context) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)",
         )
+
         .bind(id.to_string())
         .bind(exchange)
         .bind(routing_key)
@@ -138,7 +144,9 @@ impl Outbox {
         .bind(body)
         .bind(occurred_at.as_microsecond())
         .bind(now)
+        .bind(trace_context)
         .execute(&mut **tx)
+
         .await?;
         if is_postgres(tx) && self.notify_due(now) {
             // Identical notifications of one transaction are folded into one by PostgreSQL.
@@ -197,10 +205,12 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
     }
 }
 
-/// Backlog figures (unpublished rows).
+/// Backlog figures: unpublished rows still being tried (parked rows are not part of the backlog).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Backlog {
     pub pending: i64,
+    /// Parked rows (gave up after `relay.max_attempts`, waiting for an operator).
+    pub parked: i64,
     /// `created_at` of the oldest unpublished row.
     pub oldest_created_us: Option<i64>,
     /// The earliest moment a pending row may be tried again.
@@ -228,28 +238,34 @@ type ClaimRow = (
     i64,
     i64,
     i64,
+    Option<String>,
 );
 
-/// What a publish round found out, to be written to the outbox: rows now published, rows to retry later.
+
+/// What a publish round found out, to be written to the outbox: rows now published, rows to retry later,
+/// rows that failed their last allowed attempt.
 #[derive(Debug, Default)]
 pub(crate) struct Settlement {
     pub published: Vec<i64>,
     /// `(seq, next_attempt_at_us, error)`
     pub failed: Vec<(i64, i64, String)>,
+    /// `(seq, error)`: parked at `at_us`.
+    pub parked: Vec<(i64, String)>,
     pub at_us: i64,
 }
 
 impl Settlement {
     pub fn is_empty(&self) -> bool {
-        self.published.is_empty() && self.failed.is_empty()
+        self.published.is_empty() && self.failed.is_empty() && self.parked.is_empty()
     }
 }
 
 /// Writes `settlement` (if any) and claims up to `limit` publishable rows for `relay` until `lease_until_us`,
 /// in one short transaction: the relay settles a round together with the next round's claim, one commit per
-/// round. Claimable: unpublished, due, not claimed by a live lease, and the oldest unpublished row of its
+/// round. Claimable: unpublished, not parked, due, not claimed by a live lease, and the oldest such row of its
 /// aggregate (so an aggregate's events go out in order, one at a time, however many relays run) — counting
-/// the rows this very transaction has just marked published.
+/// the rows this very transaction has just marked published. A parked row no longer holds back the later
+/// events of its aggregate (consumers skip it as stale if it is re-driven after them).
 ///
 /// On PostgreSQL, when nothing failed (the usual round), this is a single statement — the settlement as a
 /// data-modifying `WITH` — so one round trip instead of four (`BEGIN`, two `UPDATE`s, `COMMIT`); under load
@@ -268,7 +284,10 @@ pub(crate) async fn settle_and_claim(
         lease_until_us,
         limit,
     };
-    if db.backend() == Backend::Postgres && settlement.failed.is_empty() {
+    if db.backend() == Backend::Postgres
+        && settlement.failed.is_empty()
+        && settlement.parked.is_empty()
+    {
         // The statement's own snapshot still shows the rows it marks published as unpublished: the claim
         // leaves them out by seq, both as candidates and as an aggregate's earlier pending row.
         let sql = settling_claim_sql();
@@ -355,17 +374,18 @@ fn claim_sql(backend: Backend, prefix: &str, candidate: &str, earlier: &str) -> 
         "{prefix}UPDATE messaging_outbox SET claimed_by = $1, claimed_until_us = $2 \
          WHERE seq {open}\
            SELECT o.seq FROM messaging_outbox o \
-           WHERE o.published_at_us IS NULL{candidate} \
+           WHERE o.published_at_us IS NULL AND o.parked_at_us IS NULL{candidate} \
              AND o.next_attempt_at_us <= $3 \
              AND (o.claimed_until_us IS NULL OR o.claimed_until_us < $3) \
              AND o.seq = (SELECT p.seq FROM messaging_outbox p \
-                          WHERE p.published_at_us IS NULL{earlier} \
+                          WHERE p.published_at_us IS NULL AND p.parked_at_us IS NULL{earlier} \
                             AND p.aggregate_type = o.aggregate_type \
                             AND p.aggregate_id = o.aggregate_id \
                           ORDER BY p.seq LIMIT 1) \
            ORDER BY o.seq LIMIT $4{lock}{close} \
          RETURNING seq, event_id, exchange, routing_key, event_type, aggregate_type, aggregate_id, \
-                   aggregate_version, payload, occurred_at_us, created_at_us, attempts",
+                   aggregate_version, payload, occurred_at_us, created_at_us, attempts, trace_context",
+
         lock = backend.for_update_skip_locked(),
     )
 }
@@ -387,7 +407,9 @@ fn claimed_rows(rows: Vec<ClaimRow>) -> Vec<Claimed> {
                 occurred_at_us,
                 created_at_us,
                 attempts,
+                trace_context,
             )| Claimed {
+
                 seq,
                 created_at_us,
                 message: OutboundMessage {
@@ -402,8 +424,12 @@ fn claimed_rows(rows: Vec<ClaimRow>) -> Vec<Claimed> {
                         .unwrap_or(Timestamp::UNIX_EPOCH),
                     payload,
                     attempts,
+                    trace_context: trace_context
+                        .as_deref()
+                        .and_then(TraceContext::from_stored),
                 },
             },
+
         )
         .collect();
     claimed.sort_by_key(|c| c.seq);
@@ -433,6 +459,17 @@ async fn write_settlement(tx: &mut Tx, s: &Settlement) -> Result<(), DbError> {
         )
         .bind(*seq)
         .bind(*next_us)
+        .bind(truncate(error, 2000))
+        .execute(&mut **tx)
+        .await?;
+    }
+    for (seq, error) in &s.parked {
+        sqlx::query(
+            "UPDATE messaging_outbox SET attempts = attempts + 1, parked_at_us = $2, last_error = $3, \
+             claimed_by = NULL, claimed_until_us = NULL WHERE seq = $1",
+        )
+        .bind(*seq)
+        .bind(s.at_us)
         .bind(truncate(error, 2000))
         .execute(&mut **tx)
         .await?;
@@ -473,16 +510,21 @@ pub async fn prune(db: &pinit_kernel::Db, before_us: i64) -> Result<u64, DbError
     Ok(total)
 }
 
-/// The current backlog.
+/// The current backlog, and how many rows are parked.
 pub async fn backlog(db: &pinit_kernel::Db) -> Result<Backlog, DbError> {
     let (pending, oldest, next): (i64, Option<i64>, Option<i64>) = sqlx::query_as(
         "SELECT COUNT(*), MIN(created_at_us), MIN(next_attempt_at_us) FROM messaging_outbox \
-         WHERE published_at_us IS NULL",
+         WHERE published_at_us IS NULL AND parked_at_us IS NULL",
     )
     .fetch_one(db.pool())
     .await?;
+    let parked: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM messaging_outbox WHERE parked_at_us IS NOT NULL")
+            .fetch_one(db.pool())
+            .await?;
     Ok(Backlog {
         pending,
+        parked,
         oldest_created_us: oldest,
         next_attempt_us: next,
     })

@@ -2,7 +2,9 @@
 //!
 //! A round claims rows with a lease in one short transaction (`FOR UPDATE SKIP LOCKED` on PostgreSQL),
 //! publishes them with no transaction open, then marks them published — or schedules a retry with
-//! exponential backoff and jitter. While rounds follow each other, that marking is written in the same
+//! exponential backoff and jitter, or parks the row once it has failed `max_attempts` times (parked rows are
+//! not retried and not part of the backlog; an operator re-drives them). A row no consumer subscribes to is
+//! marked published at once ([`Published::Unrouted`], counted in `pinit_outbox_unrouted_total`). While rounds follow each other, that marking is written in the same
 //! transaction as the next round's claim: one commit per round. Only the oldest unpublished row of an
 //! aggregate is ever claimable, so an aggregate's events leave in the order they were recorded even with
 //! several relays. A relay that dies mid-round leaves its claims to expire; the rows are then published again
@@ -24,14 +26,20 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::RelayConfig;
 use crate::outbox::{self, NOTIFY_CHANNEL, Outbox, Settlement};
-use crate::transport::{PublishError, Transport};
+use crate::transport::{PublishError, Published, Transport};
 
 /// What one round did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Round {
     pub claimed: usize,
+    /// Rows marked published, `unrouted` included.
     pub published: usize,
+    /// Published rows no consumer subscribes to.
+    pub unrouted: usize,
+    /// Rows to be retried.
     pub failed: usize,
+    /// Rows that failed their last allowed attempt and are parked.
+    pub parked: usize,
 }
 
 /// Publishes one database's outbox through a [`Transport`].
@@ -257,10 +265,24 @@ impl Relay {
 
         let mut published = Vec::new();
         let mut failed = Vec::new();
+        let mut parked = Vec::new();
+        let mut unrouted = 0;
         for (row, result) in claimed.iter().zip(results) {
             match result {
-                Ok(()) => {
+                Ok(how) => {
                     published.push(row.seq);
+                    if how == Published::Unrouted {
+                        unrouted += 1;
+                        counter!("pinit_outbox_unrouted_total", "relay" => self.name.clone())
+                            .increment(1);
+                        tracing::debug!(
+                            relay = %self.name,
+                            event_id = %row.message.event_id,
+                            exchange = %row.message.exchange,
+                            routing_key = %row.message.routing_key,
+                            "no consumer subscribes to this event; settled as delivered to nobody"
+                        );
+                    }
                     histogram!("pinit_outbox_publish_seconds", "relay" => self.name.clone())
                         .record(elapsed);
                     let lag = (done_at - row.created_at_us).max(0) as f64 / 1e6;
@@ -270,18 +292,34 @@ impl Relay {
                 Err(e) => {
                     let attempt =
                         u32::try_from(row.message.attempts.saturating_add(1)).unwrap_or(u32::MAX);
-                    let delay = self.config.backoff.delay(attempt);
                     counter!("pinit_outbox_publish_failures_total", "relay" => self.name.clone(), "reason" => e.reason()).increment(1);
-                    tracing::warn!(
-                        relay = %self.name,
-                        event_id = %row.message.event_id,
-                        exchange = %row.message.exchange,
-                        routing_key = %row.message.routing_key,
-                        attempt,
-                        retry_in = ?delay,
-                        error = %e,
-                        "publish failed"
-                    );
+                    macro_rules! log_failure {
+                        ($level:ident, $($extra:tt)*) => {
+                            tracing::$level!(
+                                relay = %self.name,
+                                event_id = %row.message.event_id,
+                                exchange = %row.message.exchange,
+                                routing_key = %row.message.routing_key,
+                                attempt,
+                                error = %e,
+                                $($extra)*
+                            )
+                        };
+                    }
+                    if attempt >= self.config.max_attempts.max(1) {
+                        counter!("pinit_outbox_parked_total", "relay" => self.name.clone())
+                            .increment(1);
+                        log_failure!(warn, "publish failed relay.max_attempts times; event parked, not retried until re-driven");
+                        parked.push((row.seq, e.to_string()));
+                        continue;
+                    }
+                    let delay = self.config.backoff.delay(attempt);
+                    // Every failure is counted; the log gets the first and every hundredth of a row.
+                    if attempt == 1 || attempt % 100 == 0 {
+                        log_failure!(warn, retry_in = ?delay, "publish failed");
+                    } else {
+                        log_failure!(debug, retry_in = ?delay, "publish failed");
+                    }
                     failed.push((
                         row.seq,
                         done_at.saturating_add(micros(delay)),
@@ -295,11 +333,14 @@ impl Relay {
         let round = Round {
             claimed: claimed.len(),
             published: published.len(),
+            unrouted,
             failed: failed.len(),
+            parked: parked.len(),
         };
         *pending = Settlement {
             published,
             failed,
+            parked,
             at_us: done_at,
         };
         Ok(round)
@@ -311,6 +352,7 @@ impl Relay {
             Ok(b) => {
                 let now = self.outbox.now_us();
                 gauge!("pinit_outbox_backlog", "relay" => self.name.clone()).set(b.pending as f64);
+                gauge!("pinit_outbox_parked", "relay" => self.name.clone()).set(b.parked as f64);
                 let age = b
                     .oldest_created_us
                     .map(|c| (now - c).max(0) as f64 / 1e6)

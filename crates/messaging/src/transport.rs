@@ -10,8 +10,9 @@ use crate::message::OutboundMessage;
 /// Why a message was not taken.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum PublishError {
-    /// No queue is bound for this exchange and routing key (AMQP `mandatory` return, or no in-process
-    /// subscriber). Retried: the consumer may not have declared its queue yet.
+    /// No queue is bound for this exchange and routing key, and the transport cannot settle that yet: the
+    /// in-process bus before every consumer has subscribed ([`crate::InProcessBus::seal`]), or RabbitMQ
+    /// returning even the copy sent to the unroutable queue. Retried.
     #[error("unroutable: no queue bound to exchange `{exchange}` with routing key `{routing_key}`")]
     Unroutable {
         exchange: String,
@@ -44,9 +45,20 @@ impl PublishError {
     }
 }
 
+/// How a message was taken: either way the outbox row is settled (marked published), never retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Published {
+    /// Taken by the consumers bound to its exchange and routing key.
+    Routed,
+    /// No consumer subscribes to it. In-process: delivered to nobody (every subscription of the process is
+    /// known). RabbitMQ: no queue is bound, so the copy the relay sent to the unroutable queue
+    /// ([`crate::amqp::UNROUTABLE`]) was confirmed instead. Counted in `pinit_outbox_unrouted_total`.
+    Unrouted,
+}
+
 /// Publishes outbox rows. "Ok" must mean the message is durably taken: confirmed by the broker, or — for
-/// the in-process bus — committed (or dead-lettered) by every bound consumer. Only then is the row marked
-/// published.
+/// the in-process bus — committed (or dead-lettered) by every bound consumer, or known to have no consumer
+/// at all ([`Published::Unrouted`]). Only then is the row marked published.
 pub trait Transport: Send + Sync + 'static {
     /// A name for logs and metrics (`amqp`, `in-process`).
     fn name(&self) -> &'static str;
@@ -57,5 +69,5 @@ pub trait Transport: Send + Sync + 'static {
         &'a self,
         batch: &'a [OutboundMessage],
         timeout: Duration,
-    ) -> BoxFuture<'a, Vec<Result<(), PublishError>>>;
+    ) -> BoxFuture<'a, Vec<Result<Published, PublishError>>>;
 }

@@ -460,53 +460,81 @@ async fn reference_produced_messages_are_accepted_and_deduplicated(backend: Back
     assert_eq!(recorder.calls.load(Ordering::SeqCst), 1);
 }
 
-async fn an_unroutable_event_waits_and_is_published_once_a_queue_binds(backend: Backend) {
+async fn an_unroutable_event_is_kept_in_the_unroutable_queue_and_settled_at_once(backend: Backend) {
     let names = Names::new();
+    let unroutable = unique("test.unroutable");
     let (_p, producer) = producer_db(backend).await;
-    let (_c, consumer) = consumer_db(backend).await;
-    produce(&producer, event(&names.exchange, &names.key, "u", 1, 1)).await;
+    let id = produce(&producer, event(&names.exchange, &names.key, "u", 1, 1)).await;
     let relay = Relay::new(
         "unroutable",
         producer.clone(),
-        Arc::new(AmqpTransport::new(amqp_url(), "test-unroutable")),
+        Arc::new(AmqpTransport::new(amqp_url(), "test-unroutable").with_unroutable(&unroutable)),
         outbox(),
         relay_config(),
     );
-    let stop = CancellationToken::new();
-    let running = tokio::spawn(relay.run(stop.clone()));
-    let failed = eventually(Duration::from_secs(10), || async {
-        count(&producer, "SELECT attempts FROM messaging_outbox").await >= 2
-    })
-    .await;
-    assert!(
-        failed,
-        "no queue bound: mandatory publish fails and is retried"
+    // No queue is bound: the broker returns it, the relay keeps a copy in the unroutable queue and settles the row.
+    let round = relay.round().await.unwrap();
+    assert_eq!(
+        (round.claimed, round.published, round.unrouted, round.failed),
+        (1, 1, 1, 0)
     );
-    let error: Option<String> = sqlx::query_scalar("SELECT last_error FROM messaging_outbox")
-        .fetch_one(producer.pool())
+    let (attempts, published): (i64, Option<i64>) =
+        sqlx::query_as("SELECT attempts, published_at_us FROM messaging_outbox")
+            .fetch_one(producer.pool())
+            .await
+            .unwrap();
+    assert_eq!(attempts, 0, "not retried");
+    assert!(published.is_some());
+    assert_eq!(relay.round().await.unwrap().claimed, 0);
+
+    let (conn, ch) = amqp_channel().await;
+    let kept = get_one(&ch, &unroutable, Duration::from_secs(5))
+        .await
+        .expect("a copy in the unroutable queue");
+    assert_eq!(
+        kept.properties.message_id().as_ref().map(|s| s.as_str()),
+        Some(id.to_string().as_str())
+    );
+    assert_eq!(kept.routing_key.as_str(), names.key, "its own routing key");
+    let original = kept
+        .properties
+        .headers()
+        .as_ref()
+        .and_then(|h| h.inner().get(&ShortString::from("pinit-original-exchange")).cloned());
+    assert_eq!(
+        original,
+        Some(AMQPValue::LongString(names.exchange.as_str().into()))
+    );
+    let payload: serde_json::Value = serde_json::from_slice(&kept.data).unwrap();
+    assert_eq!(payload["idempotentKey"], id.to_string());
+
+    // With a queue bound, the next event is routed, not kept.
+    pinit_messaging::amqp::declare_subscription(&ch, &names.subscription())
         .await
         .unwrap();
-    assert!(error.unwrap_or_default().contains("unroutable"));
-
-    let recorder = Recorder::default();
-    let inbox = Inbox::new(
-        names.subscription(),
-        consumer.clone(),
-        clock(),
-        recorder.clone(),
-        consumer_config(),
+    let routed = produce(&producer, event(&names.exchange, &names.key, "u", 2, 2)).await;
+    let round = relay.round().await.unwrap();
+    assert_eq!((round.published, round.unrouted), (1, 0));
+    let delivered = get_one(&ch, &names.queue, Duration::from_secs(5))
+        .await
+        .expect("routed to the bound queue");
+    assert_eq!(
+        delivered.properties.message_id().as_ref().map(|s| s.as_str()),
+        Some(routed.to_string().as_str())
     );
-    let amqp = AmqpConsumer::new(amqp_url(), inbox);
-    let consuming = tokio::spawn(amqp.run(stop.clone()));
-    let applied = eventually(Duration::from_secs(10), || async {
-        count(&consumer, "SELECT COUNT(*) FROM applied").await == 1
-    })
-    .await;
-    stop.cancel();
-    running.await.unwrap().unwrap();
-    consuming.await.unwrap().unwrap();
+    assert!(
+        get_one(&ch, &unroutable, Duration::from_millis(200))
+            .await
+            .is_none()
+    );
+    let _ = ch
+        .queue_delete(unroutable.as_str().into(), Default::default())
+        .await;
+    let _ = ch
+        .exchange_delete(unroutable.as_str().into(), Default::default())
+        .await;
+    let _ = conn.close(200, "bye".into()).await;
     names.cleanup().await;
-    assert!(applied, "published and consumed after the queue was bound");
 }
 
 async fn a_broker_outage_is_survived_by_relay_and_consumer(backend: Backend) {
@@ -588,6 +616,6 @@ both_backends!(
     a_poison_message_is_dead_lettered_after_n_attempts_and_the_queue_keeps_flowing,
     messages_carry_the_specified_properties,
     reference_produced_messages_are_accepted_and_deduplicated,
-    an_unroutable_event_waits_and_is_published_once_a_queue_binds,
+    an_unroutable_event_is_kept_in_the_unroutable_queue_and_settled_at_once,
     a_broker_outage_is_survived_by_relay_and_consumer,
 );

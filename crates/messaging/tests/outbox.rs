@@ -345,7 +345,88 @@ async fn shutdown_flushes_pending_rows(backend: Backend) {
     );
 }
 
+/// The operator's re-drive (docs/messaging.md, "Parked events").
+const REDRIVE: &str = "UPDATE messaging_outbox SET parked_at_us = NULL, attempts = 0, next_attempt_at_us = 0 \
+                       WHERE parked_at_us IS NOT NULL";
+
+async fn a_row_failing_max_attempts_times_is_parked_left_out_of_the_backlog_and_re_drivable(
+    backend: Backend,
+) {
+    let (_t, db) = producer_db(backend).await;
+    let transport = RecordingTransport::default();
+    transport.failing.store(true, Ordering::SeqCst);
+    let relay = Relay::new(
+        "park",
+        db.clone(),
+        Arc::new(transport.clone()),
+        outbox(),
+        RelayConfig {
+            max_attempts: 3,
+            ..relay_config()
+        },
+    );
+    let first = produce(&db, event("x.direct", "x.done", "p", 1, 1)).await;
+    let second = produce(&db, event("x.direct", "x.done", "p", 2, 2)).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut parked = 0;
+    while parked == 0 && Instant::now() < deadline {
+        parked += relay.round().await.unwrap().parked;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(parked, 1, "parked after three failed publishes");
+    assert_eq!(
+        transport.attempts.load(Ordering::SeqCst),
+        3,
+        "three attempts of the oldest row; the next waited behind it"
+    );
+    let (event_id, attempts, error): (String, i64, Option<String>) = sqlx::query_as(
+        "SELECT event_id, attempts, last_error FROM messaging_outbox WHERE parked_at_us IS NOT NULL",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(event_id, first.to_string());
+    assert_eq!(attempts, 3);
+    assert!(error.unwrap_or_default().contains("broker down"));
+    let backlog = pinit_messaging::outbox::backlog(&db).await.unwrap();
+    assert_eq!(
+        (backlog.pending, backlog.parked),
+        (1, 1),
+        "the parked row is not backlog"
+    );
+
+    // The broker is back: the parked row is not retried, and no longer holds back its aggregate.
+    transport.failing.store(false, Ordering::SeqCst);
+    let round = relay.round().await.unwrap();
+    assert_eq!((round.claimed, round.published), (1, 1));
+    assert_eq!(relay.round().await.unwrap().claimed, 0);
+    let sent: Vec<String> = transport
+        .published
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, m)| m.event_id.clone())
+        .collect();
+    assert_eq!(sent, vec![second.to_string()]);
+    let backlog = pinit_messaging::outbox::backlog(&db).await.unwrap();
+    assert_eq!((backlog.pending, backlog.parked), (0, 1));
+    // Published rows are pruned, parked ones kept.
+    pinit_messaging::outbox::prune(&db, jiff::Timestamp::now().as_microsecond() + 1)
+        .await
+        .unwrap();
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM messaging_outbox").await, 1);
+
+    // Re-driven by an operator: published on the next round.
+    sqlx::query(REDRIVE).execute(db.pool()).await.unwrap();
+    let round = relay.round().await.unwrap();
+    assert_eq!((round.claimed, round.published), (1, 1));
+    let backlog = pinit_messaging::outbox::backlog(&db).await.unwrap();
+    assert_eq!((backlog.pending, backlog.parked), (0, 0));
+    assert_eq!(transport.published.lock().unwrap().len(), 2);
+}
+
 both_backends!(
+    a_row_failing_max_attempts_times_is_parked_left_out_of_the_backlog_and_re_drivable,
     outbox_rows_commit_and_roll_back_with_the_state_change,
     relay_publishes_each_aggregate_in_order_and_marks_rows,
     two_relays_never_reorder_an_aggregate,

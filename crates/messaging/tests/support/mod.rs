@@ -16,7 +16,7 @@ use pinit_kernel::{Db, MigrationSet, SharedClock, SystemClock};
 use pinit_messaging::amqp::lapin;
 use pinit_messaging::{
     BackoffConfig, ConsumerConfig, Handler, HandlerError, IncomingEvent, OutboundMessage, Outbox,
-    OutgoingEvent, PublishError, RelayConfig, Transport,
+    OutgoingEvent, PublishError, Published, RelayConfig, Transport,
 };
 use pinit_testkit::{Backend, TestDb};
 use serde_json::json;
@@ -218,7 +218,7 @@ impl Transport for RecordingTransport {
         &'a self,
         batch: &'a [OutboundMessage],
         _timeout: Duration,
-    ) -> BoxFuture<'a, Vec<Result<(), PublishError>>> {
+    ) -> BoxFuture<'a, Vec<Result<Published, PublishError>>> {
         Box::pin(async move {
             self.attempts.fetch_add(batch.len(), Ordering::SeqCst);
             if self.failing.load(Ordering::SeqCst) {
@@ -232,7 +232,7 @@ impl Transport for RecordingTransport {
                 .iter()
                 .map(|m| {
                     p.push((Instant::now(), m.clone()));
-                    Ok(())
+                    Ok(Published::Routed)
                 })
                 .collect()
         })
