@@ -106,7 +106,8 @@ impl Bus {
     }
 }
 
-/// Starts contexts' consumers first, then their outbox relays, so that in-process events find their consumers.
+/// Starts contexts' consumers first, then their outbox relays, so that in-process events find their consumers;
+/// the in-process bus is then sealed: an event none of them subscribes to is delivered to nobody, not retried.
 fn start_messaging(lc: &Lifecycle, config: &Config, bus: &Bus, contexts: Vec<Messaging>) {
     let mut relays = Vec::new();
     for m in contexts {
@@ -116,6 +117,9 @@ fn start_messaging(lc: &Lifecycle, config: &Config, bus: &Bus, contexts: Vec<Mes
         if let Some(outbox) = m.outbox {
             relays.push((m.name, m.db, m.url, outbox));
         }
+    }
+    if let Bus::InProcess(bus) = bus {
+        bus.seal();
     }
     for (name, db, url, outbox) in relays {
         let mut relay = Relay::new(
