@@ -309,7 +309,10 @@ impl Relay {
                     if attempt >= self.config.max_attempts.max(1) {
                         counter!("pinit_outbox_parked_total", "relay" => self.name.clone())
                             .increment(1);
-                        log_failure!(warn, "publish failed relay.max_attempts times; event parked, not retried until re-driven");
+                        log_failure!(
+                            warn,
+                            "publish failed relay.max_attempts times; event parked, not retried until re-driven"
+                        );
                         parked.push((row.seq, e.to_string()));
                         continue;
                     }

@@ -496,11 +496,11 @@ async fn an_unroutable_event_is_kept_in_the_unroutable_queue_and_settled_at_once
         Some(id.to_string().as_str())
     );
     assert_eq!(kept.routing_key.as_str(), names.key, "its own routing key");
-    let original = kept
-        .properties
-        .headers()
-        .as_ref()
-        .and_then(|h| h.inner().get(&ShortString::from("pinit-original-exchange")).cloned());
+    let original = kept.properties.headers().as_ref().and_then(|h| {
+        h.inner()
+            .get(&ShortString::from("pinit-original-exchange"))
+            .cloned()
+    });
     assert_eq!(
         original,
         Some(AMQPValue::LongString(names.exchange.as_str().into()))
@@ -519,7 +519,11 @@ async fn an_unroutable_event_is_kept_in_the_unroutable_queue_and_settled_at_once
         .await
         .expect("routed to the bound queue");
     assert_eq!(
-        delivered.properties.message_id().as_ref().map(|s| s.as_str()),
+        delivered
+            .properties
+            .message_id()
+            .as_ref()
+            .map(|s| s.as_str()),
         Some(routed.to_string().as_str())
     );
     assert!(

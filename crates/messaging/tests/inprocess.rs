@@ -209,7 +209,10 @@ async fn an_event_without_a_subscriber_waits_until_the_bus_is_sealed_then_goes_t
         count(&consumer, "SELECT COUNT(*) FROM applied").await == 1
     })
     .await;
-    assert!(delivered, "the event that waited reached its late subscriber");
+    assert!(
+        delivered,
+        "the event that waited reached its late subscriber"
+    );
     assert_eq!(
         recorder.seen.lock().unwrap().clone(),
         vec![late.to_string()]
@@ -229,7 +232,14 @@ async fn an_event_without_a_subscriber_waits_until_the_bus_is_sealed_then_goes_t
     .await
     .unwrap();
     assert_eq!(attempts, 0);
-    assert!(published.is_some(), "marked published (delivered to nobody)");
-    assert_eq!(relay.round().await.unwrap().claimed, 0, "nothing left to try");
+    assert!(
+        published.is_some(),
+        "marked published (delivered to nobody)"
+    );
+    assert_eq!(
+        relay.round().await.unwrap().claimed,
+        0,
+        "nothing left to try"
+    );
     assert_eq!(recorder.calls.load(Ordering::SeqCst), 1);
 }
