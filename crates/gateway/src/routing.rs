@@ -132,22 +132,52 @@ pub fn routes(upstreams: Upstreams, edge: Edge) -> Router {
     }
 }
 
-/// A declared body over the limit is refused before anything is read, with the error body (streamed bodies
-/// without a length are cut by `RequestBodyLimitLayer` once they pass it).
+/// A body over the limit is refused with 413 and the error body: a declared length before anything is read,
+/// a streamed body without a length (chunked) once it passes the limit — read here, so that it is refused the
+/// same way rather than failing later in the proxy.
 async fn refuse_large_bodies(State(limit): State<usize>, request: Request, next: Next) -> Response {
+    let too_large = || {
+        pinit_kernel::ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("The request body is larger than {limit} bytes."),
+        )
+        .into_response()
+    };
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return pinit_kernel::ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("The request body is larger than {limit} bytes."),
-        )
-        .into_response();
+    match declared {
+        Some(n) if n > limit as u64 => too_large(),
+        Some(_) => next.run(request).await,
+        None => {
+            let (parts, body) = request.into_parts();
+            match axum::body::to_bytes(body, limit).await {
+                Ok(bytes) => {
+                    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                        .await
+                }
+                Err(e) if is_length_limit(&e) => too_large(),
+                Err(_) => {
+                    pinit_kernel::ApiError::bad_request("The request body could not be read.")
+                        .into_response()
+                }
+            }
+        }
     }
-    next.run(request).await
+}
+
+/// Whether reading a body failed because it passed the limit.
+fn is_length_limit(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// Host-based routing as the reference deploys it (`auth.…`, `api.…`, `notification.…` on one gateway):

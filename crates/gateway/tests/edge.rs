@@ -227,6 +227,41 @@ async fn an_oversized_body_is_a_413_with_the_error_body() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["status"], 413);
     assert_eq!(*gw.auth.hits.lock().unwrap(), 0);
+
+    // The same body streamed without a length (chunked): the same 413, not a 400.
+    let chunk: &[u8] = &[b' '; 512];
+    let answer = post_chunked(&gw.server.url("/v0/signup"), &[chunk; 8]).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("\"status\":413"), "{answer}");
+    assert_eq!(*gw.auth.hits.lock().unwrap(), 0);
+
+    // A small chunked body still passes.
+    let answer = post_chunked(&gw.server.url("/v0/signup"), &[b"{}"]).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(*gw.auth.hits.lock().unwrap(), 1);
+}
+
+/// A POST whose body is sent in `chunks` with `Transfer-Encoding: chunked` (no length); the raw answer.
+async fn post_chunked(url: &str, chunks: &[&[u8]]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    .into_bytes();
+    for chunk in chunks {
+        request.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        request.extend_from_slice(chunk);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    // The gateway may answer (and close) before it has read everything.
+    let _ = stream.write_all(&request).await;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    String::from_utf8_lossy(&answer).into_owned()
 }
 
 #[tokio::test]

@@ -24,6 +24,25 @@ use crate::db::DbError;
 /// Reference message for unexpected failures.
 pub const INTERNAL_MESSAGE: &str = "Unexpected error occurred.";
 
+/// Most bytes of client input an error body repeats: the path, each rejected string value and the message
+/// (which may quote the input) are cut to this many bytes, so a huge request never earns a huge answer.
+pub const ECHO_MAX_BYTES: usize = 256;
+
+/// `value` with every string in it cut to [`ECHO_MAX_BYTES`].
+fn clipped(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => Value::String(crate::text::truncate(s, ECHO_MAX_BYTES)),
+        Value::Array(items) => Value::Array(items.iter().map(clipped).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (crate::text::truncate(k, ECHO_MAX_BYTES), clipped(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// One rejected field of a request.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -176,20 +195,33 @@ struct MessageBody<'a> {
 }
 
 impl ApiError {
-    /// The JSON body of this error in `style`.
+    /// The JSON body of this error in `style`. What it repeats of the request (path, message, rejected
+    /// values) is cut to [`ECHO_MAX_BYTES`] each.
     pub fn body(&self, style: ErrorStyle, path: &str, now: jiff::Timestamp) -> Vec<u8> {
+        let message = crate::text::truncate(&self.message, ECHO_MAX_BYTES);
         let result = match style {
-            ErrorStyle::Full => serde_json::to_vec(&FullBody {
-                timestamp: format!("{now:.6}"),
-                status: self.status.as_u16(),
-                error: self.status.canonical_reason().unwrap_or(""),
-                code: self.code,
-                message: &self.message,
-                path,
-                errors: &self.errors,
-            }),
+            ErrorStyle::Full => {
+                let errors: Vec<FieldError> = self
+                    .errors
+                    .iter()
+                    .map(|e| FieldError {
+                        field: crate::text::truncate(&e.field, ECHO_MAX_BYTES),
+                        rejected_value: clipped(&e.rejected_value),
+                        reason: crate::text::truncate(&e.reason, ECHO_MAX_BYTES),
+                    })
+                    .collect();
+                serde_json::to_vec(&FullBody {
+                    timestamp: format!("{now:.6}"),
+                    status: self.status.as_u16(),
+                    error: self.status.canonical_reason().unwrap_or(""),
+                    code: self.code,
+                    message: &message,
+                    path: &crate::text::truncate(path, ECHO_MAX_BYTES),
+                    errors: &errors,
+                })
+            }
             ErrorStyle::MessageOnly => serde_json::to_vec(&MessageBody {
-                message: &self.message,
+                message: &message,
                 code: self.code,
             }),
         };
@@ -279,6 +311,30 @@ mod tests {
         assert_eq!(v["errors"][0]["rejectedValue"], "");
         assert_eq!(v["errors"][0]["reason"], "must not be blank");
         assert!(v.get("code").is_none());
+    }
+
+    #[test]
+    fn echoes_of_the_request_are_cut() {
+        let huge = "x".repeat(10_000);
+        let e = ApiError::not_found(format!("No resource at /{huge}.")).with_errors(vec![
+            FieldError::new("title", huge.as_str(), "too long"),
+            FieldError::new("dueDate", serde_json::json!({"date": huge.as_str()}), "bad"),
+        ]);
+        let body = e.body(ErrorStyle::Full, &format!("/{huge}"), now());
+        assert!(body.len() < 2_000, "{} bytes", body.len());
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let cut = format!("{}…", &huge[..ECHO_MAX_BYTES]);
+        assert_eq!(v["errors"][0]["rejectedValue"], cut.as_str());
+        assert_eq!(v["errors"][1]["rejectedValue"]["date"], cut.as_str());
+        assert_eq!(v["path"], format!("/{}…", &huge[..ECHO_MAX_BYTES - 1]));
+        assert!(
+            v["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("No resource at /xxx")
+        );
+        let short = e.body(ErrorStyle::MessageOnly, "/", now());
+        assert!(short.len() < 400, "{} bytes", short.len());
     }
 
     #[test]
