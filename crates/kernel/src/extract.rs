@@ -98,3 +98,67 @@ impl From<PathRejection> for ApiError {
         ApiError::bad_request(format!("Invalid path parameter: {}", rejection.body_text()))
     }
 }
+
+/// A field of a JSON body that may be left out but, when given, must not be `null` (the documents say so):
+/// plain `Option<T>` would take `null` as "left out" (a `PATCH` with `"title": null` answered 200). Use it
+/// with `#[serde(default)]`; the handler reports [`Field::Null`] as a 400.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Field<T> {
+    #[default]
+    Absent,
+    Null,
+    Present(T),
+}
+
+impl<T> Field<T> {
+    /// The value, when one was given.
+    pub fn get(&self) -> Option<&T> {
+        match self {
+            Field::Present(v) => Some(v),
+            Field::Absent | Field::Null => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Field::Null)
+    }
+
+    pub fn into_option(self) -> Option<T> {
+        match self {
+            Field::Present(v) => Some(v),
+            Field::Absent | Field::Null => None,
+        }
+    }
+}
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Field<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Option::<T>::deserialize(deserializer)?.map_or(Field::Null, Field::Present))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Field;
+
+    #[derive(serde::Deserialize)]
+    struct Patch {
+        #[serde(default)]
+        title: Field<String>,
+    }
+
+    #[test]
+    fn absent_null_and_present_are_told_apart() {
+        let read = |s: &str| serde_json::from_str::<Patch>(s).unwrap().title;
+        assert_eq!(read("{}"), Field::Absent);
+        assert_eq!(read(r#"{"title": null}"#), Field::Null);
+        assert_eq!(read(r#"{"title": "a"}"#), Field::Present("a".to_owned()));
+        assert!(read(r#"{"title": null}"#).is_null());
+        assert_eq!(
+            read(r#"{"title": "a"}"#).get().map(String::as_str),
+            Some("a")
+        );
+        assert_eq!(read("{}").into_option(), None);
+        assert!(serde_json::from_str::<Patch>(r#"{"title": 1}"#).is_err());
+    }
+}

@@ -14,6 +14,10 @@ pub mod msg {
     // ---- task / schedule values (docs/contract/task.md#field-rules) ----
     pub const TITLE_LENGTH: &str = "제목의 길이는 1자 이상 20자 이하여야 합니다.";
     pub const DESCRIPTION_LENGTH: &str = "설명의 길이는 1자 이상 100자 이하여야 합니다.";
+    /// *new*: the reference stored control characters (NUL, ESC) and bidirectional overrides in titles.
+    pub const TITLE_CHARACTERS: &str = "제목에 제어 문자를 사용할 수 없습니다.";
+    /// *new*: as [`TITLE_CHARACTERS`]; line breaks and tabs are allowed in a description.
+    pub const DESCRIPTION_CHARACTERS: &str = "설명에 제어 문자를 사용할 수 없습니다.";
     pub const IMPORTANCE_RANGE: &str = "중요도 레벨은 1에서 9 사이여야 합니다.";
     pub const DIFFICULTY_SET: &str = "난이도 레벨은 1, 2, 3, 5, 8, 13, 21 중 하나여야 합니다.";
     pub const SCHEDULE_TYPE_MISSING: &str = "일정 유형은 null일 수 없습니다.";
@@ -88,6 +92,8 @@ pub mod msg {
     pub const PAGE_SIZE: &str = "size는 1 이상 100 이하이어야 합니다.";
     /// *new* (Spring's `PageRequest` refused it with an English message).
     pub const PAGE_INDEX: &str = "page는 0 이상이어야 합니다.";
+    /// *new*: the page index is an `int32`, as in the reference (where a larger one failed to bind).
+    pub const PAGE_INDEX_MAX: &str = "page는 2147483647 이하이어야 합니다.";
 }
 
 /// What an error means to a client: the HTTP status the adapters answer with.
@@ -140,6 +146,10 @@ pub enum ValidationError {
     Title,
     #[error("{}", msg::DESCRIPTION_LENGTH)]
     Description,
+    #[error("{}", msg::TITLE_CHARACTERS)]
+    TitleCharacters,
+    #[error("{}", msg::DESCRIPTION_CHARACTERS)]
+    DescriptionCharacters,
     #[error("{}", msg::IMPORTANCE_RANGE)]
     Importance(i64),
     #[error("{}", msg::DIFFICULTY_SET)]
@@ -160,8 +170,8 @@ impl ValidationError {
     /// The request field the rule belongs to (for `ErrorResponse.errors[].field`), as the reference names it.
     pub const fn field(&self) -> &'static str {
         match self {
-            Self::Title => "title",
-            Self::Description => "description",
+            Self::Title | Self::TitleCharacters => "title",
+            Self::Description | Self::DescriptionCharacters => "description",
             Self::Importance(_) => "importance",
             Self::Difficulty(_) => "difficulty",
             Self::ScheduleType(_) => "scheduleType",
@@ -313,6 +323,8 @@ pub enum PagingError {
     Size(i64),
     #[error("{}", msg::PAGE_INDEX)]
     Index(i64),
+    #[error("{}", msg::PAGE_INDEX_MAX)]
+    IndexTooLarge(i64),
     /// The ascending task cursor is not `date|id`.
     #[error("{}", msg::CURSOR_FORMAT)]
     CursorFormat(String),
@@ -336,7 +348,7 @@ impl PagingError {
     pub const fn field(&self) -> &'static str {
         match self {
             Self::Size(_) => "size",
-            Self::Index(_) => "page",
+            Self::Index(_) | Self::IndexTooLarge(_) => "page",
             _ => "cursor",
         }
     }

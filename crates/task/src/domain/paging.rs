@@ -31,11 +31,16 @@ pub fn page_size(size: Option<i64>) -> Result<i64, PagingError> {
     }
 }
 
-/// A requested page index, `>= 0` (400 `"page는 0 이상이어야 합니다."`).
+/// The largest page index: the reference's (and the document's) `int32`.
+pub const MAX_PAGE_INDEX: i64 = i32::MAX as i64;
+
+/// A requested page index, `0..=2147483647` (400 `"page는 0 이상이어야 합니다."` below,
+/// `"page는 2147483647 이하이어야 합니다."` above).
 pub fn page_index(page: Option<i64>) -> Result<i64, PagingError> {
     match page.unwrap_or(0) {
-        p if p >= 0 => Ok(p),
-        p => Err(PagingError::Index(p)),
+        p @ 0..=MAX_PAGE_INDEX => Ok(p),
+        p if p < 0 => Err(PagingError::Index(p)),
+        p => Err(PagingError::IndexTooLarge(p)),
     }
 }
 
@@ -165,6 +170,10 @@ mod tests {
             page_index(Some(-1)).unwrap_err().to_string(),
             msg::PAGE_INDEX
         );
+        assert_eq!(page_index(Some(2_147_483_647)), Ok(2_147_483_647));
+        let too_large = page_index(Some(2_147_483_648)).unwrap_err();
+        assert_eq!(too_large.to_string(), msg::PAGE_INDEX_MAX);
+        assert_eq!(too_large.field(), "page");
     }
 
     #[test]

@@ -4,6 +4,10 @@
 //! (docs/contract/task.md#text-length): an emoji outside the BMP counts 2. "Blank" is Java's `String.isBlank()`: every code
 //! point satisfies `Character.isWhitespace` (see [`is_java_whitespace`]). The value is kept exactly
 //! as given (no trimming), like the reference.
+//!
+//! Unlike the reference, control characters (C0, DEL, C1) and the invisible bidirectional controls
+//! (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069, which can make a title read backwards) are refused;
+//! a description may still hold line breaks and tabs.
 
 use std::fmt;
 
@@ -46,6 +50,24 @@ fn bounded(s: &str, max: usize) -> bool {
     !is_blank(s) && utf16_len(s) <= max
 }
 
+/// A character no title or description may hold: a control character (C0, DEL, C1) or an invisible
+/// bidirectional control. `multiline` allows `\t`, `\n` and `\r`.
+pub fn is_forbidden(c: char, multiline: bool) -> bool {
+    match c {
+        '\t' | '\n' | '\r' => !multiline,
+        '\u{061C}'
+        | '\u{200E}'
+        | '\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2066}'..='\u{2069}' => true,
+        c => c.is_control(),
+    }
+}
+
+fn clean(s: &str, multiline: bool) -> bool {
+    !s.chars().any(|c| is_forbidden(c, multiline))
+}
+
 /// A task or schedule title: not blank, at most 20 UTF-16 code units.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Title(String);
@@ -53,10 +75,12 @@ pub struct Title(String);
 impl Title {
     pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
         let value = value.into();
-        if bounded(&value, TITLE_MAX_UTF16) {
-            Ok(Self(value))
-        } else {
+        if !bounded(&value, TITLE_MAX_UTF16) {
             Err(ValidationError::Title)
+        } else if !clean(&value, false) {
+            Err(ValidationError::TitleCharacters)
+        } else {
+            Ok(Self(value))
         }
     }
 
@@ -72,10 +96,12 @@ pub struct Description(String);
 impl Description {
     pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
         let value = value.into();
-        if bounded(&value, DESCRIPTION_MAX_UTF16) {
-            Ok(Self(value))
-        } else {
+        if !bounded(&value, DESCRIPTION_MAX_UTF16) {
             Err(ValidationError::Description)
+        } else if !clean(&value, true) {
+            Err(ValidationError::DescriptionCharacters)
+        } else {
+            Ok(Self(value))
         }
     }
 
@@ -154,8 +180,52 @@ mod tests {
         // Character.isWhitespace is false for U+00A0, U+2007, U+202F, so these are not blank.
         for not_blank in ["\u{A0}", "\u{2007}", "\u{202F}", "\u{85}"] {
             assert!(!is_blank(not_blank), "{not_blank:?}");
+        }
+        for not_blank in ["\u{A0}", "\u{2007}", "\u{202F}"] {
             assert!(Title::parse(not_blank).is_ok());
         }
+        // U+0085 is not blank either, but a control character.
+        assert_eq!(
+            Title::parse("\u{85}"),
+            Err(ValidationError::TitleCharacters)
+        );
+    }
+
+    #[test]
+    fn control_and_bidirectional_characters_are_refused() {
+        for bad in [
+            "a\u{0}b",
+            "a\u{1B}[31m",
+            "abc\u{202E}fed",
+            "a\u{7F}",
+            "a\u{85}b",
+            "a\u{2066}b",
+            "a\nb",
+            "a\tb",
+        ] {
+            assert_eq!(
+                Title::parse(bad),
+                Err(ValidationError::TitleCharacters),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            ValidationError::TitleCharacters.to_string(),
+            msg::TITLE_CHARACTERS
+        );
+        assert_eq!(ValidationError::TitleCharacters.field(), "title");
+        for bad in ["a\u{0}b", "a\u{1B}[31m", "abc\u{202E}fed"] {
+            assert_eq!(
+                Description::parse(bad),
+                Err(ValidationError::DescriptionCharacters),
+                "{bad:?}"
+            );
+        }
+        assert!(Description::parse("첫 줄\n둘째 줄\r\n\t끝").is_ok());
+        // Joiners and other format characters used in real text stay allowed.
+        assert!(Title::parse("👩\u{200D}💻 코딩").is_ok());
+        // Blank wins over control: a title of only U+001F is blank (the reference's message).
+        assert_eq!(Title::parse("\u{1F}"), Err(ValidationError::Title));
     }
 
     #[test]

@@ -285,8 +285,30 @@ fn scan_date(scan: &mut Scan<'_>) -> Option<Date> {
     .ok()
 }
 
-/// An ISO local date `yyyy-MM-dd` (Java `LocalDate.parse`, strict: no 2024-02-30).
+/// The first date a request may name (a deadline, a schedule's start, a query).
+pub const FIRST_DATE: Date = jiff::civil::date(1, 1, 1);
+/// The last date a request may name: every day and week window around it, in every zone, is an instant
+/// Pinit can represent, so whatever can be stored can be queried (a task due 9999-12-31 could be created but
+/// not listed by its deadline).
+pub const LAST_DATE: Date = jiff::civil::date(9998, 12, 31);
+
+/// `date` if it lies in [`FIRST_DATE`]`..=`[`LAST_DATE`], else [`TimeError::OutOfRange`].
+pub fn in_range(date: Date) -> Result<Date, TimeError> {
+    if (FIRST_DATE..=LAST_DATE).contains(&date) {
+        Ok(date)
+    } else {
+        Err(TimeError::OutOfRange)
+    }
+}
+
+/// An ISO local date `yyyy-MM-dd` (Java `LocalDate.parse`, strict: no 2024-02-30) from a request: also
+/// within [`FIRST_DATE`]`..=`[`LAST_DATE`].
 pub fn parse_date(input: &str) -> Result<Date, TimeError> {
+    in_range(parse_stored_date(input)?)
+}
+
+/// An ISO local date `yyyy-MM-dd` as a row keeps it (rows written before the range existed stay readable).
+pub fn parse_stored_date(input: &str) -> Result<Date, TimeError> {
     let mut scan = Scan::new(input);
     match scan_date(&mut scan) {
         Some(date) if scan.is_empty() => Ok(date),
@@ -297,11 +319,13 @@ pub fn parse_date(input: &str) -> Result<Date, TimeError> {
 /// An ISO local date-time as the reference accepts it for `time` query parameters and
 /// `DateTimeWithZone.dateTime`: `yyyy-MM-ddTHH:mm[:ss[.fffffffff]]` (the `T` in either case), optionally
 /// followed by an offset (`Z`, `+09:00`) and a bracketed zone (`[Asia/Seoul]`), which are checked for
-/// syntax and **ignored** — the wall time is what counts, with the separately given `zoneId`.
+/// syntax and **ignored** — the wall time is what counts, with the separately given `zoneId`. The date is
+/// within [`FIRST_DATE`]`..=`[`LAST_DATE`].
 pub fn parse_local_date_time(input: &str) -> Result<DateTime, TimeError> {
     let bad = || TimeError::DateTime(input.to_owned());
     let mut scan = Scan::new(input);
     let date = scan_date(&mut scan).ok_or_else(bad)?;
+    let date = in_range(date)?;
     scan.byte(|b| b == b'T' || b == b't').ok_or_else(bad)?;
     let hour = scan.digits(2).ok_or_else(bad)?;
     scan.byte(|b| b == b':').ok_or_else(bad)?;
@@ -494,6 +518,35 @@ mod tests {
 
     fn zone(id: &str) -> Zone {
         Zone::parse(id).unwrap()
+    }
+
+    #[test]
+    fn what_a_request_may_name_can_be_queried_in_every_zone() {
+        for d in [FIRST_DATE, LAST_DATE] {
+            for z in [
+                "-18:00",
+                "+18:00",
+                "Etc/GMT+12",
+                "Pacific/Kiritimati",
+                "UTC",
+            ] {
+                let z = zone(z);
+                assert!(Window::day(d, &z).is_ok(), "{d} {z:?}");
+                assert!(Window::week(d, &z).is_ok(), "{d} {z:?}");
+                assert!(d.yesterday().is_ok() && d.tomorrow().is_ok());
+            }
+        }
+        assert_eq!(parse_date("9998-12-31"), Ok(LAST_DATE));
+        assert_eq!(parse_date("0001-01-01"), Ok(FIRST_DATE));
+        for outside in ["9999-01-01", "9999-12-31", "0000-12-31"] {
+            assert_eq!(parse_date(outside), Err(TimeError::OutOfRange), "{outside}");
+            assert_eq!(
+                parse_local_date_time(&format!("{outside}T10:00:00")),
+                Err(TimeError::OutOfRange)
+            );
+            // A row written before the range existed is still read.
+            assert!(parse_stored_date(outside).is_ok());
+        }
     }
 
     fn ts(s: &str) -> Timestamp {

@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use jiff::civil::DateTime;
 use pinit_kernel::ApiError;
 use pinit_kernel::error::FieldError;
+use pinit_kernel::extract::Field;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -53,6 +54,14 @@ impl Problems {
             self.presence(field, Value::Null, NOT_NULL);
         }
         value.as_ref()
+    }
+
+    /// An optional value that, when given, must not be `null`.
+    pub fn not_null<'a, T>(&mut self, field: &str, value: &'a Field<T>) -> Option<&'a T> {
+        if value.is_null() {
+            self.presence(field, Value::Null, NOT_NULL);
+        }
+        value.get()
     }
 
     /// A required string that must not be blank (Java `isBlank`).
@@ -151,7 +160,8 @@ pub fn resolve(p: &mut Problems, field: &str, local: DateTime, zone: &Zone) -> O
 #[serde(rename_all = "camelCase")]
 pub struct DateWithOffsetIn {
     pub date: Option<String>,
-    pub offset: Option<String>,
+    #[serde(default)]
+    pub offset: Field<String>,
     pub zone_id: Option<String>,
 }
 
@@ -227,14 +237,14 @@ pub struct TaskRequest {
     pub importance: Option<i64>,
     pub difficulty: Option<i64>,
     #[serde(default)]
-    pub add_dependencies: Option<Vec<DependencyIn>>,
+    pub add_dependencies: Field<Vec<DependencyIn>>,
     #[serde(default)]
-    pub remove_dependencies: Option<Vec<DependencyIn>>,
+    pub remove_dependencies: Field<Vec<DependencyIn>>,
 }
 
-fn pairs(p: &mut Problems, field: &str, list: &Option<Vec<DependencyIn>>) -> Vec<DependencyPair> {
+fn pairs(p: &mut Problems, field: &str, list: &Field<Vec<DependencyIn>>) -> Vec<DependencyPair> {
     let mut out = Vec::new();
-    for (i, d) in list.iter().flatten().enumerate() {
+    for (i, d) in p.not_null(field, list).into_iter().flatten().enumerate() {
         let from = p.required(&format!("{field}[{i}].fromId"), &d.from_id);
         let to = p.required(&format!("{field}[{i}].toId"), &d.to_id);
         if let (Some(&from), Some(&to)) = (from, to) {
@@ -257,12 +267,13 @@ impl TaskRequest {
         let title = p.not_blank("title", &self.title);
         let description = p.not_blank("description", &self.description);
         let due = p.required("dueDate", &self.due_date);
-        let (date, zone_id) = match due {
+        let (date, zone_id, offset) = match due {
             Some(d) => (
                 p.required("dueDate.date", &d.date),
                 p.required("dueDate.zoneId", &d.zone_id),
+                p.not_null("dueDate.offset", &d.offset),
             ),
-            None => (None, None),
+            None => (None, None, None),
         };
         let importance = p.required("importance", &self.importance);
         let difficulty = p.required("difficulty", &self.difficulty);
@@ -275,7 +286,7 @@ impl TaskRequest {
         let title = title.and_then(|t| p.check("title", t, Title::parse(t)));
         let description =
             description.and_then(|d| p.check("description", d, Description::parse(d)));
-        let offset = due.and_then(|d| d.offset.as_deref());
+        let offset = offset.map(String::as_str);
         let deadline = match (date, zone_id) {
             (Some(date), Some(zone)) => p.check(
                 "dueDate",
@@ -409,7 +420,7 @@ pub struct CursorResponse {
 // Schedules
 // ---------------------------------------------------------------------------------------------
 
-/// `ScheduleSimpleRequest` (create) and `ScheduleSimplePatchRequest` (patch: every field optional).
+/// `ScheduleSimpleRequest` (create).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ScheduleRequest {
@@ -419,12 +430,28 @@ pub struct ScheduleRequest {
     pub schedule_type: Option<String>,
 }
 
-/// `TaskScheduleRequest`.
+/// `ScheduleSimplePatchRequest`: every field optional, none `null`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SchedulePatchRequest {
+    #[serde(default)]
+    pub title: Field<String>,
+    #[serde(default)]
+    pub description: Field<String>,
+    #[serde(default)]
+    pub date: Field<DateTimeWithZoneIn>,
+    #[serde(default)]
+    pub schedule_type: Field<String>,
+}
+
+/// `TaskScheduleRequest` (`title` and `description` default to the task's).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskScheduleRequest {
-    pub title: Option<String>,
-    pub description: Option<String>,
+    #[serde(default)]
+    pub title: Field<String>,
+    #[serde(default)]
+    pub description: Field<String>,
     pub date: Option<DateTimeWithZoneIn>,
     pub schedule_type: Option<String>,
 }

@@ -12,8 +12,8 @@ use pinit_kernel::extract::{Json, Path, Query};
 use serde::Deserialize;
 
 use super::dto::{
-    Problems, ScheduleRequest, ScheduleResponse, StatisticsResponse, required_param, resolve,
-    schedule_type, zoned,
+    Problems, SchedulePatchRequest, ScheduleRequest, ScheduleResponse, StatisticsResponse,
+    required_param, resolve, schedule_type, zoned,
 };
 use crate::app::TaskApp;
 use crate::domain::{
@@ -147,29 +147,25 @@ pub async fn patch(
     State(app): State<TaskApp>,
     CurrentMember(member): CurrentMember<MemberId>,
     Path(id): Path<i64>,
-    Json(body): Json<ScheduleRequest>,
+    Json(body): Json<SchedulePatchRequest>,
 ) -> Result<Json<ScheduleResponse>, ApiError> {
     let mut p = Problems::new();
-    if let Some(d) = &body.date {
+    let title = p.not_null("title", &body.title);
+    let description = p.not_null("description", &body.description);
+    let date = p.not_null("date", &body.date);
+    let kind = p.not_null("scheduleType", &body.schedule_type);
+    if let Some(d) = date {
         p.required("date.dateTime", &d.date_time);
         p.required("date.zoneId", &d.zone_id);
     }
     if !p.is_empty() {
         return Err(p.into_error());
     }
-    let title = body
-        .title
-        .as_deref()
-        .map(|t| p.check("title", t, Title::parse(t)));
-    let description = body
-        .description
-        .as_deref()
-        .map(|d| p.check("description", d, Description::parse(d)));
-    let date = body.date.as_ref().map(|d| d.instant(&mut p, "date"));
-    let kind = body
-        .schedule_type
-        .as_deref()
-        .map(|k| schedule_type(&mut p, k));
+    let title = title.map(|t| p.check("title", t.as_str(), Title::parse(t.as_str())));
+    let description =
+        description.map(|d| p.check("description", d.as_str(), Description::parse(d.as_str())));
+    let date = date.map(|d| d.instant(&mut p, "date"));
+    let kind = kind.map(|k| schedule_type(&mut p, k));
     if !p.is_empty() {
         return Err(p.into_error());
     }

@@ -211,6 +211,8 @@ pub async fn schedule(
     let mut p = Problems::new();
     let date = p.required("date", &body.date);
     let kind = p.required("scheduleType", &body.schedule_type);
+    let title = p.not_null("title", &body.title);
+    let description = p.not_null("description", &body.description);
     if !p.is_empty() {
         return Err(p.into_error());
     }
@@ -223,8 +225,8 @@ pub async fn schedule(
         .schedule_task(
             member,
             TaskId(id),
-            body.title.as_deref(),
-            body.description.as_deref(),
+            title.map(String::as_str),
+            description.map(String::as_str),
             kind,
             start,
         )

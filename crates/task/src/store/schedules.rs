@@ -6,7 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Result, Sql, StoreError, get_instant, instant};
-use crate::domain::time::parse_date;
+use crate::domain::time::parse_stored_date;
 use crate::domain::{
     CorruptRecord, Description, MemberId, Run, RunSnapshot, Schedule, ScheduleDraft, ScheduleId,
     ScheduleState, ScheduleType, TaskId, Title, ValidationError, WeekKey, Window,
@@ -43,7 +43,7 @@ fn from_row(row: &AnyRow) -> Result<StoredSchedule> {
     let week_zone: Option<String> = row.try_get("stats_week_zone_id")?;
     let completed_week = match (week_start, week_zone) {
         (Some(start), Some(zone_id)) => Some(WeekKey {
-            start: parse_date(&start).map_err(invalid)?,
+            start: parse_stored_date(&start).map_err(invalid)?,
             zone_id,
         }),
         _ => None,

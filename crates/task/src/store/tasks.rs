@@ -7,7 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Result, Sql, StoreError, get_instant};
-use crate::domain::time::parse_date;
+use crate::domain::time::parse_stored_date;
 use crate::domain::{
     ArchiveCursor, CorruptRecord, Deadline, Description, Difficulty, Edge, Importance, MemberId,
     Task, TaskCursor, TaskFields, TaskId, Title, ValidationError, Zone,
@@ -34,7 +34,7 @@ fn from_row(row: &AnyRow) -> Result<StoredTask> {
     let date: String = row.try_get("deadline_date")?;
     let zone: String = row.try_get("deadline_zone_id")?;
     let deadline = Deadline::new(
-        parse_date(&date).map_err(invalid)?,
+        parse_stored_date(&date).map_err(invalid)?,
         Zone::parse(&zone).map_err(invalid)?,
     )
     .map_err(invalid)?;

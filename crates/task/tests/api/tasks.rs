@@ -748,6 +748,104 @@ async fn archive_cursor(backend: Backend) {
     assert_eq!(listed, vec![d10, open]);
 }
 
+/// The robustness sweep: `null` where the document forbids it, pages past `int32`, control characters in
+/// text, one date range for storing and querying, and error bodies that do not echo huge input.
+async fn nulls_pages_controls_ranges_and_echoes(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let m = app.member(1, None).await;
+    let task = app.task(m, "할 일", "2030-01-01", "Asia/Seoul").await;
+    let schedule = app
+        .schedule(m, "일정", "2030-01-01T09:00:00", "Asia/Seoul", "DEEP_WORK")
+        .await;
+
+    // `null` is refused where the document does not allow it; leaving a field out is still fine.
+    let null_field = |res: crate::support::Res, field: &str| {
+        res.assert_error(400, "Validation failed for 1 field(s)");
+        assert_eq!(res.body["errors"][0]["field"], field, "{}", res.text);
+        assert_eq!(res.body["errors"][0]["reason"], "must not be null");
+    };
+    let patch = format!("/v2/schedules/{schedule}");
+    for field in ["title", "description", "date", "scheduleType"] {
+        null_field(app.patch(m, &patch, json!({ field: null })).await, field);
+    }
+    app.patch(m, &patch, json!({})).await.assert(200);
+    let unchanged = app.get(m, &patch).await;
+    assert_eq!(unchanged.assert(200)["title"], "일정");
+    let mut body = task_body("새 일", "2030-01-02", Value::Null);
+    null_field(
+        app.post(m, "/v2/tasks", body.clone()).await,
+        "addDependencies",
+    );
+    body["addDependencies"] = json!([]);
+    body["dueDate"]["offset"] = Value::Null;
+    null_field(
+        app.post(m, "/v2/tasks", body.clone()).await,
+        "dueDate.offset",
+    );
+    body["dueDate"] = json!({"date": "2030-01-02", "zoneId": "Asia/Seoul"});
+    body["removeDependencies"] = Value::Null;
+    null_field(
+        app.patch(m, &format!("/v2/tasks/{task}"), body.clone())
+            .await,
+        "removeDependencies",
+    );
+    let copy = json!({"title": null, "date": {"dateTime": "2030-01-01T10:00:00", "zoneId": "Asia/Seoul"}, "scheduleType": "DEEP_WORK"});
+    null_field(
+        app.post(m, &format!("/v2/tasks/{task}/schedules"), copy)
+            .await,
+        "title",
+    );
+
+    // Pages are int32.
+    app.get(m, "/v2/tasks?page=2147483647").await.assert(200);
+    let res = app.get(m, "/v2/tasks?page=2147483648").await;
+    res.assert_error(400, "page는 2147483647 이하이어야 합니다.");
+
+    // Control characters and bidirectional overrides are not stored.
+    for title in ["a\u{0}b", "a\u{1b}[31m", "abc\u{202e}fed"] {
+        let res = app
+            .post(m, "/v2/tasks", task_body(title, "2030-01-02", json!([])))
+            .await;
+        res.assert_error(400, "제목에 제어 문자를 사용할 수 없습니다.");
+        let res = app.patch(m, &patch, json!({ "title": title })).await;
+        res.assert_error(400, "제목에 제어 문자를 사용할 수 없습니다.");
+    }
+
+    // One range: the last date that can be stored can be queried; the day after cannot be stored.
+    let last = app.task(m, "마지막 날", "9998-12-31", "Asia/Seoul").await;
+    let due = app
+        .get(
+            m,
+            "/v2/tasks/by-deadline?date=9998-12-31&zoneId=Pacific/Kiritimati",
+        )
+        .await;
+    assert_eq!(ids(due.assert(200)), vec![last]);
+    let res = app
+        .post(
+            m,
+            "/v2/tasks",
+            task_body("너무 먼 날", "9999-12-31", json!([])),
+        )
+        .await;
+    res.assert_error(400, "지원하지 않는 날짜 범위입니다.");
+    let res = app
+        .get(m, "/v2/tasks/by-deadline?date=9999-12-31&zoneId=Asia/Seoul")
+        .await;
+    res.assert_error(400, "지원하지 않는 날짜 범위입니다.");
+
+    // Error bodies cut what they repeat of the request.
+    let huge = "가".repeat(10_000);
+    let res = app
+        .post(m, "/v2/tasks", task_body(&huge, "2030-01-02", json!([])))
+        .await;
+    res.assert_error(400, "제목의 길이는 1자 이상 20자 이하여야 합니다.");
+    assert!(res.text.len() < 1_500, "{} bytes", res.text.len());
+    let long_path = format!("/v2/{}", "x".repeat(65_000));
+    let res = app.get(m, &long_path).await;
+    assert_eq!(res.status, 404);
+    assert!(res.text.len() < 1_500, "{} bytes", res.text.len());
+}
+
 both_backends!(
     create_list_cursor_and_by_deadline,
     by_deadline_is_zone_aware,
@@ -760,4 +858,5 @@ both_backends!(
     delete_detaches_or_deletes_schedules,
     lists_current_ready_and_cursor,
     archive_cursor,
+    nulls_pages_controls_ranges_and_echoes,
 );
