@@ -172,6 +172,8 @@ impl Upstream {
             .headers
             .entry("x-forwarded-proto")
             .or_insert(HeaderValue::from_static("http"));
+        // The service's spans continue the gateway's (docs/observability.md).
+        pinit_kernel::trace::inject(&mut parts.headers);
         let path_and_query = parts
             .uri
             .path_and_query()

@@ -23,6 +23,8 @@ use crate::config::{ConnectionUrl, DatabasePoolConfig};
 pub struct Tx {
     inner: sqlx::Transaction<'static, Any>,
     _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// One span per transaction, from `begin` until it ends (when traces are exported; not one per statement).
+    _span: tracing::Span,
 }
 
 impl Tx {
@@ -304,6 +306,12 @@ impl Db {
     /// lock before that, instead of in SQLite's busy handler, which sleeps up to 100 ms between tries and lets
     /// late-comers overtake (the tail of the embedded benchmark, docs/benchmarks.md).
     pub async fn begin(&self) -> Result<Tx, DbError> {
+        // Only inside a traced request or event: background loops (the relay's claims) start no traces.
+        let span = if crate::trace::exporting() && !tracing::Span::current().is_none() {
+            tracing::info_span!("db.transaction", otel.kind = "client", db.system = %self.backend)
+        } else {
+            tracing::Span::none()
+        };
         match self.backend {
             Backend::Sqlite => {
                 let turn = tokio::time::timeout(WRITER_TURN_WAIT, self.writer.clone().lock_owned())
@@ -313,11 +321,13 @@ impl Db {
                 Ok(Tx {
                     inner,
                     _writer: turn,
+                    _span: span,
                 })
             }
             Backend::Postgres => Ok(Tx {
                 inner: self.pool.begin().await?,
                 _writer: None,
+                _span: span,
             }),
         }
     }

@@ -19,6 +19,7 @@ use tower_http::trace::TraceLayer;
 use crate::clock::SharedClock;
 use crate::error::{self, ErrorRendering, ErrorStyle};
 use crate::health::Readiness;
+use crate::trace::{self, TraceContext};
 
 /// The correlation header, generated when absent and echoed on every response.
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -108,13 +109,28 @@ pub fn service_router(
                         .get(&REQUEST_ID)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("-");
-                    tracing::info_span!(
+                    let span = tracing::info_span!(
                         "request",
                         service,
                         method = %request.method(),
                         path = %request.uri().path(),
                         request_id,
-                    )
+                        otel.name = tracing::field::Empty,
+                        otel.kind = tracing::field::Empty,
+                    );
+                    if trace::exporting() {
+                        let route = request
+                            .extensions()
+                            .get::<MatchedPath>()
+                            .map_or("unmatched", |p| p.as_str());
+                        span.record("otel.name", format!("{} {route}", request.method()));
+                        span.record("otel.kind", "server");
+                        trace::set_parent(
+                            &span,
+                            TraceContext::from_headers(request.headers()).as_ref(),
+                        );
+                    }
+                    span
                 })
                 .on_request(())
                 .on_failure(())
@@ -127,7 +143,8 @@ pub fn service_router(
                         );
                     },
                 ),
-        );
+        )
+        .layer(middleware::from_fn(continue_trace));
     // Probes are not logged or counted: Kubernetes calls them every few seconds.
     app.merge(readiness.router())
         .layer(middleware::from_fn_with_state(
@@ -137,6 +154,13 @@ pub fn service_router(
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeId))
         .layer(middleware::from_fn(sanitize_request_id))
+}
+
+/// Keeps the request's incoming trace context for what the handler sends on (outbox rows, calls), and for
+/// its log lines (docs/observability.md).
+async fn continue_trace(request: Request, next: Next) -> Response {
+    let parent = TraceContext::from_headers(request.headers());
+    trace::within(parent, next.run(request)).await
 }
 
 /// Once shutdown has begun (the lame-duck period, see [`crate::Lifecycle`]), every response says

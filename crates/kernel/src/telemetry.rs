@@ -1,7 +1,22 @@
-//! Structured logs: human-readable locally, one JSON object per line with `log.format = "json"`.
+//! Structured logs — human-readable locally, one JSON object per line with `log.format = "json"` — and, when
+//! the standard `OTEL_*` variables ask for it, traces exported with OTLP over HTTP/protobuf
+//! (docs/observability.md). Exporting is off by default; then no OpenTelemetry layer is installed at all.
 
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::format::FmtSpan;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing::Subscriber;
+use tracing::dispatcher::{Dispatch, WeakDispatch};
+use tracing_subscriber::fmt::format::{FmtSpan, JsonFields, Writer};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use crate::config::{LogConfig, LogFormat};
 
@@ -11,10 +26,47 @@ pub enum TelemetryError {
         "log.level `{level}` is not a valid filter ({reason}); use e.g. `info` or `info,pinit_task=debug`"
     )]
     BadFilter { level: String, reason: String },
+    #[error("cannot set up the OTLP trace exporter: {0}")]
+    Otlp(String),
 }
 
-/// Installs the global subscriber. A second call (tests) keeps the first one.
-pub fn init(config: &LogConfig) -> Result<(), TelemetryError> {
+/// What [`init`] installed. Call [`Telemetry::shutdown`] at the end, so buffered spans are exported.
+#[must_use = "spans still buffered are lost unless `shutdown` is called"]
+#[derive(Debug, Default)]
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// Whether spans are exported.
+    pub fn exporting(&self) -> bool {
+        self.provider.is_some()
+    }
+
+    /// Exports the spans still buffered and stops the exporter (bounded by `OTEL_BSP_EXPORT_TIMEOUT`).
+    /// Blocks the calling thread: call it after the async work is done, with the runtime still alive (the
+    /// export runs on it).
+    pub fn shutdown(self) {
+        if let Some(provider) = self.provider
+            && let Err(e) = provider.shutdown()
+        {
+            eprintln!("pinit: exporting the last spans failed: {e}");
+        }
+    }
+}
+
+static DISPATCH: OnceLock<WeakDispatch> = OnceLock::new();
+
+/// The installed subscriber (for reading a span's OpenTelemetry context while formatting a log line).
+pub(crate) fn dispatch() -> Option<Dispatch> {
+    DISPATCH.get().and_then(WeakDispatch::upgrade)
+}
+
+/// Installs the global subscriber: logs as `config` says, plus the OpenTelemetry layer when the environment
+/// asks for OTLP export ([`otlp_requested`]); `service` is the `service.name` unless `OTEL_SERVICE_NAME` (or
+/// `service.name` in `OTEL_RESOURCE_ATTRIBUTES`) names one. With export on it must be called inside the
+/// Tokio runtime (the exporter sends on it). A second call (tests) keeps the first subscriber.
+pub fn init(config: &LogConfig, service: &str) -> Result<Telemetry, TelemetryError> {
     let filter =
         EnvFilter::builder()
             .parse(&config.level)
@@ -22,23 +74,172 @@ pub fn init(config: &LogConfig) -> Result<(), TelemetryError> {
                 level: config.level.clone(),
                 reason: e.to_string(),
             })?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match config.format {
-        LogFormat::Pretty => builder
+    type Inner = tracing_subscriber::layer::Layered<EnvFilter, Registry>;
+    let mut layers: Vec<Box<dyn Layer<Inner> + Send + Sync>> = Vec::new();
+    layers.push(match config.format {
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
             .with_target(false)
             .with_span_events(FmtSpan::NONE)
             .compact()
-            .try_init(),
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .try_init(),
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .fmt_fields(JsonFields::new())
+            .event_format(WithTraceId(
+                tracing_subscriber::fmt::format()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(false),
+            ))
+            .boxed(),
+    });
+    let provider = if otlp_requested() {
+        Some(tracer_provider(service)?)
+    } else {
+        None
     };
-    Ok(())
+    if let Some(provider) = &provider {
+        // Spans only: log events stay in the logs (joined to traces by `trace_id`), so nothing a log line
+        // says becomes a span attribute.
+        layers.push(
+            tracing_opentelemetry::layer()
+                .with_tracer(provider.tracer("pinit"))
+                .with_location(false)
+                .with_threads(false)
+                .with_tracked_inactivity(false)
+                .with_filter(tracing_subscriber::filter::filter_fn(|m| m.is_span()))
+                .boxed(),
+        );
+    }
+    let dispatch = Dispatch::new(Registry::default().with(filter).with(layers));
+    if dispatch.clone().try_init().is_ok() {
+        let _ = DISPATCH.set(dispatch.downgrade());
+        if provider.is_some() {
+            crate::trace::set_exporting();
+        }
+    }
+    if provider.is_some() {
+        let protocol =
+            env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").or(env("OTEL_EXPORTER_OTLP_PROTOCOL"));
+        if let Some(p) = protocol.filter(|p| p != "http/protobuf") {
+            tracing::warn!(protocol = %p, "only OTLP over http/protobuf is supported; exporting with it");
+        }
+    }
+    Ok(Telemetry { provider })
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// Whether traces are to be exported: `OTEL_TRACES_EXPORTER` lists `otlp`, or it is unset and an OTLP
+/// endpoint is (`OTEL_EXPORTER_OTLP_ENDPOINT` / `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`); never with
+/// `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`.
+pub fn otlp_requested() -> bool {
+    if env("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        return false;
+    }
+    match env("OTEL_TRACES_EXPORTER") {
+        Some(exporters) => exporters.split(',').any(|e| e.trim() == "otlp"),
+        None => {
+            env("OTEL_EXPORTER_OTLP_ENDPOINT").is_some()
+                || env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some()
+        }
+    }
+}
+
+fn tracer_provider(service: &str) -> Result<SdkTracerProvider, TelemetryError> {
+    let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+        TelemetryError::Otlp("the exporter must be set up inside the async runtime".into())
+    })?;
+    let timeout = env("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")
+        .or(env("OTEL_EXPORTER_OTLP_TIMEOUT"))
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .map_or(Duration::from_secs(10), Duration::from_millis);
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .map_err(|e| TelemetryError::Otlp(e.to_string()))?;
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_timeout(timeout)
+        .with_http_client(OtlpClient { client, runtime })
+        .build()
+        .map_err(|e| TelemetryError::Otlp(e.to_string()))?;
+    let named = env("OTEL_SERVICE_NAME").is_some()
+        || env("OTEL_RESOURCE_ATTRIBUTES").is_some_and(|a| a.contains("service.name="));
+    let mut resource = Resource::builder();
+    if !named {
+        resource = resource.with_service_name(service.to_string());
+    }
+    Ok(SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(resource.build())
+        .build())
+}
+
+/// The exporter's HTTP client: the workspace's reqwest (one HTTP and TLS stack), run on the Tokio runtime —
+/// the SDK's batch processor exports from a thread of its own, where reqwest cannot run by itself.
+#[derive(Debug)]
+struct OtlpClient {
+    client: reqwest::Client,
+    runtime: tokio::runtime::Handle,
+}
+
+#[async_trait::async_trait]
+impl opentelemetry_http::HttpClient for OtlpClient {
+    async fn send_bytes(
+        &self,
+        request: http::Request<bytes::Bytes>,
+    ) -> Result<http::Response<bytes::Bytes>, opentelemetry_http::HttpError> {
+        let request = reqwest::Request::try_from(request)?;
+        let client = self.client.clone();
+        let sent = self.runtime.spawn(async move {
+            let response = client.execute(request).await?;
+            let mut answer = http::Response::builder().status(response.status());
+            if let Some(headers) = answer.headers_mut() {
+                *headers = response.headers().clone();
+            }
+            let body = response.bytes().await?;
+            Ok::<_, opentelemetry_http::HttpError>(answer.body(body)?)
+        });
+        sent.await?
+    }
+}
+
+/// JSON log lines with the trace id first: `{"trace_id":"…","timestamp":…}` (see [`crate::trace`]).
+struct WithTraceId<F>(F);
+
+impl<S, N, F> FormatEvent<S, N> for WithTraceId<F>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let span = ctx.parent_span().map(|s| s.id());
+        let Some(trace_id) = crate::trace::log_trace_id(span.as_ref()) else {
+            return self.0.format_event(ctx, writer, event);
+        };
+        let mut line = String::new();
+        self.0.format_event(ctx, Writer::new(&mut line), event)?;
+        match line.strip_prefix('{') {
+            Some(rest) if !rest.starts_with('}') => {
+                write!(writer, "{{\"trace_id\":\"{trace_id}\",{rest}")
+            }
+            _ => writer.write_str(&line),
+        }
+    }
 }
 
 /// Validates a filter without installing anything (configuration checks).

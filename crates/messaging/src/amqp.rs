@@ -11,7 +11,8 @@
 //! queue of the same name keeps it (the newest [`UNROUTABLE_MAX_LENGTH`]) for an operator to look at or move
 //! back; once that copy is confirmed the row is settled ([`Published::Unrouted`]), not retried.
 //! Properties: `message_id` = event id, `content_type` = `application/json`, `type` = message name,
-//! `timestamp` = occurred-at (seconds), headers `pinit-aggregate-{type,id,version}`.
+//! `timestamp` = occurred-at (seconds), headers `pinit-aggregate-{type,id,version}` and, when the event was
+//! recorded in a trace, the W3C `traceparent`/`tracestate`.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -31,6 +32,7 @@ use lapin::{
 };
 use lapin::tcp::{OwnedIdentity, OwnedTLSConfig};
 use pinit_kernel::config::ConnectionUrl;
+use pinit_kernel::trace::{TRACEPARENT, TRACESTATE, TraceContext};
 use pinit_kernel::tls::TlsMaterial;
 use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -256,6 +258,18 @@ pub fn properties(m: &OutboundMessage) -> BasicProperties {
     if let Some(v) = m.aggregate_version {
         headers.insert(HEADER_AGGREGATE_VERSION.into(), AMQPValue::LongLongInt(v));
     }
+    if let Some(context) = &m.trace_context {
+        headers.insert(
+            TRACEPARENT.as_str().into(),
+            AMQPValue::LongString(context.traceparent().into()),
+        );
+        if let Some(state) = context.tracestate() {
+            headers.insert(
+                TRACESTATE.as_str().into(),
+                AMQPValue::LongString(state.into()),
+            );
+        }
+    }
     BasicProperties::default()
         .with_message_id(m.event_id.as_str().into())
         .with_content_type("application/json".into())
@@ -298,6 +312,12 @@ pub fn incoming(delivery: &Delivery) -> IncomingEvent {
             aggregate_type: header(HEADER_AGGREGATE_TYPE).and_then(text),
             aggregate_id: header(HEADER_AGGREGATE_ID).and_then(text),
             aggregate_version: header(HEADER_AGGREGATE_VERSION).and_then(int),
+            trace_context: header(TRACEPARENT.as_str())
+                .and_then(text)
+                .and_then(|parent| {
+                    let state = header(TRACESTATE.as_str()).and_then(text);
+                    TraceContext::new(&parent, state.as_deref())
+                }),
         },
         &delivery.data,
     )

@@ -15,6 +15,7 @@ use jiff::Timestamp;
 use metrics::{counter, histogram};
 use pinit_kernel::db::{DbError, Tx};
 use pinit_kernel::text::truncate;
+use pinit_kernel::trace;
 use pinit_kernel::{Db, SharedClock};
 use tokio_util::sync::CancellationToken;
 
@@ -367,8 +368,17 @@ impl Inbox {
     }
 
     async fn try_once(&self, event: &IncomingEvent, may_run: bool) -> Result<Try, TryError> {
-        let mut tx = self.inner.db.begin().await.map_err(TryError::Database)?;
-        let step = self.apply(&mut tx, event, may_run).await?;
+        let run = async {
+            let mut tx = self.inner.db.begin().await.map_err(TryError::Database)?;
+            let step = self.apply(&mut tx, event, may_run).await?;
+            self.end(tx, step).await
+        };
+        trace::follow(event.trace_context.clone(), self.span(event), run).await
+    }
+
+    /// Commits what [`Inbox::apply`] did when it counts (applied, stale); a failed commit of an applied event
+    /// is a failed run.
+    async fn end(&self, tx: Tx, step: Try) -> Result<Try, TryError> {
         match step {
             Try::Done(Outcome::Applied) => {
                 // A failed commit (serialization conflict, lost connection) is a failed run like any other.
@@ -401,7 +411,8 @@ impl Inbox {
             if event.malformed.is_some() {
                 return Err(failed(at, None));
             }
-            match self.apply(&mut tx, event, true).await {
+            let applied = self.apply(&mut tx, event, true);
+            match trace::follow(event.trace_context.clone(), self.span(event), applied).await {
                 Ok(Try::Done(outcome)) => outcomes.push(outcome),
                 Ok(Try::Exhausted) | Err(TryError::Database(_)) => return Err(failed(at, None)),
                 Err(TryError::Handler(e)) => return Err(failed(at, Some(e))),
@@ -413,6 +424,22 @@ impl Inbox {
             .zip(events)
             .map(|(outcome, event)| self.finish(outcome, event))
             .collect())
+    }
+
+    /// The span of handling `event` (when traces are exported): a child of the producer's `publish` span.
+    fn span(&self, event: &IncomingEvent) -> tracing::Span {
+        if !trace::exporting() {
+            return tracing::Span::none();
+        }
+        tracing::info_span!(
+            "consume",
+            otel.name = format!("{} process", event.routing_key),
+            otel.kind = "consumer",
+            consumer = self.consumer(),
+            messaging.message.id = %event.id,
+            messaging.destination.name = %event.exchange,
+            messaging.rabbitmq.destination.routing_key = %event.routing_key,
+        )
     }
 
     /// The inbox steps for `event` inside `tx`, without committing: record it (a duplicate stops here), check

@@ -3,6 +3,7 @@
 //! `occurredAt` instant is written ([`instant`]).
 
 use jiff::Timestamp;
+use pinit_kernel::trace::TraceContext;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -131,6 +132,8 @@ pub struct OutboundMessage {
     pub payload: String,
     /// Earlier publish attempts of this row (0 on the first).
     pub attempts: i64,
+    /// The W3C trace context the event was recorded in (sent as the `traceparent`/`tracestate` headers).
+    pub trace_context: Option<TraceContext>,
 }
 
 /// The aggregate an incoming event is about.
@@ -159,6 +162,8 @@ pub struct IncomingEvent {
     pub payload: serde_json::Value,
     /// The body as received.
     pub body: String,
+    /// The producer's trace context (`traceparent`/`tracestate` headers): the consumer's span continues it.
+    pub trace_context: Option<TraceContext>,
     pub(crate) malformed: Option<String>,
 }
 
@@ -177,6 +182,7 @@ pub(crate) struct Envelope<'a> {
     pub aggregate_type: Option<String>,
     pub aggregate_id: Option<String>,
     pub aggregate_version: Option<i64>,
+    pub trace_context: Option<TraceContext>,
 }
 
 impl IncomingEvent {
@@ -246,6 +252,7 @@ impl IncomingEvent {
             occurred_at,
             payload,
             body: text,
+            trace_context: env.trace_context,
             malformed,
         }
     }
@@ -262,6 +269,7 @@ impl IncomingEvent {
                 aggregate_type: Some(m.aggregate_type.clone()),
                 aggregate_id: Some(m.aggregate_id.clone()),
                 aggregate_version: m.aggregate_version,
+                trace_context: m.trace_context.clone(),
             },
             m.payload.as_bytes(),
         )

@@ -17,7 +17,6 @@ use jiff::Timestamp;
 use pinit_kernel::db::{Backend, DbError, Tx};
 use pinit_kernel::text::truncate;
 use pinit_kernel::trace::TraceContext;
-
 use pinit_kernel::{SharedClock, WakeSignal};
 use sqlx::Executor;
 
@@ -133,7 +132,6 @@ impl Outbox {
              trace_context) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)",
         )
-
         .bind(id.to_string())
         .bind(exchange)
         .bind(routing_key)
@@ -146,7 +144,6 @@ impl Outbox {
         .bind(now)
         .bind(trace_context)
         .execute(&mut **tx)
-
         .await?;
         if is_postgres(tx) && self.notify_due(now) {
             // Identical notifications of one transaction are folded into one by PostgreSQL.
@@ -240,7 +237,6 @@ type ClaimRow = (
     i64,
     Option<String>,
 );
-
 
 /// What a publish round found out, to be written to the outbox: rows now published, rows to retry later,
 /// rows that failed their last allowed attempt.
@@ -385,7 +381,6 @@ fn claim_sql(backend: Backend, prefix: &str, candidate: &str, earlier: &str) -> 
            ORDER BY o.seq LIMIT $4{lock}{close} \
          RETURNING seq, event_id, exchange, routing_key, event_type, aggregate_type, aggregate_id, \
                    aggregate_version, payload, occurred_at_us, created_at_us, attempts, trace_context",
-
         lock = backend.for_update_skip_locked(),
     )
 }
@@ -409,7 +404,6 @@ fn claimed_rows(rows: Vec<ClaimRow>) -> Vec<Claimed> {
                 attempts,
                 trace_context,
             )| Claimed {
-
                 seq,
                 created_at_us,
                 message: OutboundMessage {
@@ -424,12 +418,9 @@ fn claimed_rows(rows: Vec<ClaimRow>) -> Vec<Claimed> {
                         .unwrap_or(Timestamp::UNIX_EPOCH),
                     payload,
                     attempts,
-                    trace_context: trace_context
-                        .as_deref()
-                        .and_then(TraceContext::from_stored),
+                    trace_context: trace_context.as_deref().and_then(TraceContext::from_stored),
                 },
             },
-
         )
         .collect();
     claimed.sort_by_key(|c| c.seq);

@@ -22,9 +22,11 @@ use pinit_kernel::Db;
 use pinit_kernel::clock::micros;
 use pinit_kernel::config::ConnectionUrl;
 use pinit_kernel::db::DbError;
+use pinit_kernel::trace;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::RelayConfig;
+use crate::message::OutboundMessage;
 use crate::outbox::{self, NOTIFY_CHANNEL, Outbox, Settlement};
 use crate::transport::{PublishError, Published, Transport};
 
@@ -239,7 +241,8 @@ impl Relay {
         if claimed.is_empty() {
             return Ok(Round::default());
         }
-        let messages: Vec<_> = claimed.iter().map(|c| c.message.clone()).collect();
+        let mut messages: Vec<_> = claimed.iter().map(|c| c.message.clone()).collect();
+        let spans = self.publish_spans(&mut messages);
         let timeout = self.config.publish_timeout.get();
         let started = Instant::now();
         let results = match tokio::time::timeout(
@@ -260,6 +263,12 @@ impl Relay {
             }
             Err(_) => vec![Err(PublishError::Timeout(timeout)); messages.len()],
         };
+        for (span, result) in spans.iter().zip(&results) {
+            if let Err(e) = result {
+                span.record("otel.status_code", "ERROR");
+                span.record("error", e.reason());
+            }
+        }
         let elapsed = started.elapsed().as_secs_f64();
         let done_at = self.outbox.now_us();
 
@@ -347,6 +356,37 @@ impl Relay {
             at_us: done_at,
         };
         Ok(round)
+    }
+
+    /// When traces are exported: a `publish` span per message, continuing the trace the event was recorded in,
+    /// and the message then carries that span's context to the consumer. (Not exporting: no spans, and the
+    /// stored context goes on unchanged.)
+    fn publish_spans(&self, messages: &mut [OutboundMessage]) -> Vec<tracing::Span> {
+        if !trace::exporting() {
+            return Vec::new();
+        }
+        messages
+            .iter_mut()
+            .map(|m| {
+                let span = tracing::info_span!(
+                    "publish",
+                    otel.name = format!("{} publish", m.routing_key),
+                    otel.kind = "producer",
+                    otel.status_code = tracing::field::Empty,
+                    error = tracing::field::Empty,
+                    relay = %self.name,
+                    messaging.system = self.transport.name(),
+                    messaging.destination.name = %m.exchange,
+                    messaging.rabbitmq.destination.routing_key = %m.routing_key,
+                    messaging.message.id = %m.event_id,
+                );
+                trace::set_parent(&span, m.trace_context.as_ref());
+                if let Some(context) = trace::context_of(&span) {
+                    m.trace_context = Some(context);
+                }
+                span
+            })
+            .collect()
     }
 
     /// Updates the backlog gauges; returns how long until the earliest retry falls due.

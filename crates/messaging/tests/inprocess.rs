@@ -148,7 +148,6 @@ async fn a_crash_between_delivery_and_mark_redelivers_and_the_inbox_drops_the_du
         attempts: 0,
         trace_context: None,
     };
-
     let results = bus
         .publish(std::slice::from_ref(&msg), Duration::from_secs(5))
         .await;

@@ -17,7 +17,10 @@ use pinit_contracts::schedule::schedule_grpc_service_client::ScheduleGrpcService
 use pinit_contracts::schedule::{
     GetScheduleRequest, GetScheduleResponse, GetSchedulesStateRequest, ScheduleStateEntry,
 };
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
+use tracing::Instrument;
 
 use crate::domain::{
     MemberId, ScheduleBasics, ScheduleId, ScheduleKey, ScheduleSnapshot, ScheduleState,
@@ -62,7 +65,7 @@ pub trait ScheduleDirectory: Send + Sync + 'static {
 pub struct GrpcScheduleDirectory {
     /// One client per task replica (`task_grpc_url` may list several, comma-separated); used in turn, and a
     /// replica that cannot be reached is passed over for the next (the RPCs are reads: safe to repeat).
-    clients: Vec<ScheduleGrpcServiceClient<Channel>>,
+    clients: Vec<Client>,
     next: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
@@ -70,6 +73,32 @@ impl std::fmt::Debug for GrpcScheduleDirectory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GrpcScheduleDirectory")
             .finish_non_exhaustive()
+    }
+}
+
+/// A client of one task replica; every call carries the caller's trace context.
+type Client = ScheduleGrpcServiceClient<InterceptedService<Channel, PropagateTrace>>;
+
+/// Puts the current W3C trace context (`traceparent`, `tracestate`) into a call's metadata, so the task
+/// service's span joins the caller's trace (docs/observability.md).
+#[derive(Debug, Clone, Copy)]
+struct PropagateTrace;
+
+impl Interceptor for PropagateTrace {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(context) = pinit_kernel::trace::current() {
+            let metadata = request.metadata_mut();
+            if let Ok(value) = context.traceparent().parse() {
+                metadata.insert("traceparent", value);
+            }
+            if let Some(value) = context.tracestate().and_then(|s| s.parse().ok()) {
+                metadata.insert("tracestate", value);
+            }
+        }
+        Ok(request)
     }
 }
 
@@ -105,10 +134,7 @@ impl GrpcScheduleDirectory {
         })
     }
 
-    fn client(
-        url: &str,
-        timeout: Duration,
-    ) -> Result<ScheduleGrpcServiceClient<Channel>, DirectoryUrlError> {
+    fn client(url: &str, timeout: Duration) -> Result<Client, DirectoryUrlError> {
         let err = |reason: String| DirectoryUrlError {
             url: url.to_string(),
             reason,
@@ -124,25 +150,43 @@ impl GrpcScheduleDirectory {
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(30))
             .keep_alive_while_idle(true);
-        Ok(ScheduleGrpcServiceClient::new(endpoint.connect_lazy()))
+        Ok(ScheduleGrpcServiceClient::with_interceptor(
+            endpoint.connect_lazy(),
+            PropagateTrace,
+        ))
     }
 
-    /// Calls `rpc` on the replicas in turn until one answers (any answer but `UNAVAILABLE`).
-    async fn call<T, F, Fut>(&self, rpc: F) -> Result<T, tonic::Status>
+    /// Calls `rpc` (the method `method`) on the replicas in turn until one answers (any answer but
+    /// `UNAVAILABLE`), in a client span when traces are exported.
+    async fn call<T, F, Fut>(&self, method: &'static str, rpc: F) -> Result<T, tonic::Status>
     where
-        F: Fn(ScheduleGrpcServiceClient<Channel>) -> Fut,
+        F: Fn(Client) -> Fut,
         Fut: std::future::Future<Output = Result<T, tonic::Status>>,
     {
-        let n = self.clients.len();
-        let start = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut last = None;
-        for i in 0..n {
-            match rpc(self.clients[(start + i) % n].clone()).await {
-                Err(status) if status.code() == tonic::Code::Unavailable => last = Some(status),
-                other => return other,
+        let span = if pinit_kernel::trace::exporting() {
+            tracing::info_span!(
+                "grpc.client",
+                otel.name = format!("pinit.schedule.ScheduleGrpcService/{method}"),
+                otel.kind = "client",
+                rpc.system = "grpc",
+                rpc.method = method,
+            )
+        } else {
+            tracing::Span::none()
+        };
+        let calls = async {
+            let n = self.clients.len();
+            let start = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut last = None;
+            for i in 0..n {
+                match rpc(self.clients[(start + i) % n].clone()).await {
+                    Err(status) if status.code() == tonic::Code::Unavailable => last = Some(status),
+                    other => return other,
+                }
             }
-        }
-        Err(last.unwrap_or_else(|| tonic::Status::unavailable("no task replica")))
+            Err(last.unwrap_or_else(|| tonic::Status::unavailable("no task replica")))
+        };
+        calls.instrument(span).await
     }
 
     async fn get(&self, key: ScheduleKey) -> Result<Option<ScheduleBasics>, DirectoryError> {
@@ -151,7 +195,9 @@ impl GrpcScheduleDirectory {
             owner_id: key.owner_id.get(),
         };
         let answer = self
-            .call(|mut client| async move { client.get_schedule_basics(request).await })
+            .call("GetScheduleBasics", |mut client| async move {
+                client.get_schedule_basics(request).await
+            })
             .await;
         match answer {
             Ok(response) => basics_from(key, response.into_inner()).map(Some),
@@ -175,7 +221,7 @@ impl GrpcScheduleDirectory {
                 schedule_ids: chunk.iter().map(|k| k.schedule_id.get()).collect(),
             };
             let answer = self
-                .call(|mut client| {
+                .call("GetSchedulesState", |mut client| {
                     let request = request.clone();
                     async move { client.get_schedules_state(request).await }
                 })

@@ -27,6 +27,7 @@ use pinit_kernel::db::DbError;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::app::{NOTIFY_CHANNEL, Notifications};
 use crate::domain::delivery::{self, CatchUp, Check, Due, Plan};
@@ -290,8 +291,22 @@ impl Dispatcher {
         Ok((rows, claimed_at))
     }
 
-    /// Asks the domain about one claimed batch, sends what is due, records it all.
+    /// Asks the domain about one claimed batch, sends what is due, records it all — in one `dispatch` span when
+    /// traces are exported (the re-check call and the sends are its children).
     async fn process(
+        &self,
+        rows: Vec<Upcoming>,
+        claimed_at: Instant,
+    ) -> Result<RoundReport, DbError> {
+        let span = if pinit_kernel::trace::exporting() {
+            tracing::info_span!("dispatch", batch = rows.len())
+        } else {
+            tracing::Span::none()
+        };
+        self.process_batch(rows, claimed_at).instrument(span).await
+    }
+
+    async fn process_batch(
         &self,
         rows: Vec<Upcoming>,
         claimed_at: Instant,

@@ -26,13 +26,6 @@ fn main() -> ExitCode {
         }
     };
     let config = loaded.config;
-    if let Err(e) = pinit_kernel::telemetry::init(&config.log) {
-        eprintln!("pinit: invalid configuration: {e}");
-        return ExitCode::from(EXIT_CONFIG);
-    }
-    for warning in &loaded.warnings {
-        tracing::warn!("{warning}");
-    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -43,7 +36,37 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    runtime.block_on(dispatch(cli.command, mode, config))
+    // Inside the runtime: the trace exporter (when OTEL_* asks for one) sends on it.
+    let telemetry = {
+        let _runtime = runtime.enter();
+        pinit_kernel::telemetry::init(&config.log, &service_name(mode))
+    };
+    let telemetry = match telemetry {
+        Ok(telemetry) => telemetry,
+        Err(e @ pinit_kernel::telemetry::TelemetryError::BadFilter { .. }) => {
+            eprintln!("pinit: invalid configuration: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+        Err(e) => {
+            eprintln!("pinit: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    let code = runtime.block_on(dispatch(cli.command, mode, config));
+    // The last spans go out on the runtime, which is still alive here.
+    telemetry.shutdown();
+    code
+}
+
+/// The `service.name` of this process's spans when `OTEL_SERVICE_NAME` does not set one.
+fn service_name(mode: Mode) -> String {
+    match mode {
+        Mode::Serve => "pinit".into(),
+        other => format!("pinit-{}", other.name()),
+    }
 }
 
 async fn dispatch(command: Option<Command>, mode: Mode, config: Config) -> ExitCode {

@@ -232,6 +232,8 @@ fn serve_grpc(
     }
     lc.spawn(Phase::Core, "task-grpc", async move {
         tonic::transport::Server::builder()
+            // A span per call, continuing the caller's trace (`traceparent` metadata).
+            .trace_fn(pinit_kernel::trace::grpc_server_span)
             .add_service(service)
             .serve_with_incoming_shutdown(
                 tonic::transport::server::TcpIncoming::from(listener),

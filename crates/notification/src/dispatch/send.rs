@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use futures::future::join_all;
 use pinit_kernel::db::DbError;
+use tracing::Instrument;
 
 use super::Dispatcher;
 use crate::domain::delivery::{self, Due};
@@ -80,11 +81,10 @@ impl Dispatcher {
                         return (di, vi, None);
                     }
                     let ttl = delivery::ttl(start, clock.now(), grace);
-                    let outcome = self
-                        .inner
-                        .pusher
-                        .send(&subscription.target, &message, ttl)
-                        .await;
+                    let send = self.inner.pusher.send(&subscription.target, &message, ttl);
+                    let span = push_span(&subscription);
+                    let outcome = send.instrument(span.clone()).await;
+                    span.record("push.outcome", outcome.status().as_str());
                     (di, vi, Some((outcome, clock.now())))
                 }
             })
@@ -112,4 +112,18 @@ impl Dispatcher {
         }
         sent
     }
+}
+
+/// The span of one push (when traces are exported): the kind of push service and the outcome, never the endpoint,
+/// keys, device or member.
+fn push_span(subscription: &Subscription) -> tracing::Span {
+    if !pinit_kernel::trace::exporting() {
+        return tracing::Span::none();
+    }
+    tracing::info_span!(
+        "push.send",
+        otel.kind = "client",
+        push.kind = subscription.target.kind().as_str(),
+        push.outcome = tracing::field::Empty,
+    )
 }

@@ -595,6 +595,7 @@ pub fn event(
         occurred_at,
         payload: payload.to_string(),
         attempts: 0,
+        trace_context: None,
     }
 }
 

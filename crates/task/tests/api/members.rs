@@ -23,6 +23,7 @@ fn member_created(event_id: &str, payload: Value) -> OutboundMessage {
         occurred_at: "2026-02-01T00:00:00Z".parse().unwrap(),
         payload: payload.to_string(),
         attempts: 0,
+        trace_context: None,
     }
 }
 
