@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use pinit_kernel::error::FieldError;
-use pinit_kernel::extract::{Json, Query};
+use pinit_kernel::extract::{Field, Json, Query};
 use pinit_kernel::{ApiError, CurrentMember};
 use serde::Deserialize;
 
@@ -87,8 +87,10 @@ async fn subscribed(
 #[serde(rename_all = "camelCase")]
 struct SubscribeBody {
     device_id: Option<String>,
-    token: Option<String>,
-    subscription: Option<SubscriptionBody>,
+    #[serde(default)]
+    token: Field<String>,
+    #[serde(default)]
+    subscription: Field<SubscriptionBody>,
 }
 
 /// `PushSubscription.toJSON()`: `{endpoint, expirationTime, keys: {p256dh, auth}}`.
@@ -112,7 +114,19 @@ async fn subscribe(
     CurrentMember(member): CurrentMember<MemberId>,
     Json(body): Json<SubscribeBody>,
 ) -> Result<(), ApiError> {
-    let subscription = body.subscription.map(|s| {
+    // Either may be left out, but neither may be `null` (the document does not allow it).
+    let nulls: Vec<FieldError> = [
+        ("token", body.token.is_null()),
+        ("subscription", body.subscription.is_null()),
+    ]
+    .into_iter()
+    .filter(|(_, null)| *null)
+    .map(|(field, _)| FieldError::new(field, serde_json::Value::Null, "must not be null"))
+    .collect();
+    if !nulls.is_empty() {
+        return Err(ApiError::validation(nulls));
+    }
+    let subscription = body.subscription.into_option().map(|s| {
         let keys = s.keys.unwrap_or(KeysBody {
             p256dh: None,
             auth: None,
@@ -127,7 +141,7 @@ async fn subscribe(
         member,
         SubscribeInput {
             device_id: body.device_id,
-            token: body.token,
+            token: body.token.into_option(),
             subscription,
         },
     )

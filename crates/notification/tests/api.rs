@@ -196,6 +196,15 @@ async fn web_push_subscriptions_are_validated(backend: Backend) {
     assert!(errors[0].1.contains("not both"), "{errors:?}");
     let errors = bad(json!({"deviceId": "d", "token": "has spaces in it"})).await;
     assert_eq!(errors[0].0, "token");
+    // `null` is not "left out": the document allows neither.
+    let errors = bad(json!({"deviceId": "d", "token": "t", "subscription": null})).await;
+    assert_eq!(
+        errors,
+        [("subscription".to_string(), "must not be null".to_string())]
+    );
+    let errors =
+        bad(json!({"deviceId": "d", "token": null, "subscription": browser.subscription()})).await;
+    assert_eq!(errors[0].0, "token");
 
     // Malformed JSON is a 400 in the same shape, never a 500.
     let res = app
