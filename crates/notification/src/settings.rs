@@ -41,6 +41,9 @@ pub struct Settings {
     /// Subscriptions neither refreshed by their device nor delivered to successfully for this long are
     /// deleted. (A success is recorded to the day: `store::subscriptions::SUCCESS_PRECISION_US`.)
     pub subscription_max_idle: HumanDuration,
+    /// Subscriptions a member may have (one per device). A subscribe call from a new device beyond it replaces
+    /// the member's least recently used subscriptions (last subscribe call or last successful push).
+    pub max_subscriptions_per_member: usize,
     /// How long delivery and outcome records are kept.
     pub record_retention: HumanDuration,
     /// How often housekeeping (pruning) runs.
@@ -74,6 +77,7 @@ impl Default for Settings {
             push_timeout: HumanDuration::from_secs(10),
             safety_poll: HumanDuration::from_secs(30),
             subscription_max_idle: HumanDuration::from_secs(90 * 24 * 3600),
+            max_subscriptions_per_member: 20,
             record_retention: HumanDuration::from_secs(30 * 24 * 3600),
             housekeeping_interval: HumanDuration::from_secs(10 * 60),
             allow_insecure_endpoints: false,

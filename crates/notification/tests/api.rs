@@ -6,7 +6,7 @@ use pinit_kernel::Backend;
 use pinit_notification::domain::{MemberId, PushKind, PushTarget, Subscription, SubscriptionId};
 use pinit_notification::store;
 use serde_json::{Value, json};
-use support::{id, spawn_app};
+use support::{id, secs, spawn_app};
 
 async fn vapid_key_is_public_text(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -451,7 +451,76 @@ async fn the_openapi_document_lists_every_route(backend: Backend) {
     }
 }
 
+/// A member keeps at most `max_subscriptions_per_member` (20 by default) devices: a new device beyond it
+/// replaces the least recently used one; a device re-subscribing replaces only its own.
+async fn a_new_device_beyond_the_cap_replaces_the_least_recently_used(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let member = id();
+    let m = member.to_string();
+    let subscribe = |device: String| {
+        let (app, m) = (&app, &m);
+        async move {
+            let res = app
+                .post(
+                    "/v0/push/subscribe",
+                    Some(m),
+                    json!({"deviceId": device, "token": format!("token-{member}-{device}")}),
+                )
+                .await;
+            assert_eq!(res.status(), 200);
+        }
+    };
+    for n in 0..20 {
+        subscribe(format!("d{n}")).await;
+        app.advance(secs(1));
+    }
+    // d0 is used again (re-subscribed): d1 is now the least recently used.
+    subscribe("d0".into()).await;
+    app.advance(secs(1));
+    subscribe("d20".into()).await;
+    let devices = |subs: Vec<Subscription>| {
+        subs.iter()
+            .map(|s| s.device_id.as_str().to_string())
+            .collect::<Vec<_>>()
+    };
+    let now = devices(app.subscriptions(member).await);
+    assert_eq!(now.len(), 20, "{now:?}");
+    assert!(now.contains(&"d0".to_string()) && now.contains(&"d20".to_string()));
+    assert!(
+        !now.contains(&"d1".to_string()),
+        "the least recently used went"
+    );
+
+    // A device already subscribed replaces its own subscription, nobody else's.
+    app.advance(secs(1));
+    subscribe("d5".into()).await;
+    assert_eq!(devices(app.subscriptions(member).await), now);
+    // A flood of new devices never takes the member beyond the cap; the newest stay.
+    for n in 100..150 {
+        app.advance(secs(1));
+        subscribe(format!("d{n}")).await;
+    }
+    let flooded = devices(app.subscriptions(member).await);
+    assert_eq!(flooded.len(), 20);
+    assert!(
+        (130..150).all(|n| flooded.contains(&format!("d{n}"))),
+        "{flooded:?}"
+    );
+    // Other members are not affected.
+    let other = id();
+    let res = app
+        .post(
+            "/v0/push/subscribe",
+            Some(&other.to_string()),
+            json!({"deviceId": "d0", "token": format!("token-{other}")}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.subscription_count(member).await, 20);
+}
+
 pinit_testkit::both_backends!(
+    a_new_device_beyond_the_cap_replaces_the_least_recently_used,
     the_openapi_document_lists_every_route,
     idle_subscriptions_are_pruned,
     a_success_is_recorded_once_a_day,

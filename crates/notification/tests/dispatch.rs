@@ -9,7 +9,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 use pinit_contracts::events::{ScheduleState, channel};
 use pinit_kernel::Backend;
-use pinit_notification::domain::Outcome;
+use pinit_notification::domain::{DeviceId, MemberId, Outcome, PushTarget, WebPushSubscription};
+use pinit_notification::store;
 use support::{
     App, Reply, id, secs, spawn_app, spawn_realtime, spawn_with, state_change, test_settings,
     upcoming,
@@ -522,7 +523,70 @@ async fn the_running_dispatcher_is_on_time(backend: Backend) {
     }
 }
 
+async fn refusals(app: &App, owner: i64) -> Option<i64> {
+    sqlx::query_scalar("SELECT refusals FROM push_subscription WHERE member_id = $1")
+        .bind(owner)
+        .fetch_optional(app.db.pool())
+        .await
+        .unwrap()
+}
+
+/// A push the SSRF rule refuses (here: a stored endpoint on a private address, as one stored while
+/// `allow_insecure_endpoints` was on, or a name that resolves privately) is final at once — never retried
+/// through the grace window — and the third refusal in a row (no success in between) removes the subscription.
+async fn a_push_the_ssrf_guard_refuses_is_final_and_the_third_in_a_row_removes_it(
+    backend: Backend,
+) {
+    let mut settings = test_settings();
+    settings.allow_insecure_endpoints = false;
+    let app = spawn_with(backend, settings).await;
+    let owner = id();
+    let mut tx = app.db.begin().await.unwrap();
+    let target = PushTarget::WebPush(WebPushSubscription {
+        endpoint: "https://10.1.2.3/push".into(),
+        p256dh: "k".into(),
+        auth: "a".into(),
+    });
+    let device = DeviceId::parse(Some("intranet")).unwrap();
+    store::subscriptions::upsert(&mut tx, MemberId(owner), &device, &target, app.now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let dispatcher = app.dispatcher();
+    // Refusals after each push: a success after the first starts the count again.
+    for (round, expected) in [Some(1), Some(1), Some(2), None].into_iter().enumerate() {
+        let schedule = id();
+        app.advance(secs(1));
+        arm(&app, schedule, owner, "t", app.now()).await;
+        dispatcher.run_once().await.unwrap();
+        assert!(
+            app.notification(schedule).await.is_none(),
+            "round {round}: finished, not kept for a retry"
+        );
+        let d = &app.deliveries(schedule).await[0];
+        assert_eq!((d.status.as_str(), d.attempts), ("failed", 1), "{d:?}");
+        assert!(
+            d.last_error.as_deref().unwrap().contains("public address"),
+            "{d:?}"
+        );
+        assert_eq!(app.outcomes(schedule).await[0].outcome, Outcome::Failed);
+        assert_eq!(refusals(&app, owner).await, expected, "round {round}");
+        if round == 0 {
+            let id = app.subscriptions(owner).await[0].id;
+            let mut tx = app.db.begin().await.unwrap();
+            store::subscriptions::touch_successes(&mut tx, &[id], app.now())
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            assert_eq!(refusals(&app, owner).await, Some(0), "a success resets it");
+        }
+    }
+    assert_eq!(app.subscription_count(owner).await, 0, "removed");
+    assert!(app.push.received().is_empty());
+}
+
 pinit_testkit::both_backends!(
+    a_push_the_ssrf_guard_refuses_is_final_and_the_third_in_a_row_removes_it,
     a_due_notification_is_encrypted_signed_and_delivered_once,
     only_schedules_still_not_started_at_the_same_time_are_sent,
     two_dispatchers_never_double_send,

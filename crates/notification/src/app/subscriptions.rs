@@ -1,10 +1,11 @@
 //! Subscriptions: a device subscribes with an FCM token or a Web Push subscription, replacing its previous one;
-//! unsubscribing a device that has none is fine.
+//! a member has at most `max_subscriptions_per_member` (a new device beyond it replaces the least recently used
+//! ones); unsubscribing a device that has none is fine.
 
 use pinit_kernel::db::DbError;
 
 use super::{NotificationError, Notifications};
-use crate::domain::{DeviceId, Invalid, MemberId, PushTarget};
+use crate::domain::{DeviceId, Invalid, MemberId, PushTarget, over_cap};
 use crate::store;
 
 /// A Web Push subscription as the browser's `PushSubscription.toJSON()` gives it.
@@ -24,7 +25,8 @@ pub struct SubscribeInput {
 }
 
 impl Notifications {
-    /// Stores the device's subscription (FCM token or Web Push), replacing the device's previous one.
+    /// Stores the device's subscription (FCM token or Web Push), replacing the device's previous one; beyond
+    /// the member's cap, the least recently used of their other subscriptions are replaced.
     pub async fn subscribe(
         &self,
         member_id: MemberId,
@@ -34,7 +36,24 @@ impl Notifications {
         let mut tx = self.inner.db.begin().await?;
         let moved =
             store::subscriptions::upsert(&mut tx, member_id, &device, &target, self.now()).await?;
+        let uses = store::subscriptions::uses_of(&mut tx, member_id).await?;
+        let replaced = over_cap(
+            &uses,
+            &device,
+            self.inner.settings.max_subscriptions_per_member,
+        );
+        let replaced = store::subscriptions::delete_many(&mut tx, member_id, &replaced).await?;
         tx.commit().await.map_err(DbError::from)?;
+        if replaced > 0 {
+            metrics::counter!("pinit_push_subscriptions_removed_total", "reason" => "replaced")
+                .increment(replaced);
+            tracing::info!(
+                %member_id,
+                device = device.as_str(),
+                replaced,
+                "member at the subscription cap; least recently used subscriptions replaced"
+            );
+        }
         if moved > 0 {
             tracing::info!(
                 %member_id,

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use pinit_kernel::db::{DbError, Tx};
 
 use super::{Dispatcher, RoundReport};
+use crate::domain::delivery::removes_after_refusals;
 use crate::domain::{OutcomeRecord, Plan, ScheduleId, SendResults, Upcoming};
 use crate::store;
 use crate::store::upcoming::Release;
@@ -105,7 +106,7 @@ impl Dispatcher {
     }
 }
 
-/// The devices' delivery records, the gone subscriptions, the successes.
+/// The devices' delivery records, the gone subscriptions, the refusals, the successes.
 async fn write_sends(tx: &mut Tx, sends: &[&SendResults], now: Timestamp) -> Result<(), DbError> {
     let deliveries: Vec<_> = sends
         .iter()
@@ -114,8 +115,21 @@ async fn write_sends(tx: &mut Tx, sends: &[&SendResults], now: Timestamp) -> Res
     store::deliveries::save(tx, &deliveries, now).await?;
     for (id, address) in sends.iter().flat_map(|s| s.gone.iter()) {
         if store::subscriptions::delete_gone(tx, *id, address).await? {
-            metrics::counter!("pinit_push_subscriptions_removed_total").increment(1);
+            metrics::counter!("pinit_push_subscriptions_removed_total", "reason" => "gone")
+                .increment(1);
             tracing::info!(subscription_id = %id, "push subscription gone; removed");
+        }
+    }
+    for (id, address) in sends.iter().flat_map(|s| s.refused.iter()) {
+        let Some(refusals) = store::subscriptions::count_refusal(tx, *id, address).await? else {
+            continue;
+        };
+        if removes_after_refusals(refusals)
+            && store::subscriptions::delete_gone(tx, *id, address).await?
+        {
+            metrics::counter!("pinit_push_subscriptions_removed_total", "reason" => "refused")
+                .increment(1);
+            tracing::info!(subscription_id = %id, refusals, "push endpoint has no public address; subscription removed");
         }
     }
     let touched: Vec<_> = sends

@@ -96,14 +96,14 @@ impl Dispatcher {
                 Some((outcome, at)) => {
                     let device = &d.devices[vi];
                     let kind = device.subscription.target.kind().as_str();
-                    metrics::counter!("pinit_push_deliveries_total", "kind" => kind, "outcome" => outcome.status().as_str())
+                    metrics::counter!("pinit_push_deliveries_total", "kind" => kind, "outcome" => outcome.label())
                         .increment(1);
                     if let SendOutcome::Sent { .. } = outcome {
                         sent += 1;
                         let late = at.duration_since(d.start).as_secs_f64().max(0.0);
                         metrics::histogram!("pinit_push_lateness_seconds").record(late);
                     } else {
-                        tracing::info!(schedule_id = %d.upcoming.schedule_id, device = %device.subscription.device_id, kind, outcome = outcome.status().as_str(), reason = outcome.reason().unwrap_or(""), "push not delivered");
+                        tracing::info!(schedule_id = %d.upcoming.schedule_id, device = %device.subscription.device_id, kind, outcome = outcome.label(), reason = outcome.reason().unwrap_or(""), "push not delivered");
                     }
                     d.devices[vi].result = Some((outcome, at));
                 }

@@ -47,6 +47,18 @@ pub enum SendOutcome {
     },
     /// Retrying cannot help (a refused request, a configuration problem): recorded, subscription kept.
     Failed { status: Option<u16>, reason: String },
+    /// The endpoint's host resolves to no public address, so the SSRF guard would not connect: recorded
+    /// `failed`, never retried, and after [`REFUSALS_BEFORE_REMOVAL`] refusals in a row the subscription is
+    /// removed.
+    Refused { reason: String },
+}
+
+/// Refusals by the SSRF guard in a row (no successful push in between) after which a subscription is removed.
+pub const REFUSALS_BEFORE_REMOVAL: i64 = 3;
+
+/// Whether a subscription refused `refusals` times in a row is removed.
+pub fn removes_after_refusals(refusals: i64) -> bool {
+    refusals >= REFUSALS_BEFORE_REMOVAL
 }
 
 impl SendOutcome {
@@ -56,7 +68,15 @@ impl SendOutcome {
             SendOutcome::Sent { .. } => DeliveryStatus::Sent,
             SendOutcome::Gone { .. } => DeliveryStatus::Gone,
             SendOutcome::Retry { .. } => DeliveryStatus::Retrying,
-            SendOutcome::Failed { .. } => DeliveryStatus::Failed,
+            SendOutcome::Failed { .. } | SendOutcome::Refused { .. } => DeliveryStatus::Failed,
+        }
+    }
+
+    /// The metric label (`pinit_push_deliveries_total{outcome}`): the status, or `refused`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            SendOutcome::Refused { .. } => "refused",
+            other => other.status().as_str(),
         }
     }
 
@@ -65,6 +85,7 @@ impl SendOutcome {
         match self {
             SendOutcome::Sent { status } | SendOutcome::Gone { status, .. } => Some(*status),
             SendOutcome::Retry { status, .. } | SendOutcome::Failed { status, .. } => *status,
+            SendOutcome::Refused { .. } => None,
         }
     }
 
@@ -73,7 +94,8 @@ impl SendOutcome {
             SendOutcome::Sent { .. } => None,
             SendOutcome::Gone { reason, .. }
             | SendOutcome::Retry { reason, .. }
-            | SendOutcome::Failed { reason, .. } => Some(reason),
+            | SendOutcome::Failed { reason, .. }
+            | SendOutcome::Refused { reason } => Some(reason),
         }
     }
 }
@@ -251,6 +273,9 @@ pub struct SendResults {
     pub deliveries: Vec<Delivery>,
     /// Subscriptions the push service declared gone (deleted unless re-subscribed with another address).
     pub gone: Vec<(SubscriptionId, String)>,
+    /// Subscriptions the SSRF guard refused to connect to (counted; removed after
+    /// [`REFUSALS_BEFORE_REMOVAL`] in a row, unless re-subscribed with another address).
+    pub refused: Vec<(SubscriptionId, String)>,
     /// Subscriptions that accepted a push (their last success is recorded).
     pub touched: Vec<SubscriptionId>,
 }
@@ -574,6 +599,10 @@ impl Tally {
                 self.sends.gone.push((subscription.id, address));
             }
             SendOutcome::Failed { .. } => {}
+            SendOutcome::Refused { .. } => {
+                let address = subscription.target.address().to_string();
+                self.sends.refused.push((subscription.id, address));
+            }
             SendOutcome::Retry { retry_after, .. } => {
                 match retry.next(delivery.attempts, *at, *retry_after) {
                     Some(next) => {
@@ -883,6 +912,45 @@ mod tests {
                 .unwrap()
                 .contains("grace")
         );
+    }
+
+    #[test]
+    fn a_send_refused_by_the_ssrf_guard_is_final_and_counts_towards_removal() {
+        let start = at("2026-02-08T01:00:00Z");
+        let mut due = Due::new(upcoming(start), start, "t");
+        due.add_devices(&[device("private", 1), device("ok", 2)], HashMap::new());
+        let refused = SendOutcome::Refused {
+            reason: "internal.example has no public address".into(),
+        };
+        assert_eq!(refused.label(), "refused");
+        assert_eq!(refused.status(), DeliveryStatus::Failed);
+        due.devices[0].result = Some((refused, start));
+        due.devices[1].result = Some((SendOutcome::Sent { status: 201 }, start));
+        // Not retried: the notification finishes at once (a retry would give it back for later).
+        let plan = settle(due, start, GRACE, &no_backoff);
+        let o = finished(&plan);
+        assert_eq!(
+            (o.outcome, o.devices, o.delivered),
+            (Outcome::Partial, 2, 1)
+        );
+        let sends = plan.sends().unwrap();
+        assert_eq!(sends.deliveries[0].status, DeliveryStatus::Failed);
+        assert_eq!(sends.deliveries[0].next_attempt_at, None);
+        assert!(
+            sends.deliveries[0]
+                .last_error
+                .as_deref()
+                .unwrap()
+                .contains("no public address")
+        );
+        assert_eq!(
+            sends.refused,
+            vec![(SubscriptionId(1), "token-private".into())]
+        );
+        assert!(sends.gone.is_empty());
+        // Removed on the third refusal in a row, not before.
+        assert!(!removes_after_refusals(1) && !removes_after_refusals(2));
+        assert!(removes_after_refusals(3) && removes_after_refusals(4));
     }
 
     #[test]

@@ -36,7 +36,9 @@ pub use delivery::{
 pub use endpoint::{EndpointError, EndpointPolicy};
 pub use message::{PushMessage, format_start_time};
 pub use schedule::{ScheduleBasics, ScheduleKey, ScheduleSnapshot, ScheduleState};
-pub use subscription::{DeviceId, PushKind, PushTarget, Subscription, WebPushSubscription};
+pub use subscription::{
+    DeviceId, PushKind, PushTarget, Subscription, SubscriptionUse, WebPushSubscription, over_cap,
+};
 
 id_type!(
     /// A member id (the auth account id; a schedule's owner).

@@ -56,7 +56,7 @@ fn subscriptions(n: usize) -> Vec<Arc<Subscription>> {
 }
 
 fn send_outcome(code: u8) -> SendOutcome {
-    match code % 4 {
+    match code % 5 {
         0 => SendOutcome::Sent { status: 201 },
         1 => SendOutcome::Gone {
             status: 410,
@@ -67,9 +67,12 @@ fn send_outcome(code: u8) -> SendOutcome {
             retry_after: None,
             reason: "busy".into(),
         },
-        _ => SendOutcome::Failed {
+        3 => SendOutcome::Failed {
             status: Some(400),
             reason: "refused".into(),
+        },
+        _ => SendOutcome::Refused {
+            reason: "no public address".into(),
         },
     }
 }

@@ -3,6 +3,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use jiff::Timestamp;
 use p256::PublicKey;
 
 use super::endpoint::EndpointPolicy;
@@ -251,6 +252,32 @@ pub struct Subscription {
     pub target: PushTarget,
 }
 
+/// When a member's subscription was last used: its device's latest subscribe call or its latest successful
+/// push (recorded to the day), whichever is later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionUse {
+    pub id: SubscriptionId,
+    pub device_id: DeviceId,
+    pub last_used: Timestamp,
+}
+
+/// The cap on a member's subscriptions: after `device` subscribed, the member has `subscriptions`; if that is
+/// more than `cap`, the least recently used of the others (the oldest id first among equals) are replaced —
+/// never `device`'s own. Returns the ones to delete.
+pub fn over_cap(
+    subscriptions: &[SubscriptionUse],
+    device: &DeviceId,
+    cap: usize,
+) -> Vec<SubscriptionId> {
+    let excess = subscriptions.len().saturating_sub(cap.max(1));
+    let mut others: Vec<&SubscriptionUse> = subscriptions
+        .iter()
+        .filter(|s| &s.device_id != device)
+        .collect();
+    others.sort_by_key(|s| (s.last_used, s.id.get()));
+    others.into_iter().take(excess).map(|s| s.id).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,5 +361,38 @@ mod tests {
             assert_eq!(PushKind::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(PushKind::parse("apns"), None);
+    }
+
+    fn used(id: i64, device: &str, day: i64) -> SubscriptionUse {
+        SubscriptionUse {
+            id: SubscriptionId(id),
+            device_id: DeviceId::stored(device.to_string()),
+            last_used: Timestamp::from_second(day * 86_400).unwrap(),
+        }
+    }
+
+    #[test]
+    fn over_the_cap_the_least_recently_used_other_devices_are_replaced() {
+        let new = DeviceId::stored("new".to_string());
+        // Three subscriptions with a cap of three: nothing to replace.
+        let three = [used(1, "a", 5), used(2, "b", 1), used(3, "new", 9)];
+        assert!(over_cap(&three, &new, 3).is_empty());
+        // Five with a cap of three: the two least recently used others go, by last use then id.
+        let five = [
+            used(1, "a", 5),
+            used(2, "b", 1),
+            used(3, "c", 7),
+            used(4, "d", 1),
+            used(5, "new", 0),
+        ];
+        assert_eq!(
+            over_cap(&five, &new, 3),
+            vec![SubscriptionId(2), SubscriptionId(4)]
+        );
+        // The device that just subscribed is never replaced, even when it is the least recently used.
+        assert!(!over_cap(&five, &new, 1).contains(&SubscriptionId(5)));
+        assert_eq!(over_cap(&five, &new, 1).len(), 4);
+        // A cap of zero counts as one.
+        assert_eq!(over_cap(&five, &new, 0), over_cap(&five, &new, 1));
     }
 }

@@ -1,7 +1,8 @@
 //! The connect-time half of the SSRF rule ([`crate::domain::endpoint`]): the push client resolves host names
 //! through [`PublicResolver`], which drops non-public addresses, so a name that passed the URL check cannot be
 //! rebound to an internal address by DNS. Redirects are not followed and response bodies are capped by the
-//! senders.
+//! senders. A refusal is a [`NotPublic`] error in the send's error chain ([`refused`]): the send is
+//! [`SendOutcome::Refused`](crate::domain::SendOutcome::Refused), permanent, not retried.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,6 +17,25 @@ pub(crate) fn resolver(policy: &EndpointPolicy) -> Arc<PublicResolver> {
     Arc::new(PublicResolver {
         allow_insecure: policy.allow_insecure,
     })
+}
+
+/// The guard refused to connect: `host` resolves to no public address.
+#[derive(Debug, thiserror::Error)]
+#[error("{host} has no public address")]
+pub struct NotPublic {
+    pub host: String,
+}
+
+/// The guard's refusal, if that is what made `error` (anywhere in its chain of sources).
+pub(crate) fn refused<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a NotPublic> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = next {
+        if let Some(refusal) = e.downcast_ref::<NotPublic>() {
+            return Some(refusal);
+        }
+        next = e.source();
+    }
+    None
 }
 
 /// A DNS resolver that returns only public addresses (or all of them when insecure endpoints are allowed).
@@ -33,7 +53,9 @@ impl Resolve for PublicResolver {
                 .filter(|addr| allow_insecure || is_public(addr.ip()))
                 .collect();
             if found.is_empty() {
-                return Err(format!("{host} has no public address").into());
+                return Err(
+                    Box::new(NotPublic { host }) as Box<dyn std::error::Error + Send + Sync>
+                );
             }
             let addrs: Addrs = Box::new(found.into_iter());
             Ok(addrs)
@@ -56,6 +78,7 @@ mod tests {
             .map(|_| ())
             .expect_err("localhost is not public");
         assert!(err.to_string().contains("no public address"), "{err}");
+        assert_eq!(refused(&*err).map(|r| r.host.as_str()), Some("localhost"));
         let insecure = PublicResolver {
             allow_insecure: true,
         };

@@ -23,8 +23,14 @@ pub use webpush::WebPushSender;
 pub const MAX_RESPONSE_BODY: usize = 64 * 1024;
 
 impl SendOutcome {
-    /// A transport-level failure (no answer): retryable.
+    /// A transport-level failure (no answer): retryable — unless the SSRF guard refused to connect
+    /// ([`guard::refused`]), which no retry changes.
     pub(crate) fn from_transport(error: &reqwest::Error) -> Self {
+        if guard::refused(error).is_some() {
+            return SendOutcome::Refused {
+                reason: format!("refused by the SSRF guard: {}", error_chain(error)),
+            };
+        }
         let what = if error.is_timeout() {
             "timed out"
         } else if error.is_connect() {
@@ -41,16 +47,7 @@ impl SendOutcome {
 }
 
 /// An error with its sources, on one line.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
+pub(crate) use pinit_kernel::text::error_chain;
 
 /// Reads at most [`MAX_RESPONSE_BODY`] bytes of a response body.
 pub(crate) async fn capped_body(mut response: reqwest::Response) -> String {
@@ -156,6 +153,41 @@ impl Pusher {
 mod tests {
     use super::*;
     use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+
+    /// A name that resolves only to a private address fails the send with the guard's refusal in the error
+    /// chain: permanent (not a retry like any other connection failure).
+    #[tokio::test]
+    async fn a_connection_the_guard_refuses_is_a_refused_send_not_a_retry() {
+        let client = |policy: EndpointPolicy| {
+            reqwest::Client::builder()
+                .dns_resolver(guard::resolver(&policy))
+                .build()
+                .unwrap()
+        };
+        let strict = client(EndpointPolicy::strict())
+            .post("http://localhost:9/push")
+            .send()
+            .await
+            .unwrap_err();
+        let outcome = SendOutcome::from_transport(&strict);
+        assert!(
+            matches!(&outcome, SendOutcome::Refused { reason } if reason.contains("no public address")),
+            "{outcome:?}"
+        );
+        // Allowed to resolve (insecure), the same unreachable port is an ordinary retry.
+        let insecure = client(EndpointPolicy::new(true))
+            .post("http://localhost:9/push")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                SendOutcome::from_transport(&insecure),
+                SendOutcome::Retry { .. }
+            ),
+            "a connection failure is retried"
+        );
+    }
 
     #[test]
     fn retry_after_reads_seconds_and_dates() {

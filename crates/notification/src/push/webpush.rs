@@ -164,12 +164,7 @@ impl WebPushSender {
     ) -> SendOutcome {
         let (url, body) = match self.prepare(to, message) {
             Ok(prepared) => prepared,
-            Err(reason) => {
-                return SendOutcome::Failed {
-                    status: None,
-                    reason,
-                };
-            }
+            Err(outcome) => return outcome,
         };
         let authorization = self.authorization_header(&url.origin().ascii_serialization());
         let request = self
@@ -197,23 +192,31 @@ impl WebPushSender {
         answer(status, after, &text)
     }
 
-    /// The checked endpoint and the encrypted body, or why the push cannot be sent.
+    /// The checked endpoint and the encrypted body, or why the push cannot be sent: an endpoint the SSRF rule
+    /// refuses is [`SendOutcome::Refused`], unusable keys [`SendOutcome::Failed`].
     fn prepare(
         &self,
         to: &WebPushSubscription,
         message: &PushMessage,
-    ) -> Result<(url::Url, Vec<u8>), String> {
+    ) -> Result<(url::Url, Vec<u8>), SendOutcome> {
         let url = self
             .inner
             .policy
             .check(&to.endpoint)
-            .map_err(|e| format!("the push endpoint {e}"))?;
+            .map_err(|e| SendOutcome::Refused {
+                reason: format!("the push endpoint {e}"),
+            })?;
+        let failed = |reason: String| SendOutcome::Failed {
+            status: None,
+            reason,
+        };
         let ua_public = stored_key::<{ ece::PUBLIC_KEY_LEN }>(Some(&to.p256dh));
         let auth = stored_key::<{ ece::AUTH_LEN }>(Some(&to.auth));
         let (ua_public, auth) = ua_public
             .zip(auth)
-            .ok_or("the stored subscription keys are unusable")?;
-        let body = ece::encrypt(message.json(), &ua_public, &auth).map_err(|e| e.to_string())?;
+            .ok_or_else(|| failed("the stored subscription keys are unusable".into()))?;
+        let body =
+            ece::encrypt(message.json(), &ua_public, &auth).map_err(|e| failed(e.to_string()))?;
         Ok((url, body))
     }
 }

@@ -4,9 +4,10 @@
 use jiff::Timestamp;
 use pinit_kernel::db::{Conn, Tx};
 
-use super::{CHUNK, Result, placeholders, unknown};
+use super::{CHUNK, Result, instant, placeholders, unknown};
 use crate::domain::{
-    DeviceId, MemberId, PushKind, PushTarget, Subscription, SubscriptionId, WebPushSubscription,
+    DeviceId, MemberId, PushKind, PushTarget, Subscription, SubscriptionId, SubscriptionUse,
+    WebPushSubscription,
 };
 
 /// How precisely a subscription's last success is kept: it is rewritten only when the stored one is older than
@@ -79,7 +80,9 @@ pub async fn upsert(
          ON CONFLICT (member_id, device_id) DO UPDATE SET kind = excluded.kind, address = excluded.address, \
            p256dh = excluded.p256dh, auth_secret = excluded.auth_secret, updated_at_us = excluded.updated_at_us, \
            last_success_at_us = CASE WHEN push_subscription.address = excluded.address \
-             THEN push_subscription.last_success_at_us ELSE NULL END",
+             THEN push_subscription.last_success_at_us ELSE NULL END, \
+           refusals = CASE WHEN push_subscription.address = excluded.address \
+             THEN push_subscription.refusals ELSE 0 END",
     )
     .bind(member_id.get())
     .bind(device.as_str())
@@ -91,6 +94,54 @@ pub async fn upsert(
     .execute(&mut **tx)
     .await?;
     Ok(moved)
+}
+
+/// When each of the member's subscriptions was last used (subscribed or successfully pushed to).
+pub async fn uses_of(tx: &mut Tx, member_id: MemberId) -> Result<Vec<SubscriptionUse>> {
+    #[derive(sqlx::FromRow)]
+    struct UseRecord {
+        subscription_id: i64,
+        device_id: String,
+        updated_at_us: i64,
+        last_success_at_us: Option<i64>,
+    }
+    let records: Vec<UseRecord> = sqlx::query_as(
+        "SELECT subscription_id, device_id, updated_at_us, last_success_at_us FROM push_subscription \
+         WHERE member_id = $1",
+    )
+    .bind(member_id.get())
+    .fetch_all(&mut **tx)
+    .await?;
+    records
+        .into_iter()
+        .map(|r| {
+            let last_used_us = r
+                .updated_at_us
+                .max(r.last_success_at_us.unwrap_or(i64::MIN));
+            Ok(SubscriptionUse {
+                id: SubscriptionId(r.subscription_id),
+                device_id: DeviceId::stored(r.device_id),
+                last_used: instant("push_subscription last use", last_used_us)?,
+            })
+        })
+        .collect()
+}
+
+/// Deletes these subscriptions (of `member_id`); returns how many were deleted.
+pub async fn delete_many(tx: &mut Tx, member_id: MemberId, ids: &[SubscriptionId]) -> Result<u64> {
+    let mut deleted = 0;
+    for chunk in ids.chunks(CHUNK) {
+        let sql = format!(
+            "DELETE FROM push_subscription WHERE member_id = $1 AND subscription_id IN ({})",
+            placeholders(2, chunk.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(member_id.get());
+        for id in chunk {
+            query = query.bind(id.get());
+        }
+        deleted += query.execute(&mut **tx).await?.rows_affected();
+    }
+    Ok(deleted)
 }
 
 /// Deletes the device's subscription; false when there was none.
@@ -148,8 +199,21 @@ pub async fn delete_gone(tx: &mut Tx, id: SubscriptionId, address: &str) -> Resu
     Ok(n > 0)
 }
 
+/// Counts a push the SSRF guard refused on the subscription — unless the device re-subscribed with another
+/// address meanwhile (then `None`); returns its refusals in a row.
+pub async fn count_refusal(tx: &mut Tx, id: SubscriptionId, address: &str) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "UPDATE push_subscription SET refusals = refusals + 1 \
+         WHERE subscription_id = $1 AND address = $2 RETURNING refusals",
+    )
+    .bind(id.get())
+    .bind(address)
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
 /// Records a successful delivery on many subscriptions (rows are locked in id order), leaving alone those
-/// whose recorded success is less than [`SUCCESS_PRECISION_US`] old.
+/// whose recorded success is less than [`SUCCESS_PRECISION_US`] old and who have no refusals to clear.
 pub async fn touch_successes(tx: &mut Tx, ids: &[SubscriptionId], now: Timestamp) -> Result<()> {
     let mut ids: Vec<i64> = ids.iter().map(|id| id.get()).collect();
     ids.sort_unstable();
@@ -157,8 +221,9 @@ pub async fn touch_successes(tx: &mut Tx, ids: &[SubscriptionId], now: Timestamp
     let now_us = now.as_microsecond();
     for chunk in ids.chunks(CHUNK) {
         let sql = format!(
-            "UPDATE push_subscription SET last_success_at_us = $1 WHERE subscription_id IN ({}) \
-             AND (last_success_at_us IS NULL OR last_success_at_us < $2)",
+            "UPDATE push_subscription SET last_success_at_us = $1, refusals = 0 \
+             WHERE subscription_id IN ({}) \
+             AND (last_success_at_us IS NULL OR last_success_at_us < $2 OR refusals > 0)",
             placeholders(3, chunk.len())
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
