@@ -596,6 +596,7 @@ fn pool(max_connections: u32) -> DatabasePoolConfig {
     DatabasePoolConfig {
         max_connections,
         acquire_timeout: HumanDuration::from_secs(30),
+        ..Default::default()
     }
 }
 

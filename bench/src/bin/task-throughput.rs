@@ -328,6 +328,7 @@ impl Bench {
             &DatabasePoolConfig {
                 max_connections: pool,
                 acquire_timeout: HumanDuration::from_secs(30),
+                ..Default::default()
             },
         )
         .await?;

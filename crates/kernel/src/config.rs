@@ -128,6 +128,9 @@ impl ConnectionUrl {
             .map(Self)
             .map_err(|e| format!("`{}` is not a URL: {e}", Self::redact_str(s)))
     }
+    pub fn from_url(url: url::Url) -> Self {
+        Self(url)
+    }
     /// The full URL, password included — for connecting, never for logging.
     pub fn expose(&self) -> &str {
         self.0.as_str()
@@ -317,6 +320,10 @@ pub struct DatabasePoolConfig {
     pub max_connections: u32,
     /// How long a request waits for a free connection before failing with 503.
     pub acquire_timeout: HumanDuration,
+    /// PostgreSQL TLS (`disable`, `prefer`, `require`, `verify-ca`, `verify-full`) for every context's database
+    /// whose URL names no `sslmode` of its own; unset: the URL's, else libpq's default `prefer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl_mode: Option<crate::tls::SslMode>,
 }
 
 impl Default for DatabasePoolConfig {
@@ -324,6 +331,7 @@ impl Default for DatabasePoolConfig {
         Self {
             max_connections: 10,
             acquire_timeout: HumanDuration::from_secs(5),
+            ssl_mode: None,
         }
     }
 }

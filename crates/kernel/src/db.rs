@@ -132,6 +132,16 @@ pub enum DbError {
         #[source]
         source: sqlx::Error,
     },
+    /// The TLS handshake failed: a certificate that does not verify, or a server without TLS. Not retried.
+    #[error(
+        "cannot open database {url}: TLS failed: {reason}; the server's certificate is checked against {trust}{name}"
+    )]
+    Tls {
+        url: String,
+        reason: String,
+        trust: String,
+        name: String,
+    },
     #[error(
         "database {url} belongs to the `{found}` context, not `{expected}`; check the database URL setting"
     )]
@@ -274,7 +284,10 @@ impl Db {
                 })
             });
         }
-        let pool = builder.connect_with(options).await.map_err(connect_err)?;
+        let pool = builder
+            .connect_with(options)
+            .await
+            .map_err(|e| explain_tls(url, e).unwrap_or_else(connect_err))?;
         Ok(Db {
             pool,
             backend,
@@ -441,6 +454,37 @@ impl Db {
         }
         Ok(())
     }
+}
+
+/// A failed TLS handshake as [`DbError::Tls`]: which CA the certificate was checked against and, with
+/// `verify-full`, which name it had to carry — from the URL (see [`crate::tls::postgres_url`]).
+fn explain_tls(url: &ConnectionUrl, err: sqlx::Error) -> Result<DbError, sqlx::Error> {
+    if !matches!(err, sqlx::Error::Tls(_)) && !crate::tls::is_certificate_error(&err) {
+        return Err(err);
+    }
+    let param = |key: &str| {
+        url.url()
+            .query_pairs()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.into_owned())
+    };
+    let mode = crate::tls::url_ssl_mode(url).unwrap_or_default();
+    let trust = match param("sslrootcert") {
+        Some(ca) => format!("the system store and {ca} (sslmode={mode})"),
+        None => format!("the system store (sslmode={mode}; set tls.ca_file for a private CA)"),
+    };
+    let name = match (mode, url.url().host_str()) {
+        (crate::tls::SslMode::VerifyFull, Some(host)) => {
+            format!(" and must name the host `{host}`")
+        }
+        _ => String::new(),
+    };
+    Ok(DbError::Tls {
+        url: url.redacted(),
+        reason: crate::text::error_chain(&err),
+        trust,
+        name,
+    })
 }
 
 fn sqlite_path(url: &ConnectionUrl) -> Option<std::path::PathBuf> {

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod signal;
 pub mod telemetry;
 pub mod text;
+pub mod tls;
 pub mod trace;
 
 pub use clock::{Clock, DEFAULT_ZONE, ManualClock, SharedClock, SystemClock};

@@ -26,14 +26,15 @@ use lapin::options::{
     BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
     QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
+use lapin::tcp::{OwnedIdentity, OwnedTLSConfig};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
 };
-use lapin::tcp::{OwnedIdentity, OwnedTLSConfig};
 use pinit_kernel::config::ConnectionUrl;
-use pinit_kernel::trace::{TRACEPARENT, TRACESTATE, TraceContext};
+use pinit_kernel::text::error_chain;
 use pinit_kernel::tls::TlsMaterial;
+use pinit_kernel::trace::{TRACEPARENT, TRACESTATE, TraceContext};
 use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -121,20 +122,6 @@ pub async fn connect_with_tls(
         Ok(Err(e)) => Err(failed(error_chain(&e))),
         Err(_) => Err(failed(format!("no answer within {CONNECT_TIMEOUT:?}"))),
     }
-}
-
-/// An error and its sources on one line.
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let next = s.to_string();
-        if !text.contains(&next) {
-            text = format!("{text}: {next}");
-        }
-        source = s.source();
-    }
-    text
 }
 
 /// Declares a durable direct exchange (idempotent).

@@ -80,6 +80,7 @@ pub struct Config {
     pub database: DatabasePoolConfig,
     pub keys: KeysConfig,
     pub amqp: AmqpConfig,
+    pub tls: pinit_kernel::tls::TlsSettings,
     pub messaging: pinit_messaging::MessagingConfig,
     pub cors: CorsConfig,
     pub auth: pinit_auth::Settings,
@@ -99,6 +100,7 @@ const SECTIONS: &[&str] = &[
     "database",
     "keys",
     "amqp",
+    "tls",
     "messaging",
     "cors",
     "auth",
@@ -130,6 +132,7 @@ impl Config {
                 url: ConnectionUrl::parse("amqp://guest:guest@127.0.0.1:5672/%2f")
                     .expect("static URL"),
             },
+            tls: Default::default(),
             messaging: Default::default(),
             cors: CorsConfig::default(),
             auth: pinit_auth::Settings {
@@ -163,7 +166,11 @@ impl Config {
             _ => None,
         };
         match configured {
-            Some(url) => Ok(url),
+            Some(url) => Ok(pinit_kernel::tls::postgres_url(
+                &url,
+                self.database.ssl_mode,
+                &self.tls,
+            )),
             None if !mode.distributed() => Ok(pinit_kernel::Db::sqlite_url(
                 &self.data_dir.join(format!("{context}.db")),
             )),
@@ -283,6 +290,13 @@ fn check(config: &Config, mode: Mode, warnings: &mut Vec<String>) -> Result<(), 
                 problem: e.to_string(),
             });
         }
+    }
+    if let Err(e) = pinit_kernel::tls::TlsMaterial::load(&config.tls) {
+        return Err(ConfigError::Invalid {
+            key: "tls".into(),
+            source_hint: "PINIT_TLS_CA_FILE, PINIT_TLS_CLIENT_CERT, PINIT_TLS_CLIENT_KEY".into(),
+            problem: e.to_string(),
+        });
     }
     if !matches!(config.amqp.url.scheme(), "amqp" | "amqps") {
         return Err(ConfigError::Invalid {

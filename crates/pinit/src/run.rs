@@ -16,6 +16,7 @@ use pinit_kernel::config::ConnectionUrl;
 use pinit_kernel::db::{DbError, MigrationReport};
 use pinit_kernel::http::{BindError, bind, service_router};
 use pinit_kernel::keyfile::KeyFileError;
+use pinit_kernel::tls::TlsMaterial;
 use pinit_kernel::{Db, ErrorStyle, Lifecycle, MigrationSet, Phase, Readiness, SharedClock};
 use pinit_messaging::{AmqpConsumer, AmqpTransport, InProcessBus, Inbox, Outbox, Relay, Transport};
 use pinit_notification::vapid::VapidKey;
@@ -48,6 +49,10 @@ pub enum StartError {
     DataDirBusy(PathBuf),
     #[error("listener error: {0}")]
     Listener(#[source] std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] pinit_kernel::tls::TlsError),
+    #[error(transparent)]
+    Broker(#[from] pinit_messaging::amqp::AmqpError),
     #[error("{0}")]
     Service(String),
 }
@@ -80,25 +85,25 @@ type Background = Box<dyn FnOnce(&Lifecycle, &Db, &ConnectionUrl) -> Result<(), 
 /// How events travel: in-process in `pinit serve`, RabbitMQ otherwise.
 enum Bus {
     InProcess(InProcessBus),
-    Amqp(ConnectionUrl),
+    Amqp(ConnectionUrl, TlsMaterial),
 }
 
 impl Bus {
     fn transport(&self, context: &str) -> Arc<dyn Transport> {
         match self {
             Bus::InProcess(bus) => Arc::new(bus.clone()),
-            Bus::Amqp(url) => Arc::new(AmqpTransport::new(
-                url.clone(),
-                format!("pinit-{context}-relay"),
-            )),
+            Bus::Amqp(url, tls) => Arc::new(
+                AmqpTransport::new(url.clone(), format!("pinit-{context}-relay"))
+                    .with_tls(tls.clone()),
+            ),
         }
     }
 
     fn consume(&self, lc: &Lifecycle, inbox: Inbox) {
         match self {
             Bus::InProcess(bus) => bus.subscribe(inbox),
-            Bus::Amqp(url) => {
-                let consumer = AmqpConsumer::new(url.clone(), inbox);
+            Bus::Amqp(url, tls) => {
+                let consumer = AmqpConsumer::new(url.clone(), inbox).with_tls(tls.clone());
                 // Core, not Background: consumers stop before the relays make their final flush.
                 lc.spawn(Phase::Core, "consumer", consumer.run(lc.token(Phase::Core)));
             }
@@ -575,13 +580,9 @@ pub async fn service(
             let parts = parts(context, deps)?;
             // The broker is not a readiness dependency: the outbox buffers events through an outage, so a
             // broker failure must not take every replica out of service (docs/adr/0003).
+            let bus = broker(config).await?;
             let (_, messaging) = start_context(lc, parts, &db, &url, public, &clock).await?;
-            start_messaging(
-                lc,
-                config,
-                &Bus::Amqp(config.amqp.url.clone()),
-                vec![messaging],
-            );
+            start_messaging(lc, config, &bus, vec![messaging]);
         }
         None => {
             let g = &config.gateway;
@@ -604,6 +605,25 @@ pub async fn service(
         services: Vec::new(),
         _data_dir_lock: None,
     })
+}
+
+/// The RabbitMQ bus of a service, checked once: a broker that is down is waited for (the outbox buffers, see
+/// docs/adr/0003), but a certificate that does not verify stops the start with one line — no retry would fix it.
+async fn broker(config: &Config) -> Result<Bus, StartError> {
+    let tls = TlsMaterial::load(&config.tls)?;
+    let url = config.amqp.url.clone();
+    if url.scheme() == "amqps" {
+        match pinit_messaging::amqp::connect_with_tls(&url, &tls, "pinit-tls-check").await {
+            Ok(conn) => {
+                let _ = conn.close(200, "checked".into()).await;
+            }
+            Err(e @ pinit_messaging::amqp::AmqpError::Certificate { .. }) => return Err(e.into()),
+            Err(e) => {
+                tracing::warn!(error = %e, "the broker is not reachable yet; events wait in the outbox")
+            }
+        }
+    }
+    Ok(Bus::Amqp(url, tls))
 }
 
 /// `pinit migrate`.

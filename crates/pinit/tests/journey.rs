@@ -338,6 +338,19 @@ async fn journey(layout: Layout) {
         .unwrap();
     assert_eq!(res.status(), 401);
 
+    if let Some(tls) = &system.tls {
+        // Every database and broker connection of the journey went through the TLS endpoints, encrypted.
+        assert!(
+            tls.postgres.tls_sessions() >= 3,
+            "one per service database at least"
+        );
+        assert!(tls.amqps.tls_sessions() >= 3, "relays and consumers");
+        assert_eq!(
+            tls.postgres.plain_sessions(),
+            0,
+            "nothing fell back to plain text"
+        );
+    }
     for (name, status) in system.stop().await {
         assert_eq!(status.code(), Some(0), "{name} exits cleanly");
     }
@@ -354,5 +367,11 @@ mod distributed {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn journey() {
         super::journey(super::Layout::Distributed).await
+    }
+
+    /// Every PostgreSQL and RabbitMQ connection over TLS (verify-full, amqps://, client certificates).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn journey_over_tls() {
+        super::journey(super::Layout::DistributedTls).await
     }
 }

@@ -3,12 +3,15 @@
 //! * [`TestDb::new`] — a fresh, empty SQLite file or PostgreSQL database, dropped when the test ends.
 //! * [`both_backends!`] — writes a test once and runs it on SQLite and on PostgreSQL.
 //! * [`TestServer::spawn`] — serves a router on a random loopback port, with a ready HTTP client.
+//! * [`tls`] — a throw-away CA and TLS-terminating proxies in front of PostgreSQL and RabbitMQ.
 //!
 //! PostgreSQL is reached at `PINIT_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`),
 //! RabbitMQ at `PINIT_TEST_AMQP_URL` (default `amqp://guest:guest@127.0.0.1:5672/%2f`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
+
+pub mod tls;
 
 use pinit_kernel::Db;
 use pinit_kernel::config::{ConnectionUrl, DatabasePoolConfig};

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64_STANDARD;
 use pinit_kernel::config::Secret;
+use pinit_kernel::text::error_chain;
 use reqwest::{RequestBuilder, StatusCode, Url};
 use serde_json::{Map, Value};
 
@@ -465,21 +466,6 @@ fn form_encode(value: &str) -> String {
         }
     }
     out
-}
-
-/// An error and its sources on one line (reqwest's top-level message alone says little).
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        let s = e.to_string();
-        if !text.contains(&s) {
-            text.push_str(": ");
-            text.push_str(&s);
-        }
-        source = e.source();
-    }
-    text
 }
 
 /// Settings validation, collecting every problem with its key.

@@ -3,6 +3,9 @@
 //! * [`Layout::Embedded`] — `pinit serve` on SQLite, one process;
 //! * [`Layout::Distributed`] — `pinit auth|task|notification|gateway` as four processes on PostgreSQL (a fresh
 //!   database per service) and RabbitMQ (a virtual host of its own).
+//! * [`Layout::DistributedTls`] — the same, every database and broker connection over TLS: `sslmode=verify-full`
+//!   and `amqps://` to TLS endpoints of a test CA that also require the services' client certificate
+//!   (`pinit_testkit::tls`).
 #![allow(dead_code)]
 
 use std::net::TcpListener;
@@ -11,6 +14,7 @@ use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use pinit_kernel::Backend;
+use pinit_testkit::tls::{ProxyTls, TestCa, TlsProxy, socket_addr_of};
 use pinit_testkit::{TestDb, TestVhost};
 
 use super::{Pinit, run};
@@ -19,6 +23,7 @@ use super::{Pinit, run};
 pub enum Layout {
     Embedded,
     Distributed,
+    DistributedTls,
 }
 
 pub struct System {
@@ -30,6 +35,64 @@ pub struct System {
     pub dir: tempfile::TempDir,
     _databases: Vec<TestDb>,
     _vhost: Option<TestVhost>,
+    /// The TLS endpoints of [`Layout::DistributedTls`].
+    pub tls: Option<TlsEndpoints>,
+}
+
+/// TLS in front of the test PostgreSQL and RabbitMQ, with the files the services are configured with.
+pub struct TlsEndpoints {
+    pub ca: TestCa,
+    pub postgres: TlsProxy,
+    pub amqps: TlsProxy,
+}
+
+impl TlsEndpoints {
+    /// Endpoints whose certificates name `localhost` and that require a client certificate of the same CA.
+    pub async fn start() -> TlsEndpoints {
+        let ca = TestCa::new("Pinit test CA");
+        let server = || ProxyTls::presenting(ca.issue("server", &["localhost"]));
+        let postgres = TlsProxy::postgres(
+            socket_addr_of(&pinit_testkit::postgres_admin_url()),
+            server().require_client_certificate(&ca),
+        )
+        .await;
+        let amqps = TlsProxy::amqps(
+            socket_addr_of(&pinit_testkit::amqp_url()),
+            server().require_client_certificate(&ca),
+        )
+        .await;
+        ca.issue("client", &["pinit"]);
+        TlsEndpoints {
+            ca,
+            postgres,
+            amqps,
+        }
+    }
+
+    /// `url` (the test PostgreSQL or RabbitMQ) through its TLS endpoint, by the certificate's name.
+    pub fn through(&self, url: &str) -> String {
+        let mut url = url::Url::parse(url).expect("a URL");
+        let proxy = if url.scheme().starts_with("amqp") {
+            url.set_scheme("amqps").expect("amqps");
+            &self.amqps
+        } else {
+            &self.postgres
+        };
+        url.set_host(Some("localhost")).expect("host");
+        url.set_port(Some(proxy.addr.port())).expect("port");
+        url.to_string()
+    }
+
+    /// The settings every service gets: verify-full, the CA, the client certificate.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let file = |name: &str| self.ca.dir().join(name).to_string_lossy().into_owned();
+        owned(&[
+            ("PINIT_DATABASE_SSL_MODE", "verify-full"),
+            ("PINIT_TLS_CA_FILE", &file("ca.pem")),
+            ("PINIT_TLS_CLIENT_CERT", &file("client.pem")),
+            ("PINIT_TLS_CLIENT_KEY", &file("client.key")),
+        ])
+    }
 }
 
 /// A free loopback port (for listeners whose address must be known before start, such as task's gRPC).
@@ -77,15 +140,23 @@ impl System {
                     dir,
                     _databases: Vec::new(),
                     _vhost: None,
+                    tls: None,
                 }
             }
-            Layout::Distributed => Self::distributed(dir, base).await,
+            Layout::Distributed => Self::distributed(dir, base, None).await,
+            Layout::DistributedTls => {
+                Self::distributed(dir, base, Some(TlsEndpoints::start().await)).await
+            }
         };
         system.wait_healthy(Duration::from_secs(60)).await;
         system
     }
 
-    async fn distributed(dir: tempfile::TempDir, base: Vec<(String, String)>) -> System {
+    async fn distributed(
+        dir: tempfile::TempDir,
+        base: Vec<(String, String)>,
+        tls: Option<TlsEndpoints>,
+    ) -> System {
         let keys = dir.path().join("keys");
         let keys_dir = keys.to_string_lossy().into_owned();
         let (code, _, err) = run(&["keys", "generate", "--dir", &keys_dir], &[], dir.path());
@@ -95,12 +166,21 @@ impl System {
         for _ in 0..3 {
             databases.push(TestDb::new(Backend::Postgres).await);
         }
+        // Through the TLS endpoints when there are some; the URL says nothing of TLS, the settings do.
+        let via = |url: &str| match &tls {
+            Some(tls) => tls.through(url),
+            None => url.to_string(),
+        };
+        let db_urls: Vec<String> = databases.iter().map(|d| via(d.url.expose())).collect();
         let grpc_port = free_port().to_string();
         let mut common = base.clone();
         common.extend(owned(&[
-            ("PINIT_AMQP_URL", &vhost.url()),
+            ("PINIT_AMQP_URL", &via(&vhost.url())),
             ("PINIT_KEYS_DIR", &keys_dir),
         ]));
+        if let Some(tls) = &tls {
+            common.extend(tls.env());
+        }
         let with = |extra: &[(&str, &str)]| {
             let mut env = common.clone();
             env.extend(owned(extra));
@@ -110,7 +190,7 @@ impl System {
         let task = start(
             &[&["task"][..], &service[..]].concat(),
             with(&[
-                ("PINIT_TASK_DATABASE_URL", databases[1].url.expose()),
+                ("PINIT_TASK_DATABASE_URL", &db_urls[1]),
                 ("PINIT_TASK_GRPC_PORT", &grpc_port),
             ]),
             dir.path(),
@@ -118,7 +198,7 @@ impl System {
         .await;
         let auth = start(
             &[&["auth"][..], &service[..]].concat(),
-            with(&[("PINIT_AUTH_DATABASE_URL", databases[0].url.expose())]),
+            with(&[("PINIT_AUTH_DATABASE_URL", &db_urls[0])]),
             dir.path(),
         )
         .await;
@@ -126,7 +206,7 @@ impl System {
         let notification = start(
             &[&["notification"][..], &service[..]].concat(),
             with(&[
-                ("PINIT_NOTIFICATION_DATABASE_URL", databases[2].url.expose()),
+                ("PINIT_NOTIFICATION_DATABASE_URL", &db_urls[2]),
                 ("PINIT_NOTIFICATION_TASK_GRPC_URL", &grpc_url),
             ]),
             dir.path(),
@@ -144,7 +224,11 @@ impl System {
         .await;
         System {
             url: gateway.url.clone(),
-            layout: Layout::Distributed,
+            layout: if tls.is_some() {
+                Layout::DistributedTls
+            } else {
+                Layout::Distributed
+            },
             processes: vec![
                 ("auth", auth),
                 ("task", task),
@@ -154,6 +238,7 @@ impl System {
             dir,
             _databases: databases,
             _vhost: Some(vhost),
+            tls,
         }
     }
 
