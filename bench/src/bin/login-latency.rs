@@ -89,8 +89,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         let key = SigningKey::from_pem(&key_pem, std::path::Path::new("bench"))?;
         let tokens = TokenIssuer::new(
-            key,
-            Vec::new(),
+            key.into(),
             &settings.issuer,
             settings.access_token_ttl.get(),
         );

@@ -315,7 +315,7 @@ async fn callback(
 }
 
 async fn jwks(State(auth): State<Auth>) -> Response {
-    let mut response = Json(auth.tokens().jwks()).into_response();
+    let mut response = Json(auth.jwks()).into_response();
     response.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),

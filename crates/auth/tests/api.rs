@@ -294,8 +294,7 @@ async fn me_refuses_every_kind_of_bad_token(backend: Backend) {
     // Signed by another key.
     let other = pinit_auth::keys::SigningKey::generate().unwrap();
     let foreign = pinit_auth::tokens::TokenIssuer::new(
-        other,
-        Vec::new(),
+        other.into(),
         "https://pinit.go-gradually.me",
         std::time::Duration::from_secs(300),
     )

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use pinit_kernel::config::HumanDuration;
 
 use crate::config::{Mode, Overrides};
 
@@ -126,6 +127,45 @@ impl Context {
 pub enum KeysCommand {
     /// Generate keys into the keys directory (refuses to replace existing ones without --force).
     Generate(KeysGenerateArgs),
+    /// Rotate the JWT signing key while Pinit runs: no restart, no member logged out.
+    ///
+    /// The current key becomes the previous one (jwt-previous-private.pem) and a new pair the current
+    /// one (jwt-private.pem, jwt-public.pem); jwt-rotation.json records when each applies:
+    ///
+    ///   * from now on the auth service publishes both public keys (/.well-known/jwks.json) and accepts
+    ///     tokens signed by either;
+    ///   * from now + --activate-after it signs new access tokens with the new key (a new `kid`);
+    ///   * from then + the access-token lifetime (auth.access_token_ttl) + 5 s leeway, when every token
+    ///     the previous key signed has expired, the previous key is neither accepted nor published.
+    ///
+    /// Running auth services (`pinit serve`, and every `pinit auth` replica reading the same files)
+    /// check the keys directory every second and take the new keys without a restart. Refused while an
+    /// earlier rotation's previous key is still accepted (--force drops it early).
+    ///
+    /// With --vapid it replaces the VAPID (Web Push) key instead: that cannot overlap — a browser's
+    /// push subscription is bound to the key it was made with — so browsers must subscribe again (the
+    /// web client does when it sees the new key) and the notification service must be restarted.
+    /// See docs/deploy.md, "Key rotation".
+    #[command(verbatim_doc_comment)]
+    Rotate(KeysRotateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeysRotateArgs {
+    /// The keys directory. [default: <data_dir>/keys] [config: keys.dir]
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// How long after the rotation the new key starts signing: at least the time every process
+    /// sharing the keys needs to see the new files (1 s for processes on one file system; a
+    /// Kubernetes Secret volume takes up to a couple of minutes: use 3m there).
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub activate_after: HumanDuration,
+    /// Rotate even though the previous key is still accepted (tokens it signed are then refused).
+    #[arg(long)]
+    pub force: bool,
+    /// Replace the VAPID key instead of the JWT key (browsers must subscribe again; restart notification).
+    #[arg(long)]
+    pub vapid: bool,
 }
 
 #[derive(Debug, Args)]
@@ -211,7 +251,7 @@ impl Cli {
                 data_dir(&mut o, &a.data_dir);
                 Mode::Serve
             }
-            Some(Command::Keys(KeysCommand::Generate(_))) => Mode::Serve,
+            Some(Command::Keys(_)) => Mode::Serve,
             Some(Command::Config(a)) => a.for_mode,
         };
         (mode, o)

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use pinit::cli::{Cli, Command, Context, KeyKind, KeysCommand};
+use pinit::cli::{Cli, Command, Context, KeyKind, KeysCommand, KeysRotateArgs};
 use pinit::config::{self, Config, Mode};
 use pinit::run;
 use pinit_kernel::{Lifecycle, SystemClock, allocator};
@@ -110,6 +110,10 @@ async fn dispatch(command: Option<Command>, mode: Mode, config: Config) -> ExitC
                 Err(e) => fail(&e),
             }
         }
+        Some(Command::Keys(KeysCommand::Rotate(args))) => match rotate_keys(&config, &args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e.as_ref()),
+        },
         Some(Command::Config(_)) => {
             print!("{}", config::render(&config));
             ExitCode::SUCCESS
@@ -156,6 +160,47 @@ fn generate_keys(
         }
         println!("VAPID public key: {}", key.public_key_base64url());
     }
+    Ok(())
+}
+
+/// `pinit keys rotate`: the JWT signing key with an overlap, or (`--vapid`) the VAPID key without one.
+fn rotate_keys(config: &Config, args: &KeysRotateArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let dir = args.dir.clone().unwrap_or_else(|| config.keys_dir());
+    if args.vapid {
+        let key = pinit_notification::vapid::VapidKey::generate();
+        for path in key.save(&dir, true)? {
+            println!("wrote {}", path.display());
+        }
+        println!("VAPID public key: {}", key.public_key_base64url());
+        println!(
+            "Restart the notification service (pinit serve, or pinit notification). Browsers subscribed \
+             with the old key get no pushes until they subscribe again; the web client does so when it \
+             next opens and sees the new key."
+        );
+        return Ok(());
+    }
+    let rotated = pinit_auth::keys::rotate(
+        &dir,
+        pinit_kernel::Clock::now(&SystemClock),
+        args.activate_after.get(),
+        config.auth.access_token_ttl.get(),
+        args.force,
+    )?;
+    for path in &rotated.written {
+        println!("wrote {}", path.display());
+    }
+    println!("previous JWT key id (kid): {}", rotated.previous_kid);
+    println!("new JWT key id (kid):      {}", rotated.kid);
+    println!(
+        "Published and accepted now; the new key signs from {}; the previous key is accepted until {}.",
+        rotated.rotation.active_from, rotated.rotation.previous_retires_at
+    );
+    println!(
+        "Running auth services take the new keys within a second (no restart). Copies elsewhere (a \
+         Kubernetes Secret) must be updated with every file of {} before {}.",
+        dir.display(),
+        rotated.rotation.active_from
+    );
     Ok(())
 }
 

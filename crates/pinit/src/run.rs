@@ -175,6 +175,7 @@ fn parts(context: Context, mut deps: Deps<'_>) -> Result<ContextParts, StartErro
     Ok(match context {
         Context::Auth => {
             let auth = build_auth(&deps, &outbox)?;
+            let keys_dir = deps.config.keys_dir();
             ContextParts {
                 name: pinit_auth::NAME,
                 style: pinit_auth::ERROR_STYLE,
@@ -184,6 +185,7 @@ fn parts(context: Context, mut deps: Deps<'_>) -> Result<ContextParts, StartErro
                 consumers: Vec::new(),
                 background: Some(Box::new(
                     move |lc: &Lifecycle, _: &Db, _: &ConnectionUrl| {
+                        watch_signing_keys(lc, auth.tokens().clone(), keys_dir);
                         start_auth_housekeeping(lc, auth)
                     },
                 )),
@@ -294,15 +296,11 @@ fn start_dispatcher(
 /// The auth service: its signing keys, password hasher, OAuth providers.
 fn build_auth(deps: &Deps<'_>, outbox: &Outbox) -> Result<pinit_auth::Auth, StartError> {
     let settings = deps.config.auth.clone();
-    let dir = deps.config.keys_dir();
-    let key = SigningKey::load(&dir)?;
-    let previous = pinit_auth::keys::load_previous(&dir)?;
-    let tokens = pinit_auth::tokens::TokenIssuer::new(
-        key,
-        previous,
+    let tokens = pinit_auth::tokens::TokenIssuer::load(
+        &deps.config.keys_dir(),
         &settings.issuer,
         settings.access_token_ttl.get(),
-    );
+    )?;
     let hasher = pinit_auth::password::Hasher::new(&settings.password)
         .map_err(|e| StartError::Service(format!("auth.password: {e}")))?;
     let providers = pinit_auth::oauth::ProviderRegistry::new(&settings.oauth)
@@ -317,6 +315,35 @@ fn build_auth(deps: &Deps<'_>, outbox: &Outbox) -> Result<pinit_auth::Auth, Star
         providers,
     );
     Ok(auth)
+}
+
+/// Keeps auth's signing keys those of the keys directory: a rotation (`pinit keys rotate`, or a replaced
+/// Secret) is taken without a restart, within `keys::POLL_INTERVAL` (docs/deploy.md, key rotation).
+fn watch_signing_keys(lc: &Lifecycle, tokens: pinit_auth::tokens::TokenIssuer, dir: PathBuf) {
+    let stop = lc.token(Phase::Background);
+    lc.spawn(Phase::Background, "auth-key-watch", async move {
+        let mut every = tokio::time::interval(pinit_auth::keys::POLL_INTERVAL);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return Ok::<(), std::convert::Infallible>(()),
+                _ = every.tick() => {}
+            }
+            let (tokens, dir) = (tokens.clone(), dir.clone());
+            let outcome =
+                tokio::task::spawn_blocking(move || tokens.reload_if_changed(&dir)).await;
+            match outcome {
+                Ok(Ok(pinit_auth::tokens::Reload::Unchanged)) => {}
+                Ok(Ok(pinit_auth::tokens::Reload::Reloaded { kid, previous_kid })) => {
+                    tracing::info!(kid, previous_kid, "loaded new JWT signing keys")
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "cannot load the JWT signing keys; the keys in use stay")
+                }
+                Err(e) => tracing::warn!(error = %e, "the JWT key check failed"),
+            }
+        }
+    });
 }
 
 /// The auth housekeeping (expired OAuth states, old rate-limit windows, long-expired sessions), started once

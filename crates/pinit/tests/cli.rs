@@ -158,3 +158,57 @@ async fn migrate_is_idempotent_and_guards_ownership(backend: Backend) {
 }
 
 pinit_testkit::both_backends!(migrate_is_idempotent_and_guards_ownership);
+
+#[test]
+fn keys_rotate_explains_itself_and_waits_for_the_previous_key_to_retire() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, help, _) = run(&["keys", "rotate", "--help"], &[], dir.path());
+    assert_eq!(code, 0);
+    for needle in [
+        "without a restart",
+        "jwt-previous-private.pem",
+        "--activate-after",
+        "access-token lifetime",
+        "--vapid",
+        "subscribe again",
+    ] {
+        assert!(
+            help.contains(needle),
+            "`keys rotate --help` says {needle}:\n{help}"
+        );
+    }
+
+    let keys = dir.path().join("k");
+    let keys = keys.to_str().unwrap();
+    assert_eq!(
+        run(&["keys", "generate", "--dir", keys], &[], dir.path()).0,
+        0
+    );
+    let (code, out, err) = run(&["keys", "rotate", "--dir", keys], &[], dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("new JWT key id (kid):"), "{out}");
+    assert!(out.contains("wrote"), "{out}");
+    let (code, _, err) = run(&["keys", "rotate", "--dir", keys], &[], dir.path());
+    assert_eq!(code, 1, "a second rotation waits: {err}");
+    assert!(
+        err.contains("still accepted until") && err.contains("--force"),
+        "{err}"
+    );
+    let (code, _, err) = run(
+        &["keys", "rotate", "--dir", keys, "--force"],
+        &[],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+
+    let vapid = std::path::Path::new(keys).join("vapid-public.txt");
+    let before = std::fs::read_to_string(&vapid).unwrap();
+    let (code, out, err) = run(
+        &["keys", "rotate", "--dir", keys, "--vapid"],
+        &[],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("subscribe again"), "{out}");
+    assert_ne!(std::fs::read_to_string(&vapid).unwrap(), before);
+}

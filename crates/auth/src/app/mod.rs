@@ -113,6 +113,11 @@ impl Auth {
         &self.inner.tokens
     }
 
+    /// The public keys accepted now, as `/.well-known/jwks.json` publishes them.
+    pub fn jwks(&self) -> pinit_kernel::jwt::Jwks {
+        self.inner.tokens.jwks(self.now())
+    }
+
     pub fn settings(&self) -> &Settings {
         &self.inner.settings
     }

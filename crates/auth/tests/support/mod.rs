@@ -57,8 +57,7 @@ pub async fn spawn_with(backend: Backend, settings: Settings) -> App {
     let clock = ManualClock::new(Timestamp::now());
     let shared: SharedClock = clock.clone();
     let tokens = TokenIssuer::new(
-        signing_key(),
-        Vec::new(),
+        signing_key().into(),
         &settings.issuer,
         settings.access_token_ttl.get(),
     );
