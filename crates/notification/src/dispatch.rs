@@ -322,7 +322,7 @@ impl Dispatcher {
         for row in rows {
             match delivery::catch_up(row, now, grace) {
                 CatchUp::Due(row) => pending.push(row),
-                CatchUp::Expired(plan) => plans.push(plan),
+                CatchUp::Expired(plan) => plans.push(*plan),
             }
         }
         let mut due = self.recheck(pending, now, &mut plans).await;

@@ -342,8 +342,8 @@ impl Plan {
 pub enum CatchUp {
     /// Inside the grace window: re-check it.
     Due(Upcoming),
-    /// Found after the grace window (downtime): dropped.
-    Expired(Plan),
+    /// Found after the grace window (downtime): dropped. (Boxed: a plan is much larger than a row.)
+    Expired(Box<Plan>),
 }
 
 /// The catch-up rule: a notification found more than `grace` after its start is dropped as expired.
@@ -356,7 +356,12 @@ pub fn catch_up(upcoming: Upcoming, now: Timestamp, grace: Duration) -> CatchUp 
     } else {
         "the start time could not be confirmed within the grace window"
     };
-    CatchUp::Expired(Plan::finish(upcoming, Outcome::Expired, detail, now))
+    CatchUp::Expired(Box::new(Plan::finish(
+        upcoming,
+        Outcome::Expired,
+        detail,
+        now,
+    )))
 }
 
 /// The re-check's verdict.
