@@ -5,93 +5,11 @@
 
 mod support;
 
-use std::time::Duration;
-
 use pinit_auth::keys::SigningKey;
 use pinit_kernel::jwt::{self, AccessClaims};
 use serde_json::{Value, json};
+use support::member::provisioned_member;
 use support::system::{Layout, System};
-
-struct Member {
-    id: i64,
-    token: String,
-    refresh: String,
-    task_id: i64,
-    schedule_id: i64,
-}
-
-async fn provisioned_member(system: &System, http: &reqwest::Client, name: &str) -> Member {
-    let signup = json!({"username": name, "password": "password-123", "nickname": name, "zoneId": "Asia/Seoul"});
-    assert_eq!(
-        http.post(system.url("/v0/signup"))
-            .json(&signup)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    let res = http
-        .post(system.url("/v0/login"))
-        .json(&json!({"username": name, "password": "password-123"}))
-        .send()
-        .await
-        .unwrap();
-    let refresh = res
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("refresh_token="))
-        .and_then(|v| v.split(';').next())
-        .unwrap()
-        .to_string();
-    let token = res.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let me: Value = http
-        .get(system.url("/v0/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let task = loop {
-        let res = http
-            .post(system.url("/v2/tasks"))
-            .bearer_auth(&token)
-            .json(&json!({"title": format!("{name}의 일"), "description": "private", "dueDate": {"date": "2030-01-01", "zoneId": "Asia/Seoul"}, "importance": 5, "difficulty": 3}))
-            .send()
-            .await
-            .unwrap();
-        if res.status() == 503 {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            continue;
-        }
-        assert_eq!(res.status(), 201);
-        break res.json::<Value>().await.unwrap();
-    };
-    let schedule: Value = http
-        .post(system.url("/v2/schedules"))
-        .bearer_auth(&token)
-        .json(&json!({"title": format!("{name} 일정"), "description": "private", "date": {"dateTime": "2030-01-01T09:00:00", "zoneId": "Asia/Seoul"}, "scheduleType": "DEEP_WORK"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    Member {
-        id: me["memberId"].as_i64().unwrap(),
-        token,
-        refresh,
-        task_id: task["id"].as_i64().unwrap(),
-        schedule_id: schedule["id"].as_i64().unwrap(),
-    }
-}
 
 /// Every (method, path template) of the merged document that needs a token.
 async fn protected_operations(system: &System, http: &reqwest::Client) -> Vec<(String, String)> {

@@ -8,6 +8,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub mod member;
 pub mod system;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_pinit");

@@ -1,0 +1,325 @@
+//! Traces across services, in both run modes, against a fake OTLP/HTTP receiver: one request that starts a
+//! schedule — sent with a W3C `traceparent` — yields spans from the gateway, the task service (and its
+//! transaction), the relay's publish and the notification consumer, all in that one trace, each the child of
+//! the one before. The log lines of the request carry its trace id. Spans still buffered when the process is
+//! told to stop are exported before it exits.
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::routing::post;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
+use prost::Message;
+use support::member::provisioned_member;
+use support::system::{Layout, System};
+
+/// A span as the receiver got it.
+#[derive(Debug, Clone)]
+struct Received {
+    /// The resource's `service.name`.
+    service: String,
+    name: String,
+    trace_id: String,
+    span_id: String,
+    parent_span_id: String,
+    attributes: HashMap<String, String>,
+}
+
+impl Received {
+    fn attr(&self, key: &str) -> Option<&str> {
+        self.attributes.get(key).map(String::as_str)
+    }
+}
+
+/// The fake OTLP/HTTP receiver: `POST /v1/traces` with an `ExportTraceServiceRequest` in protobuf.
+#[derive(Clone, Default)]
+struct Receiver {
+    spans: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    fn in_trace(&self, trace_id: &str) -> Vec<Received> {
+        self.spans
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.trace_id == trace_id)
+            .cloned()
+            .collect()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn text(attributes: &[KeyValue]) -> HashMap<String, String> {
+    attributes
+        .iter()
+        .filter_map(|kv| {
+            let value = match kv.value.as_ref()?.value.as_ref()? {
+                AnyValue::StringValue(s) => s.clone(),
+                AnyValue::IntValue(i) => i.to_string(),
+                AnyValue::BoolValue(b) => b.to_string(),
+                AnyValue::DoubleValue(d) => d.to_string(),
+                _ => return None,
+            };
+            Some((kv.key.clone(), value))
+        })
+        .collect()
+}
+
+async fn receive(
+    State(receiver): State<Receiver>,
+    body: Bytes,
+) -> impl axum::response::IntoResponse {
+    let Ok(request) = ExportTraceServiceRequest::decode(body) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            [(header::CONTENT_TYPE, "text/plain")],
+            Vec::new(),
+        );
+    };
+    let mut spans = receiver.spans.lock().unwrap();
+    for resource_spans in request.resource_spans {
+        let resource = resource_spans
+            .resource
+            .map(|r| text(&r.attributes))
+            .unwrap_or_default();
+        let service = resource.get("service.name").cloned().unwrap_or_default();
+        for span in resource_spans.scope_spans.into_iter().flat_map(|s| s.spans) {
+            spans.push(Received {
+                service: service.clone(),
+                name: span.name.clone(),
+                trace_id: hex(&span.trace_id),
+                span_id: hex(&span.span_id),
+                parent_span_id: hex(&span.parent_span_id),
+                attributes: text(&span.attributes),
+            });
+        }
+    }
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/x-protobuf")],
+        Vec::new(),
+    )
+}
+
+async fn start_receiver() -> (Receiver, pinit_testkit::TestServer) {
+    let receiver = Receiver::default();
+    let server = pinit_testkit::TestServer::spawn(
+        Router::new()
+            .route("/v1/traces", post(receive))
+            .with_state(receiver.clone()),
+    )
+    .await;
+    (receiver, server)
+}
+
+/// A fresh W3C trace context: (traceparent, trace id, span id).
+fn traceparent() -> (String, String, String) {
+    let trace_id = uuid::Uuid::new_v4().simple().to_string();
+    let span_id = uuid::Uuid::new_v4().simple().to_string()[..16].to_string();
+    (format!("00-{trace_id}-{span_id}-01"), trace_id, span_id)
+}
+
+/// The exporter settings every process gets: OTLP to the receiver, batches sent every 100 ms.
+fn otel_env(receiver: &pinit_testkit::TestServer, delay_ms: &str) -> Vec<(String, String)> {
+    vec![
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT".into(),
+            receiver.url("").trim_end_matches('/').to_string(),
+        ),
+        ("OTEL_BSP_SCHEDULE_DELAY".into(), delay_ms.into()),
+        ("OTEL_TRACES_SAMPLER".into(), "parentbased_always_on".into()),
+    ]
+}
+
+fn borrowed(env: &[(String, String)]) -> Vec<(&str, &str)> {
+    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+async fn one_trace(layout: Layout) {
+    let (receiver, otlp) = start_receiver().await;
+    let env = otel_env(&otlp, "100");
+    let system = System::start(layout, &borrowed(&env)).await;
+    let http = pinit_testkit::client();
+    let member = provisioned_member(&system, &http, "traced").await;
+
+    let (parent, trace_id, caller_span) = traceparent();
+    let res = http
+        .post(system.url(&format!("/v2/schedules/{}/start", member.schedule_id)))
+        .bearer_auth(&member.token)
+        .header("traceparent", &parent)
+        .header("tracestate", "test=1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+
+    // The four hops, as they arrive (the consumer's span ends last).
+    let consumer = "schedule.state.started.notification";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let spans = loop {
+        let spans = receiver.in_trace(&trace_id);
+        if spans.iter().any(|s| s.attr("consumer") == Some(consumer)) || Instant::now() > deadline {
+            break spans;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let find = |what: &str, pick: &dyn Fn(&Received) -> bool| {
+        spans
+            .iter()
+            .find(|s| pick(s))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {what} span in trace {trace_id}: {spans:#?}"))
+    };
+    let gateway = find("gateway request", &|s| s.attr("service") == Some("gateway"));
+    let task = find("task request", &|s| s.attr("service") == Some("task"));
+    let transaction = find("task transaction", &|s| {
+        s.name == "db.transaction" && s.parent_span_id == task.span_id
+    });
+    let publish = find("relay publish", &|s| {
+        s.attr("messaging.rabbitmq.destination.routing_key") == Some("schedule.state.started")
+            && s.attr("relay") == Some("task")
+    });
+    let consume = find("notification consumer", &|s| {
+        s.attr("consumer") == Some(consumer)
+    });
+
+    assert_eq!(
+        gateway.parent_span_id, caller_span,
+        "the caller's trace is continued"
+    );
+    assert_eq!(gateway.name, "POST /v2/{*rest}");
+    assert_eq!(
+        task.parent_span_id, gateway.span_id,
+        "task is the gateway's child"
+    );
+    assert_eq!(
+        task.name, "POST /v2/schedules/{scheduleId}/start",
+        "named by route, not by id"
+    );
+    assert_eq!(
+        publish.parent_span_id, task.span_id,
+        "the event was recorded in task's request"
+    );
+    assert_eq!(publish.name, "schedule.state.started publish");
+    assert_eq!(
+        consume.parent_span_id, publish.span_id,
+        "the consumer continues the publish"
+    );
+    let embedded = layout == Layout::Embedded;
+    let backend = if embedded { "sqlite" } else { "postgres" };
+    assert_eq!(transaction.attr("db.system"), Some(backend));
+    let services = [&gateway, &task, &publish, &consume].map(|s| s.service.clone());
+    let expected = if embedded {
+        ["pinit"; 4]
+    } else {
+        [
+            "pinit-gateway",
+            "pinit-task",
+            "pinit-task",
+            "pinit-notification",
+        ]
+    };
+    assert_eq!(services, expected.map(String::from));
+
+    // The request's log lines carry its trace id.
+    let task_process = if embedded { "serve" } else { "task" };
+    let (_, pinit) = system
+        .processes
+        .iter()
+        .find(|(name, _)| *name == task_process)
+        .unwrap();
+    let served = pinit.logs.lock().unwrap().iter().any(|l| {
+        l["message"] == "served"
+            && l["span"]["service"] == "task"
+            && l["trace_id"] == trace_id.as_str()
+    });
+    assert!(served, "task's `served` line carries trace_id {trace_id}");
+
+    for (name, status) in system.stop().await {
+        assert_eq!(status.code(), Some(0), "{name} exits cleanly");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_trace_through_gateway_task_relay_and_consumer_embedded() {
+    one_trace(Layout::Embedded).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_trace_through_gateway_task_relay_and_consumer_distributed() {
+    one_trace(Layout::Distributed).await
+}
+
+/// With a batch delay far beyond the test, a span reaches the receiver only because a graceful stop exports
+/// what is buffered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buffered_spans_are_exported_at_shutdown() {
+    let (receiver, otlp) = start_receiver().await;
+    let env = otel_env(&otlp, "600000");
+    let system = System::start(Layout::Embedded, &borrowed(&env)).await;
+    let (parent, trace_id, _) = traceparent();
+    let res = pinit_testkit::client()
+        .get(system.url("/v2/tasks"))
+        .header("traceparent", &parent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        receiver.in_trace(&trace_id).is_empty(),
+        "nothing exported before the batch delay"
+    );
+    for (name, status) in system.stop().await {
+        assert_eq!(status.code(), Some(0), "{name} exits cleanly");
+    }
+    let spans = receiver.in_trace(&trace_id);
+    assert!(
+        spans.iter().any(|s| s.attr("service") == Some("gateway")),
+        "the gateway's span was exported at shutdown: {spans:#?}"
+    );
+}
+
+/// Without an exporter nothing is exported, but an incoming trace context still goes on: the services' log
+/// lines carry its trace id (and the event takes it along, see the messaging tests).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_export_the_incoming_trace_id_reaches_the_services_logs() {
+    let system = System::start(Layout::Embedded, &[]).await;
+    let http = pinit_testkit::client();
+    let member = provisioned_member(&system, &http, "untraced").await;
+    let (parent, trace_id, _) = traceparent();
+    let res = http
+        .post(system.url(&format!("/v2/schedules/{}/start", member.schedule_id)))
+        .bearer_auth(&member.token)
+        .header("traceparent", &parent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let (_, pinit) = &system.processes[0];
+    let served: Vec<String> = pinit
+        .logs
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l["message"] == "served" && l["trace_id"] == trace_id.as_str())
+        .map(|l| l["span"]["service"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(served, ["task", "gateway"], "both hops log the trace id");
+    for (name, status) in system.stop().await {
+        assert_eq!(status.code(), Some(0), "{name} exits cleanly");
+    }
+}
