@@ -203,25 +203,38 @@ impl TlsMaterial {
             None => "the system store (set tls.ca_file for a private CA)".into(),
         }
     }
+}
 
-    /// The extra CA certificates, one PEM block each (for HTTP clients that add them one by one).
-    pub fn ca_certificates(&self) -> Vec<String> {
-        let Some(pem) = &self.ca_pem else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        let mut rest = pem.as_str();
-        while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
-            let end_marker = "-----END CERTIFICATE-----";
-            let Some(end) = rest[start..].find(end_marker) else {
-                break;
-            };
-            let end = start + end + end_marker.len();
-            out.push(format!("{}\n", &rest[start..end]));
-            rest = &rest[end..];
+/// The extra CA certificates every outbound HTTPS client trusts, set once at start-up by [`trust_for_https`].
+static HTTPS_EXTRA_ROOTS: std::sync::OnceLock<Vec<reqwest::Certificate>> =
+    std::sync::OnceLock::new();
+
+/// Makes every client of [`https_client`] trust `tls.ca_file` beside the system store (the binary calls this
+/// once at start-up; later calls change nothing). An unreadable bundle is an error naming the setting.
+pub fn trust_for_https(tls: &TlsMaterial) -> Result<(), TlsError> {
+    let roots = match &tls.ca_pem {
+        Some(pem) => {
+            reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|_| TlsError::NoPem {
+                key: "tls.ca_file",
+                path: tls.settings.ca_file.clone().unwrap_or_default(),
+                what: "certificate that parses",
+            })?
         }
-        out
+        None => Vec::new(),
+    };
+    let _ = HTTPS_EXTRA_ROOTS.set(roots);
+    Ok(())
+}
+
+/// The start of every outbound HTTPS client (push services, FCM, OpenID providers): rustls trusting the
+/// system store, the compiled-in Mozilla roots, and `tls.ca_file` once [`trust_for_https`] ran. Callers add
+/// their timeouts, redirect policy and user agent.
+pub fn https_client() -> reqwest::ClientBuilder {
+    let mut builder = reqwest::Client::builder();
+    for root in HTTPS_EXTRA_ROOTS.get().into_iter().flatten() {
+        builder = builder.add_root_certificate(root.clone());
     }
+    builder
 }
 
 /// A PostgreSQL URL with the TLS settings filled in where the URL does not say: `sslmode` from
@@ -373,7 +386,10 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        assert_eq!(loaded.ca_certificates(), vec![block.to_string(); 2]);
+        assert_eq!(
+            loaded.ca_pem.as_deref(),
+            Some(format!("# two CAs\n{block}{block}").as_str())
+        );
         assert!(loaded.trust_description().contains("ca.pem"));
 
         let empty = dir.path().join("empty.pem");

@@ -134,3 +134,38 @@ async fn the_client_certificate_is_presented_when_the_server_requires_one() {
     pool.ping().await.unwrap();
     pool.close().await;
 }
+
+/// Outbound HTTPS (push services, OpenID providers) trusts the system store and, once the binary installed it,
+/// `tls.ca_file`: a server behind a corporate CA is refused before and reached after. (nextest runs each test in a
+/// process of its own, so the process-wide setting does not leak into other tests.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_https_trusts_the_extra_ca_once_installed() {
+    use pinit_kernel::tls::{TlsMaterial, https_client, trust_for_https};
+    let app =
+        axum::Router::new().route("/", axum::routing::get(|| async { "behind a private CA" }));
+    let server = pinit_testkit::TestServer::spawn(app).await;
+    let ca = TestCa::new("corporate CA");
+    let proxy = TlsProxy::https(
+        socket_addr_of(&server.url("/")),
+        ProxyTls::presenting(ca.issue("server", &["localhost"])),
+    )
+    .await;
+    let url = format!("https://localhost:{}/", proxy.addr.port());
+
+    let refused = https_client().build().unwrap().get(&url).send().await;
+    let err = pinit_kernel::text::error_chain(&refused.expect_err("an unknown CA"));
+    assert!(err.contains("UnknownIssuer"), "{err}");
+
+    trust_for_https(&TlsMaterial::load(&trusting(&ca)).unwrap()).unwrap();
+    let body = https_client()
+        .build()
+        .unwrap()
+        .get(&url)
+        .send()
+        .await
+        .expect("trusted now")
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "behind a private CA");
+}

@@ -197,6 +197,11 @@ impl TlsProxy {
         Self::start(upstream, tls, Protocol::Postgres).await
     }
 
+    /// HTTPS in front of the plain HTTP server at `upstream`.
+    pub async fn https(upstream: SocketAddr, tls: ProxyTls) -> TlsProxy {
+        Self::start(upstream, tls, Protocol::Direct).await
+    }
+
     /// `amqps://` in front of the RabbitMQ at `upstream`.
     pub async fn amqps(upstream: SocketAddr, tls: ProxyTls) -> TlsProxy {
         Self::start(upstream, tls, Protocol::Direct).await

@@ -71,7 +71,7 @@ impl ProviderRegistry {
             return Err(OAuthConfigError::Invalid(check.problems));
         }
 
-        let client = reqwest::Client::builder()
+        let client = pinit_kernel::tls::https_client()
             .connect_timeout(settings.connect_timeout.get())
             .timeout(settings.timeout.get())
             .redirect(reqwest::redirect::Policy::none())

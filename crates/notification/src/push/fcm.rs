@@ -139,7 +139,7 @@ impl FcmSender {
                 path: account.client_email.clone(),
                 reason: format!("private_key is not a PKCS#8 RSA key: {e}"),
             })?;
-        let client = reqwest::Client::builder()
+        let client = pinit_kernel::tls::https_client()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .redirect(reqwest::redirect::Policy::none())

@@ -89,7 +89,7 @@ impl WebPushSender {
         policy: EndpointPolicy,
         idle_per_origin: usize,
     ) -> Result<Self, PushSetupError> {
-        let client = reqwest::Client::builder()
+        let client = pinit_kernel::tls::https_client()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             // Redirects are not followed: a push service never redirects, an attacker's endpoint might.
