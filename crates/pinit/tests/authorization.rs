@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use support::member::provisioned_member;
 use support::system::{Layout, System};
 
-/// Every (method, path template) of the merged document that needs a token.
+/// Every (method, path template) of the merged document that needs a token. The document marks the public
+/// ones with `security: []` (and only those: the set is checked).
 async fn protected_operations(system: &System, http: &reqwest::Client) -> Vec<(String, String)> {
     let doc: Value = http
         .get(system.url("/openapi.json"))
@@ -26,27 +27,34 @@ async fn protected_operations(system: &System, http: &reqwest::Client) -> Vec<(S
         "every service documented: {doc}"
     );
     let mut ops = Vec::new();
+    let mut public = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in ["get", "post", "put", "patch", "delete"] {
             let Some(op) = item.get(method) else { continue };
-            let public = op.get("security").is_some_and(|s| {
-                s.as_array().is_some_and(|a| {
-                    a.iter()
-                        .any(|r| r.as_object().is_some_and(|o| o.is_empty()))
-                })
-            }) || matches!(
-                (method, path.as_str()),
-                (
-                    "post",
-                    "/v0/signup" | "/v0/login" | "/v0/refresh" | "/v0/logout"
-                ) | ("get", "/.well-known/jwks.json" | "/v0/push/vapid")
-            ) || path.starts_with("/v0/login/oauth2/")
-                || path == "/openapi.json";
-            if !public {
-                ops.push((method.to_uppercase(), path.clone()));
+            let pair = (method.to_uppercase(), path.clone());
+            if op.get("security") == Some(&json!([])) {
+                public.push(pair);
+            } else {
+                ops.push(pair);
             }
         }
     }
+    public.sort();
+    let expected: Vec<(String, String)> = [
+        ("GET", "/.well-known/jwks.json"),
+        ("GET", "/openapi.json"),
+        ("GET", "/v0/login/oauth2/authorize/{provider}"),
+        ("GET", "/v0/login/oauth2/code/{provider}"),
+        ("GET", "/v0/push/vapid"),
+        ("POST", "/v0/login"),
+        ("POST", "/v0/logout"),
+        ("POST", "/v0/refresh"),
+        ("POST", "/v0/signup"),
+    ]
+    .iter()
+    .map(|(m, p)| (m.to_string(), p.to_string()))
+    .collect();
+    assert_eq!(public, expected, "operations documented as public");
     ops
 }
 
@@ -231,5 +239,83 @@ async fn expiry_and_the_bearer_scheme_mean_the_same_at_the_gateway_and_in_auth()
             );
         }
     }
+    let _ = system.stop().await;
+}
+
+/// The merged document describes what a client sends and gets: no `X-Member-Id` parameter (the gateway sets
+/// it), a 415 wherever only a JSON body is taken (and the gateway really answers it), and `/v2/members/now`'s
+/// empty answer without a content type.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_merged_document_describes_what_clients_send_and_get() {
+    let system = System::start(Layout::Embedded, &[]).await;
+    let http = pinit_testkit::client();
+    let alice = provisioned_member(&system, &http, "alice").await;
+    let doc: Value = http
+        .get(system.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut with_body = 0;
+    for (template, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                assert!(
+                    !p["name"]
+                        .as_str()
+                        .unwrap()
+                        .eq_ignore_ascii_case("x-member-id"),
+                    "{method} {template} documents {p}"
+                );
+            }
+            // Operations that take only JSON (PUT /v2/members/zone-id also takes the bare id as text).
+            let Some(content) = op["requestBody"]["content"].as_object() else {
+                continue;
+            };
+            if content.keys().any(|k| k != "application/json") {
+                assert!(op["responses"].get("415").is_none(), "{method} {template}");
+                continue;
+            }
+            with_body += 1;
+            assert!(
+                op["responses"].get("415").is_some(),
+                "{method} {template}: 415 undocumented"
+            );
+            let path = format!(
+                "{}{}",
+                fill(template, alice.task_id, alice.schedule_id),
+                query_for(template)
+            );
+            let res = http
+                .request(
+                    reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
+                    system.url(&path),
+                )
+                .bearer_auth(&alice.token)
+                .header("content-type", "text/plain")
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 415, "{method} {template}");
+            let body: Value = res.json().await.unwrap();
+            assert!(body["message"].is_string(), "{method} {template}: {body}");
+        }
+    }
+    assert!(with_body >= 9, "{with_body} operations take only JSON");
+
+    let now = &doc["paths"]["/v2/members/now"]["get"]["responses"]["200"];
+    assert!(now.get("content").is_none(), "{now}");
+    let res = http
+        .get(system.url("/v2/members/now"))
+        .bearer_auth(&alice.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().get("content-type").is_none());
+    assert!(res.bytes().await.unwrap().is_empty());
     let _ = system.stop().await;
 }
