@@ -323,10 +323,11 @@ fn main() {
     pinit_kernel::allocator::return_freed_memory();
     // `PINIT_BENCH_LOG=warn` shows the relay's and consumer's warnings (publish failures, retries).
     if let Ok(level) = std::env::var("PINIT_BENCH_LOG") {
-        let _ = pinit_kernel::telemetry::init(&pinit_kernel::config::LogConfig {
+        let log = pinit_kernel::config::LogConfig {
             level,
             ..Default::default()
-        });
+        };
+        let _ = pinit_kernel::telemetry::init(&log, "pinit-bench");
     }
     // What `pinit` applies at start-up: the configured `relay.notify_min_interval` (default unless overridden).
     let notify = std::env::var("PINIT_BENCH_NOTIFY_INTERVAL_MS")

@@ -26,10 +26,13 @@ fn parent() -> TraceContext {
     TraceContext::new(PARENT, Some("pinit=test")).unwrap()
 }
 
-/// Remembers, per event id, the context the event carried and the one the handler ran in.
+/// An event id, the context the event carried and the one its handler ran in.
+type Handled = (String, Option<TraceContext>, Option<TraceContext>);
+
+/// Remembers what each handled event carried.
 #[derive(Clone, Default)]
 struct Seen {
-    events: Arc<Mutex<Vec<(String, Option<TraceContext>, Option<TraceContext>)>>>,
+    events: Arc<Mutex<Vec<Handled>>>,
 }
 
 impl Handler for Seen {
