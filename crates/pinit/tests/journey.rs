@@ -351,9 +351,54 @@ async fn journey(layout: Layout) {
             "nothing fell back to plain text"
         );
     }
+    if system.layout == Layout::Embedded {
+        nothing_waits_in_the_task_outbox(&system).await;
+    }
     for (name, status) in system.stop().await {
         assert_eq!(status.code(), Some(0), "{name} exits cleanly");
     }
+}
+
+/// `pinit serve`: every event left the task outbox, `task.completed` too, which nobody in Pinit consumes — it is
+/// delivered to nobody on its first publish instead of being retried for ever (and logged each time).
+async fn nothing_waits_in_the_task_outbox(system: &System) {
+    let path = system.dir.path().join("pinit-data").join("task.db");
+    let db = pinit_kernel::Db::connect(&pinit_kernel::Db::sqlite_url(&path), &Default::default())
+        .await
+        .unwrap();
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(db.pool())
+                .await
+                .unwrap()
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut pending = i64::MAX;
+    while pending > 0 && Instant::now() < deadline {
+        pending =
+            count("SELECT COUNT(*) FROM messaging_outbox WHERE published_at_us IS NULL").await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(pending, 0, "no event waits in the outbox");
+    assert!(
+        count(
+            "SELECT COUNT(*) FROM messaging_outbox WHERE routing_key = 'task.completed' AND attempts = 0"
+        )
+        .await
+            >= 1,
+        "task.completed settled on its first publish"
+    );
+    db.close().await;
+    let (_, serve) = &system.processes[0];
+    let failures: Vec<String> = serve
+        .problems()
+        .into_iter()
+        .filter(|l| l.contains("publish failed"))
+        .collect();
+    assert!(failures.is_empty(), "{failures:?}");
 }
 
 mod embedded {
