@@ -2,8 +2,8 @@
 //! real socket.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pinit_contracts::events::ScheduleState;
@@ -33,6 +33,19 @@ struct FakeTask {
     batch: bool,
     basics_calls: Arc<AtomicUsize>,
     batch_calls: Arc<AtomicUsize>,
+    traceparents: Traceparents,
+}
+
+/// The `traceparent` metadata of each call, in order.
+type Traceparents = Arc<Mutex<Vec<Option<String>>>>;
+
+fn record_traceparent<T>(seen: &Traceparents, request: &Request<T>) {
+    let value = request
+        .metadata()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    seen.lock().unwrap().push(value);
 }
 
 fn ts(seconds: i64) -> Option<prost_types::Timestamp> {
@@ -46,6 +59,7 @@ impl ScheduleGrpcService for FakeTask {
         request: Request<GetScheduleRequest>,
     ) -> Result<Response<GetScheduleResponse>, Status> {
         self.basics_calls.fetch_add(1, Ordering::SeqCst);
+        record_traceparent(&self.traceparents, &request);
         let r = request.into_inner();
         let row = self
             .rows
@@ -66,6 +80,7 @@ impl ScheduleGrpcService for FakeTask {
         &self,
         request: Request<GetSchedulesStateRequest>,
     ) -> Result<Response<GetSchedulesStateResponse>, Status> {
+        record_traceparent(&self.traceparents, &request);
         if !self.batch {
             return Err(Status::unimplemented("a reference task service"));
         }
@@ -100,6 +115,7 @@ struct Served {
     url: String,
     basics_calls: Arc<AtomicUsize>,
     batch_calls: Arc<AtomicUsize>,
+    traceparents: Traceparents,
     stop: CancellationToken,
 }
 
@@ -145,11 +161,13 @@ async fn serve(batch: bool) -> Served {
     }
     let basics_calls = Arc::new(AtomicUsize::new(0));
     let batch_calls = Arc::new(AtomicUsize::new(0));
+    let traceparents = Traceparents::default();
     let fake = FakeTask {
         rows,
         batch,
         basics_calls: basics_calls.clone(),
         batch_calls: batch_calls.clone(),
+        traceparents: traceparents.clone(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -168,6 +186,7 @@ async fn serve(batch: bool) -> Served {
         url: format!("http://{addr}"),
         basics_calls,
         batch_calls,
+        traceparents,
         stop,
     }
 }
@@ -265,4 +284,27 @@ async fn an_unreachable_task_service_is_unavailable_not_absent() {
         Err(DirectoryError::Unavailable(_))
     ));
     assert!(GrpcScheduleDirectory::new("task:9090", Duration::from_secs(1)).is_err());
+}
+
+/// A call carries the caller's W3C trace context as `traceparent` metadata (the task service's span joins the
+/// caller's trace); outside a trace it carries none.
+#[tokio::test]
+async fn calls_carry_the_callers_trace_context() {
+    use pinit_kernel::trace::{self, TraceContext};
+    const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let task = serve(true).await;
+    let directory = GrpcScheduleDirectory::new(&task.url, Duration::from_secs(3)).unwrap();
+    let parent = TraceContext::new(PARENT, None);
+    trace::within(parent.clone(), directory.basics(key(1, 10)))
+        .await
+        .unwrap();
+    trace::within(parent, directory.states(&[key(1, 10)]))
+        .await
+        .unwrap();
+    directory.basics(key(1, 10)).await.unwrap();
+    assert_eq!(
+        *task.traceparents.lock().unwrap(),
+        [Some(PARENT.to_string()), Some(PARENT.to_string()), None]
+    );
+    task.stop.cancel();
 }
