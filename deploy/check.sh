@@ -5,7 +5,9 @@
 #      (kubernetes-validate, strict), and deploy/check_manifests.py checks our own rules on them
 #      (`python3 deploy/check_manifests.py --help` lists them), the Dockerfile, and the Secrets
 #      deploy/k8s/create-secrets.sh makes (rendered with --dry-run from throwaway key files);
-#   3. shell syntax of the scripts under deploy/.
+#   3. shell syntax of the scripts under deploy/;
+#   4. deploy/grafana/*.json: JSON dashboards whose queries name only metrics the code records
+#      (deploy/check_dashboard.py).
 # With a pinit binary at $PINIT (or target/{release,debug}/pinit) it also runs `pinit config --for <command>`
 # on each Deployment's environment. Exits non-zero, naming each problem, if anything is wrong.
 #
@@ -60,6 +62,9 @@ for script in deploy/*.sh deploy/k8s/*.sh deploy/k8s/overlays/*/init/*.sh; do
   [ -f "$script" ] || continue
   if ! bash -n "$script"; then echo "FAIL $script: shell syntax" >&2; status=1; fi
 done
+
+# --- the Grafana dashboard: JSON, and only metrics the code records --------------------------------------------
+if ! python3 deploy/check_dashboard.py; then status=1; fi
 
 # --- render ---------------------------------------------------------------------------------------------------
 rendered=()
