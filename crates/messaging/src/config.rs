@@ -89,7 +89,7 @@ pub struct RelayConfig {
     pub backoff: BackoffConfig,
     /// Failed publishes of a row before it is parked (`parked_at_us` set): no longer retried, left out of
     /// the backlog, kept until an operator re-drives it (docs/messaging.md). With the default backoff
-    /// (`1m` cap, equal jitter) 2000 attempts take 16–33 hours, about a day.
+    /// (`1m` cap, equal jitter) 2000 attempts take 16–33 hours, about a day. `0` counts as `1`.
     pub max_attempts: u32,
     /// How long published rows are kept (for inspection) before they are deleted.
     pub retention: HumanDuration,

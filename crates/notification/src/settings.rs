@@ -136,6 +136,12 @@ impl Settings {
         if self.batch_size == 0 {
             problems.push(("notification.batch_size", "must be at least 1".into()));
         }
+        if self.max_subscriptions_per_member == 0 {
+            problems.push((
+                "notification.max_subscriptions_per_member",
+                "must be at least 1".into(),
+            ));
+        }
         if self.claim_lease.get() < self.push_timeout.get() * 2 {
             problems.push((
                 "notification.claim_lease",
@@ -180,5 +186,13 @@ mod tests {
             ..Settings::default()
         };
         assert_eq!(bad.problems()[0].0, "notification.vapid_subject");
+        let no_devices = Settings {
+            max_subscriptions_per_member: 0,
+            ..Settings::default()
+        };
+        assert_eq!(
+            no_devices.problems()[0].0,
+            "notification.max_subscriptions_per_member"
+        );
     }
 }
