@@ -103,7 +103,8 @@ pub fn document() -> String {
         "channel address is the routing key. Messages are persistent JSON with AMQP properties",
         "message_id = idempotentKey (the stable event id), content_type = application/json,",
         "type = the message name, timestamp = occurredAt (seconds), and headers pinit-aggregate-type,",
-        "pinit-aggregate-id, pinit-aggregate-version. Payloads keep the reference keys; aggregateVersion",
+        "pinit-aggregate-id, pinit-aggregate-version, and traceparent/tracestate (the W3C trace context",
+        "the event was recorded in, when there was one). Payloads keep the reference keys; aggregateVersion",
         "is an extra field consumers must not require. Consumers deduplicate by event id and dead-letter",
         "poison messages into <queue>.dlq.",
     ] {
