@@ -68,8 +68,11 @@ done
 report=()
 if [ -n "${PINIT_SCHEMATHESIS_REPORT:-}" ]; then
   mkdir -p "$PINIT_SCHEMATHESIS_REPORT"
-  report=(--report junit,vcr --report-dir "$PINIT_SCHEMATHESIS_REPORT")
+  report=(--report junit,vcr --report-dir "$(cd "$PINIT_SCHEMATHESIS_REPORT" && pwd)")
 fi
+# From the temporary directory: schemathesis keeps a cache of past crashes in ./.schemathesis, which would
+# litter the tree and make one run depend on the last.
+cd "$work"
 status=0
 "$schemathesis" run "$base/openapi.json" \
   --url "$base" \
