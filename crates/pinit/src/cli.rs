@@ -66,6 +66,22 @@ pub enum Command {
     /// Manage keys: the JWT signing key pair and the VAPID (Web Push) key.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Back up the data of `pinit serve` — its SQLite databases and keys — while it runs.
+    ///
+    /// Each database is copied in one transaction (SQLite `VACUUM INTO`) on a connection of its own,
+    /// so the running instance keeps serving; every write it acknowledged before the backup began is
+    /// in the copy. The keys directory is copied as it is (private keys included: keep the backup as
+    /// safe as the data directory). DIR gets manifest.json (time, version, every file with its size
+    /// and SHA-256), auth.db, task.db, notification.db and keys/; it is written beside DIR first and
+    /// renamed into place when complete. DIR must be new or empty (--force replaces an earlier backup).
+    Backup(BackupArgs),
+    /// Restore a backup made by `pinit backup` into the data directory.
+    ///
+    /// Refused while a pinit process uses the data directory (stop `pinit serve` first). Checks every
+    /// file against the manifest, copies them into a temporary directory inside the data directory,
+    /// then moves the current databases and keys aside and the backup's into place. Refused when the
+    /// data directory already holds databases or keys, unless --force.
+    Restore(RestoreArgs),
     /// Print the effective configuration as TOML, secrets redacted.
     Config(ConfigArgs),
 }
@@ -91,6 +107,32 @@ pub struct ServiceArgs {
     /// HTTP port. [default: 8080] [config: http.port]
     #[arg(short, long, value_name = "PORT")]
     pub port: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Directory to write the backup to (new or empty).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The data directory of `pinit serve`. [default: ./pinit-data] [config: data_dir]
+    #[arg(short, long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Replace an earlier backup in DIR.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A directory written by `pinit backup`.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The data directory to restore into. [default: ./pinit-data] [config: data_dir]
+    #[arg(short, long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Replace the databases and keys the data directory holds.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -252,6 +294,11 @@ impl Cli {
                 Mode::Serve
             }
             Some(Command::Keys(_)) => Mode::Serve,
+            Some(Command::Backup(BackupArgs { data_dir: dir, .. }))
+            | Some(Command::Restore(RestoreArgs { data_dir: dir, .. })) => {
+                data_dir(&mut o, dir);
+                Mode::Serve
+            }
             Some(Command::Config(a)) => a.for_mode,
         };
         (mode, o)

@@ -114,6 +114,20 @@ async fn dispatch(command: Option<Command>, mode: Mode, config: Config) -> ExitC
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(e.as_ref()),
         },
+        Some(Command::Backup(args)) => {
+            let mut progress = |line: String| println!("{line}");
+            match pinit::backup::backup(&config, &args.dir, args.force, &mut progress).await {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => fail(&e),
+            }
+        }
+        Some(Command::Restore(args)) => {
+            let mut progress = |line: String| println!("{line}");
+            match pinit::backup::restore(&config, &args.dir, args.force, &mut progress) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => fail(&e),
+            }
+        }
         Some(Command::Config(_)) => {
             print!("{}", config::render(&config));
             ExitCode::SUCCESS

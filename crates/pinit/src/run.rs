@@ -690,8 +690,9 @@ fn ensure_keys(dir: &Path) -> Result<(), StartError> {
     Ok(())
 }
 
-/// One process per data directory: two would corrupt each other's SQLite writes and relays.
-fn lock_data_dir(dir: &Path) -> Result<std::fs::File, StartError> {
+/// One process per data directory: two would corrupt each other's SQLite writes and relays (and `pinit restore`
+/// replaces the files only while it holds the lock).
+pub(crate) fn lock_data_dir(dir: &Path) -> Result<std::fs::File, StartError> {
     let path = dir.join(".lock");
     let file = std::fs::OpenOptions::new()
         .create(true)

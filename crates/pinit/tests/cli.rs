@@ -31,6 +31,9 @@ fn help_reads_well() {
         vec!["task", "--help"],
         vec!["migrate", "--help"],
         vec!["keys", "generate", "--help"],
+        vec!["keys", "rotate", "--help"],
+        vec!["backup", "--help"],
+        vec!["restore", "--help"],
         vec!["config", "--help"],
     ] {
         let (code, out, err) = run(&command, &[], dir.path());
