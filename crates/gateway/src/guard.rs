@@ -19,6 +19,7 @@ use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use pinit_kernel::extract::MEMBER_HEADER;
+use pinit_kernel::identity::{ASSERTION_HEADER, IdentityKey};
 use pinit_kernel::jwt::{self, Jwks, JwtError, Verifier};
 use pinit_kernel::{ApiError, SharedClock};
 use tokio::sync::{Mutex, RwLock};
@@ -135,11 +136,15 @@ impl Keys {
 pub struct GuardState {
     pub keys: Keys,
     pub clock: SharedClock,
+    /// Signs the assertion that vouches for the member to the services (`pinit_kernel::identity`).
+    pub identity: IdentityKey,
 }
 
-/// Middleware: strips `X-Member-Id`, lets public operations through, verifies the token of all others.
+/// Middleware: strips `X-Member-Id` and any identity assertion, lets public operations through, verifies the
+/// token of all others and vouches for its member to the service with an assertion for this method and path.
 pub async fn guard(State(state): State<GuardState>, mut request: Request, next: Next) -> Response {
     request.headers_mut().remove(MEMBER_HEADER);
+    request.headers_mut().remove(ASSERTION_HEADER);
     if request.method() == Method::OPTIONS || is_public(request.method(), request.uri().path()) {
         return next.run(request).await;
     }
@@ -158,9 +163,15 @@ pub async fn guard(State(state): State<GuardState>, mut request: Request, next: 
         .await
     {
         Ok(member_id) => {
-            request
-                .headers_mut()
-                .insert(MEMBER_HEADER, HeaderValue::from(member_id));
+            let assertion = state.identity.sign(
+                member_id,
+                request.method().as_str(),
+                request.uri().path(),
+                state.clock.now().as_second(),
+            );
+            let headers = request.headers_mut();
+            headers.insert(MEMBER_HEADER, HeaderValue::from(member_id));
+            headers.insert(ASSERTION_HEADER, assertion);
             next.run(request).await
         }
         Err(e) => {

@@ -39,6 +39,9 @@ pub struct Upstream {
     /// Keep the `X-Forwarded-For` an ingress set (its right-most entry is the client) instead of appending the
     /// ingress's own address (`gateway.rate_limit.trust_forwarded_for`).
     trust_forwarded_for: bool,
+    /// `pinit serve`: the service's router in this process, called directly — no socket another process could
+    /// reach, no loopback hop.
+    local: Option<axum::Router>,
 }
 
 struct Replica {
@@ -110,7 +113,26 @@ impl Upstream {
             client,
             response_timeout,
             trust_forwarded_for: false,
+            local: None,
         })
+    }
+
+    /// An upstream served by `router` in this process (`pinit serve`): requests are handed to it as they would
+    /// be sent over HTTP (same headers, same response timeout), without a listener.
+    pub fn in_process(
+        name: &'static str,
+        router: axum::Router,
+        response_timeout: Duration,
+    ) -> Self {
+        let mut upstream = Self::new(
+            name,
+            "http://in-process.invalid",
+            Duration::from_secs(1),
+            response_timeout,
+        )
+        .expect("a static base URL");
+        upstream.local = Some(router);
+        upstream
     }
 
     /// See [`Upstream::trust_forwarded_for`]: behind an ingress that sets `X-Forwarded-For`, services see the
@@ -185,6 +207,11 @@ impl Upstream {
             .await
             .map_err(|_| ApiError::bad_request("The request body could not be read."))?;
 
+        if let Some(router) = &self.local {
+            return self
+                .call_local(router.clone(), parts, path_and_query, body)
+                .await;
+        }
         let deadline = tokio::time::Instant::now() + self.response_timeout;
         let mut last_error = None;
         for replica in self.order() {
@@ -229,6 +256,36 @@ impl Upstream {
             format!("The {} service is unavailable.", self.name),
         )
         .with_retry_after(1))
+    }
+}
+
+impl Upstream {
+    async fn call_local(
+        &self,
+        router: axum::Router,
+        parts: axum::http::request::Parts,
+        path_and_query: String,
+        body: axum::body::Bytes,
+    ) -> Result<Response, ApiError> {
+        use tower::ServiceExt;
+        let mut outgoing = Request::new(Body::from(body));
+        *outgoing.method_mut() = parts.method;
+        *outgoing.uri_mut() = path_and_query
+            .parse()
+            .map_err(|_| ApiError::bad_request("Invalid request target."))?;
+        *outgoing.version_mut() = parts.version;
+        *outgoing.headers_mut() = parts.headers;
+        match tokio::time::timeout(self.response_timeout, router.oneshot(outgoing)).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(never)) => match never {},
+            Err(_) => {
+                tracing::warn!(upstream = self.name, timeout = ?self.response_timeout, "upstream did not answer in time");
+                Err(ApiError::new(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    format!("The {} service did not answer in time.", self.name),
+                ))
+            }
+        }
     }
 }
 

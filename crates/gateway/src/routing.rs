@@ -61,6 +61,22 @@ impl Upstreams {
         })
     }
 
+    /// The three services' routers in this process (`pinit serve`), reached without any socket.
+    pub fn in_process(
+        settings: &Settings,
+        auth: axum::Router,
+        task: axum::Router,
+        notification: axum::Router,
+    ) -> Self {
+        let make =
+            |name, router| Upstream::in_process(name, router, settings.response_timeout.get());
+        Self {
+            auth: make("auth", auth),
+            task: make("task", task),
+            notification: make("notification", notification),
+        }
+    }
+
     pub(crate) fn all(&self) -> [&Upstream; 3] {
         [&self.auth, &self.task, &self.notification]
     }
@@ -72,6 +88,8 @@ pub struct Edge {
     /// Origins allowed to call from a browser (`cors.origins`).
     pub cors_origins: Vec<String>,
     pub clock: SharedClock,
+    /// Shared with the services: vouches for the member of each verified request (`pinit_kernel::identity`).
+    pub identity: pinit_kernel::identity::IdentityKey,
 }
 
 /// The gateway's routes (its own `/healthz` and `/readyz` are added by the kernel).
@@ -115,6 +133,7 @@ pub fn routes(upstreams: Upstreams, edge: Edge) -> Router {
             GuardState {
                 keys,
                 clock: edge.clock.clone(),
+                identity: edge.identity.clone(),
             },
             guard,
         ))

@@ -106,6 +106,7 @@ async fn gateway(tweak: impl FnOnce(&mut Settings, &mut Vec<String>)) -> Gw {
             settings,
             cors_origins: origins,
             clock: shared.clone(),
+            identity: pinit_kernel::identity::IdentityKey::generate(),
         },
     );
     let readiness = Readiness::new("gateway", CancellationToken::new());
@@ -551,6 +552,7 @@ async fn requests_fail_over_to_a_replica_that_accepts() {
             settings,
             cors_origins: Vec::new(),
             clock: shared.clone(),
+            identity: pinit_kernel::identity::IdentityKey::generate(),
         },
     );
     let readiness = Readiness::new("gateway", CancellationToken::new());

@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod http;
+pub mod identity;
 pub mod jwt;
 pub mod keyfile;
 pub mod lifecycle;

@@ -11,9 +11,11 @@ use std::path::{Path, PathBuf};
 use figment::providers::{Format, Serialized, Toml};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
+use pinit_kernel::config::Secret;
 use pinit_kernel::config::{
     ConnectionUrl, DatabasePoolConfig, Listen, LogConfig, MetricsConfig, ShutdownConfig, StringList,
 };
+use pinit_kernel::identity::IdentityKey;
 use serde::{Deserialize, Serialize};
 
 /// Which program the configuration is for; defaults differ (`serve` listens on loopback only).
@@ -58,6 +60,16 @@ pub struct AmqpConfig {
     pub url: ConnectionUrl,
 }
 
+/// `[internal]` — what the services of the distributed mode share among themselves.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InternalConfig {
+    /// The key the gateway signs its identity assertions with and the services check them with: 32 random bytes,
+    /// base64 (`head -c 32 /dev/urandom | base64`). Required by the four services, the same in all of them;
+    /// `pinit serve` makes its own in memory when unset. See docs/adr/0012-gateway-to-service-identity.md.
+    pub identity_key: Option<Secret>,
+}
+
 /// `[cors]` — browsers' cross-origin access through the gateway.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -81,6 +93,7 @@ pub struct Config {
     pub keys: KeysConfig,
     pub amqp: AmqpConfig,
     pub tls: pinit_kernel::tls::TlsSettings,
+    pub internal: InternalConfig,
     pub messaging: pinit_messaging::MessagingConfig,
     pub cors: CorsConfig,
     pub auth: pinit_auth::Settings,
@@ -101,6 +114,7 @@ const SECTIONS: &[&str] = &[
     "keys",
     "amqp",
     "tls",
+    "internal",
     "messaging",
     "cors",
     "auth",
@@ -133,6 +147,7 @@ impl Config {
                     .expect("static URL"),
             },
             tls: Default::default(),
+            internal: Default::default(),
             messaging: Default::default(),
             cors: CorsConfig::default(),
             auth: pinit_auth::Settings {
@@ -146,6 +161,26 @@ impl Config {
             task: Default::default(),
             notification: Default::default(),
             gateway: Default::default(),
+        }
+    }
+
+    /// The gateway-to-service identity key: `internal.identity_key`, or in `pinit serve` a fresh one.
+    pub fn identity_key(&self, mode: Mode) -> Result<IdentityKey, ConfigError> {
+        let invalid = |problem: String| ConfigError::Invalid {
+            key: "internal.identity_key".into(),
+            source_hint: "PINIT_INTERNAL_IDENTITY_KEY".into(),
+            problem,
+        };
+        match &self.internal.identity_key {
+            Some(text) if !text.is_empty() => {
+                IdentityKey::parse(text.expose()).map_err(|e| invalid(e.to_string()))
+            }
+            _ if !mode.distributed() => Ok(IdentityKey::generate()),
+            _ => Err(invalid(
+                "is required: the gateway and the services share it (32 random bytes, base64: \
+                 `head -c 32 /dev/urandom | base64`)"
+                    .into(),
+            )),
         }
     }
 
@@ -298,6 +333,7 @@ fn check(config: &Config, mode: Mode, warnings: &mut Vec<String>) -> Result<(), 
             problem: e.to_string(),
         });
     }
+    config.identity_key(mode)?;
     if !matches!(config.amqp.url.scheme(), "amqp" | "amqps") {
         return Err(ConfigError::Invalid {
             key: "amqp.url".into(),

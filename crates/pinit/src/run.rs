@@ -15,6 +15,7 @@ use pinit_auth::keys::SigningKey;
 use pinit_kernel::config::ConnectionUrl;
 use pinit_kernel::db::{DbError, MigrationReport};
 use pinit_kernel::http::{BindError, bind, service_router};
+use pinit_kernel::identity::{IdentityKey, Vouching, vouched_members_only};
 use pinit_kernel::keyfile::KeyFileError;
 use pinit_kernel::tls::TlsMaterial;
 use pinit_kernel::{Db, ErrorStyle, Lifecycle, MigrationSet, Phase, Readiness, SharedClock};
@@ -62,8 +63,6 @@ pub struct Started {
     /// The public address (the gateway in `serve`, the service otherwise).
     pub http: SocketAddr,
     pub metrics: Option<SocketAddr>,
-    /// Internal listeners by context (embedded mode).
-    pub services: Vec<(&'static str, SocketAddr)>,
     _data_dir_lock: Option<std::fs::File>,
 }
 
@@ -375,23 +374,35 @@ async fn start_context(
     parts: ContextParts,
     db: &Db,
     url: &ConnectionUrl,
-    listener: TcpListener,
+    listener: Option<TcpListener>,
     clock: &SharedClock,
-) -> Result<(Readiness, Messaging), StartError> {
+    identity: &IdentityKey,
+) -> Result<(Readiness, Messaging, Router), StartError> {
     let readiness = Readiness::new(parts.name, lc.draining());
     readiness.add_database(db.clone());
+    // Only the gateway's signed assertion says who the member is (kernel::identity): a bare `X-Member-Id` from
+    // anything else that reaches this port is dropped.
     let router = service_router(
         parts.name,
         parts.routes,
         &readiness,
         parts.style,
         clock.clone(),
-    );
-    lc.spawn(
-        Phase::Core,
-        parts.name,
-        pinit_kernel::http::serve(listener, router, lc.token(Phase::Core)),
-    );
+    )
+    .layer(axum::middleware::from_fn_with_state(
+        Vouching {
+            key: identity.clone(),
+            clock: clock.clone(),
+        },
+        vouched_members_only,
+    ));
+    if let Some(listener) = listener {
+        lc.spawn(
+            Phase::Core,
+            parts.name,
+            pinit_kernel::http::serve(listener, router.clone(), lc.token(Phase::Core)),
+        );
+    }
     let report = db.migrate(parts.name, parts.migrations).await?;
     tracing::info!(
         context = parts.name,
@@ -410,7 +421,7 @@ async fn start_context(
         outbox: parts.outbox,
         consumers: parts.consumers,
     };
-    Ok((readiness, messaging))
+    Ok((readiness, messaging, router))
 }
 
 /// A context's messaging, started once its tables exist.
@@ -428,11 +439,10 @@ fn start_gateway(
     config: &Config,
     embedded: bool,
     listener: TcpListener,
-    upstreams: [&str; 3],
+    upstreams: pinit_gateway::Upstreams,
     clock: &SharedClock,
+    identity: &IdentityKey,
 ) -> Result<Readiness, StartError> {
-    let [auth, task, notification] = upstreams;
-    let upstreams = pinit_gateway::Upstreams::new(&config.gateway, auth, task, notification)?;
     let readiness = Readiness::new(pinit_gateway::NAME, lc.draining());
     readiness.set_migrated(); // the gateway has no schema
     let mut settings = config.gateway.clone();
@@ -446,6 +456,7 @@ fn start_gateway(
             settings,
             cors_origins: config.cors.origins.0.clone(),
             clock: clock.clone(),
+            identity: identity.clone(),
         },
     );
     let router = service_router(
@@ -494,6 +505,7 @@ pub async fn serve(
     let lock = lock_data_dir(data_dir)?;
     ensure_keys(&config.keys_dir())?;
     outbound_tls(config)?;
+    let identity = config.identity_key(Mode::Serve)?;
 
     // Bind every listener first: a busy port fails the start before any work is done.
     let public = bind(
@@ -501,14 +513,9 @@ pub async fn serve(
         "http.host/http.port, the gateway; see --port",
     )
     .await?;
-    let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-    let mut internal = Vec::new();
-    for context in Context::ALL {
-        let listener = bind(loopback, format!("{} (internal)", context.name())).await?;
-        internal.push((context, listener));
-    }
     let metrics = start_metrics(lc, config).await?;
 
+    let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     let grpc = bind(loopback, "task gRPC (internal)").await?;
     let grpc_url = format!(
         "http://{}",
@@ -516,10 +523,11 @@ pub async fn serve(
     );
     let mut grpc = Some(grpc);
 
-    let mut services = Vec::new();
+    // The services have no listeners of their own: the gateway calls their routers in this process, so no
+    // other process on the host can reach them around the gateway (docs/adr/0012).
+    let mut routers = Vec::new();
     let mut pending = Vec::new();
-    for (context, listener) in internal {
-        let addr = listener.local_addr().map_err(StartError::Listener)?;
+    for context in Context::ALL {
         let url = config.database_url(context.name(), Mode::Serve)?;
         let db = Db::connect(&url, &config.database).await?;
         let deps = Deps {
@@ -534,30 +542,29 @@ pub async fn serve(
             },
             task_grpc_url: Some(grpc_url.clone()),
         };
-        let (_, messaging) =
-            start_context(lc, parts(context, deps)?, &db, &url, listener, &clock).await?;
+        let parts = parts(context, deps)?;
+        let (_, messaging, router) =
+            start_context(lc, parts, &db, &url, None, &clock, &identity).await?;
         pending.push(messaging);
-        services.push((context.name(), addr));
+        routers.push((context, router));
     }
     let bus = InProcessBus::with_stop(lc.token(Phase::Core));
     start_messaging(lc, config, &Bus::InProcess(bus), pending);
-    let url_of = |name: &str| {
-        services
+    let mut router_of = |wanted: Context| {
+        routers
             .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, a)| format!("http://{a}"))
+            .position(|(c, _)| *c == wanted)
+            .map(|i| routers.swap_remove(i).1)
             .unwrap_or_default()
     };
-    let (auth, task, notification) = (url_of("auth"), url_of("task"), url_of("notification"));
+    let upstreams = pinit_gateway::Upstreams::in_process(
+        &config.gateway,
+        router_of(Context::Auth),
+        router_of(Context::Task),
+        router_of(Context::Notification),
+    );
     let http = public.local_addr().map_err(StartError::Listener)?;
-    start_gateway(
-        lc,
-        config,
-        true,
-        public,
-        [&auth, &task, &notification],
-        &clock,
-    )?;
+    start_gateway(lc, config, true, public, upstreams, &clock, &identity)?;
     tracing::info!(
         url = %format!("http://{http}"),
         data_dir = %data_dir.display(),
@@ -566,7 +573,6 @@ pub async fn serve(
     Ok(Started {
         http,
         metrics,
-        services,
         _data_dir_lock: Some(lock),
     })
 }
@@ -579,6 +585,7 @@ pub async fn service(
     clock: SharedClock,
 ) -> Result<Started, StartError> {
     let tls = outbound_tls(config)?;
+    let identity = config.identity_key(mode)?;
     let public = bind(config.http.addr(), "http.host/http.port; see --port").await?;
     let http = public.local_addr().map_err(StartError::Listener)?;
     let metrics = start_metrics(lc, config).await?;
@@ -610,28 +617,26 @@ pub async fn service(
             // The broker is not a readiness dependency: the outbox buffers events through an outage, so a
             // broker failure must not take every replica out of service (docs/adr/0003).
             let bus = broker(config, tls).await?;
-            let (_, messaging) = start_context(lc, parts, &db, &url, public, &clock).await?;
+            let (_, messaging, _) =
+                start_context(lc, parts, &db, &url, Some(public), &clock, &identity).await?;
             start_messaging(lc, config, &bus, vec![messaging]);
         }
         None => {
             let g = &config.gateway;
-            let urls = [&g.auth_url, &g.task_url, &g.notification_url]
-                .map(|u| u.clone().unwrap_or_default());
-            start_gateway(
-                lc,
-                config,
-                false,
-                public,
-                [&urls[0], &urls[1], &urls[2]],
-                &clock,
+            let url = |u: &Option<String>| u.clone().unwrap_or_default();
+            let upstreams = pinit_gateway::Upstreams::new(
+                g,
+                &url(&g.auth_url),
+                &url(&g.task_url),
+                &url(&g.notification_url),
             )?;
+            start_gateway(lc, config, false, public, upstreams, &clock, &identity)?;
         }
     }
     tracing::info!(service = mode.name(), %http, "listening");
     Ok(Started {
         http,
         metrics,
-        services: Vec::new(),
         _data_dir_lock: None,
     })
 }

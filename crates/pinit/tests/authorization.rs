@@ -319,3 +319,109 @@ async fn the_merged_document_describes_what_clients_send_and_get() {
     assert!(res.bytes().await.unwrap().is_empty());
     let _ = system.stop().await;
 }
+
+/// The TCP ports process `pid` listens on (Linux: its socket inodes matched against /proc/net/tcp{,6}).
+fn listening_ports(pid: u32) -> Vec<u16> {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_string_lossy().into_owned();
+            Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+        })
+        .collect();
+    let mut ports = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        for line in std::fs::read_to_string(table)
+            .unwrap_or_default()
+            .lines()
+            .skip(1)
+        {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            // local_address is HEXIP:HEXPORT, st 0A is LISTEN, the inode is column 9.
+            if cols.len() > 9 && cols[3] == "0A" && inodes.iter().any(|i| i == cols[9]) {
+                let port = cols[1].rsplit(':').next().unwrap();
+                ports.push(u16::from_str_radix(port, 16).unwrap());
+            }
+        }
+    }
+    ports.sort();
+    ports
+}
+
+/// A process that reaches a service around the gateway is nobody: in the distributed mode a bare
+/// `X-Member-Id` (or a forged assertion) on the service's own port gets no member; in `pinit serve` the services
+/// have no port at all — the gateway calls them in-process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_do_not_take_a_member_from_anyone_but_the_gateway() {
+    let http = reqwest::Client::new();
+    let system = System::start(Layout::Distributed, &[]).await;
+    let member = provisioned_member(&system, &http, "vouched").await;
+    let path = format!("/v2/tasks/{}", member.task_id);
+    let through_gateway = http
+        .get(system.url(&path))
+        .bearer_auth(&member.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(through_gateway.status(), 200);
+
+    let task = &system
+        .processes
+        .iter()
+        .find(|(n, _)| *n == "task")
+        .unwrap()
+        .1;
+    let direct = http
+        .get(task.url(&path))
+        .header("x-member-id", member.id.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(direct.status(), 401, "a bare X-Member-Id is nobody");
+    let patched = http
+        .patch(task.url(&path))
+        .header("x-member-id", member.id.to_string())
+        .json(&json!({"title": "taken over"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 401);
+    let other_key = pinit_kernel::identity::IdentityKey::generate();
+    let now = jiff::Timestamp::now().as_second();
+    let forged = http
+        .get(task.url(&path))
+        .header(
+            "x-pinit-identity",
+            other_key.sign(member.id, "GET", &path, now),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        forged.status(),
+        401,
+        "an assertion of another key is nobody"
+    );
+    let right_key = pinit_kernel::identity::IdentityKey::parse(support::IDENTITY_KEY).unwrap();
+    let vouched = http
+        .get(task.url(&path))
+        .header(
+            "x-pinit-identity",
+            right_key.sign(member.id, "GET", &path, now),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(vouched.status(), 200, "what the gateway sends is accepted");
+    system.stop().await;
+
+    let embedded = System::start(Layout::Embedded, &[]).await;
+    let serve = &embedded.processes[0].1;
+    let public: u16 = url::Url::parse(&serve.url).unwrap().port().unwrap();
+    let ports = listening_ports(serve.pid());
+    assert!(ports.contains(&public), "{ports:?}");
+    // The gateway, the metrics and task's gRPC (which notification uses) — no HTTP port per service.
+    assert_eq!(ports.len(), 3, "listening on {ports:?}");
+    embedded.stop().await;
+}

@@ -13,6 +13,10 @@ pub mod system;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_pinit");
 
+/// The gateway-to-service identity key every process of a test shares (`internal.identity_key`, 32 bytes in
+/// base64); a test's own `env` may override it.
+pub const IDENTITY_KEY: &str = "cGluaXQtdGVzdC1pZGVudGl0eS1rZXktMzItYnl0ZXM=";
+
 /// A running `pinit` process with JSON logs.
 pub struct Pinit {
     child: Child,
@@ -29,6 +33,7 @@ impl Pinit {
             .current_dir(cwd)
             .env("PINIT_LOG_FORMAT", "json")
             .env("PINIT_METRICS_PORT", "0")
+            .env("PINIT_INTERNAL_IDENTITY_KEY", IDENTITY_KEY)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -138,7 +143,8 @@ pub fn run(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> (i32, String, Str
     command
         .args(args)
         .current_dir(cwd)
-        .env("PINIT_METRICS_PORT", "0");
+        .env("PINIT_METRICS_PORT", "0")
+        .env("PINIT_INTERNAL_IDENTITY_KEY", IDENTITY_KEY);
     for (k, v) in env {
         command.env(k, v);
     }

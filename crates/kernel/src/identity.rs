@@ -1,0 +1,202 @@
+//! How a service knows that a request's member was vouched for by the gateway.
+//!
+//! The gateway verifies the access token and forwards the member in [`MEMBER_HEADER`]. A service must not take
+//! that header from just anyone who can reach its port — another process on the host, another pod — so the
+//! gateway also sends an **identity assertion** ([`ASSERTION_HEADER`]): `<member>.<expiry>.<HMAC-SHA256>` over the
+//! member, the expiry (Unix seconds, [`ASSERTION_TTL`] ahead), the method and the path, keyed with the
+//! [`IdentityKey`] that the gateway and the services share. [`vouched_members_only`], in front of every service
+//! of the binary, removes any `X-Member-Id` and puts back the member of a valid assertion for this very method and
+//! path; a request without one reaches the handlers without a member (401 where one is needed).
+//!
+//! `pinit serve` makes a fresh key in memory at every start (nothing to configure, nothing another process can
+//! read); the distributed services share `internal.identity_key` (32 random bytes, base64). See
+//! docs/adr/0012-gateway-to-service-identity.md.
+
+use std::fmt;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use hmac::{KeyInit, Mac};
+
+use crate::clock::SharedClock;
+use crate::extract::MEMBER_HEADER;
+
+/// The gateway's signed statement of the member a request is for.
+pub const ASSERTION_HEADER: &str = "x-pinit-identity";
+
+/// How long an assertion is good for: long enough for clock skew between hosts, short enough that a captured
+/// one is of little use (it is also bound to one method and path).
+pub const ASSERTION_TTL_SECS: i64 = 60;
+pub const ASSERTION_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+/// The key the gateway signs assertions with and the services check them with.
+#[derive(Clone)]
+pub struct IdentityKey(Arc<[u8; 32]>);
+
+impl fmt::Debug for IdentityKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("IdentityKey([redacted])")
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum IdentityKeyError {
+    #[error(
+        "is not a key: expected 32 random bytes in base64 (e.g. `head -c 32 /dev/urandom | base64`)"
+    )]
+    Malformed,
+}
+
+impl IdentityKey {
+    /// A fresh random key (`pinit serve`, tests).
+    pub fn generate() -> Self {
+        Self(Arc::new(rand::random()))
+    }
+
+    /// A key in its text form (32 bytes, standard or URL-safe base64).
+    pub fn parse(text: &str) -> Result<Self, IdentityKeyError> {
+        let text = text.trim();
+        let bytes = STANDARD
+            .decode(text)
+            .or_else(|_| URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')))
+            .map_err(|_| IdentityKeyError::Malformed)?;
+        let key: [u8; 32] = bytes.try_into().map_err(|_| IdentityKeyError::Malformed)?;
+        Ok(Self(Arc::new(key)))
+    }
+
+    /// The text form of a new random key.
+    pub fn generate_text() -> String {
+        STANDARD.encode(rand::random::<[u8; 32]>())
+    }
+
+    fn mac(&self, member: i64, expires: i64, method: &str, path: &str) -> HmacSha256 {
+        let mut mac =
+            <HmacSha256 as KeyInit>::new_from_slice(self.0.as_slice()).expect("any key length");
+        mac.update(format!("{member}\n{expires}\n{method}\n{path}").as_bytes());
+        mac
+    }
+
+    /// The assertion for `member` on `method path`, valid until `now + ASSERTION_TTL`.
+    pub fn sign(&self, member: i64, method: &str, path: &str, now_secs: i64) -> HeaderValue {
+        let expires = now_secs + ASSERTION_TTL_SECS;
+        let tag = self
+            .mac(member, expires, method, path)
+            .finalize()
+            .into_bytes();
+        let value = format!("{member}.{expires}.{}", URL_SAFE_NO_PAD.encode(tag));
+        HeaderValue::try_from(value).expect("digits, dots and base64url are a valid header value")
+    }
+
+    /// The member of a valid, unexpired assertion for `method path`; `None` for anything else.
+    pub fn verify(&self, assertion: &str, method: &str, path: &str, now_secs: i64) -> Option<i64> {
+        let mut parts = assertion.splitn(3, '.');
+        let member: i64 = parts.next()?.parse().ok().filter(|m| *m > 0)?;
+        let expires: i64 = parts.next()?.parse().ok()?;
+        let tag = URL_SAFE_NO_PAD.decode(parts.next()?).ok()?;
+        if expires < now_secs || expires > now_secs + 2 * ASSERTION_TTL_SECS {
+            return None;
+        }
+        self.mac(member, expires, method, path)
+            .verify_slice(&tag)
+            .ok()
+            .map(|()| member)
+    }
+}
+
+/// What [`vouched_members_only`] checks with.
+#[derive(Clone)]
+pub struct Vouching {
+    pub key: IdentityKey,
+    pub clock: SharedClock,
+}
+
+/// Middleware in front of a service: `X-Member-Id` only from a valid gateway assertion for this request.
+pub async fn vouched_members_only(
+    State(vouching): State<Vouching>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let headers = request.headers_mut();
+    headers.remove(MEMBER_HEADER);
+    let member = headers
+        .remove(ASSERTION_HEADER)
+        .and_then(|v| v.to_str().ok().map(str::to_string))
+        .and_then(|assertion| {
+            vouching.key.verify(
+                &assertion,
+                request.method().as_str(),
+                request.uri().path(),
+                vouching.clock.now().as_second(),
+            )
+        });
+    if let Some(member) = member {
+        request
+            .headers_mut()
+            .insert(MEMBER_HEADER, HeaderValue::from(member));
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000;
+
+    #[test]
+    fn an_assertion_holds_for_its_member_method_path_and_time_only() {
+        let key = IdentityKey::generate();
+        let signed = key.sign(42, "GET", "/v2/tasks/7", NOW);
+        let signed = signed.to_str().unwrap();
+        assert_eq!(key.verify(signed, "GET", "/v2/tasks/7", NOW), Some(42));
+        assert_eq!(
+            key.verify(signed, "GET", "/v2/tasks/7", NOW + ASSERTION_TTL_SECS),
+            Some(42)
+        );
+        assert_eq!(
+            key.verify(signed, "GET", "/v2/tasks/7", NOW + ASSERTION_TTL_SECS + 1),
+            None,
+            "expired"
+        );
+        assert_eq!(key.verify(signed, "PATCH", "/v2/tasks/7", NOW), None);
+        assert_eq!(key.verify(signed, "GET", "/v2/tasks/8", NOW), None);
+        assert_eq!(
+            IdentityKey::generate().verify(signed, "GET", "/v2/tasks/7", NOW),
+            None,
+            "another key"
+        );
+        let forged = signed.replacen("42.", "1.", 1);
+        assert_eq!(key.verify(&forged, "GET", "/v2/tasks/7", NOW), None);
+        for junk in ["", "42", "42.x.y", "-1.1.AAAA", "42.99999999999.AAAA"] {
+            assert_eq!(key.verify(junk, "GET", "/v2/tasks/7", NOW), None, "{junk}");
+        }
+    }
+
+    #[test]
+    fn keys_parse_from_their_text_form_only() {
+        let text = IdentityKey::generate_text();
+        let key = IdentityKey::parse(&text).unwrap();
+        let signed = key.sign(5, "GET", "/x", NOW);
+        let again = IdentityKey::parse(&format!("  {text}\n")).unwrap();
+        assert_eq!(
+            again.verify(signed.to_str().unwrap(), "GET", "/x", NOW),
+            Some(5)
+        );
+        assert_eq!(
+            IdentityKey::parse("c2hvcnQ=").unwrap_err(),
+            IdentityKeyError::Malformed
+        );
+        assert_eq!(
+            IdentityKey::parse("not base64!").unwrap_err(),
+            IdentityKeyError::Malformed
+        );
+        assert!(!format!("{key:?}").contains(&text));
+    }
+}
