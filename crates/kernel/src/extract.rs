@@ -32,8 +32,8 @@ pub struct Query<T>(pub T);
 pub struct Path<T>(pub T);
 
 /// The header that carries the member a request is for, from the gateway to the services. The gateway
-/// removes it from every incoming request and sets it only from a verified access token; the services trust
-/// it and nothing else.
+/// removes it from every incoming request and sets it only from a verified access token, with an identity
+/// assertion ([`crate::identity`]) without which the binary's services drop it.
 pub const MEMBER_HEADER: &str = "x-member-id";
 
 /// The message of a 401 for a request without a member (the reference's text; its client shows it).
