@@ -13,7 +13,8 @@
 # Options:
 #   --dry-run      print the Secret manifests instead of applying them (needs no cluster)
 #   --keys DIR     take the key files from DIR instead of generating them (jwt-private.pem, jwt-public.pem,
-#                  optional jwt-previous-public.pem, vapid-private.pem, vapid-public.txt)
+#                  during a rotation jwt-previous-private.pem and jwt-rotation.json, vapid-private.pem,
+#                  vapid-public.txt)
 #   --namespace NS default pinit
 #
 # Keys are generated with `pinit keys generate` ($PINIT, else `pinit` on PATH; e.g.
@@ -102,9 +103,11 @@ fi
 state="$(group_state pinit-jwt-keys)"
 if [ "$state" = create ]; then
   args=(--from-file="jwt-private.pem=$keys_dir/jwt-private.pem" --from-file="jwt-public.pem=$keys_dir/jwt-public.pem")
-  if [ -f "$keys_dir/jwt-previous-public.pem" ]; then
-    args+=(--from-file="jwt-previous-public.pem=$keys_dir/jwt-previous-public.pem")
-  fi
+  for rotation in jwt-previous-private.pem jwt-rotation.json; do  # `pinit keys rotate`
+    if [ -f "$keys_dir/$rotation" ]; then
+      args+=(--from-file="$rotation=$keys_dir/$rotation")
+    fi
+  done
   emit pinit-jwt-keys "${args[@]}"
 else
   say "pinit-jwt-keys exists, kept"
