@@ -43,13 +43,9 @@ fn main() -> ExitCode {
     };
     let telemetry = match telemetry {
         Ok(telemetry) => telemetry,
-        Err(e @ pinit_kernel::telemetry::TelemetryError::BadFilter { .. }) => {
+        Err(e) => {
             eprintln!("pinit: invalid configuration: {e}");
             return ExitCode::from(EXIT_CONFIG);
-        }
-        Err(e) => {
-            eprintln!("pinit: {e}");
-            return ExitCode::from(EXIT_FAILURE);
         }
     };
     for warning in &loaded.warnings {

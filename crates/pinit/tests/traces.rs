@@ -248,6 +248,42 @@ async fn one_trace(layout: Layout) {
     });
     assert!(served, "task's `served` line carries trace_id {trace_id}");
 
+    // A request without a traceparent starts a trace at the gateway; its log line names that trace.
+    let res = http
+        .get(system.url("/v2/tasks"))
+        .bearer_auth(&member.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (_, edge) = system.processes.last().unwrap();
+    let started = edge
+        .logs
+        .lock()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|l| {
+            l["message"] == "served"
+                && l["span"]["service"] == "gateway"
+                && l["span"]["path"] == "/v2/tasks"
+        })
+        .and_then(|l| l["trace_id"].as_str().map(str::to_string))
+        .expect("the gateway's line carries the trace it started");
+    assert_ne!(started, trace_id);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !receiver
+        .in_trace(&started)
+        .iter()
+        .any(|s| s.attr("service") == Some("gateway") && s.parent_span_id.is_empty())
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no root gateway span in trace {started}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     for (name, status) in system.stop().await {
         assert_eq!(status.code(), Some(0), "{name} exits cleanly");
     }
@@ -316,7 +352,12 @@ async fn without_export_the_incoming_trace_id_reaches_the_services_logs() {
         .unwrap()
         .iter()
         .filter(|l| l["message"] == "served" && l["trace_id"] == trace_id.as_str())
-        .map(|l| l["span"]["service"].as_str().unwrap_or_default().to_string())
+        .map(|l| {
+            l["span"]["service"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
         .collect();
     assert_eq!(served, ["task", "gateway"], "both hops log the trace id");
     for (name, status) in system.stop().await {
