@@ -169,3 +169,70 @@ async fn outbound_https_trusts_the_extra_ca_once_installed() {
         .unwrap();
     assert_eq!(body, "behind a private CA");
 }
+
+/// PostgreSQL's own TLS (a cluster with `ssl = on` that refuses plain TCP, set up by `.ci/postgres-tls.sh`):
+/// `PINIT_TEST_POSTGRES_TLS_URL` and `PINIT_TEST_POSTGRES_TLS_CA`. CI always has it; elsewhere the test says how
+/// to get it and passes.
+fn real_postgresql() -> Option<(ConnectionUrl, std::path::PathBuf)> {
+    match (
+        std::env::var("PINIT_TEST_POSTGRES_TLS_URL"),
+        std::env::var("PINIT_TEST_POSTGRES_TLS_CA"),
+    ) {
+        (Ok(url), Ok(ca)) => Some((ConnectionUrl::parse(&url).unwrap(), ca.into())),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI runs these against .ci/postgres-tls.sh; PINIT_TEST_POSTGRES_TLS_URL/_CA are not set")
+        }
+        _ => {
+            eprintln!(
+                "skipped: no PostgreSQL with ssl = on (run `eval \"$(sudo bash .ci/postgres-tls.sh)\"` and export \
+                 PINIT_TEST_POSTGRES_TLS_URL and PINIT_TEST_POSTGRES_TLS_CA)"
+            );
+            None
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_postgresql_verify_full_is_encrypted_and_checks_ca_and_name() {
+    let Some((url, ca)) = real_postgresql() else {
+        return;
+    };
+    let trusted = TlsSettings {
+        ca_file: Some(ca),
+        ..Default::default()
+    };
+    let db = connect(&url, SslMode::VerifyFull, &trusted)
+        .await
+        .expect("verify-full against PostgreSQL's own TLS");
+    let mut conn = db.conn().await.unwrap();
+    let (ssl, version): (bool, String) = sqlx::query_as(
+        "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert!(ssl, "the server sees an encrypted connection");
+    assert!(version.starts_with("TLS"), "{version}");
+    drop(conn);
+    db.close().await;
+
+    let other = TestCa::new("not the server's CA");
+    let err = connect(&url, SslMode::VerifyFull, &trusting(&other))
+        .await
+        .expect_err("another CA")
+        .to_string();
+    assert!(err.contains("UnknownIssuer"), "{err}");
+
+    let mut by_address = url.url().clone();
+    by_address.set_host(Some("127.0.0.1")).unwrap();
+    let err = connect(&ConnectionUrl::from_url(by_address.clone()), SslMode::VerifyFull, &trusted)
+        .await
+        .expect_err("the certificate names localhost, not 127.0.0.1")
+        .to_string();
+    assert!(err.contains("not valid for name") && err.contains("`127.0.0.1`"), "{err}");
+    connect(&ConnectionUrl::from_url(by_address), SslMode::VerifyCa, &trusted)
+        .await
+        .expect("verify-ca does not check the name")
+        .close()
+        .await;
+}
