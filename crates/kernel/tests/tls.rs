@@ -180,7 +180,9 @@ fn real_postgresql() -> Option<(ConnectionUrl, std::path::PathBuf)> {
     ) {
         (Ok(url), Ok(ca)) => Some((ConnectionUrl::parse(&url).unwrap(), ca.into())),
         _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CI runs these against .ci/postgres-tls.sh; PINIT_TEST_POSTGRES_TLS_URL/_CA are not set")
+            panic!(
+                "CI runs these against .ci/postgres-tls.sh; PINIT_TEST_POSTGRES_TLS_URL/_CA are not set"
+            )
         }
         _ => {
             eprintln!(
@@ -205,12 +207,11 @@ async fn real_postgresql_verify_full_is_encrypted_and_checks_ca_and_name() {
         .await
         .expect("verify-full against PostgreSQL's own TLS");
     let mut conn = db.conn().await.unwrap();
-    let (ssl, version): (bool, String) = sqlx::query_as(
-        "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
-    )
-    .fetch_one(&mut *conn)
-    .await
-    .unwrap();
+    let (ssl, version): (bool, String) =
+        sqlx::query_as("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
     assert!(ssl, "the server sees an encrypted connection");
     assert!(version.starts_with("TLS"), "{version}");
     drop(conn);
@@ -225,14 +226,25 @@ async fn real_postgresql_verify_full_is_encrypted_and_checks_ca_and_name() {
 
     let mut by_address = url.url().clone();
     by_address.set_host(Some("127.0.0.1")).unwrap();
-    let err = connect(&ConnectionUrl::from_url(by_address.clone()), SslMode::VerifyFull, &trusted)
-        .await
-        .expect_err("the certificate names localhost, not 127.0.0.1")
-        .to_string();
-    assert!(err.contains("not valid for name") && err.contains("`127.0.0.1`"), "{err}");
-    connect(&ConnectionUrl::from_url(by_address), SslMode::VerifyCa, &trusted)
-        .await
-        .expect("verify-ca does not check the name")
-        .close()
-        .await;
+    let err = connect(
+        &ConnectionUrl::from_url(by_address.clone()),
+        SslMode::VerifyFull,
+        &trusted,
+    )
+    .await
+    .expect_err("the certificate names localhost, not 127.0.0.1")
+    .to_string();
+    assert!(
+        err.contains("not valid for name") && err.contains("`127.0.0.1`"),
+        "{err}"
+    );
+    connect(
+        &ConnectionUrl::from_url(by_address),
+        SslMode::VerifyCa,
+        &trusted,
+    )
+    .await
+    .expect("verify-ca does not check the name")
+    .close()
+    .await;
 }
