@@ -84,7 +84,7 @@ type Background = Box<dyn FnOnce(&Lifecycle, &Db, &ConnectionUrl) -> Result<(), 
 /// How events travel: in-process in `pinit serve`, RabbitMQ otherwise.
 enum Bus {
     InProcess(InProcessBus),
-    Amqp(ConnectionUrl, TlsMaterial),
+    Amqp(ConnectionUrl, Box<TlsMaterial>),
 }
 
 impl Bus {
@@ -93,7 +93,7 @@ impl Bus {
             Bus::InProcess(bus) => Arc::new(bus.clone()),
             Bus::Amqp(url, tls) => Arc::new(
                 AmqpTransport::new(url.clone(), format!("pinit-{context}-relay"))
-                    .with_tls(tls.clone()),
+                    .with_tls((**tls).clone()),
             ),
         }
     }
@@ -102,7 +102,7 @@ impl Bus {
         match self {
             Bus::InProcess(bus) => bus.subscribe(inbox),
             Bus::Amqp(url, tls) => {
-                let consumer = AmqpConsumer::new(url.clone(), inbox).with_tls(tls.clone());
+                let consumer = AmqpConsumer::new(url.clone(), inbox).with_tls((**tls).clone());
                 // Core, not Background: consumers stop before the relays make their final flush.
                 lc.spawn(Phase::Core, "consumer", consumer.run(lc.token(Phase::Core)));
             }
@@ -663,7 +663,7 @@ async fn broker(config: &Config, tls: TlsMaterial) -> Result<Bus, StartError> {
             }
         }
     }
-    Ok(Bus::Amqp(url, tls))
+    Ok(Bus::Amqp(url, Box::new(tls)))
 }
 
 /// `pinit migrate`.
