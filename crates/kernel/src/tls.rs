@@ -103,21 +103,34 @@ impl Serialize for SslMode {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("{key}: cannot read {path}: {source}")]
+    #[error("cannot read {path}: {source}")]
     Read {
         key: &'static str,
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{key}: {path} holds no PEM {what}")]
+    #[error("{path} holds no PEM {what}")]
     NoPem {
         key: &'static str,
         path: PathBuf,
         what: &'static str,
     },
-    #[error("tls.client_cert and tls.client_key go together; only {given} is set")]
-    HalfIdentity { given: &'static str },
+    #[error("goes with {missing}, which is not set")]
+    HalfIdentity {
+        given: &'static str,
+        missing: &'static str,
+    },
+}
+
+impl TlsError {
+    /// The setting at fault (`tls.ca_file`, …).
+    pub fn key(&self) -> &'static str {
+        match self {
+            TlsError::Read { key, .. } | TlsError::NoPem { key, .. } => key,
+            TlsError::HalfIdentity { given, .. } => given,
+        }
+    }
 }
 
 /// The PEM contents of [`TlsSettings`], read and checked once at start-up.
@@ -176,11 +189,13 @@ impl TlsMaterial {
             (Some(_), None) => {
                 return Err(TlsError::HalfIdentity {
                     given: "tls.client_cert",
+                    missing: "tls.client_key",
                 });
             }
             (None, Some(_)) => {
                 return Err(TlsError::HalfIdentity {
                     given: "tls.client_key",
+                    missing: "tls.client_cert",
                 });
             }
         };
@@ -400,17 +415,17 @@ mod tests {
         })
         .unwrap_err()
         .to_string();
-        assert!(
-            err.contains("tls.ca_file") && err.contains("no PEM certificate"),
-            "{err}"
-        );
+        assert!(err.contains("no PEM certificate"), "{err}");
         let err = TlsMaterial::load(&TlsSettings {
             client_cert: Some(ca),
             ..Default::default()
         })
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("only tls.client_cert is set"), "{err}");
+        .unwrap_err();
+        assert_eq!(err.key(), "tls.client_cert");
+        assert!(
+            err.to_string().contains("goes with tls.client_key"),
+            "{err}"
+        );
         let err = TlsMaterial::load(&TlsSettings {
             ca_file: Some(dir.path().join("missing.pem")),
             ..Default::default()

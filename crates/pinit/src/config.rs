@@ -328,8 +328,8 @@ fn check(config: &Config, mode: Mode, warnings: &mut Vec<String>) -> Result<(), 
     }
     if let Err(e) = pinit_kernel::tls::TlsMaterial::load(&config.tls) {
         return Err(ConfigError::Invalid {
-            key: "tls".into(),
-            source_hint: "PINIT_TLS_CA_FILE, PINIT_TLS_CLIENT_CERT, PINIT_TLS_CLIENT_KEY".into(),
+            key: e.key().into(),
+            source_hint: env_name(&e.key().split('.').map(String::from).collect::<Vec<_>>()),
             problem: e.to_string(),
         });
     }

@@ -53,6 +53,22 @@ fn a_bad_value_is_one_line_and_exit_code_2() {
             ("PINIT_TASK_DATABASE_URL", "mysql://x/y"),
             "task.database_url",
         ),
+        (
+            ("PINIT_DATABASE_SSL_MODE", "verify"),
+            "`verify` is not an sslmode; use one of disable, prefer, require, verify-ca, verify-full",
+        ),
+        (
+            ("PINIT_TLS_CA_FILE", "/nonexistent/ca.pem"),
+            "tls.ca_file (PINIT_TLS_CA_FILE) cannot read /nonexistent/ca.pem",
+        ),
+        (
+            ("PINIT_TLS_CLIENT_KEY", "/nonexistent/client.key"),
+            "tls.client_key (PINIT_TLS_CLIENT_KEY) goes with tls.client_cert",
+        ),
+        (
+            ("PINIT_INTERNAL_IDENTITY_KEY", "c2hvcnQ="),
+            "internal.identity_key (PINIT_INTERNAL_IDENTITY_KEY) is not a key",
+        ),
     ] {
         let (code, _, stderr) = run(&["serve"], &[env], dir.path());
         assert_eq!(code, 2, "{env:?}: {stderr}");
