@@ -218,7 +218,12 @@ async function loadMember() {
   } catch { /* the zone stays the browser's */ }
   await Promise.race([zone, new Promise((r) => setTimeout(r, 1500))]);
   sendPrefsToWorker();
-  resyncSubscription();
+  resyncSubscription().then((outcome) => {
+    if (outcome === 'renewed') toast(t('push.renewed'), { type: 'success' });
+    if (outcome === 'stale') {
+      toast(t('push.keyChanged'), { action: { label: t('push.openSettings'), run: () => navigate('/app/settings') } });
+    }
+  });
 }
 
 onSessionLost((reason) => {

@@ -69,9 +69,25 @@ function subscriptionBody(subscription) {
   return { deviceId: deviceId(), subscription: { endpoint: json.endpoint, keys: { p256dh: json.keys?.p256dh, auth: json.keys?.auth } } };
 }
 
+/** The server's VAPID public key, as bytes. */
+async function serverKey() {
+  return keyBytes(await api.push.vapid());
+}
+
+/**
+ * Was `subscription` made with another application server key than the server's? A subscription is bound to the
+ * key it was made with: after the server's VAPID key was rotated (docs/deploy.md, key rotation) no push reaches it
+ * until the browser subscribes again. A browser that does not expose the key is taken at its word.
+ */
+function madeWithOtherKey(subscription, key) {
+  const used = subscription?.options?.applicationServerKey;
+  return Boolean(used) && !sameKey(used, key);
+}
+
 /**
  * This device's push state: 'unsupported' | 'blocked' | 'on' | 'off' | 'mismatch' (the browser and the
- * server disagree: turning it on again repairs it).
+ * server disagree: turning it on again repairs it) | 'stale' (subscribed with the server's old VAPID key:
+ * turning it on again subscribes with the new one).
  */
 export async function pushStatus() {
   if (!pushSupported()) return 'unsupported';
@@ -80,9 +96,30 @@ export async function pushStatus() {
   const subscription = await registration.pushManager.getSubscription();
   let remote = null;
   try { remote = await api.push.subscribed(deviceId()); } catch { remote = null; }
+  if (subscription) {
+    let key = null;
+    try { key = await serverKey(); } catch { key = null; }
+    if (key && madeWithOtherKey(subscription, key)) return 'stale';
+  }
   if (subscription && remote !== false) return 'on';
   if (!subscription && !remote) return 'off';
   return 'mismatch';
+}
+
+/**
+ * Subscribes with `key` (first dropping a subscription made with another key) and registers the subscription
+ * with the server.
+ */
+async function subscribeWith(registration, key) {
+  let subscription = await registration.pushManager.getSubscription();
+  if (subscription && madeWithOtherKey(subscription, key)) {
+    await subscription.unsubscribe(); // the server's key changed
+    subscription = null;
+  }
+  subscription ||= await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+  await api.push.subscribe(subscriptionBody(subscription));
+  localStorage.setItem(SENT_KEY, subscription.endpoint);
+  return subscription;
 }
 
 /** Asks for permission, subscribes with the server's VAPID key and registers the subscription. */
@@ -90,16 +127,7 @@ export async function enablePush() {
   if (!pushSupported()) throw Object.assign(new Error('unsupported'), { userMessage: t('push.unsupported') });
   const permission = Notification.permission === 'default' ? await Notification.requestPermission() : Notification.permission;
   if (permission !== 'granted') throw Object.assign(new Error('blocked'), { userMessage: t('push.blocked') });
-  const key = keyBytes(await api.push.vapid());
-  const registration = await ready();
-  let subscription = await registration.pushManager.getSubscription();
-  if (subscription && !sameKey(subscription.options?.applicationServerKey, key)) {
-    await subscription.unsubscribe(); // the server's key changed
-    subscription = null;
-  }
-  subscription ||= await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
-  await api.push.subscribe(subscriptionBody(subscription));
-  localStorage.setItem(SENT_KEY, subscription.endpoint);
+  await subscribeWith(await ready(), await serverKey());
   sendPrefsToWorker();
 }
 
@@ -113,18 +141,37 @@ export async function disablePush() {
 }
 
 /**
- * After a browser-side change (the service worker re-subscribed on `pushsubscriptionchange`, which it cannot
- * tell the server about without a token), registers the current subscription again.
+ * On every start, with notifications allowed:
+ * - the server's VAPID key changed since this device subscribed: subscribes again with the new key and registers
+ *   the new subscription ('renewed'), or, when that fails, says so ('stale': the member is asked to turn
+ *   notifications on again);
+ * - after a browser-side change (the service worker re-subscribed on `pushsubscriptionchange`, which it cannot
+ *   tell the server about without a token), registers the current subscription again ('resent').
+ * Otherwise (or on any other error: best effort) 'unchanged'.
  */
 export async function resyncSubscription() {
   try {
-    if (!pushSupported() || Notification.permission !== 'granted') return;
+    if (!pushSupported() || Notification.permission !== 'granted') return 'unchanged';
     const registration = await ready();
     const subscription = await registration.pushManager.getSubscription();
+    if (!subscription) return 'unchanged';
+    const key = await serverKey();
+    if (madeWithOtherKey(subscription, key)) {
+      try {
+        await subscribeWith(registration, key);
+        sendPrefsToWorker();
+        return 'renewed';
+      } catch (error) {
+        console.warn('subscribing again with the server\'s new key failed', error);
+        return 'stale';
+      }
+    }
     const sent = localStorage.getItem(SENT_KEY);
-    if (subscription && sent && subscription.endpoint !== sent) {
+    if (sent && subscription.endpoint !== sent) {
       await api.push.subscribe(subscriptionBody(subscription));
       localStorage.setItem(SENT_KEY, subscription.endpoint);
+      return 'resent';
     }
   } catch { /* best effort */ }
+  return 'unchanged';
 }

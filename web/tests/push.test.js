@@ -171,3 +171,102 @@ test('push on: subscribes with the server\'s VAPID key and registers {deviceId, 
   await page.getByText('Off for this device.', { exact: true }).waitFor();
   await context.close();
 });
+
+/**
+ * Stands in for PushManager (headless Chromium has no push service) with a subscription that outlives page
+ * loads: the application server key it was made with is localStorage.__pushKey (none at first; see
+ * subscribedWithOldKey). `subscribe` fails while localStorage.__failSubscribe is set.
+ */
+async function fakePushWithOldKey(context) {
+  await context.addInitScript(() => {
+    let storage;
+    try { storage = window.localStorage; } catch { return; }
+    const b64url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    const make = async (key) => {
+      const pair = await crypto.subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, true, ['deriveBits']);
+      const p256dh = b64url(new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey)));
+      const auth = b64url(crypto.getRandomValues(new Uint8Array(16)));
+      return {
+        endpoint: `https://fcm.googleapis.com/fcm/send/pinit-key-${key.slice(1, 5).join('-')}`,
+        options: { applicationServerKey: new Uint8Array(key).buffer },
+        toJSON() { return { endpoint: this.endpoint, expirationTime: null, keys: { p256dh, auth } }; },
+        unsubscribe: async () => { current = null; storage.setItem('__pushKey', 'null'); return true; },
+      };
+    };
+    let current;
+    let loaded = null;
+    const load = () => (loaded ||= (async () => {
+      const saved = storage.getItem('__pushKey');
+      const key = saved === null ? null : JSON.parse(saved);
+      current = key ? await make(key) : null;
+    })());
+    PushManager.prototype.getSubscription = async function getSubscription() { await load(); return current; };
+    PushManager.prototype.subscribe = async function subscribe(options) {
+      await load();
+      if (storage.getItem('__failSubscribe')) throw new DOMException('push service unavailable', 'AbortError');
+      const key = [...new Uint8Array(options.applicationServerKey)];
+      current = await make(key);
+      storage.setItem('__pushKey', JSON.stringify(key));
+      return current;
+    };
+  });
+}
+
+/** As if this device had subscribed before the server's VAPID key was rotated (`pinit keys rotate --vapid`). */
+const subscribedWithOldKey = (page) => page.evaluate(() => localStorage.setItem('__pushKey', JSON.stringify([4, ...new Array(64).fill(7)])));
+
+const serverVapidKey = (page) => page.evaluate(async () => {
+  const b64 = (await (await fetch('/v0/push/vapid')).text()).trim().replace(/-/g, '+').replace(/_/g, '/');
+  return [...atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4))].map((c) => c.charCodeAt(0));
+});
+
+test('a subscription made with the server\'s old VAPID key is renewed with the new key when the app opens', async () => {
+  const context = await newContext(browser, pinit.url);
+  await fakePushWithOldKey(context);
+  const page = await context.newPage();
+  const bodies = [];
+  page.on('request', (r) => { if (r.url().endsWith('/v0/push/subscribe')) bodies.push(r.postDataJSON()); });
+  await signUp(page);
+  await subscribedWithOldKey(page);
+  await page.reload();
+  await page.getByText('push notifications on this device were renewed', { exact: false }).waitFor({ timeout: 15_000 });
+  const key = await serverVapidKey(page);
+  assert.equal(key.length, 65);
+  assert.deepEqual(await page.evaluate(() => JSON.parse(localStorage.getItem('__pushKey'))), key,
+    'subscribed again with the key the server serves');
+  assert.ok(bodies.length >= 1, 'the new subscription is registered');
+  const last = bodies.at(-1);
+  assert.equal(last.subscription.endpoint, `https://fcm.googleapis.com/fcm/send/pinit-key-${key.slice(1, 5).join('-')}`);
+
+  // Opened again: nothing left to renew, and the settings say it is on.
+  const count = bodies.length;
+  await page.goto('/app/settings');
+  await page.getByText('On: this device is notified when a schedule starts.', { exact: true }).waitFor({ timeout: 10_000 });
+  assert.equal(bodies.length, count, 'no second renewal');
+  await context.close();
+});
+
+test('when subscribing again fails, the member is asked to turn notifications on again', async () => {
+  const context = await newContext(browser, pinit.url);
+  await fakePushWithOldKey(context);
+  const page = await context.newPage();
+  await signUp(page);
+  await subscribedWithOldKey(page);
+  await page.evaluate(() => localStorage.setItem('__failSubscribe', '1'));
+  await page.reload();
+  await page.getByText('turn push notifications on again', { exact: false }).waitFor({ timeout: 15_000 });
+  await page.getByRole('button', { name: 'Settings', exact: true }).click();
+  await page.waitForURL('**/app/settings');
+  // The subscription bound to the old key was dropped (a browser holds one per key at most): off until switched on.
+  await page.getByText('Off for this device.', { exact: true }).waitFor({ timeout: 10_000 });
+  assert.equal(await page.evaluate(() => localStorage.getItem('__pushKey')), 'null');
+
+  // Switching it on (the push service answers again) subscribes with the server's key.
+  await page.evaluate(() => localStorage.removeItem('__failSubscribe'));
+  const toggle = page.getByRole('switch', { name: 'Push notifications on this device' });
+  await page.waitForFunction(() => !document.querySelector('[role=switch]').disabled);
+  await toggle.click();
+  await page.waitForFunction(() => document.querySelector('[role=switch]').getAttribute('aria-checked') === 'true', null, { timeout: 10_000 });
+  assert.deepEqual(await page.evaluate(() => JSON.parse(localStorage.getItem('__pushKey'))), await serverVapidKey(page));
+  await context.close();
+});
