@@ -9,7 +9,8 @@
 //! * Everything else needs a valid RS256 access token (`Authorization: Bearer …`, the scheme in any case):
 //!   `type=access`, the configured `iss`, unexpired (`pinit_kernel::jwt::EXP_LEEWAY`, as in auth), a known
 //!   `kid`. Keys come from auth's `/.well-known/jwks.json`, cached, and fetched again when a token names a
-//!   key we do not know (auth rotated its key) — at most once a second.
+//!   key we do not know (auth rotated its key) — at most once a second — and when the cached set is older than
+//!   [`KEYS_MAX_AGE_SECS`], so that a key auth retired (or dropped after a leak) stops being accepted here too.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -54,13 +55,18 @@ pub struct Keys {
 struct KeysInner {
     auth: Upstream,
     issuer: String,
-    verifier: RwLock<Option<Verifier>>,
+    /// The key set and when it was fetched (seconds on the injected clock).
+    verifier: RwLock<Option<(Verifier, i64)>>,
     last_fetch: Mutex<Option<Instant>>,
 }
 
 /// Minimum time between two JWKS fetches triggered by unknown key ids (a flood of forged `kid`s must not
 /// become a flood of requests to auth).
 const REFETCH_AFTER: Duration = Duration::from_secs(1);
+
+/// Age after which the cached key set is fetched again on the next request (if auth does not answer, the cached
+/// set stays in use).
+pub const KEYS_MAX_AGE_SECS: i64 = 60;
 
 impl Keys {
     pub fn new(auth: Upstream, issuer: String) -> Keys {
@@ -74,13 +80,15 @@ impl Keys {
         }
     }
 
-    /// Fetches the JWKS when there is no key set yet, or `kid` is unknown and the last fetch is not recent.
-    async fn ensure(&self, kid: Option<&str>) {
+    /// Fetches the JWKS when there is no key set yet, it is older than [`KEYS_MAX_AGE_SECS`], or `kid` is
+    /// unknown — and the last fetch is not recent.
+    async fn ensure(&self, kid: Option<&str>, now_secs: i64) {
         let known = {
             let guard = self.inner.verifier.read().await;
             match (&*guard, kid) {
                 (None, _) => false,
-                (Some(v), Some(kid)) => v.knows(kid),
+                (Some((_, at)), _) if now_secs.saturating_sub(*at) >= KEYS_MAX_AGE_SECS => false,
+                (Some((v, _)), Some(kid)) => v.knows(kid),
                 (Some(_), None) => true,
             }
         };
@@ -96,11 +104,18 @@ impl Keys {
         match self.fetch().await {
             Ok(jwks) => {
                 let verifier = Verifier::new(self.inner.issuer.clone()).with_jwks(&jwks);
-                tracing::info!(
-                    keys = jwks.keys.len(),
-                    "loaded the auth service's signing keys"
-                );
-                *self.inner.verifier.write().await = Some(verifier);
+                let kids: Vec<&str> = jwks.keys.iter().map(|k| k.kid.as_str()).collect();
+                let mut current = self.inner.verifier.write().await;
+                let changed = current.as_ref().is_none_or(|(v, _)| {
+                    kids.len() != v.kids().len() || !kids.iter().all(|k| v.knows(k))
+                });
+                if changed {
+                    tracing::info!(
+                        keys = jwks.keys.len(),
+                        "loaded the auth service's signing keys"
+                    );
+                }
+                *current = Some((verifier, now_secs));
             }
             Err(e) => tracing::warn!(error = %e, "cannot load the auth service's signing keys"),
         }
@@ -123,9 +138,9 @@ impl Keys {
     /// The member of a valid access token.
     pub async fn verify(&self, token: &str, now_secs: i64) -> Result<i64, JwtError> {
         let kid = Verifier::kid_of(token);
-        self.ensure(kid.as_deref()).await;
+        self.ensure(kid.as_deref(), now_secs).await;
         let guard = self.inner.verifier.read().await;
-        let verifier = guard
+        let (verifier, _) = guard
             .as_ref()
             .ok_or_else(|| JwtError::UnknownKey(kid.clone().unwrap_or_default()))?;
         verifier.verify_access(token, now_secs)?.member_id()

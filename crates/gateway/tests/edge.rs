@@ -355,6 +355,28 @@ async fn a_rotated_key_is_fetched_when_a_token_names_it() {
 }
 
 #[tokio::test]
+async fn a_key_auth_no_longer_publishes_is_refused_once_the_cached_set_is_old() {
+    let gw = gateway(|_, _| {}).await;
+    let token = gw.token("3");
+    assert_eq!(gw.get("/v2/x", Some(&token), None).await.status(), 200);
+    // Auth retires k1 (its rotation is over, or it leaked): it publishes only k2 from now on.
+    gw.auth.jwks.lock().unwrap().keys = vec![Jwk::from_public_key("k2", &NEW_KEY.to_public_key())];
+    let max_age = pinit_gateway::guard::KEYS_MAX_AGE_SECS;
+    gw.clock
+        .advance(jiff::SignedDuration::from_secs(max_age - 1));
+    assert_eq!(
+        gw.get("/v2/x", Some(&token), None).await.status(),
+        200,
+        "the cached set is young enough"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // fetches are at most once a second
+    gw.clock.advance(jiff::SignedDuration::from_secs(1));
+    assert_eq!(gw.get("/v2/x", Some(&token), None).await.status(), 401);
+    let new_token = jwt::sign(&claims("3", gw.now()), "k2", &NEW_KEY).unwrap();
+    assert_eq!(gw.get("/v2/x", Some(&new_token), None).await.status(), 200);
+}
+
+#[tokio::test]
 async fn expiry_has_the_kernels_one_leeway_and_the_scheme_any_case() {
     let gw = gateway(|_, _| {}).await;
     let token = gw.token("7");

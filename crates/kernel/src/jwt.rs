@@ -230,6 +230,11 @@ impl Verifier {
         self.keys.contains_key(kid)
     }
 
+    /// The ids of the keys it holds.
+    pub fn kids(&self) -> Vec<&str> {
+        self.keys.keys().map(String::as_str).collect()
+    }
+
     /// The `kid` a token names, without verifying anything (to decide whether to refresh the key set).
     pub fn kid_of(token: &str) -> Option<String> {
         let header = token.split('.').next()?;
