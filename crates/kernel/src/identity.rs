@@ -85,6 +85,27 @@ impl IdentityKey {
 
     /// The assertion for `member` on `method path`, valid until `now + ASSERTION_TTL`.
     pub fn sign(&self, member: i64, method: &str, path: &str, now_secs: i64) -> HeaderValue {
+        self.assertion(member, method, path, now_secs)
+    }
+
+    /// The member of a valid, unexpired assertion for `method path`; `None` for anything else.
+    pub fn verify(&self, assertion: &str, method: &str, path: &str, now_secs: i64) -> Option<i64> {
+        self.check(assertion, method, path, now_secs)
+            .filter(|m| *m > 0)
+    }
+
+    /// The assertion of a call between services (task's gRPC, which notification uses): no member, bound to the
+    /// called `service`'s name.
+    pub fn sign_call(&self, service: &str, now_secs: i64) -> HeaderValue {
+        self.assertion(0, CALL, service, now_secs)
+    }
+
+    /// Whether `assertion` is a valid, unexpired [`IdentityKey::sign_call`] for `service`.
+    pub fn verify_call(&self, assertion: &str, service: &str, now_secs: i64) -> bool {
+        self.check(assertion, CALL, service, now_secs) == Some(0)
+    }
+
+    fn assertion(&self, member: i64, method: &str, path: &str, now_secs: i64) -> HeaderValue {
         let expires = now_secs + ASSERTION_TTL_SECS;
         let tag = self
             .mac(member, expires, method, path)
@@ -94,10 +115,9 @@ impl IdentityKey {
         HeaderValue::try_from(value).expect("digits, dots and base64url are a valid header value")
     }
 
-    /// The member of a valid, unexpired assertion for `method path`; `None` for anything else.
-    pub fn verify(&self, assertion: &str, method: &str, path: &str, now_secs: i64) -> Option<i64> {
+    fn check(&self, assertion: &str, method: &str, path: &str, now_secs: i64) -> Option<i64> {
         let mut parts = assertion.splitn(3, '.');
-        let member: i64 = parts.next()?.parse().ok().filter(|m| *m > 0)?;
+        let member: i64 = parts.next()?.parse().ok().filter(|m| *m >= 0)?;
         let expires: i64 = parts.next()?.parse().ok()?;
         let tag = URL_SAFE_NO_PAD.decode(parts.next()?).ok()?;
         if expires < now_secs || expires > now_secs + 2 * ASSERTION_TTL_SECS {
@@ -109,6 +129,9 @@ impl IdentityKey {
             .map(|()| member)
     }
 }
+
+/// The "method" of a call between services: no HTTP request has it, so a call's assertion is never a member's.
+const CALL: &str = "CALL";
 
 /// What [`vouched_members_only`] checks with.
 #[derive(Clone)]
@@ -177,6 +200,27 @@ mod tests {
         for junk in ["", "42", "42.x.y", "-1.1.AAAA", "42.99999999999.AAAA"] {
             assert_eq!(key.verify(junk, "GET", "/v2/tasks/7", NOW), None, "{junk}");
         }
+    }
+
+    #[test]
+    fn a_call_assertion_names_its_service_and_vouches_for_no_member() {
+        let key = IdentityKey::generate();
+        let call = key.sign_call("pinit.schedule.ScheduleGrpcService", NOW);
+        let call = call.to_str().unwrap();
+        assert!(key.verify_call(call, "pinit.schedule.ScheduleGrpcService", NOW));
+        assert!(!key.verify_call(call, "pinit.other.Service", NOW));
+        assert!(!key.verify_call(call, "pinit.schedule.ScheduleGrpcService", NOW + 61));
+        assert!(!IdentityKey::generate().verify_call(
+            call,
+            "pinit.schedule.ScheduleGrpcService",
+            NOW
+        ));
+        assert_eq!(
+            key.verify(call, "CALL", "pinit.schedule.ScheduleGrpcService", NOW),
+            None
+        );
+        let member = key.sign(7, "GET", "/x", NOW);
+        assert!(!key.verify_call(member.to_str().unwrap(), "/x", NOW));
     }
 
     #[test]

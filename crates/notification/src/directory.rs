@@ -14,9 +14,11 @@ use futures::future::BoxFuture;
 use futures::{StreamExt, stream};
 use jiff::Timestamp;
 use pinit_contracts::schedule::schedule_grpc_service_client::ScheduleGrpcServiceClient;
+use pinit_contracts::schedule::schedule_grpc_service_server::SERVICE_NAME as SCHEDULE_SERVICE;
 use pinit_contracts::schedule::{
     GetScheduleRequest, GetScheduleResponse, GetSchedulesStateRequest, ScheduleStateEntry,
 };
+use pinit_kernel::identity::{ASSERTION_HEADER, IdentityKey};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
@@ -76,19 +78,30 @@ impl std::fmt::Debug for GrpcScheduleDirectory {
     }
 }
 
-/// A client of one task replica; every call carries the caller's trace context.
+/// A client of one task replica; every call carries the caller's trace context and identity.
 type Client = ScheduleGrpcServiceClient<InterceptedService<Channel, PropagateTrace>>;
 
 /// Puts the current W3C trace context (`traceparent`, `tracestate`) into a call's metadata, so the task
-/// service's span joins the caller's trace (docs/observability.md).
-#[derive(Debug, Clone, Copy)]
-struct PropagateTrace;
+/// service's span joins the caller's trace (docs/observability.md), and the assertion that this is one of
+/// Pinit's services calling (`pinit_kernel::identity`; task refuses calls without it).
+#[derive(Debug, Clone)]
+struct PropagateTrace {
+    identity: Option<IdentityKey>,
+}
 
 impl Interceptor for PropagateTrace {
     fn call(
         &mut self,
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(key) = &self.identity {
+            let now = jiff::Timestamp::now().as_second();
+            if let Ok(value) = key.sign_call(SCHEDULE_SERVICE, now).to_str()
+                && let Ok(value) = value.parse()
+            {
+                request.metadata_mut().insert(ASSERTION_HEADER, value);
+            }
+        }
         if let Some(context) = pinit_kernel::trace::current() {
             let metadata = request.metadata_mut();
             if let Ok(value) = context.traceparent().parse() {
@@ -118,9 +131,19 @@ impl GrpcScheduleDirectory {
     /// A client for `url` (e.g. `http://task:9090`). Connects lazily: the task service may start later; every
     /// call has `timeout` as its deadline.
     pub fn new(urls: &str, timeout: Duration) -> Result<Self, DirectoryUrlError> {
+        Self::with_identity(urls, timeout, None)
+    }
+
+    /// As [`GrpcScheduleDirectory::new`], every call vouched for with `identity` (what the binary's task service
+    /// requires).
+    pub fn with_identity(
+        urls: &str,
+        timeout: Duration,
+        identity: Option<IdentityKey>,
+    ) -> Result<Self, DirectoryUrlError> {
         let mut clients = Vec::new();
         for url in urls.split(',').map(str::trim).filter(|u| !u.is_empty()) {
-            clients.push(Self::client(url, timeout)?);
+            clients.push(Self::client(url, timeout, identity.clone())?);
         }
         if clients.is_empty() {
             return Err(DirectoryUrlError {
@@ -134,7 +157,11 @@ impl GrpcScheduleDirectory {
         })
     }
 
-    fn client(url: &str, timeout: Duration) -> Result<Client, DirectoryUrlError> {
+    fn client(
+        url: &str,
+        timeout: Duration,
+        identity: Option<IdentityKey>,
+    ) -> Result<Client, DirectoryUrlError> {
         let err = |reason: String| DirectoryUrlError {
             url: url.to_string(),
             reason,
@@ -152,7 +179,7 @@ impl GrpcScheduleDirectory {
             .keep_alive_while_idle(true);
         Ok(ScheduleGrpcServiceClient::with_interceptor(
             endpoint.connect_lazy(),
-            PropagateTrace,
+            PropagateTrace { identity },
         ))
     }
 

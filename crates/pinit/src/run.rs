@@ -162,6 +162,8 @@ struct Deps<'a> {
     task_grpc: Option<TcpListener>,
     /// Where notification reaches task's gRPC.
     task_grpc_url: Option<String>,
+    /// Vouches for calls between the services (kernel::identity).
+    identity: IdentityKey,
 }
 
 /// Builds a context's services over its database.
@@ -193,7 +195,11 @@ fn parts(context: Context, mut deps: Deps<'_>) -> Result<ContextParts, StartErro
         Context::Task => {
             let app = pinit_task::TaskApp::new(deps.db.clone(), deps.clock.clone(), outbox.clone());
             if let Some(listener) = deps.task_grpc.take() {
-                serve_grpc(deps.lc, listener, pinit_task::grpc_service(app.clone()));
+                serve_grpc(
+                    deps.lc,
+                    listener,
+                    pinit_task::grpc_service(app.clone(), deps.identity.clone()),
+                );
             }
             ContextParts {
                 name: pinit_task::NAME,
@@ -228,8 +234,11 @@ fn parts(context: Context, mut deps: Deps<'_>) -> Result<ContextParts, StartErro
 fn serve_grpc(
     lc: &Lifecycle,
     listener: TcpListener,
-    service: pinit_contracts::schedule::schedule_grpc_service_server::ScheduleGrpcServiceServer<
-        pinit_task::grpc::ScheduleGrpc,
+    service: tonic::service::interceptor::InterceptedService<
+        pinit_contracts::schedule::schedule_grpc_service_server::ScheduleGrpcServiceServer<
+            pinit_task::grpc::ScheduleGrpc,
+        >,
+        pinit_task::grpc::CallersOnly,
     >,
 ) {
     let stop = lc.token(Phase::Core);
@@ -254,9 +263,12 @@ fn build_notification(deps: &Deps<'_>) -> Result<pinit_notification::Notificatio
     let settings = deps.config.notification.clone();
     let vapid = VapidKey::load(&deps.config.keys_dir())?;
     let url = deps.task_grpc_url.clone().unwrap_or_default();
-    let directory =
-        pinit_notification::GrpcScheduleDirectory::new(&url, settings.task_grpc_timeout.get())
-            .map_err(|e| StartError::Service(format!("notification.task_grpc_url: {e}")))?;
+    let directory = pinit_notification::GrpcScheduleDirectory::with_identity(
+        &url,
+        settings.task_grpc_timeout.get(),
+        Some(deps.identity.clone()),
+    )
+    .map_err(|e| StartError::Service(format!("notification.task_grpc_url: {e}")))?;
     Ok(pinit_notification::Notifications::new(
         deps.db.clone(),
         deps.clock.clone(),
@@ -541,6 +553,7 @@ pub async fn serve(
                 None
             },
             task_grpc_url: Some(grpc_url.clone()),
+            identity: identity.clone(),
         };
         let parts = parts(context, deps)?;
         let (_, messaging, router) =
@@ -612,6 +625,7 @@ pub async fn service(
                 clock: clock.clone(),
                 task_grpc,
                 task_grpc_url: config.notification.task_grpc_url.clone(),
+                identity: identity.clone(),
             };
             let parts = parts(context, deps)?;
             // The broker is not a readiness dependency: the outbox buffers events through an outage, so a

@@ -7,20 +7,22 @@
 //!   [`MAX_BATCH`] schedules in one round trip, so the dispatcher can re-check "still NOT_STARTED, same
 //!   start time" for a whole batch of due notifications just before sending.
 //!
-//! Serve it with `tonic::transport::Server::builder().add_service(grpc_service(app))` on
-//! `task.grpc_port`.
+//! Serve it with `tonic::transport::Server::builder().add_service(grpc_service(app, identity))` on
+//! `task.grpc_port`: it answers only calls vouched for with the services' identity key (`kernel::identity`).
 
 use std::collections::HashMap;
 
 use jiff::Timestamp;
 use pinit_contracts::schedule::schedule_grpc_service_server::{
-    ScheduleGrpcService, ScheduleGrpcServiceServer,
+    SERVICE_NAME, ScheduleGrpcService, ScheduleGrpcServiceServer,
 };
 use pinit_contracts::schedule::{
     GetScheduleRequest, GetScheduleResponse, GetSchedulesStateRequest, GetSchedulesStateResponse,
     ScheduleStateEntry,
 };
 use pinit_kernel::db::DbError;
+use pinit_kernel::identity::{ASSERTION_HEADER, IdentityKey};
+use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status};
 
 use crate::app::{AppError, TaskApp};
@@ -40,9 +42,39 @@ pub struct ScheduleGrpc {
     app: TaskApp,
 }
 
-/// The tonic service the binary serves.
-pub fn grpc_service(app: TaskApp) -> ScheduleGrpcServiceServer<ScheduleGrpc> {
-    ScheduleGrpcServiceServer::new(ScheduleGrpc { app })
+/// The tonic service the binary serves: only to Pinit's own services, whose calls carry an assertion signed with
+/// `identity` (`pinit_kernel::identity`); any other caller gets `UNAUTHENTICATED`.
+pub fn grpc_service(
+    app: TaskApp,
+    identity: IdentityKey,
+) -> InterceptedService<ScheduleGrpcServiceServer<ScheduleGrpc>, CallersOnly> {
+    ScheduleGrpcServiceServer::with_interceptor(ScheduleGrpc { app }, CallersOnly { identity })
+}
+
+/// Refuses calls without a valid service assertion in `x-pinit-identity`.
+#[derive(Clone)]
+pub struct CallersOnly {
+    identity: IdentityKey,
+}
+
+impl tonic::service::Interceptor for CallersOnly {
+    fn call(&mut self, request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
+        let vouched = request
+            .metadata()
+            .get(ASSERTION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|assertion| {
+                self.identity
+                    .verify_call(assertion, SERVICE_NAME, Timestamp::now().as_second())
+            });
+        if vouched {
+            Ok(request)
+        } else {
+            Err(Status::unauthenticated(
+                "only Pinit's services may call this service",
+            ))
+        }
+    }
 }
 
 fn timestamp(at: Timestamp) -> prost_types::Timestamp {

@@ -1,14 +1,32 @@
 //! gRPC `pinit.schedule.ScheduleGrpcService` over a real socket.
 
 use pinit_contracts::schedule::schedule_grpc_service_client::ScheduleGrpcServiceClient;
+use pinit_contracts::schedule::schedule_grpc_service_server::SERVICE_NAME;
 use pinit_contracts::schedule::{GetScheduleRequest, GetSchedulesStateRequest};
 use pinit_kernel::Backend;
+use pinit_kernel::identity::{ASSERTION_HEADER, IdentityKey};
 use pinit_testkit::both_backends;
 use tokio_util::sync::CancellationToken;
 use tonic::Code;
 use tonic::transport::server::TcpIncoming;
 
 use crate::support::spawn_app;
+
+/// Adds the service assertion of `key` (what notification's client sends) to every call.
+fn vouching(
+    key: Option<IdentityKey>,
+) -> impl FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Clone {
+    move |mut request: tonic::Request<()>| {
+        if let Some(key) = &key {
+            let now = jiff::Timestamp::now().as_second();
+            let value = key.sign_call(SERVICE_NAME, now);
+            request
+                .metadata_mut()
+                .insert(ASSERTION_HEADER, value.to_str().unwrap().parse().unwrap());
+        }
+        Ok(request)
+    }
+}
 
 async fn grpc_over_a_socket(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -20,17 +38,34 @@ async fn grpc_over_a_socket(backend: Backend) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let stop = CancellationToken::new();
+    let identity = IdentityKey::generate();
     let server = tokio::spawn(
         tonic::transport::Server::builder()
-            .add_service(pinit_task::grpc_service(app.app.clone()))
+            .add_service(pinit_task::grpc_service(app.app.clone(), identity.clone()))
             .serve_with_incoming_shutdown(
                 TcpIncoming::from(listener),
                 stop.clone().cancelled_owned(),
             ),
     );
-    let mut client = ScheduleGrpcServiceClient::connect(format!("http://{addr}"))
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
         .await
         .expect("connect");
+
+    // Anyone else who reaches the port is refused: no assertion, or one signed with another key.
+    for key in [None, Some(IdentityKey::generate())] {
+        let mut stranger =
+            ScheduleGrpcServiceClient::with_interceptor(channel.clone(), vouching(key));
+        let refused = stranger
+            .get_schedules_state(GetSchedulesStateRequest {
+                schedule_ids: vec![s],
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::Unauthenticated);
+    }
+    let mut client = ScheduleGrpcServiceClient::with_interceptor(channel, vouching(Some(identity)));
 
     let basics = client
         .get_schedule_basics(GetScheduleRequest {
