@@ -40,6 +40,10 @@ pub struct Settings {
     pub hsts: bool,
     pub rate_limit: edge::RateLimitSettings,
     pub hosts: HostRouting,
+    /// No longer used: the expiry leeway is one constant for the gateway and auth (`kernel::jwt::EXP_LEEWAY`).
+    /// Still accepted so that an older configuration starts; the binary warns when it is set.
+    #[serde(default, skip_serializing)]
+    pub token_leeway: Option<HumanDuration>,
 }
 
 /// `[gateway.hosts]`: optional host-based routing, e.g. `auth = "auth.pinit.example"`.
@@ -64,6 +68,7 @@ impl Default for Settings {
             hsts: false,
             rate_limit: Default::default(),
             hosts: HostRouting::default(),
+            token_leeway: None,
         }
     }
 }

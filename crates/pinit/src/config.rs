@@ -371,6 +371,13 @@ fn check(config: &Config, mode: Mode, warnings: &mut Vec<String>) -> Result<(), 
             problem: e.to_string(),
         });
     }
+    if config.gateway.token_leeway.is_some() {
+        warnings.push(
+            "gateway.token_leeway is no longer used and is ignored: the gateway and auth share one fixed \
+             expiry leeway (5 s); remove the setting"
+                .into(),
+        );
+    }
     match mode {
         Mode::Auth | Mode::Task | Mode::Notification => {
             config.database_url(mode.name(), mode)?;
@@ -777,6 +784,13 @@ mod tests {
         .unwrap();
         assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
         assert!(loaded.warnings[0].contains("PINIT_TYPO"));
+    }
+
+    #[test]
+    fn the_retired_token_leeway_still_starts_with_a_warning() {
+        let loaded = load_env(Mode::Serve, &[("PINIT_GATEWAY_TOKEN_LEEWAY", "30s")]).unwrap();
+        assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+        assert!(loaded.warnings[0].contains("gateway.token_leeway is no longer used"));
     }
 
     #[test]
