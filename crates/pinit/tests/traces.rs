@@ -144,6 +144,22 @@ fn otel_env(receiver: &pinit_testkit::TestServer, delay_ms: &str) -> Vec<(String
     ]
 }
 
+/// The first log line of `pinit` that `pick` accepts, waiting up to 5 s for it (stderr is read by a thread of its
+/// own, so a line may arrive a moment after the response).
+async fn logged(
+    pinit: &support::Pinit,
+    pick: impl Fn(&serde_json::Value) -> bool,
+) -> Option<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let found = pinit.logs.lock().unwrap().iter().find(|l| pick(l)).cloned();
+        if found.is_some() || Instant::now() > deadline {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn borrowed(env: &[(String, String)]) -> Vec<(&str, &str)> {
     env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
@@ -166,12 +182,20 @@ async fn one_trace(layout: Layout) {
         .unwrap();
     assert_eq!(res.status(), 204);
 
-    // The four hops, as they arrive (the consumer's span ends last).
+    // The hops, from three processes in distributed mode: each exports on its own schedule (the relay's
+    // publish span ends at the broker's confirm, possibly after the consumer's), so wait for all of them.
     let consumer = "schedule.state.started.notification";
+    let is_publish = |s: &Received| {
+        s.attr("messaging.rabbitmq.destination.routing_key") == Some("schedule.state.started")
+            && s.attr("relay") == Some("task")
+    };
     let deadline = Instant::now() + Duration::from_secs(30);
     let spans = loop {
         let spans = receiver.in_trace(&trace_id);
-        if spans.iter().any(|s| s.attr("consumer") == Some(consumer)) || Instant::now() > deadline {
+        let arrived = spans.iter().any(|s| s.attr("consumer") == Some(consumer))
+            && spans.iter().any(is_publish)
+            && spans.iter().any(|s| s.attr("service") == Some("gateway"));
+        if arrived || Instant::now() > deadline {
             break spans;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -188,10 +212,7 @@ async fn one_trace(layout: Layout) {
     let transaction = find("task transaction", &|s| {
         s.name == "db.transaction" && s.parent_span_id == task.span_id
     });
-    let publish = find("relay publish", &|s| {
-        s.attr("messaging.rabbitmq.destination.routing_key") == Some("schedule.state.started")
-            && s.attr("relay") == Some("task")
-    });
+    let publish = find("relay publish", &is_publish);
     let consume = find("notification consumer", &|s| {
         s.attr("consumer") == Some(consumer)
     });
@@ -241,12 +262,16 @@ async fn one_trace(layout: Layout) {
         .iter()
         .find(|(name, _)| *name == task_process)
         .unwrap();
-    let served = pinit.logs.lock().unwrap().iter().any(|l| {
+    let served = logged(pinit, |l| {
         l["message"] == "served"
             && l["span"]["service"] == "task"
             && l["trace_id"] == trace_id.as_str()
-    });
-    assert!(served, "task's `served` line carries trace_id {trace_id}");
+    })
+    .await;
+    assert!(
+        served.is_some(),
+        "task's `served` line carries trace_id {trace_id}"
+    );
 
     // A request without a traceparent starts a trace at the gateway; its log line names that trace.
     let res = http
@@ -257,19 +282,15 @@ async fn one_trace(layout: Layout) {
         .unwrap();
     assert_eq!(res.status(), 200);
     let (_, edge) = system.processes.last().unwrap();
-    let started = edge
-        .logs
-        .lock()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|l| {
-            l["message"] == "served"
-                && l["span"]["service"] == "gateway"
-                && l["span"]["path"] == "/v2/tasks"
-        })
-        .and_then(|l| l["trace_id"].as_str().map(str::to_string))
-        .expect("the gateway's line carries the trace it started");
+    let started = logged(edge, |l| {
+        l["message"] == "served"
+            && l["span"]["service"] == "gateway"
+            && l["span"]["method"] == "GET"
+            && l["span"]["path"] == "/v2/tasks"
+    })
+    .await
+    .and_then(|l| l["trace_id"].as_str().map(str::to_string))
+    .expect("the gateway's line carries the trace it started");
     assert_ne!(started, trace_id);
     let deadline = Instant::now() + Duration::from_secs(10);
     while !receiver
@@ -346,20 +367,15 @@ async fn without_export_the_incoming_trace_id_reaches_the_services_logs() {
         .unwrap();
     assert_eq!(res.status(), 204);
     let (_, pinit) = &system.processes[0];
-    let served: Vec<String> = pinit
-        .logs
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|l| l["message"] == "served" && l["trace_id"] == trace_id.as_str())
-        .map(|l| {
-            l["span"]["service"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string()
+    for service in ["task", "gateway"] {
+        let served = logged(pinit, |l| {
+            l["message"] == "served"
+                && l["span"]["service"] == service
+                && l["trace_id"] == trace_id.as_str()
         })
-        .collect();
-    assert_eq!(served, ["task", "gateway"], "both hops log the trace id");
+        .await;
+        assert!(served.is_some(), "{service} logs the trace id {trace_id}");
+    }
     for (name, status) in system.stop().await {
         assert_eq!(status.code(), Some(0), "{name} exits cleanly");
     }
