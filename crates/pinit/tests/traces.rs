@@ -2,7 +2,8 @@
 //! schedule — sent with a W3C `traceparent` — yields spans from the gateway, the task service (and its
 //! transaction), the relay's publish and the notification consumer, all in that one trace, each the child of
 //! the one before. The log lines of the request carry its trace id. Spans still buffered when the process is
-//! told to stop are exported before it exits.
+//! told to stop are exported before it exits. A push at a schedule's start is a trace of its own: the dispatch, its
+//! gRPC re-check (client and task's server span) and the send.
 
 mod support;
 
@@ -379,4 +380,128 @@ async fn without_export_the_incoming_trace_id_reaches_the_services_logs() {
     for (name, status) in system.stop().await {
         assert_eq!(status.code(), Some(0), "{name} exits cleanly");
     }
+}
+
+/// A push service that accepts everything.
+async fn accept_push() -> StatusCode {
+    StatusCode::CREATED
+}
+
+/// A push at a schedule's start time is its own trace: the dispatcher's `dispatch` span, the re-check call to
+/// the task service over gRPC (the server's span a child of the client's, through the `traceparent` metadata) and
+/// one `push.send` span per device, carrying the kind and outcome but no endpoint.
+async fn push_trace(layout: Layout) {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use p256::elliptic_curve::Generate;
+
+    let (receiver, otlp) = start_receiver().await;
+    let push =
+        pinit_testkit::TestServer::spawn(Router::new().route("/push/{id}", post(accept_push)))
+            .await;
+    let env = otel_env(&otlp, "100");
+    let system = System::start(layout, &borrowed(&env)).await;
+    let http = pinit_testkit::client();
+    let member = provisioned_member(&system, &http, "pushed").await;
+    let device_key = p256::SecretKey::generate_from_rng(&mut rand::rng());
+    let subscription = serde_json::json!({"deviceId": "trace-device", "subscription": {
+        "endpoint": push.url("/push/trace-device"),
+        "keys": {"p256dh": B64.encode(device_key.public_key().to_sec1_bytes()),
+                 "auth": B64.encode(rand::random::<[u8; 16]>())}}});
+    let res = http
+        .post(system.url("/v0/push/subscribe"))
+        .bearer_auth(&member.token)
+        .json(&subscription)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let start = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(2);
+    let local = jiff::tz::TimeZone::get("Asia/Seoul")
+        .unwrap()
+        .to_datetime(start)
+        .strftime("%Y-%m-%dT%H:%M:%S")
+        .to_string();
+    let res = http
+        .post(system.url("/v2/schedules"))
+        .bearer_auth(&member.token)
+        .json(&serde_json::json!({"title": "traced push", "description": "-", "date": {"dateTime": local, "zoneId": "Asia/Seoul"}, "scheduleType": "DEEP_WORK"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (dispatch, spans) = loop {
+        let all = receiver.spans.lock().unwrap().clone();
+        let sent = all
+            .iter()
+            .find(|s| s.name == "push.send" && s.attr("push.outcome") == Some("sent"));
+        if let Some(sent) = sent {
+            let trace: Vec<Received> = all
+                .iter()
+                .filter(|s| s.trace_id == sent.trace_id)
+                .cloned()
+                .collect();
+            // Each span is exported when it ends, from its own process: wait for all of them.
+            let dispatch = trace.iter().find(|s| s.name == "dispatch").cloned();
+            let server = trace.iter().any(|s| s.attr("rpc").is_some());
+            if let Some(dispatch) = dispatch
+                && server
+            {
+                break (dispatch, trace);
+            }
+        }
+        assert!(Instant::now() < deadline, "no traced push: {all:#?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let client = spans
+        .iter()
+        .find(|s| {
+            s.name == "pinit.schedule.ScheduleGrpcService/GetSchedulesState"
+                && s.attr("rpc.method").is_some()
+        })
+        .expect("the re-check's client span");
+    let server = spans
+        .iter()
+        .find(|s| s.attr("rpc") == Some("/pinit.schedule.ScheduleGrpcService/GetSchedulesState"))
+        .expect("task's server span");
+    let sent = spans.iter().find(|s| s.name == "push.send").unwrap();
+    assert!(
+        dispatch.parent_span_id.is_empty(),
+        "a push starts its own trace"
+    );
+    assert_eq!(client.parent_span_id, dispatch.span_id);
+    assert_eq!(
+        server.parent_span_id, client.span_id,
+        "task's span continues the caller's"
+    );
+    assert_eq!(sent.parent_span_id, dispatch.span_id);
+    assert_eq!(sent.attr("push.kind"), Some("webpush"));
+    if layout == Layout::Distributed {
+        assert_eq!(server.service, "pinit-task");
+        assert_eq!(client.service, "pinit-notification");
+    }
+    let endpoint = push.url("");
+    for span in &spans {
+        for value in span.attributes.values() {
+            assert!(
+                !value.contains(endpoint.trim_end_matches('/')) && !value.contains("trace-device"),
+                "no endpoint or device in {span:#?}"
+            );
+        }
+    }
+    for (name, status) in system.stop().await {
+        assert_eq!(status.code(), Some(0), "{name} exits cleanly");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_is_traced_with_its_grpc_recheck_embedded() {
+    push_trace(Layout::Embedded).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_is_traced_with_its_grpc_recheck_distributed() {
+    push_trace(Layout::Distributed).await
 }
