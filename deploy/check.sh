@@ -3,8 +3,8 @@
 #   1. `kubectl kustomize` renders the base and every overlay under deploy/k8s/overlays;
 #   2. every rendered document validates against the JSON schemas of Kubernetes $K8S_VERSION
 #      (kubernetes-validate, strict), and deploy/check_manifests.py checks our own rules on them
-#      (`python3 deploy/check_manifests.py --help` lists them), the Dockerfile, and the Secrets
-#      deploy/k8s/create-secrets.sh makes (rendered with --dry-run from throwaway key files);
+#      (`python3 deploy/check_manifests.py --help` lists them), the Dockerfile, and the Secrets (and the
+#      pinit-tls-ca ConfigMap) deploy/k8s/create-secrets.sh makes (rendered with --dry-run from throwaway files);
 #   3. shell syntax of the scripts under deploy/;
 #   4. deploy/grafana/*.json: JSON dashboards whose queries name only metrics the code records
 #      (deploy/check_dashboard.py).
@@ -85,10 +85,14 @@ mkdir -p "$work/keys"
 for f in jwt-private.pem jwt-public.pem vapid-private.pem vapid-public.txt; do
   echo "not a key: $f" > "$work/keys/$f"
 done
+# A CA bundle for production's pinit-tls-ca: PEM-shaped, which is all `pinit config` reads of it.
+printf -- '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n' > "$work/ca.pem"
 secrets=()
 for overlay in k3s production; do
+  ca=""; amqp=amqp://u:p@mq:5672/pinit
+  if [ "$overlay" = production ]; then ca="$work/ca.pem"; amqp=amqps://u:p@mq.example.com:5671/pinit; fi
   if AUTH_DATABASE_URL=postgres://u:p@db:5432/pinit_auth TASK_DATABASE_URL=postgres://u:p@db:5432/pinit_task \
-     NOTIFICATION_DATABASE_URL=postgres://u:p@db:5432/pinit_notification AMQP_URL=amqp://u:p@mq:5672/pinit \
+     NOTIFICATION_DATABASE_URL=postgres://u:p@db:5432/pinit_notification AMQP_URL="$amqp" TLS_CA_FILE="$ca" \
      KUBECTL="$KUBECTL" bash deploy/k8s/create-secrets.sh --dry-run --keys "$work/keys" "$overlay" \
        > "$work/secrets-$overlay.yaml" 2> "$work/secrets-$overlay.err"; then
     secrets+=(--secrets "$overlay=$work/secrets-$overlay.yaml")

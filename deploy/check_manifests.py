@@ -20,6 +20,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from urllib.parse import urlsplit
 
 import yaml
@@ -41,7 +42,12 @@ config      the env each command needs is set; PINIT_* names are real sections; 
             only from Secrets; the ConfigMap holds no credentials; gateway/notification URLs name existing
             Services and ports; auth.issuer = gateway.token_issuer
 keys        the JWT private key Secret is mounted in auth only, the VAPID key in notification only; key
-            volumes read-only and not world-readable; the gateway gets no Secret at all
+            volumes read-only and not world-readable; the gateway gets no Secret but the identity key
+identity    all four Deployments take PINIT_INTERNAL_IDENTITY_KEY from one Secret key (the same key in each);
+            nothing else uses that Secret (the migration Jobs do not need it)
+tls         a file a PINIT_TLS_* setting names lies in a volume mounted in that container, and (--secrets) the
+            ConfigMap/Secret behind it is made by create-secrets.sh with that file; production verifies the
+            database's certificate and name (PINIT_DATABASE_SSL_MODE=verify-full) and trusts a CA file
 services    every Service selects a workload, its target ports exist; every Deployment has a Service;
             the Ingress (class traefik) routes to the gateway's Service port
 network     default-deny ingress; only the gateway reaches auth/task/notification HTTP; only notification
@@ -66,14 +72,20 @@ ALLOWED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "
                    "projected", "secret"}
 JWT_PRIVATE = "jwt-private.pem"
 VAPID_PRIVATE = "vapid-private.pem"
+# The gateway-to-service identity key (internal.identity_key): every service refuses to start without it.
+IDENTITY_ENV = "PINIT_INTERNAL_IDENTITY_KEY"
+# Settings that name a file Pinit reads at start-up (a missing one is a configuration error, exit 2).
+TLS_FILE_ENV = ("PINIT_TLS_CA_FILE", "PINIT_TLS_CLIENT_CERT", "PINIT_TLS_CLIENT_KEY")
 # Environment each command needs (keys dir only where keys are read).
 REQUIRED_ENV = {
-    "auth": ["PINIT_AUTH_DATABASE_URL", "PINIT_AMQP_URL", "PINIT_KEYS_DIR"],
-    "task": ["PINIT_TASK_DATABASE_URL", "PINIT_AMQP_URL"],
+    "auth": ["PINIT_AUTH_DATABASE_URL", "PINIT_AMQP_URL", "PINIT_KEYS_DIR", IDENTITY_ENV],
+    "task": ["PINIT_TASK_DATABASE_URL", "PINIT_AMQP_URL", IDENTITY_ENV],
     "notification": ["PINIT_NOTIFICATION_DATABASE_URL", "PINIT_AMQP_URL", "PINIT_NOTIFICATION_TASK_GRPC_URL",
-                     "PINIT_KEYS_DIR"],
-    "gateway": ["PINIT_GATEWAY_AUTH_URL", "PINIT_GATEWAY_TASK_URL", "PINIT_GATEWAY_NOTIFICATION_URL"],
+                     "PINIT_KEYS_DIR", IDENTITY_ENV],
+    "gateway": ["PINIT_GATEWAY_AUTH_URL", "PINIT_GATEWAY_TASK_URL", "PINIT_GATEWAY_NOTIFICATION_URL", IDENTITY_ENV],
 }
+# Credentials: only ever from a Secret.
+CREDENTIAL_ENV = re.compile(r"DATABASE_URL$|AMQP_URL$|IDENTITY_KEY$")
 # Key files each service reads from PINIT_KEYS_DIR.
 REQUIRED_KEY_FILES = {"auth": [JWT_PRIVATE, "jwt-public.pem"], "notification": [VAPID_PRIVATE]}
 # Who may reach the k3s overlay's infrastructure (by app.kubernetes.io/name of the destination).
@@ -303,7 +315,8 @@ def check_overlay(overlay: str, docs: list[dict], args, sections, top, dockerfil
     # ConfigMaps hold no credentials.
     for name, data in configmaps.items():
         for k, v in data.items():
-            if re.search(r"PASSWORD|SECRET|TOKEN$|PRIVATE", k, re.I) or re.search(r"://[^/\s@:]+:[^/\s@]+@", str(v)):
+            if re.search(r"PASSWORD|SECRET|TOKEN$|PRIVATE|IDENTITY_KEY", k, re.I) or re.search(
+                    r"://[^/\s@:]+:[^/\s@]+@", str(v)):
                 fail(f"ConfigMap/{name}", f"{k} looks like a credential; put it in a Secret")
 
     # Security, resources, images: every pod.
@@ -433,12 +446,12 @@ def check_overlay(overlay: str, docs: list[dict], args, sections, top, dockerfil
         for name, (source, value) in env.items():
             if name.startswith("PINIT_") and not pinit_env_name_ok(name, sections, top):
                 fail(w.where, f"{name} is not a Pinit setting (pinit would ignore it with a warning)")
-            if re.search(r"DATABASE_URL$|AMQP_URL$", name) and source != "secret":
+            if CREDENTIAL_ENV.search(name) and source != "secret":
                 fail(w.where, f"{name} carries credentials: take it from a Secret, not {source}")
         if comp == "gateway":
             for name, (source, value) in env.items():
-                if source == "secret":
-                    fail(w.where, f"the gateway gets no Secret, but {name} comes from one")
+                if source == "secret" and name != IDENTITY_ENV:
+                    fail(w.where, f"the gateway gets no Secret but the identity key, but {name} comes from one")
         keys_dir = (env.get("PINIT_KEYS_DIR") or ("", None))[1]
 
         # Volumes and keys.
@@ -469,12 +482,17 @@ def check_overlay(overlay: str, docs: list[dict], args, sections, top, dockerfil
         ks = secret_keys(n) or set()
         if JWT_PRIVATE in ks and VAPID_PRIVATE in ks:
             fail(f"Secret/{n}", "holds both private keys; keep the JWT and VAPID keys in separate Secrets")
-    for w in workloads:
+
+    def secrets_used(w: Workload) -> set[str]:
         used = {v["secret"]["secretName"] for v in w.pod.get("volumes") or [] if "secret" in v}
         used |= {s for s in (src.get("secretRef", {}).get("name") for c in w.all_containers()
                              for src in c.get("envFrom") or []) if s}
         used |= {e["valueFrom"]["secretKeyRef"]["name"] for c in w.all_containers() for e in c.get("env") or []
                  if "secretKeyRef" in (e.get("valueFrom") or {})}
+        return used
+
+    for w in workloads:
+        used = secrets_used(w)
         if used & jwt_secrets and not (w.pinit and w.component == "auth" and w.kind == "Deployment"):
             fail(w.where, f"uses the JWT signing key Secret {sorted(used & jwt_secrets)}; only auth may")
         if used & vapid_secrets and not (w.pinit and w.component == "notification" and w.kind == "Deployment"):
@@ -483,6 +501,76 @@ def check_overlay(overlay: str, docs: list[dict], args, sections, top, dockerfil
             "secret" in v and v["secret"]["secretName"] in jwt_secrets for v in by_component["auth"].pod.get(
                 "volumes") or []):
         fail(by_component["auth"].where, "does not mount the JWT key Secret")
+
+    # The identity key: one Secret key that the gateway and the three services share, and nothing else reads.
+    identity_refs = {comp: env[IDENTITY_ENV][1][:2] for comp, env in env_by_component.items()
+                     if (env.get(IDENTITY_ENV) or ("",))[0] == "secret"}
+    if len(set(identity_refs.values())) > 1:
+        fail("Deployment", f"{IDENTITY_ENV} comes from different Secret keys "
+                           f"({', '.join(f'{c}: {n}/{k}' for c, (n, k) in sorted(identity_refs.items()))}); the "
+                           "gateway and the services must share one key")
+    identity_secrets = {name for name, _ in identity_refs.values()}
+    for w in workloads:
+        if w.pinit and w.kind == "Deployment":
+            continue
+        if secrets_used(w) & identity_secrets:
+            fail(w.where, f"uses the identity key Secret {sorted(secrets_used(w) & identity_secrets)}; only the "
+                          "four services need it")
+
+    # Files named by PINIT_TLS_* lie in a mounted volume that has them (pinit exits 2 on a file it cannot read).
+    def provided_keys(kind: str, name: str) -> set[str] | None:
+        if kind == "ConfigMap" and name in configmaps:
+            return set(configmaps[name])
+        return secret_keys(name)
+
+    for w in workloads:
+        if not w.pinit:
+            continue
+        for c in w.containers:
+            env = env_of(c, configmaps)
+            for var in TLS_FILE_ENV:
+                if var not in env:
+                    continue
+                path = str(env[var][1] or "")
+                mounts = [m for m in c.get("volumeMounts") or []
+                          if path.startswith(m["mountPath"].rstrip("/") + "/")]
+                if not mounts:
+                    fail(w.where, f"{var}={path}: no volume is mounted there (pinit would exit: cannot read it)")
+                    continue
+                mount = max(mounts, key=lambda m: len(m["mountPath"]))
+                rel = path[len(mount["mountPath"].rstrip("/")) + 1:]
+                volume = w.volume(mount["name"])
+                kind = "ConfigMap" if "configMap" in volume else "Secret" if "secret" in volume else None
+                if kind is None or mount.get("subPath"):
+                    continue
+                src = volume["configMap"] if kind == "ConfigMap" else volume["secret"]
+                ref = src.get("name") or src.get("secretName")
+                key = rel
+                if src.get("items"):
+                    key = next((i["key"] for i in src["items"] if i["path"] == rel), None)
+                    if key is None:
+                        fail(w.where, f"{var}={path}: volume {mount['name']} projects no {rel}")
+                        continue
+                if secrets_docs is not None:
+                    have = provided_keys(kind, ref)
+                    if have is None:
+                        fail(w.where, f"{var}={path}: {kind} {ref} is not created by create-secrets.sh (pinit "
+                                      "would exit: cannot read it)")
+                    elif key not in have:
+                        fail(w.where, f"{var}={path}: {kind} {ref} has no {key}")
+
+    # Production verifies the database's certificate and name, against the system store and a CA file.
+    if overlay == "production":
+        for w in workloads:
+            if not (w.pinit and w.containers) or w.component == "gateway":
+                continue
+            env = env_of(w.containers[0], configmaps)
+            mode = str((env.get("PINIT_DATABASE_SSL_MODE") or ("", ""))[1] or "")
+            if mode != "verify-full":
+                fail(w.where, f"PINIT_DATABASE_SSL_MODE is {mode or 'unset'}; production connects with "
+                              "verify-full (a trusted CA and the host's name)")
+            if "PINIT_TLS_CA_FILE" not in env:
+                fail(w.where, "PINIT_TLS_CA_FILE is not set; production trusts the CA of pinit-tls-ca")
 
     # Every referenced Secret and key exists in what create-secrets.sh makes.
     if secrets_docs is not None:
@@ -501,6 +589,10 @@ def check_overlay(overlay: str, docs: list[dict], args, sections, top, dockerfil
                 if "secret" in v and not v["secret"].get("optional") and secret_keys(v["secret"]["secretName"]) is None:
                     fail(w.where, f"volume {v['name']}: Secret {v['secret']['secretName']} is not created by "
                                   "create-secrets.sh")
+                if ("configMap" in v and not v["configMap"].get("optional")
+                        and provided_keys("ConfigMap", v["configMap"]["name"]) is None):
+                    fail(w.where, f"volume {v['name']}: ConfigMap {v['configMap']['name']} is neither in the "
+                                  "manifests nor created by create-secrets.sh")
 
     # Cross-service configuration.
     def service_port(host: str, port: int) -> dict | None:
@@ -847,10 +939,48 @@ def check_skeleton(dockerfile: str, p: Problems) -> None:
 
 
 def check_binary(overlay: str, docs: list[dict], pinit: str, secrets_docs, p: Problems) -> None:
-    """Runs `pinit config --for <command>` with each Pinit container's environment."""
+    """Runs `pinit config --for <command>` with each Pinit container's environment. The files of mounted
+    ConfigMaps and Secrets that create-secrets.sh makes are written to a scratch directory, and the settings
+    naming a path in such a mount point there instead (the mount paths do not exist on this machine)."""
+    with tempfile.TemporaryDirectory(prefix="pinit-check-files-") as scratch:
+        run_binary(overlay, docs, pinit, secrets_docs, scratch, p)
+
+
+def dummy_secret(name: str) -> str:
+    """A stand-in for a Secret's value that create-secrets.sh did not render (the base has no Secrets)."""
+    if name == IDENTITY_ENV:
+        return base64.b64encode(os.urandom(32)).decode()
+    if "AMQP" in name:
+        return "amqp://pinit:password@rabbitmq:5672/pinit"
+    return "postgres://pinit:password@postgres:5432/pinit"
+
+
+def mounted_files(w: Workload, mount: dict, generated: dict, configmaps: dict, root: str) -> str | None:
+    """Writes the files of the ConfigMap/Secret behind `mount` under `root`; returns the directory, or None."""
+    v = w.volume(mount["name"])
+    if "configMap" in v:
+        name = v["configMap"]["name"]
+        doc = generated.get(name) or ({"kind": "ConfigMap", "data": configmaps[name]} if name in configmaps else None)
+    elif "secret" in v:
+        doc = generated.get(v["secret"]["secretName"])
+    else:
+        return None
+    if doc is None:
+        return None
+    os.makedirs(root, exist_ok=True)
+    for key, value in (doc.get("data") or {}).items():
+        content = base64.b64decode(value) if doc["kind"] == "Secret" else str(value).encode()
+        with open(os.path.join(root, key), "wb") as f:
+            f.write(content)
+    for key, value in (doc.get("binaryData") or {}).items():
+        with open(os.path.join(root, key), "wb") as f:
+            f.write(base64.b64decode(value))
+    return root
+
+
+def run_binary(overlay: str, docs: list[dict], pinit: str, secrets_docs, scratch: str, p: Problems) -> None:
     configmaps = {d["metadata"]["name"]: d.get("data") or {} for d in docs if d["kind"] == "ConfigMap"}
     generated = {d["metadata"]["name"]: d for d in secrets_docs or []}
-    dummy = {"url": "postgres://pinit:password@postgres:5432/pinit"}
     for w in (Workload(d) for d in docs if d["kind"] in ("Deployment", "Job")):
         if not w.pinit or not w.containers:
             continue
@@ -867,7 +997,13 @@ def check_binary(overlay: str, docs: list[dict], pinit: str, secrets_docs, p: Pr
                 if key in data:
                     env[name] = base64.b64decode(data[key]).decode()
                 else:
-                    env[name] = "amqp://pinit:password@rabbitmq:5672/pinit" if "AMQP" in name else dummy["url"]
+                    env[name] = dummy_secret(name)
+        for m in c.get("volumeMounts") or []:
+            root = mounted_files(w, m, generated, configmaps, os.path.join(scratch, w.kind, w.name, m["name"]))
+            mount_path = m["mountPath"].rstrip("/")
+            for name, value in list(env.items()):
+                if root and name.startswith("PINIT_") and (value == mount_path or value.startswith(mount_path + "/")):
+                    env[name] = root + value[len(mount_path):]
         run = subprocess.run([pinit, "config", "--for", mode], env=env, capture_output=True, text=True,
                              timeout=60)
         where = f"{overlay}: {w.where}"

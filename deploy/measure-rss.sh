@@ -153,6 +153,9 @@ measure_distributed() {
   rabbitmqctl -q set_permissions -p pinit_rss guest '.*' '.*' '.*' >/dev/null
   "$PINIT" keys generate --dir "$work/keys" >/dev/null
   export PINIT_KEYS_DIR="$work/keys" PINIT_HTTP_HOST=127.0.0.1 PINIT_METRICS_HOST=127.0.0.1
+  # The gateway-to-service identity key: the same in all four processes, which refuse to start without it.
+  PINIT_INTERNAL_IDENTITY_KEY="$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
+  export PINIT_INTERNAL_IDENTITY_KEY
   export PINIT_AMQP_URL="amqp://guest:guest@127.0.0.1:5672/pinit_rss"
   export PINIT_AUTH_DATABASE_URL="postgres://postgres@127.0.0.1:5432/pinit_rss_auth"
   export PINIT_TASK_DATABASE_URL="postgres://postgres@127.0.0.1:5432/pinit_rss_task"
