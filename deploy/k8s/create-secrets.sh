@@ -111,12 +111,13 @@ fi
 if [ -z "$keys_dir" ]; then
   keys_dir="$work/keys"
   pinit="${PINIT:-pinit}"
-  if ! command -v "$pinit" >/dev/null 2>&1; then
-    say "no pinit binary: set PINIT=path/to/pinit (cargo build --release -p pinit) or pass --keys DIR"
-    exit 1
-  fi
-  state="$(group_state pinit-jwt-keys pinit-vapid-keys || echo partial)"
+  # A second run (say, for a Secret a newer release needs) keeps the keys and needs no binary.
+  state="$(group_state pinit-jwt-keys pinit-vapid-keys 2>/dev/null || echo partial)"
   if [ "$state" != keep ]; then
+    if ! command -v "$pinit" >/dev/null 2>&1; then
+      say "no pinit binary: set PINIT=path/to/pinit (cargo build --release -p pinit) or pass --keys DIR"
+      exit 1
+    fi
     "$pinit" keys generate --dir "$keys_dir" >&2
   fi
 fi
