@@ -161,7 +161,8 @@ fn tracer_provider(service: &str) -> Result<SdkTracerProvider, TelemetryError> {
         .or(env("OTEL_EXPORTER_OTLP_TIMEOUT"))
         .and_then(|ms| ms.parse::<u64>().ok())
         .map_or(Duration::from_secs(10), Duration::from_millis);
-    let client = reqwest::Client::builder()
+    // Trusts tls.ca_file too when the binary installed it before telemetry (a collector behind a private CA).
+    let client = crate::tls::https_client()
         .timeout(timeout)
         .build()
         .map_err(|e| TelemetryError::Otlp(e.to_string()))?;

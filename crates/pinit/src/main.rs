@@ -36,6 +36,14 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
+    // Outbound HTTPS trusts tls.ca_file from here on, the trace exporter's included (the files were checked
+    // with the configuration).
+    if let Err(e) = pinit_kernel::tls::TlsMaterial::load(&config.tls)
+        .and_then(|tls| pinit_kernel::tls::trust_for_https(&tls))
+    {
+        eprintln!("pinit: invalid configuration: {}: {e}", e.key());
+        return ExitCode::from(EXIT_CONFIG);
+    }
     // Inside the runtime: the trace exporter (when OTEL_* asks for one) sends on it.
     let telemetry = {
         let _runtime = runtime.enter();

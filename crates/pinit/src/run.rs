@@ -655,7 +655,8 @@ pub async fn service(
     })
 }
 
-/// The `[tls]` files, read once; outbound HTTPS (push services, OpenID providers) trusts `tls.ca_file` from here on.
+/// The `[tls]` files, read once; outbound HTTPS (push services, OpenID providers) trusts `tls.ca_file` from here on
+/// (main installs it earlier too, before the trace exporter; a second install changes nothing).
 fn outbound_tls(config: &Config) -> Result<TlsMaterial, StartError> {
     let tls = TlsMaterial::load(&config.tls)?;
     pinit_kernel::tls::trust_for_https(&tls)?;
