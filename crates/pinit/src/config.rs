@@ -333,7 +333,6 @@ fn check(config: &Config, mode: Mode, warnings: &mut Vec<String>) -> Result<(), 
             problem: e.to_string(),
         });
     }
-    config.identity_key(mode)?;
     if !matches!(config.amqp.url.scheme(), "amqp" | "amqps") {
         return Err(ConfigError::Invalid {
             key: "amqp.url".into(),
@@ -413,6 +412,7 @@ fn check(config: &Config, mode: Mode, warnings: &mut Vec<String>) -> Result<(), 
             }
         }
     }
+    config.identity_key(mode)?;
     Ok(())
 }
 
@@ -628,6 +628,12 @@ mod tests {
             .collect()
     }
 
+    /// A valid `internal.identity_key` (32 bytes, base64), which the four services require.
+    const IDENTITY: (&str, &str) = (
+        "PINIT_INTERNAL_IDENTITY_KEY",
+        "cGluaXQtdGVzdC1pZGVudGl0eS1rZXktMzItYnl0ZXM=",
+    );
+
     fn load_env(mode: Mode, pairs: &[(&str, &str)]) -> Result<Loaded, ConfigError> {
         load_from(mode, None, &Overrides::default(), env(pairs))
     }
@@ -688,14 +694,16 @@ mod tests {
             err.contains("task.database_url (PINIT_TASK_DATABASE_URL) is required"),
             "{err}"
         );
-        let loaded = load_env(
-            Mode::Task,
-            &[(
-                "PINIT_TASK_DATABASE_URL",
-                "postgres://pinit:pw@db/pinit_task",
-            )],
-        )
-        .unwrap();
+        let database = (
+            "PINIT_TASK_DATABASE_URL",
+            "postgres://pinit:pw@db/pinit_task",
+        );
+        let err = load_env(Mode::Task, &[database]).unwrap_err().to_string();
+        assert!(
+            err.contains("internal.identity_key (PINIT_INTERNAL_IDENTITY_KEY) is required"),
+            "{err}"
+        );
+        let loaded = load_env(Mode::Task, &[database, IDENTITY]).unwrap();
         assert_eq!(loaded.config.http.addr().to_string(), "0.0.0.0:8080");
     }
 
@@ -821,12 +829,13 @@ mod tests {
                     "postgres://pinit:hunter2@db/pinit_task",
                 ),
                 ("PINIT_AMQP_URL", "amqp://pinit:rabbitpw@mq:5672/%2fpinit"),
+                IDENTITY,
             ],
         )
         .unwrap();
         let text = render(&loaded.config);
         assert!(
-            !text.contains("hunter2") && !text.contains("rabbitpw"),
+            !text.contains("hunter2") && !text.contains("rabbitpw") && !text.contains(IDENTITY.1),
             "{text}"
         );
         assert!(
