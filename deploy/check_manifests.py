@@ -74,6 +74,8 @@ JWT_PRIVATE = "jwt-private.pem"
 VAPID_PRIVATE = "vapid-private.pem"
 # The gateway-to-service identity key (internal.identity_key): every service refuses to start without it.
 IDENTITY_ENV = "PINIT_INTERNAL_IDENTITY_KEY"
+# During a rotation only: the other identity key, from the same Secret (key `previous`, optional).
+PREVIOUS_IDENTITY_ENV = "PINIT_INTERNAL_PREVIOUS_IDENTITY_KEY"
 # Settings that name a file Pinit reads at start-up (a missing one is a configuration error, exit 2).
 TLS_FILE_ENV = ("PINIT_TLS_CA_FILE", "PINIT_TLS_CLIENT_CERT", "PINIT_TLS_CLIENT_KEY")
 # Environment each command needs (keys dir only where keys are read).
@@ -450,7 +452,7 @@ def check_overlay(overlay: str, docs: list[dict], args, sections, top, dockerfil
                 fail(w.where, f"{name} carries credentials: take it from a Secret, not {source}")
         if comp == "gateway":
             for name, (source, value) in env.items():
-                if source == "secret" and name != IDENTITY_ENV:
+                if source == "secret" and name not in (IDENTITY_ENV, PREVIOUS_IDENTITY_ENV):
                     fail(w.where, f"the gateway gets no Secret but the identity key, but {name} comes from one")
         keys_dir = (env.get("PINIT_KEYS_DIR") or ("", None))[1]
 
@@ -583,7 +585,7 @@ def check_overlay(overlay: str, docs: list[dict], args, sections, top, dockerfil
                     have = secret_keys(sname)
                     if have is None and not optional:
                         fail(w.where, f"{name}: Secret {sname} is not created by create-secrets.sh")
-                    elif have is not None and key is not None and key not in have:
+                    elif have is not None and key is not None and key not in have and not optional:
                         fail(w.where, f"{name}: Secret {sname} has no key {key}")
             for v in w.pod.get("volumes") or []:
                 if "secret" in v and not v["secret"].get("optional") and secret_keys(v["secret"]["secretName"]) is None:
@@ -992,11 +994,11 @@ def run_binary(overlay: str, docs: list[dict], pinit: str, secrets_docs, scratch
             if source in ("value", "configMap"):
                 env[name] = str(value)
             elif source == "secret":
-                sname, key, _ = value
+                sname, key, optional = value
                 data = (generated.get(sname) or {}).get("data") or {}
                 if key in data:
                     env[name] = base64.b64decode(data[key]).decode()
-                else:
+                elif not optional:
                     env[name] = dummy_secret(name)
         for m in c.get("volumeMounts") or []:
             root = mounted_files(w, m, generated, configmaps, os.path.join(scratch, w.kind, w.name, m["name"]))

@@ -36,9 +36,13 @@ pub const ASSERTION_TTL: std::time::Duration = std::time::Duration::from_secs(60
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
-/// The key the gateway signs assertions with and the services check them with.
+/// The key the gateway signs assertions with and the services check them with. During a rotation it also
+/// accepts (never signs with) a previous key: [`IdentityKey::also_accepting`].
 #[derive(Clone)]
-pub struct IdentityKey(Arc<[u8; 32]>);
+pub struct IdentityKey {
+    signing: Arc<[u8; 32]>,
+    previous: Option<Arc<[u8; 32]>>,
+}
 
 impl fmt::Debug for IdentityKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -57,7 +61,7 @@ pub enum IdentityKeyError {
 impl IdentityKey {
     /// A fresh random key (`pinit serve`, tests).
     pub fn generate() -> Self {
-        Self(Arc::new(rand::random()))
+        Self::from_bytes(rand::random())
     }
 
     /// A key in its text form (32 bytes, standard or URL-safe base64).
@@ -68,7 +72,7 @@ impl IdentityKey {
             .or_else(|_| URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')))
             .map_err(|_| IdentityKeyError::Malformed)?;
         let key: [u8; 32] = bytes.try_into().map_err(|_| IdentityKeyError::Malformed)?;
-        Ok(Self(Arc::new(key)))
+        Ok(Self::from_bytes(key))
     }
 
     /// The text form of a new random key.
@@ -76,11 +80,22 @@ impl IdentityKey {
         STANDARD.encode(rand::random::<[u8; 32]>())
     }
 
+    fn from_bytes(key: [u8; 32]) -> Self {
+        Self {
+            signing: Arc::new(key),
+            previous: None,
+        }
+    }
+
+    /// This key, also accepting assertions signed with `previous` (`internal.previous_identity_key`): a rotation
+    /// without a window of refusals — first every process accepts the new key, then every process signs with it.
+    pub fn also_accepting(mut self, previous: &IdentityKey) -> Self {
+        self.previous = Some(previous.signing.clone());
+        self
+    }
+
     fn mac(&self, member: i64, expires: i64, method: &str, path: &str) -> HmacSha256 {
-        let mut mac =
-            <HmacSha256 as KeyInit>::new_from_slice(self.0.as_slice()).expect("any key length");
-        mac.update(format!("{member}\n{expires}\n{method}\n{path}").as_bytes());
-        mac
+        mac_with(&self.signing, member, expires, method, path)
     }
 
     /// The assertion for `member` on `method path`, valid until `now + ASSERTION_TTL`.
@@ -123,11 +138,21 @@ impl IdentityKey {
         if expires < now_secs || expires > now_secs + 2 * ASSERTION_TTL_SECS {
             return None;
         }
-        self.mac(member, expires, method, path)
-            .verify_slice(&tag)
-            .ok()
-            .map(|()| member)
+        std::iter::once(&self.signing)
+            .chain(self.previous.as_ref())
+            .any(|key| {
+                mac_with(key, member, expires, method, path)
+                    .verify_slice(&tag)
+                    .is_ok()
+            })
+            .then_some(member)
     }
+}
+
+fn mac_with(key: &[u8; 32], member: i64, expires: i64, method: &str, path: &str) -> HmacSha256 {
+    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(key.as_slice()).expect("any key length");
+    mac.update(format!("{member}\n{expires}\n{method}\n{path}").as_bytes());
+    mac
 }
 
 /// The "method" of a call between services: no HTTP request has it, so a call's assertion is never a member's.
@@ -221,6 +246,35 @@ mod tests {
         );
         let member = key.sign(7, "GET", "/x", NOW);
         assert!(!key.verify_call(member.to_str().unwrap(), "/x", NOW));
+    }
+
+    #[test]
+    fn a_rotation_accepts_the_previous_key_and_signs_with_the_new_one() {
+        let old = IdentityKey::generate();
+        let new = IdentityKey::generate();
+        let rotating = new.clone().also_accepting(&old);
+        let by_old = old.sign(3, "GET", "/x", NOW);
+        let by_rotating = rotating.sign(3, "GET", "/x", NOW);
+        assert_eq!(
+            rotating.verify(by_old.to_str().unwrap(), "GET", "/x", NOW),
+            Some(3)
+        );
+        assert_eq!(
+            new.verify(by_rotating.to_str().unwrap(), "GET", "/x", NOW),
+            Some(3),
+            "signs with the new key"
+        );
+        assert_eq!(
+            old.verify(by_rotating.to_str().unwrap(), "GET", "/x", NOW),
+            None
+        );
+        assert_eq!(
+            new.verify(by_old.to_str().unwrap(), "GET", "/x", NOW),
+            None,
+            "only while told to"
+        );
+        let call = old.sign_call("svc", NOW);
+        assert!(rotating.verify_call(call.to_str().unwrap(), "svc", NOW));
     }
 
     #[test]

@@ -68,6 +68,10 @@ pub struct InternalConfig {
     /// base64 (`head -c 32 /dev/urandom | base64`). Required by the four services, the same in all of them;
     /// `pinit serve` makes its own in memory when unset. See docs/adr/0012-gateway-to-service-identity.md.
     pub identity_key: Option<Secret>,
+    /// During a rotation of `identity_key`: the other key, accepted beside it but never signed with. Step 1: every
+    /// process gets the new key here; step 2: the new key becomes `identity_key` and the old one moves here;
+    /// step 3: it is removed (docs/deploy.md). No request is refused at any step.
+    pub previous_identity_key: Option<Secret>,
 }
 
 /// `[cors]` — browsers' cross-origin access through the gateway.
@@ -171,16 +175,30 @@ impl Config {
             source_hint: "PINIT_INTERNAL_IDENTITY_KEY".into(),
             problem,
         };
-        match &self.internal.identity_key {
+        let key = match &self.internal.identity_key {
             Some(text) if !text.is_empty() => {
-                IdentityKey::parse(text.expose()).map_err(|e| invalid(e.to_string()))
+                IdentityKey::parse(text.expose()).map_err(|e| invalid(e.to_string()))?
             }
-            _ if !mode.distributed() => Ok(IdentityKey::generate()),
-            _ => Err(invalid(
-                "is required: the gateway and the services share it (32 random bytes, base64: \
+            _ if !mode.distributed() => IdentityKey::generate(),
+            _ => {
+                return Err(invalid(
+                    "is required: the gateway and the services share it (32 random bytes, base64: \
                  `head -c 32 /dev/urandom | base64`)"
-                    .into(),
-            )),
+                        .into(),
+                ));
+            }
+        };
+        match &self.internal.previous_identity_key {
+            Some(text) if !text.is_empty() => {
+                let previous =
+                    IdentityKey::parse(text.expose()).map_err(|e| ConfigError::Invalid {
+                        key: "internal.previous_identity_key".into(),
+                        source_hint: "PINIT_INTERNAL_PREVIOUS_IDENTITY_KEY".into(),
+                        problem: e.to_string(),
+                    })?;
+                Ok(key.also_accepting(&previous))
+            }
+            _ => Ok(key),
         }
     }
 
@@ -816,6 +834,34 @@ mod tests {
         assert_eq!(
             env_name(&["auth".into(), "oauth".into(), "naver".into()]),
             "PINIT_AUTH_OAUTH__NAVER"
+        );
+    }
+
+    #[test]
+    fn a_previous_identity_key_is_accepted_beside_the_key() {
+        let old = IdentityKey::generate_text();
+        let loaded = load_env(
+            Mode::Gateway,
+            &[
+                IDENTITY,
+                ("PINIT_INTERNAL_PREVIOUS_IDENTITY_KEY", &old),
+                ("PINIT_GATEWAY_AUTH_URL", "http://auth"),
+                ("PINIT_GATEWAY_TASK_URL", "http://task"),
+                ("PINIT_GATEWAY_NOTIFICATION_URL", "http://notification"),
+            ],
+        )
+        .unwrap();
+        let key = loaded.config.identity_key(Mode::Gateway).unwrap();
+        let by_old = IdentityKey::parse(&old).unwrap().sign(1, "GET", "/x", 100);
+        assert_eq!(
+            key.verify(by_old.to_str().unwrap(), "GET", "/x", 100),
+            Some(1)
+        );
+        let signed = key.sign(1, "GET", "/x", 100);
+        let current = IdentityKey::parse(IDENTITY.1).unwrap();
+        assert_eq!(
+            current.verify(signed.to_str().unwrap(), "GET", "/x", 100),
+            Some(1)
         );
     }
 

@@ -69,6 +69,10 @@ fn a_bad_value_is_one_line_and_exit_code_2() {
             ("PINIT_INTERNAL_IDENTITY_KEY", "c2hvcnQ="),
             "internal.identity_key (PINIT_INTERNAL_IDENTITY_KEY) is not a key",
         ),
+        (
+            ("PINIT_INTERNAL_PREVIOUS_IDENTITY_KEY", "nope"),
+            "internal.previous_identity_key (PINIT_INTERNAL_PREVIOUS_IDENTITY_KEY) is not a key",
+        ),
     ] {
         let (code, _, stderr) = run(&["serve"], &[env], dir.path());
         assert_eq!(code, 2, "{env:?}: {stderr}");
