@@ -84,7 +84,7 @@ impl Dispatcher {
                     let send = self.inner.pusher.send(&subscription.target, &message, ttl);
                     let span = push_span(&subscription);
                     let outcome = send.instrument(span.clone()).await;
-                    span.record("push.outcome", outcome.status().as_str());
+                    span.record("push.outcome", outcome.label());
                     (di, vi, Some((outcome, clock.now())))
                 }
             })
