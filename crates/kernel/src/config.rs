@@ -280,13 +280,16 @@ impl Listen {
 pub struct MetricsConfig {
     /// Serve `/metrics` on its own port (never on the public one).
     pub enabled: bool,
-    pub host: IpAddr,
+    /// Unset: the same host as `http.host` (metrics are never more exposed than the service itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<IpAddr>,
     pub port: u16,
 }
 
 impl MetricsConfig {
-    pub fn addr(&self) -> SocketAddr {
-        SocketAddr::new(self.host, self.port)
+    /// Where `/metrics` listens: `metrics.host`, else `http_host`.
+    pub fn addr(&self, http_host: IpAddr) -> SocketAddr {
+        SocketAddr::new(self.host.unwrap_or(http_host), self.port)
     }
 }
 

@@ -139,7 +139,7 @@ impl Config {
             http: Listen { host, port: 8080 },
             metrics: MetricsConfig {
                 enabled: true,
-                host,
+                host: None,
                 port: 9095,
             },
             log: LogConfig::default(),
@@ -416,7 +416,10 @@ fn check(config: &Config, mode: Mode, warnings: &mut Vec<String>) -> Result<(), 
                     return Err(ConfigError::Invalid {
                         key: key.into(),
                         source_hint: format!("PINIT_{}", key.replace('.', "_").to_uppercase()),
-                        problem: "is required for `pinit gateway`; e.g. http://task:8080".into(),
+                        problem: format!(
+                            "is required for `pinit gateway`; e.g. http://{}:8080",
+                            key.trim_start_matches("gateway.").trim_end_matches("_url")
+                        ),
                     });
                 }
             }
@@ -862,6 +865,41 @@ mod tests {
         assert_eq!(
             current.verify(signed.to_str().unwrap(), "GET", "/x", 100),
             Some(1)
+        );
+    }
+
+    #[test]
+    fn metrics_listen_where_the_service_does_unless_told() {
+        let database = (
+            "PINIT_TASK_DATABASE_URL",
+            "postgres://pinit:pw@db/pinit_task",
+        );
+        let loopback = ("PINIT_HTTP_HOST", "127.0.0.1");
+        let loaded = load_env(Mode::Task, &[database, IDENTITY, loopback]).unwrap();
+        let c = &loaded.config;
+        assert_eq!(c.metrics.addr(c.http.host).to_string(), "127.0.0.1:9095");
+        let loaded = load_env(Mode::Task, &[database, IDENTITY]).unwrap();
+        let c = &loaded.config;
+        assert_eq!(c.metrics.addr(c.http.host).to_string(), "0.0.0.0:9095");
+        let own = ("PINIT_METRICS_HOST", "10.0.0.5");
+        let loaded = load_env(Mode::Task, &[database, IDENTITY, loopback, own]).unwrap();
+        let c = &loaded.config;
+        assert_eq!(c.metrics.addr(c.http.host).to_string(), "10.0.0.5:9095");
+        let serve = load_env(Mode::Serve, &[]).unwrap().config;
+        assert_eq!(
+            serve.metrics.addr(serve.http.host).to_string(),
+            "127.0.0.1:9095"
+        );
+    }
+
+    #[test]
+    fn a_missing_upstream_suggests_its_own_service() {
+        let err = load_env(Mode::Gateway, &[IDENTITY])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("gateway.auth_url") && err.contains("e.g. http://auth:8080"),
+            "{err}"
         );
     }
 

@@ -490,7 +490,11 @@ async fn start_metrics(lc: &Lifecycle, config: &Config) -> Result<Option<SocketA
     if !config.metrics.enabled {
         return Ok(None);
     }
-    let listener = bind(config.metrics.addr(), "metrics.host/metrics.port").await?;
+    let listener = bind(
+        config.metrics.addr(config.http.host),
+        "metrics.host/metrics.port",
+    )
+    .await?;
     let addr = listener.local_addr().ok();
     let handle = pinit_kernel::metrics::install();
     let stop = lc.token(Phase::Background);
