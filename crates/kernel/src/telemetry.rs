@@ -67,13 +67,10 @@ pub(crate) fn dispatch() -> Option<Dispatch> {
 /// `service.name` in `OTEL_RESOURCE_ATTRIBUTES`) names one. With export on it must be called inside the
 /// Tokio runtime (the exporter sends on it). A second call (tests) keeps the first subscriber.
 pub fn init(config: &LogConfig, service: &str) -> Result<Telemetry, TelemetryError> {
-    let filter =
-        EnvFilter::builder()
-            .parse(&config.level)
-            .map_err(|e| TelemetryError::BadFilter {
-                level: config.level.clone(),
-                reason: e.to_string(),
-            })?;
+    let filter = filter(&config.level).map_err(|reason| TelemetryError::BadFilter {
+        level: config.level.clone(),
+        reason,
+    })?;
     type Inner = tracing_subscriber::layer::Layered<EnvFilter, Registry>;
     let mut layers: Vec<Box<dyn Layer<Inner> + Send + Sync>> = Vec::new();
     layers.push(match config.format {
@@ -245,8 +242,45 @@ where
 
 /// Validates a filter without installing anything (configuration checks).
 pub fn check_filter(level: &str) -> Result<(), String> {
-    EnvFilter::builder()
+    filter(level).map(|_| ())
+}
+
+/// Libraries' log lines that say nothing an operator can act on at `info`, quieted unless `log.level` names
+/// the library itself: PostgreSQL's NOTICEs during migrations ("relation … already exists, skipping", on every
+/// start), and lapin's WARN with the whole body of a message the broker returned (the relay counts and keeps
+/// those itself, see docs/messaging.md).
+const QUIETER: [(&str, &str); 2] = [
+    ("sqlx", "sqlx::postgres::notice=warn"),
+    ("lapin", "lapin::returned_messages=error"),
+];
+
+/// `log.level` as a filter, with [`QUIETER`] added where the level says nothing about those libraries.
+fn filter(level: &str) -> Result<EnvFilter, String> {
+    let mut filter = EnvFilter::builder()
         .parse(level)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    for (library, directive) in QUIETER {
+        if !level.contains(library) {
+            filter = filter.add_directive(directive.parse().map_err(|e| format!("{e}"))?);
+        }
+    }
+    Ok(filter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn library_noise_is_quieted_unless_asked_for() {
+        let quiet = filter("info").unwrap().to_string();
+        assert!(
+            quiet.contains("sqlx::postgres::notice=warn")
+                && quiet.contains("lapin::returned_messages=error"),
+            "{quiet}"
+        );
+        let asked = filter("info,sqlx=debug").unwrap().to_string();
+        assert!(!asked.contains("sqlx::postgres::notice"), "{asked}");
+        assert!(filter("info,=x=").is_err());
+    }
 }

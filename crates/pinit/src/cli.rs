@@ -215,7 +215,7 @@ pub struct KeysGenerateArgs {
     /// Directory to write to. [default: <data_dir>/keys] [config: keys.dir]
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
-    /// Which keys. [default: all]
+    /// Which keys.
     #[arg(long, value_enum, default_value = "all")]
     pub only: KeyKind,
     /// Replace existing keys. Tokens signed with a replaced JWT key stop verifying; browsers

@@ -39,6 +39,13 @@ fn help_reads_well() {
         let (code, out, err) = run(&command, &[], dir.path());
         assert_eq!(code, 0, "{command:?}: {err}");
         assert!(out.contains("Usage: pinit"), "{command:?}:\n{out}");
+        // Each option states its default once (clap adds `[default: …]` itself).
+        for line in out.lines() {
+            assert!(
+                line.matches("[default:").count() <= 1,
+                "{command:?} says a default twice: {line}"
+            );
+        }
     }
 }
 
@@ -165,6 +172,8 @@ async fn migrate_is_idempotent_and_guards_ownership(backend: Backend) {
             .unwrap();
         assert_eq!(code, 0, "{err}");
         assert!(out.starts_with("task: "), "{out}");
+        // PostgreSQL's NOTICEs ("relation … already exists, skipping") are not logged at info.
+        assert!(!err.contains("already exists"), "{err}");
     }
     // The auth service pointed at the task database is refused, and nothing is created there.
     let (code, _, err) = run_blocking(
