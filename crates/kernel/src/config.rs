@@ -300,9 +300,11 @@ pub struct ShutdownConfig {
     /// How long in-flight work may take to finish after SIGTERM/SIGINT before the process exits anyway.
     /// Keep it below Kubernetes' `terminationGracePeriodSeconds`.
     pub drain_timeout: HumanDuration,
-    /// After SIGTERM, keep serving this long (not ready, `Connection: close`) before draining. Useful with a
-    /// static replica list (the gateway's `…_url = "http://a,http://b"`); in Kubernetes the preStop hook does
-    /// this, so the default is none.
+    /// After SIGTERM, keep serving this long (not ready, `Connection: close`) before draining, so that whoever
+    /// routes to this replica (the gateway probes `/readyz` every 250 ms, a load balancer its health check)
+    /// stops first. The binary defaults to 2 s for the four services — safe without any preStop hook — and to
+    /// none for `pinit serve` (one process: nobody routes around it). The Kubernetes manifests set 0 s: their
+    /// preStop sleep does the same.
     pub lame_duck: HumanDuration,
 }
 

@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use figment::providers::{Format, Serialized, Toml};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
-use pinit_kernel::config::Secret;
 use pinit_kernel::config::{
-    ConnectionUrl, DatabasePoolConfig, Listen, LogConfig, MetricsConfig, ShutdownConfig, StringList,
+    ConnectionUrl, DatabasePoolConfig, HumanDuration, Listen, LogConfig, MetricsConfig, Secret,
+    ShutdownConfig, StringList,
 };
 use pinit_kernel::identity::IdentityKey;
 use serde::{Deserialize, Serialize};
@@ -143,7 +143,10 @@ impl Config {
                 port: 9095,
             },
             log: LogConfig::default(),
-            shutdown: ShutdownConfig::default(),
+            shutdown: ShutdownConfig {
+                lame_duck: HumanDuration::from_secs(if mode.distributed() { 2 } else { 0 }),
+                ..Default::default()
+            },
             database: DatabasePoolConfig::default(),
             keys: KeysConfig::default(),
             amqp: AmqpConfig {
@@ -890,6 +893,23 @@ mod tests {
             serve.metrics.addr(serve.http.host).to_string(),
             "127.0.0.1:9095"
         );
+    }
+
+    #[test]
+    fn services_have_a_lame_duck_period_without_any_prestop_hook() {
+        let database = (
+            "PINIT_TASK_DATABASE_URL",
+            "postgres://pinit:pw@db/pinit_task",
+        );
+        let task = load_env(Mode::Task, &[database, IDENTITY]).unwrap().config;
+        assert_eq!(task.shutdown.lame_duck.get().as_secs(), 2);
+        let serve = load_env(Mode::Serve, &[]).unwrap().config;
+        assert!(serve.shutdown.lame_duck.get().is_zero());
+        let off = load_env(
+            Mode::Task,
+            &[database, IDENTITY, ("PINIT_SHUTDOWN_LAME_DUCK", "0s")],
+        );
+        assert!(off.unwrap().config.shutdown.lame_duck.get().is_zero());
     }
 
     #[test]

@@ -34,6 +34,8 @@ impl Pinit {
             .env("PINIT_LOG_FORMAT", "json")
             .env("PINIT_METRICS_PORT", "0")
             .env("PINIT_INTERNAL_IDENTITY_KEY", IDENTITY_KEY)
+            // Tests stop processes often; those about shutdown set their own.
+            .env("PINIT_SHUTDOWN_LAME_DUCK", "0s")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -144,7 +146,9 @@ pub fn run(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> (i32, String, Str
         .args(args)
         .current_dir(cwd)
         .env("PINIT_METRICS_PORT", "0")
-        .env("PINIT_INTERNAL_IDENTITY_KEY", IDENTITY_KEY);
+        .env("PINIT_INTERNAL_IDENTITY_KEY", IDENTITY_KEY)
+        // Tests stop processes often; those about shutdown set their own.
+        .env("PINIT_SHUTDOWN_LAME_DUCK", "0s");
     for (k, v) in env {
         command.env(k, v);
     }
