@@ -214,7 +214,14 @@ impl Upstream {
         }
         let deadline = tokio::time::Instant::now() + self.response_timeout;
         let mut last_error = None;
-        for replica in self.order() {
+        let idempotent = retry_safe(&parts.method);
+        let mut order = self.order();
+        if idempotent && order.len() == 1 {
+            // One URL (a Kubernetes Service): a new connection may well reach another pod.
+            order.push(order[0]);
+        }
+        let mut retried = false;
+        for replica in order {
             let uri: Uri = format!("{}{}", replica.base, path_and_query)
                 .parse()
                 .map_err(|_| ApiError::bad_request("Invalid request target."))?;
@@ -235,6 +242,13 @@ impl Upstream {
                     tracing::debug!(upstream = self.name, replica = %replica.base, error = %e, "replica refused; trying the next");
                     *replica.down_until.lock().unwrap_or_else(|p| p.into_inner()) =
                         Some(Instant::now() + COOL_DOWN);
+                    last_error = Some(e);
+                }
+                Ok(Err(e)) if idempotent && !retried => {
+                    // The connection failed before any response byte (a replica killed mid-request, a reset
+                    // kept-alive connection): a request that means the same when repeated is sent once more.
+                    tracing::info!(upstream = self.name, replica = %replica.base, error = %e, "connection failed before a response; retrying the idempotent request once");
+                    retried = true;
                     last_error = Some(e);
                 }
                 Ok(Err(e)) => {
@@ -287,6 +301,18 @@ impl Upstream {
             }
         }
     }
+}
+
+/// Requests that mean the same when sent twice, so the gateway repeats them once on another connection when one
+/// fails before any response: GET, HEAD, OPTIONS, and PUT (the API's only PUT sets the member's zone). Never POST
+/// or PATCH, which may have reached the service; nor DELETE, whose repetition would answer 404 for a deletion that
+/// happened.
+fn retry_safe(method: &axum::http::Method) -> bool {
+    use axum::http::Method;
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT
+    )
 }
 
 /// Probes every replica's `/readyz` until the upstream is dropped.

@@ -1,7 +1,9 @@
 //! The gateway in front of fake services: who passes, what `X-Member-Id` the services see, keys from the JWKS
 //! (and their rotation), CORS, security headers, rate limits, host routing, the merged OpenAPI document.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -604,6 +606,132 @@ async fn requests_fail_over_to_a_replica_that_accepts() {
         "every request reached the live replica"
     );
     assert_eq!(*b.hits.lock().unwrap(), 0);
+}
+
+/// A replica that dies mid-request: it accepts, reads the request, and resets the connection without a byte of
+/// response (what a kill -9 does to a kept-alive connection). Counts the requests it swallowed.
+async fn resetting_replica() -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let swallowed = Arc::new(AtomicUsize::new(0));
+    let count = swallowed.clone();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let count = count.clone();
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = conn.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    // It still says it is ready (the gateway's probe), then dies on real work.
+                    if buf[..n].starts_with(b"GET /readyz") {
+                        let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                        if conn.write_all(ok.as_bytes()).await.is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    count.fetch_add(1, Ordering::SeqCst);
+                    // A reset, not an orderly close: what the peer of a killed process sees.
+                    // (SO_LINGER 0 may block on close: fine in a test, hence the allowed deprecation.)
+                    #[allow(deprecated)]
+                    let _ = conn.set_linger(Some(Duration::ZERO));
+                    return;
+                }
+            });
+        }
+    });
+    (url, swallowed)
+}
+
+#[tokio::test]
+async fn an_idempotent_request_is_retried_once_when_a_replica_dies_mid_request_and_a_post_never_is()
+{
+    let (auth_server, _) = fake(
+        "auth",
+        Jwks {
+            keys: vec![Jwk::from_public_key("k1", &KEY.to_public_key())],
+        },
+    )
+    .await;
+    let (task_a, a) = fake("task", Jwks::default()).await;
+    let (dying, swallowed) = resetting_replica().await;
+    let settings = Settings {
+        token_issuer: ISS.into(),
+        ..Default::default()
+    };
+    let upstreams = Upstreams::new(
+        &settings,
+        &auth_server.url(""),
+        &format!("{},{}", task_a.url(""), dying),
+        &auth_server.url(""),
+    )
+    .unwrap();
+    let shared: SharedClock = ManualClock::new(Timestamp::now());
+    let routes = pinit_gateway::routes(
+        upstreams,
+        Edge {
+            settings,
+            cors_origins: Vec::new(),
+            clock: shared.clone(),
+            identity: pinit_kernel::identity::IdentityKey::generate(),
+        },
+    );
+    let readiness = Readiness::new("gateway", CancellationToken::new());
+    let server = TestServer::spawn(pinit_kernel::http::service_router(
+        "gateway",
+        routes,
+        &readiness,
+        ErrorStyle::Full,
+        shared,
+    ))
+    .await;
+    let token = jwt::sign(&claims("9", Timestamp::now()), "k1", &KEY).unwrap();
+    for _ in 0..10 {
+        let res = server
+            .client
+            .get(server.url("/v2/tasks"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "a GET survives the dying replica");
+    }
+    let swallowed_gets = swallowed.load(Ordering::SeqCst);
+    assert!(
+        swallowed_gets >= 1,
+        "round robin sent some GETs to the dying replica"
+    );
+    let mut failed = 0u32;
+    for _ in 0..10 {
+        let res = server
+            .client
+            .post(server.url("/v2/schedules"))
+            .bearer_auth(&token)
+            .json(&json!({"title": "at most once"}))
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 502 {
+            failed += 1;
+        } else {
+            assert_eq!(res.status(), 200);
+        }
+    }
+    let swallowed_posts = u32::try_from(swallowed.load(Ordering::SeqCst) - swallowed_gets).unwrap();
+    assert!(swallowed_posts >= 1, "some POSTs met the dying replica");
+    assert_eq!(
+        failed, swallowed_posts,
+        "a POST that may have reached a replica is not sent again"
+    );
+    assert_eq!(
+        *a.hits.lock().unwrap(),
+        10 + 10 - failed,
+        "every other request reached the live replica once"
+    );
 }
 
 #[tokio::test]
