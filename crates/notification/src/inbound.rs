@@ -142,3 +142,24 @@ impl Notifications {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/messaging.md names every queue this context consumes from, as declared (operators look for them).
+    #[test]
+    fn the_messaging_doc_names_every_queue() {
+        let doc = include_str!("../../../docs/messaging.md");
+        for change in ScheduleChange::ALL {
+            let channel = change.channel();
+            let row = format!(
+                "| `{}` | notification | `{}` / `{}` |",
+                change.queue(),
+                channel.exchange,
+                channel.routing_key
+            );
+            assert!(doc.contains(&row), "docs/messaging.md lacks the row {row}");
+        }
+    }
+}

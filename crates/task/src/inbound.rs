@@ -85,3 +85,18 @@ pub fn member_created_inbox(app: &TaskApp, config: ConsumerConfig) -> Inbox {
         config,
     )
 }
+
+#[cfg(test)]
+mod doc_tests {
+    use super::*;
+
+    /// docs/messaging.md names the queue this context consumes from, as declared.
+    #[test]
+    fn the_messaging_doc_names_the_queue() {
+        let doc = include_str!("../../../docs/messaging.md");
+        let row = format!(
+            "| `{MEMBER_CREATED_QUEUE}` | task | `auth.member.direct` / `member.created` |"
+        );
+        assert!(doc.contains(&row), "docs/messaging.md lacks the row {row}");
+    }
+}
