@@ -222,22 +222,10 @@ impl Upstream {
         }
         let mut retried = false;
         for replica in order {
-            let uri: Uri = format!("{}{}", replica.base, path_and_query)
-                .parse()
-                .map_err(|_| ApiError::bad_request("Invalid request target."))?;
-            let mut outgoing = Request::new(Body::from(body.clone()));
-            *outgoing.method_mut() = parts.method.clone();
-            *outgoing.uri_mut() = uri;
-            *outgoing.version_mut() = parts.version;
-            *outgoing.headers_mut() = parts.headers.clone();
+            let target = format!("{}{}", replica.base, path_and_query);
+            let outgoing = outgoing(&parts, &target, body.clone())?;
             match tokio::time::timeout_at(deadline, self.client.request(outgoing)).await {
-                Err(_) => {
-                    tracing::warn!(upstream = self.name, timeout = ?self.response_timeout, "upstream did not answer in time");
-                    return Err(ApiError::new(
-                        StatusCode::GATEWAY_TIMEOUT,
-                        format!("The {} service did not answer in time.", self.name),
-                    ));
-                }
+                Err(_) => return Err(self.timed_out()),
                 Ok(Err(e)) if e.is_connect() => {
                     tracing::debug!(upstream = self.name, replica = %replica.base, error = %e, "replica refused; trying the next");
                     *replica.down_until.lock().unwrap_or_else(|p| p.into_inner()) =
@@ -282,25 +270,40 @@ impl Upstream {
         body: axum::body::Bytes,
     ) -> Result<Response, ApiError> {
         use tower::ServiceExt;
-        let mut outgoing = Request::new(Body::from(body));
-        *outgoing.method_mut() = parts.method;
-        *outgoing.uri_mut() = path_and_query
-            .parse()
-            .map_err(|_| ApiError::bad_request("Invalid request target."))?;
-        *outgoing.version_mut() = parts.version;
-        *outgoing.headers_mut() = parts.headers;
+        let outgoing = outgoing(&parts, &path_and_query, body)?;
         match tokio::time::timeout(self.response_timeout, router.oneshot(outgoing)).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(never)) => match never {},
-            Err(_) => {
-                tracing::warn!(upstream = self.name, timeout = ?self.response_timeout, "upstream did not answer in time");
-                Err(ApiError::new(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    format!("The {} service did not answer in time.", self.name),
-                ))
-            }
+            Err(_) => Err(self.timed_out()),
         }
     }
+
+    /// The 504 of a service that did not start answering within `response_timeout`, logged.
+    fn timed_out(&self) -> ApiError {
+        tracing::warn!(upstream = self.name, timeout = ?self.response_timeout, "upstream did not answer in time");
+        ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            format!("The {} service did not answer in time.", self.name),
+        )
+    }
+}
+
+/// The request to send on: the incoming method, version and (already adjusted) headers, to `target` (a replica's
+/// URL, or the path and query for a router in this process), with the buffered `body`.
+fn outgoing(
+    parts: &axum::http::request::Parts,
+    target: &str,
+    body: axum::body::Bytes,
+) -> Result<Request, ApiError> {
+    let uri: Uri = target
+        .parse()
+        .map_err(|_| ApiError::bad_request("Invalid request target."))?;
+    let mut outgoing = Request::new(Body::from(body));
+    *outgoing.method_mut() = parts.method.clone();
+    *outgoing.uri_mut() = uri;
+    *outgoing.version_mut() = parts.version;
+    *outgoing.headers_mut() = parts.headers.clone();
+    Ok(outgoing)
 }
 
 /// Requests that mean the same when sent twice, so the gateway repeats them once on another connection when one

@@ -543,20 +543,9 @@ async fn the_api_description_is_merged_and_documented_offline() {
     assert_eq!(gw.get("/docs/docs.js", None, None).await.status(), 200);
 }
 
-#[tokio::test]
-async fn requests_fail_over_to_a_replica_that_accepts() {
-    let (auth_server, _) = fake(
-        "auth",
-        Jwks {
-            keys: vec![Jwk::from_public_key("k1", &KEY.to_public_key())],
-        },
-    )
-    .await;
-    let (task_a, a) = fake("task", Jwks::default()).await;
-    let (task_b, b) = fake("task", Jwks::default()).await;
-    let b_url = task_b.url("");
-    // Replica B goes away: its port refuses connections.
-    task_b.shutdown().await.unwrap();
+/// A gateway whose task upstream is `task_urls` (replicas, comma-separated) and whose auth (and notification) is
+/// `auth_server`; with a token it accepts.
+async fn gateway_over(auth_server: &TestServer, task_urls: &str) -> (TestServer, String) {
     let settings = Settings {
         token_issuer: ISS.into(),
         ..Default::default()
@@ -564,12 +553,11 @@ async fn requests_fail_over_to_a_replica_that_accepts() {
     let upstreams = Upstreams::new(
         &settings,
         &auth_server.url(""),
-        &format!("{},{}", task_a.url(""), b_url),
+        task_urls,
         &auth_server.url(""),
     )
     .unwrap();
-    let clock = ManualClock::new(Timestamp::now());
-    let shared: SharedClock = clock.clone();
+    let shared: SharedClock = ManualClock::new(Timestamp::now());
     let routes = pinit_gateway::routes(
         upstreams,
         Edge {
@@ -589,6 +577,25 @@ async fn requests_fail_over_to_a_replica_that_accepts() {
     ))
     .await;
     let token = jwt::sign(&claims("9", Timestamp::now()), "k1", &KEY).unwrap();
+    (server, token)
+}
+
+#[tokio::test]
+async fn requests_fail_over_to_a_replica_that_accepts() {
+    let (auth_server, _) = fake(
+        "auth",
+        Jwks {
+            keys: vec![Jwk::from_public_key("k1", &KEY.to_public_key())],
+        },
+    )
+    .await;
+    let (task_a, a) = fake("task", Jwks::default()).await;
+    let (task_b, b) = fake("task", Jwks::default()).await;
+    let b_url = task_b.url("");
+    // Replica B goes away: its port refuses connections.
+    task_b.shutdown().await.unwrap();
+    let (server, token) =
+        gateway_over(&auth_server, &format!("{},{}", task_a.url(""), b_url)).await;
     for _ in 0..10 {
         let res = server
             .client
@@ -659,37 +666,8 @@ async fn an_idempotent_request_is_retried_once_when_a_replica_dies_mid_request_a
     .await;
     let (task_a, a) = fake("task", Jwks::default()).await;
     let (dying, swallowed) = resetting_replica().await;
-    let settings = Settings {
-        token_issuer: ISS.into(),
-        ..Default::default()
-    };
-    let upstreams = Upstreams::new(
-        &settings,
-        &auth_server.url(""),
-        &format!("{},{}", task_a.url(""), dying),
-        &auth_server.url(""),
-    )
-    .unwrap();
-    let shared: SharedClock = ManualClock::new(Timestamp::now());
-    let routes = pinit_gateway::routes(
-        upstreams,
-        Edge {
-            settings,
-            cors_origins: Vec::new(),
-            clock: shared.clone(),
-            identity: pinit_kernel::identity::IdentityKey::generate(),
-        },
-    );
-    let readiness = Readiness::new("gateway", CancellationToken::new());
-    let server = TestServer::spawn(pinit_kernel::http::service_router(
-        "gateway",
-        routes,
-        &readiness,
-        ErrorStyle::Full,
-        shared,
-    ))
-    .await;
-    let token = jwt::sign(&claims("9", Timestamp::now()), "k1", &KEY).unwrap();
+    let (server, token) =
+        gateway_over(&auth_server, &format!("{},{}", task_a.url(""), dying)).await;
     for _ in 0..10 {
         let res = server
             .client
