@@ -131,6 +131,13 @@ impl ConnectionUrl {
     pub fn from_url(url: url::Url) -> Self {
         Self(url)
     }
+    /// The value of query parameter `key` (e.g. `sslmode`), decoded; the first if it repeats.
+    pub fn query_param(&self, key: &str) -> Option<String> {
+        self.0
+            .query_pairs()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.into_owned())
+    }
     /// The full URL, password included — for connecting, never for logging.
     pub fn expose(&self) -> &str {
         self.0.as_str()

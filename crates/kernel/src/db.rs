@@ -462,14 +462,8 @@ fn explain_tls(url: &ConnectionUrl, err: sqlx::Error) -> Result<DbError, sqlx::E
     if !matches!(err, sqlx::Error::Tls(_)) && !crate::tls::is_certificate_error(&err) {
         return Err(err);
     }
-    let param = |key: &str| {
-        url.url()
-            .query_pairs()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.into_owned())
-    };
     let mode = crate::tls::url_ssl_mode(url).unwrap_or_default();
-    let trust = match param("sslrootcert") {
+    let trust = match url.query_param("sslrootcert") {
         Some(ca) => format!("the system store and {ca} (sslmode={mode})"),
         None => format!("the system store (sslmode={mode}; set tls.ca_file for a private CA)"),
     };

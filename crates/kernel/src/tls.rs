@@ -264,8 +264,7 @@ pub fn postgres_url(
         return url.clone();
     }
     let mut out = url.url().clone();
-    let present: Vec<String> = out.query_pairs().map(|(k, _)| k.into_owned()).collect();
-    let has = |key: &str| present.iter().any(|k| k == key);
+    let has = |key: &str| url.query_param(key).is_some();
     let mut add = Vec::new();
     if let Some(mode) = ssl_mode
         && !has("sslmode")
@@ -294,8 +293,8 @@ pub fn postgres_url(
 
 /// The `sslmode` a PostgreSQL URL asks for (libpq's default `prefer` when it names none).
 pub fn url_ssl_mode(url: &ConnectionUrl) -> Result<SslMode, String> {
-    match url.url().query_pairs().find(|(k, _)| k == "sslmode") {
-        Some((_, v)) => v.parse(),
+    match url.query_param("sslmode") {
+        Some(mode) => mode.parse(),
         None => Ok(SslMode::Prefer),
     }
 }
