@@ -520,7 +520,6 @@ pub async fn serve(
     })?;
     let lock = lock_data_dir(data_dir)?;
     ensure_keys(&config.keys_dir())?;
-    outbound_tls(config)?;
     let identity = config.identity_key(Mode::Serve)?;
 
     // Bind every listener first: a busy port fails the start before any work is done.
@@ -601,7 +600,6 @@ pub async fn service(
     lc: &Lifecycle,
     clock: SharedClock,
 ) -> Result<Started, StartError> {
-    let tls = outbound_tls(config)?;
     let identity = config.identity_key(mode)?;
     let public = bind(config.http.addr(), "http.host/http.port; see --port").await?;
     let http = public.local_addr().map_err(StartError::Listener)?;
@@ -634,7 +632,7 @@ pub async fn service(
             let parts = parts(context, deps)?;
             // The broker is not a readiness dependency: the outbox buffers events through an outage, so a
             // broker failure must not take every replica out of service (docs/adr/0003).
-            let bus = broker(config, tls).await?;
+            let bus = broker(config).await?;
             let (_, messaging, _) =
                 start_context(lc, parts, &db, &url, Some(public), &clock, &identity).await?;
             start_messaging(lc, config, &bus, vec![messaging]);
@@ -659,17 +657,11 @@ pub async fn service(
     })
 }
 
-/// The `[tls]` files, read once; outbound HTTPS (push services, OpenID providers) trusts `tls.ca_file` from here on
-/// (main installs it earlier too, before the trace exporter; a second install changes nothing).
-fn outbound_tls(config: &Config) -> Result<TlsMaterial, StartError> {
-    let tls = TlsMaterial::load(&config.tls)?;
-    pinit_kernel::tls::trust_for_https(&tls)?;
-    Ok(tls)
-}
-
 /// The RabbitMQ bus of a service, checked once: a broker that is down is waited for (the outbox buffers, see
 /// docs/adr/0003), but a certificate that does not verify stops the start with one line — no retry would fix it.
-async fn broker(config: &Config, tls: TlsMaterial) -> Result<Bus, StartError> {
+/// (Outbound HTTPS already trusts `tls.ca_file`: the binary installed it before telemetry.)
+async fn broker(config: &Config) -> Result<Bus, StartError> {
+    let tls = TlsMaterial::load(&config.tls)?;
     let url = config.amqp.url.clone();
     if url.scheme() == "amqps" {
         match pinit_messaging::amqp::connect_with_tls(&url, &tls, "pinit-tls-check").await {
