@@ -18,6 +18,10 @@ dir=/var/lib/postgresql/pinit-tls-certs
 
 log() { printf '%s\n' "postgres-tls: $*" >&2; }
 
+# Only the variables go to stdout (the caller evals it): everything the tools print (pg_ctlcluster says
+# "Removed stale pid file" on stdout, for one) goes to stderr.
+exec 3>&1 1>&2   # (the server started below must not inherit fd 3, or the caller waits for it forever: `3>&-`)
+
 if [ ! -f "$dir/server.crt" ]; then
   log "a test CA and a server certificate for localhost in $dir"
   mkdir -p "$dir"
@@ -35,7 +39,7 @@ fi
 
 if ! pg_lsclusters -h | awk '{print $2}' | grep -qx "$cluster"; then
   log "creating cluster $version/$cluster on port $port"
-  pg_createcluster "$version" "$cluster" --port "$port" >/dev/null
+  pg_createcluster "$version" "$cluster" --port "$port" >/dev/null 3>&-
   conf="/etc/postgresql/$version/$cluster"
   cat >>"$conf/postgresql.conf" <<EOF
 listen_addresses = '127.0.0.1'
@@ -53,10 +57,10 @@ fi
 
 if ! pg_isready -h 127.0.0.1 -p "$port" -q; then
   log "starting $version/$cluster"
-  pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" start
+  pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" start 3>&-
   for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p "$port" -q && break; sleep 1; done
 fi
-pg_isready -h 127.0.0.1 -p "$port" >&2
+pg_isready -h 127.0.0.1 -p "$port"
 
-echo "PINIT_TEST_POSTGRES_TLS_URL=postgres://postgres@localhost:$port/postgres"
-echo "PINIT_TEST_POSTGRES_TLS_CA=$dir/ca.crt"
+echo "PINIT_TEST_POSTGRES_TLS_URL=postgres://postgres@localhost:$port/postgres" >&3
+echo "PINIT_TEST_POSTGRES_TLS_CA=$dir/ca.crt" >&3
