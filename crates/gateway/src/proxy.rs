@@ -12,7 +12,9 @@ use axum::response::{IntoResponse, Response};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use jiff::Timestamp;
 use pinit_kernel::ApiError;
+use serde_json::Value;
 
 /// Headers that describe one hop, never forwarded (RFC 9110, section 7.6.1).
 const HOP_BY_HOP: [HeaderName; 7] = [
@@ -50,12 +52,115 @@ struct Replica {
     down_until: Mutex<Option<Instant>>,
     /// The replica's `/readyz` said no at the last probe (it is shutting down, or not migrated yet).
     unready: AtomicBool,
+    /// What its `/readyz` last said and since when; `None` before the first look.
+    seen: Mutex<Option<Seen>>,
 }
 
-/// With several replicas, each one's `/readyz` is asked this often; an unready replica gets requests only when
-/// no ready one accepts. A replica shutting down reports unready for its lame-duck period before it closes its
-/// listener, so no request meets a closing socket.
+/// The `url` of an in-process upstream's one replica in `/health`.
+const IN_PROCESS: &str = "in-process";
+
+/// Each replica's `/readyz` is asked this often (also with one replica: its changes are logged); an unready
+/// replica gets requests only when no ready one accepts. A replica shutting down reports unready for its
+/// lame-duck period before it closes its listener, so no request meets a closing socket.
 const PROBE_EVERY: Duration = Duration::from_millis(250);
+
+/// How long one look at a replica's `/readyz` may take before it counts as unreachable.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What a replica's `/readyz` said, as `/health` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReplicaState {
+    /// 2xx.
+    Ready,
+    /// Another status: shutting down, not migrated yet, its database is away.
+    NotReady,
+    /// No answer: connection refused or reset, or none within [`PROBE_TIMEOUT`].
+    Unreachable,
+}
+
+impl ReplicaState {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Ready => "ready",
+            Self::NotReady => "not ready",
+            Self::Unreachable => "unreachable",
+        }
+    }
+}
+
+/// A replica's state and when the gateway saw it change to it.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    state: ReplicaState,
+    since: Timestamp,
+}
+
+/// One look at a replica's `/readyz`.
+struct Answer {
+    state: ReplicaState,
+    /// Why it is not ready (the status it answered, or the connection error).
+    error: Option<String>,
+    /// Its JSON body (`Null` when none or not JSON).
+    detail: Value,
+}
+
+/// One replica in `/health`: its `/readyz` now, and since when it is in that state.
+pub(crate) struct ReplicaReport {
+    pub url: String,
+    pub state: ReplicaState,
+    pub since: Timestamp,
+    pub error: Option<String>,
+    pub detail: Value,
+}
+
+impl Replica {
+    fn new(base: String) -> Self {
+        Self {
+            base,
+            down_until: Mutex::new(None),
+            unready: AtomicBool::new(false),
+            seen: Mutex::new(None),
+        }
+    }
+
+    /// Takes in what `/readyz` said; a change of state is logged here, once (WARN when the replica stops being
+    /// ready, INFO when it is back). Returns since when the replica is in its state.
+    fn record(&self, upstream: &'static str, answer: &Answer) -> Timestamp {
+        self.unready
+            .store(answer.state != ReplicaState::Ready, Ordering::Relaxed);
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let previous = *seen;
+        if let Some(previous) = previous
+            && previous.state == answer.state
+        {
+            return previous.since;
+        }
+        let since = Timestamp::now();
+        *seen = Some(Seen {
+            state: answer.state,
+            since,
+        });
+        drop(seen);
+        let was = previous.map_or("unknown", |p| p.state.as_str());
+        let error = answer.error.as_deref().unwrap_or_default();
+        match (previous, answer.state) {
+            // The first look finds it ready: nothing to report.
+            (None, ReplicaState::Ready) => {
+                tracing::debug!(upstream, replica = %self.base, "upstream replica is ready")
+            }
+            (Some(_), ReplicaState::Ready) => {
+                tracing::info!(upstream, replica = %self.base, was, "upstream replica is ready again")
+            }
+            (_, ReplicaState::NotReady) => {
+                tracing::warn!(upstream, replica = %self.base, was, error, "upstream replica is not ready")
+            }
+            (_, ReplicaState::Unreachable) => {
+                tracing::warn!(upstream, replica = %self.base, was, error, "upstream replica is unreachable")
+            }
+        }
+        since
+    }
+}
 
 /// How long a replica that refused a connection is tried last.
 const COOL_DOWN: Duration = Duration::from_secs(2);
@@ -81,11 +186,7 @@ impl Upstream {
             .map(str::trim)
             .filter(|u| !u.is_empty())
         {
-            bases.push(Replica {
-                base: parse_base(name, base_url)?,
-                down_until: Mutex::new(None),
-                unready: AtomicBool::new(false),
-            });
+            bases.push(Replica::new(parse_base(name, base_url)?));
         }
         if bases.is_empty() {
             return Err(UpstreamUrlError {
@@ -94,6 +195,21 @@ impl Upstream {
                 reason: "expected http://host:port (several: comma-separated)".into(),
             });
         }
+        let upstream = Self::assemble(name, bases, connect_timeout, response_timeout);
+        tokio::spawn(probe(
+            name,
+            Arc::downgrade(&upstream.bases),
+            upstream.client.clone(),
+        ));
+        Ok(upstream)
+    }
+
+    fn assemble(
+        name: &'static str,
+        bases: Vec<Replica>,
+        connect_timeout: Duration,
+        response_timeout: Duration,
+    ) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(connect_timeout));
         connector.set_nodelay(true);
@@ -102,37 +218,54 @@ impl Upstream {
             // replica closes it, so no request is ever written into a closing socket.
             .pool_idle_timeout(Duration::from_secs(2))
             .build(connector);
-        let bases = Arc::new(bases);
-        if bases.len() > 1 {
-            tokio::spawn(probe(Arc::downgrade(&bases), client.clone()));
-        }
-        Ok(Self {
+        Self {
             name,
-            bases,
+            bases: Arc::new(bases),
             next: Arc::new(AtomicUsize::new(0)),
             client,
             response_timeout,
             trust_forwarded_for: false,
             local: None,
-        })
+        }
     }
 
     /// An upstream served by `router` in this process (`pinit serve`): requests are handed to it as they would
-    /// be sent over HTTP (same headers, same response timeout), without a listener.
+    /// be sent over HTTP (same headers, same response timeout), without a listener. Its one "replica" is
+    /// `in-process` in `/health`; nothing probes it in the background (it shares the gateway's fate), so a change
+    /// of its readiness is logged when `/health` sees it.
     pub fn in_process(
         name: &'static str,
         router: axum::Router,
         response_timeout: Duration,
     ) -> Self {
-        let mut upstream = Self::new(
+        let mut upstream = Self::assemble(
             name,
-            "http://in-process.invalid",
+            vec![Replica::new(IN_PROCESS.into())],
             Duration::from_secs(1),
             response_timeout,
-        )
-        .expect("a static base URL");
+        );
         upstream.local = Some(router);
         upstream
+    }
+
+    /// Asks every replica's `/readyz` directly (not through [`Upstream::forward`], which would pick one), in
+    /// the order configured, and records what each said (a change is logged once, see `Replica::record`).
+    pub(crate) async fn readiness(&self) -> Vec<ReplicaReport> {
+        let checks = self.bases.iter().map(|replica| async move {
+            let answer = match &self.local {
+                Some(router) => ask_local(router.clone()).await,
+                None => ask(&self.client, &replica.base).await,
+            };
+            let since = replica.record(self.name, &answer);
+            ReplicaReport {
+                url: replica.base.clone(),
+                state: answer.state,
+                since,
+                error: answer.error,
+                detail: answer.detail,
+            }
+        });
+        futures::future::join_all(checks).await
     }
 
     /// See [`Upstream::trust_forwarded_for`]: behind an ingress that sets `X-Forwarded-For`, services see the
@@ -318,34 +451,122 @@ fn retry_safe(method: &axum::http::Method) -> bool {
     )
 }
 
-/// Probes every replica's `/readyz` until the upstream is dropped.
-async fn probe(bases: std::sync::Weak<Vec<Replica>>, client: Client<HttpConnector, Body>) {
+/// Probes every replica's `/readyz` until the upstream is dropped; each change of a replica's state is logged
+/// (`Replica::record`).
+async fn probe(
+    upstream: &'static str,
+    bases: std::sync::Weak<Vec<Replica>>,
+    client: Client<HttpConnector, Body>,
+) {
     let mut every = tokio::time::interval(PROBE_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
         let Some(bases) = bases.upgrade() else { return };
         let checks = bases.iter().map(|replica| {
-            let client = client.clone();
+            let client = &client;
             async move {
-                let ready = match format!("{}/readyz", replica.base).parse::<Uri>() {
-                    Ok(uri) => {
-                        let request = Request::get(uri).body(Body::empty());
-                        match request {
-                            Ok(request) => matches!(
-                                tokio::time::timeout(PROBE_EVERY * 4, client.request(request)).await,
-                                Ok(Ok(response)) if response.status().is_success()
-                            ),
-                            Err(_) => false,
-                        }
-                    }
-                    Err(_) => false,
-                };
-                replica.unready.store(!ready, Ordering::Relaxed);
+                let answer = ask(client, &replica.base).await;
+                replica.record(upstream, &answer);
             }
         });
         futures::future::join_all(checks).await;
     }
+}
+
+/// `GET {base}/readyz`, straight to that replica.
+async fn ask(client: &Client<HttpConnector, Body>, base: &str) -> Answer {
+    let request = format!("{base}/readyz")
+        .parse::<Uri>()
+        .map_err(|e| e.to_string())
+        .and_then(|uri| {
+            Request::get(uri)
+                .body(Body::empty())
+                .map_err(|e| e.to_string())
+        });
+    let request = match request {
+        Ok(request) => request,
+        Err(error) => return Answer::unreachable(error),
+    };
+    let answer = async {
+        match client.request(request).await {
+            Ok(response) => Answer::read(response).await,
+            Err(e) => Answer::unreachable(error_chain(&e)),
+        }
+    };
+    tokio::time::timeout(PROBE_TIMEOUT, answer)
+        .await
+        .unwrap_or_else(|_| Answer::unreachable(format!("no answer within {PROBE_TIMEOUT:?}")))
+}
+
+/// `GET /readyz` of a service's router in this process.
+async fn ask_local(router: axum::Router) -> Answer {
+    use tower::ServiceExt;
+    let request = Request::get("/readyz").body(Body::empty());
+    let request = match request {
+        Ok(request) => request,
+        Err(error) => return Answer::unreachable(error.to_string()),
+    };
+    let answer = async {
+        match router.oneshot(request).await {
+            Ok(response) => Answer::read(response).await,
+            Err(never) => match never {},
+        }
+    };
+    tokio::time::timeout(PROBE_TIMEOUT, answer)
+        .await
+        .unwrap_or_else(|_| Answer::unreachable(format!("no answer within {PROBE_TIMEOUT:?}")))
+}
+
+impl Answer {
+    fn unreachable(error: String) -> Self {
+        Self {
+            state: ReplicaState::Unreachable,
+            error: Some(error),
+            detail: Value::Null,
+        }
+    }
+
+    async fn read<B>(response: http::Response<B>) -> Self
+    where
+        B: axum::body::HttpBody,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        use http_body_util::BodyExt;
+        let (parts, body) = response.into_parts();
+        let detail = match http_body_util::Limited::new(body, 64 * 1024)
+            .collect()
+            .await
+        {
+            Ok(bytes) => serde_json::from_slice(&bytes.to_bytes()).unwrap_or(Value::Null),
+            Err(_) => Value::Null,
+        };
+        if parts.status.is_success() {
+            Self {
+                state: ReplicaState::Ready,
+                error: None,
+                detail,
+            }
+        } else {
+            Self {
+                state: ReplicaState::NotReady,
+                error: Some(format!("/readyz answered {}", parts.status)),
+                detail,
+            }
+        }
+    }
+}
+
+/// An error and its sources, `: `-separated (hyper's own message alone says only "client error (Connect)").
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
 }
 
 fn parse_base(name: &'static str, base_url: &str) -> Result<String, UpstreamUrlError> {

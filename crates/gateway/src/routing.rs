@@ -5,7 +5,7 @@
 //! | `/v0/signup`, `/v0/login`, `/v0/refresh`, `/v0/logout`, `/v0/me`, `/v0/login/**`, `/.well-known/jwks.json` | auth |
 //! | `/v0/push/**` | notification |
 //! | `/v2/**` | task |
-//! | `/health` | the gateway itself: every service's readiness |
+//! | `/health` | the gateway itself: every replica of every service, ready / not ready / unreachable since when |
 //! | `/openapi.json`, `/docs` | the gateway itself: the merged API description and its reference page |
 //! | `/`, `/static/**`, `/sw.js`, … | the gateway itself: the embedded web client (`web.rs`) |
 //!
@@ -27,7 +27,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::edge::{RateLimiter, cors, rate_limit, security_headers};
 use crate::guard::{GuardState, Keys, guard};
-use crate::proxy::{Upstream, UpstreamUrlError};
+use crate::proxy::{ReplicaReport, ReplicaState, Upstream, UpstreamUrlError};
 use crate::{HostRouting, Settings};
 
 /// The three services behind the gateway.
@@ -238,35 +238,33 @@ async fn by_host(
     }
 }
 
-/// `GET /health`: the readiness of every service, through the gateway. 200 when all are ready.
+/// `GET /health`: the gateway's view of every service, replica by replica. Each configured replica's `/readyz`
+/// is asked directly (an in-process service is one replica, `"url": "in-process"`):
+///
+/// ```json
+/// {"status": "degraded", "services": {"task": {"status": "ready", "detail": {…}, "replicas": [
+///   {"url": "http://task-a:8080", "status": "ready", "since": "2026-12-06T08:00:00Z"},
+///   {"url": "http://task-b:8080", "status": "unreachable", "since": "2026-12-06T08:10:03Z",
+///    "error": "client error (Connect): tcp connect error: Connection refused (os error 111)"}]}, …}}
+/// ```
+///
+/// A replica is `ready` (its `/readyz` answered 2xx), `not ready` (another status) or `unreachable` (no answer
+/// within a second); `since` is when the gateway saw it change to that state. A service is `ready` (it is
+/// served) while at least one replica is; its `detail` is the `/readyz` body of its first ready replica (else of
+/// the first that answered). 200 `ok` only when every replica of every service is ready; 503 `degraded` as soon
+/// as one is not, even if each service is still served.
 async fn system_health(State(upstreams): State<Arc<Upstreams>>) -> Response {
-    let checks = upstreams.all().map(|u| async move {
-        let request = Request::get("/readyz")
-            .body(axum::body::Body::empty())
-            .expect("static request");
-        let response = u.forward(request).await;
-        let status = response.status();
-        let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
-            .await
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-            .unwrap_or(Value::Null);
-        (u.name, status, body)
-    });
+    let checks = upstreams
+        .all()
+        .map(|u| async move { (u.name, u.readiness().await) });
     let results = futures::future::join_all(checks).await;
     let all_ready = results
         .iter()
-        .all(|(_, status, _)| *status == StatusCode::OK);
+        .flat_map(|(_, replicas)| replicas)
+        .all(|r| r.state == ReplicaState::Ready);
     let services: Map<String, Value> = results
         .into_iter()
-        .map(|(name, status, body)| {
-            let state = if status == StatusCode::OK {
-                "ready"
-            } else {
-                "not ready"
-            };
-            (name.to_string(), json!({"status": state, "detail": body}))
-        })
+        .map(|(name, replicas)| (name.to_string(), service_health(replicas)))
         .collect();
     let code = if all_ready {
         StatusCode::OK
@@ -280,4 +278,33 @@ async fn system_health(State(upstreams): State<Arc<Upstreams>>) -> Response {
         ),
     )
         .into_response()
+}
+
+/// One service's entry in `/health` (see [`system_health`]).
+fn service_health(replicas: Vec<ReplicaReport>) -> Value {
+    let served = replicas.iter().any(|r| r.state == ReplicaState::Ready);
+    let detail = replicas
+        .iter()
+        .find(|r| r.state == ReplicaState::Ready)
+        .or_else(|| replicas.iter().find(|r| !r.detail.is_null()))
+        .map_or(Value::Null, |r| r.detail.clone());
+    let replicas: Vec<Value> = replicas
+        .into_iter()
+        .map(|r| {
+            let mut entry = json!({
+                "url": r.url,
+                "status": r.state.as_str(),
+                "since": r.since.to_string(),
+            });
+            if let (Some(error), Some(object)) = (r.error, entry.as_object_mut()) {
+                object.insert("error".into(), Value::String(error));
+            }
+            entry
+        })
+        .collect();
+    json!({
+        "status": if served { "ready" } else { "not ready" },
+        "detail": detail,
+        "replicas": replicas,
+    })
 }

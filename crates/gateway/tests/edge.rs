@@ -734,3 +734,178 @@ async fn behind_a_trusted_ingress_services_see_the_client_address() {
         );
     }
 }
+
+/// Log lines written while a test runs (the gateway's background probe runs on the test's one thread).
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn lines_with(&self, needle: &str) -> Vec<String> {
+        String::from_utf8_lossy(&self.0.lock().unwrap())
+            .lines()
+            .filter(|l| l.contains(needle))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// `/health` until `done` holds for its (status, body), for at most 5 s.
+async fn health_until(server: &TestServer, done: impl Fn(u16, &Value) -> bool) -> (u16, Value) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let res = server
+            .client
+            .get(server.url("/health"))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let body: Value = res.json().await.unwrap();
+        if done(status, &body) {
+            return (status, body);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "/health never got there: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn replica<'a>(body: &'a Value, url: &str) -> &'a Value {
+    body["services"]["task"]["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["url"] == url)
+        .unwrap_or_else(|| panic!("{url} is not in {body}"))
+}
+
+#[tokio::test]
+async fn health_reports_every_replica_and_each_change_is_logged_once() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let _logging = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish(),
+    );
+    let (auth_server, _) = fake(
+        "auth",
+        Jwks {
+            keys: vec![Jwk::from_public_key("k1", &KEY.to_public_key())],
+        },
+    )
+    .await;
+    let (task_a, _) = fake("task", Jwks::default()).await;
+    // B answers /readyz 503 while `draining` is set (shutting down, not migrated yet).
+    let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = draining.clone();
+    let task_b = TestServer::spawn(Router::new().route(
+        "/readyz",
+        get(move || {
+            let flag = flag.clone();
+            async move {
+                if flag.load(Ordering::SeqCst) {
+                    (axum::http::StatusCode::SERVICE_UNAVAILABLE, "shutting down")
+                } else {
+                    (axum::http::StatusCode::OK, "ok")
+                }
+            }
+        }),
+    ))
+    .await;
+    let (task_c, _) = fake("task", Jwks::default()).await;
+    let (a, b, c) = (task_a.url(""), task_b.url(""), task_c.url(""));
+    let (server, _) = gateway_over(&auth_server, &format!("{a},{b},{c}")).await;
+
+    let (_, body) = health_until(&server, |s, _| s == 200).await;
+    assert_eq!(body["status"], "ok");
+    for url in [&a, &b, &c] {
+        assert_eq!(replica(&body, url)["status"], "ready", "{body}");
+    }
+
+    // C dies: it is reported unreachable, with since when; the service is still served, the system degraded.
+    task_c.shutdown().await.unwrap();
+    let (status, body) =
+        health_until(&server, |_, b| replica(b, &c)["status"] == "unreachable").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["status"], "degraded");
+    assert_eq!(
+        body["services"]["task"]["status"], "ready",
+        "A still serves"
+    );
+    assert_eq!(body["services"]["auth"]["status"], "ready");
+    let since: Timestamp = replica(&body, &c)["since"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        since <= Timestamp::now() && Timestamp::now() - jiff::SignedDuration::from_secs(10) < since
+    );
+    assert!(
+        replica(&body, &c)["error"]
+            .as_str()
+            .unwrap()
+            .contains("onnect"),
+        "the connection error is named: {body}"
+    );
+    assert_eq!(replica(&body, &a)["status"], "ready");
+    // Seen unreachable by several probes and health checks, it is logged once.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let _ = server
+        .client
+        .get(server.url("/health"))
+        .send()
+        .await
+        .unwrap();
+    let warned = logs.lines_with("upstream replica is unreachable");
+    assert_eq!(warned.len(), 1, "one line per transition: {warned:?}");
+    assert!(warned[0].contains("WARN") && warned[0].contains(&c) && warned[0].contains("task"));
+    let later = replica(&health_until(&server, |_, _| true).await.1, &c)["since"].clone();
+    assert_eq!(
+        later,
+        json!(since.to_string()),
+        "since stays when the state does"
+    );
+
+    // B drains and comes back: not ready (WARN), then ready again (INFO), each once.
+    draining.store(true, Ordering::SeqCst);
+    let (status, body) =
+        health_until(&server, |_, h| replica(h, &b)["status"] == "not ready").await;
+    assert_eq!(status, 503);
+    assert!(
+        replica(&body, &b)["error"]
+            .as_str()
+            .unwrap()
+            .contains("503"),
+        "{body}"
+    );
+    draining.store(false, Ordering::SeqCst);
+    let (status, _) = health_until(&server, |_, h| replica(h, &b)["status"] == "ready").await;
+    assert_eq!(status, 503, "C is still unreachable");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let drained = logs.lines_with("upstream replica is not ready");
+    assert_eq!(drained.len(), 1, "{drained:?}");
+    assert!(drained[0].contains("WARN") && drained[0].contains(&b));
+    let back = logs.lines_with("upstream replica is ready again");
+    assert_eq!(back.len(), 1, "{back:?}");
+    assert!(back[0].contains("INFO") && back[0].contains(&b));
+    assert_eq!(
+        logs.lines_with("upstream replica is unreachable").len(),
+        1,
+        "C's state did not change"
+    );
+}

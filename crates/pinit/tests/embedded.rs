@@ -25,6 +25,9 @@ async fn serve_starts_from_nothing_and_keeps_its_data_across_restarts() {
     assert_eq!(health["status"], "ok", "{health}");
     for service in ["auth", "task", "notification"] {
         assert_eq!(health["services"][service]["status"], "ready", "{health}");
+        let replicas = &health["services"][service]["replicas"];
+        assert_eq!(replicas[0]["url"], "in-process", "{health}");
+        assert_eq!(replicas[0]["status"], "ready", "{health}");
     }
     assert!(first.logged("generated a JWT signing key"));
     assert!(first.logged("generated a VAPID key"));
