@@ -67,6 +67,13 @@ pub trait Handler: Send + Sync + 'static {
         tx: &mut Tx,
         event: &IncomingEvent,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+
+    /// Told once the inbox has skipped `event` as stale (older than a version of its aggregate this consumer
+    /// already took) without calling [`Handler::handle`]: a handler that counts what it does with each event
+    /// counts this one too. Does nothing by default.
+    fn skipped_stale(&self, event: &IncomingEvent) {
+        let _ = event;
+    }
 }
 
 trait DynHandler: Send + Sync + 'static {
@@ -75,6 +82,8 @@ trait DynHandler: Send + Sync + 'static {
         tx: &'a mut Tx,
         event: &'a IncomingEvent,
     ) -> BoxFuture<'a, Result<(), HandlerError>>;
+
+    fn skipped_stale_dyn(&self, event: &IncomingEvent);
 }
 
 impl<H: Handler> DynHandler for H {
@@ -84,6 +93,10 @@ impl<H: Handler> DynHandler for H {
         event: &'a IncomingEvent,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(self.handle(tx, event))
+    }
+
+    fn skipped_stale_dyn(&self, event: &IncomingEvent) {
+        self.skipped_stale(event);
     }
 }
 
@@ -356,6 +369,9 @@ impl Inbox {
 
     fn finish(&self, outcome: Outcome, event: &IncomingEvent) -> Outcome {
         counter!("pinit_inbox_events_total", "consumer" => self.consumer().to_string(), "outcome" => outcome.label()).increment(1);
+        if outcome == Outcome::Stale {
+            self.inner.handler.skipped_stale_dyn(event);
+        }
         if outcome == Outcome::Applied
             && let Some(at) = event.occurred_at
         {

@@ -36,6 +36,9 @@ use crate::push::{PushSetupError, Pusher};
 use crate::store;
 use crate::store::upcoming::Claim;
 
+/// How often `pinit_push_due_backlog` is refreshed (as documented in docs/notifications.md).
+const BACKLOG_REFRESH: Duration = Duration::from_secs(5);
+
 /// Sends due notifications. Cheap to clone; run one per process ([`Dispatcher::run`]).
 #[derive(Clone)]
 pub struct Dispatcher {
@@ -144,10 +147,14 @@ impl Dispatcher {
         while !stop.is_cancelled() {
             let claim_failed = !self.claim_batches(&mut batches, &mut errors).await;
             if Instant::now() >= next_metrics {
-                next_metrics = Instant::now() + Duration::from_secs(5);
+                next_metrics = Instant::now() + BACKLOG_REFRESH;
                 self.record_backlog().await;
             }
-            let delay = self.sleep_for(claim_failed, errors, &mut settle).await;
+            // Never asleep past the next refresh: the gauge must not keep a value the sends have made old.
+            let delay = self
+                .sleep_for(claim_failed, errors, &mut settle)
+                .await
+                .min(next_metrics.saturating_duration_since(Instant::now()));
             let full = batches.len() >= self.max_batches();
             tokio::select! {
                 _ = stop.cancelled() => break,
@@ -266,6 +273,7 @@ impl Dispatcher {
         Some(Duration::from_micros(u64::try_from(left).unwrap_or(0)))
     }
 
+    /// Sets `pinit_push_due_backlog` (every [`BACKLOG_REFRESH`] while the dispatcher runs).
     async fn record_backlog(&self) {
         if let Ok(mut conn) = self.app().db().conn().await
             && let Ok(n) = store::upcoming::backlog(&mut conn, self.app().now()).await

@@ -114,6 +114,10 @@ impl Handler for ScheduleEventHandler {
     async fn handle(&self, tx: &mut Tx, event: &IncomingEvent) -> Result<(), HandlerError> {
         self.apply(tx, event).await.map(|_| ())
     }
+
+    fn skipped_stale(&self, _event: &IncomingEvent) {
+        crate::app::count(self.change, Applied::Stale);
+    }
 }
 
 impl Notifications {

@@ -24,6 +24,13 @@ pub enum ApplyError {
     Db(#[from] DbError),
 }
 
+/// Counts one schedule event in `pinit_notification_events_total` — also one its inbox skipped as stale
+/// before it reached [`Notifications::apply`].
+pub(crate) fn count(change: ScheduleChange, applied: Applied) {
+    metrics::counter!("pinit_notification_events_total", "event" => change.label(), "applied" => applied.label())
+        .increment(1);
+}
+
 impl Notifications {
     /// Applies one schedule event inside the consumer's transaction and says what it did.
     pub async fn apply(&self, tx: &mut Tx, event: &ScheduleEvent) -> Result<Applied, ApplyError> {
@@ -31,25 +38,26 @@ impl Notifications {
         let now = self.now();
         let schedule_id = event.schedule.schedule_id;
         let mut watermark = store::watermarks::lock(tx, db.backend(), schedule_id, now).await?;
-        if !watermark.admit(event) {
-            tracing::info!(%schedule_id, event_id = %event.id, change = ?event.change, version = ?event.version, "stale schedule event skipped");
-            return Ok(Applied::Stale);
-        }
-        let decision = self.decide(tx, event, &watermark).await?;
-        let applied = self.carry_out(tx, event, &decision).await?;
-        store::watermarks::save(tx, schedule_id, &watermark, now).await?;
-        if applied.armed() {
-            if db.backend() == Backend::Postgres {
-                sqlx::query("SELECT pg_notify($1, '')")
-                    .bind(NOTIFY_CHANNEL)
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(DbError::from)?;
+        let applied = if watermark.admit(event) {
+            let decision = self.decide(tx, event, &watermark).await?;
+            let applied = self.carry_out(tx, event, &decision).await?;
+            store::watermarks::save(tx, schedule_id, &watermark, now).await?;
+            if applied.armed() {
+                if db.backend() == Backend::Postgres {
+                    sqlx::query("SELECT pg_notify($1, '')")
+                        .bind(NOTIFY_CHANNEL)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(DbError::from)?;
+                }
+                self.inner.signal.wake();
             }
-            self.inner.signal.wake();
-        }
-        metrics::counter!("pinit_notification_events_total", "event" => event.change.label(), "applied" => applied.label())
-            .increment(1);
+            applied
+        } else {
+            tracing::info!(%schedule_id, event_id = %event.id, change = ?event.change, version = ?event.version, "stale schedule event skipped");
+            Applied::Stale
+        };
+        count(event.change, applied);
         tracing::debug!(%schedule_id, event_id = %event.id, change = ?event.change, ?applied, "schedule event applied");
         Ok(applied)
     }

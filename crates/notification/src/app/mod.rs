@@ -21,6 +21,7 @@ use crate::domain::{EndpointPolicy, Invalid, truncate_to_micros};
 use crate::settings::Settings;
 use crate::vapid::VapidKey;
 
+pub(crate) use arming::count;
 pub use arming::{ApplyError, NOTIFY_CHANNEL};
 pub use subscriptions::{SubscribeInput, WebPushInput};
 

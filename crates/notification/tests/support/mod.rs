@@ -393,6 +393,11 @@ pub async fn spawn_with(backend: Backend, settings: Settings) -> App {
 
 /// With the real clock (punctuality tests).
 pub async fn spawn_realtime(backend: Backend) -> App {
+    spawn_realtime_with(backend, test_settings()).await
+}
+
+/// [`spawn_realtime`] with its own settings.
+pub async fn spawn_realtime_with(backend: Backend, settings: Settings) -> App {
     let (test_db, db) = TestDb::migrated(
         backend,
         pinit_notification::NAME,
@@ -405,7 +410,7 @@ pub async fn spawn_realtime(backend: Backend) -> App {
         db,
         clock,
         pinit_kernel::SystemClock::shared(),
-        test_settings(),
+        settings,
     )
     .await
 }
