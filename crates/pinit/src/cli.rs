@@ -17,7 +17,8 @@ Run `pinit` (or `pinit serve`) to start everything in one process on SQLite: ope
 http://127.0.0.1:8080 and you are done. Data and keys are kept in ./pinit-data.
 
 For a cluster, run `pinit auth`, `pinit task`, `pinit notification` and `pinit gateway` as
-separate processes on PostgreSQL and RabbitMQ.
+separate processes on PostgreSQL and RabbitMQ (docs/run-distributed.md: on VMs with systemd;
+docs/deploy.md: on Kubernetes).
 
 Configuration comes from, lowest to highest: built-in defaults, a TOML file (--config),
 PINIT_* environment variables (PINIT_LOG_FORMAT=json, PINIT_TASK_DATABASE_URL=…), then flags.
@@ -104,7 +105,8 @@ pub struct ServiceArgs {
     /// Address to listen on. [default: 0.0.0.0] [config: http.host]
     #[arg(long, value_name = "IP")]
     pub host: Option<IpAddr>,
-    /// HTTP port. [default: 8080] [config: http.port]
+    /// HTTP port. [default: gateway 8080, auth 8081, task 8082, notification 8083 — metrics on 9095–9098, task
+    /// gRPC on 9090, so the four run side by side on one host] [config: http.port]
     #[arg(short, long, value_name = "PORT")]
     pub port: Option<u16>,
 }

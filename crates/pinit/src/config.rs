@@ -42,6 +42,18 @@ impl Mode {
     fn distributed(self) -> bool {
         self != Mode::Serve
     }
+
+    /// The default `http.port` and `metrics.port`: each service its own, so the four start side by side on one
+    /// host with no port setting (task's gRPC is `task.grpc_port`, 9090). `serve` and the gateway, the public
+    /// face, share 8080. Listed in docs/configuration.md and docs/run-distributed.md.
+    pub fn default_ports(self) -> (u16, u16) {
+        match self {
+            Mode::Serve | Mode::Gateway => (8080, 9095),
+            Mode::Auth => (8081, 9096),
+            Mode::Task => (8082, 9097),
+            Mode::Notification => (8083, 9098),
+        }
+    }
 }
 
 /// `[keys]`
@@ -134,13 +146,17 @@ impl Config {
         } else {
             IpAddr::V4(Ipv4Addr::LOCALHOST)
         };
+        let (http_port, metrics_port) = mode.default_ports();
         Config {
             data_dir: PathBuf::from("./pinit-data"),
-            http: Listen { host, port: 8080 },
+            http: Listen {
+                host,
+                port: http_port,
+            },
             metrics: MetricsConfig {
                 enabled: true,
                 host: None,
-                port: 9095,
+                port: metrics_port,
             },
             log: LogConfig::default(),
             shutdown: ShutdownConfig {
@@ -410,18 +426,20 @@ fn check(config: &Config, mode: Mode, warnings: &mut Vec<String>) -> Result<(), 
             }
         }
         Mode::Gateway => {
-            for (key, value) in [
-                ("gateway.auth_url", &config.gateway.auth_url),
-                ("gateway.task_url", &config.gateway.task_url),
-                ("gateway.notification_url", &config.gateway.notification_url),
+            for (service, value) in [
+                (Mode::Auth, &config.gateway.auth_url),
+                (Mode::Task, &config.gateway.task_url),
+                (Mode::Notification, &config.gateway.notification_url),
             ] {
                 if value.is_none() {
+                    let key = format!("gateway.{}_url", service.name());
                     return Err(ConfigError::Invalid {
-                        key: key.into(),
                         source_hint: format!("PINIT_{}", key.replace('.', "_").to_uppercase()),
+                        key,
                         problem: format!(
-                            "is required for `pinit gateway`; e.g. http://{}:8080",
-                            key.trim_start_matches("gateway.").trim_end_matches("_url")
+                            "is required for `pinit gateway`; e.g. http://{0}:{1} ({0}'s default port)",
+                            service.name(),
+                            service.default_ports().0
                         ),
                     });
                 }
@@ -728,7 +746,32 @@ mod tests {
             "{err}"
         );
         let loaded = load_env(Mode::Task, &[database, IDENTITY]).unwrap();
-        assert_eq!(loaded.config.http.addr().to_string(), "0.0.0.0:8080");
+        assert_eq!(loaded.config.http.addr().to_string(), "0.0.0.0:8082");
+    }
+
+    #[test]
+    fn the_four_services_have_ports_of_their_own_and_serve_keeps_8080() {
+        let mut taken = std::collections::HashMap::new();
+        for mode in [Mode::Auth, Mode::Task, Mode::Notification, Mode::Gateway] {
+            let config = Config::defaults(mode);
+            let mut ports = vec![config.http.port, config.metrics.port];
+            if mode == Mode::Task {
+                ports.push(config.task.grpc_port);
+            }
+            for port in ports {
+                if let Some(other) = taken.insert(port, mode) {
+                    panic!(
+                        "{} and {} both default to port {port}",
+                        other.name(),
+                        mode.name()
+                    );
+                }
+            }
+        }
+        let serve = Config::defaults(Mode::Serve);
+        assert_eq!((serve.http.port, serve.metrics.port), (8080, 9095));
+        let gateway = Config::defaults(Mode::Gateway);
+        assert_eq!(gateway.http.port, 8080, "the public face stays on 8080");
     }
 
     #[test]
@@ -880,14 +923,14 @@ mod tests {
         let loopback = ("PINIT_HTTP_HOST", "127.0.0.1");
         let loaded = load_env(Mode::Task, &[database, IDENTITY, loopback]).unwrap();
         let c = &loaded.config;
-        assert_eq!(c.metrics.addr(c.http.host).to_string(), "127.0.0.1:9095");
+        assert_eq!(c.metrics.addr(c.http.host).to_string(), "127.0.0.1:9097");
         let loaded = load_env(Mode::Task, &[database, IDENTITY]).unwrap();
         let c = &loaded.config;
-        assert_eq!(c.metrics.addr(c.http.host).to_string(), "0.0.0.0:9095");
+        assert_eq!(c.metrics.addr(c.http.host).to_string(), "0.0.0.0:9097");
         let own = ("PINIT_METRICS_HOST", "10.0.0.5");
         let loaded = load_env(Mode::Task, &[database, IDENTITY, loopback, own]).unwrap();
         let c = &loaded.config;
-        assert_eq!(c.metrics.addr(c.http.host).to_string(), "10.0.0.5:9095");
+        assert_eq!(c.metrics.addr(c.http.host).to_string(), "10.0.0.5:9097");
         let serve = load_env(Mode::Serve, &[]).unwrap().config;
         assert_eq!(
             serve.metrics.addr(serve.http.host).to_string(),
@@ -918,7 +961,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("gateway.auth_url") && err.contains("e.g. http://auth:8080"),
+            err.contains("gateway.auth_url") && err.contains("e.g. http://auth:8081"),
             "{err}"
         );
     }
