@@ -7,7 +7,8 @@
 #      pinit-tls-ca ConfigMap) deploy/k8s/create-secrets.sh makes (rendered with --dry-run from throwaway files);
 #   3. shell syntax of the scripts under deploy/;
 #   4. deploy/grafana/*.json: JSON dashboards whose queries name only metrics the code records
-#      (deploy/check_dashboard.py).
+#      (deploy/check_dashboard.py);
+#   5. deploy/systemd: `systemd-analyze verify` of every unit with the shared drop-in (where systemd-analyze is).
 # With a pinit binary at $PINIT (or target/{release,debug}/pinit) it also runs `pinit config --for <command>`
 # on each Deployment's environment. Exits non-zero, naming each problem, if anything is wrong.
 #
@@ -65,6 +66,25 @@ done
 
 # --- the Grafana dashboard: JSON, and only metrics the code records --------------------------------------------
 if ! python3 deploy/check_dashboard.py; then status=1; fi
+
+# --- the systemd units: `systemd-analyze verify` (unknown keys, bad values, the shared drop-in applied) ---------
+if command -v systemd-analyze >/dev/null 2>&1; then
+  units="$work/systemd/etc/systemd/system"
+  mkdir -p "$units"
+  cp -r deploy/systemd/*.service deploy/systemd/*.target deploy/systemd/pinit-.service.d "$units/"
+  # verify insists that ExecStart's program exists: any executable stands in for /usr/local/bin/pinit.
+  sed -i "s|/usr/local/bin/pinit|$(command -v true)|" "$units"/*.service
+  found="$(cd "$units" && systemd-analyze verify --man=no ./*.service ./*.target 2>&1 || true)"
+  if [ -n "$found" ]; then
+    echo "FAIL deploy/systemd: systemd-analyze verify says:" >&2
+    echo "$found" >&2
+    status=1
+  else
+    log "deploy/systemd: $(ls deploy/systemd/*.service deploy/systemd/*.target | wc -l) units verified"
+  fi
+else
+  log "systemd-analyze missing: deploy/systemd not verified"
+fi
 
 # --- render ---------------------------------------------------------------------------------------------------
 rendered=()

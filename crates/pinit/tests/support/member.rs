@@ -18,9 +18,14 @@ pub struct Member {
 /// Signs `name` up, logs in, waits until the task service knows the member (503 until then), and creates a task
 /// and a schedule (on 2030-01-01).
 pub async fn provisioned_member(system: &System, http: &reqwest::Client, name: &str) -> Member {
+    provisioned_member_at(&system.url(""), http, name).await
+}
+
+/// [`provisioned_member`] through the gateway at `gateway` (`http://host:port`).
+pub async fn provisioned_member_at(gateway: &str, http: &reqwest::Client, name: &str) -> Member {
     let signup = json!({"username": name, "password": "password-123", "nickname": name, "zoneId": "Asia/Seoul"});
     assert_eq!(
-        http.post(system.url("/v0/signup"))
+        http.post(format!("{gateway}/v0/signup"))
             .json(&signup)
             .send()
             .await
@@ -29,7 +34,7 @@ pub async fn provisioned_member(system: &System, http: &reqwest::Client, name: &
         200
     );
     let res = http
-        .post(system.url("/v0/login"))
+        .post(format!("{gateway}/v0/login"))
         .json(&json!({"username": name, "password": "password-123"}))
         .send()
         .await
@@ -48,7 +53,7 @@ pub async fn provisioned_member(system: &System, http: &reqwest::Client, name: &
         .unwrap()
         .to_string();
     let me: Value = http
-        .get(system.url("/v0/me"))
+        .get(format!("{gateway}/v0/me"))
         .bearer_auth(&token)
         .send()
         .await
@@ -58,7 +63,7 @@ pub async fn provisioned_member(system: &System, http: &reqwest::Client, name: &
         .unwrap();
     let task = loop {
         let res = http
-            .post(system.url("/v2/tasks"))
+            .post(format!("{gateway}/v2/tasks"))
             .bearer_auth(&token)
             .json(&json!({"title": format!("{name}의 일"), "description": "private", "dueDate": {"date": "2030-01-01", "zoneId": "Asia/Seoul"}, "importance": 5, "difficulty": 3}))
             .send()
@@ -72,7 +77,7 @@ pub async fn provisioned_member(system: &System, http: &reqwest::Client, name: &
         break res.json::<Value>().await.unwrap();
     };
     let schedule: Value = http
-        .post(system.url("/v2/schedules"))
+        .post(format!("{gateway}/v2/schedules"))
         .bearer_auth(&token)
         .json(&json!({"title": format!("{name} 일정"), "description": "private", "date": {"dateTime": "2030-01-01T09:00:00", "zoneId": "Asia/Seoul"}, "scheduleType": "DEEP_WORK"}))
         .send()

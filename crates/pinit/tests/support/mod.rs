@@ -35,13 +35,20 @@ impl Pinit {
             .env("PINIT_METRICS_PORT", "0")
             .env("PINIT_INTERNAL_IDENTITY_KEY", IDENTITY_KEY)
             // Tests stop processes often; those about shutdown set their own.
-            .env("PINIT_SHUTDOWN_LAME_DUCK", "0s")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .env("PINIT_SHUTDOWN_LAME_DUCK", "0s");
         for (k, v) in env {
             command.env(k, v);
         }
+        Pinit::spawn(command)
+    }
+
+    /// Starts `command` as it is (it must log JSON: `PINIT_LOG_FORMAT=json`), waiting until it logs its
+    /// listening address.
+    pub fn spawn(mut command: Command) -> Pinit {
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         let mut child = command.spawn().expect("start pinit");
         let stderr = child.stderr.take().expect("stderr piped");
         let logs = Arc::new(Mutex::new(Vec::new()));
