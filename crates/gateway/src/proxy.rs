@@ -124,7 +124,8 @@ impl Replica {
     }
 
     /// Takes in what `/readyz` said; a change of state is logged here, once (WARN when the replica stops being
-    /// ready, INFO when it is back). Returns since when the replica is in its state.
+    /// ready, INFO when it is back or not ready yet at the first look). Returns since when the replica is in its
+    /// state.
     fn record(&self, upstream: &'static str, answer: &Answer) -> Timestamp {
         self.unready
             .store(answer.state != ReplicaState::Ready, Ordering::Relaxed);
@@ -148,6 +149,15 @@ impl Replica {
             (None, ReplicaState::Ready) => {
                 tracing::debug!(upstream, replica = %self.base, "upstream replica is ready")
             }
+            // Services started together with the gateway (systemd, a pod restart) are often not up at its first
+            // look: worth a line, not a warning; a replica that was ready and stops is one.
+            (None, _) => tracing::info!(
+                upstream,
+                replica = %self.base,
+                state = answer.state.as_str(),
+                error,
+                "upstream replica is not ready yet"
+            ),
             (Some(_), ReplicaState::Ready) => {
                 tracing::info!(upstream, replica = %self.base, was, "upstream replica is ready again")
             }
