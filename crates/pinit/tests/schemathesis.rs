@@ -4,35 +4,18 @@
 //! type).
 //!
 //! Without schemathesis installed the test is skipped with a message, except under CI (`CI=true`), where that
-//! is a failure: `.ci/run` installs it with `tests/schemathesis/install.sh`.
+//! is a failure: `.ci/run` installs it with `tests/schemathesis/install.sh` (testkit's `python-venv.sh`).
 
 use std::path::PathBuf;
 use std::process::Command;
 
-fn on_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
-}
-
 #[test]
 fn schemathesis_finds_no_server_error_and_no_answer_off_the_document() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis");
-    let check = Command::new("bash")
-        .arg(dir.join("install.sh"))
-        .arg("--check")
-        .output()
-        .expect("run bash");
-    if !check.status.success() {
-        let install = format!("bash {}", dir.join("install.sh").display());
-        assert!(
-            !on_ci(),
-            "schemathesis is not installed and CI=true: .ci/run must run `{install}` first"
-        );
-        eprintln!(
-            "SKIPPED: schemathesis is not installed; `{install}` installs it (from PyPI, once)"
-        );
+    let Some(python) = pinit_testkit::python::venv(&dir.join("requirements.txt")) else {
         return;
-    }
-    let schemathesis = String::from_utf8_lossy(&check.stdout).trim().to_owned();
+    };
+    let schemathesis = python.with_file_name("schemathesis");
     let status = Command::new("bash")
         .arg(dir.join("run.sh"))
         .arg(env!("CARGO_BIN_EXE_pinit"))

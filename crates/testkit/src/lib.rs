@@ -11,6 +11,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub mod python;
 pub mod tls;
 
 use pinit_kernel::Db;
