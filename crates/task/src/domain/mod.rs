@@ -7,6 +7,7 @@
 //!   prerequisites and readiness.
 //! * [`schedule`] — the schedule aggregate and its run state machine (docs/contract/task.md#state-machine),
 //!   the running slot.
+//! * [`recurrence`] — RFC 5545 recurrence rules (RRULE, EXDATE, RDATE) expanded lazily in a zone.
 //! * [`stats`] — weekly statistics: which bucket a completion goes to, and how a cancel undoes it.
 //! * [`time`] — zones, half-open day/week windows, the reference's date/time input and output formats.
 //! * [`paging`] — page sizes and the two list cursors (ascending and archive).
@@ -21,6 +22,7 @@ pub mod dependency;
 pub mod error;
 pub mod event;
 pub mod paging;
+pub mod recurrence;
 pub mod schedule;
 pub mod stats;
 pub mod task;
