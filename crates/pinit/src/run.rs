@@ -208,7 +208,18 @@ fn parts(context: Context, mut deps: Deps<'_>) -> Result<ContextParts, StartErro
                 routes: pinit_task::routes(app.clone()),
                 outbox: Some(outbox),
                 consumers: vec![pinit_task::member_created_inbox(&app, consumer)],
-                background: None,
+                background: Some(Box::new(
+                    move |lc: &Lifecycle, _: &Db, _: &ConnectionUrl| {
+                        // Repeating schedules: occurrences made ahead, so their pushes are armed.
+                        let stop = lc.token(Phase::Background);
+                        lc.spawn(
+                            Phase::Background,
+                            "task-series-window",
+                            app.run_series_window(stop),
+                        );
+                        Ok(())
+                    },
+                )),
             }
         }
         Context::Notification => {

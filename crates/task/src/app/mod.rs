@@ -6,11 +6,13 @@
 //!
 //! * [`tasks`] — tasks, their dependencies, the lists and the archive.
 //! * [`schedules`] — schedules, the state machine, statistics.
+//! * [`series`] — repeating schedules: a series, its occurrences made on reads and by the rolling window.
 //! * [`members`] — the running slot, the member's zone, and provisioning.
 
 pub mod members;
 mod outbound;
 pub mod schedules;
+pub mod series;
 pub mod tasks;
 
 use std::collections::HashMap;
@@ -32,6 +34,7 @@ use crate::store::{self, StoreError};
 
 pub use members::MemberProvisioning;
 pub use schedules::{ScheduleView, WeeklyStatistics};
+pub use series::{SeriesDraft, SeriesView};
 pub use tasks::{CursorPage, TaskPage, TaskView};
 
 /// Why a use case refused or failed. [`crate::http`] maps each to a status and an `ErrorResponse`.
@@ -46,6 +49,12 @@ pub enum AppError {
     /// 404 (also for another member's schedule).
     #[error("{}", crate::domain::error::msg::SCHEDULE_NOT_FOUND)]
     ScheduleNotFound(ScheduleId),
+    /// 404 (also for another member's series).
+    #[error("repeating schedule {0} not found")]
+    SeriesNotFound(crate::domain::SeriesId),
+    /// 400: the recurrence leaves no occurrence (its EXDATEs remove every date).
+    #[error("recurrence: the series has no occurrence (every date is excluded)")]
+    SeriesWithoutOccurrence,
     /// 400, with the request field it concerns.
     #[error(transparent)]
     Invalid(#[from] ValidationError),

@@ -123,6 +123,7 @@ impl TaskApp {
             created_at: now,
             updated_at: now,
             task_completed: None,
+            occurrence: None,
         })
     }
 
@@ -134,6 +135,10 @@ impl TaskApp {
     ) -> Result<Vec<StoredSchedule>> {
         let mut conn = self.inner.db.conn().await?;
         let member = self.member(&mut conn, member).await?;
+        drop(conn);
+        // Occurrences of repeating schedules in the window become schedules first.
+        self.make_occurrences_within(member.id, window).await?;
+        let mut conn = self.inner.db.conn().await?;
         Ok(store::schedules::starting_within(&mut conn, member.id, window).await?)
     }
 

@@ -275,6 +275,7 @@ impl TaskApp {
             created_at: now,
             updated_at: now,
             task_completed: Some(task.is_completed()),
+            occurrence: None,
         })
     }
 

@@ -8,6 +8,7 @@
 //! * [`schedule`] — the schedule aggregate and its run state machine (docs/contract/task.md#state-machine),
 //!   the running slot.
 //! * [`recurrence`] — RFC 5545 recurrence rules (RRULE, EXDATE, RDATE) expanded lazily in a zone.
+//! * [`series`] — a repeating schedule: its template, start, zone and recurrence; the occurrences it makes.
 //! * [`stats`] — weekly statistics: which bucket a completion goes to, and how a cancel undoes it.
 //! * [`time`] — zones, half-open day/week windows, the reference's date/time input and output formats.
 //! * [`paging`] — page sizes and the two list cursors (ascending and archive).
@@ -24,6 +25,7 @@ pub mod event;
 pub mod paging;
 pub mod recurrence;
 pub mod schedule;
+pub mod series;
 pub mod stats;
 pub mod task;
 pub mod text;
@@ -46,6 +48,7 @@ pub use schedule::{
     Operation, Run, RunSnapshot, RunState, Schedule, ScheduleDraft, SchedulePatch, ScheduleState,
     ScheduleType, SlotChange, Step, may_start, transition,
 };
+pub use series::{Recurrence, ScheduleSeries};
 pub use stats::{Contribution, Deltas, StatsChange, WeekKey, WeeklyTotals};
 pub use task::{
     Deadline, Difficulty, Importance, Task, TaskFields, TaskPatch, ensure_not_scheduled,
@@ -66,6 +69,10 @@ id_type!(
 id_type!(
     /// A schedule id.
     ScheduleId
+);
+id_type!(
+    /// A schedule series id (a repeating schedule).
+    SeriesId
 );
 
 /// What a successful operation asks the app layer to do besides saving the aggregates it was given.

@@ -14,11 +14,13 @@ use pinit_kernel::extract::Field;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::app::TaskView;
+use crate::app::{SeriesView, TaskView};
+use crate::domain::recurrence::Rule;
+use crate::domain::series::MAX_DATES;
 use crate::domain::time::{format_duration, format_local_date_time, parse_local_date_time};
 use crate::domain::{
-    Deadline, DependencyPair, Description, Difficulty, Importance, ScheduleType, TaskFields, Title,
-    WeekKey, WeeklyTotals, Zone,
+    Deadline, DependencyPair, Description, Difficulty, Importance, Recurrence, ScheduleType,
+    TaskFields, Title, WeekKey, WeeklyTotals, Zone,
 };
 use crate::store::schedules::StoredSchedule;
 
@@ -174,18 +176,23 @@ pub struct DateTimeWithZoneIn {
 }
 
 impl DateTimeWithZoneIn {
-    /// The instant, checking `<field>.dateTime` and `<field>.zoneId`.
-    pub fn instant(&self, p: &mut Problems, field: &str) -> Option<(Timestamp, Zone)> {
+    /// The wall-clock time and its zone, checking `<field>.dateTime` and `<field>.zoneId`.
+    pub fn local(&self, p: &mut Problems, field: &str) -> Option<(DateTime, Zone)> {
         let time = p.required(&format!("{field}.dateTime"), &self.date_time);
         let zone = p.required(&format!("{field}.zoneId"), &self.zone_id);
         let (time, zone) = (time?, zone?);
-        let (local, zone) = zoned(
+        zoned(
             p,
             &format!("{field}.dateTime"),
             time,
             &format!("{field}.zoneId"),
             zone,
-        )?;
+        )
+    }
+
+    /// The instant, checking `<field>.dateTime` and `<field>.zoneId`.
+    pub fn instant(&self, p: &mut Problems, field: &str) -> Option<(Timestamp, Zone)> {
+        let (local, zone) = self.local(p, field)?;
         let at = resolve(p, field, local, &zone)?;
         Some((at, zone))
     }
@@ -420,7 +427,7 @@ pub struct CursorResponse {
 // Schedules
 // ---------------------------------------------------------------------------------------------
 
-/// `ScheduleSimpleRequest` (create).
+/// `ScheduleSimpleRequest` (create); with `recurrence`, a repeating schedule.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ScheduleRequest {
@@ -428,6 +435,117 @@ pub struct ScheduleRequest {
     pub description: Option<String>,
     pub date: Option<DateTimeWithZoneIn>,
     pub schedule_type: Option<String>,
+    #[serde(default)]
+    pub recurrence: Option<RecurrenceIn>,
+}
+
+/// `recurrence`: RFC 5545 `RRULE`, `EXDATE` and `RDATE` values, the dates as wall-clock times in the
+/// schedule's `date.zoneId`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecurrenceIn {
+    pub rrule: Option<String>,
+    #[serde(default)]
+    pub exdates: Vec<String>,
+    #[serde(default)]
+    pub rdates: Vec<String>,
+}
+
+impl RecurrenceIn {
+    /// The recurrence, each problem named by its field (`recurrence.rrule`, `recurrence.exdates[2]`).
+    pub fn parse(&self, p: &mut Problems) -> Option<Recurrence> {
+        let rrule = p.required("recurrence.rrule", &self.rrule);
+        let rule = rrule.and_then(|r| p.check("recurrence.rrule", r.as_str(), Rule::parse(r)));
+        let exdates = local_times(p, "recurrence.exdates", &self.exdates);
+        let rdates = local_times(p, "recurrence.rdates", &self.rdates);
+        Some(Recurrence {
+            rrule: rrule?.trim().to_owned(),
+            rule: rule?,
+            exdates: exdates?,
+            rdates: rdates?,
+        })
+    }
+}
+
+/// A list of wall-clock times (at most [`MAX_DATES`]), each checked.
+fn local_times(p: &mut Problems, field: &str, values: &[String]) -> Option<Vec<DateTime>> {
+    if values.len() > MAX_DATES {
+        p.check::<(), _>(
+            field,
+            Value::Null,
+            Err(format!("at most {MAX_DATES} dates")),
+        );
+        return None;
+    }
+    let parsed: Vec<Option<DateTime>> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            p.check(
+                &format!("{field}[{i}]"),
+                v.as_str(),
+                parse_local_date_time(v),
+            )
+        })
+        .collect();
+    parsed.into_iter().collect()
+}
+
+/// `GET /v2/schedules/series/{id}`: a repeating schedule and its next occurrences.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeriesResponse {
+    pub id: i64,
+    pub owner_id: i64,
+    pub title: String,
+    pub description: String,
+    pub schedule_type: &'static str,
+    /// The first occurrence's start (DTSTART).
+    pub start: DateTimeWithZone,
+    pub recurrence: RecurrenceOut,
+    /// The next occurrences from now, at most ten.
+    pub next: Vec<DateTimeWithZone>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecurrenceOut {
+    pub rrule: String,
+    pub exdates: Vec<String>,
+    pub rdates: Vec<String>,
+}
+
+impl SeriesResponse {
+    pub fn of(view: &SeriesView) -> Self {
+        let stored = &view.stored;
+        let s = &stored.series;
+        let times = |dates: &[DateTime]| dates.iter().map(|d| format_local_date_time(*d)).collect();
+        Self {
+            id: s.id.get(),
+            owner_id: s.owner_id.get(),
+            title: s.title.as_str().to_owned(),
+            description: s.description.as_str().to_owned(),
+            schedule_type: s.schedule_type.as_str(),
+            start: DateTimeWithZone {
+                date_time: format_local_date_time(s.start),
+                zone_id: s.zone.id().to_owned(),
+            },
+            recurrence: RecurrenceOut {
+                rrule: s.recurrence.rrule.clone(),
+                exdates: times(&s.recurrence.exdates),
+                rdates: times(&s.recurrence.rdates),
+            },
+            next: view
+                .next
+                .iter()
+                .map(|o| DateTimeWithZone::of(o.at, &s.zone))
+                .collect(),
+            created_at: stored.created_at.to_string(),
+            updated_at: stored.updated_at.to_string(),
+        }
+    }
 }
 
 /// `ScheduleSimplePatchRequest`: every field optional, none `null`.
@@ -476,6 +594,13 @@ pub struct ScheduleResponse {
     pub state: &'static str,
     pub created_at: String,
     pub updated_at: String,
+    /// The repeating schedule this is an occurrence of (absent for a one-off schedule).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub series_id: Option<i64>,
+    /// The occurrence's original start, wall clock in the series' zone (RECURRENCE-ID): unchanged when
+    /// the occurrence is moved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub occurrence_start: Option<String>,
 }
 
 impl ScheduleResponse {
@@ -494,6 +619,8 @@ impl ScheduleResponse {
             state: s.state().as_str(),
             created_at: stored.created_at.to_string(),
             updated_at: stored.updated_at.to_string(),
+            series_id: stored.occurrence.map(|o| o.series.get()),
+            occurrence_start: stored.occurrence.map(|o| format_local_date_time(o.start)),
         }
     }
 }

@@ -66,6 +66,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         ep(M::POST, "/v2/schedules", schedules::create),
         ep(M::GET, "/v2/schedules", schedules::day),
         ep(M::GET, "/v2/schedules/week", schedules::week),
+        ep(M::GET, "/v2/schedules/series/{seriesId}", schedules::series),
         ep(M::GET, "/v2/schedules/{scheduleId}", schedules::get_one),
         ep(M::PATCH, "/v2/schedules/{scheduleId}", schedules::patch),
         ep(M::DELETE, "/v2/schedules/{scheduleId}", schedules::delete),
@@ -142,9 +143,14 @@ impl From<AppError> for ApiError {
                 ApiError::unavailable(msg::MEMBER_NOT_READY, NOT_READY_RETRY_AFTER_SECS)
                     .with_code("USER_NOT_READY")
             }
-            AppError::TaskNotFound(_) | AppError::ScheduleNotFound(_) => {
-                ApiError::not_found(error.to_string())
-            }
+            AppError::TaskNotFound(_)
+            | AppError::ScheduleNotFound(_)
+            | AppError::SeriesNotFound(_) => ApiError::not_found(error.to_string()),
+            AppError::SeriesWithoutOccurrence => classed(
+                crate::domain::ErrorClass::BadRequest,
+                &error,
+                Some("recurrence.exdates"),
+            ),
             AppError::Invalid(e) => classed(e.class(), &e, Some(e.field())),
             AppError::Paging(e) => classed(e.class(), &e, Some(e.field())),
             AppError::Dependency(e) => classed(e.class(), &e, None),

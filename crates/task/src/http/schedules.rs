@@ -12,12 +12,12 @@ use pinit_kernel::extract::{Json, Path, Query};
 use serde::Deserialize;
 
 use super::dto::{
-    Problems, SchedulePatchRequest, ScheduleRequest, ScheduleResponse, StatisticsResponse,
-    required_param, resolve, schedule_type, zoned,
+    Problems, SchedulePatchRequest, ScheduleRequest, ScheduleResponse, SeriesResponse,
+    StatisticsResponse, required_param, resolve, schedule_type, zoned,
 };
-use crate::app::TaskApp;
+use crate::app::{SeriesDraft, TaskApp};
 use crate::domain::{
-    Description, MemberId, ScheduleDraft, ScheduleId, SchedulePatch, Title, Window, Zone,
+    Description, MemberId, ScheduleDraft, ScheduleId, SchedulePatch, SeriesId, Title, Window, Zone,
 };
 use pinit_kernel::CurrentMember;
 
@@ -40,16 +40,36 @@ pub async fn create(
     }
     let title = title.and_then(|t| p.check("title", t, Title::parse(t)));
     let description = description.and_then(|d| p.check("description", d, Description::parse(d)));
-    let start = date.and_then(|d| d.instant(&mut p, "date"));
+    let local = date.and_then(|d| d.local(&mut p, "date"));
+    let start = local
+        .clone()
+        .and_then(|(local, zone)| resolve(&mut p, "date", local, &zone).map(|at| (at, zone)));
     let kind = kind.and_then(|k| schedule_type(&mut p, k));
+    let recurrence = body.recurrence.as_ref().map(|r| r.parse(&mut p));
     let (Some(title), Some(description), Some((start, zone)), Some(kind)) =
         (title, description, start, kind)
     else {
         return Err(p.into_error());
     };
-    let stored = app
-        .create_schedule(member, ScheduleDraft::new(title, description, kind, start))
-        .await?;
+    let stored = match (recurrence, local) {
+        (None, _) => {
+            app.create_schedule(member, ScheduleDraft::new(title, description, kind, start))
+                .await?
+        }
+        (Some(Some(recurrence)), Some((local, zone))) => {
+            let draft = SeriesDraft {
+                title,
+                description,
+                schedule_type: kind,
+                // What RFC 5545 can name: whole seconds.
+                start: local.with().subsec_nanosecond(0).build().unwrap_or(local),
+                zone,
+                recurrence,
+            };
+            app.create_series(member, draft).await?
+        }
+        _ => return Err(p.into_error()),
+    };
     Ok((
         StatusCode::CREATED,
         Json(ScheduleResponse::of(&stored, &zone)),
@@ -139,6 +159,16 @@ pub async fn get_one(
 ) -> Result<Json<ScheduleResponse>, ApiError> {
     let view = app.schedule(member, ScheduleId(id)).await?;
     Ok(Json(ScheduleResponse::of(&view.stored, &view.member_zone)))
+}
+
+/// `GET /v2/schedules/series/{id}`: a repeating schedule, its rule and its next occurrences.
+pub async fn series(
+    State(app): State<TaskApp>,
+    CurrentMember(member): CurrentMember<MemberId>,
+    Path(id): Path<i64>,
+) -> Result<Json<SeriesResponse>, ApiError> {
+    let view = app.series(member, SeriesId(id)).await?;
+    Ok(Json(SeriesResponse::of(&view)))
 }
 
 /// `PATCH /v2/schedules/{id}`: the fields present are replaced; rendered in `date.zoneId` if given,

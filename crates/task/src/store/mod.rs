@@ -8,6 +8,7 @@
 
 pub mod members;
 pub mod schedules;
+pub mod series;
 pub mod statistics;
 pub mod tasks;
 

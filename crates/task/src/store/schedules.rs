@@ -6,10 +6,10 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Result, Sql, StoreError, get_instant, instant};
-use crate::domain::time::parse_stored_date;
+use crate::domain::time::{format_local_date_time, parse_local_date_time, parse_stored_date};
 use crate::domain::{
     CorruptRecord, Description, MemberId, Run, RunSnapshot, Schedule, ScheduleDraft, ScheduleId,
-    ScheduleState, ScheduleType, TaskId, Title, ValidationError, WeekKey, Window,
+    ScheduleState, ScheduleType, SeriesId, TaskId, Title, ValidationError, WeekKey, Window,
 };
 
 /// A schedule as stored, with what the responses show besides the aggregate.
@@ -21,12 +21,22 @@ pub struct StoredSchedule {
     pub updated_at: Timestamp,
     /// The linked task's `completed` (`None` without a task).
     pub task_completed: Option<bool>,
+    /// The series this schedule is an occurrence of, if any.
+    pub occurrence: Option<OccurrenceOf>,
+}
+
+/// An occurrence's place in its series: the series, and the occurrence's original start (RECURRENCE-ID: the
+/// wall-clock time the rule gave it, unchanged when the occurrence is moved).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OccurrenceOf {
+    pub series: SeriesId,
+    pub start: jiff::civil::DateTime,
 }
 
 const COLUMNS: &str = "s.schedule_id, s.owner_id, s.task_id, s.title, s.description, \
     s.schedule_type, s.designated_start_us, s.state, s.elapsed_us, s.running_since_us, \
     s.stats_week_start, s.stats_week_zone_id, s.version, s.created_at_us, s.updated_at_us, \
-    lt.completed AS task_completed";
+    s.series_id, s.occurrence_start, lt.completed AS task_completed";
 
 const FROM: &str = "FROM schedule s LEFT JOIN task lt ON lt.task_id = s.task_id";
 
@@ -76,6 +86,16 @@ fn from_row(row: &AnyRow) -> Result<StoredSchedule> {
         task_completed: row
             .try_get::<Option<i64>, _>("task_completed")?
             .map(|c| c != 0),
+        occurrence: match (
+            row.try_get::<Option<i64>, _>("series_id")?,
+            row.try_get::<Option<String>, _>("occurrence_start")?,
+        ) {
+            (Some(series), Some(start)) => Some(OccurrenceOf {
+                series: SeriesId(series),
+                start: parse_local_date_time(&start).map_err(invalid)?,
+            }),
+            _ => None,
+        },
     })
 }
 
@@ -112,6 +132,82 @@ pub async fn insert(
     .fetch_one(&mut *conn)
     .await?;
     Ok(ScheduleId(row.try_get("schedule_id")?))
+}
+
+/// Inserts the schedule of a series' occurrence unless it exists already (made by a concurrent read, or moved
+/// away from its start); returns its id when this call made it.
+pub async fn insert_occurrence(
+    conn: &mut Conn,
+    owner: MemberId,
+    of: OccurrenceOf,
+    draft: &ScheduleDraft,
+    now: Timestamp,
+) -> Result<Option<ScheduleId>> {
+    let row = sqlx::query(
+        "INSERT INTO schedule (owner_id, task_id, title, description, schedule_type, \
+         designated_start_us, state, elapsed_us, running_since_us, stats_week_start, \
+         stats_week_zone_id, version, created_at_us, updated_at_us, series_id, occurrence_start) \
+         VALUES ($1, NULL, $2, $3, $4, $5, $6, 0, NULL, NULL, NULL, 1, $7, $7, $8, $9) \
+         ON CONFLICT (series_id, occurrence_start) WHERE series_id IS NOT NULL DO NOTHING \
+         RETURNING schedule_id",
+    )
+    .bind(owner.get())
+    .bind(draft.title.as_str())
+    .bind(draft.description.as_str())
+    .bind(draft.schedule_type.as_str())
+    .bind(draft.designated_start.as_microsecond())
+    .bind(ScheduleState::NotStarted.as_str())
+    .bind(now.as_microsecond())
+    .bind(of.series.get())
+    .bind(format_local_date_time(of.start))
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| r.try_get("schedule_id").map(ScheduleId))
+        .transpose()
+        .map_err(Into::into)
+}
+
+/// The schedule of `series`' occurrence that started at `start` (wall clock), wherever it was moved.
+pub async fn occurrence(
+    conn: &mut Conn,
+    series: SeriesId,
+    start: jiff::civil::DateTime,
+) -> Result<Option<StoredSchedule>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} {FROM} WHERE s.series_id = $1 AND s.occurrence_start = $2"
+    )))
+    .bind(series.get())
+    .bind(format_local_date_time(start))
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Which of `starts` (wall-clock) already have a schedule in `series`.
+pub async fn occurrences_made(
+    conn: &mut Conn,
+    series: SeriesId,
+    starts: &[jiff::civil::DateTime],
+) -> Result<Vec<jiff::civil::DateTime>> {
+    if starts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new("SELECT occurrence_start FROM schedule WHERE series_id = ");
+    sql.int(series.get()).push(" AND occurrence_start IN (");
+    for (i, start) in starts.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.text(format_local_date_time(*start));
+    }
+    sql.push(")");
+    let rows = sql.query().fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|r| {
+            let text: String = r.try_get("occurrence_start")?;
+            Ok(parse_local_date_time(&text).map_err(invalid)?)
+        })
+        .collect()
 }
 
 /// Schedule `id`, whoever owns it.

@@ -8,4 +8,5 @@ mod members;
 mod openapi;
 mod rabbitmq;
 mod schedules;
+mod series;
 mod tasks;

@@ -1,0 +1,221 @@
+//! Repeating schedules: create a series, make its occurrences (on reads, and ahead of time by the rolling
+//! window so their pushes are armed), read a series. docs/adr/0014-schedule-series.md.
+
+use std::time::Duration;
+
+use jiff::civil::DateTime;
+use tokio_util::sync::CancellationToken;
+
+use super::{AppError, Result, TaskApp, Unit};
+use crate::domain::recurrence::Occurrence;
+use crate::domain::series::ROLLING_WINDOW;
+use crate::domain::{
+    AggregateRef, Description, MemberId, Recurrence, Schedule, ScheduleSeries, ScheduleType,
+    SeriesId, Title, Window, Zone,
+};
+use crate::store::schedules::{OccurrenceOf, StoredSchedule};
+use crate::store::series::{NewSeries, StoredSeries};
+use crate::store::{self};
+
+/// What a new series repeats, and from when.
+#[derive(Debug, Clone)]
+pub struct SeriesDraft {
+    pub title: Title,
+    pub description: Description,
+    pub schedule_type: ScheduleType,
+    /// The first occurrence's start, wall clock in `zone` (whole seconds: what RFC 5545 can name).
+    pub start: DateTime,
+    pub zone: Zone,
+    pub recurrence: Recurrence,
+}
+
+/// `GET /v2/schedules/series/{id}`: the series and its next occurrences.
+#[derive(Debug, Clone)]
+pub struct SeriesView {
+    pub stored: StoredSeries,
+    pub next: Vec<Occurrence>,
+}
+
+/// How many upcoming occurrences a series view lists.
+pub const NEXT_OCCURRENCES: usize = 10;
+
+/// How often the rolling window moves forward.
+const ROLL_EVERY: Duration = Duration::from_secs(10 * 60);
+
+/// Series per step of the rolling window (each in its own transaction).
+const ROLL_BATCH: i64 = 100;
+
+impl TaskApp {
+    /// `POST /v2/schedules` with `recurrence`: stores the series, makes its first occurrence and those within
+    /// the rolling window, and returns the first occurrence.
+    pub async fn create_series(
+        &self,
+        member: MemberId,
+        draft: SeriesDraft,
+    ) -> Result<StoredSchedule> {
+        let mut unit = self.begin(member).await?;
+        let owner = unit.member.id;
+        let now = unit.now;
+        let horizon = now + ROLLING_WINDOW;
+        let new = NewSeries {
+            owner,
+            title: &draft.title,
+            description: &draft.description,
+            schedule_type: draft.schedule_type,
+            start: draft.start,
+            zone: &draft.zone,
+            recurrence: &draft.recurrence,
+        };
+        let id = store::series::insert(&mut unit.tx, &new, horizon, now).await?;
+        let series = ScheduleSeries {
+            id,
+            owner_id: owner,
+            title: draft.title,
+            description: draft.description,
+            schedule_type: draft.schedule_type,
+            start: draft.start,
+            zone: draft.zone,
+            recurrence: draft.recurrence,
+        };
+        let first = series.first().ok_or(AppError::SeriesWithoutOccurrence)?;
+        // The first occurrence, even when it is in the past; then what falls in the window from now on.
+        let mut wanted = vec![first];
+        wanted.extend(
+            series
+                .occurrences_between(now.max(first.at), horizon)
+                .into_iter()
+                .filter(|o| o.local != first.local),
+        );
+        make(&mut unit, &series, &wanted).await?;
+        let made = store::schedules::occurrence(&mut unit.tx, id, first.local).await?;
+        unit.finish(&self.inner.outbox).await?;
+        made.ok_or(AppError::SeriesWithoutOccurrence)
+    }
+
+    /// Makes the occurrences of the member's series that start within `window` and are not schedules yet (a
+    /// read of a day or a week far ahead, or in the past, makes just that window's).
+    pub(crate) async fn make_occurrences_within(
+        &self,
+        member: MemberId,
+        window: Window,
+    ) -> Result<()> {
+        let mut conn = self.inner.db.conn().await?;
+        let all = store::series::of_owner(&mut conn, member).await?;
+        let mut missing = Vec::new();
+        for stored in all {
+            let occurrences = stored.series.occurrences_between(window.start, window.end);
+            if occurrences.is_empty() {
+                continue;
+            }
+            let starts: Vec<DateTime> = occurrences.iter().map(|o| o.local).collect();
+            let made =
+                store::schedules::occurrences_made(&mut conn, stored.series.id, &starts).await?;
+            let wanted: Vec<Occurrence> = occurrences
+                .into_iter()
+                .filter(|o| !made.contains(&o.local))
+                .collect();
+            if !wanted.is_empty() {
+                missing.push((stored.series, wanted));
+            }
+        }
+        drop(conn);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let mut unit = self.begin(member).await?;
+        for (series, wanted) in &missing {
+            make(&mut unit, series, wanted).await?;
+        }
+        unit.finish(&self.inner.outbox).await
+    }
+
+    /// `GET /v2/schedules/series/{id}`.
+    pub async fn series(&self, member: MemberId, id: SeriesId) -> Result<SeriesView> {
+        let mut conn = self.inner.db.conn().await?;
+        let member = self.member(&mut conn, member).await?;
+        let stored = store::series::get_owned(&mut conn, member.id, id)
+            .await?
+            .ok_or(AppError::SeriesNotFound(id))?;
+        let next = stored.series.next(self.now(), NEXT_OCCURRENCES);
+        Ok(SeriesView { stored, next })
+    }
+
+    /// One step of the rolling window: every series' occurrences up to now + [`ROLLING_WINDOW`] become
+    /// schedules (their `schedule.time.upcoming.updated` events arm the pushes). Returns how many were made.
+    pub async fn roll_series_window(&self) -> Result<usize> {
+        let mut made = 0;
+        loop {
+            let now = self.now();
+            let horizon = now + ROLLING_WINDOW;
+            let mut conn = self.inner.db.conn().await?;
+            let behind = store::series::behind(&mut conn, horizon, ROLL_BATCH).await?;
+            drop(conn);
+            if behind.is_empty() {
+                return Ok(made);
+            }
+            for stored in behind {
+                let series = &stored.series;
+                let from = stored.materialized_until.max(now);
+                let wanted = series.occurrences_between(from, horizon);
+                let mut unit = self.begin(series.owner_id).await?;
+                made += make(&mut unit, series, &wanted).await?;
+                store::series::advance(&mut unit.tx, series.id, horizon).await?;
+                unit.finish(&self.inner.outbox).await?;
+            }
+        }
+    }
+
+    /// Moves the rolling window forward every ten minutes until `stop` (and once at start).
+    pub async fn run_series_window(
+        self,
+        stop: CancellationToken,
+    ) -> std::result::Result<(), std::convert::Infallible> {
+        let mut every = tokio::time::interval(ROLL_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return Ok(()),
+                _ = every.tick() => {}
+            }
+            match self.roll_series_window().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    occurrences = n,
+                    "repeating schedules: occurrences made ahead"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "repeating schedules: moving the window failed; retried later")
+                }
+            }
+        }
+    }
+}
+
+/// Makes the schedules of `wanted` (occurrences of `series`) that do not exist yet, each with its
+/// `schedule.time.upcoming.updated` event. Returns how many it made.
+async fn make(unit: &mut Unit, series: &ScheduleSeries, wanted: &[Occurrence]) -> Result<usize> {
+    let mut made = 0;
+    for occurrence in wanted {
+        let draft = series.draft(occurrence);
+        let of = OccurrenceOf {
+            series: series.id,
+            start: occurrence.local,
+        };
+        let Some(id) = store::schedules::insert_occurrence(
+            &mut unit.tx,
+            series.owner_id,
+            of,
+            &draft,
+            unit.now,
+        )
+        .await?
+        else {
+            continue;
+        };
+        let (_, effects) = Schedule::create(id, series.owner_id, None, draft);
+        unit.versions.insert(AggregateRef::Schedule(id), 1);
+        unit.add(effects);
+        made += 1;
+    }
+    Ok(made)
+}

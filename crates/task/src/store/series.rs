@@ -1,0 +1,172 @@
+//! `schedule_series`.
+
+use jiff::Timestamp;
+use jiff::civil::DateTime;
+use pinit_kernel::db::Conn;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Result, get_instant};
+use crate::domain::recurrence::Rule;
+use crate::domain::time::{format_local_date_time, parse_local_date_time};
+use crate::domain::{
+    CorruptRecord, Description, MemberId, Recurrence, ScheduleSeries, ScheduleType, SeriesId,
+    Title, ValidationError, Zone,
+};
+
+/// A series as stored.
+#[derive(Debug, Clone)]
+pub struct StoredSeries {
+    pub series: ScheduleSeries,
+    /// Every occurrence starting before this instant exists as a schedule.
+    pub materialized_until: Timestamp,
+    pub version: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A new series, before it has an id.
+pub struct NewSeries<'a> {
+    pub owner: MemberId,
+    pub title: &'a Title,
+    pub description: &'a Description,
+    pub schedule_type: ScheduleType,
+    pub start: DateTime,
+    pub zone: &'a Zone,
+    pub recurrence: &'a Recurrence,
+}
+
+const COLUMNS: &str = "series_id, owner_id, title, description, schedule_type, start_local, zone_id, rrule, \
+    exdates, rdates, materialized_until_us, version, created_at_us, updated_at_us";
+
+fn corrupt(e: impl Into<ValidationError>) -> CorruptRecord {
+    CorruptRecord::InvalidValue(e.into())
+}
+
+/// Wall-clock times as stored: comma-separated `YYYY-MM-DDTHH:MM:SS`.
+fn join(dates: &[DateTime]) -> String {
+    dates
+        .iter()
+        .map(|d| format_local_date_time(*d))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn split(text: &str) -> std::result::Result<Vec<DateTime>, CorruptRecord> {
+    text.split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| parse_local_date_time(s).map_err(corrupt))
+        .collect()
+}
+
+fn from_row(row: &AnyRow) -> Result<StoredSeries> {
+    let kind: String = row.try_get("schedule_type")?;
+    let rrule: String = row.try_get("rrule")?;
+    let rule = Rule::parse(&rrule)
+        .map_err(|_| CorruptRecord::InconsistentRun("a stored RRULE no longer parses"))?;
+    let series = ScheduleSeries {
+        id: SeriesId(row.try_get("series_id")?),
+        owner_id: MemberId(row.try_get("owner_id")?),
+        title: Title::parse(row.try_get::<String, _>("title")?).map_err(corrupt)?,
+        description: Description::parse(row.try_get::<String, _>("description")?)
+            .map_err(corrupt)?,
+        schedule_type: ScheduleType::parse(&kind)
+            .map_err(|_| CorruptRecord::UnknownType(kind.clone()))?,
+        start: parse_local_date_time(&row.try_get::<String, _>("start_local")?).map_err(corrupt)?,
+        zone: Zone::parse(&row.try_get::<String, _>("zone_id")?).map_err(corrupt)?,
+        recurrence: Recurrence {
+            rrule,
+            rule,
+            exdates: split(&row.try_get::<String, _>("exdates")?)?,
+            rdates: split(&row.try_get::<String, _>("rdates")?)?,
+        },
+    };
+    Ok(StoredSeries {
+        series,
+        materialized_until: get_instant(row, "materialized_until_us")?,
+        version: row.try_get("version")?,
+        created_at: get_instant(row, "created_at_us")?,
+        updated_at: get_instant(row, "updated_at_us")?,
+    })
+}
+
+/// Inserts a series (version 1) whose occurrences are made up to `materialized_until`; returns its id.
+pub async fn insert(
+    conn: &mut Conn,
+    new: &NewSeries<'_>,
+    materialized_until: Timestamp,
+    now: Timestamp,
+) -> Result<SeriesId> {
+    let row = sqlx::query(
+        "INSERT INTO schedule_series (owner_id, title, description, schedule_type, start_local, zone_id, \
+         rrule, exdates, rdates, materialized_until_us, version, created_at_us, updated_at_us) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11) RETURNING series_id",
+    )
+    .bind(new.owner.get())
+    .bind(new.title.as_str())
+    .bind(new.description.as_str())
+    .bind(new.schedule_type.as_str())
+    .bind(format_local_date_time(new.start))
+    .bind(new.zone.id())
+    .bind(new.recurrence.rrule.as_str())
+    .bind(join(&new.recurrence.exdates))
+    .bind(join(&new.recurrence.rdates))
+    .bind(materialized_until.as_microsecond())
+    .bind(now.as_microsecond())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(SeriesId(row.try_get("series_id")?))
+}
+
+/// The member's series `id` (`None` when missing or another member's).
+pub async fn get_owned(
+    conn: &mut Conn,
+    owner: MemberId,
+    id: SeriesId,
+) -> Result<Option<StoredSeries>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM schedule_series WHERE series_id = $1 AND owner_id = $2"
+    )))
+    .bind(id.get())
+    .bind(owner.get())
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Every series of the member, oldest first.
+pub async fn of_owner(conn: &mut Conn, owner: MemberId) -> Result<Vec<StoredSeries>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM schedule_series WHERE owner_id = $1 ORDER BY series_id"
+    )))
+    .bind(owner.get())
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Up to `limit` series whose occurrences are made only up to before `horizon`, least advanced first.
+pub async fn behind(conn: &mut Conn, horizon: Timestamp, limit: i64) -> Result<Vec<StoredSeries>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM schedule_series WHERE materialized_until_us < $1 \
+         ORDER BY materialized_until_us, series_id LIMIT $2"
+    )))
+    .bind(horizon.as_microsecond())
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Records that the series' occurrences are made up to `until` (never moves it back).
+pub async fn advance(conn: &mut Conn, id: SeriesId, until: Timestamp) -> Result<()> {
+    sqlx::query(
+        "UPDATE schedule_series SET materialized_until_us = $1 \
+         WHERE series_id = $2 AND materialized_until_us < $1",
+    )
+    .bind(until.as_microsecond())
+    .bind(id.get())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,313 @@
+//! Repeating schedules (`recurrence` on `POST /v2/schedules`): the first occurrence as the answer,
+//! occurrences in the day and week lists with `seriesId` and `occurrenceStart`, wall time across DST, lazy
+//! making (a far week makes just that week), the rolling window and its events, `GET
+//! /v2/schedules/series/{id}`, and a wrong rule named in the 400.
+
+use pinit_kernel::Backend;
+use pinit_testkit::both_backends;
+use serde_json::{Value, json};
+
+use crate::support::{App, spawn_at};
+
+/// A series from `date` (wall clock in `zone`) repeating by `rrule`.
+async fn create(app: &App, member: i64, date: &str, zone: &str, recurrence: Value) -> Value {
+    app.post(
+        member,
+        "/v2/schedules",
+        json!({"title": "딥워크", "description": "아침 집중",
+               "date": {"dateTime": date, "zoneId": zone},
+               "scheduleType": "DEEP_WORK", "recurrence": recurrence}),
+    )
+    .await
+    .assert(201)
+    .clone()
+}
+
+fn dates(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("an array: {list}"))
+        .iter()
+        .map(|s| s["date"]["dateTime"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn week(app: &App, member: i64, time: &str, zone: &str) -> Value {
+    app.get(
+        member,
+        &format!("/v2/schedules/week?time={time}&zoneId={zone}"),
+    )
+    .await
+    .assert(200)
+    .clone()
+}
+
+async fn weekdays_at_nine_appear_in_the_lists_as_ordinary_schedules(backend: Backend) {
+    // Now: Monday 2026-12-07 08:00 in Seoul.
+    let app = spawn_at(backend, "2026-12-06T23:00:00Z").await;
+    let m = app.member(1, None).await;
+    let first = create(
+        &app,
+        m,
+        "2026-12-07T09:00:00",
+        "Asia/Seoul",
+        json!({"rrule": "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"}),
+    )
+    .await;
+    assert_eq!(first["date"]["dateTime"], "2026-12-07T09:00:00");
+    assert_eq!(first["occurrenceStart"], "2026-12-07T09:00:00");
+    assert_eq!(first["state"], "NOT_STARTED");
+    let series = first["seriesId"]
+        .as_i64()
+        .expect("seriesId on the first occurrence");
+
+    let this_week = week(&app, m, "2026-12-09T12:00:00", "Asia/Seoul").await;
+    assert_eq!(
+        dates(&this_week),
+        [
+            "2026-12-07T09:00:00",
+            "2026-12-08T09:00:00",
+            "2026-12-09T09:00:00",
+            "2026-12-10T09:00:00",
+            "2026-12-11T09:00:00"
+        ]
+    );
+    for occurrence in this_week.as_array().unwrap() {
+        assert_eq!(occurrence["seriesId"], series, "{occurrence}");
+        assert_eq!(
+            occurrence["occurrenceStart"],
+            occurrence["date"]["dateTime"]
+        );
+        assert_eq!(occurrence["title"], "딥워크");
+    }
+    assert_eq!(
+        this_week[0]["id"], first["id"],
+        "the first occurrence is the one created"
+    );
+
+    // Each occurrence is a schedule of its own: starting one leaves the others alone.
+    let wednesday = this_week[2]["id"].as_i64().unwrap();
+    app.run(m, wednesday, "start").await.assert(204);
+    let again = week(&app, m, "2026-12-09T12:00:00", "Asia/Seoul").await;
+    let states: Vec<&str> = again
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states,
+        [
+            "NOT_STARTED",
+            "NOT_STARTED",
+            "IN_PROGRESS",
+            "NOT_STARTED",
+            "NOT_STARTED"
+        ]
+    );
+    assert_eq!(
+        again.as_array().unwrap().len(),
+        5,
+        "reading again makes nothing twice"
+    );
+
+    // A one-off schedule carries neither field (the reference client's shape).
+    let single = app
+        .post(
+            m,
+            "/v2/schedules",
+            json!({"title": "t", "description": "d",
+                   "date": {"dateTime": "2026-12-12T10:00:00", "zoneId": "Asia/Seoul"},
+                   "scheduleType": "QUICK_TASK"}),
+        )
+        .await;
+    let single = single.assert(201);
+    assert!(single.get("seriesId").is_none() && single.get("occurrenceStart").is_none());
+}
+
+async fn wall_time_is_kept_across_dst_and_a_far_week_makes_only_itself(backend: Backend) {
+    let app = spawn_at(backend, "2027-03-01T12:00:00Z").await;
+    let m = app.member(1, Some("America/New_York")).await;
+    create(
+        &app,
+        m,
+        "2027-03-01T09:00:00",
+        "America/New_York",
+        json!({"rrule": "FREQ=DAILY"}),
+    )
+    .await;
+    // DST starts on Sunday 14 March 2027: the occurrences stay at 09:00 local, 14:00Z then 13:00Z.
+    let dst_week = week(&app, m, "2027-03-15T12:00:00", "America/New_York").await;
+    assert!(dates(&dst_week).iter().all(|d| d.ends_with("T09:00:00")));
+    let utc = week(&app, m, "2027-03-15T12:00:00", "UTC").await;
+    assert_eq!(
+        dates(&utc)[..2],
+        [
+            "2027-03-15T13:00:00".to_owned(),
+            "2027-03-16T13:00:00".to_owned()
+        ]
+    );
+    let before = week(&app, m, "2027-03-08T12:00:00", "UTC").await;
+    assert!(dates(&before).contains(&"2027-03-13T14:00:00".to_owned()));
+
+    // Ten years ahead: that week's seven occurrences are made, not the years in between.
+    let count = |app: &App| {
+        let pool = app.db.pool().clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM schedule")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let made_before = count(&app).await;
+    let far = week(&app, m, "2037-03-18T12:00:00", "America/New_York").await;
+    assert_eq!(far.as_array().unwrap().len(), 7);
+    assert_eq!(count(&app).await, made_before + 7);
+}
+
+async fn the_rolling_window_makes_occurrences_ahead_with_their_events(backend: Backend) {
+    let app = spawn_at(backend, "2026-12-07T00:00:00Z").await;
+    let m = app.member(1, Some("UTC")).await;
+    let first = create(
+        &app,
+        m,
+        "2026-12-07T09:00:00",
+        "UTC",
+        json!({"rrule": "FREQ=DAILY;COUNT=30"}),
+    )
+    .await;
+    let series = first["seriesId"].as_i64().unwrap();
+    let upcoming = |events: &[crate::support::Event]| {
+        events
+            .iter()
+            .filter(|e| e.routing_key == "schedule.time.upcoming.updated")
+            .count()
+    };
+    // Creating made the 14 days ahead, each with the event that arms its push.
+    assert_eq!(upcoming(&app.events().await), 14);
+    assert_eq!(
+        app.app.roll_series_window().await.unwrap(),
+        0,
+        "nothing new yet"
+    );
+    // Ten days later the window reaches ten more days; twelve days after that, the COUNT ends it.
+    app.advance_secs(10 * 86_400);
+    assert_eq!(app.app.roll_series_window().await.unwrap(), 10);
+    app.advance_secs(12 * 86_400);
+    assert_eq!(app.app.roll_series_window().await.unwrap(), 6);
+    assert_eq!(upcoming(&app.events().await), 30);
+    app.set_now("2027-02-01T00:00:00Z");
+    assert_eq!(app.app.roll_series_window().await.unwrap(), 0);
+
+    let view = app.get(m, &format!("/v2/schedules/series/{series}")).await;
+    let view = view.assert(200);
+    assert_eq!(view["recurrence"]["rrule"], "FREQ=DAILY;COUNT=30");
+    assert_eq!(
+        view["start"],
+        json!({"dateTime": "2026-12-07T09:00:00", "zoneId": "UTC"})
+    );
+    assert_eq!(view["next"], json!([]), "all thirty are past");
+    let other = app.member(2, None).await;
+    app.get(other, &format!("/v2/schedules/series/{series}"))
+        .await
+        .assert(404);
+}
+
+async fn exdates_and_rdates_shape_the_series(backend: Backend) {
+    let app = spawn_at(backend, "2026-12-06T00:00:00Z").await;
+    let m = app.member(1, Some("Europe/Berlin")).await;
+    let first = create(
+        &app,
+        m,
+        "2026-12-07T18:00:00",
+        "Europe/Berlin",
+        json!({"rrule": "FREQ=WEEKLY;BYDAY=MO,WE",
+               "exdates": ["2026-12-09T18:00:00"],
+               "rdates": ["2026-12-12T11:00:00"]}),
+    )
+    .await;
+    let series = first["seriesId"].as_i64().unwrap();
+    let listed = week(&app, m, "2026-12-08T12:00:00", "Europe/Berlin").await;
+    assert_eq!(
+        dates(&listed),
+        ["2026-12-07T18:00:00", "2026-12-12T11:00:00"]
+    );
+    let view = app.get(m, &format!("/v2/schedules/series/{series}")).await;
+    let view = view.assert(200);
+    assert_eq!(
+        view["recurrence"]["exdates"],
+        json!(["2026-12-09T18:00:00"])
+    );
+    assert_eq!(
+        view["next"][0],
+        json!({"dateTime": "2026-12-07T18:00:00", "zoneId": "Europe/Berlin"})
+    );
+}
+
+async fn a_wrong_rule_is_a_400_naming_the_part(backend: Backend) {
+    let app = spawn_at(backend, "2026-12-06T00:00:00Z").await;
+    let m = app.member(1, None).await;
+    let cases = [
+        (
+            json!({"rrule": "FREQ=HOURLY"}),
+            "recurrence.rrule",
+            "FREQ=HOURLY",
+        ),
+        (
+            json!({"rrule": "FREQ=WEEKLY;BYDAY=FRI"}),
+            "recurrence.rrule",
+            "BYDAY=FRI",
+        ),
+        (
+            json!({"rrule": "FREQ=DAILY;BYHOUR=9"}),
+            "recurrence.rrule",
+            "BYHOUR",
+        ),
+        (json!({}), "recurrence.rrule", "must not be null"),
+        (
+            json!({"rrule": "FREQ=DAILY", "exdates": ["2026-12-07T09:00:00", "tomorrow"]}),
+            "recurrence.exdates[1]",
+            "",
+        ),
+        (
+            json!({"rrule": "FREQ=DAILY;COUNT=1", "exdates": ["2026-12-07T09:00:00"]}),
+            "recurrence.exdates",
+            "no occurrence",
+        ),
+    ];
+    for (recurrence, field, needle) in cases {
+        let res = app
+            .post(
+                m,
+                "/v2/schedules",
+                json!({"title": "t", "description": "d",
+                       "date": {"dateTime": "2026-12-07T09:00:00", "zoneId": "Asia/Seoul"},
+                       "scheduleType": "DEEP_WORK", "recurrence": recurrence}),
+            )
+            .await;
+        let body = res.assert(400);
+        let errors = body["errors"].as_array().expect("errors");
+        assert!(
+            errors.iter().any(|e| e["field"] == field
+                && (e["reason"].as_str().unwrap_or_default().contains(needle)
+                    || body["message"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains(needle))),
+            "{recurrence}: {body}"
+        );
+    }
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM schedule_series")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(count, 0, "nothing is stored for a refused series");
+}
+
+both_backends!(
+    weekdays_at_nine_appear_in_the_lists_as_ordinary_schedules,
+    wall_time_is_kept_across_dst_and_a_far_week_makes_only_itself,
+    the_rolling_window_makes_occurrences_ahead_with_their_events,
+    exdates_and_rdates_shape_the_series,
+    a_wrong_rule_is_a_400_naming_the_part,
+);
