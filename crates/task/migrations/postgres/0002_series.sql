@@ -15,6 +15,8 @@ CREATE TABLE schedule_series (
     rdates              TEXT   NOT NULL,
     -- Every occurrence starting before this instant has been made a schedule row (the rolling window).
     materialized_until_us BIGINT NOT NULL,
+    -- Set when the whole series was deleted: it makes no more occurrences; those started or completed stay.
+    deleted_at_us       BIGINT,
     version             BIGINT NOT NULL,
     created_at_us       BIGINT NOT NULL,
     updated_at_us       BIGINT NOT NULL

@@ -7,7 +7,7 @@ use pinit_kernel::db::Conn;
 use super::{AppError, Result, TaskApp, Unit};
 use crate::domain::{
     AggregateRef, MemberId, Prerequisites, Schedule, ScheduleDraft, ScheduleId, SchedulePatch,
-    TaskId, WeekKey, WeeklyTotals, Window, Zone,
+    Scope, TaskId, WeekKey, WeeklyTotals, Window, Zone,
 };
 use crate::store::schedules::StoredSchedule;
 use crate::store::tasks::StoredTask;
@@ -59,6 +59,14 @@ async fn prerequisites(conn: &mut Conn, task: Option<TaskId>) -> Result<Prerequi
         Some(id) => Prerequisites::of(id, store::tasks::prerequisites(conn, id).await?),
         None => Prerequisites::none(),
     })
+}
+
+/// Deletes one schedule (only NOT_STARTED or COMPLETED: 409 otherwise), with its events and statistics.
+pub(super) async fn delete_one(unit: &mut Unit, stored: &StoredSchedule) -> Result<()> {
+    let effects = stored.schedule.delete()?;
+    unit.delete_schedule(stored).await?;
+    unit.add(effects);
+    Ok(())
 }
 
 /// Loaded for a run operation: the schedule, and its linked task if any.
@@ -185,13 +193,21 @@ impl TaskApp {
     }
 
     /// `DELETE /v2/schedules/{id}`: only NOT_STARTED or COMPLETED (409); emits `schedule.deleted`; a
-    /// completed schedule's statistics are reverted; the linked task is untouched.
-    pub async fn delete_schedule(&self, member: MemberId, id: ScheduleId) -> Result<()> {
+    /// completed schedule's statistics are reverted; the linked task is untouched. An occurrence of a
+    /// repeating schedule is removed from its series too, with the following ones or the whole series as
+    /// `scope` says ([`super::series`]).
+    pub async fn delete_schedule(
+        &self,
+        member: MemberId,
+        id: ScheduleId,
+        scope: Scope,
+    ) -> Result<()> {
         let mut unit = self.begin(member).await?;
         let stored = owned_schedule(&mut unit.tx, unit.member.id, id).await?;
-        let effects = stored.schedule.delete()?;
-        unit.delete_schedule(&stored).await?;
-        unit.add(effects);
+        match stored.occurrence {
+            Some(of) => super::series::delete_occurrence(&mut unit, stored, of, scope).await?,
+            None => delete_one(&mut unit, &stored).await?,
+        }
         unit.finish(&self.inner.outbox).await
     }
 

@@ -6,7 +6,9 @@ use std::time::Duration;
 use jiff::civil::DateTime;
 use tokio_util::sync::CancellationToken;
 
+use super::schedules::delete_one;
 use super::{AppError, Result, TaskApp, Unit};
+use crate::domain::Scope;
 use crate::domain::recurrence::Occurrence;
 use crate::domain::series::ROLLING_WINDOW;
 use crate::domain::{
@@ -218,4 +220,56 @@ async fn make(unit: &mut Unit, series: &ScheduleSeries, wanted: &[Occurrence]) -
         made += 1;
     }
     Ok(made)
+}
+
+/// `DELETE` of an occurrence: `this` removes it and adds an EXDATE so no read makes it again; `following`
+/// removes it and every later occurrence not started yet, and ends the series before it; `all` removes every
+/// occurrence not started yet and the series. Started, paused and completed occurrences are never removed by
+/// `following` or `all` (the one asked for follows the one-schedule rule: 409 while it runs).
+pub(super) async fn delete_occurrence(
+    unit: &mut Unit,
+    stored: StoredSchedule,
+    of: OccurrenceOf,
+    scope: Scope,
+) -> Result<()> {
+    let owner = unit.member.id;
+    let series = store::series::get_owned(&mut unit.tx, owner, of.series).await?;
+    let now = unit.now;
+    match scope {
+        Scope::This => {
+            delete_one(unit, &stored).await?;
+            if let Some(series) = series {
+                let fewer = series.series.recurrence.without(of.start);
+                store::series::set_recurrence(&mut unit.tx, &series, &fewer, now).await?;
+            }
+        }
+        Scope::Following => {
+            delete_one(unit, &stored).await?;
+            for later in
+                store::schedules::unstarted_of_series(&mut unit.tx, of.series, Some(of.start))
+                    .await?
+            {
+                delete_one(unit, &later).await?;
+            }
+            if let Some(series) = series {
+                if of.start <= series.series.start {
+                    store::series::delete(&mut unit.tx, &series, now).await?;
+                } else {
+                    let ended = series.series.recurrence.ending_before(of.start);
+                    store::series::set_recurrence(&mut unit.tx, &series, &ended, now).await?;
+                }
+            }
+        }
+        Scope::All => {
+            for unstarted in
+                store::schedules::unstarted_of_series(&mut unit.tx, of.series, None).await?
+            {
+                delete_one(unit, &unstarted).await?;
+            }
+            if let Some(series) = series {
+                store::series::delete(&mut unit.tx, &series, now).await?;
+            }
+        }
+    }
+    Ok(())
 }

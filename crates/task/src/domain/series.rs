@@ -6,7 +6,7 @@
 use jiff::civil::DateTime;
 use jiff::{SignedDuration, Timestamp};
 
-use super::recurrence::{Occurrence, Rule, Series};
+use super::recurrence::{Occurrence, Rule, RuleError, Series};
 use super::schedule::{ScheduleDraft, ScheduleType};
 use super::text::{Description, Title};
 use super::time::Zone;
@@ -30,6 +30,100 @@ pub struct Recurrence {
     pub rule: Rule,
     pub exdates: Vec<DateTime>,
     pub rdates: Vec<DateTime>,
+}
+
+/// Which occurrences a change of one occurrence applies to (`?scope=` on `DELETE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scope {
+    /// Only this occurrence (the default; also what a one-off schedule means).
+    #[default]
+    This,
+    /// This occurrence and every later one: the series is split before it.
+    Following,
+    /// Every occurrence of the series.
+    All,
+}
+
+impl Scope {
+    pub fn parse(value: &str) -> Result<Self, &'static str> {
+        match value {
+            "this" => Ok(Self::This),
+            "following" => Ok(Self::Following),
+            "all" => Ok(Self::All),
+            _ => Err("expected this, following or all"),
+        }
+    }
+}
+
+impl Recurrence {
+    /// The recurrence from `rrule` (RRULE text), with EXDATE and RDATE as whole-second wall-clock times.
+    pub fn new(
+        rrule: &str,
+        exdates: Vec<DateTime>,
+        rdates: Vec<DateTime>,
+    ) -> Result<Self, RuleError> {
+        Ok(Self {
+            rule: Rule::parse(rrule)?,
+            rrule: rrule.trim().to_owned(),
+            exdates: exdates.into_iter().map(whole_seconds).collect(),
+            rdates: rdates.into_iter().map(whole_seconds).collect(),
+        })
+    }
+
+    /// The same recurrence without `occurrence` (an EXDATE for it).
+    pub fn without(&self, occurrence: DateTime) -> Self {
+        let mut next = self.clone();
+        if !next.exdates.contains(&occurrence) {
+            next.exdates.push(occurrence);
+            next.exdates.sort();
+        }
+        next
+    }
+
+    /// The same recurrence ending just before `occurrence`: COUNT and UNTIL give way to an UNTIL one second
+    /// before it (a wall-clock time, like the occurrences), and RDATEs from it on are dropped. The dates before
+    /// it stay exactly what they were — COUNT included, since they are all before the new UNTIL.
+    pub fn ending_before(&self, occurrence: DateTime) -> Self {
+        let until = occurrence
+            .checked_sub(SignedDuration::from_secs(1))
+            .unwrap_or(occurrence);
+        let mut parts: Vec<String> = self
+            .rrule
+            .trim_start_matches(|c: char| c.is_whitespace())
+            .split(';')
+            .filter(|p| {
+                let name = p.split('=').next().unwrap_or_default().trim();
+                !p.trim().is_empty()
+                    && !name.eq_ignore_ascii_case("COUNT")
+                    && !name.eq_ignore_ascii_case("UNTIL")
+            })
+            .map(str::to_owned)
+            .collect();
+        parts.push(format!("UNTIL={}", until.strftime("%Y%m%dT%H%M%S")));
+        let rrule = parts.join(";");
+        let rule = Rule::parse(&rrule).unwrap_or_else(|_| self.rule.clone());
+        Self {
+            rrule,
+            rule,
+            exdates: self
+                .exdates
+                .iter()
+                .copied()
+                .filter(|d| *d < occurrence)
+                .collect(),
+            rdates: self
+                .rdates
+                .iter()
+                .copied()
+                .filter(|d| *d < occurrence)
+                .collect(),
+        }
+    }
+}
+
+/// What RFC 5545 can name: whole seconds.
+pub fn whole_seconds(local: DateTime) -> DateTime {
+    local.with().subsec_nanosecond(0).build().unwrap_or(local)
 }
 
 /// A stored series.
@@ -88,5 +182,70 @@ impl ScheduleSeries {
             self.schedule_type,
             occurrence.at,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::civil::date;
+
+    use super::*;
+
+    fn dates(recurrence: &Recurrence, start: DateTime) -> Vec<String> {
+        Series {
+            start,
+            zone: Zone::parse("UTC").unwrap(),
+            rule: recurrence.rule.clone(),
+            exdates: recurrence.exdates.clone(),
+            rdates: recurrence.rdates.clone(),
+        }
+        .occurrences()
+        .take(20)
+        .map(|o| o.local.to_string())
+        .collect()
+    }
+
+    #[test]
+    fn ending_before_keeps_exactly_the_earlier_dates() {
+        let start = date(2026, 12, 7).at(9, 0, 0, 0);
+        for rrule in [
+            "FREQ=DAILY;COUNT=5",
+            "FREQ=DAILY",
+            "FREQ=DAILY;UNTIL=20261231T090000Z",
+        ] {
+            let recurrence = Recurrence::new(
+                rrule,
+                vec![date(2026, 12, 8).at(9, 0, 0, 0)],
+                vec![date(2026, 12, 20).at(9, 0, 0, 0)],
+            )
+            .unwrap();
+            let cut = recurrence.ending_before(date(2026, 12, 10).at(9, 0, 0, 0));
+            assert_eq!(
+                dates(&cut, start),
+                ["2026-12-07T09:00:00", "2026-12-09T09:00:00"],
+                "{rrule} → {}",
+                cut.rrule
+            );
+            assert!(
+                cut.rrule.ends_with("UNTIL=20261210T085959"),
+                "{}",
+                cut.rrule
+            );
+            assert!(cut.rdates.is_empty(), "the RDATE after the cut goes");
+        }
+    }
+
+    #[test]
+    fn without_adds_one_exdate() {
+        let start = date(2026, 12, 7).at(9, 0, 0, 0);
+        let recurrence = Recurrence::new("FREQ=DAILY;COUNT=3", vec![], vec![]).unwrap();
+        let fewer = recurrence
+            .without(date(2026, 12, 8).at(9, 0, 0, 0))
+            .without(date(2026, 12, 8).at(9, 0, 0, 0));
+        assert_eq!(fewer.exdates.len(), 1);
+        assert_eq!(
+            dates(&fewer, start),
+            ["2026-12-07T09:00:00", "2026-12-09T09:00:00"]
+        );
     }
 }

@@ -458,12 +458,8 @@ impl RecurrenceIn {
         let rule = rrule.and_then(|r| p.check("recurrence.rrule", r.as_str(), Rule::parse(r)));
         let exdates = local_times(p, "recurrence.exdates", &self.exdates);
         let rdates = local_times(p, "recurrence.rdates", &self.rdates);
-        Some(Recurrence {
-            rrule: rrule?.trim().to_owned(),
-            rule: rule?,
-            exdates: exdates?,
-            rdates: rdates?,
-        })
+        rule?;
+        Recurrence::new(rrule?, exdates?, rdates?).ok()
     }
 }
 

@@ -16,8 +16,10 @@ use super::dto::{
     StatisticsResponse, required_param, resolve, schedule_type, zoned,
 };
 use crate::app::{SeriesDraft, TaskApp};
+use crate::domain::series::whole_seconds;
 use crate::domain::{
-    Description, MemberId, ScheduleDraft, ScheduleId, SchedulePatch, SeriesId, Title, Window, Zone,
+    Description, MemberId, ScheduleDraft, ScheduleId, SchedulePatch, Scope, SeriesId, Title,
+    Window, Zone,
 };
 use pinit_kernel::CurrentMember;
 
@@ -61,8 +63,7 @@ pub async fn create(
                 title,
                 description,
                 schedule_type: kind,
-                // What RFC 5545 can name: whole seconds.
-                start: local.with().subsec_nanosecond(0).build().unwrap_or(local),
+                start: whole_seconds(local),
                 zone,
                 recurrence,
             };
@@ -211,12 +212,28 @@ pub async fn patch(
     Ok(Json(ScheduleResponse::of(&view.stored, &zone)))
 }
 
+#[derive(Debug, Deserialize)]
+pub struct ScopeQuery {
+    scope: Option<String>,
+}
+
+/// `DELETE /v2/schedules/{id}?scope=this|following|all` (default `this`; for a one-off schedule only `this`
+/// means anything).
 pub async fn delete(
     State(app): State<TaskApp>,
     CurrentMember(member): CurrentMember<MemberId>,
     Path(id): Path<i64>,
+    Query(q): Query<ScopeQuery>,
 ) -> Result<StatusCode, ApiError> {
-    app.delete_schedule(member, ScheduleId(id)).await?;
+    let mut p = Problems::new();
+    let scope = match q.scope.as_deref() {
+        None => Some(Scope::This),
+        Some(value) => p.check("scope", value, Scope::parse(value)),
+    };
+    let Some(scope) = scope else {
+        return Err(p.into_error());
+    };
+    app.delete_schedule(member, ScheduleId(id), scope).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -183,6 +183,24 @@ pub async fn occurrence(
     row.as_ref().map(from_row).transpose()
 }
 
+/// The NOT_STARTED occurrences of `series` whose original start is after `after` (all of them with `None`).
+pub async fn unstarted_of_series(
+    conn: &mut Conn,
+    series: SeriesId,
+    after: Option<jiff::civil::DateTime>,
+) -> Result<Vec<StoredSchedule>> {
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} {FROM} WHERE s.series_id = "));
+    sql.int(series.get()).push(" AND s.state = ");
+    sql.text(ScheduleState::NotStarted.as_str());
+    if let Some(after) = after {
+        // Stored as `YYYY-MM-DDTHH:MM:SS`: text order is time order.
+        sql.push(" AND s.occurrence_start > ");
+        sql.text(format_local_date_time(after));
+    }
+    sql.push(" ORDER BY s.occurrence_start");
+    from_rows(&sql.query().fetch_all(&mut *conn).await?)
+}
+
 /// Which of `starts` (wall-clock) already have a schedule in `series`.
 pub async fn occurrences_made(
     conn: &mut Conn,

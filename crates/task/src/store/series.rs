@@ -6,7 +6,7 @@ use pinit_kernel::db::Conn;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Result, get_instant};
+use super::{Result, StoreError, get_instant};
 use crate::domain::recurrence::Rule;
 use crate::domain::time::{format_local_date_time, parse_local_date_time};
 use crate::domain::{
@@ -125,7 +125,8 @@ pub async fn get_owned(
     id: SeriesId,
 ) -> Result<Option<StoredSeries>> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM schedule_series WHERE series_id = $1 AND owner_id = $2"
+        "SELECT {COLUMNS} FROM schedule_series WHERE series_id = $1 AND owner_id = $2 \
+         AND deleted_at_us IS NULL"
     )))
     .bind(id.get())
     .bind(owner.get())
@@ -137,7 +138,8 @@ pub async fn get_owned(
 /// Every series of the member, oldest first.
 pub async fn of_owner(conn: &mut Conn, owner: MemberId) -> Result<Vec<StoredSeries>> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM schedule_series WHERE owner_id = $1 ORDER BY series_id"
+        "SELECT {COLUMNS} FROM schedule_series WHERE owner_id = $1 AND deleted_at_us IS NULL \
+         ORDER BY series_id"
     )))
     .bind(owner.get())
     .fetch_all(&mut *conn)
@@ -149,7 +151,7 @@ pub async fn of_owner(conn: &mut Conn, owner: MemberId) -> Result<Vec<StoredSeri
 pub async fn behind(conn: &mut Conn, horizon: Timestamp, limit: i64) -> Result<Vec<StoredSeries>> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM schedule_series WHERE materialized_until_us < $1 \
-         ORDER BY materialized_until_us, series_id LIMIT $2"
+         AND deleted_at_us IS NULL ORDER BY materialized_until_us, series_id LIMIT $2"
     )))
     .bind(horizon.as_microsecond())
     .bind(limit)
@@ -169,4 +171,51 @@ pub async fn advance(conn: &mut Conn, id: SeriesId, until: Timestamp) -> Result<
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// Saves a changed recurrence (a new EXDATE, a split); checks the version read.
+pub async fn set_recurrence(
+    conn: &mut Conn,
+    stored: &StoredSeries,
+    recurrence: &Recurrence,
+    now: Timestamp,
+) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE schedule_series SET rrule = $1, exdates = $2, rdates = $3, version = version + 1, \
+         updated_at_us = $4 WHERE series_id = $5 AND version = $6",
+    )
+    .bind(recurrence.rrule.as_str())
+    .bind(join(&recurrence.exdates))
+    .bind(join(&recurrence.rdates))
+    .bind(now.as_microsecond())
+    .bind(stored.series.id.get())
+    .bind(stored.version)
+    .execute(&mut *conn)
+    .await?;
+    version_checked(done.rows_affected(), stored)
+}
+
+/// Deletes the whole series: it makes no more occurrences (the rows stay for the occurrences kept).
+pub async fn delete(conn: &mut Conn, stored: &StoredSeries, now: Timestamp) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE schedule_series SET deleted_at_us = $1, version = version + 1, updated_at_us = $1 \
+         WHERE series_id = $2 AND version = $3",
+    )
+    .bind(now.as_microsecond())
+    .bind(stored.series.id.get())
+    .bind(stored.version)
+    .execute(&mut *conn)
+    .await?;
+    version_checked(done.rows_affected(), stored)
+}
+
+fn version_checked(rows: u64, stored: &StoredSeries) -> Result<()> {
+    if rows == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::VersionConflict {
+            what: "schedule series",
+            id: stored.series.id.get(),
+        })
+    }
 }

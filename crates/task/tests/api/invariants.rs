@@ -178,7 +178,10 @@ async fn random_operations_keep_the_invariants(backend: Backend) {
                 .map(|_| ()),
             _ => {
                 // Delete one (if allowed) and create a fresh one in its place.
-                let r = app.app.delete_schedule(member, s).await;
+                let r = app
+                    .app
+                    .delete_schedule(member, s, pinit_task::domain::Scope::This)
+                    .await;
                 if r.is_ok() && s != linked {
                     schedules.retain(|x| *x != s);
                     let d = draft(&mut rng);

@@ -304,7 +304,102 @@ async fn a_wrong_rule_is_a_400_naming_the_part(backend: Backend) {
     assert_eq!(count, 0, "nothing is stored for a refused series");
 }
 
+fn by_date<'a>(list: &'a Value, date: &str) -> &'a Value {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["date"]["dateTime"].as_str().unwrap().starts_with(date))
+        .unwrap_or_else(|| panic!("{date} in {list}"))
+}
+
+async fn deleting_this_following_or_all_keeps_what_was_started(backend: Backend) {
+    let app = spawn_at(backend, "2026-12-06T23:00:00Z").await;
+    let m = app.member(1, None).await;
+    let first = create(
+        &app,
+        m,
+        "2026-12-07T09:00:00",
+        "Asia/Seoul",
+        json!({"rrule": "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"}),
+    )
+    .await;
+    let series = first["seriesId"].as_i64().unwrap();
+    let time = "2026-12-09T12:00:00";
+    let listed = week(&app, m, time, "Asia/Seoul").await;
+    let id = |list: &Value, date: &str| by_date(list, date)["id"].as_i64().unwrap();
+
+    // this: Tuesday goes, and no later read makes it again.
+    let tuesday = id(&listed, "2026-12-08");
+    app.delete(m, &format!("/v2/schedules/{tuesday}"))
+        .await
+        .assert(204);
+    let listed = week(&app, m, time, "Asia/Seoul").await;
+    assert_eq!(dates(&listed).len(), 4);
+    assert!(!dates(&listed).contains(&"2026-12-08T09:00:00".to_owned()));
+    let view = app.get(m, &format!("/v2/schedules/series/{series}")).await;
+    assert_eq!(
+        view.assert(200)["recurrence"]["exdates"],
+        json!(["2026-12-08T09:00:00"])
+    );
+
+    // following, from Wednesday, while Thursday runs: Thursday stays, Friday and every later week go.
+    let thursday = id(&listed, "2026-12-10");
+    app.run(m, thursday, "start").await.assert(204);
+    let wednesday = id(&listed, "2026-12-09");
+    let events_before = app.events().await.len();
+    app.delete(m, &format!("/v2/schedules/{wednesday}?scope=following"))
+        .await
+        .assert(204);
+    let deleted: Vec<String> = app.events().await[events_before..]
+        .iter()
+        .filter(|e| e.routing_key == "schedule.deleted")
+        .map(|e| e.aggregate_id.clone())
+        .collect();
+    // Wednesday, Friday, and the next week's five, which the 14-day window had made already.
+    assert_eq!(deleted.len(), 7, "{deleted:?}");
+    assert!(deleted.contains(&wednesday.to_string()));
+    assert!(!deleted.contains(&thursday.to_string()));
+    let listed = week(&app, m, time, "Asia/Seoul").await;
+    assert_eq!(
+        dates(&listed),
+        ["2026-12-07T09:00:00", "2026-12-10T09:00:00"]
+    );
+    assert_eq!(by_date(&listed, "2026-12-10")["state"], "IN_PROGRESS");
+    let next_week = week(&app, m, "2026-12-16T12:00:00", "Asia/Seoul").await;
+    assert_eq!(next_week, json!([]), "the series ended before Wednesday");
+    let view = app.get(m, &format!("/v2/schedules/series/{series}")).await;
+    let view = view.assert(200);
+    assert!(
+        view["recurrence"]["rrule"]
+            .as_str()
+            .unwrap()
+            .ends_with("UNTIL=20261209T085959"),
+        "{view}"
+    );
+
+    // A running occurrence cannot be deleted on its own (the one-schedule rule).
+    app.delete(m, &format!("/v2/schedules/{thursday}"))
+        .await
+        .assert(409);
+    app.delete(m, &format!("/v2/schedules/{thursday}?scope=sometimes"))
+        .await
+        .assert(400);
+
+    // all, asked on a running occurrence: every unstarted one and the series go, the running one stays.
+    app.delete(m, &format!("/v2/schedules/{thursday}?scope=all"))
+        .await
+        .assert(204);
+    let listed = week(&app, m, time, "Asia/Seoul").await;
+    assert_eq!(dates(&listed), ["2026-12-10T09:00:00"]);
+    assert_eq!(listed[0]["seriesId"], series, "what stays keeps its series");
+    app.get(m, &format!("/v2/schedules/series/{series}"))
+        .await
+        .assert(404);
+    assert_eq!(app.app.roll_series_window().await.unwrap(), 0);
+}
+
 both_backends!(
+    deleting_this_following_or_all_keeps_what_was_started,
     weekdays_at_nine_appear_in_the_lists_as_ordinary_schedules,
     wall_time_is_kept_across_dst_and_a_far_week_makes_only_itself,
     the_rolling_window_makes_occurrences_ahead_with_their_events,
