@@ -52,6 +52,12 @@ pub enum AppError {
     /// 404 (also for another member's series).
     #[error("repeating schedule {0} not found")]
     SeriesNotFound(crate::domain::SeriesId),
+    /// 400: a series-wide edit (`scope=following|all`) tried to move an occurrence to another day.
+    #[error(
+        "a repeating schedule keeps its days: with scope=following or all only the time of day changes \
+         (scope=this moves one occurrence)"
+    )]
+    SeriesKeepsItsDays,
     /// 400: the recurrence leaves no occurrence (its EXDATEs remove every date).
     #[error("recurrence: the series has no occurrence (every date is excluded)")]
     SeriesWithoutOccurrence,

@@ -167,8 +167,22 @@ impl TaskApp {
         member: MemberId,
         id: ScheduleId,
         patch: SchedulePatch,
+        scope: Scope,
     ) -> Result<ScheduleView> {
         let mut unit = self.begin(member).await?;
+        if scope != Scope::This {
+            let stored = owned_schedule(&mut unit.tx, unit.member.id, id).await?;
+            if let Some(of) = stored.occurrence {
+                super::series::edit_series(&mut unit, &stored, of, patch, scope).await?;
+                let member_zone = unit.member.zone.clone();
+                let stored = owned_schedule(&mut unit.tx, unit.member.id, id).await?;
+                unit.finish(&self.inner.outbox).await?;
+                return Ok(ScheduleView {
+                    stored,
+                    member_zone,
+                });
+            }
+        }
         let mut loaded = Loaded::load(&mut unit, id, false).await?;
         let effects = loaded.schedule.patch(patch)?;
         let version = unit.save_schedule(&loaded.stored, &loaded.schedule).await?;

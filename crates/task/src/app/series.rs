@@ -8,13 +8,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::schedules::delete_one;
 use super::{AppError, Result, TaskApp, Unit};
-use crate::domain::Scope;
 use crate::domain::recurrence::Occurrence;
 use crate::domain::series::ROLLING_WINDOW;
+use crate::domain::series::whole_seconds;
 use crate::domain::{
     AggregateRef, Description, MemberId, Recurrence, Schedule, ScheduleSeries, ScheduleType,
     SeriesId, Title, Window, Zone,
 };
+use crate::domain::{SchedulePatch, ScheduleState, Scope};
 use crate::store::schedules::{OccurrenceOf, StoredSchedule};
 use crate::store::series::{NewSeries, StoredSeries};
 use crate::store::{self};
@@ -271,5 +272,117 @@ pub(super) async fn delete_occurrence(
             }
         }
     }
+    Ok(())
+}
+
+/// `PATCH` of an occurrence with `scope=following` or `all`: the series' title, description, type and time of
+/// day change (its days stay: moving days is a new rule). `all` edits the series and re-times every future
+/// occurrence it made that is not started and not edited on its own; `following` ends the series before this
+/// occurrence and continues it, edited, from here as a new series (COUNT carries over what is left). An
+/// occurrence that is kept — started, completed, past, or edited on its own — stands in for its day: the
+/// edited series gets an EXDATE for that day so no second occurrence appears beside it. The occurrence asked
+/// for follows the one-schedule rule (only NOT_STARTED: 409).
+pub(super) async fn edit_series(
+    unit: &mut Unit,
+    stored: &StoredSchedule,
+    of: OccurrenceOf,
+    patch: SchedulePatch,
+    scope: Scope,
+) -> Result<()> {
+    let owner = unit.member.id;
+    let now = unit.now;
+    let state = stored.schedule.state();
+    if state != ScheduleState::NotStarted {
+        return Err(crate::domain::ScheduleError::NotModifiable(state).into());
+    }
+    let series_row = store::series::get_owned(&mut unit.tx, owner, of.series)
+        .await?
+        .ok_or(AppError::SeriesNotFound(of.series))?;
+    let old = series_row.series.clone();
+    let time = match patch.designated_start {
+        Some(at) => {
+            let local = whole_seconds(old.zone.local_date_time(at));
+            if local.date() != of.start.date() {
+                return Err(AppError::SeriesKeepsItsDays);
+            }
+            local.time()
+        }
+        None => old.start.time(),
+    };
+    let mut edited = old.clone();
+    if let Some(title) = &patch.title {
+        edited.title = title.clone();
+    }
+    if let Some(description) = &patch.description {
+        edited.description = description.clone();
+    }
+    if let Some(kind) = patch.schedule_type {
+        edited.schedule_type = kind;
+    }
+    let split = scope == Scope::Following && of.start > old.start;
+    let from = if split { of.start } else { old.start };
+    edited.start = from.date().to_datetime(time);
+    if split {
+        edited.recurrence = old
+            .recurrence
+            .continued_from(of.start, old.count_before(of.start));
+    }
+    // Which rows follow the edit, and which stand in for their day.
+    let rows = store::schedules::of_series(&mut unit.tx, of.series).await?;
+    let mut follow = Vec::new();
+    for row in rows {
+        let Some(row_of) = row.occurrence else {
+            continue;
+        };
+        if row_of.start < from {
+            continue;
+        }
+        let new_start = row_of.start.date().to_datetime(time);
+        let follows = row.schedule.id() == stored.schedule.id()
+            || (row.schedule.state() == ScheduleState::NotStarted
+                && old.made(&row.schedule, row_of.start)
+                && row.schedule.designated_start() >= now);
+        if follows {
+            follow.push((row, new_start));
+        } else if split || new_start != row_of.start {
+            edited.recurrence = edited.recurrence.without(new_start);
+        }
+    }
+    if split {
+        let ended = old.recurrence.ending_before(of.start);
+        store::series::set_recurrence(&mut unit.tx, &series_row, &ended, now).await?;
+        let new = NewSeries {
+            owner,
+            title: &edited.title,
+            description: &edited.description,
+            schedule_type: edited.schedule_type,
+            start: edited.start,
+            zone: &edited.zone,
+            recurrence: &edited.recurrence,
+        };
+        edited.id = store::series::insert(&mut unit.tx, &new, now + ROLLING_WINDOW, now).await?;
+    } else {
+        store::series::update(&mut unit.tx, &series_row, &edited, now).await?;
+    }
+    for (row, new_start) in follow {
+        let mut schedule = row.schedule.clone();
+        let effects = schedule.patch(SchedulePatch {
+            title: Some(edited.title.clone()),
+            description: Some(edited.description.clone()),
+            designated_start: Some(edited.zone.resolve(new_start)?),
+            schedule_type: Some(edited.schedule_type),
+        })?;
+        unit.save_schedule(&row, &schedule).await?;
+        unit.add(effects);
+        let of = OccurrenceOf {
+            series: edited.id,
+            start: new_start,
+        };
+        if row.occurrence != Some(of) {
+            store::schedules::set_occurrence(&mut unit.tx, row.schedule.id(), of).await?;
+        }
+    }
+    let wanted = edited.occurrences_between(now, now + ROLLING_WINDOW);
+    make(unit, &edited, &wanted).await?;
     Ok(())
 }

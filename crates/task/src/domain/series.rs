@@ -121,6 +121,45 @@ impl Recurrence {
     }
 }
 
+impl Recurrence {
+    /// The recurrence of the series split off at `occurrence` (the new series' first occurrence), when the
+    /// old one had yielded `already` occurrences before it: a COUNT becomes what is left of it, UNTIL stays,
+    /// and the EXDATEs and RDATEs from `occurrence` on move along.
+    pub fn continued_from(&self, occurrence: DateTime, already: u32) -> Self {
+        let parts: Vec<String> = self
+            .rrule
+            .split(';')
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| {
+                let (name, value) = p.split_once('=').unwrap_or((p, ""));
+                match value.trim().parse::<u32>() {
+                    Ok(count) if name.trim().eq_ignore_ascii_case("COUNT") => {
+                        format!("COUNT={}", count.saturating_sub(already).max(1))
+                    }
+                    _ => p.to_owned(),
+                }
+            })
+            .collect();
+        let rrule = parts.join(";");
+        Self {
+            rule: Rule::parse(&rrule).unwrap_or_else(|_| self.rule.clone()),
+            rrule,
+            exdates: self
+                .exdates
+                .iter()
+                .copied()
+                .filter(|d| *d >= occurrence)
+                .collect(),
+            rdates: self
+                .rdates
+                .iter()
+                .copied()
+                .filter(|d| *d >= occurrence)
+                .collect(),
+        }
+    }
+}
+
 /// What RFC 5545 can name: whole seconds.
 pub fn whole_seconds(local: DateTime) -> DateTime {
     local.with().subsec_nanosecond(0).build().unwrap_or(local)
@@ -172,6 +211,27 @@ impl ScheduleSeries {
             .skip_while(|o| o.at < from)
             .take(n)
             .collect()
+    }
+
+    /// How many occurrences come before the wall-clock time `before`.
+    pub fn count_before(&self, before: DateTime) -> u32 {
+        let n = self
+            .pattern()
+            .occurrences()
+            .take_while(|o| o.local < before)
+            .take(u32::MAX as usize)
+            .count();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
+    /// Whether `schedule` still is what this series makes for its occurrence `start` (same title,
+    /// description, type and start): an occurrence edited on its own (`scope=this`) is not, and series-wide
+    /// edits leave it alone.
+    pub fn made(&self, schedule: &super::Schedule, start: DateTime) -> bool {
+        schedule.title() == &self.title
+            && schedule.description() == &self.description
+            && schedule.schedule_type() == self.schedule_type
+            && self.zone.resolve(start).ok() == Some(schedule.designated_start())
     }
 
     /// What the schedule of `occurrence` is made from.
@@ -233,6 +293,22 @@ mod tests {
             );
             assert!(cut.rdates.is_empty(), "the RDATE after the cut goes");
         }
+    }
+
+    #[test]
+    fn continued_from_counts_what_is_left() {
+        let recurrence = Recurrence::new(
+            "FREQ=DAILY;COUNT=5;BYMONTH=12",
+            vec![
+                date(2026, 12, 8).at(9, 0, 0, 0),
+                date(2026, 12, 10).at(9, 0, 0, 0),
+            ],
+            vec![],
+        )
+        .unwrap();
+        let rest = recurrence.continued_from(date(2026, 12, 9).at(10, 0, 0, 0), 2);
+        assert_eq!(rest.rrule, "FREQ=DAILY;COUNT=3;BYMONTH=12");
+        assert_eq!(rest.exdates, [date(2026, 12, 10).at(9, 0, 0, 0)]);
     }
 
     #[test]

@@ -146,6 +146,9 @@ impl From<AppError> for ApiError {
             AppError::TaskNotFound(_)
             | AppError::ScheduleNotFound(_)
             | AppError::SeriesNotFound(_) => ApiError::not_found(error.to_string()),
+            AppError::SeriesKeepsItsDays => {
+                classed(crate::domain::ErrorClass::BadRequest, &error, Some("date"))
+            }
             AppError::SeriesWithoutOccurrence => classed(
                 crate::domain::ErrorClass::BadRequest,
                 &error,

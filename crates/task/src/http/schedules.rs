@@ -178,8 +178,10 @@ pub async fn patch(
     State(app): State<TaskApp>,
     CurrentMember(member): CurrentMember<MemberId>,
     Path(id): Path<i64>,
+    Query(q): Query<ScopeQuery>,
     Json(body): Json<SchedulePatchRequest>,
 ) -> Result<Json<ScheduleResponse>, ApiError> {
+    let scope = q.scope()?;
     let mut p = Problems::new();
     let title = p.not_null("title", &body.title);
     let description = p.not_null("description", &body.description);
@@ -207,14 +209,29 @@ pub async fn patch(
         designated_start: date.as_ref().map(|(at, _)| *at),
         schedule_type: kind.flatten(),
     };
-    let view = app.patch_schedule(member, ScheduleId(id), patch).await?;
+    let view = app
+        .patch_schedule(member, ScheduleId(id), patch, scope)
+        .await?;
     let zone = date.map(|(_, z)| z).unwrap_or(view.member_zone);
     Ok(Json(ScheduleResponse::of(&view.stored, &zone)))
 }
 
+/// `?scope=this|following|all` of `PATCH` and `DELETE` (default `this`; for a one-off schedule only `this`
+/// means anything).
 #[derive(Debug, Deserialize)]
 pub struct ScopeQuery {
     scope: Option<String>,
+}
+
+impl ScopeQuery {
+    fn scope(&self) -> Result<Scope, ApiError> {
+        let Some(value) = self.scope.as_deref() else {
+            return Ok(Scope::This);
+        };
+        let mut p = Problems::new();
+        p.check("scope", value, Scope::parse(value))
+            .ok_or_else(|| p.into_error())
+    }
 }
 
 /// `DELETE /v2/schedules/{id}?scope=this|following|all` (default `this`; for a one-off schedule only `this`
@@ -225,14 +242,7 @@ pub async fn delete(
     Path(id): Path<i64>,
     Query(q): Query<ScopeQuery>,
 ) -> Result<StatusCode, ApiError> {
-    let mut p = Problems::new();
-    let scope = match q.scope.as_deref() {
-        None => Some(Scope::This),
-        Some(value) => p.check("scope", value, Scope::parse(value)),
-    };
-    let Some(scope) = scope else {
-        return Err(p.into_error());
-    };
+    let scope = q.scope()?;
     app.delete_schedule(member, ScheduleId(id), scope).await?;
     Ok(StatusCode::NO_CONTENT)
 }

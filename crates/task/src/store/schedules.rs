@@ -201,6 +201,28 @@ pub async fn unstarted_of_series(
     from_rows(&sql.query().fetch_all(&mut *conn).await?)
 }
 
+/// Every schedule of `series`, by original start.
+pub async fn of_series(conn: &mut Conn, series: SeriesId) -> Result<Vec<StoredSchedule>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} {FROM} WHERE s.series_id = $1 ORDER BY s.occurrence_start"
+    )))
+    .bind(series.get())
+    .fetch_all(&mut *conn)
+    .await?;
+    from_rows(&rows)
+}
+
+/// Re-files a schedule as occurrence `of` (its series was edited or split).
+pub async fn set_occurrence(conn: &mut Conn, id: ScheduleId, of: OccurrenceOf) -> Result<()> {
+    sqlx::query("UPDATE schedule SET series_id = $1, occurrence_start = $2 WHERE schedule_id = $3")
+        .bind(of.series.get())
+        .bind(format_local_date_time(of.start))
+        .bind(id.get())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Which of `starts` (wall-clock) already have a schedule in `series`.
 pub async fn occurrences_made(
     conn: &mut Conn,

@@ -195,6 +195,33 @@ pub async fn set_recurrence(
     version_checked(done.rows_affected(), stored)
 }
 
+/// Saves an edited series (template, start, recurrence); checks the version read.
+pub async fn update(
+    conn: &mut Conn,
+    stored: &StoredSeries,
+    series: &ScheduleSeries,
+    now: Timestamp,
+) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE schedule_series SET title = $1, description = $2, schedule_type = $3, start_local = $4, \
+         rrule = $5, exdates = $6, rdates = $7, version = version + 1, updated_at_us = $8 \
+         WHERE series_id = $9 AND version = $10",
+    )
+    .bind(series.title.as_str())
+    .bind(series.description.as_str())
+    .bind(series.schedule_type.as_str())
+    .bind(format_local_date_time(series.start))
+    .bind(series.recurrence.rrule.as_str())
+    .bind(join(&series.recurrence.exdates))
+    .bind(join(&series.recurrence.rdates))
+    .bind(now.as_microsecond())
+    .bind(stored.series.id.get())
+    .bind(stored.version)
+    .execute(&mut *conn)
+    .await?;
+    version_checked(done.rows_affected(), stored)
+}
+
 /// Deletes the whole series: it makes no more occurrences (the rows stay for the occurrences kept).
 pub async fn delete(conn: &mut Conn, stored: &StoredSeries, now: Timestamp) -> Result<()> {
     let done = sqlx::query(

@@ -398,7 +398,143 @@ async fn deleting_this_following_or_all_keeps_what_was_started(backend: Backend)
     assert_eq!(app.app.roll_series_window().await.unwrap(), 0);
 }
 
+fn summary(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            format!(
+                "{} {} {}",
+                s["date"]["dateTime"].as_str().unwrap(),
+                s["title"].as_str().unwrap(),
+                s["state"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+async fn editing_this_all_or_following_retimes_only_what_the_series_still_owns(backend: Backend) {
+    let app = spawn_at(backend, "2026-12-06T23:00:00Z").await;
+    let m = app.member(1, None).await;
+    let first = create(
+        &app,
+        m,
+        "2026-12-07T09:00:00",
+        "Asia/Seoul",
+        json!({"rrule": "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"}),
+    )
+    .await;
+    let series = first["seriesId"].as_i64().unwrap();
+    let time = "2026-12-09T12:00:00";
+    let listed = week(&app, m, time, "Asia/Seoul").await;
+    let id = |list: &Value, date: &str| by_date(list, date)["id"].as_i64().unwrap();
+    let (monday, tuesday, wednesday, thursday) = (
+        id(&listed, "2026-12-07"),
+        id(&listed, "2026-12-08"),
+        id(&listed, "2026-12-09"),
+        id(&listed, "2026-12-10"),
+    );
+    let at = |date: &str| json!({"dateTime": date, "zoneId": "Asia/Seoul"});
+
+    // this: Tuesday alone becomes the dentist.
+    app.patch(
+        m,
+        &format!("/v2/schedules/{tuesday}"),
+        json!({"title": "치과"}),
+    )
+    .await
+    .assert(200);
+    // Wednesday runs.
+    app.run(m, wednesday, "start").await.assert(204);
+
+    // all, from Monday: title and time change for every occurrence the series still owns.
+    let res = app
+        .patch(
+            m,
+            &format!("/v2/schedules/{monday}?scope=all"),
+            json!({"title": "깊은 일", "date": at("2026-12-07T10:30:00")}),
+        )
+        .await;
+    let res = res.assert(200);
+    assert_eq!(res["date"], at("2026-12-07T10:30:00"));
+    assert_eq!(res["occurrenceStart"], "2026-12-07T10:30:00");
+    let listed = week(&app, m, time, "Asia/Seoul").await;
+    assert_eq!(
+        summary(&listed),
+        [
+            "2026-12-07T10:30:00 깊은 일 NOT_STARTED",
+            "2026-12-08T09:00:00 치과 NOT_STARTED",
+            "2026-12-09T09:00:00 딥워크 IN_PROGRESS",
+            "2026-12-10T10:30:00 깊은 일 NOT_STARTED",
+            "2026-12-11T10:30:00 깊은 일 NOT_STARTED"
+        ],
+        "the edited Tuesday and the running Wednesday stand for their days"
+    );
+    let next_week = week(&app, m, "2026-12-16T12:00:00", "Asia/Seoul").await;
+    assert_eq!(dates(&next_week).len(), 5);
+    assert!(dates(&next_week).iter().all(|d| d.ends_with("T10:30:00")));
+    let view = app.get(m, &format!("/v2/schedules/series/{series}")).await;
+    assert_eq!(
+        view.assert(200)["start"],
+        at("2026-12-07T10:30:00"),
+        "the series itself moved"
+    );
+
+    // Days do not move with a series-wide edit; a running occurrence does not change.
+    app.patch(
+        m,
+        &format!("/v2/schedules/{thursday}?scope=all"),
+        json!({"date": at("2026-12-12T10:30:00")}),
+    )
+    .await
+    .assert(400);
+    app.patch(
+        m,
+        &format!("/v2/schedules/{wednesday}?scope=following"),
+        json!({"title": "x"}),
+    )
+    .await
+    .assert(409);
+
+    // following, from Thursday: a new series from there at 08:00; Monday keeps the old one.
+    let res = app
+        .patch(
+            m,
+            &format!("/v2/schedules/{thursday}?scope=following"),
+            json!({"date": at("2026-12-10T08:00:00")}),
+        )
+        .await;
+    let res = res.assert(200).clone();
+    let split = res["seriesId"].as_i64().unwrap();
+    assert_ne!(split, series);
+    assert_eq!(res["id"], thursday, "the occurrence asked for keeps its id");
+    let listed = week(&app, m, time, "Asia/Seoul").await;
+    assert_eq!(
+        dates(&listed),
+        [
+            "2026-12-07T10:30:00",
+            "2026-12-08T09:00:00",
+            "2026-12-09T09:00:00",
+            "2026-12-10T08:00:00",
+            "2026-12-11T08:00:00"
+        ]
+    );
+    assert_eq!(by_date(&listed, "2026-12-07")["seriesId"], series);
+    assert_eq!(by_date(&listed, "2026-12-11")["seriesId"], split);
+    let next_week = week(&app, m, "2026-12-16T12:00:00", "Asia/Seoul").await;
+    assert!(dates(&next_week).iter().all(|d| d.ends_with("T08:00:00")));
+    assert!(
+        next_week
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["seriesId"] == split)
+    );
+    assert_eq!(next_week.as_array().unwrap().len(), 5, "nothing twice");
+}
+
 both_backends!(
+    editing_this_all_or_following_retimes_only_what_the_series_still_owns,
     deleting_this_following_or_all_keeps_what_was_started,
     weekdays_at_nine_appear_in_the_lists_as_ordinary_schedules,
     wall_time_is_kept_across_dst_and_a_far_week_makes_only_itself,
