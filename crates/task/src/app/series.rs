@@ -9,28 +9,14 @@ use tokio_util::sync::CancellationToken;
 use super::schedules::delete_one;
 use super::{AppError, Result, TaskApp, Unit};
 use crate::domain::recurrence::Occurrence;
-use crate::domain::series::ROLLING_WINDOW;
-use crate::domain::series::whole_seconds;
+use crate::domain::series::{ROLLING_WINDOW, whole_seconds};
 use crate::domain::{
-    AggregateRef, Description, MemberId, Recurrence, Schedule, ScheduleSeries, ScheduleType,
-    SeriesId, Title, Window, Zone,
+    AggregateRef, MemberId, Schedule, SchedulePatch, ScheduleSeries, ScheduleState, Scope,
+    SeriesId, SeriesSpec, Window,
 };
-use crate::domain::{SchedulePatch, ScheduleState, Scope};
 use crate::store::schedules::{OccurrenceOf, StoredSchedule};
-use crate::store::series::{NewSeries, StoredSeries};
+use crate::store::series::StoredSeries;
 use crate::store::{self};
-
-/// What a new series repeats, and from when.
-#[derive(Debug, Clone)]
-pub struct SeriesDraft {
-    pub title: Title,
-    pub description: Description,
-    pub schedule_type: ScheduleType,
-    /// The first occurrence's start, wall clock in `zone` (whole seconds: what RFC 5545 can name).
-    pub start: DateTime,
-    pub zone: Zone,
-    pub recurrence: Recurrence,
-}
 
 /// `GET /v2/schedules/series/{id}`: the series and its next occurrences.
 #[derive(Debug, Clone)]
@@ -54,37 +40,27 @@ impl TaskApp {
     pub async fn create_series(
         &self,
         member: MemberId,
-        draft: SeriesDraft,
+        spec: SeriesSpec,
     ) -> Result<StoredSchedule> {
         let mut unit = self.begin(member).await?;
         let owner = unit.member.id;
         let now = unit.now;
         let horizon = now + ROLLING_WINDOW;
-        let new = NewSeries {
-            owner,
-            title: &draft.title,
-            description: &draft.description,
-            schedule_type: draft.schedule_type,
-            start: draft.start,
-            zone: &draft.zone,
-            recurrence: &draft.recurrence,
-        };
-        let id = store::series::insert(&mut unit.tx, &new, horizon, now).await?;
+        let id = store::series::insert(&mut unit.tx, owner, &spec, horizon, now).await?;
         let series = ScheduleSeries {
             id,
             owner_id: owner,
-            title: draft.title,
-            description: draft.description,
-            schedule_type: draft.schedule_type,
-            start: draft.start,
-            zone: draft.zone,
-            recurrence: draft.recurrence,
+            spec,
         };
-        let first = series.first().ok_or(AppError::SeriesWithoutOccurrence)?;
+        let first = series
+            .spec
+            .first()
+            .ok_or(AppError::SeriesWithoutOccurrence)?;
         // The first occurrence, even when it is in the past; then what falls in the window from now on.
         let mut wanted = vec![first];
         wanted.extend(
             series
+                .spec
                 .occurrences_between(now.max(first.at), horizon)
                 .into_iter()
                 .filter(|o| o.local != first.local),
@@ -106,7 +82,10 @@ impl TaskApp {
         let all = store::series::of_owner(&mut conn, member).await?;
         let mut missing = Vec::new();
         for stored in all {
-            let occurrences = stored.series.occurrences_between(window.start, window.end);
+            let occurrences = stored
+                .series
+                .spec
+                .occurrences_between(window.start, window.end);
             if occurrences.is_empty() {
                 continue;
             }
@@ -139,7 +118,7 @@ impl TaskApp {
         let stored = store::series::get_owned(&mut conn, member.id, id)
             .await?
             .ok_or(AppError::SeriesNotFound(id))?;
-        let next = stored.series.next(self.now(), NEXT_OCCURRENCES);
+        let next = stored.series.spec.next(self.now(), NEXT_OCCURRENCES);
         Ok(SeriesView { stored, next })
     }
 
@@ -159,7 +138,7 @@ impl TaskApp {
             for stored in behind {
                 let series = &stored.series;
                 let from = stored.materialized_until.max(now);
-                let wanted = series.occurrences_between(from, horizon);
+                let wanted = series.spec.occurrences_between(from, horizon);
                 let mut unit = self.begin(series.owner_id).await?;
                 made += make(&mut unit, series, &wanted).await?;
                 store::series::advance(&mut unit.tx, series.id, horizon).await?;
@@ -199,7 +178,7 @@ impl TaskApp {
 async fn make(unit: &mut Unit, series: &ScheduleSeries, wanted: &[Occurrence]) -> Result<usize> {
     let mut made = 0;
     for occurrence in wanted {
-        let draft = series.draft(occurrence);
+        let draft = series.spec.draft(occurrence);
         let of = OccurrenceOf {
             series: series.id,
             start: occurrence.local,
@@ -240,7 +219,7 @@ pub(super) async fn delete_occurrence(
         Scope::This => {
             delete_one(unit, &stored).await?;
             if let Some(series) = series {
-                let fewer = series.series.recurrence.without(of.start);
+                let fewer = series.series.spec.recurrence.without(of.start);
                 store::series::set_recurrence(&mut unit.tx, &series, &fewer, now).await?;
             }
         }
@@ -253,10 +232,10 @@ pub(super) async fn delete_occurrence(
                 delete_one(unit, &later).await?;
             }
             if let Some(series) = series {
-                if of.start <= series.series.start {
+                if of.start <= series.series.spec.start {
                     store::series::delete(&mut unit.tx, &series, now).await?;
                 } else {
-                    let ended = series.series.recurrence.ending_before(of.start);
+                    let ended = series.series.spec.recurrence.ending_before(of.start);
                     store::series::set_recurrence(&mut unit.tx, &series, &ended, now).await?;
                 }
             }
@@ -298,7 +277,8 @@ pub(super) async fn edit_series(
     let series_row = store::series::get_owned(&mut unit.tx, owner, of.series)
         .await?
         .ok_or(AppError::SeriesNotFound(of.series))?;
-    let old = series_row.series.clone();
+    let old = series_row.series.spec.clone();
+    let old_id = series_row.series.id;
     let time = match patch.designated_start {
         Some(at) => {
             let local = whole_seconds(old.zone.local_date_time(at));
@@ -309,21 +289,25 @@ pub(super) async fn edit_series(
         }
         None => old.start.time(),
     };
-    let mut edited = old.clone();
+    let mut edited = ScheduleSeries {
+        id: old_id,
+        owner_id: owner,
+        spec: old.clone(),
+    };
     if let Some(title) = &patch.title {
-        edited.title = title.clone();
+        edited.spec.title = title.clone();
     }
     if let Some(description) = &patch.description {
-        edited.description = description.clone();
+        edited.spec.description = description.clone();
     }
     if let Some(kind) = patch.schedule_type {
-        edited.schedule_type = kind;
+        edited.spec.schedule_type = kind;
     }
     let split = scope == Scope::Following && of.start > old.start;
     let from = if split { of.start } else { old.start };
-    edited.start = from.date().to_datetime(time);
+    edited.spec.start = from.date().to_datetime(time);
     if split {
-        edited.recurrence = old
+        edited.spec.recurrence = old
             .recurrence
             .continued_from(of.start, old.count_before(of.start));
     }
@@ -345,32 +329,25 @@ pub(super) async fn edit_series(
         if follows {
             follow.push((row, new_start));
         } else if split || new_start != row_of.start {
-            edited.recurrence = edited.recurrence.without(new_start);
+            edited.spec.recurrence = edited.spec.recurrence.without(new_start);
         }
     }
     if split {
         let ended = old.recurrence.ending_before(of.start);
         store::series::set_recurrence(&mut unit.tx, &series_row, &ended, now).await?;
-        let new = NewSeries {
-            owner,
-            title: &edited.title,
-            description: &edited.description,
-            schedule_type: edited.schedule_type,
-            start: edited.start,
-            zone: &edited.zone,
-            recurrence: &edited.recurrence,
-        };
-        edited.id = store::series::insert(&mut unit.tx, &new, now + ROLLING_WINDOW, now).await?;
+        edited.id =
+            store::series::insert(&mut unit.tx, owner, &edited.spec, now + ROLLING_WINDOW, now)
+                .await?;
     } else {
         store::series::update(&mut unit.tx, &series_row, &edited, now).await?;
     }
     for (row, new_start) in follow {
         let mut schedule = row.schedule.clone();
         let effects = schedule.patch(SchedulePatch {
-            title: Some(edited.title.clone()),
-            description: Some(edited.description.clone()),
-            designated_start: Some(edited.zone.resolve(new_start)?),
-            schedule_type: Some(edited.schedule_type),
+            title: Some(edited.spec.title.clone()),
+            description: Some(edited.spec.description.clone()),
+            designated_start: Some(edited.spec.zone.resolve(new_start)?),
+            schedule_type: Some(edited.spec.schedule_type),
         })?;
         unit.save_schedule(&row, &schedule).await?;
         unit.add(effects);
@@ -382,7 +359,7 @@ pub(super) async fn edit_series(
             store::schedules::set_occurrence(&mut unit.tx, row.schedule.id(), of).await?;
         }
     }
-    let wanted = edited.occurrences_between(now, now + ROLLING_WINDOW);
+    let wanted = edited.spec.occurrences_between(now, now + ROLLING_WINDOW);
     make(unit, &edited, &wanted).await?;
     Ok(())
 }

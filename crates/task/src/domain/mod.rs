@@ -48,7 +48,7 @@ pub use schedule::{
     Operation, Run, RunSnapshot, RunState, Schedule, ScheduleDraft, SchedulePatch, ScheduleState,
     ScheduleType, SlotChange, Step, may_start, transition,
 };
-pub use series::{Recurrence, ScheduleSeries, Scope};
+pub use series::{Recurrence, ScheduleSeries, Scope, SeriesSpec};
 pub use stats::{Contribution, Deltas, StatsChange, WeekKey, WeeklyTotals};
 pub use task::{
     Deadline, Difficulty, Importance, Task, TaskFields, TaskPatch, ensure_not_scheduled,

@@ -165,21 +165,27 @@ pub fn whole_seconds(local: DateTime) -> DateTime {
     local.with().subsec_nanosecond(0).build().unwrap_or(local)
 }
 
-/// A stored series.
+/// What a series is: its occurrences' title, description and type, the first one's start and how it repeats.
 #[derive(Debug, Clone)]
-pub struct ScheduleSeries {
-    pub id: SeriesId,
-    pub owner_id: MemberId,
+pub struct SeriesSpec {
     pub title: Title,
     pub description: Description,
     pub schedule_type: ScheduleType,
-    /// The first occurrence's start, wall clock in `zone` (DTSTART).
+    /// The first occurrence's start, wall clock in `zone` (DTSTART; whole seconds).
     pub start: DateTime,
     pub zone: Zone,
     pub recurrence: Recurrence,
 }
 
-impl ScheduleSeries {
+/// A stored series.
+#[derive(Debug, Clone)]
+pub struct ScheduleSeries {
+    pub id: SeriesId,
+    pub owner_id: MemberId,
+    pub spec: SeriesSpec,
+}
+
+impl SeriesSpec {
     /// The expansion of this series' dates.
     pub fn pattern(&self) -> Series {
         Series {

@@ -516,11 +516,12 @@ pub struct RecurrenceOut {
 impl SeriesResponse {
     pub fn of(view: &SeriesView) -> Self {
         let stored = &view.stored;
-        let s = &stored.series;
+        let series = &stored.series;
+        let s = &series.spec;
         let times = |dates: &[DateTime]| dates.iter().map(|d| format_local_date_time(*d)).collect();
         Self {
-            id: s.id.get(),
-            owner_id: s.owner_id.get(),
+            id: series.id.get(),
+            owner_id: series.owner_id.get(),
             title: s.title.as_str().to_owned(),
             description: s.description.as_str().to_owned(),
             schedule_type: s.schedule_type.as_str(),

@@ -15,11 +15,11 @@ use super::dto::{
     Problems, SchedulePatchRequest, ScheduleRequest, ScheduleResponse, SeriesResponse,
     StatisticsResponse, required_param, resolve, schedule_type, zoned,
 };
-use crate::app::{SeriesDraft, TaskApp};
+use crate::app::TaskApp;
 use crate::domain::series::whole_seconds;
 use crate::domain::{
-    Description, MemberId, ScheduleDraft, ScheduleId, SchedulePatch, Scope, SeriesId, Title,
-    Window, Zone,
+    Description, MemberId, ScheduleDraft, ScheduleId, SchedulePatch, Scope, SeriesId, SeriesSpec,
+    Title, Window, Zone,
 };
 use pinit_kernel::CurrentMember;
 
@@ -59,7 +59,7 @@ pub async fn create(
                 .await?
         }
         (Some(Some(recurrence)), Some((local, zone))) => {
-            let draft = SeriesDraft {
+            let spec = SeriesSpec {
                 title,
                 description,
                 schedule_type: kind,
@@ -67,7 +67,7 @@ pub async fn create(
                 zone,
                 recurrence,
             };
-            app.create_series(member, draft).await?
+            app.create_series(member, spec).await?
         }
         _ => return Err(p.into_error()),
     };

@@ -11,7 +11,7 @@ use crate::domain::recurrence::Rule;
 use crate::domain::time::{format_local_date_time, parse_local_date_time};
 use crate::domain::{
     CorruptRecord, Description, MemberId, Recurrence, ScheduleSeries, ScheduleType, SeriesId,
-    Title, ValidationError, Zone,
+    SeriesSpec, Title, ValidationError, Zone,
 };
 
 /// A series as stored.
@@ -23,17 +23,6 @@ pub struct StoredSeries {
     pub version: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
-}
-
-/// A new series, before it has an id.
-pub struct NewSeries<'a> {
-    pub owner: MemberId,
-    pub title: &'a Title,
-    pub description: &'a Description,
-    pub schedule_type: ScheduleType,
-    pub start: DateTime,
-    pub zone: &'a Zone,
-    pub recurrence: &'a Recurrence,
 }
 
 const COLUMNS: &str = "series_id, owner_id, title, description, schedule_type, start_local, zone_id, rrule, \
@@ -64,9 +53,7 @@ fn from_row(row: &AnyRow) -> Result<StoredSeries> {
     let rrule: String = row.try_get("rrule")?;
     let rule = Rule::parse(&rrule)
         .map_err(|_| CorruptRecord::InconsistentRun("a stored RRULE no longer parses"))?;
-    let series = ScheduleSeries {
-        id: SeriesId(row.try_get("series_id")?),
-        owner_id: MemberId(row.try_get("owner_id")?),
+    let spec = SeriesSpec {
         title: Title::parse(row.try_get::<String, _>("title")?).map_err(corrupt)?,
         description: Description::parse(row.try_get::<String, _>("description")?)
             .map_err(corrupt)?,
@@ -81,6 +68,11 @@ fn from_row(row: &AnyRow) -> Result<StoredSeries> {
             rdates: split(&row.try_get::<String, _>("rdates")?)?,
         },
     };
+    let series = ScheduleSeries {
+        id: SeriesId(row.try_get("series_id")?),
+        owner_id: MemberId(row.try_get("owner_id")?),
+        spec,
+    };
     Ok(StoredSeries {
         series,
         materialized_until: get_instant(row, "materialized_until_us")?,
@@ -93,7 +85,8 @@ fn from_row(row: &AnyRow) -> Result<StoredSeries> {
 /// Inserts a series (version 1) whose occurrences are made up to `materialized_until`; returns its id.
 pub async fn insert(
     conn: &mut Conn,
-    new: &NewSeries<'_>,
+    owner: MemberId,
+    spec: &SeriesSpec,
     materialized_until: Timestamp,
     now: Timestamp,
 ) -> Result<SeriesId> {
@@ -102,15 +95,15 @@ pub async fn insert(
          rrule, exdates, rdates, materialized_until_us, version, created_at_us, updated_at_us) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11) RETURNING series_id",
     )
-    .bind(new.owner.get())
-    .bind(new.title.as_str())
-    .bind(new.description.as_str())
-    .bind(new.schedule_type.as_str())
-    .bind(format_local_date_time(new.start))
-    .bind(new.zone.id())
-    .bind(new.recurrence.rrule.as_str())
-    .bind(join(&new.recurrence.exdates))
-    .bind(join(&new.recurrence.rdates))
+    .bind(owner.get())
+    .bind(spec.title.as_str())
+    .bind(spec.description.as_str())
+    .bind(spec.schedule_type.as_str())
+    .bind(format_local_date_time(spec.start))
+    .bind(spec.zone.id())
+    .bind(spec.recurrence.rrule.as_str())
+    .bind(join(&spec.recurrence.exdates))
+    .bind(join(&spec.recurrence.rdates))
     .bind(materialized_until.as_microsecond())
     .bind(now.as_microsecond())
     .fetch_one(&mut *conn)
@@ -207,13 +200,13 @@ pub async fn update(
          rrule = $5, exdates = $6, rdates = $7, version = version + 1, updated_at_us = $8 \
          WHERE series_id = $9 AND version = $10",
     )
-    .bind(series.title.as_str())
-    .bind(series.description.as_str())
-    .bind(series.schedule_type.as_str())
-    .bind(format_local_date_time(series.start))
-    .bind(series.recurrence.rrule.as_str())
-    .bind(join(&series.recurrence.exdates))
-    .bind(join(&series.recurrence.rdates))
+    .bind(series.spec.title.as_str())
+    .bind(series.spec.description.as_str())
+    .bind(series.spec.schedule_type.as_str())
+    .bind(format_local_date_time(series.spec.start))
+    .bind(series.spec.recurrence.rrule.as_str())
+    .bind(join(&series.spec.recurrence.exdates))
+    .bind(join(&series.spec.recurrence.rdates))
     .bind(now.as_microsecond())
     .bind(stored.series.id.get())
     .bind(stored.version)

@@ -41,8 +41,9 @@ async fn week(app: &App, member: i64, time: &str, zone: &str) -> Value {
     .clone()
 }
 
-async fn weekdays_at_nine_appear_in_the_lists_as_ordinary_schedules(backend: Backend) {
-    // Now: Monday 2026-12-07 08:00 in Seoul.
+/// Now Monday 2026-12-07 08:00 in Seoul: member 1 makes a series every weekday at 09:00 from today. Returns
+/// the app, the member and the first occurrence.
+async fn weekdays_at_nine(backend: Backend) -> (App, i64, Value) {
     let app = spawn_at(backend, "2026-12-06T23:00:00Z").await;
     let m = app.member(1, None).await;
     let first = create(
@@ -53,6 +54,11 @@ async fn weekdays_at_nine_appear_in_the_lists_as_ordinary_schedules(backend: Bac
         json!({"rrule": "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"}),
     )
     .await;
+    (app, m, first)
+}
+
+async fn weekdays_at_nine_appear_in_the_lists_as_ordinary_schedules(backend: Backend) {
+    let (app, m, first) = weekdays_at_nine(backend).await;
     assert_eq!(first["date"]["dateTime"], "2026-12-07T09:00:00");
     assert_eq!(first["occurrenceStart"], "2026-12-07T09:00:00");
     assert_eq!(first["state"], "NOT_STARTED");
@@ -313,16 +319,7 @@ fn by_date<'a>(list: &'a Value, date: &str) -> &'a Value {
 }
 
 async fn deleting_this_following_or_all_keeps_what_was_started(backend: Backend) {
-    let app = spawn_at(backend, "2026-12-06T23:00:00Z").await;
-    let m = app.member(1, None).await;
-    let first = create(
-        &app,
-        m,
-        "2026-12-07T09:00:00",
-        "Asia/Seoul",
-        json!({"rrule": "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"}),
-    )
-    .await;
+    let (app, m, first) = weekdays_at_nine(backend).await;
     let series = first["seriesId"].as_i64().unwrap();
     let time = "2026-12-09T12:00:00";
     let listed = week(&app, m, time, "Asia/Seoul").await;
@@ -414,16 +411,7 @@ fn summary(list: &Value) -> Vec<String> {
 }
 
 async fn editing_this_all_or_following_retimes_only_what_the_series_still_owns(backend: Backend) {
-    let app = spawn_at(backend, "2026-12-06T23:00:00Z").await;
-    let m = app.member(1, None).await;
-    let first = create(
-        &app,
-        m,
-        "2026-12-07T09:00:00",
-        "Asia/Seoul",
-        json!({"rrule": "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"}),
-    )
-    .await;
+    let (app, m, first) = weekdays_at_nine(backend).await;
     let series = first["seriesId"].as_i64().unwrap();
     let time = "2026-12-09T12:00:00";
     let listed = week(&app, m, time, "Asia/Seoul").await;
