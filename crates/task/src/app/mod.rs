@@ -34,7 +34,7 @@ use crate::store::{self, StoreError};
 
 pub use members::MemberProvisioning;
 pub use schedules::{ScheduleView, WeeklyStatistics};
-pub use series::SeriesView;
+pub use series::{RollReport, SeriesView};
 pub use tasks::{CursorPage, TaskPage, TaskView};
 
 /// Why a use case refused or failed. [`crate::http`] maps each to a status and an `ErrorResponse`.

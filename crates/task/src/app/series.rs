@@ -3,13 +3,14 @@
 
 use std::time::Duration;
 
+use jiff::Timestamp;
 use jiff::civil::DateTime;
 use tokio_util::sync::CancellationToken;
 
 use super::schedules::delete_one;
 use super::{AppError, Result, TaskApp, Unit};
 use crate::domain::recurrence::Occurrence;
-use crate::domain::series::{ROLLING_WINDOW, whole_seconds};
+use crate::domain::series::{MADE_AHEAD, ROLLING_WINDOW, whole_seconds};
 use crate::domain::{
     AggregateRef, MemberId, Schedule, SchedulePatch, ScheduleSeries, ScheduleState, Scope,
     SeriesId, SeriesSpec, Window,
@@ -23,6 +24,15 @@ use crate::store::{self};
 pub struct SeriesView {
     pub stored: StoredSeries,
     pub next: Vec<Occurrence>,
+}
+
+/// What one step of the rolling window did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RollReport {
+    /// Series visited (each in its own transaction).
+    pub series: usize,
+    /// Occurrences made.
+    pub made: usize,
 }
 
 /// How many upcoming occurrences a series view lists.
@@ -45,7 +55,7 @@ impl TaskApp {
         let mut unit = self.begin(member).await?;
         let owner = unit.member.id;
         let now = unit.now;
-        let horizon = now + ROLLING_WINDOW;
+        let horizon = now + MADE_AHEAD;
         let id = store::series::insert(&mut unit.tx, owner, &spec, horizon, now).await?;
         let series = ScheduleSeries {
             id,
@@ -122,26 +132,36 @@ impl TaskApp {
         Ok(SeriesView { stored, next })
     }
 
-    /// One step of the rolling window: every series' occurrences up to now + [`ROLLING_WINDOW`] become
-    /// schedules (their `schedule.time.upcoming.updated` events arm the pushes). Returns how many were made.
-    pub async fn roll_series_window(&self) -> Result<usize> {
-        let mut made = 0;
+    /// One step of the rolling window: every series whose occurrences are made less than [`ROLLING_WINDOW`]
+    /// ahead is made [`MADE_AHEAD`] ahead (their `schedule.time.upcoming.updated` events arm the pushes); a
+    /// series whose rule has ended is not visited again.
+    pub async fn roll_series_window(&self) -> Result<RollReport> {
+        let mut report = RollReport::default();
         loop {
             let now = self.now();
-            let horizon = now + ROLLING_WINDOW;
             let mut conn = self.inner.db.conn().await?;
-            let behind = store::series::behind(&mut conn, horizon, ROLL_BATCH).await?;
+            let behind = store::series::behind(&mut conn, now + ROLLING_WINDOW, ROLL_BATCH).await?;
             drop(conn);
             if behind.is_empty() {
-                return Ok(made);
+                return Ok(report);
             }
             for stored in behind {
                 let series = &stored.series;
-                let from = stored.materialized_until.max(now);
-                let wanted = series.spec.occurrences_between(from, horizon);
+                let ahead = now + MADE_AHEAD;
+                let wanted = series
+                    .spec
+                    .occurrences_between(stored.materialized_until.max(now), ahead);
                 let mut unit = self.begin(series.owner_id).await?;
-                made += make(&mut unit, series, &wanted).await?;
-                store::series::advance(&mut unit.tx, series.id, horizon).await?;
+                report.made += make(&mut unit, series, &wanted).await?;
+                report.series += 1;
+                let ended = series.spec.next(ahead, 1).is_empty();
+                // An ended series is marked as made to the end of time (whole seconds: what the store keeps).
+                let until = if ended {
+                    Timestamp::from_second(Timestamp::MAX.as_second()).unwrap_or(ahead)
+                } else {
+                    ahead
+                };
+                store::series::advance(&mut unit.tx, series.id, until).await?;
                 unit.finish(&self.inner.outbox).await?;
             }
         }
@@ -160,9 +180,10 @@ impl TaskApp {
                 _ = every.tick() => {}
             }
             match self.roll_series_window().await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(
-                    occurrences = n,
+                Ok(report) if report.series == 0 => {}
+                Ok(report) => tracing::info!(
+                    series = report.series,
+                    occurrences = report.made,
                     "repeating schedules: occurrences made ahead"
                 ),
                 Err(e) => {
@@ -336,8 +357,7 @@ pub(super) async fn edit_series(
         let ended = old.recurrence.ending_before(of.start);
         store::series::set_recurrence(&mut unit.tx, &series_row, &ended, now).await?;
         edited.id =
-            store::series::insert(&mut unit.tx, owner, &edited.spec, now + ROLLING_WINDOW, now)
-                .await?;
+            store::series::insert(&mut unit.tx, owner, &edited.spec, now + MADE_AHEAD, now).await?;
     } else {
         store::series::update(&mut unit.tx, &series_row, &edited, now).await?;
     }
@@ -359,7 +379,7 @@ pub(super) async fn edit_series(
             store::schedules::set_occurrence(&mut unit.tx, row.schedule.id(), of).await?;
         }
     }
-    let wanted = edited.spec.occurrences_between(now, now + ROLLING_WINDOW);
+    let wanted = edited.spec.occurrences_between(now, now + MADE_AHEAD);
     make(unit, &edited, &wanted).await?;
     Ok(())
 }

@@ -15,6 +15,10 @@ use super::{MemberId, SeriesId};
 /// How far ahead of now the occurrences of every series exist as schedules (so their pushes are armed).
 pub const ROLLING_WINDOW: SignedDuration = SignedDuration::from_hours(14 * 24);
 
+/// How far ahead a series is made when it falls behind [`ROLLING_WINDOW`]: a day more, so each series is
+/// visited about once a day, not at every step of the rolling job.
+pub const MADE_AHEAD: SignedDuration = SignedDuration::from_hours(15 * 24);
+
 /// At most this many occurrences are made for one series by one read or one step of the rolling window: a
 /// window of a year of a daily rule is 366; anything more is a client asking for too much at once.
 pub const MAX_OCCURRENCES_PER_WINDOW: usize = 1_000;

@@ -7,6 +7,8 @@ use pinit_kernel::Backend;
 use pinit_testkit::both_backends;
 use serde_json::{Value, json};
 
+use pinit_task::app::RollReport;
+
 use crate::support::{App, spawn_at};
 
 /// A series from `date` (wall clock in `zone`) repeating by `rrule`.
@@ -189,21 +191,35 @@ async fn the_rolling_window_makes_occurrences_ahead_with_their_events(backend: B
             .filter(|e| e.routing_key == "schedule.time.upcoming.updated")
             .count()
     };
-    // Creating made the 14 days ahead, each with the event that arms its push.
-    assert_eq!(upcoming(&app.events().await), 14);
+    // Creating made the 15 days ahead, each with the event that arms its push.
+    assert_eq!(upcoming(&app.events().await), 15);
+    let roll = || async { app.app.roll_series_window().await.unwrap() };
+    app.advance_secs(600);
     assert_eq!(
-        app.app.roll_series_window().await.unwrap(),
+        roll().await.series,
         0,
-        "nothing new yet"
+        "ten minutes later the series is not visited"
     );
-    // Ten days later the window reaches ten more days; twelve days after that, the COUNT ends it.
+    // Ten days later it is behind the 14 days: made 15 ahead again; twelve days after that, COUNT ends it.
     app.advance_secs(10 * 86_400);
-    assert_eq!(app.app.roll_series_window().await.unwrap(), 10);
+    assert_eq!(
+        roll().await,
+        RollReport {
+            series: 1,
+            made: 10
+        }
+    );
+    assert_eq!(roll().await.series, 0, "once a day, not at every step");
     app.advance_secs(12 * 86_400);
-    assert_eq!(app.app.roll_series_window().await.unwrap(), 6);
+    assert_eq!(roll().await, RollReport { series: 1, made: 5 });
     assert_eq!(upcoming(&app.events().await), 30);
+    app.advance_secs(2 * 86_400);
+    assert_eq!(
+        roll().await.series,
+        0,
+        "an ended series is not visited again"
+    );
     app.set_now("2027-02-01T00:00:00Z");
-    assert_eq!(app.app.roll_series_window().await.unwrap(), 0);
 
     let view = app.get(m, &format!("/v2/schedules/series/{series}")).await;
     let view = view.assert(200);
@@ -352,8 +368,8 @@ async fn deleting_this_following_or_all_keeps_what_was_started(backend: Backend)
         .filter(|e| e.routing_key == "schedule.deleted")
         .map(|e| e.aggregate_id.clone())
         .collect();
-    // Wednesday, Friday, and the next week's five, which the 14-day window had made already.
-    assert_eq!(deleted.len(), 7, "{deleted:?}");
+    // Wednesday, Friday, and what the window had made of the next 15 days already (six more weekdays).
+    assert_eq!(deleted.len(), 8, "{deleted:?}");
     assert!(deleted.contains(&wednesday.to_string()));
     assert!(!deleted.contains(&thursday.to_string()));
     let listed = week(&app, m, time, "Asia/Seoul").await;
@@ -392,7 +408,7 @@ async fn deleting_this_following_or_all_keeps_what_was_started(backend: Backend)
     app.get(m, &format!("/v2/schedules/series/{series}"))
         .await
         .assert(404);
-    assert_eq!(app.app.roll_series_window().await.unwrap(), 0);
+    assert_eq!(app.app.roll_series_window().await.unwrap().made, 0);
 }
 
 fn summary(list: &Value) -> Vec<String> {
