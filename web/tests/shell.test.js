@@ -66,6 +66,8 @@ test('both message catalogues have every key the code uses, and the same keys', 
   for (const v of ['DEEP_WORK', 'QUICK_TASK', 'ADMIN_TASK']) used.add(`type.${v}`);
   for (const v of ['NOT_STARTED', 'IN_PROGRESS', 'SUSPENDED', 'COMPLETED']) used.add(`state.${v}`);
   for (const s of ['on', 'off', 'blocked', 'unsupported', 'mismatch', 'error']) used.add(`push.status.${s}`);
+  for (const n of ['1', '2', '3', '4', '5', '-1']) used.add(`repeat.nth.${n}`);
+  for (const s of ['this', 'following', 'all']) used.add(`scope.${s}`);
   const missing = [...used].filter((k) => !(k in en));
   assert.deepEqual(missing, [], 'keys used in the code but missing in the catalogues');
 });

@@ -8,6 +8,7 @@ import {
   todayIn, addDays, weekOf, mondayOf, dateOf, timeOf, formatDate, formatWall, parseDuration, clock, utcLabel, nowIn,
 } from '../time.js';
 import { elapsedNow, transition } from '../player.js';
+import { describe, presets } from '../recurrence.js';
 
 export const TYPES = ['DEEP_WORK', 'QUICK_TASK', 'ADMIN_TASK'];
 const TITLE_MAX = 20;
@@ -81,6 +82,7 @@ export function openScheduleDetail(id, { onClose } = {}) {
     const elapsed = h('dd', { class: 'elapsed' }, clock(elapsedNow(schedule)));
     if (schedule.state === 'IN_PROGRESS') timer = setInterval(() => { elapsed.textContent = clock(elapsedNow(schedule)); }, 1000);
     const task = h('dd', {}, '—');
+    const repeats = h('dd', { class: 'repeats' }, '…');
     const act = (action, label, cls = '') => h('button', {
       class: `btn ${cls}`, type: 'button',
       onclick: async (e) => { await busy(e.currentTarget, label, () => transition(schedule, action)); },
@@ -111,10 +113,16 @@ export function openScheduleDetail(id, { onClose } = {}) {
         h('dd', {}, formatWall(schedule.date.dateTime, locale(), { dateStyle: 'medium', timeStyle: 'short', hourCycle: 'h23' }),
           ' ', h('span', { class: 'muted' }, `(${schedule.date.zoneId}, ${utcLabel(schedule.date.zoneId)})`)),
         h('dt', {}, t('schedules.elapsed')), elapsed,
-        schedule.taskId ? [h('dt', {}, t('schedules.task')), task] : null),
+        schedule.taskId ? [h('dt', {}, t('schedules.task')), task] : null,
+        schedule.seriesId ? [h('dt', {}, t('schedules.repeats')), repeats] : null),
       h('div', { class: 'button-row', role: 'group', 'aria-label': t('schedules.stateActions') }, actions),
       manage.length ? h('div', { class: 'button-row', role: 'group', 'aria-label': t('schedules.manage') }, manage) : null);
     dialog.refocus();
+    if (schedule.seriesId) {
+      api.schedules.series(schedule.seriesId).then((series) => {
+        repeats.textContent = describe(series.recurrence.rrule) || series.recurrence.rrule;
+      }).catch(() => { repeats.textContent = '—'; });
+    }
     if (schedule.taskId) {
       api.tasks.get(schedule.taskId).then((linked) => {
         mount(task, h('a', { href: `/app/tasks/${linked.id}`, onclick: () => dialog.close() }, linked.title),
@@ -142,11 +150,18 @@ async function move(schedule, days, button) {
   });
 }
 
+/** The choice of `this | following | all` for an occurrence of a repeating schedule (null: not one). */
+function scopeChoice(schedule, legend) {
+  if (!schedule.seriesId) return null;
+  return chips(legend, uid('scope'), ['this', 'following', 'all'].map((v) => ({ value: v, label: t(`scope.${v}`) })), 'this');
+}
+
 async function remove(schedule, dialog) {
-  const ok = await confirmDialog(t('schedules.confirmDelete', { title: schedule.title }), { confirmLabel: t('common.delete'), danger: true });
+  const scope = scopeChoice(schedule, t('scope.deleteLegend'));
+  const ok = await confirmDialog(t('schedules.confirmDelete', { title: schedule.title }), { confirmLabel: t('common.delete'), danger: true, extra: scope });
   if (!ok) return;
   try {
-    await api.schedules.remove(schedule.id);
+    await api.schedules.remove(schedule.id, scope?.value);
     dialog.close();
     toast(t('schedules.deleted'), { type: 'success' });
     emit('schedule:changed', { id: schedule.id, reason: 'deleted' });
@@ -170,6 +185,28 @@ export function openScheduleForm({ schedule, date, onClose } = {}) {
     start: field(t('schedules.form.start'), start, { hint: t('schedules.form.zoneHint', { zone, offset: utcLabel(zone) }) }),
   };
   const type = chips(t('schedules.form.type'), uid('type'), TYPES.map((v) => ({ value: v, label: typeLabel(v) })), schedule?.scheduleType || 'DEEP_WORK');
+  // Creating: a repeat choice (presets from the start date, or a rule of one's own with its summary).
+  const repeat = h('select', {});
+  const rule = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: 'FREQ=WEEKLY;BYDAY=MO' });
+  const ruleSummary = h('p', { class: 'field-hint', 'aria-live': 'polite' });
+  const ruleField = field(t('repeat.rule'), rule, { hint: t('repeat.ruleHint') });
+  ruleField.append(ruleSummary);
+  const repeatLabel = (value, date) => {
+    const preset = presets(date).find((p) => p.value === value);
+    return value === 'none' ? t('repeat.none') : value === 'custom' ? t('repeat.custom') : describe(preset.rrule);
+  };
+  const fillRepeat = () => {
+    const day = dateOf(start.value || defaultStart(date));
+    const chosen = repeat.value || 'none';
+    mount(repeat, presets(day).map((p) => h('option', { value: p.value, selected: p.value === chosen }, repeatLabel(p.value, day))));
+    ruleField.hidden = repeat.value !== 'custom';
+  };
+  const summarize = () => { ruleSummary.textContent = rule.value.trim() ? (describe(rule.value) || '') : ''; };
+  repeat.addEventListener('change', () => { ruleField.hidden = repeat.value !== 'custom'; });
+  start.addEventListener('change', fillRepeat);
+  rule.addEventListener('input', summarize);
+  const repeatField = editing ? null : field(t('repeat.label'), repeat);
+  if (!editing) fillRepeat();
   const formError = h('p', { class: 'form-error', role: 'alert', hidden: true });
   const submit = h('button', { class: 'btn btn-primary', type: 'submit' }, t(editing ? 'common.save' : 'schedules.form.create'));
   const formId = uid('schedule-form');
@@ -177,21 +214,35 @@ export function openScheduleForm({ schedule, date, onClose } = {}) {
   const form = h('form', { id: formId, class: 'form', novalidate: true, onsubmit: async (e) => {
     e.preventDefault();
     formError.hidden = true;
+    const custom = !editing && repeat.value === 'custom';
     const errors = {
       title: title.value.trim() ? '' : t('form.titleRequired'),
       description: description.value.trim() ? '' : t('form.descriptionRequired'),
       start: start.value ? '' : t('schedules.form.startRequired'),
+      rule: custom && !rule.value.trim() ? t('repeat.ruleRequired') : '',
     };
-    for (const [k, m] of Object.entries(errors)) fields[k].setError(m);
+    for (const [k, m] of Object.entries(errors)) (k === 'rule' ? ruleField : fields[k]).setError(m);
     const first = Object.keys(errors).find((k) => errors[k]);
-    if (first) return ({ title, description, start })[first].focus();
+    if (first) return ({ title, description, start, rule })[first].focus();
     const body = {
       title: title.value.trim(), description: description.value.trim(), scheduleType: type.value,
       date: { dateTime: `${start.value.slice(0, 16)}:00`, zoneId: zone },
     };
+    if (!editing && repeat.value !== 'none') {
+      const preset = presets(dateOf(start.value)).find((p) => p.value === repeat.value);
+      body.recurrence = { rrule: custom ? rule.value.trim() : preset.rrule };
+    }
+    // An occurrence of a repeating schedule: this one, this and the following ones, or all of them?
+    let scope;
+    const choice = editing ? scopeChoice(schedule, t('scope.legend')) : null;
+    if (choice) {
+      const ok = await confirmDialog(t('scope.title'), { confirmLabel: t('scope.apply'), extra: choice });
+      if (!ok) return;
+      scope = choice.value;
+    }
     await busy(submit, t('common.saving'), async () => {
       try {
-        const saved = editing ? await api.schedules.update(schedule.id, body) : await api.schedules.create(body);
+        const saved = editing ? await api.schedules.update(schedule.id, body, scope) : await api.schedules.create(body);
         dialog.close();
         toast(t(editing ? 'schedules.updated' : 'schedules.created'), { type: 'success' });
         emit('schedule:changed', { id: saved?.id ?? schedule?.id, reason: editing ? 'updated' : 'created', date: dateOf(body.date.dateTime) });
@@ -200,7 +251,7 @@ export function openScheduleForm({ schedule, date, onClose } = {}) {
         formError.hidden = false;
       }
     });
-  } }, fields.title, fields.description, type, fields.start, formError);
+  } }, fields.title, fields.description, type, fields.start, repeatField, editing ? null : ruleField, formError);
 
   const dialog = openDialog({
     title: t(editing ? 'schedules.form.editTitle' : 'schedules.form.newTitle'),
