@@ -58,6 +58,11 @@ pub enum AppError {
          (scope=this moves one occurrence)"
     )]
     SeriesKeepsItsDays,
+    /// 400: a new `recurrence` in a `PATCH` that is not `scope=following|all` on an occurrence.
+    #[error(
+        "recurrence: a new rule needs scope=following or scope=all on an occurrence of a repeating schedule"
+    )]
+    RuleNeedsSeriesScope,
     /// 400: the recurrence leaves no occurrence (its EXDATEs remove every date).
     #[error("recurrence: the series has no occurrence (every date is excluded)")]
     SeriesWithoutOccurrence,

@@ -6,8 +6,8 @@ use pinit_kernel::db::Conn;
 
 use super::{AppError, Result, TaskApp, Unit};
 use crate::domain::{
-    AggregateRef, MemberId, Prerequisites, Schedule, ScheduleDraft, ScheduleId, SchedulePatch,
-    Scope, TaskId, WeekKey, WeeklyTotals, Window, Zone,
+    AggregateRef, MemberId, Prerequisites, Recurrence, Schedule, ScheduleDraft, ScheduleId,
+    SchedulePatch, Scope, TaskId, WeekKey, WeeklyTotals, Window, Zone,
 };
 use crate::store::schedules::StoredSchedule;
 use crate::store::tasks::StoredTask;
@@ -168,12 +168,17 @@ impl TaskApp {
         id: ScheduleId,
         patch: SchedulePatch,
         scope: Scope,
+        rule: Option<Recurrence>,
     ) -> Result<ScheduleView> {
         let mut unit = self.begin(member).await?;
-        if scope != Scope::This {
+        if scope != Scope::This || rule.is_some() {
             let stored = owned_schedule(&mut unit.tx, unit.member.id, id).await?;
-            if let Some(of) = stored.occurrence {
-                super::series::edit_series(&mut unit, &stored, of, patch, scope).await?;
+            let series_wide = matches!(scope, Scope::Following | Scope::All);
+            if rule.is_some() && !(series_wide && stored.occurrence.is_some()) {
+                return Err(AppError::RuleNeedsSeriesScope);
+            }
+            if let (Some(of), true) = (stored.occurrence, series_wide) {
+                super::series::edit_series(&mut unit, &stored, of, patch, scope, rule).await?;
                 let member_zone = unit.member.zone.clone();
                 let stored = owned_schedule(&mut unit.tx, unit.member.id, id).await?;
                 unit.finish(&self.inner.outbox).await?;

@@ -12,8 +12,8 @@ use super::{AppError, Result, TaskApp, Unit};
 use crate::domain::recurrence::Occurrence;
 use crate::domain::series::{MADE_AHEAD, ROLLING_WINDOW, whole_seconds};
 use crate::domain::{
-    AggregateRef, MemberId, Schedule, SchedulePatch, ScheduleSeries, ScheduleState, Scope,
-    SeriesId, SeriesSpec, Window,
+    AggregateRef, MemberId, Recurrence, Schedule, SchedulePatch, ScheduleSeries, ScheduleState,
+    Scope, SeriesId, SeriesSpec, Window,
 };
 use crate::store::schedules::{OccurrenceOf, StoredSchedule};
 use crate::store::series::StoredSeries;
@@ -288,6 +288,7 @@ pub(super) async fn edit_series(
     of: OccurrenceOf,
     patch: SchedulePatch,
     scope: Scope,
+    rule: Option<Recurrence>,
 ) -> Result<()> {
     let owner = unit.member.id;
     let now = unit.now;
@@ -332,6 +333,10 @@ pub(super) async fn edit_series(
             .recurrence
             .continued_from(of.start, old.count_before(of.start));
     }
+    let new_rule = rule.is_some();
+    if let Some(rule) = rule {
+        edited.spec.recurrence = rule;
+    }
     // Which rows follow the edit, and which stand in for their day.
     let rows = store::schedules::of_series(&mut unit.tx, of.series).await?;
     let mut follow = Vec::new();
@@ -352,6 +357,32 @@ pub(super) async fn edit_series(
         } else if split || new_start != row_of.start {
             edited.spec.recurrence = edited.spec.recurrence.without(new_start);
         }
+    }
+    // With a new rule, an occurrence that follows the edit but is not one of its dates goes — except the one
+    // asked for, which the member just edited: it stays, as an RDATE of the new rule.
+    let mut remove = Vec::new();
+    if new_rule {
+        let target = of.start.date().to_datetime(time);
+        let dates = |spec: &SeriesSpec, last: DateTime| -> Vec<DateTime> {
+            spec.pattern()
+                .occurrences()
+                .map(|o| o.local)
+                .take_while(|d| *d <= last)
+                .collect()
+        };
+        let last = follow.iter().map(|(_, d)| *d).max().unwrap_or(target);
+        if !dates(&edited.spec, target).contains(&target) {
+            edited.spec.recurrence.rdates.push(target);
+            edited.spec.recurrence.rdates.sort();
+        }
+        let made = dates(&edited.spec, last);
+        let (keep, gone): (Vec<_>, Vec<_>) =
+            follow.into_iter().partition(|(_, d)| made.contains(d));
+        follow = keep;
+        remove = gone;
+    }
+    for (row, _) in &remove {
+        super::schedules::delete_one(unit, row).await?;
     }
     if split {
         let ended = old.recurrence.ending_before(of.start);

@@ -557,6 +557,9 @@ pub struct SchedulePatchRequest {
     pub date: Field<DateTimeWithZoneIn>,
     #[serde(default)]
     pub schedule_type: Field<String>,
+    /// With `scope=following|all` on an occurrence: the series' new rule.
+    #[serde(default)]
+    pub recurrence: Option<RecurrenceIn>,
 }
 
 /// `TaskScheduleRequest` (`title` and `description` default to the task's).

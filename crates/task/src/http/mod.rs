@@ -149,6 +149,11 @@ impl From<AppError> for ApiError {
             AppError::SeriesKeepsItsDays => {
                 classed(crate::domain::ErrorClass::BadRequest, &error, Some("date"))
             }
+            AppError::RuleNeedsSeriesScope => classed(
+                crate::domain::ErrorClass::BadRequest,
+                &error,
+                Some("recurrence"),
+            ),
             AppError::SeriesWithoutOccurrence => classed(
                 crate::domain::ErrorClass::BadRequest,
                 &error,

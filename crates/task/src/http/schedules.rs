@@ -199,6 +199,7 @@ pub async fn patch(
         description.map(|d| p.check("description", d.as_str(), Description::parse(d.as_str())));
     let date = date.map(|d| d.instant(&mut p, "date"));
     let kind = kind.map(|k| schedule_type(&mut p, k));
+    let rule = body.recurrence.as_ref().map(|r| r.parse(&mut p));
     if !p.is_empty() {
         return Err(p.into_error());
     }
@@ -210,7 +211,7 @@ pub async fn patch(
         schedule_type: kind.flatten(),
     };
     let view = app
-        .patch_schedule(member, ScheduleId(id), patch, scope)
+        .patch_schedule(member, ScheduleId(id), patch, scope, rule.flatten())
         .await?;
     let zone = date.map(|(_, z)| z).unwrap_or(view.member_zone);
     Ok(Json(ScheduleResponse::of(&view.stored, &zone)))

@@ -537,7 +537,92 @@ async fn editing_this_all_or_following_retimes_only_what_the_series_still_owns(b
     assert_eq!(next_week.as_array().unwrap().len(), 5, "nothing twice");
 }
 
+async fn a_new_rule_removes_what_it_no_longer_makes_and_keeps_the_rest(backend: Backend) {
+    let (app, m, _) = weekdays_at_nine(backend).await;
+    let time = "2026-12-09T12:00:00";
+    let listed = week(&app, m, time, "Asia/Seoul").await;
+    let id = |list: &Value, date: &str| by_date(list, date)["id"].as_i64().unwrap();
+    let (monday, tuesday, wednesday, thursday) = (
+        id(&listed, "2026-12-07"),
+        id(&listed, "2026-12-08"),
+        id(&listed, "2026-12-09"),
+        id(&listed, "2026-12-10"),
+    );
+    app.patch(
+        m,
+        &format!("/v2/schedules/{tuesday}"),
+        json!({"title": "치과"}),
+    )
+    .await
+    .assert(200);
+    app.run(m, thursday, "start").await.assert(204);
+
+    // all: Monday, Wednesday and Friday from now on; the edited Tuesday and the running Thursday stay.
+    app.patch(
+        m,
+        &format!("/v2/schedules/{monday}?scope=all"),
+        json!({"recurrence": {"rrule": "FREQ=WEEKLY;BYDAY=MO,WE,FR"}}),
+    )
+    .await
+    .assert(200);
+    assert_eq!(
+        summary(&week(&app, m, time, "Asia/Seoul").await),
+        [
+            "2026-12-07T09:00:00 딥워크 NOT_STARTED",
+            "2026-12-08T09:00:00 치과 NOT_STARTED",
+            "2026-12-09T09:00:00 딥워크 NOT_STARTED",
+            "2026-12-10T09:00:00 딥워크 IN_PROGRESS",
+            "2026-12-11T09:00:00 딥워크 NOT_STARTED"
+        ]
+    );
+    assert_eq!(
+        dates(&week(&app, m, "2026-12-16T12:00:00", "Asia/Seoul").await),
+        [
+            "2026-12-14T09:00:00",
+            "2026-12-16T09:00:00",
+            "2026-12-18T09:00:00"
+        ],
+        "next week's Tuesday and Thursday went"
+    );
+
+    // following, from Wednesday: daily at 07:00, three times; Thursday still runs and stands for its day.
+    app.patch(
+        m,
+        &format!("/v2/schedules/{wednesday}?scope=following"),
+        json!({"date": {"dateTime": "2026-12-09T07:00:00", "zoneId": "Asia/Seoul"},
+               "recurrence": {"rrule": "FREQ=DAILY;COUNT=3"}}),
+    )
+    .await
+    .assert(200);
+    assert_eq!(
+        summary(&week(&app, m, time, "Asia/Seoul").await),
+        [
+            "2026-12-07T09:00:00 딥워크 NOT_STARTED",
+            "2026-12-08T09:00:00 치과 NOT_STARTED",
+            "2026-12-09T07:00:00 딥워크 NOT_STARTED",
+            "2026-12-10T09:00:00 딥워크 IN_PROGRESS",
+            "2026-12-11T07:00:00 딥워크 NOT_STARTED"
+        ]
+    );
+    assert_eq!(
+        week(&app, m, "2026-12-16T12:00:00", "Asia/Seoul").await,
+        json!([]),
+        "the old rule ended before Wednesday, the new one after three days"
+    );
+
+    // A rule needs a series-wide scope on an occurrence.
+    let res = app
+        .patch(
+            m,
+            &format!("/v2/schedules/{monday}"),
+            json!({"recurrence": {"rrule": "FREQ=DAILY"}}),
+        )
+        .await;
+    assert_eq!(res.assert(400)["errors"][0]["field"], "recurrence");
+}
+
 both_backends!(
+    a_new_rule_removes_what_it_no_longer_makes_and_keeps_the_rest,
     editing_this_all_or_following_retimes_only_what_the_series_still_owns,
     deleting_this_following_or_all_keeps_what_was_started,
     weekdays_at_nine_appear_in_the_lists_as_ordinary_schedules,
