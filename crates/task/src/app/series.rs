@@ -53,32 +53,49 @@ impl TaskApp {
         spec: SeriesSpec,
     ) -> Result<StoredSchedule> {
         let mut unit = self.begin(member).await?;
-        let owner = unit.member.id;
-        let now = unit.now;
-        let horizon = now + MADE_AHEAD;
-        let id = store::series::insert(&mut unit.tx, owner, &spec, horizon, now).await?;
-        let series = ScheduleSeries {
-            id,
-            owner_id: owner,
-            spec,
-        };
-        let first = series
-            .spec
-            .first()
-            .ok_or(AppError::SeriesWithoutOccurrence)?;
-        // The first occurrence, even when it is in the past; then what falls in the window from now on.
-        let mut wanted = vec![first];
-        wanted.extend(
-            series
-                .spec
-                .occurrences_between(now.max(first.at), horizon)
-                .into_iter()
-                .filter(|o| o.local != first.local),
-        );
-        make(&mut unit, &series, &wanted).await?;
-        let made = store::schedules::occurrence(&mut unit.tx, id, first.local).await?;
+        let first = start_series(&mut unit, spec).await?;
         unit.finish(&self.inner.outbox).await?;
-        made.ok_or(AppError::SeriesWithoutOccurrence)
+        Ok(first)
+    }
+
+    /// `POST /v2/tasks/{id}/schedules` with `recurrence`: a series whose title and description default to the
+    /// task's. Its occurrences are not linked to the task: a task is done once, a repeating block recurs, and
+    /// a linked occurrence would complete the task with its first block (docs/adr/0014-schedule-series.md).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn schedule_task_series(
+        &self,
+        member: MemberId,
+        task: crate::domain::TaskId,
+        title: Option<&str>,
+        description: Option<&str>,
+        schedule_type: crate::domain::ScheduleType,
+        start: DateTime,
+        zone: crate::domain::Zone,
+        recurrence: Recurrence,
+    ) -> Result<StoredSchedule> {
+        let mut unit = self.begin(member).await?;
+        let task = super::tasks::owned_task(&mut unit.tx, unit.member.id, task)
+            .await?
+            .task;
+        // The same defaults as the one-off copy (the instant is not used for the texts).
+        let texts = crate::domain::ScheduleDraft::from_task(
+            &task,
+            title,
+            description,
+            schedule_type,
+            unit.now,
+        )?;
+        let spec = SeriesSpec {
+            title: texts.title,
+            description: texts.description,
+            schedule_type,
+            start,
+            zone,
+            recurrence,
+        };
+        let first = start_series(&mut unit, spec).await?;
+        unit.finish(&self.inner.outbox).await?;
+        Ok(first)
     }
 
     /// Makes the occurrences of the member's series that start within `window` and are not schedules yet (a
@@ -192,6 +209,36 @@ impl TaskApp {
             }
         }
     }
+}
+
+/// Stores a new series and makes its first occurrence (even in the past) and those from now to
+/// [`MADE_AHEAD`]; returns the first occurrence.
+async fn start_series(unit: &mut Unit, spec: SeriesSpec) -> Result<StoredSchedule> {
+    let owner = unit.member.id;
+    let now = unit.now;
+    let horizon = now + MADE_AHEAD;
+    let id = store::series::insert(&mut unit.tx, owner, &spec, horizon, now).await?;
+    let series = ScheduleSeries {
+        id,
+        owner_id: owner,
+        spec,
+    };
+    let first = series
+        .spec
+        .first()
+        .ok_or(AppError::SeriesWithoutOccurrence)?;
+    let mut wanted = vec![first];
+    wanted.extend(
+        series
+            .spec
+            .occurrences_between(now.max(first.at), horizon)
+            .into_iter()
+            .filter(|o| o.local != first.local),
+    );
+    make(unit, &series, &wanted).await?;
+    store::schedules::occurrence(&mut unit.tx, id, first.local)
+        .await?
+        .ok_or(AppError::SeriesWithoutOccurrence)
 }
 
 /// Makes the schedules of `wanted` (occurrences of `series`) that do not exist yet, each with its

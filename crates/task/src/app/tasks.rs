@@ -94,7 +94,7 @@ async fn prerequisites(conn: &mut Conn, task: TaskId) -> Result<Prerequisites> {
     ))
 }
 
-async fn owned_task(conn: &mut Conn, owner: MemberId, id: TaskId) -> Result<StoredTask> {
+pub(super) async fn owned_task(conn: &mut Conn, owner: MemberId, id: TaskId) -> Result<StoredTask> {
     store::tasks::get(conn, owner, id)
         .await?
         .ok_or(AppError::TaskNotFound(id))

@@ -572,6 +572,9 @@ pub struct TaskScheduleRequest {
     pub description: Field<String>,
     pub date: Option<DateTimeWithZoneIn>,
     pub schedule_type: Option<String>,
+    /// A repeating schedule from the task (its occurrences are not linked to the task).
+    #[serde(default)]
+    pub recurrence: Option<RecurrenceIn>,
 }
 
 pub fn schedule_type(p: &mut Problems, value: &str) -> Option<ScheduleType> {

@@ -9,9 +9,10 @@ use serde::Deserialize;
 
 use super::dto::{
     CursorResponse, PageResponse, PageableObject, Problems, SORTED, ScheduleResponse, TaskRequest,
-    TaskResponse, TaskScheduleRequest, required_param, schedule_type,
+    TaskResponse, TaskScheduleRequest, required_param, resolve, schedule_type,
 };
 use crate::app::{CursorPage, TaskApp};
+use crate::domain::series::whole_seconds;
 use crate::domain::{MemberId, TaskId};
 use pinit_kernel::CurrentMember;
 
@@ -216,21 +217,36 @@ pub async fn schedule(
     if !p.is_empty() {
         return Err(p.into_error());
     }
-    let start = date.and_then(|d| d.instant(&mut p, "date"));
+    let local = date.and_then(|d| d.local(&mut p, "date"));
+    let start = local
+        .clone()
+        .and_then(|(local, zone)| resolve(&mut p, "date", local, &zone).map(|at| (at, zone)));
     let kind = kind.and_then(|k| schedule_type(&mut p, k));
-    let (Some((start, zone)), Some(kind)) = (start, kind) else {
+    let recurrence = body.recurrence.as_ref().map(|r| r.parse(&mut p));
+    let (Some((start, zone)), Some(kind), Some((local, _))) = (start, kind, local) else {
         return Err(p.into_error());
     };
-    let stored = app
-        .schedule_task(
-            member,
-            TaskId(id),
-            title.map(String::as_str),
-            description.map(String::as_str),
-            kind,
-            start,
-        )
-        .await?;
+    let (title, description) = (title.map(String::as_str), description.map(String::as_str));
+    let stored = match recurrence {
+        None => {
+            app.schedule_task(member, TaskId(id), title, description, kind, start)
+                .await?
+        }
+        Some(Some(recurrence)) => {
+            app.schedule_task_series(
+                member,
+                TaskId(id),
+                title,
+                description,
+                kind,
+                whole_seconds(local),
+                zone.clone(),
+                recurrence,
+            )
+            .await?
+        }
+        Some(None) => return Err(p.into_error()),
+    };
     Ok((
         StatusCode::CREATED,
         Json(ScheduleResponse::of(&stored, &zone)),

@@ -621,7 +621,56 @@ async fn a_new_rule_removes_what_it_no_longer_makes_and_keeps_the_rest(backend: 
     assert_eq!(res.assert(400)["errors"][0]["field"], "recurrence");
 }
 
+async fn a_task_copied_into_a_repeating_schedule_lends_it_its_texts_not_its_completion(
+    backend: Backend,
+) {
+    let app = spawn_at(backend, "2026-12-06T23:00:00Z").await;
+    let m = app.member(1, None).await;
+    let task = app.task(m, "논문 쓰기", "2026-12-31", "Asia/Seoul").await;
+    let body = json!({"date": {"dateTime": "2026-12-07T09:00:00", "zoneId": "Asia/Seoul"},
+                      "scheduleType": "DEEP_WORK",
+                      "recurrence": {"rrule": "FREQ=WEEKLY;BYDAY=MO,WE,FR"}});
+    let first = app
+        .post(m, &format!("/v2/tasks/{task}/schedules"), body.clone())
+        .await;
+    let first = first.assert(201).clone();
+    assert_eq!(first["title"], "논문 쓰기", "the task's title");
+    assert_eq!(
+        first["taskId"],
+        Value::Null,
+        "occurrences are not linked to the task"
+    );
+    assert!(first["seriesId"].is_i64());
+    let listed = week(&app, m, "2026-12-09T12:00:00", "Asia/Seoul").await;
+    assert_eq!(
+        dates(&listed),
+        [
+            "2026-12-07T09:00:00",
+            "2026-12-09T09:00:00",
+            "2026-12-11T09:00:00"
+        ]
+    );
+    // Completing an occurrence leaves the task open; the task can still get its own one-off schedule.
+    app.run(m, first["id"].as_i64().unwrap(), "complete")
+        .await
+        .assert(204);
+    let task_now = app.get(m, &format!("/v2/tasks/{task}")).await;
+    assert_eq!(task_now.assert(200)["completed"], false);
+    app.post(
+        m,
+        &format!("/v2/tasks/{task}/schedules"),
+        json!({"date": {"dateTime": "2026-12-12T09:00:00", "zoneId": "Asia/Seoul"},
+               "scheduleType": "DEEP_WORK"}),
+    )
+    .await
+    .assert(201);
+    app.post(m, "/v2/tasks/999999/schedules", body)
+        .await
+        .assert(404);
+}
+
 both_backends!(
+    a_task_copied_into_a_repeating_schedule_lends_it_its_texts_not_its_completion,
     a_new_rule_removes_what_it_no_longer_makes_and_keeps_the_rest,
     editing_this_all_or_following_retimes_only_what_the_series_still_owns,
     deleting_this_following_or_all_keeps_what_was_started,
