@@ -77,3 +77,39 @@ test('every weekday from the form; edit all of the series; delete this and the f
   assert.deepEqual(problems.filter((p) => p.startsWith('pageerror')), []);
   await context.close();
 });
+
+test('a new rule for all of the series from the edit form', { skip: FAKE_API }, async () => {
+  const context = await newContext(browser, pinit.url);
+  const page = await context.newPage();
+  const problems = watch(page);
+  const user = await signUp(page);
+  await requireApi(pinit.url, user, '/v2/schedules?time=2030-01-07T12:00:00&zoneId=Asia/Seoul');
+  await page.goto('/app/schedules/new');
+  const form = page.getByRole('dialog', { name: 'New schedule' });
+  await form.getByLabel('Title').fill('Review');
+  await form.getByLabel('Description').fill('Inbox zero');
+  await form.getByLabel('Start').fill('2030-01-07T16:00'); // a Monday
+  await form.getByLabel('Repeat').selectOption('weekdays');
+  await form.getByRole('button', { name: 'Add schedule' }).click();
+  await page.getByText('Schedule added.').waitFor();
+  assert.deepEqual(await titlesOn(page, '2030-01-08'), ['Review']);
+
+  await titlesOn(page, '2030-01-07');
+  await page.getByRole('button', { name: 'Review', exact: true }).click();
+  await page.getByRole('dialog', { name: 'Review' }).getByRole('button', { name: 'Edit' }).click();
+  const edit = page.getByRole('dialog', { name: 'Edit schedule' });
+  const repeat = edit.getByLabel('Repeat');
+  await edit.locator('select:not([disabled])').waitFor();
+  assert.equal(await repeat.inputValue(), 'weekdays', 'the series\' rule is shown');
+  await repeat.selectOption('weekly'); // every week on Monday
+  await edit.getByRole('button', { name: 'Save' }).click();
+  const ask = page.getByRole('dialog', { name: 'Please confirm' });
+  assert.equal(await ask.getByLabel('This one').count(), 0, 'a rule is never for one occurrence');
+  await ask.getByLabel('All of the series').check();
+  await ask.getByRole('button', { name: 'Apply' }).click();
+  await page.getByText('Schedule saved.').waitFor();
+  assert.deepEqual(await titlesOn(page, '2030-01-08'), [], 'Tuesday went with the old rule');
+  assert.deepEqual(await titlesOn(page, '2030-01-14'), ['Review'], 'Mondays stay');
+  assert.deepEqual(problems.filter((p) => p.startsWith('pageerror')), []);
+  await context.close();
+});

@@ -151,9 +151,10 @@ async function move(schedule, days, button) {
 }
 
 /** The choice of `this | following | all` for an occurrence of a repeating schedule (null: not one). */
-function scopeChoice(schedule, legend) {
+function scopeChoice(schedule, legend, { seriesWide = false } = {}) {
   if (!schedule.seriesId) return null;
-  return chips(legend, uid('scope'), ['this', 'following', 'all'].map((v) => ({ value: v, label: t(`scope.${v}`) })), 'this');
+  const scopes = seriesWide ? ['following', 'all'] : ['this', 'following', 'all'];
+  return chips(legend, uid('scope'), scopes.map((v) => ({ value: v, label: t(`scope.${v}`) })), scopes[0]);
 }
 
 async function remove(schedule, dialog) {
@@ -185,7 +186,9 @@ export function openScheduleForm({ schedule, date, onClose } = {}) {
     start: field(t('schedules.form.start'), start, { hint: t('schedules.form.zoneHint', { zone, offset: utcLabel(zone) }) }),
   };
   const type = chips(t('schedules.form.type'), uid('type'), TYPES.map((v) => ({ value: v, label: typeLabel(v) })), schedule?.scheduleType || 'DEEP_WORK');
-  // Creating: a repeat choice (presets from the start date, or a rule of one's own with its summary).
+  // A repeat choice (presets from the start date, or a rule of one's own with its summary): when creating, and
+  // when editing an occurrence of a repeating schedule (its series' rule, which "this one" cannot change).
+  const series = editing && schedule.seriesId;
   const repeat = h('select', {});
   const rule = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: 'FREQ=WEEKLY;BYDAY=MO' });
   const ruleSummary = h('p', { class: 'field-hint', 'aria-live': 'polite' });
@@ -195,18 +198,36 @@ export function openScheduleForm({ schedule, date, onClose } = {}) {
     const preset = presets(date).find((p) => p.value === value);
     return value === 'none' ? t('repeat.none') : value === 'custom' ? t('repeat.custom') : describe(preset.rrule);
   };
+  let seriesRule = null; // the series' rule as loaded, when editing an occurrence
   const fillRepeat = () => {
     const day = dateOf(start.value || defaultStart(date));
     const chosen = repeat.value || 'none';
-    mount(repeat, presets(day).map((p) => h('option', { value: p.value, selected: p.value === chosen }, repeatLabel(p.value, day))));
+    const choices = presets(day).filter((p) => !(series && p.value === 'none'));
+    mount(repeat, choices.map((p) => h('option', { value: p.value, selected: p.value === chosen }, repeatLabel(p.value, day))));
     ruleField.hidden = repeat.value !== 'custom';
+  };
+  const chosenRule = () => {
+    if (repeat.value === 'custom') return rule.value.trim();
+    return presets(dateOf(start.value)).find((p) => p.value === repeat.value)?.rrule ?? null;
   };
   const summarize = () => { ruleSummary.textContent = rule.value.trim() ? (describe(rule.value) || '') : ''; };
   repeat.addEventListener('change', () => { ruleField.hidden = repeat.value !== 'custom'; });
   start.addEventListener('change', fillRepeat);
   rule.addEventListener('input', summarize);
-  const repeatField = editing ? null : field(t('repeat.label'), repeat);
+  const repeatField = editing && !series ? null : field(t('repeat.label'), repeat);
   if (!editing) fillRepeat();
+  if (series) {
+    repeat.disabled = true;
+    fillRepeat();
+    api.schedules.series(schedule.seriesId).then((loaded) => {
+      seriesRule = loaded.recurrence.rrule;
+      const preset = presets(dateOf(start.value)).find((p) => p.rrule === seriesRule);
+      repeat.value = preset ? preset.value : 'custom';
+      if (!preset) { rule.value = seriesRule; summarize(); }
+      ruleField.hidden = repeat.value !== 'custom';
+      repeat.disabled = false;
+    }).catch(() => { repeatField.hidden = true; });
+  }
   const formError = h('p', { class: 'form-error', role: 'alert', hidden: true });
   const submit = h('button', { class: 'btn btn-primary', type: 'submit' }, t(editing ? 'common.save' : 'schedules.form.create'));
   const formId = uid('schedule-form');
@@ -214,7 +235,7 @@ export function openScheduleForm({ schedule, date, onClose } = {}) {
   const form = h('form', { id: formId, class: 'form', novalidate: true, onsubmit: async (e) => {
     e.preventDefault();
     formError.hidden = true;
-    const custom = !editing && repeat.value === 'custom';
+    const custom = (!editing || series) && repeat.value === 'custom';
     const errors = {
       title: title.value.trim() ? '' : t('form.titleRequired'),
       description: description.value.trim() ? '' : t('form.descriptionRequired'),
@@ -232,9 +253,12 @@ export function openScheduleForm({ schedule, date, onClose } = {}) {
       const preset = presets(dateOf(start.value)).find((p) => p.value === repeat.value);
       body.recurrence = { rrule: custom ? rule.value.trim() : preset.rrule };
     }
+    // A new rule for an occurrence's series: only this and the following ones, or all of them.
+    const ruleChanged = Boolean(series && seriesRule !== null && chosenRule() && chosenRule() !== seriesRule);
+    if (ruleChanged) body.recurrence = { rrule: chosenRule() };
     // An occurrence of a repeating schedule: this one, this and the following ones, or all of them?
     let scope;
-    const choice = editing ? scopeChoice(schedule, t('scope.legend')) : null;
+    const choice = editing ? scopeChoice(schedule, t('scope.legend'), { seriesWide: ruleChanged }) : null;
     if (choice) {
       const ok = await confirmDialog(t('scope.title'), { confirmLabel: t('scope.apply'), extra: choice });
       if (!ok) return;
@@ -251,7 +275,7 @@ export function openScheduleForm({ schedule, date, onClose } = {}) {
         formError.hidden = false;
       }
     });
-  } }, fields.title, fields.description, type, fields.start, repeatField, editing ? null : ruleField, formError);
+  } }, fields.title, fields.description, type, fields.start, repeatField, editing && !series ? null : ruleField, formError);
 
   const dialog = openDialog({
     title: t(editing ? 'schedules.form.editTitle' : 'schedules.form.newTitle'),
