@@ -18,18 +18,23 @@ async function titlesOn(page, date) {
   return list.locator('.cards li .card-title').allTextContents();
 }
 
-test('every weekday from the form; edit all of the series; delete this and the following ones', { skip: FAKE_API }, async () => {
+/** A new member on a new page, with the schedule form open and filled in up to its Repeat choice. */
+async function memberWithForm({ title, description, start }) {
   const context = await newContext(browser, pinit.url);
   const page = await context.newPage();
   const problems = watch(page);
   const user = await signUp(page);
   await requireApi(pinit.url, user, '/v2/schedules?time=2030-01-07T12:00:00&zoneId=Asia/Seoul');
-
   await page.goto('/app/schedules/new');
   const form = page.getByRole('dialog', { name: 'New schedule' });
-  await form.getByLabel('Title').fill('Standup');
-  await form.getByLabel('Description').fill('Team sync');
-  await form.getByLabel('Start').fill('2030-01-07T09:00'); // a Monday
+  await form.getByLabel('Title').fill(title);
+  await form.getByLabel('Description').fill(description);
+  await form.getByLabel('Start').fill(start);
+  return { context, page, problems, form };
+}
+
+test('every weekday from the form; edit all of the series; delete this and the following ones', { skip: FAKE_API }, async () => {
+  const { context, page, problems, form } = await memberWithForm({ title: 'Standup', description: 'Team sync', start: '2030-01-07T09:00' }); // a Monday
   const repeat = form.getByLabel('Repeat');
   // The presets follow the start date.
   assert.ok((await repeat.locator('option').allTextContents()).includes('Every week on Monday'));
@@ -79,16 +84,7 @@ test('every weekday from the form; edit all of the series; delete this and the f
 });
 
 test('a new rule for all of the series from the edit form', { skip: FAKE_API }, async () => {
-  const context = await newContext(browser, pinit.url);
-  const page = await context.newPage();
-  const problems = watch(page);
-  const user = await signUp(page);
-  await requireApi(pinit.url, user, '/v2/schedules?time=2030-01-07T12:00:00&zoneId=Asia/Seoul');
-  await page.goto('/app/schedules/new');
-  const form = page.getByRole('dialog', { name: 'New schedule' });
-  await form.getByLabel('Title').fill('Review');
-  await form.getByLabel('Description').fill('Inbox zero');
-  await form.getByLabel('Start').fill('2030-01-07T16:00'); // a Monday
+  const { context, page, problems, form } = await memberWithForm({ title: 'Review', description: 'Inbox zero', start: '2030-01-07T16:00' });
   await form.getByLabel('Repeat').selectOption('weekdays');
   await form.getByRole('button', { name: 'Add schedule' }).click();
   await page.getByText('Schedule added.').waitFor();
