@@ -14,6 +14,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use jiff::Timestamp;
 use pinit_kernel::ApiError;
+use pinit_kernel::text::error_chain;
 use serde_json::Value;
 
 /// Headers that describe one hop, never forwarded (RFC 9110, section 7.6.1).
@@ -494,33 +495,44 @@ async fn ask(client: &Client<HttpConnector, Body>, base: &str) -> Answer {
                 .body(Body::empty())
                 .map_err(|e| e.to_string())
         });
-    let request = match request {
-        Ok(request) => request,
-        Err(error) => return Answer::unreachable(error),
-    };
-    let answer = async {
-        match client.request(request).await {
-            Ok(response) => Answer::read(response).await,
-            Err(e) => Answer::unreachable(error_chain(&e)),
+    match request {
+        Ok(request) => {
+            answer_within(async { client.request(request).await.map_err(|e| error_chain(&e)) })
+                .await
         }
-    };
-    tokio::time::timeout(PROBE_TIMEOUT, answer)
-        .await
-        .unwrap_or_else(|_| Answer::unreachable(format!("no answer within {PROBE_TIMEOUT:?}")))
+        Err(error) => Answer::unreachable(error),
+    }
 }
 
 /// `GET /readyz` of a service's router in this process.
 async fn ask_local(router: axum::Router) -> Answer {
     use tower::ServiceExt;
-    let request = Request::get("/readyz").body(Body::empty());
-    let request = match request {
-        Ok(request) => request,
-        Err(error) => return Answer::unreachable(error.to_string()),
-    };
+    match Request::get("/readyz").body(Body::empty()) {
+        Ok(request) => {
+            answer_within(async {
+                match router.oneshot(request).await {
+                    Ok(response) => Ok(response),
+                    Err(never) => match never {},
+                }
+            })
+            .await
+        }
+        Err(error) => Answer::unreachable(error.to_string()),
+    }
+}
+
+/// What a `/readyz` call answered, read within [`PROBE_TIMEOUT`] (else unreachable).
+async fn answer_within<B>(
+    call: impl std::future::Future<Output = Result<http::Response<B>, String>>,
+) -> Answer
+where
+    B: axum::body::HttpBody,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let answer = async {
-        match router.oneshot(request).await {
+        match call.await {
             Ok(response) => Answer::read(response).await,
-            Err(never) => match never {},
+            Err(error) => Answer::unreachable(error),
         }
     };
     tokio::time::timeout(PROBE_TIMEOUT, answer)
@@ -565,18 +577,6 @@ impl Answer {
             }
         }
     }
-}
-
-/// An error and its sources, `: `-separated (hyper's own message alone says only "client error (Connect)").
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        source = e.source();
-    }
-    text
 }
 
 fn parse_base(name: &'static str, base_url: &str) -> Result<String, UpstreamUrlError> {
