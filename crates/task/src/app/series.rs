@@ -77,17 +77,11 @@ impl TaskApp {
         let task = super::tasks::owned_task(&mut unit.tx, unit.member.id, task)
             .await?
             .task;
-        // The same defaults as the one-off copy (the instant is not used for the texts).
-        let texts = crate::domain::ScheduleDraft::from_task(
-            &task,
+        let (title, description) =
+            crate::domain::ScheduleDraft::texts_from_task(&task, title, description)?;
+        let spec = SeriesSpec {
             title,
             description,
-            schedule_type,
-            unit.now,
-        )?;
-        let spec = SeriesSpec {
-            title: texts.title,
-            description: texts.description,
             schedule_type,
             start,
             zone,

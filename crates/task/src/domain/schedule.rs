@@ -507,6 +507,22 @@ impl ScheduleDraft {
         schedule_type: ScheduleType,
         designated_start: Timestamp,
     ) -> Result<Self, ValidationError> {
+        let (title, description) = Self::texts_from_task(task, title, description)?;
+        Ok(Self::new(
+            title,
+            description,
+            schedule_type,
+            designated_start,
+        ))
+    }
+
+    /// The title and description of a schedule made from `task`: the task's unless given (and then checked
+    /// by the same rules) — for a one-off copy and for a repeating one.
+    pub fn texts_from_task(
+        task: &Task,
+        title: Option<&str>,
+        description: Option<&str>,
+    ) -> Result<(Title, Description), ValidationError> {
         let title = match title {
             Some(t) => Title::parse(t)?,
             None => task.title().clone(),
@@ -515,12 +531,7 @@ impl ScheduleDraft {
             Some(d) => Description::parse(d)?,
             None => task.description().clone(),
         };
-        Ok(Self::new(
-            title,
-            description,
-            schedule_type,
-            designated_start,
-        ))
+        Ok((title, description))
     }
 }
 

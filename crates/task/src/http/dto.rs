@@ -190,11 +190,16 @@ impl DateTimeWithZoneIn {
         )
     }
 
-    /// The instant, checking `<field>.dateTime` and `<field>.zoneId`.
-    pub fn instant(&self, p: &mut Problems, field: &str) -> Option<(Timestamp, Zone)> {
+    /// The wall-clock time, its instant and its zone (a repeating schedule needs the wall clock too).
+    pub fn resolved(&self, p: &mut Problems, field: &str) -> Option<(DateTime, Timestamp, Zone)> {
         let (local, zone) = self.local(p, field)?;
         let at = resolve(p, field, local, &zone)?;
-        Some((at, zone))
+        Some((local, at, zone))
+    }
+
+    /// The instant, checking `<field>.dateTime` and `<field>.zoneId`.
+    pub fn instant(&self, p: &mut Problems, field: &str) -> Option<(Timestamp, Zone)> {
+        self.resolved(p, field).map(|(_, at, zone)| (at, zone))
     }
 }
 

@@ -42,34 +42,31 @@ pub async fn create(
     }
     let title = title.and_then(|t| p.check("title", t, Title::parse(t)));
     let description = description.and_then(|d| p.check("description", d, Description::parse(d)));
-    let local = date.and_then(|d| d.local(&mut p, "date"));
-    let start = local
-        .clone()
-        .and_then(|(local, zone)| resolve(&mut p, "date", local, &zone).map(|at| (at, zone)));
+    let date = date.and_then(|d| d.resolved(&mut p, "date"));
     let kind = kind.and_then(|k| schedule_type(&mut p, k));
     let recurrence = body.recurrence.as_ref().map(|r| r.parse(&mut p));
-    let (Some(title), Some(description), Some((start, zone)), Some(kind)) =
-        (title, description, start, kind)
+    let (Some(title), Some(description), Some((local, start, zone)), Some(kind)) =
+        (title, description, date, kind)
     else {
         return Err(p.into_error());
     };
-    let stored = match (recurrence, local) {
-        (None, _) => {
+    let stored = match recurrence {
+        None => {
             app.create_schedule(member, ScheduleDraft::new(title, description, kind, start))
                 .await?
         }
-        (Some(Some(recurrence)), Some((local, zone))) => {
+        Some(Some(recurrence)) => {
             let spec = SeriesSpec {
                 title,
                 description,
                 schedule_type: kind,
                 start: whole_seconds(local),
-                zone,
+                zone: zone.clone(),
                 recurrence,
             };
             app.create_series(member, spec).await?
         }
-        _ => return Err(p.into_error()),
+        Some(None) => return Err(p.into_error()),
     };
     Ok((
         StatusCode::CREATED,

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::dto::{
     CursorResponse, PageResponse, PageableObject, Problems, SORTED, ScheduleResponse, TaskRequest,
-    TaskResponse, TaskScheduleRequest, required_param, resolve, schedule_type,
+    TaskResponse, TaskScheduleRequest, required_param, schedule_type,
 };
 use crate::app::{CursorPage, TaskApp};
 use crate::domain::series::whole_seconds;
@@ -217,13 +217,10 @@ pub async fn schedule(
     if !p.is_empty() {
         return Err(p.into_error());
     }
-    let local = date.and_then(|d| d.local(&mut p, "date"));
-    let start = local
-        .clone()
-        .and_then(|(local, zone)| resolve(&mut p, "date", local, &zone).map(|at| (at, zone)));
+    let date = date.and_then(|d| d.resolved(&mut p, "date"));
     let kind = kind.and_then(|k| schedule_type(&mut p, k));
     let recurrence = body.recurrence.as_ref().map(|r| r.parse(&mut p));
-    let (Some((start, zone)), Some(kind), Some((local, _))) = (start, kind, local) else {
+    let (Some((local, start, zone)), Some(kind)) = (date, kind) else {
         return Err(p.into_error());
     };
     let (title, description) = (title.map(String::as_str), description.map(String::as_str));

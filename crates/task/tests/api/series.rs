@@ -326,6 +326,11 @@ async fn a_wrong_rule_is_a_400_naming_the_part(backend: Backend) {
     assert_eq!(count, 0, "nothing is stored for a refused series");
 }
 
+/// The id of the schedule listed on `date`.
+fn id_on(list: &Value, date: &str) -> i64 {
+    by_date(list, date)["id"].as_i64().unwrap()
+}
+
 fn by_date<'a>(list: &'a Value, date: &str) -> &'a Value {
     list.as_array()
         .unwrap()
@@ -339,10 +344,9 @@ async fn deleting_this_following_or_all_keeps_what_was_started(backend: Backend)
     let series = first["seriesId"].as_i64().unwrap();
     let time = "2026-12-09T12:00:00";
     let listed = week(&app, m, time, "Asia/Seoul").await;
-    let id = |list: &Value, date: &str| by_date(list, date)["id"].as_i64().unwrap();
 
     // this: Tuesday goes, and no later read makes it again.
-    let tuesday = id(&listed, "2026-12-08");
+    let tuesday = id_on(&listed, "2026-12-08");
     app.delete(m, &format!("/v2/schedules/{tuesday}"))
         .await
         .assert(204);
@@ -356,9 +360,9 @@ async fn deleting_this_following_or_all_keeps_what_was_started(backend: Backend)
     );
 
     // following, from Wednesday, while Thursday runs: Thursday stays, Friday and every later week go.
-    let thursday = id(&listed, "2026-12-10");
+    let thursday = id_on(&listed, "2026-12-10");
     app.run(m, thursday, "start").await.assert(204);
-    let wednesday = id(&listed, "2026-12-09");
+    let wednesday = id_on(&listed, "2026-12-09");
     let events_before = app.events().await.len();
     app.delete(m, &format!("/v2/schedules/{wednesday}?scope=following"))
         .await
@@ -431,12 +435,11 @@ async fn editing_this_all_or_following_retimes_only_what_the_series_still_owns(b
     let series = first["seriesId"].as_i64().unwrap();
     let time = "2026-12-09T12:00:00";
     let listed = week(&app, m, time, "Asia/Seoul").await;
-    let id = |list: &Value, date: &str| by_date(list, date)["id"].as_i64().unwrap();
     let (monday, tuesday, wednesday, thursday) = (
-        id(&listed, "2026-12-07"),
-        id(&listed, "2026-12-08"),
-        id(&listed, "2026-12-09"),
-        id(&listed, "2026-12-10"),
+        id_on(&listed, "2026-12-07"),
+        id_on(&listed, "2026-12-08"),
+        id_on(&listed, "2026-12-09"),
+        id_on(&listed, "2026-12-10"),
     );
     let at = |date: &str| json!({"dateTime": date, "zoneId": "Asia/Seoul"});
 
@@ -541,12 +544,11 @@ async fn a_new_rule_removes_what_it_no_longer_makes_and_keeps_the_rest(backend: 
     let (app, m, _) = weekdays_at_nine(backend).await;
     let time = "2026-12-09T12:00:00";
     let listed = week(&app, m, time, "Asia/Seoul").await;
-    let id = |list: &Value, date: &str| by_date(list, date)["id"].as_i64().unwrap();
     let (monday, tuesday, wednesday, thursday) = (
-        id(&listed, "2026-12-07"),
-        id(&listed, "2026-12-08"),
-        id(&listed, "2026-12-09"),
-        id(&listed, "2026-12-10"),
+        id_on(&listed, "2026-12-07"),
+        id_on(&listed, "2026-12-08"),
+        id_on(&listed, "2026-12-09"),
+        id_on(&listed, "2026-12-10"),
     );
     app.patch(
         m,
