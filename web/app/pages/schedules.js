@@ -254,8 +254,9 @@ export function openScheduleForm({ schedule, date, onClose } = {}) {
       body.recurrence = { rrule: custom ? rule.value.trim() : preset.rrule };
     }
     // A new rule for an occurrence's series: only this and the following ones, or all of them.
-    const ruleChanged = Boolean(series && seriesRule !== null && chosenRule() && chosenRule() !== seriesRule);
-    if (ruleChanged) body.recurrence = { rrule: chosenRule() };
+    const newRule = series && seriesRule !== null ? chosenRule() : null;
+    const ruleChanged = Boolean(newRule && newRule !== seriesRule);
+    if (ruleChanged) body.recurrence = { rrule: newRule };
     // An occurrence of a repeating schedule: this one, this and the following ones, or all of them?
     let scope;
     const choice = editing ? scopeChoice(schedule, t('scope.legend'), { seriesWide: ruleChanged }) : null;
