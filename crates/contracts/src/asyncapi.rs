@@ -173,6 +173,7 @@ pub fn document() -> String {
             let ty = match f.kind {
                 FieldKind::Int64 => "integer",
                 FieldKind::String | FieldKind::DateTime | FieldKind::Enum(_) => "string",
+                FieldKind::Durations => "array",
             };
             if f.nullable {
                 let _ = writeln!(w, "            type: [{ty}, 'null']");
@@ -188,6 +189,12 @@ pub fn document() -> String {
                 }
                 FieldKind::Enum(values) => {
                     let _ = writeln!(w, "            enum: [{}]", values.join(", "));
+                }
+                FieldKind::Durations => {
+                    let _ = writeln!(w, "            items:");
+                    let _ = writeln!(w, "              type: string");
+                    let _ = writeln!(w, "              format: duration");
+                    let _ = writeln!(w, "            maxItems: 5");
                 }
                 FieldKind::String => {}
             }

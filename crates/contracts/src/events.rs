@@ -136,6 +136,8 @@ pub enum FieldKind {
     DateTime,
     /// One of the listed strings.
     Enum(&'static [&'static str]),
+    /// An array of ISO 8601 durations (`-PT10M`, `PT0S`).
+    Durations,
 }
 
 const fn field(name: &'static str, kind: FieldKind, description: &'static str) -> Field {
@@ -255,6 +257,10 @@ pub struct ScheduleTimeUpcomingState {
     #[serde(with = "instant")]
     pub occurred_at: Timestamp,
     pub idempotent_key: String,
+    /// The schedule's reminders, as offsets from its start (ISO 8601 durations ≤ 0; `PT0S` is the push at
+    /// start). Added by Pinit in Rust; absent from the reference, where a consumer assumes `["PT0S"]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reminders: Option<Vec<String>>,
 }
 
 impl EventPayload for ScheduleTimeUpcomingState {
@@ -271,6 +277,15 @@ impl EventPayload for ScheduleTimeUpcomingState {
         ),
         OCCURRED_AT,
         IDEMPOTENT_KEY,
+        Field {
+            required: false,
+            ..field(
+                "reminders",
+                FieldKind::Durations,
+                "the reminders in effect, as offsets from the start (ISO 8601 durations <= 0, PT0S = at the start; \
+                 Pinit addition; absent from the reference: assume [PT0S])",
+            )
+        },
     ];
     fn example() -> Self {
         ScheduleTimeUpcomingState {
@@ -279,6 +294,7 @@ impl EventPayload for ScheduleTimeUpcomingState {
             new_upcoming_time: example_time(),
             occurred_at: example_time(),
             idempotent_key: EXAMPLE_KEY.into(),
+            reminders: Some(vec!["-PT10M".into(), "PT0S".into()]),
         }
     }
 }

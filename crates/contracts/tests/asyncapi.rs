@@ -14,6 +14,7 @@ fn sample(kind: FieldKind) -> Value {
         FieldKind::String => Value::from("x"),
         FieldKind::DateTime => Value::from("2026-02-08T01:00:00Z"),
         FieldKind::Enum(values) => Value::from(values[0]),
+        FieldKind::Durations => Value::from(vec!["PT0S"]),
     }
 }
 
@@ -51,6 +52,13 @@ fn check<P: EventPayload>() {
                 assert!(values.contains(&v.as_str().unwrap()), "{name}.{}", f.name)
             }
             FieldKind::String => assert!(v.is_string(), "{name}.{}", f.name),
+            FieldKind::Durations => assert!(
+                v.as_array().unwrap().iter().all(|d| d
+                    .as_str()
+                    .is_some_and(|d| d.parse::<jiff::SignedDuration>().is_ok())),
+                "{name}.{}: {v}",
+                f.name
+            ),
         }
     }
     // Only the required fields (plus our extras and an unknown key) are enough to decode.

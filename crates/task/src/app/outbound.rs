@@ -63,6 +63,7 @@ pub(crate) fn outgoing(
                 new_upcoming_time,
                 occurred_at: now,
                 idempotent_key: key.clone(),
+                reminders: None,
             },
             now,
         ),
