@@ -1245,6 +1245,7 @@ fn calibrate(env: &Env) -> Crypto {
         ScheduleId(42),
         "Deep work #42",
         Timestamp::now(),
+        pinit_notification::domain::Slot::planned(pinit_notification::domain::Offset::AT_START),
         &uuid::Uuid::now_v7().to_string().into(),
     );
     let json = message.json();

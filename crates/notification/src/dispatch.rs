@@ -8,8 +8,9 @@
 //! * **Claiming.** Due rows are claimed with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's single
 //!   writer serialises claims). A dispatcher never starts a send later than its lease allows, so a replica that
 //!   re-claims an expired lease cannot overlap with it.
-//! * **Asking the domain.** The catch-up rule, then one batch look-up to the task service per claim: a schedule
-//!   that is gone, started or completed is dropped (`suppressed`); one whose start moved is re-timed.
+//! * **Asking the domain.** The catch-up rule, the members' quiet hours (hold to their end, or drop), then one
+//!   batch look-up to the task service per claim: a schedule that is gone, started or completed is dropped
+//!   (`suppressed`); one whose start moved is re-timed.
 //! * **Sending.** Every device of the owner concurrently, with at most `max_in_flight` requests in flight per
 //!   process; devices already served are skipped on a retry.
 //! * **Recording.** Each device's result, the gone subscriptions, the notification's outcome or its retry — in
@@ -18,6 +19,7 @@
 mod record;
 mod send;
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,7 +33,7 @@ use tracing::Instrument;
 
 use crate::app::{NOTIFY_CHANNEL, Notifications};
 use crate::domain::delivery::{self, CatchUp, Check, Due, Plan};
-use crate::domain::{ScheduleKey, Upcoming, later};
+use crate::domain::{MemberId, QuietHours, QuietVerdict, ScheduleKey, Upcoming, later};
 use crate::push::{PushSetupError, Pusher};
 use crate::store;
 use crate::store::upcoming::Claim;
@@ -333,6 +335,7 @@ impl Dispatcher {
                 CatchUp::Expired(plan) => plans.push(*plan),
             }
         }
+        let pending = self.quiet(pending, now, &mut plans).await?;
         let mut due = self.recheck(pending, now, &mut plans).await;
         if !due.is_empty() {
             self.prepare(&mut due).await?;
@@ -345,6 +348,42 @@ impl Dispatcher {
         }
         self.record(&plans, &mut report).await?;
         Ok(report)
+    }
+
+    /// Applies the owners' quiet hours (one query for the batch); what may go on now, the rest as plans.
+    async fn quiet(
+        &self,
+        pending: Vec<Upcoming>,
+        now: Timestamp,
+        plans: &mut Vec<Plan>,
+    ) -> Result<Vec<Upcoming>, DbError> {
+        if pending.is_empty() {
+            return Ok(pending);
+        }
+        let owners: Vec<MemberId> = pending
+            .iter()
+            .map(|r| r.owner_id)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let quiet: HashMap<MemberId, QuietHours> = {
+            let mut conn = self.app().db().conn().await?;
+            store::quiet_hours::enabled_of(&mut conn, &owners)
+                .await?
+                .into_iter()
+                .collect()
+        };
+        let mut out = Vec::with_capacity(pending.len());
+        for row in pending {
+            let verdict = quiet
+                .get(&row.owner_id)
+                .map_or(QuietVerdict::Send, |q| q.verdict(row.slot, row.due_at));
+            match delivery::quiet(row, verdict, now) {
+                Ok(row) => out.push(row),
+                Err(plan) => plans.push(*plan),
+            }
+        }
+        Ok(out)
     }
 
     /// One look-up to the task service for the whole batch; what is still due, the rest as plans.

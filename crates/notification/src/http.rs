@@ -1,18 +1,20 @@
-//! The notification HTTP surface, reference-compatible: `/v0/push/{vapid, subscribed, subscribe, unsubscribe}`.
-//! The member is the gateway's `X-Member-Id`.
+//! The notification HTTP surface: the reference's `/v0/push/{vapid, subscribed, subscribe, unsubscribe}`, and
+//! Pinit's `/v0/push/quiet-hours` and `/v0/push/reminders/{key}/snooze`. The member is the gateway's
+//! `X-Member-Id`.
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use pinit_kernel::error::FieldError;
 use pinit_kernel::extract::{Field, Json, Query};
 use pinit_kernel::{ApiError, CurrentMember};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::app::{NotificationError, Notifications, SubscribeInput, WebPushInput};
-use crate::domain::MemberId;
+use crate::domain::quiet::format_time;
+use crate::domain::{MemberId, QuietHours, QuietHoursInput};
 
 /// The notification service's OpenAPI document (served at `/openapi.json`).
 pub const OPENAPI: &str = include_str!("../openapi.json");
@@ -23,6 +25,9 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
     ("GET", "/v0/push/subscribed"),
     ("POST", "/v0/push/subscribe"),
     ("POST", "/v0/push/unsubscribe"),
+    ("GET", "/v0/push/quiet-hours"),
+    ("PUT", "/v0/push/quiet-hours"),
+    ("POST", "/v0/push/reminders/{key}/snooze"),
     ("GET", "/openapi.json"),
 ];
 
@@ -36,6 +41,11 @@ pub fn routes(app: Notifications) -> Router {
         .route("/v0/push/subscribed", get(subscribed))
         .route("/v0/push/subscribe", post(subscribe))
         .route("/v0/push/unsubscribe", post(unsubscribe))
+        .route(
+            "/v0/push/quiet-hours",
+            get(quiet_hours).put(set_quiet_hours),
+        )
+        .route("/v0/push/reminders/{key}/snooze", post(snooze))
         .route("/openapi.json", pinit_kernel::http::openapi_route(OPENAPI))
         .with_state(app)
 }
@@ -49,6 +59,7 @@ impl From<NotificationError> for ApiError {
                     .map(|p| FieldError::new(p.field, p.value, p.reason))
                     .collect(),
             ),
+            NotificationError::NotFound(what) => ApiError::not_found(format!("no such {what}")),
             NotificationError::Db(e) => ApiError::from(e),
         }
     }
@@ -164,4 +175,83 @@ async fn unsubscribe(
 ) -> Result<(), ApiError> {
     app.unsubscribe(member, body.device_id.as_deref()).await?;
     Ok(())
+}
+
+/// Quiet hours as the API shows and takes them.
+#[derive(Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct QuietHoursBody {
+    enabled: Option<bool>,
+    start: Option<String>,
+    end: Option<String>,
+    zone_id: Option<String>,
+    mode: Option<String>,
+    include_at_start: Option<bool>,
+}
+
+impl From<QuietHours> for QuietHoursBody {
+    fn from(q: QuietHours) -> Self {
+        Self {
+            enabled: Some(q.enabled),
+            start: Some(format_time(q.start)),
+            end: Some(format_time(q.end)),
+            zone_id: Some(q.zone_id),
+            mode: Some(q.mode.as_str().to_string()),
+            include_at_start: Some(q.include_at_start),
+        }
+    }
+}
+
+/// `GET /v0/push/quiet-hours`: the member's quiet hours (off until set).
+async fn quiet_hours(
+    State(app): State<Notifications>,
+    CurrentMember(member): CurrentMember<MemberId>,
+) -> Result<Json<QuietHoursBody>, ApiError> {
+    Ok(Json(app.quiet_hours(member).await?.into()))
+}
+
+/// `PUT /v0/push/quiet-hours`: `{enabled, start, end, zoneId, mode, includeAtStart}`; 200 with what is stored.
+async fn set_quiet_hours(
+    State(app): State<Notifications>,
+    CurrentMember(member): CurrentMember<MemberId>,
+    Json(body): Json<QuietHoursBody>,
+) -> Result<Json<QuietHoursBody>, ApiError> {
+    let input = QuietHoursInput {
+        enabled: body.enabled,
+        start: body.start,
+        end: body.end,
+        zone_id: body.zone_id,
+        mode: body.mode,
+        include_at_start: body.include_at_start,
+    };
+    Ok(Json(app.set_quiet_hours(member, input).await?.into()))
+}
+
+#[derive(Deserialize)]
+struct SnoozeBody {
+    minutes: Option<i64>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SnoozedBody {
+    key: String,
+    due_at: String,
+}
+
+/// `POST /v0/push/reminders/{key}/snooze`: `{minutes}` (5 to 120) → 202 `{key, dueAt}`.
+async fn snooze(
+    State(app): State<Notifications>,
+    CurrentMember(member): CurrentMember<MemberId>,
+    Path(key): Path<String>,
+    Json(body): Json<SnoozeBody>,
+) -> Result<(StatusCode, Json<SnoozedBody>), ApiError> {
+    let snoozed = app.snooze(member, &key, body.minutes).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(SnoozedBody {
+            key: snoozed.key.to_string(),
+            due_at: snoozed.due_at.to_string(),
+        }),
+    ))
 }

@@ -14,7 +14,7 @@ use pinit_messaging::{ConsumerConfig, Handler, HandlerError, Inbox, IncomingEven
 use crate::app::{ApplyError, Notifications};
 use crate::domain::{
     Applied, MemberId, NotificationKey, ScheduleChange, ScheduleEvent, ScheduleId, ScheduleKey,
-    truncate_to_micros,
+    reminder, truncate_to_micros,
 };
 
 impl ScheduleChange {
@@ -56,6 +56,9 @@ struct EventHead {
     new_upcoming_time: Option<Timestamp>,
     #[serde(default)]
     aggregate_version: Option<i64>,
+    /// Reminder offsets (ISO 8601); absent from the reference's producers.
+    #[serde(default)]
+    reminders: Option<Vec<String>>,
 }
 
 fn optional_instant<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
@@ -67,6 +70,8 @@ fn optional_instant<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Tim
 /// Reads an incoming event of kind `change` (a payload that does not decode is dead-lettered).
 fn read(change: ScheduleChange, event: &IncomingEvent) -> Result<ScheduleEvent, HandlerError> {
     let head: EventHead = event.decode()?;
+    let reminders = reminder::offsets(head.reminders.as_deref())
+        .map_err(|e| HandlerError::permanent(e.to_string()))?;
     Ok(ScheduleEvent {
         change,
         schedule: ScheduleKey {
@@ -81,6 +86,7 @@ fn read(change: ScheduleChange, event: &IncomingEvent) -> Result<ScheduleEvent, 
             .or(head.aggregate_version),
         occurred_at: event.occurred_at.map(truncate_to_micros),
         new_start: head.new_upcoming_time,
+        reminders,
     })
 }
 

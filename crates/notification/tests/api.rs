@@ -441,6 +441,7 @@ async fn the_openapi_document_lists_every_route(backend: Backend) {
     for (method, path) in pinit_notification::http::ENDPOINTS {
         let res = match *method {
             "GET" => app.get(path, Some("1")).await,
+            "PUT" => app.put(path, Some("1"), json!({})).await,
             _ => app.post(path, Some("1"), json!({})).await,
         };
         assert!(

@@ -57,6 +57,9 @@ async fn a_due_notification_is_encrypted_signed_and_delivered_once(backend: Back
                 "scheduleTitle": "딥 워크",
                 "scheduleStartTime": pinit_notification::domain::format_start_time(start),
                 "idempotentKey": key,
+                "reminderOffset": "PT0S",
+                "snooze": "0",
+                "actions": "start,snooze",
             })
         );
         let claims = push.vapid.as_ref().expect("a valid VAPID JWT");

@@ -1,4 +1,4 @@
-//! Applying a schedule event to the schedule's pending notification, inside the consumer's transaction: lock the
+//! Applying a schedule event to the schedule's pending notifications, inside the consumer's transaction: lock the
 //! schedule's watermark, let [`crate::domain::arming`] decide, carry the decision out, save the watermark, and
 //! wake the dispatchers when something is now due at a new time.
 
@@ -24,6 +24,18 @@ pub enum ApplyError {
     Db(#[from] DbError),
 }
 
+/// Tells every replica's dispatcher, at commit, that a notification is due at a new time (PostgreSQL
+/// `NOTIFY`; on SQLite the one process's [`pinit_kernel::WakeSignal`] does it).
+pub(crate) async fn announce_armed(tx: &mut Tx, backend: Backend) -> Result<(), DbError> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(NOTIFY_CHANNEL)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Counts one schedule event in `pinit_notification_events_total` — also one its inbox skipped as stale
 /// before it reached [`Notifications::apply`].
 pub(crate) fn count(change: ScheduleChange, applied: Applied) {
@@ -43,13 +55,7 @@ impl Notifications {
             let applied = self.carry_out(tx, event, &decision).await?;
             store::watermarks::save(tx, schedule_id, &watermark, now).await?;
             if applied.armed() {
-                if db.backend() == Backend::Postgres {
-                    sqlx::query("SELECT pg_notify($1, '')")
-                        .bind(NOTIFY_CHANNEL)
-                        .execute(&mut **tx)
-                        .await
-                        .map_err(DbError::from)?;
-                }
+                announce_armed(tx, db.backend()).await?;
                 self.inner.signal.wake();
             }
             applied
@@ -62,7 +68,7 @@ impl Notifications {
         Ok(applied)
     }
 
-    /// What the event means for the schedule's pending notification (the task service is asked only to re-arm
+    /// What the event means for the schedule's pending notifications (the task service is asked only to re-arm
     /// after a cancel, when nothing is pending).
     async fn decide(
         &self,
@@ -78,17 +84,28 @@ impl Notifications {
                 let start = event.new_start.ok_or(ApplyError::Malformed(
                     "schedule.time.upcoming.updated without newUpcomingTime",
                 ))?;
-                let pending = store::upcoming::get(tx, schedule_id).await?;
-                arming::on_upcoming(event, start, pending.as_ref(), watermark, now, grace)
+                let pending = store::upcoming::of_schedule(tx, schedule_id).await?;
+                let fired = store::outcomes::fired_offsets(tx, schedule_id, start).await?;
+                arming::on_upcoming(event, start, &pending, &fired, now, grace)
             }
             ScheduleChange::Started | ScheduleChange::Completed | ScheduleChange::Deleted => {
                 arming::on_stop(event.change)
             }
             ScheduleChange::Canceled => {
-                let pending = store::upcoming::get(tx, schedule_id).await?;
-                match arming::on_canceled(pending.as_ref()) {
+                let pending = store::upcoming::of_schedule(tx, schedule_id).await?;
+                match arming::on_canceled(&pending) {
                     Some(decision) => decision,
-                    None => arming::rearm(event, self.look_up(event).await, watermark, now, grace),
+                    None => {
+                        let lookup = self.look_up(event).await;
+                        let fired = match &lookup {
+                            Lookup::Found(basics) => {
+                                store::outcomes::fired_offsets(tx, schedule_id, basics.start_time)
+                                    .await?
+                            }
+                            _ => Vec::new(),
+                        };
+                        arming::rearm(event, lookup, watermark, &fired, now, grace)
+                    }
                 }
             }
         })
@@ -122,20 +139,31 @@ impl Notifications {
         decision: &Decision,
     ) -> Result<Applied, DbError> {
         let now = self.now();
+        let schedule_id = event.schedule.schedule_id;
         match &decision.arming {
-            Arming::Arm(arm) => {
-                store::upcoming::arm(tx, arm, now).await?;
-                if let Some(old) = &arm.supersedes {
-                    store::deliveries::abandon_retries(tx, old, "moved", now).await?;
+            Arming::Change {
+                arm,
+                remove,
+                reason,
+            } => {
+                let mut removed = false;
+                for slot in remove {
+                    if let Some(old) = store::upcoming::remove(tx, schedule_id, *slot).await? {
+                        store::deliveries::abandon_retries(tx, &old, reason, now).await?;
+                        removed = true;
+                    }
                 }
-                Ok(decision.applied(false))
+                for arm in arm {
+                    store::upcoming::arm(tx, arm, now).await?;
+                }
+                Ok(decision.applied(removed))
             }
             Arming::Disarm { reason } => {
-                let removed = store::upcoming::disarm(tx, event.schedule.schedule_id).await?;
-                if let Some(old) = &removed {
+                let removed = store::upcoming::disarm(tx, schedule_id).await?;
+                for old in &removed {
                     store::deliveries::abandon_retries(tx, old, reason, now).await?;
                 }
-                Ok(decision.applied(removed.is_some()))
+                Ok(decision.applied(!removed.is_empty()))
             }
             Arming::Keep => Ok(decision.applied(false)),
         }

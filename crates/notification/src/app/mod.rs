@@ -4,10 +4,12 @@
 //!
 //! * [`subscriptions`] — subscribe, unsubscribe, "is this device subscribed?".
 //! * [`arming`] — a schedule event, applied under the schedule's watermark lock ([`crate::domain::arming`]).
+//! * [`reminders`] — quiet hours, and snoozing a reminder from a device.
 //! * [`housekeeping`] — pruning idle subscriptions and old records.
 
 pub mod arming;
 pub mod housekeeping;
+pub mod reminders;
 pub mod subscriptions;
 
 use std::sync::Arc;
@@ -23,6 +25,7 @@ use crate::vapid::VapidKey;
 
 pub(crate) use arming::count;
 pub use arming::{ApplyError, NOTIFY_CHANNEL};
+pub use reminders::Snoozed;
 pub use subscriptions::{SubscribeInput, WebPushInput};
 
 /// Why a use case refused or failed. [`crate::http`] maps each to a status.
@@ -30,6 +33,9 @@ pub use subscriptions::{SubscribeInput, WebPushInput};
 pub enum NotificationError {
     #[error("invalid input")]
     Invalid(Vec<Invalid>),
+    /// The member has no such thing (the reminder to snooze, its schedule).
+    #[error("no such {0}")]
+    NotFound(&'static str),
     #[error(transparent)]
     Db(#[from] DbError),
 }

@@ -1,6 +1,7 @@
 //! Recording a batch: one transaction, multi-row statements. Every send's result first (whatever becomes of
 //! its notification, the sends happened), then the finished notifications and their outcomes, then the
-//! releases. The schedules' watermark rows are locked first, in the order the event handlers take them.
+//! releases. The schedules' watermark rows are locked first, in the order the event handlers take them (the
+//! outcomes are what a later event re-announcing the same start checks, under that lock).
 
 use std::collections::HashSet;
 
@@ -9,7 +10,7 @@ use pinit_kernel::db::{DbError, Tx};
 
 use super::{Dispatcher, RoundReport};
 use crate::domain::delivery::removes_after_refusals;
-use crate::domain::{OutcomeRecord, Plan, ScheduleId, SendResults, Upcoming};
+use crate::domain::{NotificationKey, OutcomeRecord, Plan, ScheduleId, SendResults, Upcoming};
 use crate::store;
 use crate::store::upcoming::Release;
 
@@ -33,9 +34,7 @@ impl Dispatcher {
         let finishing: Vec<_> = plans
             .iter()
             .filter_map(|p| match p {
-                Plan::Finish { upcoming, .. } => {
-                    Some((upcoming.schedule_id, &upcoming.idempotent_key))
-                }
+                Plan::Finish { upcoming, .. } => Some(&upcoming.idempotent_key),
                 _ => None,
             })
             .collect();
@@ -50,12 +49,6 @@ impl Dispatcher {
             }
         }
         store::outcomes::record(&mut tx, &outcomes).await?;
-        let fired: Vec<(ScheduleId, Timestamp)> = outcomes
-            .iter()
-            .filter(|o| o.outcome.marks_fired())
-            .map(|o| (o.schedule_id, o.start_at))
-            .collect();
-        store::watermarks::mark_fired_many(&mut tx, &fired, now).await?;
         tx.commit().await?;
         // A retry or re-timing may be due before what the loop computed: look again.
         if report.released > 0 {
@@ -72,20 +65,21 @@ impl Dispatcher {
         &self,
         tx: &mut Tx,
         plan: &Plan,
-        finished: &HashSet<ScheduleId>,
+        finished: &HashSet<NotificationKey>,
         now: Timestamp,
         report: &mut RoundReport,
     ) -> Result<Option<OutcomeRecord>, DbError> {
         match plan {
             Plan::Finish {
                 upcoming, outcome, ..
-            } if finished.contains(&upcoming.schedule_id) => {
+            } if finished.contains(&upcoming.idempotent_key) => {
                 report.finished += 1;
                 return finish(tx, upcoming, outcome, now).await.map(Some);
             }
             Plan::Release {
                 upcoming,
                 next_attempt_at,
+                due_at,
                 confirmed,
                 ..
             } => {
@@ -93,6 +87,7 @@ impl Dispatcher {
                     upcoming,
                     owner: &self.inner.id,
                     next_attempt_at: *next_attempt_at,
+                    due_at: *due_at,
                     confirmed: confirmed.as_ref(),
                 };
                 if store::upcoming::release(tx, release, now).await? {

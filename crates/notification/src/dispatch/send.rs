@@ -72,7 +72,7 @@ impl Dispatcher {
         });
         let futures = sends
             .map(|(di, vi, subscription)| {
-                let (message, start) = (Arc::clone(&due[di].message), due[di].start);
+                let (message, due_at) = (Arc::clone(&due[di].message), due[di].due_at);
                 async move {
                     let Ok(_permit) = self.inner.permits.acquire().await else {
                         return (di, vi, None);
@@ -80,7 +80,7 @@ impl Dispatcher {
                     if Instant::now() >= deadline {
                         return (di, vi, None);
                     }
-                    let ttl = delivery::ttl(start, clock.now(), grace);
+                    let ttl = delivery::ttl(due_at, clock.now(), grace);
                     let send = self.inner.pusher.send(&subscription.target, &message, ttl);
                     let span = push_span(&subscription);
                     let outcome = send.instrument(span.clone()).await;
@@ -100,7 +100,7 @@ impl Dispatcher {
                         .increment(1);
                     if let SendOutcome::Sent { .. } = outcome {
                         sent += 1;
-                        let late = at.duration_since(d.start).as_secs_f64().max(0.0);
+                        let late = at.duration_since(d.due_at).as_secs_f64().max(0.0);
                         metrics::histogram!("pinit_push_lateness_seconds").record(late);
                     } else {
                         tracing::info!(schedule_id = %d.upcoming.schedule_id, device = %device.subscription.device_id, kind, outcome = outcome.label(), reason = outcome.reason().unwrap_or(""), "push not delivered");

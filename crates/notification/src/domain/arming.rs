@@ -1,21 +1,25 @@
-//! Arming: how schedule events keep each schedule's one pending notification ("your schedule is starting").
+//! Arming: how schedule events keep each schedule's pending notifications — one per reminder slot
+//! ([`super::reminder`]): "starts in 10 minutes", "your schedule is starting".
 //!
-//! * `schedule.time.upcoming.updated` arms it at the new start (or moves it there); a start already past the
-//!   grace window, or the very start whose notification already went out, disarms it instead.
-//! * `schedule.state.started`, `…completed` and `schedule.deleted` disarm it.
-//! * `schedule.state.canceled` makes the schedule NOT_STARTED again: it is armed again at the start the task
-//!   service reports — unresolved, due at once, when the task service cannot answer (the dispatcher confirms
-//!   the start before it sends).
+//! * `schedule.time.upcoming.updated` arms one notification per reminder offset the event lists (the at-start
+//!   push when it lists none) at start + offset, moves them when the start changed, and removes the ones whose
+//!   offset left the list; an offset already past the grace window, or whose notification for this very start
+//!   already went out, is not armed again.
+//! * `schedule.state.started`, `…completed` and `schedule.deleted` disarm them all, snoozes included.
+//! * `schedule.state.canceled` makes the schedule NOT_STARTED again: with nothing pending, the reminders of the
+//!   last upcoming event are armed again at the start the task service reports — unresolved, due at once,
+//!   when the task service cannot answer (the dispatcher confirms the start before it sends).
 //!
 //! Events of one schedule arrive on five queues, so they can overtake each other. A per-schedule
-//! [`Watermark`] (newest aggregate version, else `occurredAt`; a deleted schedule stays deleted; the start
-//! that last fired) makes a late or repeated event change nothing.
+//! [`Watermark`] (newest aggregate version, else `occurredAt`; a deleted schedule stays deleted; the
+//! reminders last announced) makes a late or repeated event change nothing.
 
 use std::time::Duration;
 
 use jiff::Timestamp;
 
 use super::message::same_start;
+use super::reminder::{Offset, ReminderKey, Slot};
 use super::schedule::{ScheduleBasics, ScheduleKey};
 use super::{MemberId, NotificationKey, ScheduleId, later};
 
@@ -50,7 +54,7 @@ impl ScheduleChange {
         }
     }
 
-    /// Why a pending notification is dropped on this event (what its retrying devices record).
+    /// Why pending notifications are dropped on this event (what their retrying devices record).
     fn stop_reason(self) -> &'static str {
         match self {
             ScheduleChange::Started => "the schedule started",
@@ -66,16 +70,18 @@ impl ScheduleChange {
 pub struct ScheduleEvent {
     pub change: ScheduleChange,
     pub schedule: ScheduleKey,
-    /// The event id: the key of a notification this event arms (it travels as `idempotentKey`).
+    /// The event id: the root of the keys of the notifications this event arms ([`ReminderKey`]).
     pub id: NotificationKey,
     /// The aggregate version after the change (our producers send it; the reference's do not).
     pub version: Option<i64>,
     pub occurred_at: Option<Timestamp>,
     /// `newUpcomingTime` of `schedule.time.upcoming.updated`.
     pub new_start: Option<Timestamp>,
+    /// The reminder offsets of `schedule.time.upcoming.updated` (the at-start push when it names none).
+    pub reminders: Vec<Offset>,
 }
 
-/// The pending notification of a schedule.
+/// A pending notification of a schedule: one reminder slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upcoming {
     pub schedule_id: ScheduleId,
@@ -83,11 +89,16 @@ pub struct Upcoming {
     pub title: String,
     /// The start it announces.
     pub start_at: Timestamp,
+    /// Which reminder of the schedule it is.
+    pub slot: Slot,
+    /// When it is meant to go out: start + offset, a snooze's end, or the end of the quiet hours holding it.
+    /// The grace window runs from here.
+    pub due_at: Timestamp,
     /// False while the start is not confirmed (re-armed while the task service did not answer).
     pub resolved: bool,
-    /// The event id that armed it: the same on every send of it.
+    /// Its key ([`ReminderKey`]): the same on every send of it.
     pub idempotent_key: NotificationKey,
-    /// When a dispatcher should look at it next: the start, or a retry.
+    /// When a dispatcher should look at it next: `due_at`, or a retry.
     pub next_attempt_at: Timestamp,
     /// Claims so far.
     pub attempts: i64,
@@ -96,13 +107,13 @@ pub struct Upcoming {
 }
 
 /// The newest event applied to a schedule, and what it left behind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Watermark {
     pub version: Option<i64>,
     pub occurred_at: Option<Timestamp>,
     pub deleted: bool,
-    /// The start of the last notification that went out (or was dropped as too late).
-    pub fired_start_at: Option<Timestamp>,
+    /// The reminder offsets the last upcoming event named (`None`: none seen; the at-start push).
+    pub reminders: Option<Vec<Offset>>,
 }
 
 impl Watermark {
@@ -128,15 +139,19 @@ impl Watermark {
         }
         self.version = newest(self.version, event.version);
         self.occurred_at = newest(self.occurred_at, event.occurred_at);
-        if event.change == ScheduleChange::Deleted {
-            self.deleted = true;
+        match event.change {
+            ScheduleChange::Deleted => self.deleted = true,
+            ScheduleChange::UpcomingUpdated => self.reminders = Some(event.reminders.clone()),
+            _ => {}
         }
         true
     }
 
-    /// Whether the notification for `start` already went out.
-    pub fn fired(&self, start: Timestamp) -> bool {
-        self.fired_start_at.is_some_and(|f| same_start(f, start))
+    /// The reminders to arm again after a cancel.
+    pub fn reminders(&self) -> Vec<Offset> {
+        self.reminders
+            .clone()
+            .unwrap_or_else(|| vec![Offset::AT_START])
     }
 }
 
@@ -147,9 +162,16 @@ fn newest<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
     }
 }
 
-/// A start too old to notify about: beyond the grace window, or the very start that already fired.
-pub fn too_late(start: Timestamp, watermark: &Watermark, now: Timestamp, grace: Duration) -> bool {
-    watermark.fired(start) || later(start, grace) < now
+/// A reminder too old to send: past the grace window, or the one whose notification for this start already
+/// went out (`fired`: the offsets that went out for `start`).
+pub fn too_late(
+    offset: Offset,
+    start: Timestamp,
+    fired: &[Offset],
+    now: Timestamp,
+    grace: Duration,
+) -> bool {
+    fired.contains(&offset) || later(offset.due(start), grace) < now
 }
 
 /// What an event did (logs, metrics, tests).
@@ -163,7 +185,7 @@ pub enum Applied {
     ArmedUnresolved,
     /// Older than what was already applied to the schedule, or about a deleted schedule.
     Stale,
-    /// The start is already past the grace window, or its notification already went out.
+    /// Every reminder is already past the grace window, or its notification already went out.
     TooLate,
     /// The schedule does not exist (any more).
     Gone,
@@ -193,25 +215,46 @@ impl Applied {
     }
 }
 
-/// Arm (or re-arm) a schedule's notification: due at `due`, keyed by the arming event, no claim, no attempts.
+/// Arm (or re-arm) one reminder slot of a schedule: due at `due`, keyed by the arming event and the slot, no
+/// claim, no attempts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Arm {
     pub schedule: ScheduleKey,
-    /// `""` keeps the title stored with the pending notification (events carry none).
+    /// `""` keeps the title stored with the schedule's pending notifications (events carry none).
     pub title: String,
     pub start_at: Timestamp,
+    pub slot: Slot,
     pub resolved: bool,
     pub idempotent_key: NotificationKey,
     pub due: Timestamp,
-    /// The pending notification this one replaces: its devices waiting for a retry give up ("moved").
-    pub supersedes: Option<NotificationKey>,
 }
 
-/// What to do with a schedule's pending notification.
+impl Arm {
+    fn new(event: &ScheduleEvent, title: String, start_at: Timestamp, slot: Slot) -> Self {
+        Self {
+            schedule: event.schedule,
+            title,
+            start_at,
+            slot,
+            resolved: true,
+            idempotent_key: ReminderKey::new(&event.id, slot).key(),
+            due: slot.offset.due(start_at),
+        }
+    }
+}
+
+/// What to do with a schedule's pending notifications.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Arming {
-    Arm(Arm),
-    /// Remove the pending notification, if there is one; its devices waiting for a retry give up with `reason`.
+    /// Remove the pending notifications in `remove` (their devices waiting for a retry give up with `reason`),
+    /// then arm `arm`.
+    Change {
+        arm: Vec<Arm>,
+        remove: Vec<Slot>,
+        reason: &'static str,
+    },
+    /// Remove every pending notification of the schedule; their devices waiting for a retry give up with
+    /// `reason`.
     Disarm {
         reason: &'static str,
     },
@@ -240,47 +283,73 @@ impl Decision {
     }
 }
 
-/// `schedule.time.upcoming.updated` with the new `start`.
+/// `schedule.time.upcoming.updated` with the new `start`: `pending` are the schedule's pending notifications,
+/// `fired` the offsets whose notification for `start` already went out.
 pub fn on_upcoming(
     event: &ScheduleEvent,
     start: Timestamp,
-    pending: Option<&Upcoming>,
-    watermark: &Watermark,
+    pending: &[Upcoming],
+    fired: &[Offset],
     now: Timestamp,
     grace: Duration,
 ) -> Decision {
-    if too_late(start, watermark, now, grace) {
-        // Moved into the past (beyond the grace window), or re-announcing a start that already fired.
-        return Decision::new(
-            Arming::Disarm {
-                reason: "moved into the past",
-            },
-            Applied::TooLate,
-        );
+    let wanted: Vec<Offset> = event
+        .reminders
+        .iter()
+        .copied()
+        .filter(|o| !too_late(*o, start, fired, now, grace))
+        .collect();
+    let mut to_arm = wanted.clone();
+    let mut remove = Vec::new();
+    for p in pending {
+        let same = p.resolved && same_start(p.start_at, start);
+        let kept = if p.slot.is_snooze() {
+            same
+        } else {
+            same && wanted.contains(&p.slot.offset)
+        };
+        if kept {
+            to_arm.retain(|o| p.slot.is_snooze() || *o != p.slot.offset);
+        } else {
+            remove.push(p.slot);
+        }
     }
-    if let Some(p) = pending
-        && p.resolved
-        && same_start(p.start_at, start)
-    {
-        return Decision::new(Arming::Keep, Applied::Unchanged);
-    }
-    let arm = Arm {
-        schedule: event.schedule,
-        title: String::new(),
-        start_at: start,
-        resolved: true,
-        idempotent_key: event.id.clone(),
-        due: start,
-        supersedes: pending
-            .map(|p| p.idempotent_key.clone())
-            .filter(|key| *key != event.id),
-    };
-    let applied = if pending.is_some() {
-        Applied::Moved
+    let arm: Vec<Arm> = to_arm
+        .into_iter()
+        .map(|o| Arm::new(event, String::new(), start, Slot::planned(o)))
+        .collect();
+    let applied = if !arm.is_empty() {
+        if pending.is_empty() {
+            Applied::Armed
+        } else {
+            Applied::Moved
+        }
+    } else if wanted.is_empty() && !event.reminders.is_empty() {
+        Applied::TooLate
+    } else if !remove.is_empty() {
+        Applied::Removed
     } else {
-        Applied::Armed
+        Applied::Unchanged
     };
-    Decision::new(Arming::Arm(arm), applied)
+    if arm.is_empty() && remove.is_empty() {
+        return Decision::new(Arming::Keep, applied);
+    }
+    let moved = pending.iter().any(|p| !same_start(p.start_at, start));
+    let reason = if wanted.is_empty() && !event.reminders.is_empty() {
+        "moved into the past"
+    } else if moved {
+        "moved"
+    } else {
+        "the reminder was removed"
+    };
+    Decision::new(
+        Arming::Change {
+            arm,
+            remove,
+            reason,
+        },
+        applied,
+    )
 }
 
 /// `schedule.state.started`, `…completed`, `schedule.deleted`: no notification for this schedule.
@@ -302,44 +371,62 @@ pub enum Lookup {
     Failed,
 }
 
-/// `schedule.state.canceled`: the schedule is NOT_STARTED again. A pending notification stays as it is;
-/// `None` when there is none: then the task service is asked where the schedule starts, and [`rearm`] decides.
-pub fn on_canceled(pending: Option<&Upcoming>) -> Option<Decision> {
-    pending.map(|_| Decision::new(Arming::Keep, Applied::Unchanged))
+/// `schedule.state.canceled`: the schedule is NOT_STARTED again. Pending notifications stay as they are;
+/// `None` when there are none: then the task service is asked where the schedule starts, and [`rearm`] decides.
+pub fn on_canceled(pending: &[Upcoming]) -> Option<Decision> {
+    (!pending.is_empty()).then(|| Decision::new(Arming::Keep, Applied::Unchanged))
 }
 
-/// Re-arms a canceled schedule's notification from what the task service said (`lookup`).
+/// Re-arms a canceled schedule's reminders (the watermark's) from what the task service said (`lookup`);
+/// `fired` as for [`on_upcoming`], for the start the task service reported.
 pub fn rearm(
     event: &ScheduleEvent,
     lookup: Lookup,
     watermark: &Watermark,
+    fired: &[Offset],
     now: Timestamp,
     grace: Duration,
 ) -> Decision {
-    let arm = |title: String, start_at: Timestamp, resolved: bool| Arm {
-        schedule: event.schedule,
-        title,
-        start_at,
-        resolved,
-        idempotent_key: event.id.clone(),
-        due: start_at,
-        supersedes: None,
+    let offsets = watermark.reminders();
+    let change = |arm: Vec<Arm>| Arming::Change {
+        arm,
+        remove: Vec::new(),
+        reason: "superseded",
     };
     match lookup {
-        Lookup::Found(basics) if too_late(basics.start_time, watermark, now, grace) => {
-            Decision::new(Arming::Keep, Applied::TooLate)
+        Lookup::Found(basics) => {
+            let arm: Vec<Arm> = offsets
+                .into_iter()
+                .filter(|o| !too_late(*o, basics.start_time, fired, now, grace))
+                .map(|o| {
+                    Arm::new(
+                        event,
+                        basics.title.clone(),
+                        basics.start_time,
+                        Slot::planned(o),
+                    )
+                })
+                .collect();
+            if arm.is_empty() {
+                Decision::new(Arming::Keep, Applied::TooLate)
+            } else {
+                Decision::new(change(arm), Applied::Armed)
+            }
         }
-        Lookup::Found(basics) => Decision::new(
-            Arming::Arm(arm(basics.title, basics.start_time, true)),
-            Applied::Armed,
-        ),
         Lookup::Missing => Decision::new(Arming::Keep, Applied::Gone),
-        // Do not hold the event (and its transaction) hostage to the task service: arm it unresolved, due now;
-        // the dispatcher confirms the start time with its batch look-up and re-times it.
-        Lookup::Failed => Decision::new(
-            Arming::Arm(arm(String::new(), now, false)),
-            Applied::ArmedUnresolved,
-        ),
+        // Do not hold the event (and its transaction) hostage to the task service: arm them unresolved, due
+        // now; the dispatcher confirms the start time with its batch look-up and re-times each.
+        Lookup::Failed => {
+            let arm = offsets
+                .into_iter()
+                .map(|o| Arm {
+                    resolved: false,
+                    due: now,
+                    ..Arm::new(event, String::new(), now, Slot::planned(o))
+                })
+                .collect();
+            Decision::new(change(arm), Applied::ArmedUnresolved)
+        }
     }
 }
 
@@ -349,6 +436,10 @@ mod tests {
 
     fn at(s: &str) -> Timestamp {
         s.parse().unwrap()
+    }
+
+    fn offset(seconds: i64) -> Offset {
+        Offset::from_seconds(seconds).unwrap()
     }
 
     fn event(change: ScheduleChange, id: &str) -> ScheduleEvent {
@@ -362,20 +453,40 @@ mod tests {
             version: None,
             occurred_at: None,
             new_start: None,
+            reminders: vec![Offset::AT_START],
         }
     }
 
-    fn pending(start: Timestamp, key: &str) -> Upcoming {
+    fn pending(start: Timestamp, key: &str, slot: Slot) -> Upcoming {
         Upcoming {
             schedule_id: ScheduleId(7),
             owner_id: MemberId(3),
             title: "t".into(),
             start_at: start,
+            slot,
+            due_at: slot.offset.due(start),
             resolved: true,
             idempotent_key: NotificationKey::from(key),
             next_attempt_at: start,
             attempts: 0,
             lease_owner: None,
+        }
+    }
+
+    fn armed(d: &Decision) -> Vec<(Slot, Timestamp, String)> {
+        match &d.arming {
+            Arming::Change { arm, .. } => arm
+                .iter()
+                .map(|a| (a.slot, a.due, a.idempotent_key.to_string()))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn removed(d: &Decision) -> Vec<Slot> {
+        match &d.arming {
+            Arming::Change { remove, .. } => remove.clone(),
+            _ => Vec::new(),
         }
     }
 
@@ -415,57 +526,129 @@ mod tests {
     }
 
     #[test]
+    fn the_watermark_remembers_the_last_reminders_for_a_re_arm() {
+        let mut wm = Watermark::default();
+        assert_eq!(wm.reminders(), [Offset::AT_START]);
+        let mut e = event(ScheduleChange::UpcomingUpdated, "u");
+        e.reminders = vec![offset(-600), Offset::AT_START];
+        assert!(wm.admit(&e));
+        assert!(wm.admit(&event(ScheduleChange::Canceled, "c")));
+        assert_eq!(wm.reminders(), [offset(-600), Offset::AT_START]);
+    }
+
+    #[test]
     fn upcoming_arms_moves_keeps_or_drops() {
         let now = at("2026-02-08T00:00:00Z");
         let start = at("2026-02-08T01:00:00Z");
         let e = event(ScheduleChange::UpcomingUpdated, "e2");
-        let wm = Watermark::default();
-        let d = on_upcoming(&e, start, None, &wm, now, GRACE);
+        let at_start = Slot::planned(Offset::AT_START);
+        let d = on_upcoming(&e, start, &[], &[], now, GRACE);
         assert_eq!(d.applied(false), Applied::Armed);
-        let Arming::Arm(arm) = &d.arming else {
-            panic!("{d:?}")
-        };
-        assert_eq!((arm.start_at, arm.due, arm.resolved), (start, start, true));
-        assert_eq!(arm.supersedes, None);
+        assert_eq!(armed(&d), [(at_start, start, "e2".to_string())]);
 
-        // The same start again: nothing to do. Another start: moved, the old key's retries give up.
-        let same = pending(start, "e1");
+        // The same start again: nothing to do. Another start: moved, the old one removed first.
+        let same = pending(start, "e1", at_start);
         assert_eq!(
-            on_upcoming(&e, start, Some(&same), &wm, now, GRACE).arming,
+            on_upcoming(&e, start, std::slice::from_ref(&same), &[], now, GRACE).arming,
             Arming::Keep
         );
+        let later_start = start + jiff::SignedDuration::from_hours(1);
         let moved = on_upcoming(
             &e,
-            start + jiff::SignedDuration::from_hours(1),
-            Some(&same),
-            &wm,
+            later_start,
+            std::slice::from_ref(&same),
+            &[],
             now,
             GRACE,
         );
         assert_eq!(moved.applied(false), Applied::Moved);
-        let Arming::Arm(arm) = moved.arming else {
-            panic!()
-        };
-        assert_eq!(arm.supersedes, Some(NotificationKey::from("e1")));
+        assert_eq!(removed(&moved), [at_start]);
+        assert_eq!(armed(&moved), [(at_start, later_start, "e2".to_string())]);
 
-        // Past the grace window, or the start that already fired: disarm.
+        // Past the grace window, or the start that already fired: nothing armed, the pending one removed.
         let past = on_upcoming(
             &e,
             now - jiff::SignedDuration::from_mins(11),
-            None,
-            &wm,
+            &[],
+            &[],
             now,
             GRACE,
         );
         assert_eq!(past.applied(false), Applied::TooLate);
-        let fired = Watermark {
-            fired_start_at: Some(start),
-            ..wm
-        };
-        assert!(matches!(
-            on_upcoming(&e, start, None, &fired, now, GRACE).arming,
-            Arming::Disarm { .. }
-        ));
+        assert_eq!(past.arming, Arming::Keep);
+        let fired = on_upcoming(&e, start, &[same], &[Offset::AT_START], now, GRACE);
+        assert_eq!(fired.applied(false), Applied::TooLate);
+        assert_eq!(removed(&fired), [at_start]);
+    }
+
+    #[test]
+    fn each_offset_is_its_own_slot_with_its_own_key() {
+        let now = at("2026-02-08T00:00:00Z");
+        let start = at("2026-02-08T01:00:00Z");
+        let mut e = event(ScheduleChange::UpcomingUpdated, "ev");
+        e.reminders = vec![offset(-3600), offset(-600), Offset::AT_START];
+        let d = on_upcoming(&e, start, &[], &[], now, GRACE);
+        assert_eq!(
+            armed(&d),
+            [
+                (Slot::planned(offset(-3600)), now, "ev:-PT1H".to_string()),
+                (
+                    Slot::planned(offset(-600)),
+                    at("2026-02-08T00:50:00Z"),
+                    "ev:-PT10M".to_string()
+                ),
+                (Slot::planned(Offset::AT_START), start, "ev".to_string()),
+            ]
+        );
+        // Only the offsets that changed are touched: -PT1H already went out and -PT10M is pending for this
+        // start; PT0S left the list, -PT5M joined it. A snooze for the same start stays.
+        let ten = pending(start, "old:-PT10M", Slot::planned(offset(-600)));
+        let zero = pending(start, "old", Slot::planned(Offset::AT_START));
+        let snooze = pending(
+            start,
+            "old:snooze:1",
+            Slot {
+                offset: Offset::AT_START,
+                snooze: 1,
+            },
+        );
+        e.reminders = vec![offset(-3600), offset(-600), offset(-300)];
+        let d = on_upcoming(
+            &e,
+            start,
+            &[ten, zero, snooze.clone()],
+            &[offset(-3600)],
+            now,
+            GRACE,
+        );
+        assert_eq!(removed(&d), [Slot::planned(Offset::AT_START)]);
+        assert_eq!(
+            armed(&d),
+            [(
+                Slot::planned(offset(-300)),
+                at("2026-02-08T00:55:00Z"),
+                "ev:-PT5M".to_string()
+            )]
+        );
+        // A move takes the snooze with it (it was for the old start).
+        let d = on_upcoming(
+            &e,
+            start + jiff::SignedDuration::from_hours(2),
+            &[snooze],
+            &[],
+            now,
+            GRACE,
+        );
+        assert!(removed(&d).contains(&Slot {
+            offset: Offset::AT_START,
+            snooze: 1
+        }));
+        // An empty list removes everything and arms nothing.
+        e.reminders = Vec::new();
+        let pending_zero = pending(start, "old", Slot::planned(Offset::AT_START));
+        let d = on_upcoming(&e, start, &[pending_zero], &[], now, GRACE);
+        assert_eq!(d.applied(true), Applied::Removed);
+        assert!(armed(&d).is_empty());
     }
 
     #[test]
@@ -486,7 +669,10 @@ mod tests {
         let now = at("2026-02-08T00:00:00Z");
         let start = at("2026-02-08T01:00:00Z");
         let e = event(ScheduleChange::Canceled, "c");
-        let wm = Watermark::default();
+        let wm = Watermark {
+            reminders: Some(vec![offset(-600), Offset::AT_START]),
+            ..Watermark::default()
+        };
         let basics = ScheduleBasics {
             schedule_id: ScheduleId(7),
             owner_id: MemberId(3),
@@ -494,30 +680,32 @@ mod tests {
             start_time: start,
         };
         assert_eq!(
-            on_canceled(None),
+            on_canceled(&[]),
             None,
             "nothing pending: ask the task service"
         );
-        let found = rearm(&e, Lookup::Found(basics.clone()), &wm, now, GRACE);
+        let found = rearm(&e, Lookup::Found(basics.clone()), &wm, &[], now, GRACE);
         assert_eq!(found.applied(false), Applied::Armed);
-        let Arming::Arm(arm) = found.arming else {
+        let Arming::Change { arm, .. } = found.arming else {
             panic!()
         };
+        assert_eq!(arm.len(), 2);
         assert_eq!(
-            (arm.title.as_str(), arm.start_at, arm.resolved),
+            (arm[1].title.as_str(), arm[1].start_at, arm[1].resolved),
             ("딥 워크", start, true)
         );
-        let failed = rearm(&e, Lookup::Failed, &wm, now, GRACE);
+        assert_eq!(arm[0].due, at("2026-02-08T00:50:00Z"));
+        let failed = rearm(&e, Lookup::Failed, &wm, &[], now, GRACE);
         assert_eq!(failed.applied(false), Applied::ArmedUnresolved);
-        let Arming::Arm(arm) = failed.arming else {
+        let Arming::Change { arm, .. } = failed.arming else {
             panic!()
         };
-        assert_eq!((arm.due, arm.resolved), (now, false));
+        assert!(arm.iter().all(|a| a.due == now && !a.resolved));
         assert_eq!(
-            rearm(&e, Lookup::Missing, &wm, now, GRACE).applied(false),
+            rearm(&e, Lookup::Missing, &wm, &[], now, GRACE).applied(false),
             Applied::Gone
         );
-        let p = pending(start, "u");
-        assert_eq!(on_canceled(Some(&p)).map(|d| d.arming), Some(Arming::Keep));
+        let p = pending(start, "u", Slot::planned(Offset::AT_START));
+        assert_eq!(on_canceled(&[p]).map(|d| d.arming), Some(Arming::Keep));
     }
 }

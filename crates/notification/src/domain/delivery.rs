@@ -1,11 +1,13 @@
 //! Delivery: what the dispatcher decides about a claimed notification, and how the sends settle.
 //!
-//! * **Catch-up** ([`catch_up`]): a notification found more than `grace` after its start (after downtime) is
+//! * **Catch-up** ([`catch_up`]): a notification found more than `grace` after it was due (after downtime) is
 //!   dropped as [`Outcome::Expired`].
+//! * **Quiet hours** ([`quiet`]): one due inside the member's quiet hours is held to their end or dropped
+//!   ([`Outcome::Quiet`]).
 //! * **Re-check** ([`recheck`]): just before sending, the task service's answer decides — a schedule that is
-//!   gone, started or completed is [`Outcome::Suppressed`]; one whose start moved (or was unconfirmed) waits for
-//!   the real start, or expires if that is past the grace window; otherwise it is sent, announcing the start the
-//!   task service reports. When the task service cannot answer: retried with backoff inside the grace window
+//!   gone, started or completed is [`Outcome::Suppressed`]; a reminder whose start moved (or was unconfirmed)
+//!   waits for the real start plus its offset, or expires if that is past the grace window (a snooze of the old
+//!   start is suppressed); otherwise it is sent, announcing the start the task service reports. When the task service cannot answer: retried with backoff inside the grace window
 //!   ([`recheck_failed`]).
 //! * **Devices** ([`Due::add_devices`]): every current subscription of the owner; a device whose delivery of
 //!   this notification is final (sent, gone, failed) is never sent to again — at most one accepted send per
@@ -25,6 +27,8 @@ use jiff::Timestamp;
 
 use super::arming::Upcoming;
 use super::message::{PushMessage, same_start};
+use super::quiet::QuietVerdict;
+use super::reminder::Slot;
 use super::schedule::{ScheduleSnapshot, ScheduleState, state_name};
 use super::subscription::{DeviceId, PushKind, Subscription};
 use super::{MemberId, NotificationKey, ScheduleId, SubscriptionId, later, micros};
@@ -170,6 +174,8 @@ pub enum Outcome {
     Suppressed,
     /// Found after the grace window (downtime): dropped.
     Expired,
+    /// Due inside the member's quiet hours, which drop such reminders.
+    Quiet,
 }
 
 impl Outcome {
@@ -182,6 +188,7 @@ impl Outcome {
             Outcome::NoDevices => "no_devices",
             Outcome::Suppressed => "suppressed",
             Outcome::Expired => "expired",
+            Outcome::Quiet => "quiet",
         }
     }
 
@@ -193,6 +200,7 @@ impl Outcome {
             Outcome::NoDevices,
             Outcome::Suppressed,
             Outcome::Expired,
+            Outcome::Quiet,
         ]
         .into_iter()
         .find(|o| o.as_str() == text)
@@ -230,6 +238,8 @@ pub struct OutcomeRecord {
     pub schedule_id: ScheduleId,
     pub owner_id: MemberId,
     pub start_at: Timestamp,
+    /// Which reminder of the schedule it was.
+    pub slot: Slot,
     pub outcome: Outcome,
     pub detail: Option<String>,
     pub devices: i64,
@@ -250,6 +260,7 @@ impl OutcomeRecord {
             schedule_id: upcoming.schedule_id,
             owner_id: upcoming.owner_id,
             start_at,
+            slot: upcoming.slot,
             outcome,
             detail,
             devices: 0,
@@ -289,11 +300,12 @@ pub enum Plan {
         outcome: OutcomeRecord,
         sends: Option<SendResults>,
     },
-    /// Give it back, to be looked at again at `next_attempt_at` (re-timed, retrying devices, or a failed
-    /// re-check), with the start and title confirmed, if any.
+    /// Give it back, to be looked at again at `next_attempt_at` (re-timed, held by quiet hours, retrying
+    /// devices, or a failed re-check), due at `due_at` from now on, with the start and title confirmed, if any.
     Release {
         upcoming: Upcoming,
         next_attempt_at: Timestamp,
+        due_at: Timestamp,
         confirmed: Option<Confirmed>,
         sends: Option<SendResults>,
     },
@@ -346,9 +358,9 @@ pub enum CatchUp {
     Expired(Box<Plan>),
 }
 
-/// The catch-up rule: a notification found more than `grace` after its start is dropped as expired.
+/// The catch-up rule: a notification found more than `grace` after it was due is dropped as expired.
 pub fn catch_up(upcoming: Upcoming, now: Timestamp, grace: Duration) -> CatchUp {
-    if now <= later(upcoming.start_at, grace) {
+    if now <= later(upcoming.due_at, grace) {
         return CatchUp::Due(upcoming);
     }
     let detail = if upcoming.resolved {
@@ -362,6 +374,31 @@ pub fn catch_up(upcoming: Upcoming, now: Timestamp, grace: Duration) -> CatchUp 
         detail,
         now,
     )))
+}
+
+/// Applies the member's quiet hours (`verdict`, for the notification's due time): it goes on (`Ok`), is held
+/// to the window's end, or is dropped.
+pub fn quiet(
+    upcoming: Upcoming,
+    verdict: QuietVerdict,
+    now: Timestamp,
+) -> Result<Upcoming, Box<Plan>> {
+    match verdict {
+        QuietVerdict::Send => Ok(upcoming),
+        QuietVerdict::Hold(end) => Err(Box::new(Plan::Release {
+            upcoming,
+            next_attempt_at: end,
+            due_at: end,
+            confirmed: None,
+            sends: None,
+        })),
+        QuietVerdict::Drop => Err(Box::new(Plan::finish(
+            upcoming,
+            Outcome::Quiet,
+            "due inside the member's quiet hours",
+            now,
+        ))),
+    }
 }
 
 /// The re-check's verdict.
@@ -399,12 +436,24 @@ pub fn recheck(
     } else {
         snapshot.basics.title.clone()
     };
+    let mut due_at = upcoming.due_at;
     if !upcoming.resolved || !same_start(upcoming.start_at, start) {
-        if start > now {
-            // Moved later (its event is on the way) or confirmed for later: wait for the real start.
+        if upcoming.slot.is_snooze() && upcoming.resolved {
+            // Snoozed for a start that is no longer the schedule's: its own reminders were re-armed.
+            return Check::Plan(Plan::finish(
+                upcoming,
+                Outcome::Suppressed,
+                "the schedule moved after the snooze",
+                now,
+            ));
+        }
+        due_at = upcoming.slot.offset.due(start);
+        if due_at > now {
+            // Moved later (its event is on the way) or confirmed for later: wait for the real time.
             return Check::Plan(Plan::Release {
                 upcoming,
-                next_attempt_at: start,
+                next_attempt_at: due_at,
+                due_at,
                 confirmed: Some(Confirmed {
                     start_at: start,
                     title,
@@ -412,16 +461,16 @@ pub fn recheck(
                 sends: None,
             });
         }
-        if now > later(start, grace) {
+        if now > later(due_at, grace) {
             return Check::Plan(Plan::finish(
                 upcoming,
                 Outcome::Expired,
-                "the schedule's start is past the grace window",
+                "the reminder's time is past the grace window",
                 now,
             ));
         }
     }
-    Check::Send(Due::new(upcoming, start, &title))
+    Check::Send(Due::new(upcoming, start, due_at, &title))
 }
 
 /// The re-check could not be made (`error`): look again at `next_attempt_at` (the backoff after this claim's
@@ -433,11 +482,12 @@ pub fn recheck_failed(
     error: &str,
     now: Timestamp,
 ) -> Plan {
-    if next_attempt_at > later(upcoming.start_at, grace) {
+    if next_attempt_at > later(upcoming.due_at, grace) {
         let detail = format!("the schedule could not be re-checked: {error}");
         return Plan::finish(upcoming, Outcome::Failed, &detail, now);
     }
     Plan::Release {
+        due_at: upcoming.due_at,
         upcoming,
         next_attempt_at,
         confirmed: None,
@@ -462,11 +512,13 @@ impl Device {
     }
 }
 
-/// A notification being sent: the start and message it announces, and its devices.
+/// A notification being sent: the start and message it announces, when it was due, and its devices.
 #[derive(Debug)]
 pub struct Due {
     pub upcoming: Upcoming,
     pub start: Timestamp,
+    /// When it was meant to go out (lateness, the TTL and retries run from here).
+    pub due_at: Timestamp,
     pub message: Arc<PushMessage>,
     pub devices: Vec<Device>,
     /// Delivery records of devices no longer subscribed (they still count for the outcome).
@@ -476,12 +528,18 @@ pub struct Due {
 }
 
 impl Due {
-    pub fn new(upcoming: Upcoming, start: Timestamp, title: &str) -> Self {
-        let message =
-            PushMessage::new(upcoming.schedule_id, title, start, &upcoming.idempotent_key);
+    pub fn new(upcoming: Upcoming, start: Timestamp, due_at: Timestamp, title: &str) -> Self {
+        let message = PushMessage::new(
+            upcoming.schedule_id,
+            title,
+            start,
+            upcoming.slot,
+            &upcoming.idempotent_key,
+        );
         Self {
             upcoming,
             start,
+            due_at,
             message: Arc::new(message),
             devices: Vec::new(),
             orphans: Vec::new(),
@@ -507,10 +565,10 @@ impl Due {
     }
 }
 
-/// How long a push service should keep trying to deliver: until the grace window ends.
-pub fn ttl(start: Timestamp, now: Timestamp, grace: Duration) -> Duration {
+/// How long a push service should keep trying to deliver: until the grace window after `due_at` ends.
+pub fn ttl(due_at: Timestamp, now: Timestamp, grace: Duration) -> Duration {
     let left = micros(grace)
-        .saturating_add(start.as_microsecond())
+        .saturating_add(due_at.as_microsecond())
         .saturating_sub(now.as_microsecond())
         .max(0);
     Duration::from_micros(u64::try_from(left).unwrap_or(0))
@@ -534,7 +592,7 @@ pub fn settle(
     let mut tally = Tally::default();
     let retry = Retry {
         now,
-        grace_end: later(due.start, grace),
+        grace_end: later(due.due_at, grace),
         backoff,
     };
     for device in &due.devices {
@@ -642,6 +700,7 @@ impl Tally {
         }
         if let Some(next_attempt_at) = self.next_retry {
             return Plan::Release {
+                due_at: due.due_at,
                 confirmed: Some(Confirmed {
                     start_at: due.start,
                     title: due.message.title().to_string(),
@@ -706,6 +765,8 @@ mod tests {
             owner_id: MemberId(3),
             title: "stored".into(),
             start_at: start,
+            slot: crate::domain::Slot::planned(crate::domain::Offset::AT_START),
+            due_at: start,
             resolved: true,
             idempotent_key: NotificationKey::from("k"),
             next_attempt_at: start,
@@ -830,7 +891,7 @@ mod tests {
     #[test]
     fn final_deliveries_are_not_sent_again_and_orphans_count() {
         let start = at("2026-02-08T01:00:00Z");
-        let mut due = Due::new(upcoming(start), start, "t");
+        let mut due = Due::new(upcoming(start), start, start, "t");
         let record = |name: &str, status| Delivery {
             idempotent_key: NotificationKey::from("k"),
             device_id: DeviceId::parse(Some(name)).unwrap(),
@@ -881,7 +942,7 @@ mod tests {
     #[test]
     fn retries_wait_for_retry_after_and_give_up_at_the_end_of_the_grace_window() {
         let start = at("2026-02-08T01:00:00Z");
-        let mut due = Due::new(upcoming(start), start, "t");
+        let mut due = Due::new(upcoming(start), start, start, "t");
         due.add_devices(&[device("busy", 1), device("late", 2)], HashMap::new());
         due.devices[0].result = Some((
             SendOutcome::Retry {
@@ -922,7 +983,7 @@ mod tests {
     #[test]
     fn a_send_refused_by_the_ssrf_guard_is_final_and_counts_towards_removal() {
         let start = at("2026-02-08T01:00:00Z");
-        let mut due = Due::new(upcoming(start), start, "t");
+        let mut due = Due::new(upcoming(start), start, start, "t");
         due.add_devices(&[device("private", 1), device("ok", 2)], HashMap::new());
         let refused = SendOutcome::Refused {
             reason: "internal.example has no public address".into(),

@@ -1,9 +1,11 @@
-//! What a push carries: the reference client's four string fields, built once per notification.
+//! What a push carries: the reference client's four string fields, and which reminder it is with the actions a
+//! device may offer (start, snooze) — built once per notification.
 
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
+use super::reminder::Slot;
 use super::{NotificationKey, ScheduleId};
 
 /// Longest title put into a push payload (characters): keeps every payload far below the 4 KiB limits of
@@ -16,21 +18,27 @@ pub struct PushMessage {
     schedule_id: ScheduleId,
     title: String,
     start_time: Timestamp,
+    slot: Slot,
     idempotent_key: NotificationKey,
     json: Vec<u8>,
 }
+
+/// The actions a device may offer with a reminder (the service worker maps them to buttons).
+pub const ACTIONS: &str = "start,snooze";
 
 impl PushMessage {
     pub fn new(
         schedule_id: ScheduleId,
         title: &str,
         start_time: Timestamp,
+        slot: Slot,
         idempotent_key: &NotificationKey,
     ) -> Self {
         let mut message = Self {
             schedule_id,
             title: bounded_title(title),
             start_time,
+            slot,
             idempotent_key: idempotent_key.clone(),
             json: Vec::new(),
         };
@@ -43,14 +51,18 @@ impl PushMessage {
         &self.title
     }
 
-    /// `{scheduleId, scheduleTitle, scheduleStartTime, idempotentKey}`, all strings (FCM `data` requires
-    /// strings; the service worker reads the same keys from a raw Web Push payload).
+    /// `{scheduleId, scheduleTitle, scheduleStartTime, idempotentKey}` (the reference client's), plus
+    /// `reminderOffset` (`PT0S`, `-PT10M`), `snooze` (`0`, or the n-th snooze) and `actions` — all strings
+    /// (FCM `data` requires strings; the service worker reads the same keys from a raw Web Push payload).
     pub fn data(&self) -> BTreeMap<&'static str, String> {
         BTreeMap::from([
             ("scheduleId", self.schedule_id.to_string()),
             ("scheduleTitle", self.title.clone()),
             ("scheduleStartTime", format_start_time(self.start_time)),
             ("idempotentKey", self.idempotent_key.as_str().to_string()),
+            ("reminderOffset", self.slot.offset.to_string()),
+            ("snooze", self.slot.snooze.to_string()),
+            ("actions", ACTIONS.to_string()),
         ])
     }
 
@@ -97,7 +109,14 @@ mod tests {
     #[test]
     fn messages_carry_the_reference_fields_as_strings() {
         let at: Timestamp = "2026-02-08T01:00:00.123456Z".parse().unwrap();
-        let m = PushMessage::new(ScheduleId(42), "딥 워크", at, &NotificationKey::from("k-1"));
+        let ten = Slot::planned(crate::domain::Offset::from_seconds(-600).unwrap());
+        let m = PushMessage::new(
+            ScheduleId(42),
+            "딥 워크",
+            at,
+            ten,
+            &NotificationKey::from("k-1"),
+        );
         let v: serde_json::Value = serde_json::from_slice(m.json()).unwrap();
         assert_eq!(
             v,
@@ -105,7 +124,10 @@ mod tests {
                 "scheduleId": "42",
                 "scheduleTitle": "딥 워크",
                 "scheduleStartTime": "2026-02-08T01:00:00Z",
-                "idempotentKey": "k-1"
+                "idempotentKey": "k-1",
+                "reminderOffset": "-PT10M",
+                "snooze": "0",
+                "actions": "start,snooze"
             })
         );
         assert_eq!(m.topic(), "schedule-42");
@@ -114,6 +136,7 @@ mod tests {
             ScheduleId(1),
             &"가".repeat(1000),
             at,
+            Slot::planned(crate::domain::Offset::AT_START),
             &NotificationKey::from("k"),
         );
         assert_eq!(long.title().chars().count(), MAX_TITLE_CHARS + 1);

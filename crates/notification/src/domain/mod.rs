@@ -4,8 +4,10 @@
 //! * [`endpoint`] — which Web Push endpoints the server may call (the SSRF rule).
 //! * [`message`] — what a push carries (the reference client's four fields), its topic and title bound.
 //! * [`schedule`] — what this context knows of a schedule (the task service owns them).
-//! * [`arming`] — how schedule events arm, move and disarm a schedule's one pending notification, and the
-//!   per-schedule watermark that makes late or repeated events change nothing.
+//! * [`reminder`] — a schedule's reminders: offsets from its start, slots, snoozes and the keys devices see.
+//! * [`arming`] — how schedule events arm, move and disarm a schedule's pending notifications (one per
+//!   reminder slot), and the per-schedule watermark that makes late or repeated events change nothing.
+//! * [`quiet`] — a member's quiet hours: hold or drop what falls due inside them.
 //! * [`delivery`] — what the dispatcher decides about a claimed notification (catch-up, re-check, devices,
 //!   retries) and how its outcome follows from the devices' results.
 //!
@@ -16,6 +18,8 @@ pub mod arming;
 pub mod delivery;
 pub mod endpoint;
 pub mod message;
+pub mod quiet;
+pub mod reminder;
 pub mod schedule;
 pub mod subscription;
 
@@ -35,6 +39,8 @@ pub use delivery::{
 };
 pub use endpoint::{EndpointError, EndpointPolicy};
 pub use message::{PushMessage, format_start_time};
+pub use quiet::{QuietHours, QuietHoursInput, QuietMode, QuietVerdict};
+pub use reminder::{Offset, ReminderKey, Slot};
 pub use schedule::{ScheduleBasics, ScheduleKey, ScheduleSnapshot, ScheduleState};
 pub use subscription::{
     DeviceId, PushKind, PushTarget, Subscription, SubscriptionUse, WebPushSubscription, over_cap,

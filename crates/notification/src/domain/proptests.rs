@@ -9,6 +9,7 @@ use proptest::prelude::*;
 
 use super::arming::{self, Arming, Lookup};
 use super::delivery::{self, Check, Delivery, Due, Plan, SendOutcome};
+use super::reminder::{Offset, Slot};
 use super::schedule::{ScheduleBasics, ScheduleKey, ScheduleSnapshot, ScheduleState};
 use super::subscription::{DeviceId, PushTarget, Subscription};
 use super::{
@@ -32,6 +33,8 @@ fn upcoming(start: Timestamp, resolved: bool) -> Upcoming {
         owner_id: MemberId(3),
         title: "t".into(),
         start_at: start,
+        slot: Slot::planned(Offset::AT_START),
+        due_at: start,
         resolved,
         idempotent_key: NotificationKey::from("k"),
         next_attempt_at: start,
@@ -102,7 +105,7 @@ proptest! {
         let mut finished = None;
         for (round, answers) in rounds.iter().enumerate() {
             let now = later(start, Duration::from_secs(round as u64));
-            let mut due = Due::new(upcoming(start, true), start, "t");
+            let mut due = Due::new(upcoming(start, true), start, start, "t");
             due.add_devices(&subs, previous.clone());
             for (i, device) in due.devices.iter_mut().enumerate() {
                 if !device.needs_send() {
@@ -178,7 +181,7 @@ proptest! {
         let key = ScheduleKey { schedule_id: ScheduleId(7), owner_id: MemberId(3) };
         let now = t0();
         let mut watermark = Watermark::default();
-        let mut pending: Option<Upcoming> = None;
+        let mut pending: Vec<Upcoming> = Vec::new();
         let mut deleted = false;
         for (i, (change, version, start)) in events.into_iter().enumerate() {
             let change = ScheduleChange::ALL[usize::from(change)];
@@ -189,44 +192,58 @@ proptest! {
                 version: Some(version),
                 occurred_at: None,
                 new_start: Some(secs(start)),
+                reminders: vec![Offset::from_seconds(-60).unwrap_or(Offset::AT_START), Offset::AT_START],
             };
-            let before = watermark;
+            let before = watermark.clone();
             if !watermark.admit(&event) {
                 prop_assert!(deleted || before.version > Some(version));
-                prop_assert_eq!(watermark, before, "a refused event changed the watermark");
+                prop_assert_eq!(&watermark, &before, "a refused event changed the watermark");
                 continue;
             }
             let decision = match change {
                 ScheduleChange::UpcomingUpdated => {
-                    arming::on_upcoming(&event, secs(start), pending.as_ref(), &watermark, now, GRACE)
+                    arming::on_upcoming(&event, secs(start), &pending, &[], now, GRACE)
                 }
-                ScheduleChange::Canceled => arming::on_canceled(pending.as_ref()).unwrap_or_else(|| {
+                ScheduleChange::Canceled => arming::on_canceled(&pending).unwrap_or_else(|| {
                     let basics = ScheduleBasics {
                         schedule_id: key.schedule_id,
                         owner_id: key.owner_id,
                         title: "t".into(),
                         start_time: secs(start),
                     };
-                    arming::rearm(&event, Lookup::Found(basics), &watermark, now, GRACE)
+                    arming::rearm(&event, Lookup::Found(basics), &watermark, &[], now, GRACE)
                 }),
                 stop => arming::on_stop(stop),
             };
             match decision.arming {
-                Arming::Arm(arm) => {
-                    prop_assert!(!deleted, "armed after the deletion");
-                    pending = Some(Upcoming {
-                        start_at: arm.start_at,
-                        resolved: arm.resolved,
-                        idempotent_key: arm.idempotent_key,
-                        next_attempt_at: arm.due,
-                        ..upcoming(arm.start_at, arm.resolved)
-                    });
+                Arming::Change { arm, remove, .. } => {
+                    pending.retain(|p| !remove.contains(&p.slot));
+                    for arm in arm {
+                        prop_assert!(!deleted, "armed after the deletion");
+                        prop_assert!(
+                            pending.iter().all(|p| p.slot != arm.slot),
+                            "a slot armed twice"
+                        );
+                        pending.push(Upcoming {
+                            start_at: arm.start_at,
+                            slot: arm.slot,
+                            due_at: arm.due,
+                            resolved: arm.resolved,
+                            idempotent_key: arm.idempotent_key,
+                            next_attempt_at: arm.due,
+                            ..upcoming(arm.start_at, arm.resolved)
+                        });
+                    }
+                    // Every pending notification is for the event's start.
+                    if change == ScheduleChange::UpcomingUpdated {
+                        prop_assert!(pending.iter().all(|p| p.start_at == secs(start)));
+                    }
                 }
-                Arming::Disarm { .. } => pending = None,
+                Arming::Disarm { .. } => pending.clear(),
                 Arming::Keep => {}
             }
             deleted |= change == ScheduleChange::Deleted;
         }
-        prop_assert!(!deleted || pending.is_none());
+        prop_assert!(!deleted || pending.is_empty());
     }
 }

@@ -4,13 +4,16 @@
 //! then converted; a row the domain cannot take back is [`DbError::Corrupt`].
 //!
 //! * [`subscriptions`] — `push_subscription`: devices and where they receive pushes.
-//! * [`upcoming`] — `upcoming_notification`: each schedule's pending notification, claimed by dispatchers.
-//! * [`watermarks`] — `schedule_watermark`: the newest event applied per schedule, and the start that fired.
+//! * [`upcoming`] — `upcoming_notification`: each schedule's pending notifications (one per reminder slot),
+//!   claimed by dispatchers.
+//! * [`watermarks`] — `schedule_watermark`: the newest event applied per schedule, and its reminders.
+//! * [`quiet_hours`] — `quiet_hours`: each member's quiet hours.
 //! * [`deliveries`] — `push_delivery`: one row per (notification, device).
 //! * [`outcomes`] — `notification_outcome`: how each notification ended.
 
 pub mod deliveries;
 pub mod outcomes;
+pub mod quiet_hours;
 pub mod subscriptions;
 pub mod upcoming;
 pub mod watermarks;

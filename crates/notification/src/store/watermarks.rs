@@ -1,19 +1,19 @@
 //! `schedule_watermark`: per schedule, the newest event applied (aggregate version, else `occurredAt`), whether
-//! it was deleted, and the start of the last notification that went out. Its row is also the schedule's lock:
+//! it was deleted, and the reminder offsets the last upcoming event named. Its row is also the schedule's lock:
 //! event handlers and the dispatcher take it before they touch the schedule's notification and deliveries.
 
 use jiff::Timestamp;
 use pinit_kernel::db::{Backend, Conn, Tx};
 
-use super::{CHUNK, MAX_PARAMS, Result, last_per_key, optional_instant, placeholders};
-use crate::domain::{ScheduleId, Watermark};
+use super::{CHUNK, Result, optional_instant, placeholders};
+use crate::domain::{Offset, ScheduleId, Watermark};
 
 #[derive(sqlx::FromRow)]
 struct Record {
     version: Option<i64>,
     occurred_at_us: Option<i64>,
     deleted: i64,
-    fired_start_at_us: Option<i64>,
+    reminders: Option<String>,
 }
 
 impl Record {
@@ -22,9 +22,30 @@ impl Record {
             version: self.version,
             occurred_at: optional_instant("event time", self.occurred_at_us)?,
             deleted: self.deleted != 0,
-            fired_start_at: optional_instant("fired start", self.fired_start_at_us)?,
+            reminders: self.reminders.as_deref().map(read_offsets).transpose()?,
         })
     }
+}
+
+/// Comma-separated seconds (`-600,0`; empty: no reminders).
+fn read_offsets(text: &str) -> Result<Vec<Offset>> {
+    text.split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse()
+                .ok()
+                .and_then(Offset::from_seconds)
+                .ok_or_else(|| super::unknown("watermark reminder offset", s))
+        })
+        .collect()
+}
+
+fn write_offsets(offsets: &[Offset]) -> String {
+    offsets
+        .iter()
+        .map(|o| o.seconds().to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Locks a schedule's watermark row (creating an empty one), so events of one schedule apply one at a time
@@ -36,7 +57,7 @@ pub async fn lock(
     now: Timestamp,
 ) -> Result<Watermark> {
     sqlx::query(
-        "INSERT INTO schedule_watermark (schedule_id, version, occurred_at_us, deleted, fired_start_at_us, updated_at_us) \
+        "INSERT INTO schedule_watermark (schedule_id, version, occurred_at_us, deleted, reminders, updated_at_us) \
          VALUES ($1, NULL, NULL, 0, NULL, $2) ON CONFLICT (schedule_id) DO NOTHING",
     )
     .bind(schedule_id.get())
@@ -44,7 +65,7 @@ pub async fn lock(
     .execute(&mut **tx)
     .await?;
     let sql = format!(
-        "SELECT version, occurred_at_us, deleted, fired_start_at_us FROM schedule_watermark \
+        "SELECT version, occurred_at_us, deleted, reminders FROM schedule_watermark \
          WHERE schedule_id = $1{}",
         backend.for_update()
     );
@@ -73,7 +94,7 @@ pub async fn lock_many(
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(
-            "INSERT INTO schedule_watermark (schedule_id, version, occurred_at_us, deleted, fired_start_at_us, \
+            "INSERT INTO schedule_watermark (schedule_id, version, occurred_at_us, deleted, reminders, \
              updated_at_us) VALUES {values} ON CONFLICT (schedule_id) DO NOTHING"
         );
         let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now.as_microsecond());
@@ -103,47 +124,19 @@ pub async fn save(
     now: Timestamp,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO schedule_watermark (schedule_id, version, occurred_at_us, deleted, fired_start_at_us, updated_at_us) \
+        "INSERT INTO schedule_watermark (schedule_id, version, occurred_at_us, deleted, reminders, updated_at_us) \
          VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (schedule_id) DO UPDATE SET version = excluded.version, occurred_at_us = excluded.occurred_at_us, \
-           deleted = excluded.deleted, fired_start_at_us = excluded.fired_start_at_us, updated_at_us = excluded.updated_at_us",
+           deleted = excluded.deleted, reminders = excluded.reminders, updated_at_us = excluded.updated_at_us",
     )
     .bind(schedule_id.get())
     .bind(w.version)
     .bind(w.occurred_at.map(|t| t.as_microsecond()))
     .bind(i64::from(w.deleted))
-    .bind(w.fired_start_at.map(|t| t.as_microsecond()))
+    .bind(w.reminders.as_deref().map(write_offsets))
     .bind(now.as_microsecond())
     .execute(&mut **tx)
     .await?;
-    Ok(())
-}
-
-/// Records, per schedule, that the notification for that start went out (or was dropped): an event
-/// re-announcing the same start does not arm it again. A schedule listed twice keeps its last start.
-pub async fn mark_fired_many(
-    tx: &mut Tx,
-    fired: &[(ScheduleId, Timestamp)],
-    now: Timestamp,
-) -> Result<()> {
-    let fired = last_per_key(fired, |f| f.0);
-    for chunk in fired.chunks(MAX_PARAMS / 2) {
-        let values = (0..chunk.len())
-            .map(|i| format!("(${}, NULL, NULL, 0, ${}, $1)", 2 * i + 2, 2 * i + 3))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "INSERT INTO schedule_watermark (schedule_id, version, occurred_at_us, deleted, fired_start_at_us, \
-             updated_at_us) VALUES {values} \
-             ON CONFLICT (schedule_id) DO UPDATE SET fired_start_at_us = excluded.fired_start_at_us, \
-               updated_at_us = excluded.updated_at_us"
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now.as_microsecond());
-        for &&(schedule_id, start) in chunk {
-            query = query.bind(schedule_id.get()).bind(start.as_microsecond());
-        }
-        query.execute(&mut **tx).await?;
-    }
     Ok(())
 }
 

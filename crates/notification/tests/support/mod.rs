@@ -487,7 +487,22 @@ impl App {
     // ---- HTTP ----
 
     pub async fn post(&self, path: &str, member: Option<&str>, body: Value) -> reqwest::Response {
-        let mut request = self.server.client.post(self.url(path)).json(&body);
+        self.send(self.server.client.post(self.url(path)), member, body)
+            .await
+    }
+
+    pub async fn put(&self, path: &str, member: Option<&str>, body: Value) -> reqwest::Response {
+        self.send(self.server.client.put(self.url(path)), member, body)
+            .await
+    }
+
+    async fn send(
+        &self,
+        mut request: reqwest::RequestBuilder,
+        member: Option<&str>,
+        body: Value,
+    ) -> reqwest::Response {
+        request = request.json(&body);
         if let Some(m) = member {
             request = request.header("x-member-id", m);
         }
@@ -541,9 +556,18 @@ impl App {
         store::upcoming::all(&mut conn).await.unwrap()
     }
 
+    /// The schedule's pending notification at its start (`PT0S`, not snoozed).
     pub async fn notification(&self, schedule_id: i64) -> Option<Upcoming> {
+        self.reminders(schedule_id)
+            .await
+            .into_iter()
+            .find(|n| n.slot.at_start())
+    }
+
+    /// The schedule's pending notifications (one per reminder slot), soonest first.
+    pub async fn reminders(&self, schedule_id: i64) -> Vec<Upcoming> {
         let mut conn = self.db.conn().await.unwrap();
-        store::upcoming::get(&mut conn, ScheduleId(schedule_id))
+        store::upcoming::of_schedule(&mut conn, ScheduleId(schedule_id))
             .await
             .unwrap()
     }
