@@ -1,4 +1,4 @@
-//! Members: provisioning from `member.created`, the running slot, the zone.
+//! Members: provisioning from `member.created`, the running slot, the zone, the default reminders.
 
 use jiff::Timestamp;
 use pinit_kernel::DEFAULT_ZONE;
@@ -6,7 +6,7 @@ use pinit_kernel::db::Conn;
 
 use super::{Result, TaskApp};
 use crate::domain::time::offset_id;
-use crate::domain::{MemberId, ScheduleId, Zone};
+use crate::domain::{MemberId, Reminders, ScheduleId, Zone};
 use crate::store::{self, StoreError};
 
 /// What `member.created` asks for.
@@ -90,5 +90,28 @@ impl TaskApp {
         }
         unit.finish(&self.inner.outbox).await?;
         Ok(zone)
+    }
+
+    /// `GET /v2/members/reminders`: the reminders of the member's schedules that have none of their own and are
+    /// not in a series that has some (`["PT0S"]` until changed).
+    pub async fn default_reminders(&self, member: MemberId) -> Result<Reminders> {
+        let mut conn = self.inner.db.conn().await?;
+        Ok(self.member(&mut conn, member).await?.reminders)
+    }
+
+    /// `PUT /v2/members/reminders`: changes the default. It applies to schedules armed from now on (created,
+    /// moved, or their reminders changed); schedules already armed keep the list they were armed with
+    /// (docs/adr/0015-reminders.md).
+    pub async fn set_default_reminders(
+        &self,
+        member: MemberId,
+        reminders: Reminders,
+    ) -> Result<Reminders> {
+        let mut unit = self.begin(member).await?;
+        if unit.member.reminders != reminders {
+            store::members::set_reminders(&mut unit.tx, &unit.member, &reminders, unit.now).await?;
+        }
+        unit.finish(&self.inner.outbox).await?;
+        Ok(reminders)
     }
 }

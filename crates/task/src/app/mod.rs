@@ -24,8 +24,8 @@ use pinit_kernel::db::{Conn, Db, DbError, Tx};
 use pinit_messaging::outbox::{Outbox, OutboxError};
 
 use crate::domain::{
-    AggregateRef, DependencyError, Effects, MemberId, PagingError, ScheduleError, ScheduleId,
-    TaskError, TaskId, TimeError, ValidationError,
+    AggregateRef, DependencyError, Effects, Inherited, MemberId, PagingError, ReminderError,
+    Reminders, ScheduleError, ScheduleId, TaskError, TaskId, TimeError, ValidationError,
 };
 use crate::store::members::Member;
 use crate::store::schedules::StoredSchedule;
@@ -69,6 +69,9 @@ pub enum AppError {
     /// 400, with the request field it concerns.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
+    /// 400: a list of reminders, naming the entry.
+    #[error(transparent)]
+    Reminders(#[from] ReminderError),
     #[error(transparent)]
     Paging(#[from] PagingError),
     #[error(transparent)]
@@ -176,6 +179,36 @@ impl Unit {
         }
         let version = store::tasks::update(&mut self.tx, stored, task, self.now).await?;
         self.versions.insert(AggregateRef::Task(task.id()), version);
+        Ok(version)
+    }
+
+    /// What a schedule of this member without reminders of its own follows: `series` (its series' list),
+    /// else the member's default.
+    fn inherited(&self, series: Option<&Reminders>) -> Inherited {
+        Inherited::new(series.cloned(), self.member.reminders.clone())
+    }
+
+    /// What `stored` follows when it has no reminders of its own.
+    fn inherited_by(&self, stored: &StoredSchedule) -> Inherited {
+        self.inherited(stored.series_reminders.as_ref())
+    }
+
+    /// Saves `schedule` (a changed `stored`) and takes in `effects`. A schedule re-armed although its row did
+    /// not change — only what it inherits did — counts as a new version, so its event is newer than the last
+    /// one the notification service applied.
+    async fn save_armed(
+        &mut self,
+        stored: &StoredSchedule,
+        schedule: &crate::domain::Schedule,
+        effects: Effects,
+    ) -> Result<i64> {
+        let mut version = self.save_schedule(stored, schedule).await?;
+        if version == stored.version && !effects.events.is_empty() {
+            version = store::schedules::touch(&mut self.tx, stored, self.now).await?;
+            self.versions
+                .insert(AggregateRef::Schedule(schedule.id()), version);
+        }
+        self.add(effects);
         Ok(version)
     }
 

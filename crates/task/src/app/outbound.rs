@@ -4,7 +4,8 @@
 //! The payload types are the published language's (`pinit_contracts::events`); `idempotentKey` and
 //! `occurredAt` are written by the outbox (the event id, and the instant of the change).
 //! `newUpcomingTime` is always the instant in UTC with its `Z` offset (the reference sent UTC from
-//! create and the client's offset from PATCH — docs/contract/task.md#event-delivery).
+//! create and the client's offset from PATCH — docs/contract/task.md#event-delivery). `reminders` is always
+//! sent: the effective list as canonical ISO 8601 offsets (`["-PT10M", "PT0S"]`; `[]` for none).
 
 use std::collections::HashMap;
 
@@ -52,6 +53,7 @@ pub(crate) fn outgoing(
             schedule_id,
             owner_id,
             new_upcoming_time,
+            ref reminders,
         } => OutgoingEvent::new(
             channel,
             kind,
@@ -63,7 +65,7 @@ pub(crate) fn outgoing(
                 new_upcoming_time,
                 occurred_at: now,
                 idempotent_key: key.clone(),
-                reminders: None,
+                reminders: Some(reminders.to_iso()),
             },
             now,
         ),

@@ -120,7 +120,7 @@ impl TaskApp {
         let mut unit = self.begin(member).await?;
         let owner = unit.member.id;
         let id = store::schedules::insert(&mut unit.tx, owner, None, &draft, unit.now).await?;
-        let (schedule, effects) = Schedule::create(id, owner, None, draft);
+        let (schedule, effects) = Schedule::create(id, owner, None, draft, &unit.inherited(None));
         unit.versions.insert(AggregateRef::Schedule(id), 1);
         unit.add(effects);
         let now = unit.now;
@@ -132,6 +132,7 @@ impl TaskApp {
             updated_at: now,
             task_completed: None,
             occurrence: None,
+            series_reminders: None,
         })
     }
 
@@ -160,8 +161,9 @@ impl TaskApp {
         })
     }
 
-    /// `PATCH /v2/schedules/{id}`: only NOT_STARTED (409); a new start time emits
-    /// `schedule.time.upcoming.updated`.
+    /// `PATCH /v2/schedules/{id}`: only NOT_STARTED (409); a new start time, or a change of the reminders it
+    /// is armed with, emits `schedule.time.upcoming.updated`. On an occurrence with `scope=following|all` the
+    /// series is edited ([`super::series`]; its reminders too).
     pub async fn patch_schedule(
         &self,
         member: MemberId,
@@ -189,9 +191,11 @@ impl TaskApp {
             }
         }
         let mut loaded = Loaded::load(&mut unit, id, false).await?;
-        let effects = loaded.schedule.patch(patch)?;
-        let version = unit.save_schedule(&loaded.stored, &loaded.schedule).await?;
-        unit.add(effects);
+        let inherited = unit.inherited_by(&loaded.stored);
+        let effects = loaded.schedule.patch(patch, &inherited)?;
+        let version = unit
+            .save_armed(&loaded.stored, &loaded.schedule, effects)
+            .await?;
         let now = unit.now;
         let member_zone = unit.member.zone.clone();
         unit.finish(&self.inner.outbox).await?;

@@ -12,8 +12,8 @@ use super::{AppError, Result, TaskApp, Unit};
 use crate::domain::recurrence::Occurrence;
 use crate::domain::series::{MADE_AHEAD, ROLLING_WINDOW, whole_seconds};
 use crate::domain::{
-    AggregateRef, MemberId, Recurrence, Schedule, SchedulePatch, ScheduleSeries, ScheduleState,
-    Scope, SeriesId, SeriesSpec, Window,
+    AggregateRef, MemberId, NewSeries, Recurrence, Reminders, Schedule, SchedulePatch,
+    ScheduleSeries, ScheduleState, Scope, SeriesId, SeriesSpec, Window,
 };
 use crate::store::schedules::{OccurrenceOf, StoredSchedule};
 use crate::store::series::StoredSeries;
@@ -45,15 +45,16 @@ const ROLL_EVERY: Duration = Duration::from_secs(10 * 60);
 const ROLL_BATCH: i64 = 100;
 
 impl TaskApp {
-    /// `POST /v2/schedules` with `recurrence`: stores the series, makes its first occurrence and those within
-    /// the rolling window, and returns the first occurrence.
+    /// `POST /v2/schedules` with `recurrence`: stores the series (a [`SeriesSpec`] alone follows the member's
+    /// default reminders), makes its first occurrence and those within the rolling window, and returns the
+    /// first occurrence.
     pub async fn create_series(
         &self,
         member: MemberId,
-        spec: SeriesSpec,
+        series: impl Into<NewSeries>,
     ) -> Result<StoredSchedule> {
         let mut unit = self.begin(member).await?;
-        let first = start_series(&mut unit, spec).await?;
+        let first = start_series(&mut unit, series.into()).await?;
         unit.finish(&self.inner.outbox).await?;
         Ok(first)
     }
@@ -72,6 +73,7 @@ impl TaskApp {
         start: DateTime,
         zone: crate::domain::Zone,
         recurrence: Recurrence,
+        reminders: Option<Reminders>,
     ) -> Result<StoredSchedule> {
         let mut unit = self.begin(member).await?;
         let task = super::tasks::owned_task(&mut unit.tx, unit.member.id, task)
@@ -87,7 +89,7 @@ impl TaskApp {
             zone,
             recurrence,
         };
-        let first = start_series(&mut unit, spec).await?;
+        let first = start_series(&mut unit, NewSeries { spec, reminders }).await?;
         unit.finish(&self.inner.outbox).await?;
         Ok(first)
     }
@@ -207,15 +209,18 @@ impl TaskApp {
 
 /// Stores a new series and makes its first occurrence (even in the past) and those from now to
 /// [`MADE_AHEAD`]; returns the first occurrence.
-async fn start_series(unit: &mut Unit, spec: SeriesSpec) -> Result<StoredSchedule> {
+async fn start_series(unit: &mut Unit, new: NewSeries) -> Result<StoredSchedule> {
     let owner = unit.member.id;
     let now = unit.now;
     let horizon = now + MADE_AHEAD;
-    let id = store::series::insert(&mut unit.tx, owner, &spec, horizon, now).await?;
+    let NewSeries { spec, reminders } = new;
+    let id =
+        store::series::insert(&mut unit.tx, owner, &spec, reminders.as_ref(), horizon, now).await?;
     let series = ScheduleSeries {
         id,
         owner_id: owner,
         spec,
+        reminders,
     };
     let first = series
         .spec
@@ -236,8 +241,10 @@ async fn start_series(unit: &mut Unit, spec: SeriesSpec) -> Result<StoredSchedul
 }
 
 /// Makes the schedules of `wanted` (occurrences of `series`) that do not exist yet, each with its
-/// `schedule.time.upcoming.updated` event. Returns how many it made.
+/// `schedule.time.upcoming.updated` event (armed with the series' reminders, else the member's). Returns how
+/// many it made.
 async fn make(unit: &mut Unit, series: &ScheduleSeries, wanted: &[Occurrence]) -> Result<usize> {
+    let inherited = unit.inherited(series.reminders.as_ref());
     let mut made = 0;
     for occurrence in wanted {
         let draft = series.spec.draft(occurrence);
@@ -256,7 +263,7 @@ async fn make(unit: &mut Unit, series: &ScheduleSeries, wanted: &[Occurrence]) -
         else {
             continue;
         };
-        let (_, effects) = Schedule::create(id, series.owner_id, None, draft);
+        let (_, effects) = Schedule::create(id, series.owner_id, None, draft, &inherited);
         unit.versions.insert(AggregateRef::Schedule(id), 1);
         unit.add(effects);
         made += 1;
@@ -323,6 +330,11 @@ pub(super) async fn delete_occurrence(
 /// occurrence that is kept — started, completed, past, or edited on its own — stands in for its day: the
 /// edited series gets an EXDATE for that day so no second occurrence appears beside it. The occurrence asked
 /// for follows the one-schedule rule (only NOT_STARTED: 409).
+///
+/// New `reminders` in the patch become the edited series' list, and the occurrence asked for drops a list of its
+/// own to follow it. Every occurrence of the edited series that is NOT_STARTED, ahead, and armed with other
+/// reminders than before is re-armed (its `schedule.time.upcoming.updated` again); an occurrence with a list of
+/// its own keeps it. With a split, the occurrences kept in the old series keep its list.
 pub(super) async fn edit_series(
     unit: &mut Unit,
     stored: &StoredSchedule,
@@ -356,7 +368,12 @@ pub(super) async fn edit_series(
         id: old_id,
         owner_id: owner,
         spec: old.clone(),
+        reminders: series_row.series.reminders.clone(),
     };
+    if let Some(reminders) = &patch.reminders {
+        edited.reminders = reminders.clone();
+    }
+    let inherited = unit.inherited(edited.reminders.as_ref());
     if let Some(title) = &patch.title {
         edited.spec.title = title.clone();
     }
@@ -381,11 +398,13 @@ pub(super) async fn edit_series(
     // Which rows follow the edit, and which stand in for their day.
     let rows = store::schedules::of_series(&mut unit.tx, of.series).await?;
     let mut follow = Vec::new();
+    let mut kept = Vec::new();
     for row in rows {
         let Some(row_of) = row.occurrence else {
             continue;
         };
         if row_of.start < from {
+            kept.push(row);
             continue;
         }
         let new_start = row_of.start.date().to_datetime(time);
@@ -395,8 +414,11 @@ pub(super) async fn edit_series(
                 && row.schedule.designated_start() >= now);
         if follows {
             follow.push((row, new_start));
-        } else if split || new_start != row_of.start {
-            edited.spec.recurrence = edited.spec.recurrence.without(new_start);
+        } else {
+            if split || new_start != row_of.start {
+                edited.spec.recurrence = edited.spec.recurrence.without(new_start);
+            }
+            kept.push(row);
         }
     }
     // With a new rule, an occurrence that follows the edit but is not one of its dates goes — except the one
@@ -428,27 +450,52 @@ pub(super) async fn edit_series(
     if split {
         let ended = old.recurrence.ending_before(of.start);
         store::series::set_recurrence(&mut unit.tx, &series_row, &ended, now).await?;
-        edited.id =
-            store::series::insert(&mut unit.tx, owner, &edited.spec, now + MADE_AHEAD, now).await?;
+        edited.id = store::series::insert(
+            &mut unit.tx,
+            owner,
+            &edited.spec,
+            edited.reminders.as_ref(),
+            now + MADE_AHEAD,
+            now,
+        )
+        .await?;
     } else {
         store::series::update(&mut unit.tx, &series_row, &edited, now).await?;
     }
     for (row, new_start) in follow {
         let mut schedule = row.schedule.clone();
-        let effects = schedule.patch(SchedulePatch {
-            title: Some(edited.spec.title.clone()),
-            description: Some(edited.spec.description.clone()),
-            designated_start: Some(edited.spec.zone.resolve(new_start)?),
-            schedule_type: Some(edited.spec.schedule_type),
-        })?;
-        unit.save_schedule(&row, &schedule).await?;
-        unit.add(effects);
+        let asked = row.schedule.id() == stored.schedule.id();
+        let effects = schedule.patch_across(
+            SchedulePatch {
+                title: Some(edited.spec.title.clone()),
+                description: Some(edited.spec.description.clone()),
+                designated_start: Some(edited.spec.zone.resolve(new_start)?),
+                schedule_type: Some(edited.spec.schedule_type),
+                reminders: (asked && patch.reminders.is_some()).then_some(None),
+            },
+            &unit.inherited_by(&row),
+            &inherited,
+        )?;
+        unit.save_armed(&row, &schedule, effects).await?;
         let of = OccurrenceOf {
             series: edited.id,
             start: new_start,
         };
         if row.occurrence != Some(of) {
             store::schedules::set_occurrence(&mut unit.tx, row.schedule.id(), of).await?;
+        }
+    }
+    // Edited in place, the series' other occurrences (past, started, edited on their own) stay in it: those still
+    // to come are re-armed when the reminders they follow changed.
+    if !split {
+        for row in kept {
+            if row.schedule.designated_start() < now {
+                continue;
+            }
+            let effects = row.schedule.inherit(&unit.inherited_by(&row), &inherited);
+            if !effects.is_empty() {
+                unit.save_armed(&row, &row.schedule, effects).await?;
+            }
         }
     }
     let wanted = edited.spec.occurrences_between(now, now + MADE_AHEAD);

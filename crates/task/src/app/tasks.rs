@@ -240,7 +240,9 @@ impl TaskApp {
     }
 
     /// `POST /v2/tasks/{id}/schedules`: a schedule linked to the task (one per task, 409 otherwise);
-    /// title and description default to the task's.
+    /// title and description default to the task's; `reminders` are the schedule's own (`None`: the member's
+    /// default).
+    #[allow(clippy::too_many_arguments)]
     pub async fn schedule_task(
         &self,
         member: MemberId,
@@ -249,13 +251,15 @@ impl TaskApp {
         description: Option<&str>,
         schedule_type: ScheduleType,
         start: jiff::Timestamp,
+        reminders: Option<crate::domain::Reminders>,
     ) -> Result<StoredSchedule> {
         let mut unit = self.begin(member).await?;
         let owner = unit.member.id;
         let task = owned_task(&mut unit.tx, owner, id).await?.task;
         let linked = store::schedules::of_task(&mut unit.tx, id).await?;
         ensure_not_scheduled(linked.is_some())?;
-        let draft = ScheduleDraft::from_task(&task, title, description, schedule_type, start)?;
+        let draft = ScheduleDraft::from_task(&task, title, description, schedule_type, start)?
+            .with_reminders(reminders);
         let schedule_id = store::schedules::insert(&mut unit.tx, owner, Some(id), &draft, unit.now)
             .await
             .map_err(|e| match e {
@@ -264,7 +268,8 @@ impl TaskApp {
                 }
                 other => other.into(),
             })?;
-        let (schedule, effects) = Schedule::create(schedule_id, owner, Some(id), draft);
+        let (schedule, effects) =
+            Schedule::create(schedule_id, owner, Some(id), draft, &unit.inherited(None));
         unit.versions.insert(AggregateRef::Schedule(schedule_id), 1);
         unit.add(effects);
         let now = unit.now;
@@ -276,6 +281,7 @@ impl TaskApp {
             updated_at: now,
             task_completed: Some(task.is_completed()),
             occurrence: None,
+            series_reminders: None,
         })
     }
 

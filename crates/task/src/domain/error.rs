@@ -366,6 +366,8 @@ pub enum CorruptRecord {
     InconsistentRun(&'static str),
     #[error("invalid stored value: {0}")]
     InvalidValue(#[from] ValidationError),
+    #[error("invalid stored reminders: {0}")]
+    InvalidReminders(#[from] super::reminders::ReminderError),
 }
 
 impl CorruptRecord {

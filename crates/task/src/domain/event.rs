@@ -5,18 +5,22 @@
 use jiff::Timestamp;
 use pinit_contracts::events::{Channel, channel};
 
+use super::reminders::Reminders;
 use super::schedule::ScheduleState;
 use super::{MemberId, ScheduleId, TaskId};
 
 /// One domain event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DomainEvent {
-    /// `schedule.time.upcoming.updated`: a schedule was created, or its start time was changed.
-    /// `new_upcoming_time` is an instant (render it with an offset, docs/contract/task.md#events).
+    /// `schedule.time.upcoming.updated`: a schedule was created, its start time was changed, or the reminders
+    /// it is armed with changed while it is NOT_STARTED. `new_upcoming_time` is an instant (render it with an
+    /// offset, docs/contract/task.md#events); `reminders` the effective list (its own, else its series', else
+    /// the member's default — [`Inherited::effective`](super::reminders::Inherited::effective)).
     ScheduleUpcomingTimeUpdated {
         schedule_id: ScheduleId,
         owner_id: MemberId,
         new_upcoming_time: Timestamp,
+        reminders: Reminders,
     },
     /// `schedule.deleted` (the task id is kept here, though the reference payload drops it).
     ScheduleDeleted {
@@ -121,6 +125,7 @@ mod tests {
                     schedule_id: s,
                     owner_id: o,
                     new_upcoming_time: Timestamp::UNIX_EPOCH,
+                    reminders: Reminders::at_start(),
                 },
                 "schedule.time.upcoming.updated",
                 "task.schedule.direct",

@@ -9,6 +9,7 @@
 //!   the running slot.
 //! * [`recurrence`] — RFC 5545 recurrence rules (RRULE, EXDATE, RDATE) expanded lazily in a zone.
 //! * [`series`] — a repeating schedule: its template, start, zone and recurrence; the occurrences it makes.
+//! * [`reminders`] — offsets from a schedule's start at which its member is told; own, series', member's.
 //! * [`stats`] — weekly statistics: which bucket a completion goes to, and how a cancel undoes it.
 //! * [`time`] — zones, half-open day/week windows, the reference's date/time input and output formats.
 //! * [`paging`] — page sizes and the two list cursors (ascending and archive).
@@ -24,6 +25,7 @@ pub mod error;
 pub mod event;
 pub mod paging;
 pub mod recurrence;
+pub mod reminders;
 pub mod schedule;
 pub mod series;
 pub mod stats;
@@ -44,11 +46,12 @@ pub use error::{
 };
 pub use event::{AggregateRef, DomainEvent};
 pub use paging::{ArchiveCursor, TaskCursor};
+pub use reminders::{Inherited, ReminderError, Reminders};
 pub use schedule::{
     Operation, Run, RunSnapshot, RunState, Schedule, ScheduleDraft, SchedulePatch, ScheduleState,
     ScheduleType, SlotChange, Step, may_start, transition,
 };
-pub use series::{Recurrence, ScheduleSeries, Scope, SeriesSpec};
+pub use series::{NewSeries, Recurrence, ScheduleSeries, Scope, SeriesSpec};
 pub use stats::{Contribution, Deltas, StatsChange, WeekKey, WeeklyTotals};
 pub use task::{
     Deadline, Difficulty, Importance, Task, TaskFields, TaskPatch, ensure_not_scheduled,

@@ -9,13 +9,17 @@
 //! * One member with several schedules and a changing zone: at most one schedule holds the running
 //!   slot and the slot names it; every statistics bucket equals the sum of the elapsed times of the
 //!   COMPLETED schedules recorded into it, and none is ever negative.
+//! * Reminders in any spelling: a list of distinct offsets is kept sorted, one offset spelled twice is
+//!   refused naming the second, the canonical rendering and the stored form read back to the same list, and
+//!   an offset after the start or before `-P7D` is refused naming its entry.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
 
 use super::dependency::Prerequisites;
+use super::reminders::{Inherited, ReminderError, Reminders};
 use super::schedule::{
     Operation, Run, Schedule, ScheduleDraft, ScheduleState, ScheduleType, transition,
 };
@@ -54,8 +58,73 @@ fn advance(now: Timestamp, ms: i64) -> Timestamp {
         .unwrap_or(now)
 }
 
+/// A reminder offset in seconds, within `[-P7D, 0]`: often at the start, often whole minutes, any second.
+fn offset_secs() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        Just(0i64),
+        (-10_080i64..=0).prop_map(|m| m * 60),
+        -604_800i64..=0
+    ]
+}
+
+/// One of three ISO 8601 spellings of `secs` (≤ 0): jiff's (`-PT1H30M`), seconds only (`-PT5400S`), and
+/// days with seconds (`-P0DT5400S`).
+fn spell(secs: i64, how: usize) -> String {
+    let back = -secs;
+    match how % 3 {
+        0 => SignedDuration::from_secs(secs).to_string(),
+        1 => format!("-PT{back}S"),
+        _ => format!("-P{}DT{}S", back / 86_400, back % 86_400),
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn reminders_in_any_spelling_are_kept_canonical(
+        secs in proptest::collection::vec(offset_secs(), 0..=Reminders::MAX),
+        spellings in proptest::collection::vec(0usize..3, Reminders::MAX),
+    ) {
+        let items: Vec<String> = secs.iter().zip(&spellings).map(|(s, how)| spell(*s, *how)).collect();
+        let distinct: BTreeSet<i64> = secs.iter().copied().collect();
+        match Reminders::parse(&items) {
+            Ok(reminders) => {
+                prop_assert_eq!(distinct.len(), secs.len());
+                let kept: Vec<i64> = reminders.offsets().iter().map(|o| o.as_secs()).collect();
+                prop_assert_eq!(kept, distinct.into_iter().collect::<Vec<_>>(), "sorted, earliest first");
+                let canonical = reminders.to_iso();
+                prop_assert_eq!(Reminders::parse(&canonical), Ok(reminders.clone()));
+                prop_assert_eq!(Reminders::from_stored(&reminders.to_stored()), Ok(reminders.clone()));
+            }
+            Err(ReminderError::Duplicate { index, first, .. }) => {
+                prop_assert!(first < index);
+                prop_assert_eq!(secs[first], secs[index]);
+                let before: BTreeSet<i64> = secs[..index].iter().copied().collect();
+                prop_assert_eq!(before.len(), index, "the first repeat is the one named");
+            }
+            Err(e) => prop_assert!(false, "{items:?}: {e}"),
+        }
+    }
+
+    #[test]
+    fn an_offset_out_of_range_is_named(
+        good in proptest::collection::btree_set(offset_secs(), 0..Reminders::MAX),
+        after in any::<bool>(),
+        by in 1i64..=10_000_000,
+        how in 0usize..3,
+    ) {
+        let mut items: Vec<String> = good.iter().map(|s| spell(*s, how)).collect();
+        let index = items.len();
+        let bad = if after { format!("PT{by}S") } else { spell(-604_800 - by, how) };
+        items.push(bad.clone());
+        let expected = if after {
+            ReminderError::AfterStart { index, input: bad }
+        } else {
+            ReminderError::TooEarly { index, input: bad }
+        };
+        prop_assert_eq!(Reminders::parse(&items), Err(expected));
+    }
 
     #[test]
     fn a_run_follows_the_table_and_accounts_elapsed_time(
@@ -126,6 +195,7 @@ proptest! {
     ) {
         const OWNER: MemberId = MemberId(1);
         let kinds = [ScheduleType::DeepWork, ScheduleType::AdminTask, ScheduleType::QuickTask];
+        let defaults = Inherited::from_member(Reminders::at_start());
         let mut schedules: Vec<Option<Schedule>> = (0..3)
             .map(|i| {
                 let draft = ScheduleDraft::new(
@@ -134,7 +204,7 @@ proptest! {
                     kinds[i],
                     origin(),
                 );
-                Some(Schedule::create(ScheduleId(i as i64 + 1), OWNER, None, draft).0)
+                Some(Schedule::create(ScheduleId(i as i64 + 1), OWNER, None, draft, &defaults).0)
             })
             .collect();
         let mut slot: Option<ScheduleId> = None;

@@ -48,6 +48,7 @@ use jiff::{SignedDuration, Timestamp};
 use super::dependency::Prerequisites;
 use super::error::{CorruptRecord, IllegalTransition, ScheduleError, ValidationError, msg};
 use super::event::DomainEvent;
+use super::reminders::{Inherited, Reminders};
 use super::stats::{Contribution, StatsChange, WeekKey};
 use super::task::Task;
 use super::text::{Description, Title};
@@ -481,9 +482,12 @@ pub struct ScheduleDraft {
     pub schedule_type: ScheduleType,
     /// Truncated to microseconds (what the database keeps).
     pub designated_start: Timestamp,
+    /// Its own reminders; `None` follows its series', else the member's default.
+    pub reminders: Option<Reminders>,
 }
 
 impl ScheduleDraft {
+    /// A draft without reminders of its own ([`Self::with_reminders`] gives it some).
     pub fn new(
         title: Title,
         description: Description,
@@ -495,7 +499,14 @@ impl ScheduleDraft {
             description,
             schedule_type,
             designated_start: truncate_to_micros(designated_start),
+            reminders: None,
         }
+    }
+
+    /// The same draft with `reminders` as its own list (`None`: it follows its series' or the member's).
+    pub fn with_reminders(mut self, reminders: Option<Reminders>) -> Self {
+        self.reminders = reminders;
+        self
     }
 
     /// `POST /v2/tasks/{id}/schedules`: title and description default to the task's; the override
@@ -542,6 +553,9 @@ pub struct SchedulePatch {
     pub description: Option<Description>,
     pub designated_start: Option<Timestamp>,
     pub schedule_type: Option<ScheduleType>,
+    /// `Some(Some(list))` sets the schedule's own reminders, `Some(None)` drops them (it follows its series'
+    /// or the member's again), `None` leaves them.
+    pub reminders: Option<Option<Reminders>>,
 }
 
 /// A schedule.
@@ -555,16 +569,20 @@ pub struct Schedule {
     schedule_type: ScheduleType,
     designated_start: Timestamp,
     run: Run,
+    /// Its own reminders (`None`: it follows its series' or the member's — [`Inherited`]).
+    reminders: Option<Reminders>,
 }
 
 impl Schedule {
     /// A new schedule, NOT_STARTED, with the `schedule.time.upcoming.updated` event for it (emitted
-    /// once it has its id — the reference raised one with a null id, docs/contract/task.md#event-delivery).
+    /// once it has its id — the reference raised one with a null id, docs/contract/task.md#event-delivery),
+    /// carrying the reminders it is armed with: its own, else what it `inherits`.
     pub fn create(
         id: ScheduleId,
         owner_id: MemberId,
         task_id: Option<TaskId>,
         draft: ScheduleDraft,
+        inherited: &Inherited,
     ) -> (Self, Effects) {
         let schedule = Self {
             id,
@@ -575,9 +593,10 @@ impl Schedule {
             schedule_type: draft.schedule_type,
             designated_start: draft.designated_start,
             run: Run::new(),
+            reminders: draft.reminders,
         };
         let effects = Effects {
-            events: vec![schedule.upcoming_event()],
+            events: vec![schedule.upcoming_event(inherited)],
             ..Effects::default()
         };
         (schedule, effects)
@@ -594,6 +613,7 @@ impl Schedule {
         schedule_type: ScheduleType,
         designated_start: Timestamp,
         run: Run,
+        reminders: Option<Reminders>,
     ) -> Self {
         Self {
             id,
@@ -604,6 +624,7 @@ impl Schedule {
             schedule_type,
             designated_start,
             run,
+            reminders,
         }
     }
 
@@ -639,6 +660,11 @@ impl Schedule {
         &self.run
     }
 
+    /// Its own reminders (`None`: it follows its series' or the member's).
+    pub fn reminders(&self) -> Option<&Reminders> {
+        self.reminders.as_ref()
+    }
+
     pub fn state(&self) -> ScheduleState {
         self.run.state()
     }
@@ -657,37 +683,76 @@ impl Schedule {
         })
     }
 
-    fn upcoming_event(&self) -> DomainEvent {
+    fn upcoming_event(&self, inherited: &Inherited) -> DomainEvent {
         DomainEvent::ScheduleUpcomingTimeUpdated {
             schedule_id: self.id,
             owner_id: self.owner_id,
             new_upcoming_time: self.designated_start,
+            reminders: self.armed_with(inherited).clone(),
         }
     }
 
+    /// The reminders this schedule is armed with when it inherits `inherited`.
+    pub fn armed_with<'a>(&'a self, inherited: &'a Inherited) -> &'a Reminders {
+        inherited.effective(self.reminders.as_ref())
+    }
+
     /// Applies a patch: only in NOT_STARTED (409 `"시작되지 않은 일정만 수정할 수 있습니다."`). A
-    /// changed start time emits `schedule.time.upcoming.updated`.
-    pub fn patch(&mut self, patch: SchedulePatch) -> Result<Effects, ScheduleError> {
+    /// changed start time, or a change of the reminders it is armed with, emits
+    /// `schedule.time.upcoming.updated`.
+    pub fn patch(
+        &mut self,
+        patch: SchedulePatch,
+        inherited: &Inherited,
+    ) -> Result<Effects, ScheduleError> {
+        self.patch_across(patch, inherited, inherited)
+    }
+
+    /// [`Self::patch`] while what the schedule inherits changes from `before` to `after` (its series was edited
+    /// with it): the event goes out when the start or the armed reminders differ between the two.
+    pub fn patch_across(
+        &mut self,
+        patch: SchedulePatch,
+        before: &Inherited,
+        after: &Inherited,
+    ) -> Result<Effects, ScheduleError> {
         if self.state() != ScheduleState::NotStarted {
             return Err(ScheduleError::NotModifiable(self.state()));
         }
-        let mut effects = Effects::default();
+        let armed = (self.designated_start, self.armed_with(before).clone());
         if let Some(title) = patch.title {
             self.title = title;
         }
         if let Some(description) = patch.description {
             self.description = description;
         }
-        if let Some(start) = patch.designated_start.map(truncate_to_micros)
-            && start != self.designated_start
-        {
+        if let Some(start) = patch.designated_start.map(truncate_to_micros) {
             self.designated_start = start;
-            effects.events.push(self.upcoming_event());
         }
         if let Some(kind) = patch.schedule_type {
             self.schedule_type = kind;
         }
+        if let Some(reminders) = patch.reminders {
+            self.reminders = reminders;
+        }
+        let mut effects = Effects::default();
+        if (self.designated_start, self.armed_with(after)) != (armed.0, &armed.1) {
+            effects.events.push(self.upcoming_event(after));
+        }
         Ok(effects)
+    }
+
+    /// What inheriting `after` instead of `before` (its series' list changed) means for this schedule: the
+    /// `schedule.time.upcoming.updated` event again, with the same start, when it is NOT_STARTED and the
+    /// reminders it is armed with change; nothing otherwise (a started or completed schedule is not re-armed).
+    pub fn inherit(&self, before: &Inherited, after: &Inherited) -> Effects {
+        let mut effects = Effects::default();
+        if self.state() == ScheduleState::NotStarted
+            && self.armed_with(before) != self.armed_with(after)
+        {
+            effects.events.push(self.upcoming_event(after));
+        }
+        effects
     }
 
     /// Checks that the task and prerequisites the app layer handed in are this schedule's.

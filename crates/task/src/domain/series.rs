@@ -7,6 +7,7 @@ use jiff::civil::DateTime;
 use jiff::{SignedDuration, Timestamp};
 
 use super::recurrence::{Occurrence, Rule, RuleError, Series};
+use super::reminders::{Inherited, Reminders};
 use super::schedule::{ScheduleDraft, ScheduleType};
 use super::text::{Description, Title};
 use super::time::Zone;
@@ -181,12 +182,38 @@ pub struct SeriesSpec {
     pub recurrence: Recurrence,
 }
 
+/// A new series: what it is, and the reminders its occurrences inherit (`None`: the member's default).
+#[derive(Debug, Clone)]
+pub struct NewSeries {
+    pub spec: SeriesSpec,
+    pub reminders: Option<Reminders>,
+}
+
+impl From<SeriesSpec> for NewSeries {
+    /// A series whose occurrences follow the member's default reminders.
+    fn from(spec: SeriesSpec) -> Self {
+        Self {
+            spec,
+            reminders: None,
+        }
+    }
+}
+
 /// A stored series.
 #[derive(Debug, Clone)]
 pub struct ScheduleSeries {
     pub id: SeriesId,
     pub owner_id: MemberId,
     pub spec: SeriesSpec,
+    /// The reminders of its occurrences that have none of their own (`None`: the member's default).
+    pub reminders: Option<Reminders>,
+}
+
+impl ScheduleSeries {
+    /// What an occurrence of this series without reminders of its own follows, given the member's default.
+    pub fn inherited(&self, member_default: &Reminders) -> Inherited {
+        Inherited::new(self.reminders.clone(), member_default.clone())
+    }
 }
 
 impl SeriesSpec {

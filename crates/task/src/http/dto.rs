@@ -19,8 +19,8 @@ use crate::domain::recurrence::Rule;
 use crate::domain::series::MAX_DATES;
 use crate::domain::time::{format_duration, format_local_date_time, parse_local_date_time};
 use crate::domain::{
-    Deadline, DependencyPair, Description, Difficulty, Importance, Recurrence, ScheduleType,
-    TaskFields, Title, WeekKey, WeeklyTotals, Zone,
+    Deadline, DependencyPair, Description, Difficulty, Importance, Inherited, Recurrence,
+    Reminders, ScheduleType, TaskFields, Title, WeekKey, WeeklyTotals, Zone,
 };
 use crate::store::schedules::StoredSchedule;
 
@@ -146,6 +146,20 @@ pub fn zoned(
     let time = p.check(field_time, time, parse_local_date_time(time));
     let zone = p.check(field_zone, zone, Zone::parse(zone));
     Some((time?, zone?))
+}
+
+/// A list of reminders (`reminders`), its first wrong entry named (`reminders[1]`).
+pub fn reminders(p: &mut Problems, values: &[String]) -> Option<Reminders> {
+    match Reminders::parse(values) {
+        Ok(reminders) => Some(reminders),
+        Err(e) => p.check(&e.field(), e.rejected(), Err(e)),
+    }
+}
+
+/// `{"reminders": [...]}`: `GET` and `PUT /v2/members/reminders`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RemindersBody {
+    pub reminders: Option<Vec<String>>,
 }
 
 /// The instant of a local date-time in a zone.
@@ -442,6 +456,9 @@ pub struct ScheduleRequest {
     pub schedule_type: Option<String>,
     #[serde(default)]
     pub recurrence: Option<RecurrenceIn>,
+    /// The schedule's own reminders (with `recurrence`: the series'); absent or `null`: the member's default.
+    #[serde(default)]
+    pub reminders: Option<Vec<String>>,
 }
 
 /// `recurrence`: RFC 5545 `RRULE`, `EXDATE` and `RDATE` values, the dates as wall-clock times in the
@@ -504,6 +521,8 @@ pub struct SeriesResponse {
     /// The first occurrence's start (DTSTART).
     pub start: DateTimeWithZone,
     pub recurrence: RecurrenceOut,
+    /// The reminders its occurrences follow unless they have their own; `null`: the member's default.
+    pub reminders: Option<Vec<String>>,
     /// The next occurrences from now, at most ten.
     pub next: Vec<DateTimeWithZone>,
     pub created_at: String,
@@ -539,6 +558,7 @@ impl SeriesResponse {
                 exdates: times(&s.recurrence.exdates),
                 rdates: times(&s.recurrence.rdates),
             },
+            reminders: series.reminders.as_ref().map(Reminders::to_iso),
             next: view
                 .next
                 .iter()
@@ -565,6 +585,10 @@ pub struct SchedulePatchRequest {
     /// With `scope=following|all` on an occurrence: the series' new rule.
     #[serde(default)]
     pub recurrence: Option<RecurrenceIn>,
+    /// A list sets the schedule's own reminders (with `scope=following|all` on an occurrence: the series');
+    /// `null` drops them (it follows its series', else the member's default).
+    #[serde(default)]
+    pub reminders: Field<Vec<String>>,
 }
 
 /// `TaskScheduleRequest` (`title` and `description` default to the task's).
@@ -580,6 +604,9 @@ pub struct TaskScheduleRequest {
     /// A repeating schedule from the task (its occurrences are not linked to the task).
     #[serde(default)]
     pub recurrence: Option<RecurrenceIn>,
+    /// As [`ScheduleRequest::reminders`].
+    #[serde(default)]
+    pub reminders: Option<Vec<String>>,
 }
 
 pub fn schedule_type(p: &mut Problems, value: &str) -> Option<ScheduleType> {
@@ -609,6 +636,8 @@ pub struct ScheduleResponse {
     /// the occurrence is moved.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub occurrence_start: Option<String>,
+    /// Its own reminders, else its series'; `null` when it follows the member's default.
+    pub reminders: Option<Vec<String>>,
 }
 
 impl ScheduleResponse {
@@ -629,6 +658,8 @@ impl ScheduleResponse {
             updated_at: stored.updated_at.to_string(),
             series_id: stored.occurrence.map(|o| o.series.get()),
             occurrence_start: stored.occurrence.map(|o| format_local_date_time(o.start)),
+            reminders: Inherited::shown(s.reminders(), stored.series_reminders.as_ref())
+                .map(Reminders::to_iso),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! `/v2/members` and `PUT /v2/members/zone-id` (new); docs/contract/task.md#members.
+//! `/v2/members`, `PUT /v2/members/zone-id` and `/v2/members/reminders` (new); docs/contract/task.md#members.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use pinit_kernel::CurrentMember;
 
+use super::dto::{Problems, RemindersBody};
 use crate::app::TaskApp;
 use crate::domain::MemberId;
 
@@ -89,4 +90,33 @@ pub async fn set_zone_id(
     })?;
     let zone = app.set_zone(member, &zone).await?;
     Ok(text(zone.id().to_owned()))
+}
+
+/// `GET /v2/members/reminders`: `{"reminders": ["PT0S"]}`, the default of the member's schedules.
+pub async fn reminders(
+    State(app): State<TaskApp>,
+    CurrentMember(member): CurrentMember<MemberId>,
+) -> Result<Json<RemindersBody>, ApiError> {
+    let reminders = app.default_reminders(member).await?;
+    Ok(Json(RemindersBody {
+        reminders: Some(reminders.to_iso()),
+    }))
+}
+
+/// `PUT /v2/members/reminders` with `{"reminders": ["-PT10M", "PT0S"]}`: answers the list as stored (sorted,
+/// canonical). It applies to schedules armed from now on.
+pub async fn set_reminders(
+    State(app): State<TaskApp>,
+    CurrentMember(member): CurrentMember<MemberId>,
+    Json(body): Json<RemindersBody>,
+) -> Result<Json<RemindersBody>, ApiError> {
+    let mut p = Problems::new();
+    let list = p.required("reminders", &body.reminders);
+    let reminders = list
+        .and_then(|l| super::dto::reminders(&mut p, l))
+        .ok_or_else(|| p.into_error())?;
+    let stored = app.set_default_reminders(member, reminders).await?;
+    Ok(Json(RemindersBody {
+        reminders: Some(stored.to_iso()),
+    }))
 }

@@ -95,6 +95,8 @@ pub fn endpoints() -> Vec<Endpoint> {
         ep(M::GET, "/v2/members/zone-id", members::zone_id),
         ep(M::PUT, "/v2/members/zone-id", members::set_zone_id),
         ep(M::GET, "/v2/members/zone-offset", members::zone_offset),
+        ep(M::GET, "/v2/members/reminders", members::reminders),
+        ep(M::PUT, "/v2/members/reminders", members::set_reminders),
         Endpoint {
             method: M::GET,
             path: "/openapi.json",
@@ -160,6 +162,7 @@ impl From<AppError> for ApiError {
                 Some("recurrence.exdates"),
             ),
             AppError::Invalid(e) => classed(e.class(), &e, Some(e.field())),
+            AppError::Reminders(e) => classed(e.class(), &e, Some(&e.field())),
             AppError::Paging(e) => classed(e.class(), &e, Some(e.field())),
             AppError::Dependency(e) => classed(e.class(), &e, None),
             AppError::Schedule(e) => {

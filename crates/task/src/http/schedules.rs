@@ -13,15 +13,16 @@ use serde::Deserialize;
 
 use super::dto::{
     Problems, SchedulePatchRequest, ScheduleRequest, ScheduleResponse, SeriesResponse,
-    StatisticsResponse, required_param, resolve, schedule_type, zoned,
+    StatisticsResponse, reminders, required_param, resolve, schedule_type, zoned,
 };
 use crate::app::TaskApp;
 use crate::domain::series::whole_seconds;
 use crate::domain::{
-    Description, MemberId, ScheduleDraft, ScheduleId, SchedulePatch, Scope, SeriesId, SeriesSpec,
-    Title, Window, Zone,
+    Description, MemberId, NewSeries, ScheduleDraft, ScheduleId, SchedulePatch, Scope, SeriesId,
+    SeriesSpec, Title, Window, Zone,
 };
 use pinit_kernel::CurrentMember;
+use pinit_kernel::extract::Field;
 
 pub async fn create(
     State(app): State<TaskApp>,
@@ -45,15 +46,21 @@ pub async fn create(
     let date = date.and_then(|d| d.resolved(&mut p, "date"));
     let kind = kind.and_then(|k| schedule_type(&mut p, k));
     let recurrence = body.recurrence.as_ref().map(|r| r.parse(&mut p));
+    let reminders = body.reminders.as_deref().map(|r| reminders(&mut p, r));
     let (Some(title), Some(description), Some((local, start, zone)), Some(kind)) =
         (title, description, date, kind)
     else {
         return Err(p.into_error());
     };
+    if !p.is_empty() {
+        return Err(p.into_error());
+    }
+    let reminders = reminders.flatten();
     let stored = match recurrence {
         None => {
-            app.create_schedule(member, ScheduleDraft::new(title, description, kind, start))
-                .await?
+            let draft =
+                ScheduleDraft::new(title, description, kind, start).with_reminders(reminders);
+            app.create_schedule(member, draft).await?
         }
         Some(Some(recurrence)) => {
             let spec = SeriesSpec {
@@ -64,7 +71,8 @@ pub async fn create(
                 zone: zone.clone(),
                 recurrence,
             };
-            app.create_series(member, spec).await?
+            app.create_series(member, NewSeries { spec, reminders })
+                .await?
         }
         Some(None) => return Err(p.into_error()),
     };
@@ -197,6 +205,12 @@ pub async fn patch(
     let date = date.map(|d| d.instant(&mut p, "date"));
     let kind = kind.map(|k| schedule_type(&mut p, k));
     let rule = body.recurrence.as_ref().map(|r| r.parse(&mut p));
+    // Absent: unchanged; `null`: back to the series' or the member's; a list: set (an error is in `p`).
+    let reminders = match &body.reminders {
+        Field::Absent => Some(None),
+        Field::Null => Some(Some(None)),
+        Field::Present(list) => reminders(&mut p, list).map(|r| Some(Some(r))),
+    };
     if !p.is_empty() {
         return Err(p.into_error());
     }
@@ -206,6 +220,7 @@ pub async fn patch(
         description: description.flatten(),
         designated_start: date.as_ref().map(|(at, _)| *at),
         schedule_type: kind.flatten(),
+        reminders: reminders.flatten(),
     };
     let view = app
         .patch_schedule(member, ScheduleId(id), patch, scope, rule.flatten())

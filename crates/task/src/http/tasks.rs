@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::dto::{
     CursorResponse, PageResponse, PageableObject, Problems, SORTED, ScheduleResponse, TaskRequest,
-    TaskResponse, TaskScheduleRequest, required_param, schedule_type,
+    TaskResponse, TaskScheduleRequest, reminders, required_param, schedule_type,
 };
 use crate::app::{CursorPage, TaskApp};
 use crate::domain::series::whole_seconds;
@@ -220,14 +220,27 @@ pub async fn schedule(
     let date = date.and_then(|d| d.resolved(&mut p, "date"));
     let kind = kind.and_then(|k| schedule_type(&mut p, k));
     let recurrence = body.recurrence.as_ref().map(|r| r.parse(&mut p));
+    let reminders = body.reminders.as_deref().map(|r| reminders(&mut p, r));
     let (Some((local, start, zone)), Some(kind)) = (date, kind) else {
         return Err(p.into_error());
     };
+    if !p.is_empty() {
+        return Err(p.into_error());
+    }
+    let reminders = reminders.flatten();
     let (title, description) = (title.map(String::as_str), description.map(String::as_str));
     let stored = match recurrence {
         None => {
-            app.schedule_task(member, TaskId(id), title, description, kind, start)
-                .await?
+            app.schedule_task(
+                member,
+                TaskId(id),
+                title,
+                description,
+                kind,
+                start,
+                reminders,
+            )
+            .await?
         }
         Some(Some(recurrence)) => {
             app.schedule_task_series(
@@ -239,6 +252,7 @@ pub async fn schedule(
                 whole_seconds(local),
                 zone.clone(),
                 recurrence,
+                reminders,
             )
             .await?
         }

@@ -5,8 +5,8 @@ use pinit_kernel::db::{Backend, Conn};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Result, StoreError};
-use crate::domain::{CorruptRecord, MemberId, ScheduleId, ValidationError, Zone};
+use super::{Result, StoreError, get_reminders};
+use crate::domain::{CorruptRecord, MemberId, Reminders, ScheduleId, ValidationError, Zone};
 
 /// A provisioned member.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,10 +16,13 @@ pub struct Member {
     pub zone: Zone,
     /// `now_running_schedule_id`.
     pub running: Option<ScheduleId>,
+    /// The default reminders of the member's schedules (those without their own list and not in a series
+    /// that has one).
+    pub reminders: Reminders,
     pub version: i64,
 }
 
-const COLUMNS: &str = "member_id, nickname, zone_id, now_running_schedule_id, version";
+const COLUMNS: &str = "member_id, nickname, zone_id, now_running_schedule_id, reminders, version";
 
 fn from_row(row: &AnyRow) -> Result<Member> {
     let zone_id: String = row.try_get("zone_id")?;
@@ -32,6 +35,7 @@ fn from_row(row: &AnyRow) -> Result<Member> {
         running: row
             .try_get::<Option<i64>, _>("now_running_schedule_id")?
             .map(ScheduleId),
+        reminders: get_reminders(row, "reminders")?.unwrap_or_else(Reminders::at_start),
         version: row.try_get("version")?,
     })
 }
@@ -100,14 +104,7 @@ pub async fn set_running(
     .bind(member.version)
     .execute(&mut *conn)
     .await?;
-    if done.rows_affected() == 1 {
-        Ok(())
-    } else {
-        Err(StoreError::VersionConflict {
-            what: "member",
-            id: member.id.get(),
-        })
-    }
+    version_checked(done.rows_affected(), member)
 }
 
 /// Changes the member's zone.
@@ -122,7 +119,32 @@ pub async fn set_zone(conn: &mut Conn, member: &Member, zone: &Zone, now: Timest
     .bind(member.version)
     .execute(&mut *conn)
     .await?;
-    if done.rows_affected() == 1 {
+    version_checked(done.rows_affected(), member)
+}
+
+/// Changes the member's default reminders.
+pub async fn set_reminders(
+    conn: &mut Conn,
+    member: &Member,
+    reminders: &Reminders,
+    now: Timestamp,
+) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE member SET reminders = $1, version = version + 1, updated_at_us = $2 \
+         WHERE member_id = $3 AND version = $4",
+    )
+    .bind(reminders.to_stored())
+    .bind(now.as_microsecond())
+    .bind(member.id.get())
+    .bind(member.version)
+    .execute(&mut *conn)
+    .await?;
+    version_checked(done.rows_affected(), member)
+}
+
+/// An update of `member` that found no row at the version read: a concurrent writer slipped past the lock.
+fn version_checked(rows: u64, member: &Member) -> Result<()> {
+    if rows == 1 {
         Ok(())
     } else {
         Err(StoreError::VersionConflict {

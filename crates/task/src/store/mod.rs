@@ -17,7 +17,7 @@ use pinit_kernel::db::DbError;
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::{Any, Row};
 
-use crate::domain::CorruptRecord;
+use crate::domain::{CorruptRecord, Reminders};
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -112,4 +112,12 @@ pub(crate) fn instant(us: i64) -> std::result::Result<Timestamp, CorruptRecord> 
 
 pub(crate) fn get_instant(row: &AnyRow, column: &str) -> Result<Timestamp> {
     Ok(instant(row.try_get::<i64, _>(column)?)?)
+}
+
+/// A nullable `reminders` column (docs: migrations/*/0003_reminders.sql): `None` when NULL.
+pub(crate) fn get_reminders(row: &AnyRow, column: &str) -> Result<Option<Reminders>> {
+    row.try_get::<Option<String>, _>(column)?
+        .map(|text| Reminders::from_stored(&text).map_err(CorruptRecord::from))
+        .transpose()
+        .map_err(StoreError::from)
 }

@@ -5,11 +5,12 @@ use pinit_kernel::db::Conn;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Result, Sql, StoreError, get_instant, instant};
+use super::{Result, Sql, StoreError, get_instant, get_reminders, instant};
 use crate::domain::time::{format_local_date_time, parse_local_date_time, parse_stored_date};
 use crate::domain::{
-    CorruptRecord, Description, MemberId, Run, RunSnapshot, Schedule, ScheduleDraft, ScheduleId,
-    ScheduleState, ScheduleType, SeriesId, TaskId, Title, ValidationError, WeekKey, Window,
+    CorruptRecord, Description, MemberId, Reminders, Run, RunSnapshot, Schedule, ScheduleDraft,
+    ScheduleId, ScheduleState, ScheduleType, SeriesId, TaskId, Title, ValidationError, WeekKey,
+    Window,
 };
 
 /// A schedule as stored, with what the responses show besides the aggregate.
@@ -23,6 +24,9 @@ pub struct StoredSchedule {
     pub task_completed: Option<bool>,
     /// The series this schedule is an occurrence of, if any.
     pub occurrence: Option<OccurrenceOf>,
+    /// Its series' reminders, which it follows when it has none of its own (`None`: no series, or a series
+    /// that follows the member's default).
+    pub series_reminders: Option<Reminders>,
 }
 
 /// An occurrence's place in its series: the series, and the occurrence's original start (RECURRENCE-ID: the
@@ -36,9 +40,11 @@ pub struct OccurrenceOf {
 const COLUMNS: &str = "s.schedule_id, s.owner_id, s.task_id, s.title, s.description, \
     s.schedule_type, s.designated_start_us, s.state, s.elapsed_us, s.running_since_us, \
     s.stats_week_start, s.stats_week_zone_id, s.version, s.created_at_us, s.updated_at_us, \
-    s.series_id, s.occurrence_start, lt.completed AS task_completed";
+    s.series_id, s.occurrence_start, s.reminders, lt.completed AS task_completed, \
+    ss.reminders AS series_reminders";
 
-const FROM: &str = "FROM schedule s LEFT JOIN task lt ON lt.task_id = s.task_id";
+const FROM: &str = "FROM schedule s LEFT JOIN task lt ON lt.task_id = s.task_id \
+    LEFT JOIN schedule_series ss ON ss.series_id = s.series_id";
 
 fn invalid(e: impl Into<ValidationError>) -> CorruptRecord {
     CorruptRecord::InvalidValue(e.into())
@@ -77,6 +83,7 @@ fn from_row(row: &AnyRow) -> Result<StoredSchedule> {
         schedule_type,
         get_instant(row, "designated_start_us")?,
         run,
+        get_reminders(row, "reminders")?,
     );
     Ok(StoredSchedule {
         schedule,
@@ -96,6 +103,7 @@ fn from_row(row: &AnyRow) -> Result<StoredSchedule> {
             }),
             _ => None,
         },
+        series_reminders: get_reminders(row, "series_reminders")?,
     })
 }
 
@@ -118,8 +126,8 @@ pub async fn insert(
     let row = sqlx::query(
         "INSERT INTO schedule (owner_id, task_id, title, description, schedule_type, \
          designated_start_us, state, elapsed_us, running_since_us, stats_week_start, \
-         stats_week_zone_id, version, created_at_us, updated_at_us) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, NULL, NULL, NULL, 1, $8, $8) RETURNING schedule_id",
+         stats_week_zone_id, version, created_at_us, updated_at_us, reminders) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, NULL, NULL, NULL, 1, $8, $8, $9) RETURNING schedule_id",
     )
     .bind(owner.get())
     .bind(task.map(TaskId::get))
@@ -129,6 +137,7 @@ pub async fn insert(
     .bind(draft.designated_start.as_microsecond())
     .bind(ScheduleState::NotStarted.as_str())
     .bind(now.as_microsecond())
+    .bind(draft.reminders.as_ref().map(Reminders::to_stored))
     .fetch_one(&mut *conn)
     .await?;
     Ok(ScheduleId(row.try_get("schedule_id")?))
@@ -146,8 +155,9 @@ pub async fn insert_occurrence(
     let row = sqlx::query(
         "INSERT INTO schedule (owner_id, task_id, title, description, schedule_type, \
          designated_start_us, state, elapsed_us, running_since_us, stats_week_start, \
-         stats_week_zone_id, version, created_at_us, updated_at_us, series_id, occurrence_start) \
-         VALUES ($1, NULL, $2, $3, $4, $5, $6, 0, NULL, NULL, NULL, 1, $7, $7, $8, $9) \
+         stats_week_zone_id, version, created_at_us, updated_at_us, series_id, occurrence_start, \
+         reminders) \
+         VALUES ($1, NULL, $2, $3, $4, $5, $6, 0, NULL, NULL, NULL, 1, $7, $7, $8, $9, $10) \
          ON CONFLICT (series_id, occurrence_start) WHERE series_id IS NOT NULL DO NOTHING \
          RETURNING schedule_id",
     )
@@ -160,6 +170,7 @@ pub async fn insert_occurrence(
     .bind(now.as_microsecond())
     .bind(of.series.get())
     .bind(format_local_date_time(of.start))
+    .bind(draft.reminders.as_ref().map(Reminders::to_stored))
     .fetch_optional(&mut *conn)
     .await?;
     row.map(|r| r.try_get("schedule_id").map(ScheduleId))
@@ -322,8 +333,8 @@ pub async fn update(
     let done = sqlx::query(
         "UPDATE schedule SET task_id = $1, title = $2, description = $3, schedule_type = $4, \
          designated_start_us = $5, state = $6, elapsed_us = $7, running_since_us = $8, \
-         stats_week_start = $9, stats_week_zone_id = $10, version = version + 1, updated_at_us = $11 \
-         WHERE schedule_id = $12 AND version = $13",
+         stats_week_start = $9, stats_week_zone_id = $10, reminders = $11, version = version + 1, \
+         updated_at_us = $12 WHERE schedule_id = $13 AND version = $14",
     )
     .bind(schedule.task_id().map(TaskId::get))
     .bind(schedule.title().as_str())
@@ -335,6 +346,7 @@ pub async fn update(
     .bind(run.running_since.map(|t| t.as_microsecond()))
     .bind(run.completed_week.as_ref().map(|w| w.start.to_string()))
     .bind(run.completed_week.as_ref().map(|w| w.zone_id.clone()))
+    .bind(schedule.reminders().map(Reminders::to_stored))
     .bind(now.as_microsecond())
     .bind(schedule.id().get())
     .bind(stored.version)
@@ -356,4 +368,27 @@ pub async fn delete(conn: &mut Conn, id: ScheduleId) -> Result<()> {
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+/// Counts a change the row does not hold — what it inherits from its series changed — as a new version of the
+/// schedule (its re-armed event carries it); returns the new version.
+pub async fn touch(conn: &mut Conn, stored: &StoredSchedule, now: Timestamp) -> Result<i64> {
+    let id = stored.schedule.id();
+    let done = sqlx::query(
+        "UPDATE schedule SET version = version + 1, updated_at_us = $1 \
+         WHERE schedule_id = $2 AND version = $3",
+    )
+    .bind(now.as_microsecond())
+    .bind(id.get())
+    .bind(stored.version)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 1 {
+        Ok(stored.version + 1)
+    } else {
+        Err(StoreError::VersionConflict {
+            what: "schedule",
+            id: id.get(),
+        })
+    }
 }

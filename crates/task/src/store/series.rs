@@ -6,12 +6,12 @@ use pinit_kernel::db::Conn;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Result, StoreError, get_instant};
+use super::{Result, StoreError, get_instant, get_reminders};
 use crate::domain::recurrence::Rule;
 use crate::domain::time::{format_local_date_time, parse_local_date_time};
 use crate::domain::{
-    CorruptRecord, Description, MemberId, Recurrence, ScheduleSeries, ScheduleType, SeriesId,
-    SeriesSpec, Title, ValidationError, Zone,
+    CorruptRecord, Description, MemberId, Recurrence, Reminders, ScheduleSeries, ScheduleType,
+    SeriesId, SeriesSpec, Title, ValidationError, Zone,
 };
 
 /// A series as stored.
@@ -26,7 +26,7 @@ pub struct StoredSeries {
 }
 
 const COLUMNS: &str = "series_id, owner_id, title, description, schedule_type, start_local, zone_id, rrule, \
-    exdates, rdates, materialized_until_us, version, created_at_us, updated_at_us";
+    exdates, rdates, reminders, materialized_until_us, version, created_at_us, updated_at_us";
 
 fn corrupt(e: impl Into<ValidationError>) -> CorruptRecord {
     CorruptRecord::InvalidValue(e.into())
@@ -72,6 +72,7 @@ fn from_row(row: &AnyRow) -> Result<StoredSeries> {
         id: SeriesId(row.try_get("series_id")?),
         owner_id: MemberId(row.try_get("owner_id")?),
         spec,
+        reminders: get_reminders(row, "reminders")?,
     };
     Ok(StoredSeries {
         series,
@@ -82,18 +83,20 @@ fn from_row(row: &AnyRow) -> Result<StoredSeries> {
     })
 }
 
-/// Inserts a series (version 1) whose occurrences are made up to `materialized_until`; returns its id.
+/// Inserts a series (version 1) whose occurrences are made up to `materialized_until`, with the reminders they
+/// inherit; returns its id.
 pub async fn insert(
     conn: &mut Conn,
     owner: MemberId,
     spec: &SeriesSpec,
+    reminders: Option<&Reminders>,
     materialized_until: Timestamp,
     now: Timestamp,
 ) -> Result<SeriesId> {
     let row = sqlx::query(
         "INSERT INTO schedule_series (owner_id, title, description, schedule_type, start_local, zone_id, \
-         rrule, exdates, rdates, materialized_until_us, version, created_at_us, updated_at_us) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11) RETURNING series_id",
+         rrule, exdates, rdates, materialized_until_us, version, created_at_us, updated_at_us, reminders) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11, $12) RETURNING series_id",
     )
     .bind(owner.get())
     .bind(spec.title.as_str())
@@ -106,6 +109,7 @@ pub async fn insert(
     .bind(join(&spec.recurrence.rdates))
     .bind(materialized_until.as_microsecond())
     .bind(now.as_microsecond())
+    .bind(reminders.map(Reminders::to_stored))
     .fetch_one(&mut *conn)
     .await?;
     Ok(SeriesId(row.try_get("series_id")?))
@@ -188,7 +192,7 @@ pub async fn set_recurrence(
     version_checked(done.rows_affected(), stored)
 }
 
-/// Saves an edited series (template, start, recurrence); checks the version read.
+/// Saves an edited series (template, start, recurrence, reminders); checks the version read.
 pub async fn update(
     conn: &mut Conn,
     stored: &StoredSeries,
@@ -197,8 +201,8 @@ pub async fn update(
 ) -> Result<()> {
     let done = sqlx::query(
         "UPDATE schedule_series SET title = $1, description = $2, schedule_type = $3, start_local = $4, \
-         rrule = $5, exdates = $6, rdates = $7, version = version + 1, updated_at_us = $8 \
-         WHERE series_id = $9 AND version = $10",
+         rrule = $5, exdates = $6, rdates = $7, reminders = $8, version = version + 1, updated_at_us = $9 \
+         WHERE series_id = $10 AND version = $11",
     )
     .bind(series.spec.title.as_str())
     .bind(series.spec.description.as_str())
@@ -207,6 +211,7 @@ pub async fn update(
     .bind(series.spec.recurrence.rrule.as_str())
     .bind(join(&series.spec.recurrence.exdates))
     .bind(join(&series.spec.recurrence.rdates))
+    .bind(series.reminders.as_ref().map(Reminders::to_stored))
     .bind(now.as_microsecond())
     .bind(stored.series.id.get())
     .bind(stored.version)

@@ -148,7 +148,15 @@ async fn random_operations_keep_the_invariants(backend: Backend) {
     }
     let linked = app
         .app
-        .schedule_task(member, task, None, None, ScheduleType::DeepWork, start)
+        .schedule_task(
+            member,
+            task,
+            None,
+            None,
+            ScheduleType::DeepWork,
+            start,
+            None,
+        )
         .await
         .unwrap()
         .schedule

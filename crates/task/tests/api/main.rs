@@ -7,6 +7,7 @@ mod invariants;
 mod members;
 mod openapi;
 mod rabbitmq;
+mod reminders;
 mod schedules;
 mod series;
 mod tasks;

@@ -40,8 +40,13 @@ fn draft(kind: ScheduleType) -> ScheduleDraft {
     )
 }
 
+/// A member's default reminders (one push at the start), no series.
+fn defaults() -> Inherited {
+    Inherited::from_member(Reminders::at_start())
+}
+
 fn new_schedule(task: Option<TaskId>) -> Schedule {
-    Schedule::create(ID, OWNER, task, draft(ScheduleType::DeepWork)).0
+    Schedule::create(ID, OWNER, task, draft(ScheduleType::DeepWork), &defaults()).0
 }
 
 fn none() -> Prerequisites {
@@ -638,7 +643,14 @@ fn release_clears_only_the_same_schedule() {
 #[test]
 fn a_suspended_schedule_still_blocks_other_starts() {
     let mut a = new_schedule(None);
-    let mut b = Schedule::create(ScheduleId(11), OWNER, None, draft(ScheduleType::QuickTask)).0;
+    let mut b = Schedule::create(
+        ScheduleId(11),
+        OWNER,
+        None,
+        draft(ScheduleType::QuickTask),
+        &defaults(),
+    )
+    .0;
     let mut slot = None;
     slot = a.start(at(0), slot, &none()).unwrap().slot.apply(slot);
     slot = a.suspend(at(10)).unwrap().slot.apply(slot);
@@ -947,7 +959,7 @@ fn cancel_reverts_into_the_recorded_week_even_after_a_zone_change() {
 #[test]
 fn quick_and_admin_types_record_their_fields() {
     for kind in [ScheduleType::QuickTask, ScheduleType::AdminTask] {
-        let mut s = Schedule::create(ID, OWNER, None, draft(kind)).0;
+        let mut s = Schedule::create(ID, OWNER, None, draft(kind), &defaults()).0;
         let _ = s.start(at(0), None, &none()).unwrap();
         let fx = s.complete(at(45), &seoul(), None, &none()).unwrap();
         let d = fx.statistics[0].deltas();
@@ -977,7 +989,7 @@ fn create_emits_the_upcoming_time_with_the_new_id() {
         ScheduleType::QuickTask,
         start,
     );
-    let (s, fx) = Schedule::create(ID, OWNER, None, d);
+    let (s, fx) = Schedule::create(ID, OWNER, None, d, &defaults());
     let truncated: Timestamp = "2026-02-01T00:00:00.123456Z".parse().unwrap();
     assert_eq!(s.designated_start(), truncated);
     assert_eq!(s.state(), ScheduleState::NotStarted);
@@ -988,6 +1000,7 @@ fn create_emits_the_upcoming_time_with_the_new_id() {
             schedule_id: ID,
             owner_id: OWNER,
             new_upcoming_time: truncated,
+            reminders: Reminders::at_start(),
         }]
     );
 }
@@ -1019,27 +1032,36 @@ fn draft_from_task_defaults_and_validates_overrides() {
 fn patch_only_in_not_started_and_emits_on_time_change() {
     let mut s = new_schedule(None);
     let fx = s
-        .patch(SchedulePatch {
-            title: Some(Title::parse("새").unwrap()),
-            ..Default::default()
-        })
+        .patch(
+            SchedulePatch {
+                title: Some(Title::parse("새").unwrap()),
+                ..Default::default()
+            },
+            &defaults(),
+        )
         .unwrap();
     assert!(fx.events.is_empty());
     assert_eq!(s.title().as_str(), "새");
     let fx = s
-        .patch(SchedulePatch {
-            designated_start: Some(at(0)),
-            ..Default::default()
-        })
+        .patch(
+            SchedulePatch {
+                designated_start: Some(at(0)),
+                ..Default::default()
+            },
+            &defaults(),
+        )
         .unwrap();
     assert!(fx.events.is_empty(), "same start time: nothing to announce");
     let fx = s
-        .patch(SchedulePatch {
-            designated_start: Some(at(60)),
-            schedule_type: Some(ScheduleType::AdminTask),
-            description: Some(Description::parse("설명2").unwrap()),
-            ..Default::default()
-        })
+        .patch(
+            SchedulePatch {
+                designated_start: Some(at(60)),
+                schedule_type: Some(ScheduleType::AdminTask),
+                description: Some(Description::parse("설명2").unwrap()),
+                ..Default::default()
+            },
+            &defaults(),
+        )
         .unwrap();
     assert_eq!(
         fx.events,
@@ -1047,6 +1069,7 @@ fn patch_only_in_not_started_and_emits_on_time_change() {
             schedule_id: ID,
             owner_id: OWNER,
             new_upcoming_time: at(60),
+            reminders: Reminders::at_start(),
         }]
     );
     assert_eq!(s.schedule_type(), ScheduleType::AdminTask);
@@ -1060,10 +1083,13 @@ fn patch_only_in_not_started_and_emits_on_time_change() {
         let mut s = in_state(state);
         let before = s.clone();
         let err = s
-            .patch(SchedulePatch {
-                title: Some(Title::parse("x").unwrap()),
-                ..Default::default()
-            })
+            .patch(
+                SchedulePatch {
+                    title: Some(Title::parse("x").unwrap()),
+                    ..Default::default()
+                },
+                &defaults(),
+            )
             .unwrap_err();
         assert_eq!(err.to_string(), "시작되지 않은 일정만 수정할 수 있습니다.");
         assert_eq!(err.class().status(), 409);
