@@ -1097,6 +1097,88 @@ fn patch_only_in_not_started_and_emits_on_time_change() {
     }
 }
 
+fn list(items: &[&str]) -> Reminders {
+    Reminders::parse(items).unwrap()
+}
+
+fn upcoming(start: Timestamp, reminders: Reminders) -> Vec<DomainEvent> {
+    vec![DomainEvent::ScheduleUpcomingTimeUpdated {
+        schedule_id: ID,
+        owner_id: OWNER,
+        new_upcoming_time: start,
+        reminders,
+    }]
+}
+
+#[test]
+fn the_event_carries_the_effective_reminders_and_goes_out_when_they_change() {
+    let series = Inherited::new(Some(list(&["-PT1H"])), Reminders::at_start());
+    let (s, fx) = Schedule::create(ID, OWNER, None, draft(ScheduleType::DeepWork), &series);
+    assert_eq!(
+        fx.events,
+        upcoming(at(0), list(&["-PT1H"])),
+        "the series' list"
+    );
+    assert_eq!(s.reminders(), None, "none of its own");
+    let own = draft(ScheduleType::DeepWork).with_reminders(Some(list(&["-PT5M"])));
+    let (_, fx) = Schedule::create(ID, OWNER, None, own, &series);
+    assert_eq!(fx.events, upcoming(at(0), list(&["-PT5M"])), "its own list");
+
+    // Only the reminders change: the event again, same start.
+    let mut s = new_schedule(None);
+    let set = |r: Option<Reminders>| SchedulePatch {
+        reminders: Some(r),
+        ..Default::default()
+    };
+    let fx = s.patch(set(Some(list(&["-PT10M"]))), &defaults()).unwrap();
+    assert_eq!(fx.events, upcoming(at(0), list(&["-PT10M"])));
+    let fx = s.patch(set(Some(list(&["-PT600S"]))), &defaults()).unwrap();
+    assert!(fx.events.is_empty(), "the same list");
+    let fx = s.patch(set(None), &defaults()).unwrap();
+    assert_eq!(
+        fx.events,
+        upcoming(at(0), Reminders::at_start()),
+        "back to the default"
+    );
+    let fx = s
+        .patch(set(Some(Reminders::at_start())), &defaults())
+        .unwrap();
+    assert!(
+        fx.events.is_empty(),
+        "its own list, equal to the default, arms the same"
+    );
+    assert_eq!(s.reminders(), Some(&Reminders::at_start()));
+
+    // A series-wide edit: what it inherits changes, its row may not.
+    let mut s = new_schedule(None);
+    let before = Inherited::new(Some(list(&["-PT1H"])), Reminders::at_start());
+    let after = Inherited::new(Some(list(&["-PT2H"])), Reminders::at_start());
+    assert_eq!(
+        s.inherit(&before, &after).events,
+        upcoming(at(0), list(&["-PT2H"]))
+    );
+    assert!(s.inherit(&before, &before).is_empty());
+    let fx = s
+        .patch_across(SchedulePatch::default(), &before, &after)
+        .unwrap();
+    assert_eq!(fx.events, upcoming(at(0), list(&["-PT2H"])));
+    let _ = s.patch(set(Some(list(&["-PT5M"]))), &after).unwrap();
+    assert!(
+        s.inherit(&before, &after).is_empty(),
+        "a list of its own is kept"
+    );
+    for state in [
+        ScheduleState::InProgress,
+        ScheduleState::Suspended,
+        ScheduleState::Completed,
+    ] {
+        assert!(
+            in_state(state).inherit(&before, &after).is_empty(),
+            "{state} is not re-armed"
+        );
+    }
+}
+
 #[test]
 fn delete_allowed_only_when_not_started_or_completed() {
     let s = new_schedule(Some(TaskId(5)));
