@@ -105,22 +105,9 @@ impl TaskApp {
         let all = store::series::of_owner(&mut conn, member).await?;
         let mut missing = Vec::new();
         for stored in all {
-            let occurrences = stored
-                .series
-                .spec
-                .occurrences_between(window.start, window.end);
-            if occurrences.is_empty() {
-                continue;
-            }
-            let starts: Vec<DateTime> = occurrences.iter().map(|o| o.local).collect();
-            let made =
-                store::schedules::occurrences_made(&mut conn, stored.series.id, &starts).await?;
-            let wanted: Vec<Occurrence> = occurrences
-                .into_iter()
-                .filter(|o| !made.contains(&o.local))
-                .collect();
+            let wanted = not_made(&mut conn, &stored.series, window).await?;
             if !wanted.is_empty() {
-                missing.push((stored.series, wanted));
+                missing.push((stored, wanted));
             }
         }
         drop(conn);
@@ -128,8 +115,20 @@ impl TaskApp {
             return Ok(());
         }
         let mut unit = self.begin(member).await?;
-        for (series, wanted) in &missing {
-            make(&mut unit, series, wanted).await?;
+        for (read, wanted) in missing {
+            // Read again under the member's lock: a series edited since (its time, its reminders) or deleted is
+            // made as it is now.
+            let Some(fresh) =
+                store::series::get_owned(&mut unit.tx, member, read.series.id).await?
+            else {
+                continue;
+            };
+            let wanted = if fresh.version == read.version {
+                wanted
+            } else {
+                not_made(&mut unit.tx, &fresh.series, window).await?
+            };
+            make(&mut unit, &fresh.series, &wanted).await?;
         }
         unit.finish(&self.inner.outbox).await
     }
@@ -158,13 +157,21 @@ impl TaskApp {
             if behind.is_empty() {
                 return Ok(report);
             }
-            for stored in behind {
+            for read in behind {
+                let mut unit = self.begin(read.series.owner_id).await?;
+                // Read again under the member's lock: a series edited since the batch was read (its time, its
+                // reminders) is made as it is now; one deleted since is left alone (`behind` skips it next time).
+                let Some(stored) =
+                    store::series::get_owned(&mut unit.tx, read.series.owner_id, read.series.id)
+                        .await?
+                else {
+                    continue;
+                };
                 let series = &stored.series;
                 let ahead = now + MADE_AHEAD;
                 let wanted = series
                     .spec
                     .occurrences_between(stored.materialized_until.max(now), ahead);
-                let mut unit = self.begin(series.owner_id).await?;
                 report.made += make(&mut unit, series, &wanted).await?;
                 report.series += 1;
                 let ended = series.spec.next(ahead, 1).is_empty();
@@ -205,6 +212,24 @@ impl TaskApp {
             }
         }
     }
+}
+
+/// The occurrences of `series` starting within `window` that are not schedules yet.
+async fn not_made(
+    conn: &mut pinit_kernel::db::Conn,
+    series: &ScheduleSeries,
+    window: Window,
+) -> Result<Vec<Occurrence>> {
+    let occurrences = series.spec.occurrences_between(window.start, window.end);
+    if occurrences.is_empty() {
+        return Ok(occurrences);
+    }
+    let starts: Vec<DateTime> = occurrences.iter().map(|o| o.local).collect();
+    let made = store::schedules::occurrences_made(conn, series.id, &starts).await?;
+    Ok(occurrences
+        .into_iter()
+        .filter(|o| !made.contains(&o.local))
+        .collect())
 }
 
 /// Stores a new series and makes its first occurrence (even in the past) and those from now to
