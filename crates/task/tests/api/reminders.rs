@@ -226,6 +226,18 @@ async fn a_wrong_entry_is_a_400_naming_it(backend: Backend) {
     )
     .await
     .assert(400);
+    // Only JSON is taken (as documented: 415).
+    let res = app
+        .server
+        .client
+        .put(app.url("/v2/members/reminders"))
+        .header("X-Member-Id", m.to_string())
+        .header("content-type", "text/plain")
+        .body(r#"{"reminders": []}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 415);
     assert_eq!(app.events().await.len(), events, "nothing was recorded");
     let read = app.get(m, "/v2/members/reminders").await;
     assert_eq!(read.assert(200), &json!({"reminders": ["PT0S"]}));
