@@ -9,8 +9,6 @@
 //! A schedule may have a list of its own; one without follows its series' list, else the member's default
 //! ([`Inherited`]: the one place that rule is written).
 
-use std::fmt;
-
 use jiff::fmt::temporal::SpanParser;
 use jiff::{SignedDuration, SpanRelativeTo};
 use thiserror::Error;
@@ -128,10 +126,6 @@ impl Reminders {
         &self.0
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// The canonical ISO 8601 strings, earliest first (`["-PT1H", "-PT10M", "PT0S"]`).
     pub fn to_iso(&self) -> Vec<String> {
         self.0.iter().map(ToString::to_string).collect()
@@ -164,12 +158,6 @@ impl Reminders {
             })
             .collect::<Result<_, _>>()?;
         Self::parse(&items)
-    }
-}
-
-impl fmt::Display for Reminders {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "[{}]", self.to_iso().join(", "))
     }
 }
 
