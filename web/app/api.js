@@ -142,6 +142,9 @@ export const api = {
       return typeof v === 'string' ? v.trim().replace(/^"|"$/g, '') : v?.zoneId;
     },
     setZone: (zoneId) => request('PUT', '/v2/members/zone-id', { body: { zoneId } }),
+    /** The member's default reminders (ISO 8601 offsets from the start). */
+    reminders: async () => (await get('/v2/members/reminders'))?.reminders ?? [],
+    setReminders: async (reminders) => (await request('PUT', '/v2/members/reminders', { body: { reminders } }))?.reminders ?? reminders,
   },
 
   statistics: (date, zone) => get('/v2/statistics', { time: `${date}T12:00:00`, zoneId: zone }),
@@ -154,5 +157,10 @@ export const api = {
     },
     subscribe: (body) => post('/v0/push/subscribe', body),
     unsubscribe: (body) => post('/v0/push/unsubscribe', body),
+    /** {enabled, start, end, zoneId, mode: 'hold'|'drop', includeAtStart} */
+    quietHours: () => get('/v0/push/quiet-hours'),
+    setQuietHours: (body) => request('PUT', '/v0/push/quiet-hours', { body }),
+    /** Reminds again in `minutes` (5..120); `key` is the push payload's idempotentKey. → {key, dueAt} */
+    snooze: (key, minutes = 10) => post(`/v0/push/reminders/${encodeURIComponent(key)}/snooze`, { minutes }),
   },
 };

@@ -244,7 +244,15 @@ window.addEventListener('popstate', route);
 
 navigator.serviceWorker?.addEventListener('message', ({ data }) => {
   if (data?.type === 'push') emit('schedule:changed', { id: data.scheduleId, reason: 'push' });
-  if (data?.type === 'navigate' && data.url) navigate(data.url);
+  if (data?.type === 'navigate' && data.url) {
+    navigate(data.url);
+    if (data.notice) toast(data.notice, { type: 'error' });
+  }
+  // A reminder's Start or Snooze, done by the service worker from the notification.
+  if (data?.type === 'reminder') {
+    emit('schedule:changed', { id: data.scheduleId, reason: data.action === 'start' ? 'start' : 'snoozed' });
+    toast(data.action === 'start' ? t('reminders.started', { title: data.scheduleTitle || '' }) : t('reminders.snoozed', { n: 10 }), { type: 'success' });
+  }
 });
 
 async function boot() {

@@ -23,8 +23,12 @@ export async function installFakeApi(context) {
     zone: 'Asia/Seoul', running: null, taskSeq: 0, scheduleSeq: 0,
     tasks: new Map(), edges: [], schedules: new Map(), devices: new Map(), pushCalls: [],
     vapid: ecdh.getPublicKey().toString('base64url'),
+    reminders: ['PT0S'],
+    quiet: { enabled: false, start: '22:00', end: '07:00', zoneId: 'Asia/Seoul', mode: 'hold', includeAtStart: true },
   };
-  const error = (status, message) => ({ status, body: { timestamp: new Date().toISOString(), status, error: 'Error', message, path: '', errors: [] } });
+  const error = (status, message, errors = []) => ({ status, body: { timestamp: new Date().toISOString(), status, error: 'Error', message, path: '', errors } });
+  const badReminders = (list) => (list !== undefined && list !== null && (!Array.isArray(list) || list.length > 5)
+    ? error(400, 'Validation failed for 1 field(s)', [{ field: 'reminders', rejectedValue: list, reason: 'at most 5 offsets' }]) : null);
   const today = () => wallNow(state.zone).slice(0, 10);
 
   const taskOut = (t) => ({
@@ -39,7 +43,7 @@ export async function installFakeApi(context) {
   function newSchedule(b, taskId = null) {
     const id = ++state.scheduleSeq;
     const now = new Date().toISOString();
-    const s = { id, ownerId: 1, taskId, title: b.title, description: b.description, date: { dateTime: b.date.dateTime.length === 16 ? `${b.date.dateTime}:00` : b.date.dateTime, zoneId: b.date.zoneId }, scheduleType: b.scheduleType, state: 'NOT_STARTED', elapsed: 0, createdAt: now, updatedAt: now };
+    const s = { id, ownerId: 1, taskId, title: b.title, description: b.description, date: { dateTime: b.date.dateTime.length === 16 ? `${b.date.dateTime}:00` : b.date.dateTime, zoneId: b.date.zoneId }, scheduleType: b.scheduleType, state: 'NOT_STARTED', elapsed: 0, reminders: b.reminders ?? null, createdAt: now, updatedAt: now };
     state.schedules.set(id, s);
     return s;
   }
@@ -53,6 +57,13 @@ export async function installFakeApi(context) {
     if (p === '/v2/members/now' && method === 'GET') return { status: 200, body: state.running ?? '' };
     if (p === '/v2/members/zone-id' && method === 'GET') return { status: 200, text: state.zone };
     if (p === '/v2/members/zone-id' && method === 'PUT') { state.zone = body.zoneId; return { status: 204 }; }
+    if (p === '/v2/members/reminders' && method === 'GET') return { status: 200, body: { reminders: state.reminders } };
+    if (p === '/v2/members/reminders' && method === 'PUT') {
+      const bad = badReminders(body?.reminders ?? 'missing');
+      if (bad) return bad;
+      state.reminders = body.reminders;
+      return { status: 200, body: { reminders: state.reminders } };
+    }
     // statistics
     if (p === '/v2/statistics') {
       const start = monday(q.get('time').slice(0, 10));
@@ -119,6 +130,7 @@ export async function installFakeApi(context) {
     // schedules
     if (p === '/v2/schedules' && method === 'POST') {
       if (!body?.title?.trim() || body.title.length > 20 || !body?.description?.trim() || !body?.date?.dateTime || !body.scheduleType) return error(400, '제목의 길이는 1자 이상 20자 이하여야 합니다.');
+      if (badReminders(body.reminders)) return badReminders(body.reminders);
       return { status: 201, body: scheduleOut(newSchedule(body)) };
     }
     if ((p === '/v2/schedules' || p === '/v2/schedules/week') && method === 'GET') {
@@ -135,7 +147,8 @@ export async function installFakeApi(context) {
       if (!sub && method === 'GET') return { status: 200, body: scheduleOut(s) };
       if (!sub && method === 'PATCH') {
         if (s.state !== 'NOT_STARTED') return error(409, '시작되지 않은 일정만 수정할 수 있습니다.');
-        for (const k of ['title', 'description', 'scheduleType', 'date']) if (body[k] !== undefined) s[k] = body[k];
+        if (badReminders(body.reminders)) return badReminders(body.reminders);
+        for (const k of ['title', 'description', 'scheduleType', 'date', 'reminders']) if (body[k] !== undefined) s[k] = body[k];
         touch();
         return { status: 200, body: scheduleOut(s) };
       }
@@ -172,6 +185,16 @@ export async function installFakeApi(context) {
     if (p === '/v0/push/vapid') return { status: 200, text: state.vapid };
     if (p === '/v0/push/subscribed') return { status: 200, body: state.devices.has(q.get('deviceId')) };
     if (p === '/v0/push/subscribe') { state.pushCalls.push(['subscribe', body]); state.devices.set(body.deviceId, body); return { status: 200 }; }
+    if (p === '/v0/push/quiet-hours' && method === 'GET') return { status: 200, body: state.quiet };
+    if (p === '/v0/push/quiet-hours' && method === 'PUT') {
+      if (body.start === body.end) return error(400, 'Validation failed for 1 field(s)', [{ field: 'end', rejectedValue: body.end, reason: 'must differ from start (the window would be empty)' }]);
+      state.quiet = { ...body };
+      return { status: 200, body: state.quiet };
+    }
+    if ((m = /^\/v0\/push\/reminders\/([^/]+)\/snooze$/.exec(p)) && method === 'POST') {
+      if (!(body?.minutes >= 5 && body.minutes <= 120)) return error(400, 'Validation failed for 1 field(s)', [{ field: 'minutes', rejectedValue: body?.minutes, reason: '5 to 120' }]);
+      return { status: 202, body: { key: `${decodeURIComponent(m[1])}:snooze:1`, dueAt: new Date(Date.now() + body.minutes * 60_000).toISOString() } };
+    }
     if (p === '/v0/push/unsubscribe') { state.pushCalls.push(['unsubscribe', body]); state.devices.delete(body.deviceId); return { status: 200 }; }
     return error(404, `No resource at ${p}.`);
   }

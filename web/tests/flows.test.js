@@ -115,7 +115,7 @@ test('tasks, a schedule, start and complete it, statistics change, time zone', a
   // The time zone is the member's choice, saved on the server.
   await page.goto('/app/settings');
   await page.getByLabel('Your time zone (IANA name)').fill('America/New_York');
-  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('region', { name: 'Time zone' }).getByRole('button', { name: 'Save' }).click();
   await page.getByText('Time zone set to America/New_York.').waitFor();
   await page.reload();
   await page.getByText(/Now: America\/New_York/).waitFor();

@@ -29,7 +29,7 @@ async function memberWithForm({ title, description, start }) {
   const form = page.getByRole('dialog', { name: 'New schedule' });
   await form.getByLabel('Title').fill(title);
   await form.getByLabel('Description').fill(description);
-  await form.getByLabel('Start').fill(start);
+  await form.getByLabel('Start time').fill(start);
   return { context, page, problems, form };
 }
 

@@ -9,6 +9,7 @@ import {
 } from '../time.js';
 import { elapsedNow, transition } from '../player.js';
 import { describe, presets } from '../recurrence.js';
+import { reminderPicker, reminderHint, reminderSummary } from '../reminders.js';
 
 export const TYPES = ['DEEP_WORK', 'QUICK_TASK', 'ADMIN_TASK'];
 const TITLE_MAX = 20;
@@ -38,7 +39,8 @@ export function scheduleCard(schedule, { onOpen } = {}) {
       h('p', { class: 'card-meta' },
         h('span', { class: `pill type-${schedule.scheduleType}` }, typeLabel(schedule.scheduleType)),
         h('span', { class: `pill state-pill state-${schedule.state}` }, stateLabel(schedule.state)),
-        elapsed > 0 || schedule.state !== 'NOT_STARTED' ? h('span', { class: 'muted' }, formatDuration(elapsed)) : null),
+        elapsed > 0 || schedule.state !== 'NOT_STARTED' ? h('span', { class: 'muted' }, formatDuration(elapsed)) : null,
+        schedule.state === 'NOT_STARTED' ? reminderHint(schedule) : null),
       schedule.description ? h('p', { class: 'card-desc' }, schedule.description) : null),
     h('div', { class: 'card-actions' }, quickAction(schedule)));
 }
@@ -58,8 +60,13 @@ function quickAction(schedule) {
 
 // ---------------------------------------------------------------- detail dialog
 
-/** Opens a schedule's detail; resolves when the dialog closes. */
-export function openScheduleDetail(id, { onClose } = {}) {
+/**
+ * Opens a schedule's detail; resolves when the dialog closes. `reminder` ({action: 'start'|'snooze', key}):
+ * the member chose that action on a reminder but the service worker could not do it (no session then): the
+ * detail offers it, focused, for one more click.
+ */
+export function openScheduleDetail(id, { onClose, reminder } = {}) {
+  let offered = false;
   let timer = null;
   const controller = new AbortController();
   const dialog = openDialog({
@@ -93,6 +100,14 @@ export function openScheduleDetail(id, { onClose } = {}) {
     if (s === 'IN_PROGRESS') actions.push(act('suspend', t('schedules.action.pause')), act('complete', t('schedules.action.complete'), 'btn-primary'));
     if (s === 'SUSPENDED') actions.push(act('start', t('schedules.action.resume'), 'btn-primary'));
     if (s !== 'NOT_STARTED') actions.push(act('cancel', t(s === 'COMPLETED' ? 'schedules.action.reset' : 'schedules.action.cancel')));
+    let preferred = null;
+    if (reminder && !offered && s === 'NOT_STARTED') {
+      if (reminder.action === 'start') preferred = actions[0];
+      if (reminder.action === 'snooze' && reminder.key) {
+        preferred = h('button', { class: 'btn', type: 'button', onclick: (e) => snooze(reminder.key, e.currentTarget, dialog) }, t('reminders.snoozeButton'));
+        actions.push(preferred);
+      }
+    }
     const manage = [];
     if (s === 'NOT_STARTED') {
       manage.push(
@@ -114,9 +129,12 @@ export function openScheduleDetail(id, { onClose } = {}) {
           ' ', h('span', { class: 'muted' }, `(${schedule.date.zoneId}, ${utcLabel(schedule.date.zoneId)})`)),
         h('dt', {}, t('schedules.elapsed')), elapsed,
         schedule.taskId ? [h('dt', {}, t('schedules.task')), task] : null,
-        schedule.seriesId ? [h('dt', {}, t('schedules.repeats')), repeats] : null),
+        schedule.seriesId ? [h('dt', {}, t('schedules.repeats')), repeats] : null,
+        schedule.reminders !== undefined ? [h('dt', {}, t('reminders.label')),
+          h('dd', { class: 'reminders-fact' }, Array.isArray(schedule.reminders) ? reminderSummary(schedule.reminders) : t('reminders.followsDefaults'))] : null),
       h('div', { class: 'button-row', role: 'group', 'aria-label': t('schedules.stateActions') }, actions),
       manage.length ? h('div', { class: 'button-row', role: 'group', 'aria-label': t('schedules.manage') }, manage) : null);
+    if (preferred) { offered = true; preferred.focus(); }
     dialog.refocus();
     if (schedule.seriesId) {
       api.schedules.series(schedule.seriesId).then((series) => {
@@ -144,6 +162,21 @@ async function move(schedule, days, button) {
       await api.schedules.update(schedule.id, { date: { dateTime: target, zoneId } });
       toast(t(days < 0 ? 'schedules.movedPrev' : 'schedules.movedNext', { title: schedule.title }), { type: 'success' });
       emit('schedule:changed', { id: schedule.id, reason: 'moved', date: dateOf(target) });
+    } catch (error) {
+      showError(error);
+    }
+  });
+}
+
+const SNOOZE_MINUTES = 10;
+
+/** Reminds again in ten minutes (a reminder's snooze, offered when the service worker could not do it). */
+async function snooze(key, button, dialog) {
+  await busy(button, t('common.saving'), async () => {
+    try {
+      await api.push.snooze(key, SNOOZE_MINUTES);
+      dialog.close();
+      toast(t('reminders.snoozed', { n: SNOOZE_MINUTES }), { type: 'success' });
     } catch (error) {
       showError(error);
     }
@@ -228,6 +261,8 @@ export function openScheduleForm({ schedule, date, onClose } = {}) {
       repeat.disabled = false;
     }).catch(() => { repeatField.hidden = true; });
   }
+  // Reminders: the member's defaults (sends nothing) or a list of its own; an occurrence shows its series' list.
+  const reminders = reminderPicker(schedule?.reminders, { defaults: api.members.reminders().catch(() => undefined) });
   const formError = h('p', { class: 'form-error', role: 'alert', hidden: true });
   const submit = h('button', { class: 'btn btn-primary', type: 'submit' }, t(editing ? 'common.save' : 'schedules.form.create'));
   const formId = uid('schedule-form');
@@ -243,6 +278,7 @@ export function openScheduleForm({ schedule, date, onClose } = {}) {
       rule: custom && !rule.value.trim() ? t('repeat.ruleRequired') : '',
     };
     for (const [k, m] of Object.entries(errors)) (k === 'rule' ? ruleField : fields[k]).setError(m);
+    reminders.setError('');
     const first = Object.keys(errors).find((k) => errors[k]);
     if (first) return ({ title, description, start, rule })[first].focus();
     const body = {
@@ -257,6 +293,8 @@ export function openScheduleForm({ schedule, date, onClose } = {}) {
     const newRule = series && seriesRule !== null ? chosenRule() : null;
     const ruleChanged = Boolean(newRule && newRule !== seriesRule);
     if (ruleChanged) body.recurrence = { rrule: newRule };
+    if (!editing && reminders.value !== undefined) body.reminders = reminders.value;
+    if (editing && reminders.changed()) body.reminders = reminders.value ?? null; // null: back to the defaults
     // An occurrence of a repeating schedule: this one, this and the following ones, or all of them?
     let scope;
     const choice = editing ? scopeChoice(schedule, t('scope.legend'), { seriesWide: ruleChanged }) : null;
@@ -272,11 +310,13 @@ export function openScheduleForm({ schedule, date, onClose } = {}) {
         toast(t(editing ? 'schedules.updated' : 'schedules.created'), { type: 'success' });
         emit('schedule:changed', { id: saved?.id ?? schedule?.id, reason: editing ? 'updated' : 'created', date: dateOf(body.date.dateTime) });
       } catch (error) {
+        const reminderErrors = (error.data?.errors || []).filter((e) => String(e.field || '').startsWith('reminders'));
+        if (reminderErrors.length) reminders.setError(reminderErrors.map((e) => e.reason).join(' '));
         formError.textContent = error.userMessage || t('error.generic');
         formError.hidden = false;
       }
     });
-  } }, fields.title, fields.description, type, fields.start, repeatField, editing && !series ? null : ruleField, formError);
+  } }, fields.title, fields.description, type, fields.start, repeatField, editing && !series ? null : ruleField, reminders, formError);
 
   const dialog = openDialog({
     title: t(editing ? 'schedules.form.editTitle' : 'schedules.form.newTitle'),
@@ -468,7 +508,9 @@ async function handleAction(ctx, page, select) {
       const date = dateOf(schedule.date.dateTime);
       if (date !== page.date) select(date);
     } catch { /* the dialog shows the error */ }
-    openScheduleDetail(scheduleId, { onClose: back });
+    const action = ctx.query.get('reminder');
+    const reminder = action === 'start' || action === 'snooze' ? { action, key: ctx.query.get('key') } : null;
+    openScheduleDetail(scheduleId, { onClose: back, reminder });
   }
 }
 

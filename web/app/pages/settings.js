@@ -1,9 +1,11 @@
-// Settings: language, the member's time zone (saved to the server), push on this device, log out.
+// Settings: language, the member's time zone (saved to the server), default reminders and quiet hours, push on
+// this device, log out.
 import { api } from '../api.js';
 import { logout } from '../auth.js';
 import { t, getLang, setLang, LANGUAGES } from '../i18n.js';
 import { session, setZone, emit, on } from '../state.js';
-import { h, mount, uid, toast, showError, field, busy, confirmDialog } from '../ui.js';
+import { h, mount, uid, toast, showError, field, busy, confirmDialog, chips, statusPanel } from '../ui.js';
+import { reminderChecks } from '../reminders.js';
 import { allZones, browserZone, utcLabel, isValidZone } from '../time.js';
 import { pushStatus, enablePush, disablePush, sendPrefsToWorker } from '../push.js';
 
@@ -98,7 +100,155 @@ export async function render({ main, setTitle, navigate, signal }) {
     h('h2', { id: 'set-push' }, t('settings.push')), h('p', { class: 'muted' }, t('settings.pushHint')), pushSwitch, pushText);
 
   on('zone:changed', () => { showZone(); zoneInput.value = session.zone; }, signal);
-  mount(main, h('div', { class: 'settings' }, language, zone, push, account,
+  mount(main, h('div', { class: 'settings' }, language, zone, defaultReminders(), quietHours(listId), push, account,
     h('p', { class: 'muted version' }, t('settings.version', { build }))));
   refreshPush();
+}
+
+/**
+ * Server validation errors next to their fields: `errors[].field` ("start", "quietHours.end", "reminders[2]") is
+ * matched by its last name against `fields`; what matches nothing goes to `formError` (or the whole message).
+ */
+function showFieldErrors(error, fields, formError, aliases = {}) {
+  const rest = [];
+  const byField = new Map();
+  for (const e of Array.isArray(error?.data?.errors) ? error.data.errors : []) {
+    const last = String(e.field || '').split('.').pop().replace(/\[\d*\]$/, '');
+    const name = aliases[last] || last;
+    if (fields[name]) byField.set(name, [...(byField.get(name) || []), e.reason || error.userMessage]);
+    else rest.push(e.field ? `${e.field}: ${e.reason}` : e.reason);
+  }
+  for (const [name, reasons] of byField) fields[name].setError(reasons.join(' '));
+  const text = rest.length ? rest.join('; ') : byField.size ? '' : (error?.userMessage || t('error.generic'));
+  formError.textContent = text;
+  formError.hidden = !text;
+  const first = Object.keys(fields).find((n) => byField.has(n));
+  (first ? fields[first].querySelector('input, select') : null)?.focus();
+}
+
+/** Default reminders: the offsets a schedule without its own list is reminded at (GET/PUT /v2/members/reminders). */
+function defaultReminders() {
+  const body = h('div', {}, statusPanel('loading', t('common.loading')));
+  const panel = h('section', { class: 'panel', 'aria-labelledby': 'set-reminders' },
+    h('h2', { id: 'set-reminders' }, t('settings.reminders')),
+    h('p', { class: 'muted' }, t('settings.remindersHint')), body);
+
+  function render(list) {
+    const checks = reminderChecks(t('settings.remindersLegend'), list);
+    const formError = h('p', { class: 'form-error', role: 'alert', hidden: true });
+    const save = h('button', { class: 'btn btn-primary', type: 'submit' }, t('common.save'));
+    const form = h('form', { class: 'form', novalidate: true, onsubmit: async (e) => {
+      e.preventDefault();
+      checks.setError('');
+      formError.hidden = true;
+      await busy(save, t('common.saving'), async () => {
+        try {
+          const saved = await api.members.setReminders(checks.value);
+          toast(t('settings.remindersSaved'), { type: 'success' });
+          render(saved);
+          panel.querySelector('button[type=submit]')?.focus();
+        } catch (error) {
+          showFieldErrors(error, { reminders: checks }, formError);
+        }
+      });
+    } }, checks, formError, h('div', { class: 'button-row' }, save));
+    mount(body, form);
+  }
+
+  async function load() {
+    try {
+      render(await api.members.reminders());
+    } catch (error) {
+      mount(body, statusPanel('error', t('settings.loadFailed'), error.userMessage, { label: t('common.retry'), run: load }));
+    }
+  }
+  load();
+  return panel;
+}
+
+/**
+ * Quiet hours (GET/PUT /v0/push/quiet-hours): reminders due between `start` and `end` in `zoneId` are held to the
+ * window's end or dropped; the push at the start too unless `includeAtStart` is off.
+ */
+function quietHours(zoneListId) {
+  const body = h('div', {}, statusPanel('loading', t('common.loading')));
+  const panel = h('section', { class: 'panel', 'aria-labelledby': 'set-quiet' },
+    h('h2', { id: 'set-quiet' }, t('settings.quiet')),
+    h('p', { class: 'muted' }, t('settings.quietHint')), body);
+
+  function render(q) {
+    const enabledId = uid('quiet-on');
+    const enabled = h('input', { type: 'checkbox', id: enabledId, checked: Boolean(q.enabled) });
+    const start = h('input', { type: 'time', required: true, step: 60, value: String(q.start || '22:00').slice(0, 5) });
+    const end = h('input', { type: 'time', required: true, step: 60, value: String(q.end || '07:00').slice(0, 5) });
+    // Not turned on yet: this device's zone rather than a default the member never chose.
+    const zone = h('input', { type: 'text', list: zoneListId, autocomplete: 'off', spellcheck: 'false', value: q.enabled && q.zoneId ? q.zoneId : browserZone() });
+    const mode = chips(t('settings.quietMode'), uid('quiet-mode'),
+      [{ value: 'hold', label: t('settings.quietHold') }, { value: 'drop', label: t('settings.quietDrop') }], q.mode === 'drop' ? 'drop' : 'hold');
+    const atStartId = uid('quiet-start');
+    const atStart = h('input', { type: 'checkbox', id: atStartId, checked: q.includeAtStart !== false });
+    const checkRow = (input, id, label) => {
+      const error = h('p', { class: 'field-error', hidden: true });
+      const row = h('div', { class: 'field' }, h('div', { class: 'check-row' }, input, h('label', { for: id }, label)), error);
+      row.setError = (message) => { error.textContent = message || ''; error.hidden = !message; };
+      return row;
+    };
+    const withError = (set) => {
+      const error = h('p', { class: 'field-error', hidden: true });
+      set.append(error);
+      set.setError = (message) => { error.textContent = message || ''; error.hidden = !message; };
+      return set;
+    };
+    const fields = {
+      enabled: checkRow(enabled, enabledId, t('settings.quietEnabled')),
+      start: field(t('settings.quietStart'), start),
+      end: field(t('settings.quietEnd'), end),
+      zoneId: field(t('settings.quietZone'), zone, { hint: t('settings.quietZoneHint') }),
+      mode: withError(mode),
+      includeAtStart: checkRow(atStart, atStartId, t('settings.quietAtStart')),
+    };
+    const formError = h('p', { class: 'form-error', role: 'alert', hidden: true });
+    const save = h('button', { class: 'btn btn-primary', type: 'submit' }, t('common.save'));
+    const form = h('form', { class: 'form quiet-form', novalidate: true, onsubmit: async (e) => {
+      e.preventDefault();
+      formError.hidden = true;
+      const errors = {
+        start: start.value ? '' : t('settings.quietTimeRequired'),
+        end: end.value ? '' : t('settings.quietTimeRequired'),
+        zoneId: isValidZone(zone.value.trim()) ? '' : t('settings.zoneInvalid'),
+      };
+      for (const [name, f] of Object.entries(fields)) f.setError(errors[name] || '');
+      const first = Object.keys(errors).find((k) => errors[k]);
+      if (first) return ({ start, end, zoneId: zone })[first].focus();
+      const next = {
+        enabled: enabled.checked, start: start.value, end: end.value, zoneId: zone.value.trim(),
+        mode: mode.value, includeAtStart: atStart.checked,
+      };
+      await busy(save, t('common.saving'), async () => {
+        try {
+          const saved = await api.push.setQuietHours(next);
+          toast(t('settings.quietSaved'), { type: 'success' });
+          render(saved && typeof saved === 'object' ? saved : next);
+          panel.querySelector('button[type=submit]')?.focus();
+        } catch (error) {
+          showFieldErrors(error, fields, formError, { zone: 'zoneId', from: 'start', to: 'end' });
+        }
+      });
+    } },
+    fields.enabled,
+    h('div', { class: 'quiet-times' }, fields.start, fields.end),
+    fields.zoneId, fields.mode, fields.includeAtStart, formError,
+    h('div', { class: 'button-row' }, save));
+    mount(body, form);
+  }
+
+  async function load() {
+    try {
+      render(await api.push.quietHours());
+    } catch (error) {
+      mount(body, statusPanel('error', t('settings.loadFailed'), error.userMessage, { label: t('common.retry'), run: load }));
+    }
+  }
+  load();
+  return panel;
 }

@@ -6,6 +6,7 @@ import { session, emit, on, go } from '../state.js';
 import { h, mount, uid, toast, showError, openDialog, confirmDialog, statusPanel, field, chips, busy } from '../ui.js';
 import { todayIn, addDays, daysBetween, formatDate, instantOf, offsetLabel, nowIn, dateOf, utcLabel } from '../time.js';
 import { TYPES } from './schedules.js';
+import { reminderPicker } from '../reminders.js';
 
 const PAGE_SIZE = 20;
 const DIFFICULTIES = [1, 2, 3, 5, 8, 13, 21];
@@ -161,6 +162,7 @@ export function openCopyToSchedule(task) {
   const description = h('textarea', { rows: 2, maxlength: DESCRIPTION_MAX }, task.description || '');
   const type = chips(t('schedules.form.type'), uid('type'), TYPES.map((v) => ({ value: v, label: t(`type.${v}`) })), 'DEEP_WORK');
   const startField = field(t('schedules.form.start'), start, { hint: t('schedules.form.zoneHint', { zone: session.zone, offset: utcLabel(session.zone) }) });
+  const reminders = reminderPicker(null, { defaults: api.members.reminders().catch(() => undefined) });
   const formError = h('p', { class: 'form-error', role: 'alert', hidden: true });
   const formId = uid('copy');
   const submit = h('button', { class: 'btn btn-primary', type: 'submit', form: formId }, t('tasks.copyCreate'));
@@ -171,6 +173,7 @@ export function openCopyToSchedule(task) {
     const body = { date: { dateTime: `${start.value.slice(0, 16)}:00`, zoneId: session.zone }, scheduleType: type.value };
     if (title.value.trim() && title.value.trim() !== task.title) body.title = title.value.trim();
     if (description.value.trim() && description.value.trim() !== task.description) body.description = description.value.trim();
+    if (reminders.value !== undefined) body.reminders = reminders.value;
     await busy(submit, t('common.saving'), async () => {
       try {
         const schedule = await api.tasks.toSchedule(task.id, body);
@@ -185,7 +188,7 @@ export function openCopyToSchedule(task) {
     });
   } },
   startField, type, field(t('schedules.form.title'), title, { hint: t('tasks.copyTitleHint') }),
-  field(t('schedules.form.description'), description), formError);
+  field(t('schedules.form.description'), description), reminders, formError);
   const dialog = openDialog({
     title: t('tasks.copyTitle', { title: task.title }), content: form,
     actions: [h('button', { class: 'btn', type: 'button', onclick: () => dialog.close() }, t('common.cancel')), submit],
