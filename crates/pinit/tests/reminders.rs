@@ -38,10 +38,13 @@ struct Arrival {
     payload: Value,
 }
 
+/// Each device's private key and auth secret.
+type DeviceKeys = HashMap<String, (p256::SecretKey, [u8; 16])>;
+
 /// A push service on localhost that decrypts and verifies what it receives.
 #[derive(Clone, Default)]
 struct PushService {
-    keys: Arc<Mutex<HashMap<String, (p256::SecretKey, [u8; 16])>>>,
+    keys: Arc<Mutex<DeviceKeys>>,
     arrivals: Arc<Mutex<Vec<Arrival>>>,
 }
 
