@@ -873,6 +873,73 @@ mod tests {
     }
 
     #[test]
+    fn a_moved_reminder_waits_for_its_offset_and_a_moved_snooze_is_dropped() {
+        use crate::domain::{Offset, Slot};
+        let start = at("2026-02-08T01:00:00Z");
+        let ten = Slot::planned(Offset::from_seconds(-600).unwrap());
+        let lead = Upcoming {
+            slot: ten,
+            due_at: at("2026-02-08T00:50:00Z"),
+            ..upcoming(start)
+        };
+        let now = lead.due_at;
+        let moved_start = later(start, Duration::from_secs(3600));
+        let moved = snapshot(moved_start, Some(ScheduleState::NotStarted));
+        let Check::Plan(Plan::Release {
+            next_attempt_at,
+            due_at,
+            ..
+        }) = recheck(lead.clone(), Some(&moved), now, GRACE)
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (next_attempt_at, due_at),
+            (at("2026-02-08T01:50:00Z"), at("2026-02-08T01:50:00Z"))
+        );
+        // Moved a few minutes earlier: ten minutes before the new start has just passed — sent now, due then.
+        let earlier_start = at("2026-02-08T00:58:00Z");
+        let Check::Send(due) = recheck(
+            lead.clone(),
+            Some(&snapshot(earlier_start, Some(ScheduleState::NotStarted))),
+            now,
+            GRACE,
+        ) else {
+            panic!()
+        };
+        assert_eq!(
+            (due.start, due.due_at),
+            (earlier_start, at("2026-02-08T00:48:00Z"))
+        );
+        let snoozed = Upcoming {
+            slot: Slot { snooze: 1, ..ten },
+            ..lead
+        };
+        let Check::Plan(plan) = recheck(snoozed, Some(&moved), now, GRACE) else {
+            panic!()
+        };
+        assert_eq!(finished(&plan).outcome, Outcome::Suppressed);
+    }
+
+    #[test]
+    fn quiet_hours_hold_to_their_end_or_drop() {
+        let start = at("2026-02-08T01:00:00Z");
+        let end = at("2026-02-08T07:00:00Z");
+        let Err(plan) = quiet(upcoming(start), QuietVerdict::Hold(end), start) else {
+            panic!()
+        };
+        assert!(
+            matches!(*plan, Plan::Release { next_attempt_at, due_at, .. } if next_attempt_at == end && due_at == end)
+        );
+        let Err(plan) = quiet(upcoming(start), QuietVerdict::Drop, start) else {
+            panic!()
+        };
+        assert_eq!(finished(&plan).outcome, Outcome::Quiet);
+        assert!(Outcome::Quiet.marks_fired() && Outcome::Quiet.abandons_retries());
+        assert!(quiet(upcoming(start), QuietVerdict::Send, start).is_ok());
+    }
+
+    #[test]
     fn a_failed_recheck_retries_inside_the_grace_window_only() {
         let start = at("2026-02-08T01:00:00Z");
         let soon = later(start, Duration::from_secs(5));
