@@ -124,6 +124,41 @@ test('an edit that does not touch the reminders does not send them', async () =>
   await context.close();
 });
 
+test('an occurrence shows its series\' reminders; a new list for this and the following ones', async () => {
+  const { context, page, problems } = await member('/v2/members/reminders');
+  const form = await newSchedule(page, { title: 'Standup', description: 'Team sync', start: '2030-01-07T09:00' }); // a Monday
+  await form.getByLabel('Repeat').selectOption('weekdays');
+  await form.getByLabel('Choose for this schedule').check();
+  await form.getByLabel('10 min before', { exact: true }).check();
+  await form.getByRole('button', { name: 'Add schedule' }).click();
+  await page.getByText('Schedule added.').waitFor();
+  const hintOn = async (date) => {
+    await page.goto(`/app/schedules?date=${date}`);
+    const card = page.locator('.schedule-card').first();
+    await card.waitFor();
+    return (await card.locator('.reminder-hint').count()) ? card.locator('.reminder-hint').textContent() : null;
+  };
+  assert.match(await hintOn('2030-01-08'), /10 min before/, 'Tuesday follows the series');
+
+  // Wednesday: 30 minutes before, for this and the following ones.
+  await hintOn('2030-01-09');
+  await page.getByRole('button', { name: 'Standup', exact: true }).click();
+  await page.getByRole('dialog', { name: 'Standup' }).getByRole('button', { name: 'Edit' }).click();
+  const edit = page.getByRole('dialog', { name: 'Edit schedule' });
+  assert.equal(await edit.getByLabel('10 min before', { exact: true }).isChecked(), true, 'the series\' list');
+  await edit.getByLabel('10 min before', { exact: true }).uncheck();
+  await edit.getByLabel('30 min before', { exact: true }).check();
+  await edit.getByRole('button', { name: 'Save' }).click();
+  const ask = page.getByRole('dialog', { name: 'Please confirm' });
+  await ask.getByLabel('This and the following ones').check();
+  await ask.getByRole('button', { name: 'Apply' }).click();
+  await page.getByText('Schedule saved.').waitFor();
+  assert.match(await hintOn('2030-01-10'), /30 min before/, 'Thursday follows the edit');
+  assert.match(await hintOn('2030-01-08'), /10 min before/, 'Tuesday keeps the old list');
+  assert.deepEqual(problems.filter((p) => p.startsWith('pageerror')), []);
+  await context.close();
+});
+
 test('default reminders saved in Settings survive a reload; at most five', async () => {
   const { context, page, problems } = await member('/v2/members/reminders');
   const puts = recordBodies(page, 'PUT', '/v2/members/reminders');
