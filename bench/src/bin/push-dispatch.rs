@@ -9,6 +9,11 @@
 //!   schedule twice), and whether exactly the dead subscriptions were removed.
 //! * **Scenario B** ("a busy minute"): `--spread-schedules` schedules with one device each, due uniformly
 //!   spread over `--spread-secs`; measured: the lateness of each push (p99 target < 1 s).
+//! * **Scenario C** ("reminders"): `--reminder-schedules` schedules with one device each, starting spread over
+//!   `--spread-secs`, each with the `--reminders` offsets (default one minute before and at the start), armed
+//!   through the event consumer's use case (`Notifications::apply`, one transaction per event, as the consumers
+//!   do) rather than bulk-loaded; measured: the arming cost per event, and the lateness of every reminder
+//!   against its own due time (start + offset). Its report goes between the `push-reminders` markers.
 //!
 //! What is real: the database (a fresh PostgreSQL database per run, migrated with
 //! `pinit_notification::MIGRATIONS`, dropped at the end; `--sqlite` adds runs on a SQLite file), the
@@ -61,11 +66,12 @@ use tokio_util::sync::CancellationToken;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 const SECTION: &str = "## Notification dispatch";
+const REMINDERS_SECTION: &str = "## Reminders: arming and a busy minute";
 
 #[derive(Parser, Debug, Clone)]
 #[command(
     name = "push-dispatch",
-    about = "Notification dispatch benchmark (issue 6): everyone due at once (A) and a busy minute (B)",
+    about = "Notification dispatch benchmark (issue 6): everyone due at once (A), a busy minute (B), reminders (C)",
     after_help = "Defaults are the issue's sizes (about 3-5 minutes in total on 2 cores, release build).\n\
                   Quick run: push-dispatch --members 20000 --spread-schedules 2000 --spread-secs 10"
 )]
@@ -88,9 +94,15 @@ struct Args {
     /// Scenario B: schedules (one member and one device each), due spread uniformly over --spread-secs.
     #[arg(long, default_value_t = 10_000)]
     spread_schedules: u32,
-    /// Scenario B: the window the starts are spread over (seconds).
+    /// Scenarios B and C: the window the starts are spread over (seconds).
     #[arg(long, default_value_t = 60)]
     spread_secs: u32,
+    /// Scenario C: schedules (one member and one device each), starts spread over --spread-secs.
+    #[arg(long, default_value_t = 20_000)]
+    reminder_schedules: u32,
+    /// Scenario C: each schedule's reminders, as offsets from its start in seconds (<= 0).
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true, default_values_t = [-60i64, 0])]
+    reminders: Vec<i64>,
     /// The push service's answer time per request (milliseconds).
     #[arg(long, default_value_t = 100)]
     latency_ms: u64,
@@ -148,7 +160,9 @@ struct Args {
 enum Which {
     A,
     B,
+    /// A and B.
     Both,
+    C,
 }
 
 fn main() -> Result<(), BoxError> {
@@ -171,7 +185,12 @@ fn main() -> Result<(), BoxError> {
     let report = rt.block_on(run_all(args.clone(), fake))?;
     print!("{report}");
     if let Some(path) = &args.out {
-        pinit_bench::write_between_markers(path, "push-dispatch", SECTION, &report)?;
+        let (markers, section) = if args.scenario == Which::C {
+            ("push-reminders", REMINDERS_SECTION)
+        } else {
+            ("push-dispatch", SECTION)
+        };
+        pinit_bench::write_between_markers(path, markers, section, &report)?;
     }
     rt.shutdown_timeout(Duration::from_secs(2));
     fake_rt.shutdown_timeout(Duration::from_secs(2));
@@ -194,6 +213,10 @@ struct Workload {
     replicas: u32,
     /// When the last start is (offset), microseconds.
     last_offset_us: i64,
+    /// Each schedule's reminder offsets (seconds, ascending): `[0]` but for scenario C.
+    reminders: Arc<Vec<i64>>,
+    /// Armed through `Notifications::apply` (scenario C), not bulk-loaded.
+    armed_by_events: bool,
 }
 
 impl Workload {
@@ -207,6 +230,8 @@ impl Workload {
             offsets: Arc::new(vec![0; members as usize + 1]),
             replicas,
             last_offset_us: 0,
+            reminders: Arc::new(vec![0]),
+            armed_by_events: false,
         }
     }
 
@@ -223,11 +248,61 @@ impl Workload {
             last_offset_us: offsets.last().copied().unwrap_or(0),
             offsets: Arc::new(offsets),
             replicas: 1,
+            reminders: Arc::new(vec![0]),
+            armed_by_events: false,
         }
+    }
+
+    /// Scenario C: the busy minute's starts, each with `reminders` (seconds), shifted so the earliest
+    /// reminder is due at T.
+    fn reminders(schedules: u32, secs: u32, reminders: &[i64]) -> Self {
+        let mut reminders = reminders.to_vec();
+        reminders.sort_unstable();
+        reminders.dedup();
+        let lead = -reminders.first().copied().unwrap_or(0).min(0) * 1_000_000;
+        let mut w = Self::busy_minute(schedules, secs);
+        w.offsets = Arc::new(
+            w.offsets
+                .iter()
+                .enumerate()
+                .map(|(i, o)| if i == 0 { 0 } else { o + lead })
+                .collect(),
+        );
+        w.last_offset_us += lead;
+        w.label = format!(
+            "C: {schedules} schedules × 1 device starting over {secs} s, reminders {}",
+            reminders
+                .iter()
+                .map(|r| jiff::SignedDuration::from_secs(*r).to_string())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        );
+        w.reminders = Arc::new(reminders);
+        w.armed_by_events = true;
+        w
     }
 
     fn subscriptions(&self) -> u64 {
         u64::from(self.members) * u64::from(self.devices)
+    }
+
+    /// Pushes expected: every device, every reminder.
+    fn pushes(&self) -> u64 {
+        self.subscriptions() * self.reminders.len() as u64
+    }
+
+    /// Which reminder of schedule `schedule` a push arriving at `at_us` is (the latest one due by then, with
+    /// 100 ms of slack for clocks), and when it was due — the push service only sees the schedule (`Topic`).
+    fn reminder_of(&self, t_us: i64, schedule: i64, at_us: i64) -> (usize, i64) {
+        let start = t_us + self.offsets.get(schedule as usize).copied().unwrap_or(0);
+        let mut found = (0, start + self.reminders[0] * 1_000_000);
+        for (i, r) in self.reminders.iter().enumerate() {
+            let due = start + r * 1_000_000;
+            if due <= at_us + 100_000 {
+                found = (i, due);
+            }
+        }
+        found
     }
 }
 
@@ -302,6 +377,10 @@ async fn run_all(args: Args, fake: tokio::runtime::Handle) -> Result<String, Box
             let w = Workload::busy_minute(args.spread_schedules, args.spread_secs);
             results.push(run_one(&env, backend, w).await?);
         }
+        if args.scenario == Which::C {
+            let w = Workload::reminders(args.reminder_schedules, args.spread_secs, &args.reminders);
+            results.push(run_one(&env, backend, w).await?);
+        }
     }
     Ok(render(
         &args,
@@ -318,6 +397,8 @@ struct RunResult {
     workload: Workload,
     settings: Settings,
     load_time: Duration,
+    /// Scenario C: events applied through the consumer's use case, and how long that took.
+    arming: Option<(u64, Duration)>,
     /// From T until no notification was pending (all recorded); `None` when it timed out.
     settled_after: Option<Duration>,
     /// From T until the last push reached the push service.
@@ -380,6 +461,14 @@ async fn run_on(env: &Env, database: &TempDatabase, w: Workload) -> Result<RunRe
         .migrate(pinit_notification::NAME, pinit_notification::MIGRATIONS)
         .await?;
     load(&admin, env, &w, &base).await?;
+    // Scenario C arms through the consumer's use case, at starts a day ahead (then moved to T like the rest).
+    let events_base_us =
+        (Timestamp::now().as_microsecond() + 86_400_000_000) / 1_000_000 * 1_000_000;
+    let arming = if w.armed_by_events {
+        Some(arm_by_events(&admin, env, &w, events_base_us).await?)
+    } else {
+        None
+    };
     analyze(&admin, ALL_TABLES).await?;
     let load_time = loading.elapsed();
     eprintln!("   loaded in {:.1} s", load_time.as_secs_f64());
@@ -387,10 +476,16 @@ async fn run_on(env: &Env, database: &TempDatabase, w: Workload) -> Result<RunRe
     // T: a few seconds ahead; every start is T + its offset.
     let t = Timestamp::now() + Duration::from_secs(args.lead_secs.max(2));
     let t_us = t.as_microsecond() / 1000 * 1000;
+    let shift = if w.armed_by_events {
+        t_us - events_base_us
+    } else {
+        t_us
+    };
     sqlx::query(
-        "UPDATE upcoming_notification SET start_at_us = start_at_us + $1, next_attempt_at_us = start_at_us + $1",
+        "UPDATE upcoming_notification SET start_at_us = start_at_us + $1, due_at_us = due_at_us + $1, \
+         next_attempt_at_us = due_at_us + $1",
     )
-    .bind(t_us)
+    .bind(shift)
     .execute(admin.pool())
     .await?;
     analyze(&admin, &["upcoming_notification"]).await?;
@@ -441,7 +536,7 @@ async fn run_on(env: &Env, database: &TempDatabase, w: Workload) -> Result<RunRe
 
     // Wait for T, then until everything is settled.
     let mut cpu_before = None;
-    let expected = w.subscriptions();
+    let expected = w.pushes();
     let deadline = Duration::from_secs(args.timeout_secs);
     let last_start_us = t_us + w.last_offset_us;
     let mut next_progress = t_us + 5_000_000;
@@ -491,21 +586,23 @@ async fn run_on(env: &Env, database: &TempDatabase, w: Workload) -> Result<RunRe
 
     // Tally.
     let arrivals = std::mem::take(&mut *fake.arrivals.lock().unwrap_or_else(|p| p.into_inner()));
-    let mut per_pair: HashMap<(u32, i64), u32> = HashMap::with_capacity(arrivals.len());
+    let mut per_pair: HashMap<(u32, i64, usize), u32> = HashMap::with_capacity(arrivals.len());
     let mut arrival_lateness = Vec::with_capacity(arrivals.len());
     let mut last_arrival = t_us;
     let mut dead_hit = 0;
     for a in &arrivals {
-        let n = per_pair.entry((a.device, a.schedule)).or_default();
+        let (reminder, due) = w.reminder_of(t_us, a.schedule, a.at_us);
+        let n = per_pair
+            .entry((a.device, a.schedule, reminder))
+            .or_default();
         *n += 1;
         last_arrival = last_arrival.max(a.at_us);
         if *n == 1 {
             if a.dead {
                 dead_hit += 1;
             }
-            let start = t_us + w.offsets.get(a.schedule as usize).copied().unwrap_or(0);
             arrival_lateness.push(Duration::from_micros(
-                a.at_us.saturating_sub(start).max(0) as u64
+                a.at_us.saturating_sub(due).max(0) as u64
             ));
         }
     }
@@ -513,7 +610,10 @@ async fn run_on(env: &Env, database: &TempDatabase, w: Workload) -> Result<RunRe
     let duplicates: u64 = per_pair.values().map(|n| u64::from(n - 1)).sum();
     let distinct = per_pair.len() as u64;
     let mut accepted_lateness: Vec<Duration> =
-        sqlx::query("SELECT sent_at_us - start_at_us FROM push_delivery WHERE status = 'sent' AND idempotent_key NOT LIKE 'history-%'")
+        // Against each one's due time: the start plus the reminder's offset (kept with its outcome).
+        sqlx::query("SELECT d.sent_at_us - d.start_at_us - COALESCE(o.offset_seconds, 0) * 1000000 FROM push_delivery d \
+                     LEFT JOIN notification_outcome o ON o.idempotent_key = d.idempotent_key \
+                     WHERE d.status = 'sent' AND d.idempotent_key NOT LIKE 'history-%'")
             .fetch_all(admin.pool())
             .await?
             .iter()
@@ -542,9 +642,9 @@ async fn run_on(env: &Env, database: &TempDatabase, w: Workload) -> Result<RunRe
         .filter_map(|a| a.rsplit('/').next().and_then(|d| d.parse::<u64>().ok()))
         .filter(|d| env.dead_every.is_some_and(|e| d % e == 0))
         .count() as u64;
-    let dead_expected = env
-        .dead_every
-        .map_or(0, |e| (0..expected).filter(|d| d % e == 0).count() as u64);
+    let dead_expected = env.dead_every.map_or(0, |e| {
+        (0..w.subscriptions()).filter(|d| d % e == 0).count() as u64
+    });
     let pending_left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM upcoming_notification")
         .fetch_one(admin.pool())
         .await?;
@@ -553,6 +653,7 @@ async fn run_on(env: &Env, database: &TempDatabase, w: Workload) -> Result<RunRe
         backend,
         settings,
         load_time,
+        arming,
         settled_after,
         last_arrival_after: Duration::from_micros((last_arrival - t_us).max(0) as u64),
         requests: arrivals.len() as u64,
@@ -888,6 +989,9 @@ async fn load(db: &Db, env: &Env, w: &Workload, base: &str) -> Result<(), BoxErr
         )
         .await?;
     }
+    if w.armed_by_events {
+        return Ok(());
+    }
     let offsets = w.offsets.clone();
     let notifications = (1..=i64::from(w.members)).map(move |s| {
         let offset = offsets[s as usize];
@@ -895,6 +999,7 @@ async fn load(db: &Db, env: &Env, w: &Workload, base: &str) -> Result<(), BoxErr
             Val::Int(s),
             Val::Int(s),
             Val::Text(format!("Deep work #{s}")),
+            Val::Int(offset),
             Val::Int(offset),
             Val::Int(1),
             Val::Text(uuid::Uuid::now_v7().to_string()),
@@ -912,6 +1017,7 @@ async fn load(db: &Db, env: &Env, w: &Workload, base: &str) -> Result<(), BoxErr
             "owner_id",
             "schedule_title",
             "start_at_us",
+            "due_at_us",
             "resolved",
             "idempotent_key",
             "next_attempt_at_us",
@@ -923,6 +1029,67 @@ async fn load(db: &Db, env: &Env, w: &Workload, base: &str) -> Result<(), BoxErr
     )
     .await?;
     Ok(())
+}
+
+/// Scenario C: arms every schedule's reminders as the `schedule.time.upcoming.updated` consumer does — one
+/// transaction per event through [`Notifications::apply`] — at `base_us` + its offset. Returns the events
+/// applied and the time it took.
+async fn arm_by_events(
+    db: &Db,
+    env: &Env,
+    w: &Workload,
+    base_us: i64,
+) -> Result<(u64, Duration), BoxError> {
+    use pinit_notification::domain::{NotificationKey, Offset, ScheduleChange, ScheduleEvent};
+    let app = Notifications::new(
+        db.clone(),
+        SystemClock::shared(),
+        Settings::default(),
+        env.vapid.clone(),
+        Arc::new(BenchDirectory {
+            t_us: AtomicI64::new(base_us),
+            offsets: w.offsets.clone(),
+            latency: Duration::ZERO,
+            calls: AtomicUsize::new(0),
+        }),
+    );
+    let reminders: Vec<Offset> = w
+        .reminders
+        .iter()
+        .map(|r| {
+            Offset::from_seconds(*r)
+                .ok_or_else(|| format!("reminder offset {r} s is not in -P7D..PT0S"))
+        })
+        .collect::<Result<_, _>>()?;
+    let started = Instant::now();
+    let mut applied = 0u64;
+    for s in 1..=i64::from(w.members) {
+        let start = Timestamp::from_microsecond(base_us + w.offsets[s as usize])?;
+        let event = ScheduleEvent {
+            change: ScheduleChange::UpcomingUpdated,
+            schedule: ScheduleKey {
+                schedule_id: ScheduleId(s),
+                owner_id: pinit_notification::MemberId(s),
+            },
+            id: NotificationKey::from(uuid::Uuid::now_v7().to_string()),
+            version: Some(2),
+            occurred_at: Some(Timestamp::now()),
+            new_start: Some(start),
+            reminders: reminders.clone(),
+        };
+        let mut tx = db.begin().await?;
+        app.apply(&mut tx, &event).await?;
+        tx.commit().await?;
+        applied += 1;
+    }
+    let took = started.elapsed();
+    eprintln!(
+        "   armed {applied} events ({} reminders each) in {:.1} s: {:.0} µs per event",
+        reminders.len(),
+        took.as_secs_f64(),
+        took.as_secs_f64() * 1e6 / applied.max(1) as f64
+    );
+    Ok((applied, took))
 }
 
 // ------------------------------------------------------------------------------------------------------------
@@ -1396,6 +1563,24 @@ fn render(
         );
     }
     let _ = writeln!(r);
+    for x in results {
+        if let Some((events, took)) = x.arming {
+            let per_event = took.as_secs_f64() * 1e6 / events.max(1) as f64;
+            let _ = writeln!(
+                r,
+                "- {} on {}: arming through the consumer's use case, one transaction per `schedule.time.upcoming.updated` \
+                 with {} reminders: {events} events in {:.1} s, **{per_event:.0} µs per event** on one connection. A weekday \
+                 series makes one occurrence a day, so 100,000 such members cost 100,000 events a day: {:.0} s of arming \
+                 per day (a first 14-day window, about 10 occurrences each: {:.0} s, once).",
+                x.workload.label,
+                x.backend,
+                x.workload.reminders.len(),
+                took.as_secs_f64(),
+                per_event * 100_000.0 / 1e6,
+                per_event * 1_000_000.0 / 1e6,
+            );
+        }
+    }
     let yes = |ok: bool| if ok { "**met**" } else { "**not met**" };
     for x in results {
         let clean = x.duplicates == 0
