@@ -5,7 +5,7 @@ use pinit_kernel::db::{Backend, Conn};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Result, StoreError, get_reminders};
+use super::{Result, get_reminders, next_version};
 use crate::domain::{CorruptRecord, MemberId, Reminders, ScheduleId, ValidationError, Zone};
 
 /// A provisioned member.
@@ -144,12 +144,5 @@ pub async fn set_reminders(
 
 /// An update of `member` that found no row at the version read: a concurrent writer slipped past the lock.
 fn version_checked(rows: u64, member: &Member) -> Result<()> {
-    if rows == 1 {
-        Ok(())
-    } else {
-        Err(StoreError::VersionConflict {
-            what: "member",
-            id: member.id.get(),
-        })
-    }
+    next_version(rows, member.version, "member", member.id.get()).map(|_| ())
 }

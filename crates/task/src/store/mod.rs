@@ -39,6 +39,16 @@ impl From<sqlx::Error> for StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// The version after an update guarded by `version = {read}`: exactly one row changed, else a concurrent
+/// writer got there first (a [`StoreError::VersionConflict`] about `what` `id`).
+pub(crate) fn next_version(rows: u64, read: i64, what: &'static str, id: i64) -> Result<i64> {
+    if rows == 1 {
+        Ok(read + 1)
+    } else {
+        Err(StoreError::VersionConflict { what, id })
+    }
+}
+
 /// A bound value of a dynamically built statement.
 #[derive(Debug, Clone)]
 pub(crate) enum Arg {

@@ -5,7 +5,7 @@ use pinit_kernel::db::Conn;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Result, Sql, StoreError, get_instant, get_reminders, instant};
+use super::{Result, Sql, get_instant, get_reminders, instant, next_version};
 use crate::domain::time::{format_local_date_time, parse_local_date_time, parse_stored_date};
 use crate::domain::{
     CorruptRecord, Description, MemberId, Reminders, Run, RunSnapshot, Schedule, ScheduleDraft,
@@ -352,14 +352,12 @@ pub async fn update(
     .bind(stored.version)
     .execute(&mut *conn)
     .await?;
-    if done.rows_affected() == 1 {
-        Ok(stored.version + 1)
-    } else {
-        Err(StoreError::VersionConflict {
-            what: "schedule",
-            id: schedule.id().get(),
-        })
-    }
+    next_version(
+        done.rows_affected(),
+        stored.version,
+        "schedule",
+        schedule.id().get(),
+    )
 }
 
 pub async fn delete(conn: &mut Conn, id: ScheduleId) -> Result<()> {
@@ -383,12 +381,5 @@ pub async fn touch(conn: &mut Conn, stored: &StoredSchedule, now: Timestamp) -> 
     .bind(stored.version)
     .execute(&mut *conn)
     .await?;
-    if done.rows_affected() == 1 {
-        Ok(stored.version + 1)
-    } else {
-        Err(StoreError::VersionConflict {
-            what: "schedule",
-            id: id.get(),
-        })
-    }
+    next_version(done.rows_affected(), stored.version, "schedule", id.get())
 }

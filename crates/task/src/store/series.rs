@@ -6,7 +6,7 @@ use pinit_kernel::db::Conn;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Result, StoreError, get_instant, get_reminders};
+use super::{Result, get_instant, get_reminders, next_version};
 use crate::domain::recurrence::Rule;
 use crate::domain::time::{format_local_date_time, parse_local_date_time};
 use crate::domain::{
@@ -235,12 +235,11 @@ pub async fn delete(conn: &mut Conn, stored: &StoredSeries, now: Timestamp) -> R
 }
 
 fn version_checked(rows: u64, stored: &StoredSeries) -> Result<()> {
-    if rows == 1 {
-        Ok(())
-    } else {
-        Err(StoreError::VersionConflict {
-            what: "schedule series",
-            id: stored.series.id.get(),
-        })
-    }
+    next_version(
+        rows,
+        stored.version,
+        "schedule series",
+        stored.series.id.get(),
+    )
+    .map(|_| ())
 }

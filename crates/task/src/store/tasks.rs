@@ -6,7 +6,7 @@ use pinit_kernel::db::Conn;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Result, Sql, StoreError, get_instant};
+use super::{Result, Sql, get_instant, next_version};
 use crate::domain::time::parse_stored_date;
 use crate::domain::{
     ArchiveCursor, CorruptRecord, Deadline, Description, Difficulty, Edge, Importance, MemberId,
@@ -132,14 +132,12 @@ pub async fn update(
     .bind(stored.version)
     .execute(&mut *conn)
     .await?;
-    if done.rows_affected() == 1 {
-        Ok(stored.version + 1)
-    } else {
-        Err(StoreError::VersionConflict {
-            what: "task",
-            id: task.id().get(),
-        })
-    }
+    next_version(
+        done.rows_affected(),
+        stored.version,
+        "task",
+        task.id().get(),
+    )
 }
 
 /// Deletes a task (its dependency edges go with it).
