@@ -447,7 +447,9 @@ mod tests {
             new_upcoming_time: at("2026-02-08T01:00:00Z"),
             occurred_at: at("2026-02-07T15:59:12.345Z"),
             idempotent_key: "0190f5a8-0000-7000-8000-000000000001".into(),
+            reminders: None,
         };
+        // Without reminders (the reference's shape) the key is left out.
         assert_eq!(
             serde_json::to_value(&e).unwrap(),
             json!({
