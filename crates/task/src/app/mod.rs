@@ -9,6 +9,7 @@
 //! * [`series`] — repeating schedules: a series, its occurrences made on reads and by the rolling window.
 //! * [`members`] — the running slot, the member's zone, and provisioning.
 
+pub mod calendar;
 pub mod members;
 mod outbound;
 pub mod schedules;
@@ -231,6 +232,7 @@ impl Unit {
     async fn delete_schedule(&mut self, stored: &StoredSchedule) -> Result<()> {
         let id = stored.schedule.id();
         store::schedules::delete(&mut self.tx, id).await?;
+        store::tombstones::record(&mut self.tx, stored.schedule.owner_id(), id, self.now).await?;
         self.versions
             .insert(AggregateRef::Schedule(id), stored.version + 1);
         Ok(())

@@ -11,6 +11,7 @@ pub mod schedules;
 pub mod series;
 pub mod statistics;
 pub mod tasks;
+pub mod tombstones;
 
 use jiff::Timestamp;
 use pinit_kernel::db::DbError;

@@ -383,3 +383,31 @@ pub async fn touch(conn: &mut Conn, stored: &StoredSchedule, now: Timestamp) -> 
     .await?;
     next_version(done.rows_affected(), stored.version, "schedule", id.get())
 }
+
+/// The member's schedules changed (created or updated) after `since_us`, oldest change first — a calendar
+/// client's incremental sync (the deleted ones are [`super::tombstones`]').
+pub async fn changed_since(
+    conn: &mut Conn,
+    owner: MemberId,
+    since_us: i64,
+) -> Result<Vec<StoredSchedule>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} {FROM} WHERE s.owner_id = $1 AND s.updated_at_us > $2 \
+         ORDER BY s.updated_at_us, s.schedule_id"
+    )))
+    .bind(owner.get())
+    .bind(since_us)
+    .fetch_all(&mut *conn)
+    .await?;
+    from_rows(&rows)
+}
+
+/// The newest `updated_at_us` among the member's schedules.
+pub async fn last_change(conn: &mut Conn, owner: MemberId) -> Result<Option<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT MAX(updated_at_us) FROM schedule WHERE owner_id = $1")
+            .bind(owner.get())
+            .fetch_one(&mut *conn)
+            .await?,
+    )
+}
