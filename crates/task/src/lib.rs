@@ -5,7 +5,8 @@
 //! * [`domain`] — the rules as pure code (state machine, validation, graph, time windows, paging).
 //! * [`app`] — the use cases ([`TaskApp`]): one transaction each, events recorded in the outbox.
 //! * [`store`] — the SQL, once for SQLite and PostgreSQL.
-//! * [`http`] — the reference's `/v2` routes.
+//! * [`http`] — the reference's `/v2` routes, and the calendar feeds.
+//! * [`ical`] — iCalendar (RFC 5545): content lines, VTIMEZONE, schedules and series as VEVENTs.
 //! * [`inbound`] — the `member.created` consumer (the events task consumes; [`app`]`::outbound` maps the ones it
 //!   publishes).
 //! * [`grpc`] — `pinit.schedule.ScheduleGrpcService` ([`grpc_service`]).
@@ -14,6 +15,7 @@ pub mod app;
 pub mod domain;
 pub mod grpc;
 pub mod http;
+pub mod ical;
 pub mod inbound;
 pub mod store;
 

@@ -110,6 +110,11 @@ impl Zone {
         &self.id
     }
 
+    /// The zone's rules (iCalendar's VTIMEZONE is written from them).
+    pub fn time_zone(&self) -> &TimeZone {
+        &self.tz
+    }
+
     /// The zone's offset at an instant.
     pub fn offset_at(&self, at: Timestamp) -> Offset {
         self.tz.to_offset(at)
