@@ -2,6 +2,7 @@
 //! state machine, and weekly statistics. Publishes schedule and task events; serves gRPC
 //! `pinit.schedule.ScheduleGrpcService`.
 //!
+//! * [`dav`] — CalDAV: the member's schedules as a calendar for calendar apps (`/dav`).
 //! * [`domain`] — the rules as pure code (state machine, validation, graph, time windows, paging).
 //! * [`app`] — the use cases ([`TaskApp`]): one transaction each, events recorded in the outbox.
 //! * [`store`] — the SQL, once for SQLite and PostgreSQL.
@@ -12,6 +13,7 @@
 //! * [`grpc`] — `pinit.schedule.ScheduleGrpcService` ([`grpc_service`]).
 
 pub mod app;
+pub mod dav;
 pub mod domain;
 pub mod grpc;
 pub mod http;

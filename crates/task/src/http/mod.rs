@@ -110,7 +110,8 @@ pub fn routes(app: TaskApp) -> Router {
     endpoints()
         .into_iter()
         .fold(Router::new(), |router, e| router.route(e.path, e.route))
-        .with_state(app)
+        .with_state(app.clone())
+        .merge(crate::dav::routes(app))
 }
 
 /// An answer in the status its class means.

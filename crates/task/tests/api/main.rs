@@ -2,6 +2,7 @@
 
 mod support;
 
+mod caldav;
 mod grpc;
 mod invariants;
 mod members;

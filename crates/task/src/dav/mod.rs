@@ -1,0 +1,542 @@
+//! CalDAV (RFC 4791 on WebDAV, RFC 4918): a member's schedules as a calendar that phone and desktop calendar
+//! apps can subscribe to and keep in sync (docs/calendar.md). The gateway authenticates (an app password over
+//! HTTP Basic) and hands the member here like any other request.
+//!
+//! * [`resource`] — the URL space: root → principal and calendar home → the Schedules calendar → items.
+//! * [`request`] — what a `PROPFIND` or `REPORT` asks (properties, depth, time range, sync token).
+//! * [`xml`] — reading request bodies, writing `multistatus`.
+//!
+//! Served: `OPTIONS`, `PROPFIND` (depth 0 and 1), `GET`/`HEAD` of an item (strong `ETag`, `If-None-Match`),
+//! and the reports `calendar-multiget`, `calendar-query` (component and time range) and `sync-collection`
+//! (RFC 6578; deletions from the tombstones). Items are read-only here for now: writes answer 405.
+
+pub mod request;
+pub mod resource;
+pub mod xml;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use jiff::Timestamp;
+use pinit_kernel::{ApiError, CurrentMember};
+
+use self::request::{Depth, Props, Report, RequestError, TimeRange};
+use self::resource::{Collection, Resource};
+use self::xml::{CALDAV, CS, DAV, ICAL, Name, Value};
+use crate::TaskApp;
+use crate::app::calendar::SyncToken;
+use crate::domain::{MemberId, ScheduleId, Window, Zone};
+use crate::ical;
+use crate::ical::schedule::{CalendarWriter, ScheduleEntry};
+use crate::store::schedules::StoredSchedule;
+
+/// Every schedule, whenever it starts.
+const EVERYTHING: Window = Window {
+    start: Timestamp::MIN,
+    end: Timestamp::MAX,
+};
+
+/// The methods served (the `Allow` header).
+const ALLOW: &str = "OPTIONS, GET, HEAD, PROPFIND, REPORT";
+
+/// A sync token's URI form (RFC 6578 wants a URI).
+const TOKEN_PREFIX: &str = "urn:pinit:sync:";
+
+/// The CalDAV routes (`/dav`, `/dav/…`); the gateway sends them here with the member authenticated.
+pub fn routes(app: TaskApp) -> Router {
+    Router::new()
+        .route("/dav", any(handle))
+        .route("/dav/", any(handle))
+        .route("/dav/{*path}", any(handle))
+        .with_state(app)
+}
+
+/// Why a DAV request failed.
+#[derive(Debug, thiserror::Error)]
+enum DavError {
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    #[error(transparent)]
+    App(#[from] crate::AppError),
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    NotAllowed,
+    #[error("the sync token is not one this calendar gave out")]
+    InvalidSyncToken,
+}
+
+impl IntoResponse for DavError {
+    fn into_response(self) -> Response {
+        let (status, body) = match self {
+            DavError::Request(RequestError::UnsupportedReport(_)) => {
+                (StatusCode::FORBIDDEN, error_body("<d:supported-report/>"))
+            }
+            DavError::Request(e) => (StatusCode::BAD_REQUEST, e.to_string()),
+            DavError::App(e) => return ApiError::from(e).into_response(),
+            DavError::NotFound => (StatusCode::NOT_FOUND, "not found".into()),
+            DavError::NotAllowed => {
+                let mut r = (StatusCode::METHOD_NOT_ALLOWED, "").into_response();
+                r.headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static(ALLOW));
+                return r;
+            }
+            DavError::InvalidSyncToken => {
+                (StatusCode::FORBIDDEN, error_body("<d:valid-sync-token/>"))
+            }
+        };
+        let kind = if body.starts_with("<?xml") {
+            "application/xml; charset=utf-8"
+        } else {
+            "text/plain; charset=utf-8"
+        };
+        (status, [(header::CONTENT_TYPE, kind)], body).into_response()
+    }
+}
+
+fn error_body(condition: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<d:error xmlns:d=\"{DAV}\">{condition}</d:error>"
+    )
+}
+
+async fn handle(
+    State(app): State<TaskApp>,
+    CurrentMember(member): CurrentMember<MemberId>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, DavError> {
+    let resource = Resource::parse(uri.path(), member).ok_or(DavError::NotFound)?;
+    let (provisioned, token) = app.calendar(member).await?;
+    let dav = Dav {
+        app,
+        member,
+        zone: provisioned.zone,
+        token,
+    };
+    match method.as_str() {
+        "OPTIONS" => Ok(options()),
+        "PROPFIND" => {
+            let depth = request::depth(header_str(&headers, "depth"))?;
+            dav.propfind(resource, depth, &request::propfind(&body)?)
+                .await
+        }
+        "REPORT" => dav.report(resource, request::report(&body)?).await,
+        "GET" | "HEAD" => {
+            let Resource::Item(_, id) = resource else {
+                return Err(DavError::NotAllowed);
+            };
+            dav.get(id, &headers, method == Method::HEAD).await
+        }
+        _ => Err(DavError::NotAllowed),
+    }
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn options() -> Response {
+    let mut r = StatusCode::OK.into_response();
+    let h = r.headers_mut();
+    h.insert("dav", HeaderValue::from_static("1, 3, calendar-access"));
+    h.insert(header::ALLOW, HeaderValue::from_static(ALLOW));
+    r
+}
+
+fn multistatus(responses: &[xml::Response], token: Option<SyncToken>) -> Response {
+    let mut out = xml::multistatus_open();
+    for r in responses {
+        r.write(&mut out);
+    }
+    if let Some(token) = token {
+        out.push_str(&format!(
+            "<d:sync-token>{}</d:sync-token>",
+            xml::escape(&token_uri(token))
+        ));
+    }
+    out.push_str(xml::MULTISTATUS_CLOSE);
+    (
+        StatusCode::MULTI_STATUS,
+        [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+        out,
+    )
+        .into_response()
+}
+
+fn token_uri(token: SyncToken) -> String {
+    format!("{TOKEN_PREFIX}{}", token.0)
+}
+
+fn etag(stored: &StoredSchedule) -> String {
+    format!("\"{}-{}\"", stored.schedule.id().get(), stored.version)
+}
+
+/// How long an item lasts in calendars: schedules have a start but no planned length yet.
+fn ends(stored: &StoredSchedule) -> Timestamp {
+    let start = stored.schedule.designated_start();
+    start
+        .checked_add(ical::schedule::DEFAULT_LENGTH)
+        .unwrap_or(start)
+}
+
+/// One member's request: who, the zone their schedules are shown in, and their calendar's token as the
+/// request began.
+struct Dav {
+    app: TaskApp,
+    member: MemberId,
+    zone: Zone,
+    token: SyncToken,
+}
+
+impl Dav {
+    async fn propfind(
+        &self,
+        resource: Resource,
+        depth: Depth,
+        props: &Props,
+    ) -> Result<Response, DavError> {
+        let token = self.token;
+        let mut responses = vec![self.describe(resource, token, props, None)];
+        if depth == Depth::One {
+            match resource {
+                Resource::Root => {}
+                Resource::Home => {
+                    for c in Collection::ALL {
+                        responses.push(self.describe(Resource::Collection(c), token, props, None));
+                    }
+                }
+                Resource::Collection(c) => {
+                    for s in self.app.calendar_items(self.member, EVERYTHING).await? {
+                        let item = Resource::Item(c, s.schedule.id());
+                        responses.push(self.describe(item, token, props, Some(&s)));
+                    }
+                }
+                Resource::Item(..) => {}
+            }
+        }
+        if let Resource::Item(_, id) = resource {
+            let stored = self.item(id).await?;
+            responses[0] = self.describe(resource, token, props, Some(&stored));
+        }
+        Ok(multistatus(&responses, None))
+    }
+
+    async fn item(&self, id: ScheduleId) -> Result<StoredSchedule, DavError> {
+        self.app
+            .calendar_items_by_id(self.member, &[id])
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(DavError::NotFound)
+    }
+
+    async fn get(
+        &self,
+        id: ScheduleId,
+        headers: &HeaderMap,
+        head: bool,
+    ) -> Result<Response, DavError> {
+        let stored = self.item(id).await?;
+        let tag = etag(&stored);
+        if header_str(headers, "if-none-match")
+            .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"))
+        {
+            let mut r = StatusCode::NOT_MODIFIED.into_response();
+            r.headers_mut().insert(header::ETAG, value(&tag));
+            return Ok(r);
+        }
+        let body = if head {
+            Body::empty()
+        } else {
+            Body::from(calendar_data(&stored, &self.zone))
+        };
+        let mut r = Response::new(body);
+        let h = r.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/calendar; charset=utf-8"),
+        );
+        h.insert(header::ETAG, value(&tag));
+        Ok(r)
+    }
+
+    async fn report(&self, resource: Resource, report: Report) -> Result<Response, DavError> {
+        let Resource::Collection(c) = resource else {
+            return Err(DavError::Request(RequestError::UnsupportedReport(
+                "reports are answered on a calendar collection".into(),
+            )));
+        };
+        let token = self.token;
+        match report {
+            Report::Multiget { props, hrefs } => {
+                let wanted: Vec<(String, Option<ScheduleId>)> = hrefs
+                    .into_iter()
+                    .map(|href| {
+                        let path = href_path(&href);
+                        let id = match Resource::parse(&path, self.member) {
+                            Some(Resource::Item(hc, id)) if hc == c => Some(id),
+                            _ => None,
+                        };
+                        (href, id)
+                    })
+                    .collect();
+                let ids: Vec<ScheduleId> = wanted.iter().filter_map(|(_, id)| *id).collect();
+                let found = self.app.calendar_items_by_id(self.member, &ids).await?;
+                let responses = wanted
+                    .iter()
+                    .map(|(href, id)| {
+                        match id.and_then(|id| found.iter().find(|s| s.schedule.id() == id)) {
+                            Some(s) => self.describe(
+                                Resource::Item(c, s.schedule.id()),
+                                token,
+                                &props,
+                                Some(s),
+                            ),
+                            None => xml::Response {
+                                href: href.clone(),
+                                status: Some("HTTP/1.1 404 Not Found"),
+                                ..xml::Response::default()
+                            },
+                        }
+                    })
+                    .collect::<Vec<_>>();
+                Ok(multistatus(&responses, None))
+            }
+            Report::Query {
+                props,
+                component,
+                range,
+            } => {
+                if component.as_deref().is_some_and(|n| n != "VEVENT") {
+                    return Ok(multistatus(&[], None));
+                }
+                let items = self
+                    .app
+                    .calendar_items(self.member, window_for(range))
+                    .await?;
+                let responses: Vec<xml::Response> = items
+                    .iter()
+                    .filter(|s| range.overlaps(s.schedule.designated_start(), ends(s)))
+                    .map(|s| {
+                        self.describe(Resource::Item(c, s.schedule.id()), token, &props, Some(s))
+                    })
+                    .collect();
+                Ok(multistatus(&responses, None))
+            }
+            Report::Sync {
+                props,
+                token: since,
+            } => {
+                let since = if since.trim().is_empty() {
+                    SyncToken(0)
+                } else {
+                    parse_token(&since)
+                        .filter(|t| *t <= token)
+                        .ok_or(DavError::InvalidSyncToken)?
+                };
+                let changes = self.app.calendar_changes(self.member, since).await?;
+                let mut responses: Vec<xml::Response> = changes
+                    .changed
+                    .iter()
+                    .map(|s| {
+                        self.describe(
+                            Resource::Item(c, s.schedule.id()),
+                            changes.token,
+                            &props,
+                            Some(s),
+                        )
+                    })
+                    .collect();
+                // A first sync lists what exists; later ones also say what went.
+                if since.0 > 0 {
+                    responses.extend(changes.deleted.iter().map(|id| xml::Response {
+                        href: resource::item(self.member, c, *id),
+                        status: Some("HTTP/1.1 404 Not Found"),
+                        ..xml::Response::default()
+                    }));
+                }
+                Ok(multistatus(&responses, Some(changes.token)))
+            }
+        }
+    }
+
+    /// One resource's `response`: the properties asked for that it has, and the ones it does not.
+    fn describe(
+        &self,
+        resource: Resource,
+        token: SyncToken,
+        props: &Props,
+        item: Option<&StoredSchedule>,
+    ) -> xml::Response {
+        let available = self.properties(resource, token, item, props);
+        let mut response = xml::Response {
+            href: resource.href(self.member),
+            ..xml::Response::default()
+        };
+        match props {
+            Props::All => response.found = available,
+            Props::Names => {
+                response.found = available
+                    .into_iter()
+                    .map(|(n, _)| (n, Value::Empty))
+                    .collect()
+            }
+            Props::Some(names) => {
+                for name in names {
+                    match available.iter().find(|(n, _)| n == name) {
+                        Some(found) => response.found.push(found.clone()),
+                        None => response.missing.push(name.clone()),
+                    }
+                }
+            }
+        }
+        response
+    }
+
+    /// Every property of a resource (`calendar-data` only when asked for: it is the item itself).
+    fn properties(
+        &self,
+        resource: Resource,
+        token: SyncToken,
+        item: Option<&StoredSchedule>,
+        props: &Props,
+    ) -> Vec<(Name, Value)> {
+        let href = |h: String| Value::Xml(format!("<d:href>{}</d:href>", xml::escape(&h)));
+        let principal = resource::home(self.member);
+        let mut out = vec![(
+            Name::new(DAV, "current-user-principal"),
+            href(principal.clone()),
+        )];
+        let collection = "<d:collection/>";
+        match resource {
+            Resource::Root => {
+                out.push((
+                    Name::new(DAV, "resourcetype"),
+                    Value::Xml(collection.into()),
+                ));
+                out.push((Name::new(DAV, "displayname"), Value::Text("Pinit".into())));
+            }
+            Resource::Home => {
+                out.push((
+                    Name::new(DAV, "resourcetype"),
+                    Value::Xml(format!("{collection}<d:principal/>")),
+                ));
+                out.push((Name::new(DAV, "displayname"), Value::Text("Pinit".into())));
+                out.push((Name::new(DAV, "principal-URL"), href(principal.clone())));
+                out.push((
+                    Name::new(CALDAV, "calendar-home-set"),
+                    href(principal.clone()),
+                ));
+                out.push((Name::new(DAV, "owner"), href(principal)));
+            }
+            Resource::Collection(_) => {
+                out.push((
+                    Name::new(DAV, "resourcetype"),
+                    Value::Xml(format!("{collection}<c:calendar/>")),
+                ));
+                out.push((
+                    Name::new(DAV, "displayname"),
+                    Value::Text("Pinit schedules".into()),
+                ));
+                out.push((
+                    Name::new(CALDAV, "supported-calendar-component-set"),
+                    Value::Xml("<c:comp name=\"VEVENT\"/>".into()),
+                ));
+                out.push((
+                    Name::new(DAV, "supported-report-set"),
+                    Value::Xml(
+                        ["c:calendar-multiget", "c:calendar-query", "d:sync-collection"]
+                            .iter()
+                            .map(|r| format!("<d:supported-report><d:report><{r}/></d:report></d:supported-report>"))
+                            .collect(),
+                    ),
+                ));
+                out.push((Name::new(CS, "getctag"), Value::Text(token.0.to_string())));
+                out.push((Name::new(DAV, "sync-token"), Value::Text(token_uri(token))));
+                out.push((
+                    Name::new(ICAL, "calendar-color"),
+                    Value::Text("#3B82F6".into()),
+                ));
+                out.push((
+                    Name::new(DAV, "current-user-privilege-set"),
+                    Value::Xml("<d:privilege><d:read/></d:privilege>".into()),
+                ));
+                out.push((Name::new(DAV, "owner"), href(principal)));
+            }
+            Resource::Item(..) => {
+                out.push((Name::new(DAV, "resourcetype"), Value::Empty));
+                out.push((
+                    Name::new(DAV, "getcontenttype"),
+                    Value::Text("text/calendar; charset=utf-8; component=VEVENT".into()),
+                ));
+                if let Some(stored) = item {
+                    out.push((Name::new(DAV, "getetag"), Value::Text(etag(stored))));
+                    if props.wants(CALDAV, "calendar-data") {
+                        out.push((
+                            Name::new(CALDAV, "calendar-data"),
+                            Value::Text(calendar_data(stored, &self.zone)),
+                        ));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The schedules a time range can reach: those starting up to one item's length before its start.
+fn window_for(range: TimeRange) -> Window {
+    let start = range
+        .start
+        .and_then(|s| s.checked_sub(ical::schedule::DEFAULT_LENGTH).ok())
+        .unwrap_or(EVERYTHING.start);
+    Window {
+        start,
+        end: range.end.unwrap_or(EVERYTHING.end),
+    }
+}
+
+fn parse_token(text: &str) -> Option<SyncToken> {
+    text.trim()
+        .strip_prefix(TOKEN_PREFIX)?
+        .parse()
+        .ok()
+        .filter(|n: &i64| *n >= 0)
+        .map(SyncToken)
+}
+
+/// The path of an href, which clients send absolute (`https://host/dav/…`) or as a path.
+fn href_path(href: &str) -> String {
+    let path = match href.find("://") {
+        Some(scheme) => href[scheme + 3..]
+            .find('/')
+            .map_or("/", |p| &href[scheme + 3 + p..]),
+        None => href,
+    };
+    path.replace("%40", "@")
+}
+
+fn value(text: &str) -> HeaderValue {
+    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("\"\""))
+}
+
+/// A schedule as a one-event calendar, its times in `zone`. Stamped with its last change, so the same ETag
+/// always serves the same bytes.
+fn calendar_data(stored: &StoredSchedule, zone: &Zone) -> String {
+    let mut calendar = CalendarWriter::new(stored.updated_at);
+    let event = calendar.schedule_event(&ScheduleEntry {
+        schedule: &stored.schedule,
+        zone,
+        version: stored.version,
+        created_at: stored.created_at,
+        updated_at: stored.updated_at,
+    });
+    calendar.component(event);
+    calendar.finish().to_ical()
+}

@@ -1,0 +1,301 @@
+//! CalDAV (`/dav`) with a real client: python-caldav (PyPI, test-only, `tests/oracle/caldav_client.py`) discovers
+//! the calendar from `/dav/`, lists the events, searches a time range and syncs incrementally (RFC 6578, its
+//! fallback to a full listing disabled); every item it reads is parsed by Python's `icalendar`. Plus the
+//! protocol details a client relies on, over raw HTTP: depth, 404s for others' paths, ETags and 304, the
+//! `sync-token` refusal, unsupported reports and methods.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use jiff::SignedDuration;
+use pinit_kernel::Backend;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::support::{App, spawn_at};
+
+const ZONE: &str = "Europe/Berlin";
+
+fn oracle(request: &Value) -> Option<Value> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle");
+    let python = pinit_testkit::python::venv(&dir.join("requirements.txt"))?;
+    let mut child = Command::new(python)
+        .arg(dir.join("caldav_client.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run python");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(request.to_string().as_bytes())
+        .expect("write the request");
+    let out = child.wait_with_output().expect("python ends");
+    assert!(
+        out.status.success(),
+        "the caldav client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).expect("JSON from the client"))
+}
+
+async fn dav(
+    app: &App,
+    member: i64,
+    method: &str,
+    path: &str,
+    depth: Option<&str>,
+    body: &str,
+) -> (u16, reqwest::header::HeaderMap, String) {
+    let mut req = reqwest::Client::new()
+        .request(
+            Method::from_bytes(method.as_bytes()).unwrap(),
+            app.server.url(path),
+        )
+        .header("x-member-id", member.to_string())
+        .body(body.to_string());
+    if let Some(d) = depth {
+        req = req.header("depth", d);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    (status, headers, res.text().await.unwrap())
+}
+
+fn summaries(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("a list: {list}"))
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+async fn a_real_client_discovers_lists_searches_and_syncs(backend: Backend) {
+    let app = spawn_at(backend, "2026-12-01T00:00:00Z").await;
+    let m = app.member(7, Some(ZONE)).await;
+    app.member(8, Some(ZONE)).await;
+    app.schedule(m, "아침 집중", "2026-12-02T09:00:00", ZONE, "DEEP_WORK")
+        .await;
+    let review = app
+        .schedule(
+            m,
+            "Review, week; notes",
+            "2026-12-05T14:00:00",
+            ZONE,
+            "ADMIN_TASK",
+        )
+        .await;
+    let far = app
+        .schedule(m, "Far away", "2027-01-10T10:00:00", ZONE, "DEEP_WORK")
+        .await;
+    app.schedule(
+        8,
+        "someone else's",
+        "2026-12-02T09:00:00",
+        ZONE,
+        "DEEP_WORK",
+    )
+    .await;
+
+    let base = json!({"url": app.server.url("/dav/"), "headers": {"X-Member-Id": m.to_string()},
+        "start": "2026-12-01T00:00:00+00:00", "end": "2026-12-08T00:00:00+00:00"});
+    let mut first = base.clone();
+    first["phase"] = json!("first");
+    let Some(found) = oracle(&first) else { return };
+    assert!(
+        found["principal"].as_str().unwrap().ends_with("/dav/7/"),
+        "{found}"
+    );
+    assert_eq!(found["calendars"].as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found["calendars"][0]["name"], "Pinit schedules");
+    assert!(
+        found["calendars"][0]["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/dav/7/schedules/")
+    );
+    let events = found["events"].as_array().unwrap();
+    assert_eq!(events.len(), 3, "{found}");
+    for e in events {
+        assert_eq!(e["tzid"], ZONE, "{e}");
+        assert!(
+            e["timezones"].as_array().unwrap().contains(&json!(ZONE)),
+            "{e}"
+        );
+    }
+    let titles: Vec<&str> = events
+        .iter()
+        .map(|e| e["summary"].as_str().unwrap())
+        .collect();
+    assert!(
+        titles.contains(&"Review, week; notes"),
+        "escaping survives: {titles:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["dtstart"] == "2026-12-02T09:00:00+01:00"),
+        "{found}"
+    );
+    assert_eq!(
+        summaries(&found["in_range"]),
+        ["Review, week; notes", "아침 집중"]
+    );
+    assert_eq!(
+        summaries(&found["synced"]),
+        ["Far away", "Review, week; notes", "아침 집중"]
+    );
+    let token = found["sync_token"].as_str().unwrap().to_string();
+
+    // Changes through the JSON API: one deleted, one renamed, one new.
+    app.clock.advance(SignedDuration::from_secs(60));
+    app.delete(m, &format!("/v2/schedules/{far}"))
+        .await
+        .assert(204);
+    app.patch(
+        m,
+        &format!("/v2/schedules/{review}"),
+        json!({"title": "Review (moved)"}),
+    )
+    .await
+    .assert(200);
+    app.schedule(m, "New one", "2026-12-03T08:00:00", ZONE, "QUICK_TASK")
+        .await;
+
+    let mut since = base.clone();
+    since["phase"] = json!("since");
+    since["token"] = json!(token);
+    let Some(changes) = oracle(&since) else {
+        return;
+    };
+    assert_eq!(
+        summaries(&changes["changed"]),
+        ["New one", "Review (moved)"],
+        "{changes}"
+    );
+    let deleted = summaries(&changes["deleted"]);
+    assert_eq!(deleted.len(), 1, "{changes}");
+    assert!(
+        deleted[0].ends_with(&format!("/dav/7/schedules/{far}.ics")),
+        "{changes}"
+    );
+    assert_ne!(changes["sync_token"], json!(token));
+}
+
+async fn the_protocol_details_clients_rely_on(backend: Backend) {
+    let app = spawn_at(backend, "2026-12-01T00:00:00Z").await;
+    let m = app.member(7, Some(ZONE)).await;
+    let id = app
+        .schedule(m, "딥 워크", "2026-12-02T09:00:00", ZONE, "DEEP_WORK")
+        .await;
+    let item = format!("/dav/7/schedules/{id}.ics");
+
+    let (status, headers, _) = dav(&app, m, "OPTIONS", "/dav/", None, "").await;
+    assert_eq!(status, 200);
+    assert!(headers["dav"].to_str().unwrap().contains("calendar-access"));
+
+    // Depth 0 is the collection alone; depth 1 adds its items.
+    let propfind = r#"<d:propfind xmlns:d="DAV:" xmlns:cs="http://calendarserver.org/ns/"><d:prop><d:getetag/><cs:getctag/><d:nothing-here/></d:prop></d:propfind>"#;
+    let (status, _, zero) = dav(
+        &app,
+        m,
+        "PROPFIND",
+        "/dav/7/schedules/",
+        Some("0"),
+        propfind,
+    )
+    .await;
+    assert_eq!(status, 207);
+    assert_eq!(zero.matches("<d:response>").count(), 1, "{zero}");
+    assert!(zero.contains("<cs:getctag>"), "{zero}");
+    assert!(
+        zero.contains("404 Not Found"),
+        "an unknown property is reported missing: {zero}"
+    );
+    let (_, _, one) = dav(
+        &app,
+        m,
+        "PROPFIND",
+        "/dav/7/schedules/",
+        Some("1"),
+        propfind,
+    )
+    .await;
+    assert_eq!(one.matches("<d:response>").count(), 2, "{one}");
+
+    // Someone else's paths do not exist; neither do unknown ones.
+    for path in [
+        "/dav/8/",
+        "/dav/8/schedules/",
+        "/dav/7/nothing/",
+        "/dav/7/schedules/999.ics",
+    ] {
+        let (status, _, _) = dav(&app, m, "PROPFIND", path, Some("0"), "").await;
+        assert_eq!(status, 404, "{path}");
+    }
+
+    // GET with a strong ETag, and 304 for it.
+    let (status, headers, body) = dav(&app, m, "GET", &item, None, "").await;
+    assert_eq!(status, 200);
+    assert!(body.starts_with("BEGIN:VCALENDAR\r\n"), "{body}");
+    let tag = headers["etag"].to_str().unwrap().to_string();
+    assert!(tag.starts_with('"') && !tag.starts_with("W/"), "{tag}");
+    let res = reqwest::Client::new()
+        .get(app.server.url(&item))
+        .header("x-member-id", "7")
+        .header("if-none-match", &tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 304);
+    // A change makes a new ETag and a new ctag.
+    app.clock.advance(SignedDuration::from_secs(1));
+    app.patch(
+        m,
+        &format!("/v2/schedules/{id}"),
+        json!({"title": "renamed"}),
+    )
+    .await
+    .assert(200);
+    let (_, headers, _) = dav(&app, m, "GET", &item, None, "").await;
+    assert_ne!(headers["etag"].to_str().unwrap(), tag);
+    let (_, _, after) = dav(
+        &app,
+        m,
+        "PROPFIND",
+        "/dav/7/schedules/",
+        Some("0"),
+        propfind,
+    )
+    .await;
+    assert_ne!(after, zero);
+
+    // A sync token it never gave out is refused as RFC 6578 says; unknown reports and writes too.
+    let sync = r#"<d:sync-collection xmlns:d="DAV:"><d:sync-token>urn:pinit:sync:99999999999999999</d:sync-token><d:prop><d:getetag/></d:prop></d:sync-collection>"#;
+    let (status, _, body) = dav(&app, m, "REPORT", "/dav/7/schedules/", None, sync).await;
+    assert_eq!(status, 403);
+    assert!(body.contains("valid-sync-token"), "{body}");
+    let (status, _, _) = dav(
+        &app,
+        m,
+        "REPORT",
+        "/dav/7/schedules/",
+        None,
+        r#"<d:expand-property xmlns:d="DAV:"/>"#,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _, _) = dav(&app, m, "REPORT", "/dav/7/schedules/", None, "<not xml").await;
+    assert_eq!(status, 400);
+    let (status, headers, _) = dav(&app, m, "MKCOL", "/dav/7/schedules/", None, "").await;
+    assert_eq!(status, 405);
+    assert!(headers.contains_key("allow"));
+}
+
+pinit_testkit::both_backends!(
+    a_real_client_discovers_lists_searches_and_syncs,
+    the_protocol_details_clients_rely_on,
+);
