@@ -1,4 +1,6 @@
-//! Auth's HTTP surface: the reference's `/v0` paths and bodies (`{"token"}`, `{"message"}`), plus the JWKS.
+//! Auth's HTTP surface: the reference's `/v0` paths and bodies (`{"token"}`, `{"message"}`), plus the JWKS,
+//! the member's app passwords (`/v0/app-passwords`, for the member the gateway vouches for) and the gateway's
+//! own check of one (`kernel::identity::app_password_check`, a `GatewayCall` only).
 //! Handlers only translate; the use cases live in [`crate::app`], the rules in [`crate::domain`].
 
 use std::net::SocketAddr;
@@ -8,13 +10,17 @@ use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use pinit_kernel::ApiError;
+use axum::routing::{delete, get, post};
 use pinit_kernel::error::FieldError;
 use pinit_kernel::extract::{Json, Path, Query};
+use pinit_kernel::identity::{GatewayCall, app_password_check};
+use pinit_kernel::{ApiError, CurrentMember};
 use serde::{Deserialize, Serialize};
 
-use crate::app::{Auth, AuthError, OAUTH_STATE_TTL, OAuthCallback, Session, SignupRequest};
+use crate::app::{
+    Auth, AuthError, CreatedAppPassword, OAUTH_STATE_TTL, OAuthCallback, Session, SignupRequest,
+};
+use crate::domain::{AppPassword, AppPasswordId, MemberId};
 
 /// The refresh cookie's name (the reference's; the client never reads it).
 pub const REFRESH_COOKIE: &str = "refresh_token";
@@ -33,6 +39,12 @@ pub fn routes(auth: Auth) -> Router {
         .route("/v0/me", get(me))
         .route("/v0/login/oauth2/authorize/{provider}", get(authorize))
         .route("/v0/login/oauth2/code/{provider}", get(callback))
+        .route(
+            "/v0/app-passwords",
+            get(list_app_passwords).post(create_app_password),
+        )
+        .route("/v0/app-passwords/{id}", delete(delete_app_password))
+        .route(app_password_check::PATH, post(check_app_password))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/openapi.json", pinit_kernel::http::openapi_route(OPENAPI))
         .with_state(auth)
@@ -67,6 +79,10 @@ impl From<AuthError> for ApiError {
                 "요청이 너무 많습니다. 잠시 후 다시 시도해 주세요.",
             )
             .with_retry_after(retry_after_secs),
+            // Only the gateway sees this one (the app password check); it answers the calendar app's 401.
+            AuthError::BadAppPassword => ApiError::unauthorized(error.to_string()),
+            AuthError::AppPasswordLimit => ApiError::conflict(error.to_string()),
+            AuthError::AppPasswordNotFound => ApiError::not_found(error.to_string()),
             AuthError::UnknownProvider(_) | AuthError::OAuthState(_) => {
                 ApiError::bad_request(error.to_string())
             }
@@ -321,4 +337,93 @@ async fn jwks(State(auth): State<Auth>) -> Response {
         HeaderValue::from_static("public, max-age=300"),
     );
     response
+}
+
+/// An app password as listed: never its secret.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AppPasswordBody {
+    id: i64,
+    name: String,
+    created_at: String,
+    last_used_at: Option<String>,
+}
+
+impl From<AppPassword> for AppPasswordBody {
+    fn from(p: AppPassword) -> Self {
+        Self {
+            id: p.id.get(),
+            name: p.name,
+            created_at: p.created_at.to_string(),
+            last_used_at: p.last_used_at.map(|t| t.to_string()),
+        }
+    }
+}
+
+/// A new app password: the only answer that carries its secret.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CreatedAppPasswordBody {
+    id: i64,
+    name: String,
+    password: String,
+    created_at: String,
+}
+
+#[derive(Deserialize)]
+struct CreateAppPasswordBody {
+    name: Option<String>,
+}
+
+/// `201 {id, name, password, createdAt}`; the password is shown this once.
+async fn create_app_password(
+    State(auth): State<Auth>,
+    CurrentMember(member): CurrentMember<MemberId>,
+    Json(body): Json<CreateAppPasswordBody>,
+) -> Result<Response, ApiError> {
+    let CreatedAppPassword { password, secret } = auth
+        .create_app_password(member, body.name.as_deref())
+        .await?;
+    let body = CreatedAppPasswordBody {
+        id: password.id.get(),
+        name: password.name,
+        password: secret.shown(),
+        created_at: password.created_at.to_string(),
+    };
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+async fn list_app_passwords(
+    State(auth): State<Auth>,
+    CurrentMember(member): CurrentMember<MemberId>,
+) -> Result<Json<Vec<AppPasswordBody>>, ApiError> {
+    let passwords = auth.app_passwords(member).await?;
+    Ok(Json(passwords.into_iter().map(Into::into).collect()))
+}
+
+async fn delete_app_password(
+    State(auth): State<Auth>,
+    CurrentMember(member): CurrentMember<MemberId>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    auth.delete_app_password(member, AppPasswordId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The gateway's check of a calendar app's Basic credentials; refused (403) to anything but the gateway.
+async fn check_app_password(
+    State(auth): State<Auth>,
+    _: GatewayCall,
+    Json(check): Json<app_password_check::Check>,
+) -> Result<Json<app_password_check::Checked>, ApiError> {
+    let member = auth
+        .check_app_password(&check.client_ip, &check.username, &check.password)
+        .await?;
+    Ok(Json(app_password_check::Checked {
+        member_id: member.get(),
+    }))
 }

@@ -120,6 +120,24 @@ impl IdentityKey {
         self.check(assertion, CALL, service, now_secs) == Some(0)
     }
 
+    /// The assertion of an HTTP request the gateway makes on its own behalf (not a member's), e.g. asking auth
+    /// to check an app password: a call assertion bound to this very method and path. [`vouched_members_only`]
+    /// marks a request carrying a valid one with [`GatewayCall`].
+    pub fn sign_gateway_call(&self, method: &str, path: &str, now_secs: i64) -> HeaderValue {
+        self.sign_call(&gateway_call(method, path), now_secs)
+    }
+
+    /// Whether `assertion` is a valid, unexpired [`IdentityKey::sign_gateway_call`] for `method path`.
+    pub fn verify_gateway_call(
+        &self,
+        assertion: &str,
+        method: &str,
+        path: &str,
+        now_secs: i64,
+    ) -> bool {
+        self.verify_call(assertion, &gateway_call(method, path), now_secs)
+    }
+
     fn assertion(&self, member: i64, method: &str, path: &str, now_secs: i64) -> HeaderValue {
         let expires = now_secs + ASSERTION_TTL_SECS;
         let tag = self
@@ -158,6 +176,72 @@ fn mac_with(key: &[u8; 32], member: i64, expires: i64, method: &str, path: &str)
 /// The "method" of a call between services: no HTTP request has it, so a call's assertion is never a member's.
 const CALL: &str = "CALL";
 
+/// The "service" a gateway call is bound to: `gateway <METHOD> <path>` (no gRPC service name has a space).
+fn gateway_call(method: &str, path: &str) -> String {
+    format!("gateway {method} {path}")
+}
+
+/// A request made by the gateway itself (not on behalf of a member) — set by [`vouched_members_only`] as a
+/// request extension when the request carries a valid [`IdentityKey::sign_gateway_call`] for its method and
+/// path. As an extractor it refuses anything else with 403, so an endpoint only the gateway may use (auth's app
+/// password check) is no oracle for whoever reaches the service's port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GatewayCall;
+
+/// The message of the 403 for a request that is not the gateway's own call.
+pub const GATEWAY_ONLY: &str = "Only the gateway may call this.";
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for GatewayCall {
+    type Rejection = crate::ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<GatewayCall>()
+            .copied()
+            .ok_or_else(|| crate::ApiError::new(axum::http::StatusCode::FORBIDDEN, GATEWAY_ONLY))
+    }
+}
+
+/// Auth's check of a calendar app's credentials (`Authorization: Basic` with an app password), which only the
+/// gateway calls, as a [`GatewayCall`] (docs/adr/0016-app-passwords.md): the one copy of its path and bodies.
+pub mod app_password_check {
+    use serde::{Deserialize, Serialize};
+
+    /// `POST` here; the gateway never routes it from outside.
+    pub const PATH: &str = "/internal/app-passwords/check";
+
+    /// What the gateway sends: the Basic credentials and the client's address (auth's rate limits count per
+    /// address; the gateway knows it, auth only sees the gateway).
+    #[derive(Clone, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Check {
+        pub username: String,
+        pub password: String,
+        pub client_ip: String,
+    }
+
+    impl std::fmt::Debug for Check {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Check")
+                .field("username", &self.username)
+                .field("password", &"[redacted]")
+                .field("client_ip", &self.client_ip)
+                .finish()
+        }
+    }
+
+    /// Auth's answer to a match (200). A mismatch is 401, a rate-limited attempt 429 with `Retry-After`.
+    #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Checked {
+        pub member_id: i64,
+    }
+}
+
 /// What [`vouched_members_only`] checks with.
 #[derive(Clone)]
 pub struct Vouching {
@@ -165,29 +249,32 @@ pub struct Vouching {
     pub clock: SharedClock,
 }
 
-/// Middleware in front of a service: `X-Member-Id` only from a valid gateway assertion for this request.
+/// Middleware in front of a service: `X-Member-Id` only from a valid gateway assertion for this request; the
+/// [`GatewayCall`] mark only from a valid gateway call assertion for it.
 pub async fn vouched_members_only(
     State(vouching): State<Vouching>,
     mut request: Request,
     next: Next,
 ) -> Response {
+    request.extensions_mut().remove::<GatewayCall>();
     let headers = request.headers_mut();
     headers.remove(MEMBER_HEADER);
-    let member = headers
+    let assertion = headers
         .remove(ASSERTION_HEADER)
-        .and_then(|v| v.to_str().ok().map(str::to_string))
-        .and_then(|assertion| {
-            vouching.key.verify(
-                &assertion,
-                request.method().as_str(),
-                request.uri().path(),
-                vouching.clock.now().as_second(),
-            )
-        });
-    if let Some(member) = member {
-        request
-            .headers_mut()
-            .insert(MEMBER_HEADER, HeaderValue::from(member));
+        .and_then(|v| v.to_str().ok().map(str::to_string));
+    if let Some(assertion) = assertion {
+        let (method, path) = (request.method().as_str(), request.uri().path());
+        let now = vouching.clock.now().as_second();
+        if let Some(member) = vouching.key.verify(&assertion, method, path, now) {
+            request
+                .headers_mut()
+                .insert(MEMBER_HEADER, HeaderValue::from(member));
+        } else if vouching
+            .key
+            .verify_gateway_call(&assertion, method, path, now)
+        {
+            request.extensions_mut().insert(GatewayCall);
+        }
     }
     next.run(request).await
 }
@@ -246,6 +333,33 @@ mod tests {
         );
         let member = key.sign(7, "GET", "/x", NOW);
         assert!(!key.verify_call(member.to_str().unwrap(), "/x", NOW));
+    }
+
+    #[test]
+    fn a_gateway_call_is_bound_to_its_method_and_path_and_is_no_member() {
+        let key = IdentityKey::generate();
+        let call = key.sign_gateway_call("POST", "/internal/verify", NOW);
+        let call = call.to_str().unwrap();
+        assert!(key.verify_gateway_call(call, "POST", "/internal/verify", NOW));
+        assert!(!key.verify_gateway_call(call, "GET", "/internal/verify", NOW));
+        assert!(!key.verify_gateway_call(call, "POST", "/internal/other", NOW));
+        assert!(!key.verify_gateway_call(call, "POST", "/internal/verify", NOW + 61));
+        assert!(!IdentityKey::generate().verify_gateway_call(
+            call,
+            "POST",
+            "/internal/verify",
+            NOW
+        ));
+        assert_eq!(key.verify(call, "POST", "/internal/verify", NOW), None);
+        let member = key.sign(7, "POST", "/internal/verify", NOW);
+        assert!(!key.verify_gateway_call(
+            member.to_str().unwrap(),
+            "POST",
+            "/internal/verify",
+            NOW
+        ));
+        let grpc = key.sign_call("pinit.schedule.ScheduleGrpcService", NOW);
+        assert!(!key.verify_gateway_call(grpc.to_str().unwrap(), "POST", "/internal/verify", NOW));
     }
 
     #[test]

@@ -25,6 +25,9 @@ impl Auth {
             Bucket::LoginPerIp(_) => rl.login_per_ip,
             Bucket::LoginFailures(_) => rl.login_failures_per_username,
             Bucket::RefreshPerIp(_) => rl.refresh_per_ip,
+            // App passwords reuse login's allowances (docs/adr/0016-app-passwords.md).
+            Bucket::AppPasswordFailuresPerIp(_) => rl.login_per_ip,
+            Bucket::AppPasswordFailures(_) => rl.login_failures_per_username,
         }
     }
 

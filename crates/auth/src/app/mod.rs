@@ -6,8 +6,10 @@
 //! * [`oauth`] — OAuth login: authorize, callback, a first-time external identity's member.
 //! * [`limits`] — rate limiting, counted in the database so every replica sees the same counts.
 //! * [`housekeeping`] — deleting what can no longer matter.
+//! * [`app_passwords`] — app passwords for calendar apps: create, list, delete, and the gateway's check.
 //! * `outbound` — the only place an auth event becomes an outbox row.
 
+pub mod app_passwords;
 pub mod housekeeping;
 pub mod limits;
 pub mod oauth;
@@ -29,6 +31,7 @@ use crate::settings::Settings;
 use crate::tokens::TokenIssuer;
 
 pub use crate::domain::OAUTH_STATE_TTL;
+pub use app_passwords::CreatedAppPassword;
 pub use oauth::{AuthorizeRedirect, OAuthCallback};
 pub use session::Session;
 pub use signup::SignupRequest;
@@ -47,6 +50,13 @@ pub enum AuthError {
     Unauthorized(&'static str),
     #[error("too many attempts")]
     RateLimited { retry_after_secs: u64 },
+    /// A calendar app's username and app password do not match (or are no app password at all).
+    #[error("wrong username or app password")]
+    BadAppPassword,
+    #[error("{}", domain::APP_PASSWORD_LIMIT)]
+    AppPasswordLimit,
+    #[error("{}", domain::APP_PASSWORD_NOT_FOUND)]
+    AppPasswordNotFound,
     #[error("지원하지 않는 provider 입니다. provider={0}")]
     UnknownProvider(String),
     #[error("{0}")]

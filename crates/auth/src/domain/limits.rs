@@ -17,6 +17,12 @@ pub enum Bucket<'a> {
     LoginFailures(&'a str),
     /// Refreshes from a client IP.
     RefreshPerIp(&'a str),
+    /// Failed app-password checks from a client IP (only failures: a calendar app checks its password on every
+    /// sync, so counting every check would limit good clients).
+    AppPasswordFailuresPerIp(&'a str),
+    /// Failed app-password checks of a username (then that username's app passwords are refused until the
+    /// window ends; its account login is counted apart).
+    AppPasswordFailures(&'a str),
 }
 
 impl Bucket<'_> {
@@ -27,6 +33,8 @@ impl Bucket<'_> {
             Bucket::LoginPerIp(ip) => format!("login:ip:{ip}"),
             Bucket::LoginFailures(username) => format!("login:user:{username}"),
             Bucket::RefreshPerIp(ip) => format!("refresh:ip:{ip}"),
+            Bucket::AppPasswordFailuresPerIp(ip) => format!("app:ip:{ip}"),
+            Bucket::AppPasswordFailures(username) => format!("app:user:{username}"),
         }
     }
 }
@@ -92,6 +100,11 @@ mod tests {
             Bucket::RefreshPerIp("10.0.0.1").key(),
             "refresh:ip:10.0.0.1"
         );
+        assert_eq!(
+            Bucket::AppPasswordFailuresPerIp("10.0.0.1").key(),
+            "app:ip:10.0.0.1"
+        );
+        assert_eq!(Bucket::AppPasswordFailures("alice").key(), "app:user:alice");
     }
 
     #[test]

@@ -6,15 +6,21 @@
 //! * [`refresh`] — refresh-token families and the rotation rule: rotate, grace, reuse, expired, revoked.
 //! * [`oauth_state`] — an OAuth login in flight and the checks its callback makes (expiry, provider, browser).
 //! * [`limits`] — the fixed rate-limit windows: buckets, window arithmetic, `Retry-After`.
+//! * [`app_password`] — app passwords for calendar apps: names, the secret's format, the limit, last use.
 //!
 //! The database keeps instants as microseconds since the epoch; the rules compare them at that precision.
 
+pub mod app_password;
 pub mod input;
 pub mod limits;
 pub mod member;
 pub mod oauth_state;
 pub mod refresh;
 
+pub use app_password::{
+    APP_PASSWORD_LIMIT, APP_PASSWORD_NAME_RULE, APP_PASSWORD_NOT_FOUND, AppPassword, AppPasswordId,
+    AppPasswordMatch, AppPasswordName, AppSecret, MAX_APP_PASSWORDS,
+};
 pub use input::{
     BAD_CREDENTIALS, DUPLICATE_USERNAME, Invalid, NICKNAME_RULE, Nickname, PASSWORD_RULE, Password,
     Signup, USERNAME_RULE, Username, ZONE_RULE, ZoneId,

@@ -1,7 +1,7 @@
 //! `member`: local accounts and accounts created by an OAuth login.
 
 use jiff::Timestamp;
-use pinit_kernel::db::{Conn, Tx};
+use pinit_kernel::db::{Backend, Conn, Tx};
 
 use super::Result;
 use crate::domain::{Credentials, Member, MemberId, Nickname, ZoneId};
@@ -95,4 +95,20 @@ pub async fn get(conn: &mut Conn, id: MemberId) -> Result<Option<Member>> {
     .fetch_optional(&mut *conn)
     .await?;
     Ok(record.map(Member::from))
+}
+
+/// Locks a member's row for the rest of the transaction (PostgreSQL; SQLite transactions are already exclusive),
+/// so that rules counting its rows (at most 20 app passwords) hold under concurrent requests. `false` when the
+/// member does not exist.
+pub async fn lock(tx: &mut Tx, backend: Backend, id: MemberId) -> Result<bool> {
+    let lock = match backend {
+        Backend::Postgres => " FOR UPDATE",
+        Backend::Sqlite => "",
+    };
+    let sql = format!("SELECT member_id FROM member WHERE member_id = $1{lock}");
+    let record = sqlx::query_as::<_, MemberIdRecord>(sqlx::AssertSqlSafe(sql))
+        .bind(id.get())
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(record.is_some())
 }

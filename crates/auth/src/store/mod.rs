@@ -10,7 +10,9 @@
 //! * [`refresh_tokens`] — `refresh_token`: every refresh token issued (digests), rotation marks.
 //! * [`oauth_states`] — `oauth_state`: OAuth logins in flight, taken out once.
 //! * [`rate_limits`] — `rate_limit`: fixed-window attempt counters.
+//! * [`app_passwords`] — `app_password`: calendar apps' passwords (digests), last use.
 
+pub mod app_passwords;
 pub mod members;
 pub mod oauth_accounts;
 pub mod oauth_states;

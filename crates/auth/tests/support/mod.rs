@@ -1,5 +1,6 @@
 //! `spawn_app()` for the auth service: the real router on a random port over a fresh database, with a manual
-//! clock and cheap password hashing.
+//! clock and cheap password hashing, behind the binary's `vouched_members_only` (members and gateway calls only
+//! from assertions signed with [`App::identity`]).
 #![allow(dead_code)]
 
 use std::sync::{Arc, LazyLock};
@@ -12,6 +13,7 @@ use pinit_auth::settings::{PasswordSettings, Settings};
 use pinit_auth::tokens::TokenIssuer;
 use pinit_auth::{Auth, MIGRATIONS};
 use pinit_kernel::http::service_router;
+use pinit_kernel::identity::{ASSERTION_HEADER, IdentityKey, Vouching, vouched_members_only};
 use pinit_kernel::{Backend, Db, ManualClock, Readiness, SharedClock};
 use pinit_messaging::Outbox;
 use pinit_testkit::{TestDb, TestServer};
@@ -33,6 +35,8 @@ pub struct App {
     pub db: Db,
     pub clock: Arc<ManualClock>,
     pub auth: Auth,
+    /// The key the gateway would sign members and its own calls with.
+    pub identity: IdentityKey,
     _test_db: TestDb,
 }
 
@@ -74,18 +78,27 @@ pub async fn spawn_with(backend: Backend, settings: Settings) -> App {
     );
     let readiness = Readiness::new(pinit_auth::NAME, CancellationToken::new());
     readiness.set_migrated();
+    let identity = IdentityKey::generate();
     let router = service_router(
         pinit_auth::NAME,
         pinit_auth::routes(auth.clone()),
         &readiness,
         pinit_auth::ERROR_STYLE,
-        shared,
-    );
+        shared.clone(),
+    )
+    .layer(axum::middleware::from_fn_with_state(
+        Vouching {
+            key: identity.clone(),
+            clock: shared,
+        },
+        vouched_members_only,
+    ));
     App {
         server: TestServer::spawn(router).await,
         db,
         clock,
         auth,
+        identity,
         _test_db: test_db,
     }
 }
@@ -130,6 +143,59 @@ impl App {
         let cookie = refresh_cookie(res.headers()).expect("refresh cookie");
         let body: serde_json::Value = res.json().await.expect("json");
         (body["token"].as_str().expect("token").to_string(), cookie)
+    }
+
+    fn now_secs(&self) -> i64 {
+        use pinit_kernel::Clock;
+        self.clock.now().as_second()
+    }
+
+    /// A request as the gateway sends it for `member` (vouched for with an assertion for this method and path),
+    /// or for nobody.
+    pub fn as_member(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        member: Option<i64>,
+    ) -> reqwest::RequestBuilder {
+        let request = self.server.client.request(method.clone(), self.url(path));
+        match member {
+            Some(m) => request.header(
+                ASSERTION_HEADER,
+                self.identity
+                    .sign(m, method.as_str(), path, self.now_secs()),
+            ),
+            None => request,
+        }
+    }
+
+    /// The gateway's own call (signed for this method and path).
+    pub fn gateway_call(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.server
+            .client
+            .request(method.clone(), self.url(path))
+            .header(
+                ASSERTION_HEADER,
+                self.identity
+                    .sign_gateway_call(method.as_str(), path, self.now_secs()),
+            )
+    }
+
+    /// Signs up `username` (password `password-123`) and returns its member id.
+    pub async fn member_id(&self, username: &str) -> i64 {
+        let (token, _) = self.member(username).await;
+        let me: serde_json::Value = self
+            .server
+            .client
+            .get(self.url("/v0/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json");
+        me["memberId"].as_i64().expect("member id")
     }
 
     /// POST /v0/refresh with a cookie (or none).
