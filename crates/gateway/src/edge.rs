@@ -139,23 +139,25 @@ impl RateLimiter {
             Err(wait.ceil().max(1.0) as u64)
         }
     }
+}
 
-    fn client_ip(&self, request: &Request) -> Option<IpAddr> {
-        if self.settings.trust_forwarded_for
-            && let Some(ip) = request
-                .headers()
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.rsplit(',').next())
-                .and_then(|v| v.trim().parse().ok())
-        {
-            return Some(ip);
-        }
-        request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip())
+/// The client's address: the right-most `X-Forwarded-For` entry when `trust_forwarded_for` (an ingress in front
+/// sets it), else the peer.
+pub fn client_ip(request: &Request, trust_forwarded_for: bool) -> Option<IpAddr> {
+    if trust_forwarded_for
+        && let Some(ip) = request
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|v| v.trim().parse().ok())
+    {
+        return Some(ip);
     }
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
 }
 
 /// Middleware: 429 with `Retry-After` when a client IP exceeds its rate.
@@ -167,7 +169,7 @@ pub async fn rate_limit(
     if !limiter.settings.enabled {
         return next.run(request).await;
     }
-    if let Some(ip) = limiter.client_ip(&request)
+    if let Some(ip) = client_ip(&request, limiter.settings.trust_forwarded_for)
         && let Err(wait) = limiter.take(ip, Instant::now())
     {
         metrics::counter!("gateway_rate_limited_total").increment(1);

@@ -1,5 +1,5 @@
-//! Who may pass: the public allow-list, access-token verification with the auth service's JWKS, and the
-//! `X-Member-Id` header the services trust.
+//! Who may pass: the public allow-list, access-token verification with the auth service's JWKS, calendar apps'
+//! app passwords on the CalDAV paths ([`crate::calendar`]), and the `X-Member-Id` header the services trust.
 //!
 //! * `X-Member-Id` is removed from **every** incoming request, and set only from a verified access token
 //!   (docs/contract/auth-and-gateway.md#member-header; the reference forwarded a client's header on public
@@ -25,12 +25,17 @@ use pinit_kernel::jwt::{self, Jwks, JwtError, Verifier};
 use pinit_kernel::{ApiError, SharedClock};
 use tokio::sync::{Mutex, RwLock};
 
+use crate::calendar::{self, AppPasswords, BasicCredentials, Verdict};
 use crate::proxy::Upstream;
 
-/// Is `(method, path)` open without a token?
+/// Is `(method, path)` open without a token? (Never a CalDAV path: those need credentials, see
+/// [`crate::calendar`].)
 pub fn is_public(method: &Method, path: &str) -> bool {
     let post = method == Method::POST;
     let read = method == Method::GET || method == Method::HEAD;
+    if calendar::is_dav(path) {
+        return false;
+    }
     match path {
         "/v0/signup" | "/v0/login" | "/v0/refresh" | "/v0/logout" => post,
         "/.well-known/jwks.json"
@@ -41,6 +46,8 @@ pub fn is_public(method: &Method, path: &str) -> bool {
         | "/openapi.json"
         | "/docs" => read,
         _ if path.starts_with("/v0/login/oauth2/") => read,
+        // Subscription feeds: the unguessable token in the path is the credential (the task service checks it).
+        _ if calendar::is_feed(path) => calendar::feed_method(method),
         // The web client and its assets: everything that is not an API path.
         _ => read && !path.starts_with("/v0/") && !path.starts_with("/v2/"),
     }
@@ -153,6 +160,10 @@ pub struct GuardState {
     pub clock: SharedClock,
     /// Signs the assertion that vouches for the member to the services (`pinit_kernel::identity`).
     pub identity: IdentityKey,
+    /// Checks calendar apps' app passwords (CalDAV paths only).
+    pub app_passwords: AppPasswords,
+    /// Take the client's address from the right-most `X-Forwarded-For` (`gateway.rate_limit.trust_forwarded_for`).
+    pub trust_forwarded_for: bool,
 }
 
 /// Middleware: strips `X-Member-Id` and any identity assertion, lets public operations through, verifies the
@@ -160,6 +171,9 @@ pub struct GuardState {
 pub async fn guard(State(state): State<GuardState>, mut request: Request, next: Next) -> Response {
     request.headers_mut().remove(MEMBER_HEADER);
     request.headers_mut().remove(ASSERTION_HEADER);
+    if calendar::is_dav(request.uri().path()) {
+        return calendar_guard(state, request, next).await;
+    }
     if request.method() == Method::OPTIONS || is_public(request.method(), request.uri().path()) {
         return next.run(request).await;
     }
@@ -178,23 +192,74 @@ pub async fn guard(State(state): State<GuardState>, mut request: Request, next: 
         .await
     {
         Ok(member_id) => {
-            let assertion = state.identity.sign(
-                member_id,
-                request.method().as_str(),
-                request.uri().path(),
-                state.clock.now().as_second(),
-            );
-            let headers = request.headers_mut();
-            headers.insert(MEMBER_HEADER, HeaderValue::from(member_id));
-            headers.insert(ASSERTION_HEADER, assertion);
+            vouch(&state, &mut request, member_id);
             next.run(request).await
         }
         Err(e) => {
-            tracing::debug!(error = %e, "access token refused");
-            metrics::counter!("gateway_tokens_refused_total", "reason" => reason(&e)).increment(1);
+            refused_token(&e);
             unauthorized("The access token is invalid or expired.")
         }
     }
+}
+
+/// Sets the member of a verified request, with the assertion that vouches for it for this method and path.
+fn vouch(state: &GuardState, request: &mut Request, member_id: i64) {
+    let assertion = state.identity.sign(
+        member_id,
+        request.method().as_str(),
+        request.uri().path(),
+        state.clock.now().as_second(),
+    );
+    let headers = request.headers_mut();
+    headers.insert(MEMBER_HEADER, HeaderValue::from(member_id));
+    headers.insert(ASSERTION_HEADER, assertion);
+}
+
+fn refused_token(e: &JwtError) {
+    tracing::debug!(error = %e, "access token refused");
+    metrics::counter!("gateway_tokens_refused_total", "reason" => reason(e)).increment(1);
+}
+
+/// The CalDAV paths, every method (OPTIONS too: WebDAV clients ask it with credentials; a browser's preflight
+/// is answered by the CORS layer before this): HTTP Basic with an app password, or a `Bearer` access token.
+/// The service gets the member as for any token, and no `Authorization` header.
+async fn calendar_guard(state: GuardState, mut request: Request, next: Next) -> Response {
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let Some(authorization) = authorization else {
+        return calendar::challenge("Authentication is required.");
+    };
+    let member = if let Some(token) = jwt::bearer(&authorization) {
+        match state
+            .keys
+            .verify(token, state.clock.now().as_second())
+            .await
+        {
+            Ok(member) => member,
+            Err(e) => {
+                refused_token(&e);
+                return calendar::challenge("The access token is invalid or expired.");
+            }
+        }
+    } else if let Some(credentials) = BasicCredentials::parse(&authorization) {
+        let client_ip = crate::edge::client_ip(&request, state.trust_forwarded_for)
+            .map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
+        match state.app_passwords.check(&credentials, &client_ip).await {
+            Verdict::Member(member) => member,
+            refused => {
+                metrics::counter!("gateway_app_passwords_refused_total").increment(1);
+                return calendar::refusal(&refused);
+            }
+        }
+    } else {
+        return calendar::challenge("Use HTTP Basic with your username and an app password.");
+    };
+    request.headers_mut().remove(header::AUTHORIZATION);
+    vouch(&state, &mut request, member);
+    next.run(request).await
 }
 
 fn reason(e: &JwtError) -> &'static str {
@@ -239,6 +304,8 @@ mod tests {
             (&get, "/app/today"),
             (&get, "/sw.js"),
             (&get, "/openapi.json"),
+            (&get, "/feeds/abc.ics"),
+            (&Method::HEAD, "/feeds/abc.ics"),
         ] {
             assert!(is_public(m, p), "{m} {p} is public");
         }
@@ -253,6 +320,11 @@ mod tests {
             (&post, "/"),
             (&Method::DELETE, "/app"),
             (&post, "/v0/login/oauth2/code/naver"),
+            (&get, "/dav"),
+            (&get, "/dav/"),
+            (&get, "/.well-known/caldav"),
+            (&post, "/feeds/abc.ics"),
+            (&get, "/v0/app-passwords"),
         ] {
             assert!(!is_public(m, p), "{m} {p} needs a token");
         }

@@ -2,9 +2,11 @@
 //!
 //! | path | service |
 //! |---|---|
-//! | `/v0/signup`, `/v0/login`, `/v0/refresh`, `/v0/logout`, `/v0/me`, `/v0/login/**`, `/.well-known/jwks.json` | auth |
+//! | `/v0/signup`, `/v0/login`, `/v0/refresh`, `/v0/logout`, `/v0/me`, `/v0/login/**`, `/v0/app-passwords/**`, `/.well-known/jwks.json` | auth |
 //! | `/v0/push/**` | notification |
 //! | `/v2/**` | task |
+//! | `/dav`, `/dav/**` (every method; HTTP Basic with an app password, or a token), `/feeds/**` (GET, HEAD; public) | task ([`crate::calendar`]) |
+//! | `/.well-known/caldav` | the gateway itself: `301 Location: /dav/` once signed in |
 //! | `/health` | the gateway itself: every replica of every service, ready / not ready / unreachable since when |
 //! | `/openapi.json`, `/docs` | the gateway itself: the merged API description and its reference page |
 //! | `/`, `/static/**`, `/sw.js`, … | the gateway itself: the embedded web client (`web.rs`) |
@@ -25,6 +27,7 @@ use pinit_kernel::SharedClock;
 use serde_json::{Map, Value, json};
 use tower_http::limit::RequestBodyLimitLayer;
 
+use crate::calendar::{self, AppPasswords};
 use crate::edge::{RateLimiter, cors, rate_limit, security_headers};
 use crate::guard::{GuardState, Keys, guard};
 use crate::proxy::{ReplicaReport, ReplicaState, Upstream, UpstreamUrlError};
@@ -95,15 +98,22 @@ pub struct Edge {
 /// The gateway's routes (its own `/healthz` and `/readyz` are added by the kernel).
 ///
 /// Layers, outermost first: CORS (answers preflights), security headers, per-IP rate limit, the token guard
-/// (strips `X-Member-Id`, verifies tokens, sets it), host-based routing (when configured), path routing.
+/// (strips `X-Member-Id`, verifies tokens — and app passwords on the CalDAV paths — sets it), host-based routing (when configured), path routing.
 pub fn routes(upstreams: Upstreams, edge: Edge) -> Router {
     let settings = &edge.settings;
     let keys = Keys::new(upstreams.auth.clone(), settings.token_issuer.clone());
+    let app_passwords = AppPasswords::new(
+        upstreams.auth.clone(),
+        edge.identity.clone(),
+        edge.clock.clone(),
+    );
     let upstreams = Arc::new(upstreams);
     let to_auth =
         any(|State(u): State<Arc<Upstreams>>, r: Request| async move { u.auth.forward(r).await });
     let to_task =
         any(|State(u): State<Arc<Upstreams>>, r: Request| async move { u.task.forward(r).await });
+    let to_feeds =
+        get(|State(u): State<Arc<Upstreams>>, r: Request| async move { u.task.forward(r).await });
     let to_notification = any(|State(u): State<Arc<Upstreams>>, r: Request| async move {
         u.notification.forward(r).await
     });
@@ -115,9 +125,16 @@ pub fn routes(upstreams: Upstreams, edge: Edge) -> Router {
         .route("/v0/refresh", to_auth.clone())
         .route("/v0/logout", to_auth.clone())
         .route("/v0/me", to_auth.clone())
+        .route("/v0/app-passwords", to_auth.clone())
+        .route("/v0/app-passwords/{*rest}", to_auth.clone())
         .route("/.well-known/jwks.json", to_auth)
         .route("/v0/push/{*rest}", to_notification)
-        .route("/v2/{*rest}", to_task)
+        .route("/v2/{*rest}", to_task.clone())
+        .route("/dav", to_task.clone())
+        .route("/dav/", to_task.clone())
+        .route("/dav/{*rest}", to_task)
+        .route("/feeds/{*rest}", to_feeds)
+        .route(calendar::WELL_KNOWN_CALDAV, any(calendar::well_known))
         .route("/health", get(system_health))
         .route("/openapi.json", get(crate::openapi::document))
         .with_state(upstreams)
@@ -134,6 +151,8 @@ pub fn routes(upstreams: Upstreams, edge: Edge) -> Router {
                 keys,
                 clock: edge.clock.clone(),
                 identity: edge.identity.clone(),
+                app_passwords,
+                trust_forwarded_for: settings.rate_limit.trust_forwarded_for,
             },
             guard,
         ))

@@ -1,0 +1,306 @@
+//! The calendar paths (docs/calendar.md, docs/adr/0016-app-passwords.md).
+//!
+//! * `/dav`, `/dav/**` — CalDAV, served by the task context, every method (PROPFIND, REPORT, MKCALENDAR, …) and
+//!   header passed through. Calendar apps cannot do OAuth or JWTs: they sign in with HTTP Basic, the member's
+//!   username and an **app password**; the web client may send its `Bearer` access token instead. The task
+//!   service gets the member exactly as for any JWT request (`X-Member-Id` and the identity assertion) and no
+//!   `Authorization` header. Missing or wrong credentials: 401 with [`CHALLENGE`].
+//! * `/.well-known/caldav` — RFC 6764's entry point: once signed in, `301 Location: /dav/`, whatever the method.
+//! * `/feeds/**` — subscription feeds, `GET`/`HEAD` only, public: the unguessable token in the path is the
+//!   credential, and the task service checks it.
+//!
+//! Basic credentials are accepted on these paths only — never on `/v0/**` or `/v2/**`.
+//!
+//! An app password is checked by auth (`kernel::identity::app_password_check`, a call only the gateway can make:
+//! it carries the gateway's signed call assertion). A successful check is kept in memory for at most
+//! [`CHECK_CACHE_TTL`], keyed by a hash of the credentials, so a calendar sync does not ask auth on every
+//! request, and a deleted app password stops working on every gateway replica within that bound. Failures are
+//! never cached: auth counts them (rate limits per client address and per username, like login).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use jiff::Timestamp;
+use pinit_kernel::identity::{ASSERTION_HEADER, IdentityKey, app_password_check};
+use pinit_kernel::{ApiError, SharedClock};
+use sha2::{Digest, Sha256};
+
+use crate::proxy::Upstream;
+
+/// RFC 6764's well-known entry point for CalDAV.
+pub const WELL_KNOWN_CALDAV: &str = "/.well-known/caldav";
+
+/// Where CalDAV lives; [`WELL_KNOWN_CALDAV`] redirects here.
+pub const DAV_ROOT: &str = "/dav/";
+
+/// The challenge of a 401 on the CalDAV paths (RFC 7617).
+pub const CHALLENGE: &str = "Basic realm=\"Pinit\", charset=\"UTF-8\"";
+
+/// How long a successful app-password check is reused: the bound on how long a deleted app password may still
+/// be accepted by a gateway replica.
+pub const CHECK_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// Most cached checks per gateway replica (then expired ones are dropped, and if that is not enough, all).
+const CACHE_MAX_ENTRIES: usize = 10_000;
+
+/// Is `path` a CalDAV path (credentials needed, Basic with an app password accepted)?
+pub fn is_dav(path: &str) -> bool {
+    path == "/dav" || path.starts_with("/dav/") || path == WELL_KNOWN_CALDAV
+}
+
+/// Is `path` a subscription feed (public for `GET`/`HEAD`)?
+pub fn is_feed(path: &str) -> bool {
+    path.starts_with("/feeds/")
+}
+
+/// The username and password of `Authorization: Basic …` (the scheme in any case; UTF-8, RFC 7617).
+#[derive(Clone, PartialEq, Eq)]
+pub struct BasicCredentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for BasicCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BasicCredentials")
+            .field("username", &self.username)
+            .field("password", &"[redacted]")
+            .finish()
+    }
+}
+
+impl BasicCredentials {
+    /// The credentials of an `Authorization` value; `None` for another scheme or a malformed value.
+    pub fn parse(authorization: &str) -> Option<Self> {
+        let (scheme, encoded) = authorization.trim_start().split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return None;
+        }
+        let decoded = STANDARD.decode(encoded.trim()).ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        let (username, password) = text.split_once(':')?;
+        Some(Self {
+            username: username.to_string(),
+            password: password.to_string(),
+        })
+    }
+
+    /// What the cache keys a check by: a hash, so that no password is kept in memory.
+    fn cache_key(&self) -> [u8; 32] {
+        let mut hash = Sha256::new();
+        hash.update(self.username.as_bytes());
+        hash.update([0]);
+        hash.update(self.password.as_bytes());
+        hash.finalize().into()
+    }
+}
+
+/// What auth said of a calendar app's credentials.
+#[derive(Debug)]
+pub enum Verdict {
+    /// They are this member's.
+    Member(i64),
+    /// Wrong username or app password (or not an app password at all).
+    Refused,
+    /// Too many failures from this address or for this username: retry after this many seconds.
+    Limited(u64),
+    /// Auth could not answer.
+    Unavailable,
+}
+
+/// Checks app passwords with auth, and remembers each success for at most [`CHECK_CACHE_TTL`].
+#[derive(Clone)]
+pub struct AppPasswords {
+    auth: Upstream,
+    identity: IdentityKey,
+    clock: SharedClock,
+    cache: Arc<Mutex<CheckCache>>,
+}
+
+/// Successful checks: the credentials' hash → (member, good until).
+type CheckCache = HashMap<[u8; 32], (i64, Timestamp)>;
+
+impl AppPasswords {
+    pub fn new(auth: Upstream, identity: IdentityKey, clock: SharedClock) -> Self {
+        Self {
+            auth,
+            identity,
+            clock,
+            cache: Arc::default(),
+        }
+    }
+
+    /// The member of `credentials`, presented from `client_ip`.
+    pub async fn check(&self, credentials: &BasicCredentials, client_ip: &str) -> Verdict {
+        let key = credentials.cache_key();
+        let now = self.clock.now();
+        if let Some(member) = self.cached(&key, now) {
+            return Verdict::Member(member);
+        }
+        let verdict = self.ask_auth(credentials, client_ip).await;
+        if let Verdict::Member(member) = verdict {
+            self.remember(key, member, now);
+        }
+        verdict
+    }
+
+    fn cached(&self, key: &[u8; 32], now: Timestamp) -> Option<i64> {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .get(key)
+            .filter(|(_, until)| now < *until)
+            .map(|(member, _)| *member)
+    }
+
+    fn remember(&self, key: [u8; 32], member: i64, now: Timestamp) {
+        let until = pinit_kernel::clock::later(now, CHECK_CACHE_TTL);
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= CACHE_MAX_ENTRIES {
+            cache.retain(|_, (_, until)| now < *until);
+            if cache.len() >= CACHE_MAX_ENTRIES {
+                cache.clear();
+            }
+        }
+        cache.insert(key, (member, until));
+    }
+
+    async fn ask_auth(&self, credentials: &BasicCredentials, client_ip: &str) -> Verdict {
+        let check = app_password_check::Check {
+            username: credentials.username.clone(),
+            password: credentials.password.clone(),
+            client_ip: client_ip.to_string(),
+        };
+        let Ok(body) = serde_json::to_vec(&check) else {
+            return Verdict::Unavailable;
+        };
+        let path = app_password_check::PATH;
+        let assertion = self
+            .identity
+            .sign_gateway_call("POST", path, self.clock.now().as_second());
+        let request = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(ASSERTION_HEADER, assertion)
+            .body(Body::from(body));
+        let Ok(request) = request else {
+            return Verdict::Unavailable;
+        };
+        let response = self.auth.forward(request).await;
+        match response.status() {
+            StatusCode::OK => {
+                let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024).await;
+                let checked = bytes
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<app_password_check::Checked>(&b).ok());
+                match checked {
+                    Some(c) if c.member_id > 0 => Verdict::Member(c.member_id),
+                    _ => {
+                        tracing::warn!("auth's app password check answered an unreadable body");
+                        Verdict::Unavailable
+                    }
+                }
+            }
+            StatusCode::UNAUTHORIZED => Verdict::Refused,
+            StatusCode::TOO_MANY_REQUESTS => Verdict::Limited(
+                response
+                    .headers()
+                    .get(header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(60),
+            ),
+            status => {
+                // 403 here means auth does not share this gateway's identity key.
+                tracing::warn!(%status, "auth could not check an app password");
+                Verdict::Unavailable
+            }
+        }
+    }
+}
+
+/// 401 on a CalDAV path: the Basic challenge calendar apps answer with the member's username and app password.
+pub fn challenge(message: &'static str) -> Response {
+    let mut response = ApiError::unauthorized(message).into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(CHALLENGE),
+    );
+    response
+}
+
+/// The answer to a verdict that lets nothing through.
+pub fn refusal(verdict: &Verdict) -> Response {
+    match verdict {
+        Verdict::Member(_) | Verdict::Refused => {
+            challenge("The username or app password is wrong.")
+        }
+        Verdict::Limited(secs) => ApiError::too_many_requests(*secs).into_response(),
+        Verdict::Unavailable => ApiError::unavailable(
+            "The credentials cannot be checked right now; try again shortly.",
+            1,
+        )
+        .into_response(),
+    }
+}
+
+/// `/.well-known/caldav`, any method: `301 Location: /dav/` (RFC 6764, section 5).
+pub async fn well_known() -> Response {
+    let mut response = StatusCode::MOVED_PERMANENTLY.into_response();
+    response
+        .headers_mut()
+        .insert(header::LOCATION, HeaderValue::from_static(DAV_ROOT));
+    response
+}
+
+/// Whether `method` may fetch a feed.
+pub fn feed_method(method: &Method) -> bool {
+    method == Method::GET || method == Method::HEAD
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn basic(user_pass: &str) -> String {
+        format!("Basic {}", STANDARD.encode(user_pass))
+    }
+
+    #[test]
+    fn basic_credentials_are_parsed_in_any_case_and_split_at_the_first_colon() {
+        let c = BasicCredentials::parse(&basic("alice:abcd-efgh:x")).unwrap();
+        assert_eq!(c.username, "alice");
+        assert_eq!(c.password, "abcd-efgh:x");
+        let lower = format!("basic {}", STANDARD.encode("bob:pw"));
+        assert_eq!(BasicCredentials::parse(&lower).unwrap().username, "bob");
+        let utf8 = BasicCredentials::parse(&basic("핀잇:비밀")).unwrap();
+        assert_eq!(utf8.username, "핀잇");
+        for bad in [
+            "Bearer abc".to_string(),
+            "Basic".to_string(),
+            "Basic !!!".to_string(),
+            basic("no-colon"),
+            format!("Basic {}", STANDARD.encode([0xff, b':', 0xfe])),
+        ] {
+            assert!(BasicCredentials::parse(&bad).is_none(), "{bad}");
+        }
+        assert!(!format!("{c:?}").contains("efgh"));
+    }
+
+    #[test]
+    fn the_calendar_paths() {
+        for dav in ["/dav", "/dav/", "/dav/calendars/1/", WELL_KNOWN_CALDAV] {
+            assert!(is_dav(dav), "{dav}");
+        }
+        for other in ["/davx", "/v2/dav", "/.well-known/jwks.json", "/feeds/x"] {
+            assert!(!is_dav(other), "{other}");
+        }
+        assert!(is_feed("/feeds/abc.ics"));
+        assert!(!is_feed("/feeds") && !is_feed("/v2/feeds/x"));
+    }
+}
