@@ -7,9 +7,11 @@
 //! * [`tasks`] — tasks, their dependencies, the lists and the archive.
 //! * [`schedules`] — schedules, the state machine, statistics.
 //! * [`series`] — repeating schedules: a series, its occurrences made on reads and by the rolling window.
+//! * [`feeds`] — calendar subscription feeds: their URLs, and the iCalendar document each answers with.
 //! * [`members`] — the running slot, the member's zone, and provisioning.
 
 pub mod calendar;
+pub mod feeds;
 pub mod members;
 mod outbound;
 pub mod schedules;
@@ -53,6 +55,12 @@ pub enum AppError {
     /// 404 (also for another member's series).
     #[error("repeating schedule {0} not found")]
     SeriesNotFound(crate::domain::SeriesId),
+    /// 404 (also for another member's feed).
+    #[error("calendar feed {0} not found")]
+    FeedNotFound(crate::domain::FeedId),
+    /// 400 (an unknown kind) or 409 (too many feeds).
+    #[error(transparent)]
+    Feed(#[from] crate::domain::FeedError),
     /// 400: a series-wide edit (`scope=following|all`) tried to move an occurrence to another day.
     #[error(
         "a repeating schedule keeps its days: with scope=following or all only the time of day changes \

@@ -13,6 +13,7 @@
 //! * [`stats`] — weekly statistics: which bucket a completion goes to, and how a cancel undoes it.
 //! * [`time`] — zones, half-open day/week windows, the reference's date/time input and output formats.
 //! * [`paging`] — page sizes and the two list cursors (ascending and archive).
+//! * [`feed`] — calendar subscription feeds: kinds, tokens (stored as digests), windows.
 //! * [`event`] — the domain events the app layer turns into outbox rows.
 //! * [`error`] — every message and typed error, each with the HTTP status it means.
 //!
@@ -23,6 +24,7 @@
 pub mod dependency;
 pub mod error;
 pub mod event;
+pub mod feed;
 pub mod paging;
 pub mod recurrence;
 pub mod reminders;
@@ -45,6 +47,7 @@ pub use error::{
     TaskError, TimeError, ValidationError,
 };
 pub use event::{AggregateRef, DomainEvent};
+pub use feed::{FeedError, FeedId, FeedKind, FeedToken};
 pub use paging::{ArchiveCursor, TaskCursor};
 pub use reminders::{Inherited, ReminderError, Reminders};
 pub use schedule::{

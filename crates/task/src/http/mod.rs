@@ -4,6 +4,7 @@
 //! the use cases in [`crate::app`].
 
 mod dto;
+pub mod feeds;
 mod members;
 mod schedules;
 mod tasks;
@@ -97,6 +98,11 @@ pub fn endpoints() -> Vec<Endpoint> {
         ep(M::GET, "/v2/members/zone-offset", members::zone_offset),
         ep(M::GET, "/v2/members/reminders", members::reminders),
         ep(M::PUT, "/v2/members/reminders", members::set_reminders),
+        ep(M::GET, "/v2/calendar/feeds", feeds::list),
+        ep(M::POST, "/v2/calendar/feeds", feeds::create),
+        ep(M::DELETE, "/v2/calendar/feeds/{feedId}", feeds::revoke),
+        ep(M::POST, "/v2/calendar/feeds/{feedId}/rotate", feeds::rotate),
+        ep(M::GET, "/feeds/{file}", feeds::document),
         Endpoint {
             method: M::GET,
             path: "/openapi.json",
@@ -148,7 +154,9 @@ impl From<AppError> for ApiError {
             }
             AppError::TaskNotFound(_)
             | AppError::ScheduleNotFound(_)
-            | AppError::SeriesNotFound(_) => ApiError::not_found(error.to_string()),
+            | AppError::SeriesNotFound(_)
+            | AppError::FeedNotFound(_) => ApiError::not_found(error.to_string()),
+            AppError::Feed(e) => classed(e.class(), &e, Some("kind")),
             AppError::SeriesKeepsItsDays => {
                 classed(crate::domain::ErrorClass::BadRequest, &error, Some("date"))
             }

@@ -19,9 +19,9 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::content::{Component, Property};
 use super::timezone::{TRANSITION_YEARS_AHEAD, is_utc, vtimezone};
-use super::value::{DateOrTime, format_local, format_utc};
+use super::value::{DateOrTime, format_duration, format_local, format_utc};
 use crate::domain::recurrence::Until;
-use crate::domain::{Recurrence, Schedule, ScheduleId, SeriesId, SeriesSpec, Zone};
+use crate::domain::{Recurrence, Schedule, ScheduleId, ScheduleState, SeriesId, SeriesSpec, Zone};
 
 /// `PRODID` of everything Pinit writes.
 pub const PRODID: &str = "-//Pinit//Pinit Calendar 1.0//EN";
@@ -40,6 +40,22 @@ pub fn schedule_uid(id: ScheduleId) -> String {
 /// `pinit-series-{id}@pinit`.
 pub fn series_uid(id: SeriesId) -> String {
     format!("pinit-series-{}@{UID_DOMAIN}", id.get())
+}
+
+/// `pinit-run-{id}@pinit`: what was worked on a schedule (a tracked feed's event).
+pub fn run_uid(id: ScheduleId) -> String {
+    format!("pinit-run-{}@{UID_DOMAIN}", id.get())
+}
+
+/// `1h 05m`, `25m`, `40s`: an elapsed time as a person reads it.
+pub fn worked(elapsed: SignedDuration) -> String {
+    let secs = elapsed.as_secs().max(0);
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, m) => format!("{m}m"),
+        (h, m) => format!("{h}h {m:02}m"),
+    }
 }
 
 /// What a schedule's VEVENT is written from.
@@ -174,6 +190,48 @@ impl CalendarWriter {
             .with(Property::raw("UID", schedule_uid(s.id())))
             .with(Property::raw("DTSTAMP", format_utc(self.stamp)));
         self.schedule_body(&mut event, entry, start);
+        event
+    }
+
+    /// The VEVENT of what was worked on a schedule (a tracked feed): `UID` [`run_uid`], from its planned start
+    /// for `elapsed` (`DURATION`, whole seconds, at least one), `TRANSP:TRANSPARENT` (a record, not busy time),
+    /// `X-PINIT-ELAPSED`, and the time worked in `DESCRIPTION` before the schedule's own.
+    pub fn tracked_event(
+        &mut self,
+        entry: &ScheduleEntry<'_>,
+        elapsed: SignedDuration,
+    ) -> Component {
+        let s = entry.schedule;
+        let elapsed = SignedDuration::from_secs(elapsed.as_secs().max(1));
+        let mut event = Component::new("VEVENT")
+            .with(Property::raw("UID", run_uid(s.id())))
+            .with(Property::raw("DTSTAMP", format_utc(self.stamp)));
+        event.push(self.instant("DTSTART", entry.zone, s.designated_start()));
+        event.push(Property::raw("DURATION", format_duration(elapsed)));
+        event.push(sequence(entry.version));
+        event.push(Property::raw("CREATED", format_utc(entry.created_at)));
+        event.push(Property::raw("LAST-MODIFIED", format_utc(entry.updated_at)));
+        event.push(Property::text_value("SUMMARY", s.title().as_str()));
+        let state = match s.state() {
+            ScheduleState::Completed => "completed",
+            ScheduleState::InProgress => "running",
+            ScheduleState::Suspended => "paused",
+            ScheduleState::NotStarted => "not started",
+        };
+        let mut description = format!("Worked {} ({state})", worked(elapsed));
+        if !s.description().as_str().is_empty() {
+            description.push_str("\n\n");
+            description.push_str(s.description().as_str());
+        }
+        event.push(Property::text_value("DESCRIPTION", &description));
+        event.push(Property::text_list(
+            "CATEGORIES",
+            &[s.schedule_type().as_str()],
+        ));
+        event.push(Property::raw("STATUS", "CONFIRMED"));
+        event.push(Property::raw("TRANSP", "TRANSPARENT"));
+        event.push(Property::raw("X-PINIT-STATE", s.state().as_str()));
+        event.push(Property::raw("X-PINIT-ELAPSED", format_duration(elapsed)));
         event
     }
 

@@ -3,6 +3,7 @@
 mod support;
 
 mod caldav;
+mod feeds;
 mod grpc;
 mod invariants;
 mod members;

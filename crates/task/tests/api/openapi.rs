@@ -70,8 +70,18 @@ async fn the_document_lists_every_route(backend: Backend) {
     // Every endpoint is really routed (never the 404/405 fallback): an unprovisioned member gets 503
     // (or 400 when the request itself is incomplete).
     for e in pinit_task::http::endpoints() {
-        let path = e.path.replace("{taskId}", "1").replace("{scheduleId}", "1");
+        let path = e
+            .path
+            .replace("{taskId}", "1")
+            .replace("{scheduleId}", "1")
+            .replace("{feedId}", "1")
+            .replace("{file}", "x.ics");
         let res = app.send(e.method.clone(), &path, Some(99), None).await;
+        if e.path == "/feeds/{file}" {
+            // Routed: the feed's own 404 for a token no feed has, not the router's.
+            res.assert_error(404, "calendar feed not found");
+            continue;
+        }
         assert!(
             ![404, 405].contains(&res.status.as_u16()),
             "{} {path}: {} {}",
