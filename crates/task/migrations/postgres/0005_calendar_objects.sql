@@ -12,3 +12,7 @@ CREATE TABLE calendar_object (
     CONSTRAINT calendar_object_name UNIQUE (owner_id, name),
     CONSTRAINT calendar_object_uid UNIQUE (owner_id, uid)
 );
+
+-- The resource name of a deleted schedule that a calendar app had named, so a sync reports its deletion under
+-- the name the app knows (NULL: the schedule's id).
+ALTER TABLE schedule_tombstone ADD COLUMN name TEXT;

@@ -5,11 +5,14 @@
 
 use pinit_kernel::db::Conn;
 
-use super::{Result, TaskApp};
-use crate::domain::{MemberId, ScheduleId, Window};
+use super::schedules::{create_in, delete_in, patch_in};
+use super::{AppError, Result, TaskApp, Unit};
+use crate::domain::{MemberId, ScheduleDraft, ScheduleId, SchedulePatch, Scope, Window};
 use crate::store;
+use crate::store::calendar_objects::CalendarObject;
 use crate::store::members::Member;
 use crate::store::schedules::StoredSchedule;
+use crate::store::tombstones::Tombstone;
 
 /// A sync token: the newest change seen, in microseconds (0: nothing yet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -19,7 +22,7 @@ pub struct SyncToken(pub i64);
 #[derive(Debug)]
 pub struct Changes {
     pub changed: Vec<StoredSchedule>,
-    pub deleted: Vec<ScheduleId>,
+    pub deleted: Vec<Tombstone>,
     /// The token covering these changes.
     pub token: SyncToken,
 }
@@ -68,8 +71,7 @@ impl TaskApp {
         let deleted = store::tombstones::since(&mut conn, member.id, since.0)
             .await?
             .into_iter()
-            .map(|(id, _)| id)
-            .filter(|id| !changed.iter().any(|s| s.schedule.id() == *id))
+            .filter(|t| !changed.iter().any(|s| s.schedule.id() == t.schedule_id))
             .collect();
         Ok(Changes {
             changed,
@@ -85,4 +87,149 @@ async fn token(conn: &mut Conn, member: MemberId) -> Result<SyncToken> {
         .unwrap_or(0);
     let deleted = store::tombstones::last(conn, member).await?.unwrap_or(0);
     Ok(SyncToken(updated.max(deleted)))
+}
+
+/// An event a calendar app wrote, as Pinit keeps it: its UID, the schedule it describes, and the lines Pinit
+/// does not represent (an iCalendar `VEVENT` of only those; `crate::dav::event` reads and restores them).
+#[derive(Debug, Clone)]
+pub struct ClientEvent {
+    pub uid: String,
+    pub draft: ScheduleDraft,
+    pub extra: String,
+}
+
+/// What a calendar app's write expects of the object it names (`If-None-Match: *`, `If-Match: "…"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// No precondition.
+    Anything,
+    /// `If-None-Match: *`: that nothing is there yet.
+    Absent,
+    /// `If-Match`: that it is still this version ([`etag`]).
+    Tag(String),
+}
+
+/// An item's strong ETag: its schedule and version (`"42-3"`). The one place it is made and compared.
+pub fn etag(stored: &StoredSchedule) -> String {
+    format!("\"{}-{}\"", stored.schedule.id().get(), stored.version)
+}
+
+/// A calendar app's write, done.
+#[derive(Debug)]
+pub struct Written {
+    pub stored: StoredSchedule,
+    pub created: bool,
+}
+
+impl TaskApp {
+    /// A member's calendar objects (what apps put), by schedule.
+    pub async fn calendar_objects(
+        &self,
+        member: MemberId,
+    ) -> Result<std::collections::HashMap<ScheduleId, CalendarObject>> {
+        let mut conn = self.inner.db.conn().await?;
+        Ok(store::calendar_objects::of_member(&mut conn, member).await?)
+    }
+
+    /// The schedule an item name names: an app's object of that name, else a Pinit schedule by id.
+    async fn named(
+        unit: &mut Unit,
+        name: &str,
+    ) -> Result<Option<(StoredSchedule, Option<CalendarObject>)>> {
+        let owner = unit.member.id;
+        if let Some(object) = store::calendar_objects::by_name(&mut unit.tx, owner, name).await? {
+            let stored =
+                store::schedules::get_owned(&mut unit.tx, owner, object.schedule_id).await?;
+            return Ok(stored.map(|s| (s, Some(object))));
+        }
+        let Ok(id) = name.parse::<i64>() else {
+            return Ok(None);
+        };
+        Ok(
+            store::schedules::get_owned(&mut unit.tx, owner, ScheduleId(id))
+                .await?
+                .map(|s| (s, None)),
+        )
+    }
+
+    /// `PUT` of an item: a new schedule, or an edit of the one it names — through the same rules as the JSON
+    /// API (validation, NOT_STARTED only for an edit, events, push re-timing), checked against `expect` under
+    /// the member's lock, so a stale edit is refused, never applied over a newer one.
+    pub async fn calendar_put(
+        &self,
+        member: MemberId,
+        name: &str,
+        expect: Expect,
+        event: ClientEvent,
+    ) -> Result<Written> {
+        let mut unit = self.begin(member).await?;
+        let owner = unit.member.id;
+        let existing = Self::named(&mut unit, name).await?;
+        match (&existing, &expect) {
+            (Some(_), Expect::Absent) | (None, Expect::Tag(_)) => {
+                return Err(AppError::CalendarPrecondition);
+            }
+            (Some((stored, _)), Expect::Tag(tag)) if *tag != etag(stored) => {
+                return Err(AppError::CalendarPrecondition);
+            }
+            _ => {}
+        }
+        if let Some(other) =
+            store::calendar_objects::by_uid(&mut unit.tx, owner, &event.uid).await?
+            && existing
+                .as_ref()
+                .is_none_or(|(s, _)| s.schedule.id() != other.schedule_id)
+        {
+            return Err(AppError::CalendarUidTaken(event.uid));
+        }
+        let (stored, created) = match existing {
+            Some((stored, _)) => {
+                let d = event.draft;
+                let patch = SchedulePatch {
+                    title: Some(d.title),
+                    description: Some(d.description),
+                    designated_start: Some(d.designated_start),
+                    schedule_type: Some(d.schedule_type),
+                    reminders: None,
+                };
+                (
+                    patch_in(&mut unit, stored.schedule.id(), patch).await?,
+                    false,
+                )
+            }
+            None => (create_in(&mut unit, event.draft).await?, true),
+        };
+        let object = CalendarObject {
+            schedule_id: stored.schedule.id(),
+            name: name.to_string(),
+            uid: event.uid,
+            extra: event.extra,
+        };
+        store::calendar_objects::save(&mut unit.tx, owner, &object, unit.now).await?;
+        unit.finish(&self.inner.outbox).await?;
+        Ok(Written { stored, created })
+    }
+
+    /// `DELETE` of an item (one occurrence of a repeating schedule: only it), checked against `expect`.
+    pub async fn calendar_delete(
+        &self,
+        member: MemberId,
+        name: &str,
+        expect: Expect,
+    ) -> Result<()> {
+        let mut unit = self.begin(member).await?;
+        let Some((stored, _)) = Self::named(&mut unit, name).await? else {
+            let id = name.parse::<i64>().unwrap_or(0);
+            return Err(AppError::ScheduleNotFound(ScheduleId(id)));
+        };
+        match &expect {
+            Expect::Tag(tag) if *tag != etag(&stored) => {
+                return Err(AppError::CalendarPrecondition);
+            }
+            Expect::Absent => return Err(AppError::CalendarPrecondition),
+            _ => {}
+        }
+        delete_in(&mut unit, stored, Scope::This).await?;
+        unit.finish(&self.inner.outbox).await
+    }
 }

@@ -76,6 +76,12 @@ pub enum AppError {
     #[error("recurrence: the series has no occurrence (every date is excluded)")]
     SeriesWithoutOccurrence,
     /// 400, with the request field it concerns.
+    /// 412: a calendar app's write was based on an older version (its `If-Match`/`If-None-Match`).
+    #[error("the calendar object has changed since it was read (its ETag no longer matches)")]
+    CalendarPrecondition,
+    /// 409 (CalDAV 403 `no-uid-conflict`): another object of the calendar has this UID.
+    #[error("another event of this calendar has the UID {0}")]
+    CalendarUidTaken(String),
     #[error(transparent)]
     Invalid(#[from] ValidationError),
     /// 400: a list of reminders, naming the entry.
@@ -240,7 +246,9 @@ impl Unit {
     async fn delete_schedule(&mut self, stored: &StoredSchedule) -> Result<()> {
         let id = stored.schedule.id();
         store::schedules::delete(&mut self.tx, id).await?;
-        store::tombstones::record(&mut self.tx, stored.schedule.owner_id(), id, self.now).await?;
+        let name = store::calendar_objects::forget(&mut self.tx, id).await?;
+        let owner = stored.schedule.owner_id();
+        store::tombstones::record(&mut self.tx, owner, id, name.as_deref(), self.now).await?;
         self.versions
             .insert(AggregateRef::Schedule(id), stored.version + 1);
         Ok(())

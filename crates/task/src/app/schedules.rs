@@ -110,6 +110,57 @@ impl Loaded {
     }
 }
 
+/// Creates a schedule without a task inside `unit` (`POST /v2/schedules`, a calendar app's new event).
+pub(super) async fn create_in(unit: &mut Unit, draft: ScheduleDraft) -> Result<StoredSchedule> {
+    let owner = unit.member.id;
+    let id = store::schedules::insert(&mut unit.tx, owner, None, &draft, unit.now).await?;
+    let (schedule, effects) = Schedule::create(id, owner, None, draft, &unit.inherited(None));
+    unit.versions.insert(AggregateRef::Schedule(id), 1);
+    unit.add(effects);
+    Ok(StoredSchedule {
+        schedule,
+        version: 1,
+        created_at: unit.now,
+        updated_at: unit.now,
+        task_completed: None,
+        occurrence: None,
+        series_reminders: None,
+    })
+}
+
+/// Patches one schedule (an occurrence as itself) inside `unit`; returns it as saved.
+pub(super) async fn patch_in(
+    unit: &mut Unit,
+    id: ScheduleId,
+    patch: SchedulePatch,
+) -> Result<StoredSchedule> {
+    let mut loaded = Loaded::load(unit, id, false).await?;
+    let inherited = unit.inherited_by(&loaded.stored);
+    let effects = loaded.schedule.patch(patch, &inherited)?;
+    let version = unit
+        .save_armed(&loaded.stored, &loaded.schedule, effects)
+        .await?;
+    let updated_at = if version == loaded.stored.version {
+        loaded.stored.updated_at
+    } else {
+        unit.now
+    };
+    Ok(StoredSchedule {
+        schedule: loaded.schedule,
+        version,
+        updated_at,
+        ..loaded.stored
+    })
+}
+
+/// Deletes a schedule inside `unit` — an occurrence with the rest of its series as `scope` says.
+pub(super) async fn delete_in(unit: &mut Unit, stored: StoredSchedule, scope: Scope) -> Result<()> {
+    match stored.occurrence {
+        Some(of) => super::series::delete_occurrence(unit, stored, of, scope).await,
+        None => delete_one(unit, &stored).await,
+    }
+}
+
 impl TaskApp {
     /// `POST /v2/schedules`: a schedule without a task; emits `schedule.time.upcoming.updated`.
     pub async fn create_schedule(
@@ -118,22 +169,9 @@ impl TaskApp {
         draft: ScheduleDraft,
     ) -> Result<StoredSchedule> {
         let mut unit = self.begin(member).await?;
-        let owner = unit.member.id;
-        let id = store::schedules::insert(&mut unit.tx, owner, None, &draft, unit.now).await?;
-        let (schedule, effects) = Schedule::create(id, owner, None, draft, &unit.inherited(None));
-        unit.versions.insert(AggregateRef::Schedule(id), 1);
-        unit.add(effects);
-        let now = unit.now;
+        let created = create_in(&mut unit, draft).await?;
         unit.finish(&self.inner.outbox).await?;
-        Ok(StoredSchedule {
-            schedule,
-            version: 1,
-            created_at: now,
-            updated_at: now,
-            task_completed: None,
-            occurrence: None,
-            series_reminders: None,
-        })
+        Ok(created)
     }
 
     /// `GET /v2/schedules` and `/week`: the member's schedules starting within `window`.
@@ -190,27 +228,11 @@ impl TaskApp {
                 });
             }
         }
-        let mut loaded = Loaded::load(&mut unit, id, false).await?;
-        let inherited = unit.inherited_by(&loaded.stored);
-        let effects = loaded.schedule.patch(patch, &inherited)?;
-        let version = unit
-            .save_armed(&loaded.stored, &loaded.schedule, effects)
-            .await?;
-        let now = unit.now;
+        let stored = patch_in(&mut unit, id, patch).await?;
         let member_zone = unit.member.zone.clone();
         unit.finish(&self.inner.outbox).await?;
-        let updated_at = if version == loaded.stored.version {
-            loaded.stored.updated_at
-        } else {
-            now
-        };
         Ok(ScheduleView {
-            stored: StoredSchedule {
-                schedule: loaded.schedule,
-                version,
-                updated_at,
-                ..loaded.stored
-            },
+            stored,
             member_zone,
         })
     }
@@ -227,10 +249,7 @@ impl TaskApp {
     ) -> Result<()> {
         let mut unit = self.begin(member).await?;
         let stored = owned_schedule(&mut unit.tx, unit.member.id, id).await?;
-        match stored.occurrence {
-            Some(of) => super::series::delete_occurrence(&mut unit, stored, of, scope).await?,
-            None => delete_one(&mut unit, &stored).await?,
-        }
+        delete_in(&mut unit, stored, scope).await?;
         unit.finish(&self.inner.outbox).await
     }
 

@@ -6,13 +6,19 @@
 //! * [`request`] — what a `PROPFIND` or `REPORT` asks (properties, depth, time range, sync token).
 //! * [`xml`] — reading request bodies, writing `multistatus`.
 //!
+//! * [`event`] — a calendar app's event as a schedule, and what Pinit keeps of it verbatim.
+//!
 //! Served: `OPTIONS`, `PROPFIND` (depth 0 and 1), `GET`/`HEAD` of an item (strong `ETag`, `If-None-Match`),
-//! and the reports `calendar-multiget`, `calendar-query` (component and time range) and `sync-collection`
-//! (RFC 6578; deletions from the tombstones). Items are read-only here for now: writes answer 405.
+//! the reports `calendar-multiget`, `calendar-query` (component and time range) and `sync-collection`
+//! (RFC 6578; deletions from the tombstones), and `PUT`/`DELETE` of items with `If-Match`/`If-None-Match`
+//! (412 on a stale write), through the same use cases as the JSON API.
 
+pub mod event;
 pub mod request;
 pub mod resource;
 pub mod xml;
+
+use std::collections::HashMap;
 
 use axum::Router;
 use axum::body::Body;
@@ -27,10 +33,11 @@ use self::request::{Depth, Props, Report, RequestError, TimeRange};
 use self::resource::{Collection, Resource};
 use self::xml::{CALDAV, CS, DAV, ICAL, Name, Value};
 use crate::TaskApp;
-use crate::app::calendar::SyncToken;
+use crate::app::calendar::{Expect, SyncToken, etag};
 use crate::domain::{MemberId, ScheduleId, Window, Zone};
 use crate::ical;
 use crate::ical::schedule::{CalendarWriter, ScheduleEntry};
+use crate::store::calendar_objects::CalendarObject;
 use crate::store::schedules::StoredSchedule;
 
 /// Every schedule, whenever it starts.
@@ -40,7 +47,7 @@ const EVERYTHING: Window = Window {
 };
 
 /// The methods served (the `Allow` header).
-const ALLOW: &str = "OPTIONS, GET, HEAD, PROPFIND, REPORT";
+const ALLOW: &str = "OPTIONS, GET, HEAD, PROPFIND, REPORT, PUT, DELETE";
 
 /// A sync token's URI form (RFC 6578 wants a URI).
 const TOKEN_PREFIX: &str = "urn:pinit:sync:";
@@ -67,6 +74,8 @@ enum DavError {
     NotAllowed,
     #[error("the sync token is not one this calendar gave out")]
     InvalidSyncToken,
+    #[error(transparent)]
+    Event(#[from] event::EventError),
 }
 
 impl IntoResponse for DavError {
@@ -76,7 +85,25 @@ impl IntoResponse for DavError {
                 (StatusCode::FORBIDDEN, error_body("<d:supported-report/>"))
             }
             DavError::Request(e) => (StatusCode::BAD_REQUEST, e.to_string()),
+            DavError::App(crate::AppError::CalendarPrecondition) => (
+                StatusCode::PRECONDITION_FAILED,
+                "the event changed since it was read (its ETag no longer matches)".into(),
+            ),
+            DavError::App(crate::AppError::CalendarUidTaken(uid)) => (
+                StatusCode::FORBIDDEN,
+                error_body(&format!(
+                    "<c:no-uid-conflict/><d:responsedescription>another event has the UID {}</d:responsedescription>",
+                    xml::escape(&uid)
+                )),
+            ),
             DavError::App(e) => return ApiError::from(e).into_response(),
+            DavError::Event(e) => (
+                StatusCode::FORBIDDEN,
+                error_body(&format!(
+                    "<c:valid-calendar-object-resource/><d:responsedescription>{}</d:responsedescription>",
+                    xml::escape(&e.to_string())
+                )),
+            ),
             DavError::NotFound => (StatusCode::NOT_FOUND, "not found".into()),
             DavError::NotAllowed => {
                 let mut r = (StatusCode::METHOD_NOT_ALLOWED, "").into_response();
@@ -99,7 +126,7 @@ impl IntoResponse for DavError {
 
 fn error_body(condition: &str) -> String {
     format!(
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<d:error xmlns:d=\"{DAV}\">{condition}</d:error>"
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<d:error xmlns:d=\"{DAV}\" xmlns:c=\"{CALDAV}\">{condition}</d:error>"
     )
 }
 
@@ -113,11 +140,13 @@ async fn handle(
 ) -> Result<Response, DavError> {
     let resource = Resource::parse(uri.path(), member).ok_or(DavError::NotFound)?;
     let (provisioned, token) = app.calendar(member).await?;
+    let objects = app.calendar_objects(member).await?;
     let dav = Dav {
         app,
         member,
         zone: provisioned.zone,
         token,
+        objects,
     };
     match method.as_str() {
         "OPTIONS" => Ok(options()),
@@ -128,10 +157,25 @@ async fn handle(
         }
         "REPORT" => dav.report(resource, request::report(&body)?).await,
         "GET" | "HEAD" => {
-            let Resource::Item(_, id) = resource else {
+            let Resource::Item(_, name) = &resource else {
                 return Err(DavError::NotAllowed);
             };
-            dav.get(id, &headers, method == Method::HEAD).await
+            dav.get(name, &headers, method == Method::HEAD).await
+        }
+        "PUT" => {
+            let Resource::Item(_, name) = &resource else {
+                return Err(DavError::NotAllowed);
+            };
+            dav.put(name, &headers, &body).await
+        }
+        "DELETE" => {
+            let Resource::Item(_, name) = &resource else {
+                return Err(DavError::NotAllowed);
+            };
+            dav.app
+                .calendar_delete(dav.member, name, expect(&headers))
+                .await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
         }
         _ => Err(DavError::NotAllowed),
     }
@@ -139,6 +183,17 @@ async fn handle(
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A write's precondition: `If-Match: "…"`, `If-None-Match: *`, or none.
+fn expect(headers: &HeaderMap) -> Expect {
+    if let Some(tag) = header_str(headers, "if-match") {
+        return Expect::Tag(tag.trim().to_string());
+    }
+    match header_str(headers, "if-none-match") {
+        Some(v) if v.trim() == "*" => Expect::Absent,
+        _ => Expect::Anything,
+    }
 }
 
 fn options() -> Response {
@@ -173,10 +228,6 @@ fn token_uri(token: SyncToken) -> String {
     format!("{TOKEN_PREFIX}{}", token.0)
 }
 
-fn etag(stored: &StoredSchedule) -> String {
-    format!("\"{}-{}\"", stored.schedule.id().get(), stored.version)
-}
-
 /// How long an item lasts in calendars: schedules have a start but no planned length yet.
 fn ends(stored: &StoredSchedule) -> Timestamp {
     let start = stored.schedule.designated_start();
@@ -185,13 +236,14 @@ fn ends(stored: &StoredSchedule) -> Timestamp {
         .unwrap_or(start)
 }
 
-/// One member's request: who, the zone their schedules are shown in, and their calendar's token as the
-/// request began.
+/// One member's request: who, the zone their schedules are shown in, their calendar's token as the request
+/// began, and what calendar apps put in it.
 struct Dav {
     app: TaskApp,
     member: MemberId,
     zone: Zone,
     token: SyncToken,
+    objects: HashMap<ScheduleId, CalendarObject>,
 }
 
 impl Dav {
@@ -202,7 +254,11 @@ impl Dav {
         props: &Props,
     ) -> Result<Response, DavError> {
         let token = self.token;
-        let mut responses = vec![self.describe(resource, token, props, None)];
+        let item = match &resource {
+            Resource::Item(_, name) => Some(self.find(name).await?),
+            _ => None,
+        };
+        let mut responses = vec![self.describe(resource.clone(), token, props, item.as_ref())];
         if depth == Depth::One {
             match resource {
                 Resource::Root => {}
@@ -213,21 +269,28 @@ impl Dav {
                 }
                 Resource::Collection(c) => {
                     for s in self.app.calendar_items(self.member, EVERYTHING).await? {
-                        let item = Resource::Item(c, s.schedule.id());
+                        let item = self.item_of(c, &s);
                         responses.push(self.describe(item, token, props, Some(&s)));
                     }
                 }
                 Resource::Item(..) => {}
             }
         }
-        if let Resource::Item(_, id) = resource {
-            let stored = self.item(id).await?;
-            responses[0] = self.describe(resource, token, props, Some(&stored));
-        }
         Ok(multistatus(&responses, None))
     }
 
-    async fn item(&self, id: ScheduleId) -> Result<StoredSchedule, DavError> {
+    /// The schedule an item name names: an app's object of that name, else a schedule by its id (one an app
+    /// has not named).
+    fn id_of(&self, name: &str) -> Option<ScheduleId> {
+        if let Some(o) = self.objects.values().find(|o| o.name == name) {
+            return Some(o.schedule_id);
+        }
+        let id = ScheduleId(name.parse().ok()?);
+        (!self.objects.contains_key(&id)).then_some(id)
+    }
+
+    async fn find(&self, name: &str) -> Result<StoredSchedule, DavError> {
+        let id = self.id_of(name).ok_or(DavError::NotFound)?;
         self.app
             .calendar_items_by_id(self.member, &[id])
             .await?
@@ -236,13 +299,44 @@ impl Dav {
             .ok_or(DavError::NotFound)
     }
 
-    async fn get(
-        &self,
-        id: ScheduleId,
-        headers: &HeaderMap,
-        head: bool,
-    ) -> Result<Response, DavError> {
-        let stored = self.item(id).await?;
+    /// The item resource of a schedule: under its app-given name, else its id.
+    fn item_of(&self, c: Collection, s: &StoredSchedule) -> Resource {
+        Resource::Item(c, self.name_of(s.schedule.id()))
+    }
+
+    /// The UID a schedule's event has: the app's, else Pinit's.
+    fn uid_of(&self, s: &StoredSchedule) -> String {
+        let id = s.schedule.id();
+        self.objects
+            .get(&id)
+            .map_or_else(|| ical::schedule::schedule_uid(id), |o| o.uid.clone())
+    }
+
+    fn name_of(&self, id: ScheduleId) -> String {
+        self.objects
+            .get(&id)
+            .map_or_else(|| id.get().to_string(), |o| o.name.clone())
+    }
+
+    async fn put(&self, name: &str, headers: &HeaderMap, body: &str) -> Result<Response, DavError> {
+        let event = event::read(body, &self.zone)?;
+        let written = self
+            .app
+            .calendar_put(self.member, name, expect(headers), event)
+            .await?;
+        let status = if written.created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::NO_CONTENT
+        };
+        let mut r = status.into_response();
+        r.headers_mut()
+            .insert(header::ETAG, value(&etag(&written.stored)));
+        Ok(r)
+    }
+
+    async fn get(&self, name: &str, headers: &HeaderMap, head: bool) -> Result<Response, DavError> {
+        let stored = self.find(name).await?;
         let tag = etag(&stored);
         if header_str(headers, "if-none-match")
             .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"))
@@ -254,7 +348,7 @@ impl Dav {
         let body = if head {
             Body::empty()
         } else {
-            Body::from(calendar_data(&stored, &self.zone))
+            Body::from(self.calendar_data(&stored))
         };
         let mut r = Response::new(body);
         let h = r.headers_mut();
@@ -280,7 +374,7 @@ impl Dav {
                     .map(|href| {
                         let path = href_path(&href);
                         let id = match Resource::parse(&path, self.member) {
-                            Some(Resource::Item(hc, id)) if hc == c => Some(id),
+                            Some(Resource::Item(hc, name)) if hc == c => self.id_of(&name),
                             _ => None,
                         };
                         (href, id)
@@ -292,12 +386,7 @@ impl Dav {
                     .iter()
                     .map(|(href, id)| {
                         match id.and_then(|id| found.iter().find(|s| s.schedule.id() == id)) {
-                            Some(s) => self.describe(
-                                Resource::Item(c, s.schedule.id()),
-                                token,
-                                &props,
-                                Some(s),
-                            ),
+                            Some(s) => self.describe(self.item_of(c, s), token, &props, Some(s)),
                             None => xml::Response {
                                 href: href.clone(),
                                 status: Some("HTTP/1.1 404 Not Found"),
@@ -312,6 +401,7 @@ impl Dav {
                 props,
                 component,
                 range,
+                uid,
             } => {
                 if component.as_deref().is_some_and(|n| n != "VEVENT") {
                     return Ok(multistatus(&[], None));
@@ -323,9 +413,8 @@ impl Dav {
                 let responses: Vec<xml::Response> = items
                     .iter()
                     .filter(|s| range.overlaps(s.schedule.designated_start(), ends(s)))
-                    .map(|s| {
-                        self.describe(Resource::Item(c, s.schedule.id()), token, &props, Some(s))
-                    })
+                    .filter(|s| uid.as_ref().is_none_or(|u| *u == self.uid_of(s)))
+                    .map(|s| self.describe(self.item_of(c, s), token, &props, Some(s)))
                     .collect();
                 Ok(multistatus(&responses, None))
             }
@@ -344,21 +433,22 @@ impl Dav {
                 let mut responses: Vec<xml::Response> = changes
                     .changed
                     .iter()
-                    .map(|s| {
-                        self.describe(
-                            Resource::Item(c, s.schedule.id()),
-                            changes.token,
-                            &props,
-                            Some(s),
-                        )
-                    })
+                    .map(|s| self.describe(self.item_of(c, s), changes.token, &props, Some(s)))
                     .collect();
                 // A first sync lists what exists; later ones also say what went.
                 if since.0 > 0 {
-                    responses.extend(changes.deleted.iter().map(|id| xml::Response {
-                        href: resource::item(self.member, c, *id),
-                        status: Some("HTTP/1.1 404 Not Found"),
-                        ..xml::Response::default()
+                    responses.extend(changes.deleted.iter().map(|t| {
+                        xml::Response {
+                            href: resource::item(
+                                self.member,
+                                c,
+                                &t.name
+                                    .clone()
+                                    .unwrap_or_else(|| t.schedule_id.get().to_string()),
+                            ),
+                            status: Some("HTTP/1.1 404 Not Found"),
+                            ..xml::Response::default()
+                        }
                     }));
                 }
                 Ok(multistatus(&responses, Some(changes.token)))
@@ -374,7 +464,7 @@ impl Dav {
         props: &Props,
         item: Option<&StoredSchedule>,
     ) -> xml::Response {
-        let available = self.properties(resource, token, item, props);
+        let available = self.properties(&resource, token, item, props);
         let mut response = xml::Response {
             href: resource.href(self.member),
             ..xml::Response::default()
@@ -402,7 +492,7 @@ impl Dav {
     /// Every property of a resource (`calendar-data` only when asked for: it is the item itself).
     fn properties(
         &self,
-        resource: Resource,
+        resource: &Resource,
         token: SyncToken,
         item: Option<&StoredSchedule>,
         props: &Props,
@@ -465,7 +555,10 @@ impl Dav {
                 ));
                 out.push((
                     Name::new(DAV, "current-user-privilege-set"),
-                    Value::Xml("<d:privilege><d:read/></d:privilege>".into()),
+                    Value::Xml(
+                        "<d:privilege><d:read/></d:privilege><d:privilege><d:write/></d:privilege>"
+                            .into(),
+                    ),
                 ));
                 out.push((Name::new(DAV, "owner"), href(principal)));
             }
@@ -480,7 +573,7 @@ impl Dav {
                     if props.wants(CALDAV, "calendar-data") {
                         out.push((
                             Name::new(CALDAV, "calendar-data"),
-                            Value::Text(calendar_data(stored, &self.zone)),
+                            Value::Text(self.calendar_data(stored)),
                         ));
                     }
                 }
@@ -526,17 +619,30 @@ fn value(text: &str) -> HeaderValue {
     HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("\"\""))
 }
 
-/// A schedule as a one-event calendar, its times in `zone`. Stamped with its last change, so the same ETag
-/// always serves the same bytes.
-fn calendar_data(stored: &StoredSchedule, zone: &Zone) -> String {
-    let mut calendar = CalendarWriter::new(stored.updated_at);
-    let event = calendar.schedule_event(&ScheduleEntry {
-        schedule: &stored.schedule,
-        zone,
-        version: stored.version,
-        created_at: stored.created_at,
-        updated_at: stored.updated_at,
-    });
-    calendar.component(event);
-    calendar.finish().to_ical()
+impl Dav {
+    /// A schedule as a one-event calendar in the member's zone — with what an app put in it given back.
+    /// Stamped with its last change, so the same ETag always serves the same bytes.
+    fn calendar_data(&self, stored: &StoredSchedule) -> String {
+        let mut calendar = CalendarWriter::new(stored.updated_at);
+        let mut event = calendar.schedule_event(&ScheduleEntry {
+            schedule: &stored.schedule,
+            zone: &self.zone,
+            version: stored.version,
+            created_at: stored.created_at,
+            updated_at: stored.updated_at,
+        });
+        if let Some(object) = self.objects.get(&stored.schedule.id()) {
+            let start = stored.schedule.designated_start();
+            event::restore(
+                &mut calendar,
+                &mut event,
+                &object.uid,
+                &object.extra,
+                &self.zone,
+                start,
+            );
+        }
+        calendar.component(event);
+        calendar.finish().to_ical()
+    }
 }

@@ -97,11 +97,13 @@ impl TimeRange {
 pub enum Report {
     /// `calendar-multiget`: these items.
     Multiget { props: Props, hrefs: Vec<String> },
-    /// `calendar-query`: the items of a component (`VEVENT`) in a time range.
+    /// `calendar-query`: the items of a component (`VEVENT`) in a time range, or with a UID (a `prop-filter`
+    /// on `UID` with a `text-match`, which clients use to find one event).
     Query {
         props: Props,
         component: Option<String>,
         range: TimeRange,
+        uid: Option<String>,
     },
     /// `sync-collection` (RFC 6578): what changed since `token` (empty: everything).
     Sync { props: Props, token: String },
@@ -117,14 +119,15 @@ pub fn report(body: &str) -> Result<Report, RequestError> {
         });
     }
     if root.is(CALDAV, "calendar-query") {
-        let (component, range) = match root.child(CALDAV, "filter") {
+        let (component, range, uid) = match root.child(CALDAV, "filter") {
             Some(filter) => query_filter(filter)?,
-            None => (None, TimeRange::default()),
+            None => (None, TimeRange::default(), None),
         };
         return Ok(Report::Query {
             props: Props::of(&root),
             component,
             range,
+            uid,
         });
     }
     if root.is(DAV, "sync-collection") {
@@ -144,9 +147,12 @@ pub fn report(body: &str) -> Result<Report, RequestError> {
 }
 
 /// The innermost component filter under `VCALENDAR` and its time range.
-fn query_filter(filter: &Element) -> Result<(Option<String>, TimeRange), RequestError> {
+type QueryFilter = (Option<String>, TimeRange, Option<String>);
+
+fn query_filter(filter: &Element) -> Result<QueryFilter, RequestError> {
     let mut component = None;
     let mut range = TimeRange::default();
+    let mut uid = None;
     let mut current = filter.child(CALDAV, "comp-filter");
     while let Some(comp) = current {
         let name = comp
@@ -156,6 +162,14 @@ fn query_filter(filter: &Element) -> Result<(Option<String>, TimeRange), Request
         if name != "VCALENDAR" {
             component = Some(name);
         }
+        for p in comp.all(CALDAV, "prop-filter") {
+            if p.attribute("name")
+                .is_some_and(|n| n.eq_ignore_ascii_case("UID"))
+                && let Some(m) = p.child(CALDAV, "text-match")
+            {
+                uid = Some(m.text.clone());
+            }
+        }
         if let Some(t) = comp.child(CALDAV, "time-range") {
             range = TimeRange {
                 start: t.attribute("start").map(utc).transpose()?,
@@ -164,7 +178,7 @@ fn query_filter(filter: &Element) -> Result<(Option<String>, TimeRange), Request
         }
         current = comp.child(CALDAV, "comp-filter");
     }
-    Ok((component, range))
+    Ok((component, range, uid))
 }
 
 /// An iCalendar UTC date-time (`20260101T000000Z`).
@@ -220,6 +234,7 @@ mod tests {
             props,
             component,
             range,
+            uid: None,
         } = report(query).unwrap()
         else {
             panic!()
@@ -230,6 +245,11 @@ mod tests {
         assert_eq!(range.start, Some(t("2026-01-01T00:00:00Z")));
         assert!(range.overlaps(t("2025-12-31T23:30:00Z"), t("2026-01-01T00:30:00Z")));
         assert!(!range.overlaps(t("2026-01-08T00:00:00Z"), t("2026-01-08T01:00:00Z")));
+
+        let by_uid = r#"<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT"><c:prop-filter name="UID"><c:text-match collation="i;octet">a@b</c:text-match></c:prop-filter></c:comp-filter></c:comp-filter></c:filter></c:calendar-query>"#;
+        assert!(
+            matches!(report(by_uid).unwrap(), Report::Query { uid: Some(u), .. } if u == "a@b")
+        );
 
         let multiget = r#"<c:calendar-multiget xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:getetag/></d:prop><d:href>/dav/1/schedules/2.ics</d:href><d:href>/dav/1/schedules/3.ics</d:href></c:calendar-multiget>"#;
         assert!(

@@ -5,11 +5,11 @@
 //! | `/dav/` | the root: tells a client who it is (`current-user-principal`) |
 //! | `/dav/{member}/` | the member's principal and calendar home |
 //! | `/dav/{member}/schedules/` | the Schedules calendar (VEVENT) |
-//! | `/dav/{member}/schedules/{id}.ics` | one schedule |
+//! | `/dav/{member}/schedules/{name}.ics` | one schedule: `{name}` is its id, or the name a calendar app gave it |
 //!
 //! A path naming another member is answered as if it did not exist.
 
-use crate::domain::{MemberId, ScheduleId};
+use crate::domain::MemberId;
 
 pub const ROOT: &str = "/dav/";
 
@@ -34,13 +34,14 @@ impl Collection {
 }
 
 /// What a path names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resource {
     Root,
     /// The principal and calendar home.
     Home,
     Collection(Collection),
-    Item(Collection, ScheduleId),
+    /// An item by its name (the path segment without `.ics`, as the client sent it).
+    Item(Collection, String),
 }
 
 impl Resource {
@@ -56,20 +57,20 @@ impl Resource {
             [m, c, item] => {
                 owner(m)?;
                 let collection = Collection::parse(c)?;
-                let id = item.strip_suffix(".ics")?.parse::<i64>().ok()?;
-                Some(Resource::Item(collection, ScheduleId(id)))
+                let name = item.strip_suffix(".ics").filter(|n| !n.is_empty())?;
+                Some(Resource::Item(collection, name.to_string()))
             }
             _ => None,
         }
     }
 
     /// Its canonical href.
-    pub fn href(self, member: MemberId) -> String {
+    pub fn href(&self, member: MemberId) -> String {
         match self {
             Resource::Root => ROOT.to_string(),
             Resource::Home => home(member),
-            Resource::Collection(c) => collection(member, c),
-            Resource::Item(c, id) => item(member, c, id),
+            Resource::Collection(c) => collection(member, *c),
+            Resource::Item(c, name) => item(member, *c, name),
         }
     }
 }
@@ -82,8 +83,8 @@ pub fn collection(member: MemberId, c: Collection) -> String {
     format!("{}{}/", home(member), c.segment())
 }
 
-pub fn item(member: MemberId, c: Collection, id: ScheduleId) -> String {
-    format!("{}{}.ics", collection(member, c), id.get())
+pub fn item(member: MemberId, c: Collection, name: &str) -> String {
+    format!("{}{name}.ics", collection(member, c))
 }
 
 #[cfg(test)]
@@ -103,17 +104,25 @@ mod tests {
         );
         assert_eq!(
             Resource::parse("/dav/7/schedules/42.ics", m),
-            Some(Resource::Item(Collection::Schedules, ScheduleId(42)))
+            Some(Resource::Item(Collection::Schedules, "42".into()))
+        );
+        assert_eq!(
+            Resource::parse("/dav/7/schedules/3F2504E0-4F89.ics", m),
+            Some(Resource::Item(
+                Collection::Schedules,
+                "3F2504E0-4F89".into()
+            ))
         );
         assert_eq!(Resource::parse("/dav/8/", m), None, "someone else's");
         assert_eq!(Resource::parse("/dav/7/other/", m), None);
-        assert_eq!(Resource::parse("/dav/7/schedules/x.ics", m), None);
+        assert_eq!(Resource::parse("/dav/7/schedules/.ics", m), None);
         assert_eq!(Resource::parse("/dav/7/schedules/42", m), None);
+        assert_eq!(Resource::parse("/dav/7/schedules/a/b.ics", m), None);
         for r in [
             Resource::Root,
             Resource::Home,
             Resource::Collection(Collection::Schedules),
-            Resource::Item(Collection::Schedules, ScheduleId(42)),
+            Resource::Item(Collection::Schedules, "42".into()),
         ] {
             assert_eq!(Resource::parse(&r.href(m), m), Some(r));
         }

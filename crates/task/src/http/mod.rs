@@ -11,7 +11,7 @@ mod tasks;
 
 use axum::Router;
 use axum::handler::Handler;
-use axum::http::Method;
+use axum::http::{Method, StatusCode};
 use axum::routing::{MethodFilter, MethodRouter, on};
 use pinit_kernel::ApiError;
 use pinit_kernel::error::FieldError;
@@ -157,6 +157,10 @@ impl From<AppError> for ApiError {
             | AppError::SeriesNotFound(_)
             | AppError::FeedNotFound(_) => ApiError::not_found(error.to_string()),
             AppError::Feed(e) => classed(e.class(), &e, Some("kind")),
+            AppError::CalendarPrecondition => {
+                ApiError::new(StatusCode::PRECONDITION_FAILED, error.to_string())
+            }
+            AppError::CalendarUidTaken(_) => ApiError::conflict(error.to_string()),
             AppError::SeriesKeepsItsDays => {
                 classed(crate::domain::ErrorClass::BadRequest, &error, Some("date"))
             }

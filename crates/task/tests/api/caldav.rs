@@ -295,7 +295,139 @@ async fn the_protocol_details_clients_rely_on(backend: Backend) {
     assert!(headers.contains_key("allow"));
 }
 
+async fn a_real_client_creates_edits_and_deletes_and_nothing_it_wrote_is_lost(backend: Backend) {
+    let app = spawn_at(backend, "2026-12-01T00:00:00Z").await;
+    let m = app.member(7, Some(ZONE)).await;
+    let request = json!({"url": app.server.url("/dav/"), "headers": {"X-Member-Id": m.to_string()},
+        "phase": "write"});
+    let Some(out) = oracle(&request) else { return };
+    let created = &out["created"];
+    assert_eq!(created["uid"], "client-1@example.com", "{out}");
+    assert_eq!(created["summary"], "Dentist");
+    assert_eq!(created["dtstart"], "2026-12-04T10:00:00+01:00");
+    assert_eq!(
+        created["dtend"], "2026-12-04T10:45:00+01:00",
+        "its own length"
+    );
+    assert_eq!(created["location"], "Clinic, 2nd floor", "kept verbatim");
+    assert_eq!(created["flag"], "keep me");
+    assert_eq!(created["alarms"], json!(["-PT15M"]));
+    assert_eq!(
+        created["description"],
+        Value::Null,
+        "none given, none returned"
+    );
+    let edited = &out["edited"];
+    assert_eq!(edited["summary"], "Dentist (moved)", "{out}");
+    assert_eq!(edited["dtstart"], "2026-12-04T11:00:00+01:00");
+    assert_eq!(edited["dtend"], "2026-12-04T11:45:00+01:00");
+    assert_eq!(edited["location"], "Clinic, 2nd floor");
+    assert_eq!(edited["alarms"], json!(["-PT15M"]));
+    assert_eq!(out["deleted"], true);
+    // The JSON API saw it all as a schedule: created, moved, then deleted (its events went out).
+    let kinds: Vec<String> = app
+        .events()
+        .await
+        .into_iter()
+        .map(|e| e.routing_key)
+        .collect();
+    for kind in ["schedule.time.upcoming.updated", "schedule.deleted"] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+}
+
+async fn stale_and_conflicting_writes_are_refused(backend: Backend) {
+    let app = spawn_at(backend, "2026-12-01T00:00:00Z").await;
+    let m = app.member(7, Some(ZONE)).await;
+    let id = app
+        .schedule(m, "딥 워크", "2026-12-02T09:00:00", ZONE, "DEEP_WORK")
+        .await;
+    let item = format!("/dav/7/schedules/{id}.ics");
+    let (_, headers, body) = dav(&app, m, "GET", &item, None, "").await;
+    let tag = headers["etag"].to_str().unwrap().to_string();
+    let put = |body: String, header: Option<(&'static str, String)>| {
+        let mut req = reqwest::Client::new()
+            .put(app.server.url(&item))
+            .header("x-member-id", "7")
+            .body(body);
+        if let Some((k, v)) = header {
+            req = req.header(k, v);
+        }
+        req.send()
+    };
+    // Someone else changed it in the meantime: an edit based on the old ETag is refused, not applied.
+    app.clock.advance(SignedDuration::from_secs(1));
+    app.patch(
+        m,
+        &format!("/v2/schedules/{id}"),
+        json!({"title": "changed in Pinit"}),
+    )
+    .await
+    .assert(200);
+    let edited = body.replace("SUMMARY:딥 워크", "SUMMARY:from the app");
+    let res = put(edited.clone(), Some(("if-match", tag.clone())))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 412);
+    let view = app.get(m, &format!("/v2/schedules/{id}")).await;
+    assert_eq!(
+        view.assert(200)["title"],
+        "changed in Pinit",
+        "never a lost update"
+    );
+    // With the current ETag it goes through.
+    let (_, headers, _) = dav(&app, m, "GET", &item, None, "").await;
+    let current = headers["etag"].to_str().unwrap().to_string();
+    let res = put(edited.clone(), Some(("if-match", current.clone())))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_ne!(res.headers()["etag"].to_str().unwrap(), current);
+    // If-None-Match: * on an existing item is refused; a second event with a UID already used is refused.
+    let res = put(edited.clone(), Some(("if-none-match", "*".into())))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 412);
+    let twin = reqwest::Client::new()
+        .put(app.server.url("/dav/7/schedules/twin.ics"))
+        .header("x-member-id", "7")
+        .body(edited.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(twin.status(), 403);
+    assert!(twin.text().await.unwrap().contains("no-uid-conflict"));
+    // What cannot be a schedule is refused with the reason; a stale delete too.
+    let long = edited.replace(
+        "SUMMARY:from the app",
+        "SUMMARY:a title far longer than twenty",
+    );
+    let res = put(long, None).await.unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(res.text().await.unwrap().contains("SUMMARY"));
+    let res = reqwest::Client::new()
+        .delete(app.server.url(&item))
+        .header("x-member-id", "7")
+        .header("if-match", tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 412);
+    // A started schedule cannot be edited from a calendar: 409, like the JSON API.
+    app.run(m, id, "start").await.assert(204);
+    let (_, headers, _) = dav(&app, m, "GET", &item, None, "").await;
+    let res = put(
+        edited,
+        Some(("if-match", headers["etag"].to_str().unwrap().to_string())),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 409);
+}
+
 pinit_testkit::both_backends!(
     a_real_client_discovers_lists_searches_and_syncs,
     the_protocol_details_clients_rely_on,
+    a_real_client_creates_edits_and_deletes_and_nothing_it_wrote_is_lost,
+    stale_and_conflicting_writes_are_refused,
 );

@@ -7,6 +7,7 @@ Request: {"url": ".../dav/", "headers": {...}, "username": ..., "password": ...,
 import json
 import sys
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import caldav
 import icalendar
@@ -23,6 +24,66 @@ def summary_of(obj):
         "tzid": events[0].get("DTSTART").params.get("TZID") if events else None,
         "timezones": [str(tz.get("TZID")) for tz in cal.walk("VTIMEZONE")],
     }
+
+
+EVENT = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//python-caldav test//EN
+BEGIN:VEVENT
+UID:client-1@example.com
+DTSTAMP:20261201T000000Z
+DTSTART;TZID=Europe/Berlin:20261204T100000
+DTEND;TZID=Europe/Berlin:20261204T104500
+SUMMARY:Dentist
+LOCATION:Clinic, 2nd floor
+X-CLIENT-FLAG:keep me
+BEGIN:VALARM
+ACTION:DISPLAY
+TRIGGER:-PT15M
+DESCRIPTION:Leave now
+END:VALARM
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+def event_fields(obj):
+    cal = icalendar.Calendar.from_ical(obj.data)
+    ev = next(iter(cal.walk("VEVENT")))
+    return {
+        "uid": str(ev.get("UID")),
+        "summary": str(ev.get("SUMMARY")),
+        "dtstart": ev.get("DTSTART").dt.isoformat(),
+        "dtend": ev.get("DTEND").dt.isoformat(),
+        "location": str(ev.get("LOCATION")),
+        "flag": str(ev.get("X-CLIENT-FLAG")),
+        "description": str(ev.get("DESCRIPTION")) if ev.get("DESCRIPTION") else None,
+        "alarms": [str(a.get("TRIGGER").to_ical(), "ascii") for a in ev.walk("VALARM")],
+    }
+
+
+def write(cal):
+    out = {}
+    created = cal.save_event(EVENT)
+    out["created"] = event_fields(cal.event_by_uid("client-1@example.com"))
+    out["created_url"] = str(created.url)
+    event = cal.event_by_uid("client-1@example.com")
+    component = event.icalendar_component
+    component["SUMMARY"] = icalendar.vText("Dentist (moved)")
+    berlin = ZoneInfo("Europe/Berlin")
+    component.pop("DTSTART")
+    component.pop("DTEND")
+    component.add("DTSTART", datetime(2026, 12, 4, 11, 0, tzinfo=berlin))
+    component.add("DTEND", datetime(2026, 12, 4, 11, 45, tzinfo=berlin))
+    event.save()
+    out["edited"] = event_fields(cal.event_by_uid("client-1@example.com"))
+    cal.event_by_uid("client-1@example.com").delete()
+    try:
+        cal.event_by_uid("client-1@example.com")
+        out["deleted"] = False
+    except caldav.error.NotFoundError:
+        out["deleted"] = True
+    return out
 
 
 def main():
@@ -52,6 +113,8 @@ def main():
         synced = cal.objects_by_sync_token(load_objects=True, disable_fallback=True)
         out["sync_token"] = synced.sync_token
         out["synced"] = sorted(summary_of(o)["summary"] for o in synced)
+    elif req["phase"] == "write":
+        out.update(write(cal))
     else:
         synced = cal.objects_by_sync_token(
             sync_token=req["token"], load_objects=True, disable_fallback=True
