@@ -332,6 +332,17 @@ async fn the_planned_feed_holds_schedules_and_series(backend: Backend) {
     );
     assert_eq!(value(changed, "SUMMARY").text(), "Standup (late)");
 
+    // HEAD (the gateway routes GET and HEAD): the headers without the body.
+    let path = &url[url.find("/feeds/").unwrap()..];
+    let head = app.server.client.head(app.url(path)).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["etag"].to_str().unwrap(), etag);
+    assert_eq!(
+        head.headers()["content-type"],
+        "text/calendar; charset=utf-8"
+    );
+    assert!(head.text().await.unwrap().is_empty());
+
     // Unchanged: 304 with the same tag, no body; the same bytes again.
     let (status, again, body_304) = fetch(&app, &url, Some(&etag)).await;
     assert_eq!(status, 304);
@@ -468,6 +479,60 @@ async fn the_tracked_feed_holds_what_was_worked(backend: Backend) {
     }
 }
 
+async fn a_run_occurrence_is_shown_as_it_is_and_outlives_its_series(backend: Backend) {
+    let app = spawn_at(backend, "2026-02-02T07:30:00Z").await;
+    let m = app.member(1, None).await;
+    let url = issue(&app, m, "planned").await["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let first = app
+        .post(
+            m,
+            "/v2/schedules",
+            json!({"title": "Standup", "description": "daily",
+                   "date": {"dateTime": "2026-02-02T09:00:00", "zoneId": "Europe/Berlin"},
+                   "scheduleType": "QUICK_TASK",
+                   "recurrence": {"rrule": "FREQ=DAILY;COUNT=3"}}),
+        )
+        .await
+        .assert(201)
+        .clone();
+    let (id, series) = (
+        first["id"].as_i64().unwrap(),
+        first["seriesId"].as_i64().unwrap(),
+    );
+    app.run(m, id, "start").await.assert(204);
+    let (_, _, body) = fetch(&app, &url, None).await;
+    let calendar = Component::parse(&body).unwrap();
+    let recurring = by_uid(&calendar, &format!("pinit-series-{series}@pinit"));
+    assert_eq!(recurring.len(), 2, "{body}");
+    let started = recurring
+        .iter()
+        .find(|e| e.property("RECURRENCE-ID").is_some())
+        .expect("the started occurrence as an override");
+    assert_eq!(value(started, "X-PINIT-STATE").value, "IN_PROGRESS");
+    assert_eq!(
+        value(started, "RECURRENCE-ID").line(),
+        "RECURRENCE-ID;TZID=Europe/Berlin:20260202T090000"
+    );
+
+    // The whole series deleted: the started occurrence stays, as an event of its own.
+    app.delete(m, &format!("/v2/schedules/{id}?scope=all"))
+        .await
+        .assert(204);
+    let (_, _, body) = fetch(&app, &url, None).await;
+    let calendar = Component::parse(&body).unwrap();
+    assert!(
+        by_uid(&calendar, &format!("pinit-series-{series}@pinit")).is_empty(),
+        "{body}"
+    );
+    let own = by_uid(&calendar, &format!("pinit-schedule-{id}@pinit"));
+    assert_eq!(own.len(), 1, "{body}");
+    assert_eq!(value(own[0], "X-PINIT-STATE").value, "IN_PROGRESS");
+    assert_eq!(events(&calendar).len(), 1, "{body}");
+}
+
 /// Python's `icalendar` on a feed (tests/oracle/ical_oracle.py), `None` when its packages are not installed.
 pub fn oracle(body: &str, from: &str, to: &str) -> Option<Value> {
     use std::io::Write;
@@ -495,4 +560,5 @@ both_backends!(
     at_most_twenty_feeds,
     the_planned_feed_holds_schedules_and_series,
     the_tracked_feed_holds_what_was_worked,
+    a_run_occurrence_is_shown_as_it_is_and_outlives_its_series,
 );
