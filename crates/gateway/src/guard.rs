@@ -174,6 +174,10 @@ pub async fn guard(State(state): State<GuardState>, mut request: Request, next: 
     if calendar::is_dav(request.uri().path()) {
         return calendar_guard(state, request, next).await;
     }
+    if calendar::is_feed(request.uri().path()) {
+        // The path is the credential; whatever a subscribing app sends besides goes no further.
+        request.headers_mut().remove(header::AUTHORIZATION);
+    }
     if request.method() == Method::OPTIONS || is_public(request.method(), request.uri().path()) {
         return next.run(request).await;
     }

@@ -64,7 +64,9 @@ pub fn merge(docs: Vec<(&str, Value)>) -> Value {
             "title": "Pinit API",
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Every public operation of Pinit, through the gateway. Operations other than sign-up, \
-                            login, refresh, logout, OAuth and the key set need `Authorization: Bearer <access token>`."
+                            login, refresh, logout, OAuth, the key set and subscription feeds need \
+                            `Authorization: Bearer <access token>`. CalDAV (`/dav`, not described here: WebDAV's \
+                            methods are not OpenAPI's) also takes HTTP Basic with the username and an app password."
         },
         "security": [{"bearerAuth": []}],
         "tags": tags,

@@ -452,6 +452,7 @@ async fn feeds_are_public_reads_whose_token_the_task_service_checks() {
     let res = gw
         .request("GET", "/feeds/3Yk9q-token.ics?x=1")
         .header("x-member-id", "7")
+        .header("authorization", basic("alice", APP_PASSWORD))
         .send()
         .await
         .unwrap();
@@ -464,6 +465,11 @@ async fn feeds_are_public_reads_whose_token_the_task_service_checks() {
         "no member: {seen}"
     );
     assert!(seen["headers"].get(ASSERTION_HEADER).is_none());
+    assert!(
+        seen["headers"].get("authorization").is_none(),
+        "credentials go no further: {seen}"
+    );
+    assert_eq!(gw.checks(), 0, "nor are they checked");
     let head = gw.request("HEAD", "/feeds/t.ics").send().await.unwrap();
     assert_eq!(head.status(), 207);
     assert_eq!(head.headers()["etag"], "\"v7\"");
