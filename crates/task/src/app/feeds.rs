@@ -184,6 +184,7 @@ async fn planned(
     )
     .await?;
     let series: Vec<StoredSeries> = store::series::of_owner(conn, member.id).await?;
+    let zones = store::series::zones_of_owner(conn, member.id).await?;
     let stamp = stamp(
         schedules
             .iter()
@@ -202,7 +203,8 @@ async fn planned(
             continue;
         };
         let Some(series) = live.get(&of.series) else {
-            single.push((stored, &member.zone));
+            // Of a deleted series: in the zone it was planned in.
+            single.push((stored, zones.get(&of.series).unwrap_or(&member.zone)));
             continue;
         };
         let spec = &series.series.spec;
@@ -282,11 +284,7 @@ async fn tracked(
     // While one runs its length grows: the document is stamped now.
     let mut writer = CalendarWriter::new(if running { now } else { stamp });
     header(&mut writer, FeedKind::Tracked);
-    let zones: HashMap<SeriesId, Zone> = store::series::of_owner(conn, member.id)
-        .await?
-        .into_iter()
-        .map(|s| (s.series.id, s.series.spec.zone))
-        .collect();
+    let zones = store::series::zones_of_owner(conn, member.id).await?;
     for stored in &schedules {
         let zone = stored
             .occurrence

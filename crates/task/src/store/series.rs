@@ -144,6 +144,23 @@ pub async fn of_owner(conn: &mut Conn, owner: MemberId) -> Result<Vec<StoredSeri
     rows.iter().map(from_row).collect()
 }
 
+/// The zone of every series of the member, deleted ones too (their started or completed occurrences stay).
+pub async fn zones_of_owner(
+    conn: &mut Conn,
+    owner: MemberId,
+) -> Result<std::collections::HashMap<SeriesId, Zone>> {
+    let rows = sqlx::query("SELECT series_id, zone_id FROM schedule_series WHERE owner_id = $1")
+        .bind(owner.get())
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let zone = Zone::parse(&row.try_get::<String, _>("zone_id")?).map_err(corrupt)?;
+            Ok((SeriesId(row.try_get("series_id")?), zone))
+        })
+        .collect()
+}
+
 /// Up to `limit` series whose occurrences are made only up to before `horizon`, least advanced first.
 pub async fn behind(conn: &mut Conn, horizon: Timestamp, limit: i64) -> Result<Vec<StoredSeries>> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(

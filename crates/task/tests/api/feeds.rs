@@ -530,6 +530,11 @@ async fn a_run_occurrence_is_shown_as_it_is_and_outlives_its_series(backend: Bac
     let own = by_uid(&calendar, &format!("pinit-schedule-{id}@pinit"));
     assert_eq!(own.len(), 1, "{body}");
     assert_eq!(value(own[0], "X-PINIT-STATE").value, "IN_PROGRESS");
+    assert_eq!(
+        value(own[0], "DTSTART").line(),
+        "DTSTART;TZID=Europe/Berlin:20260202T090000",
+        "in the zone it was planned in"
+    );
     assert_eq!(events(&calendar).len(), 1, "{body}");
 }
 
