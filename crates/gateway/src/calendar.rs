@@ -225,12 +225,18 @@ impl AppPasswords {
 }
 
 /// 401 on a CalDAV path: the Basic challenge calendar apps answer with the member's username and app password.
+///
+/// With `Connection: close`: the request's body (a PROPFIND's XML) is not read, so the connection cannot carry
+/// the next request — the app's retry with credentials goes on a new one instead of a connection the server
+/// is closing (python-caldav's first request is always without credentials).
 pub fn challenge(message: &'static str) -> Response {
     let mut response = ApiError::unauthorized(message).into_response();
-    response.headers_mut().insert(
+    let headers = response.headers_mut();
+    headers.insert(
         header::WWW_AUTHENTICATE,
         HeaderValue::from_static(CHALLENGE),
     );
+    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
 }
 

@@ -235,6 +235,8 @@ async fn assert_challenge(res: reqwest::Response, what: &str) {
     let challenges: Vec<_> = res.headers().get_all("www-authenticate").iter().collect();
     assert_eq!(challenges, [CHALLENGE], "{what}");
     assert_eq!(CHALLENGE, "Basic realm=\"Pinit\", charset=\"UTF-8\"");
+    // The unread body leaves the connection unusable: the client's retry must go on a new one.
+    assert_eq!(res.headers()["connection"], "close", "{what}");
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["status"], 401, "{what}: {body}");
 }

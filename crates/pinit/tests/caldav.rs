@@ -1,0 +1,128 @@
+//! A real CalDAV client through the gateway, in both run modes: python-caldav (PyPI, the task service's test
+//! oracle `crates/task/tests/oracle/caldav_client.py`) signs in with the member's username and an app password
+//! over HTTP Basic, discovers the calendar from `/dav/`, lists and searches it, syncs, then creates, edits and
+//! deletes an event — which the JSON API sees as a schedule.
+
+mod support;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+use support::member::provisioned_member;
+use support::system::{Layout, System};
+
+const ZONE: &str = "Asia/Seoul";
+
+fn oracle_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../task/tests/oracle")
+}
+
+fn client(request: &Value) -> Option<Value> {
+    let python = pinit_testkit::python::venv(&oracle_dir().join("requirements.txt"))?;
+    let mut child = Command::new(python)
+        .arg(oracle_dir().join("caldav_client.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run python");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(request.to_string().as_bytes())
+        .expect("write the request");
+    let out = child.wait_with_output().expect("python ends");
+    assert!(
+        out.status.success(),
+        "the caldav client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).expect("JSON from the client"))
+}
+
+async fn a_calendar_app_through_the_gateway(layout: Layout) {
+    let system = System::start(layout, &[]).await;
+    let http = pinit_testkit::client();
+    let member = provisioned_member(&system, &http, "caldav").await;
+    let res = http
+        .post(system.url("/v0/app-passwords"))
+        .bearer_auth(&member.token)
+        .json(&json!({"name": "Thunderbird"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let password = res.json::<Value>().await.unwrap()["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let res = http
+        .post(system.url("/v2/schedules"))
+        .bearer_auth(&member.token)
+        .json(&json!({"title": "아침 집중", "description": "설명",
+            "date": {"dateTime": "2026-12-09T09:00:00", "zoneId": ZONE}, "scheduleType": "DEEP_WORK"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+
+    let base = json!({"url": system.url("/dav/"), "username": "caldav", "password": password,
+        "start": "2026-12-08T00:00:00+00:00", "end": "2026-12-10T00:00:00+00:00"});
+    let mut first = base.clone();
+    first["phase"] = json!("first");
+    let Some(found) = client(&first) else { return };
+    assert_eq!(found["calendars"][0]["name"], "Pinit schedules", "{found}");
+    let principal = found["principal"].as_str().unwrap();
+    assert!(
+        principal.ends_with(&format!("/dav/{}/", member.id)),
+        "{found}"
+    );
+    // The member's schedules: provisioned_member's own and the one above.
+    let titles: Vec<&str> = found["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["summary"].as_str().unwrap())
+        .collect();
+    assert!(titles.contains(&"아침 집중"), "{found}");
+    assert_eq!(found["in_range"], json!(["아침 집중"]));
+    assert!(found["sync_token"].as_str().is_some_and(|t| !t.is_empty()));
+
+    let mut write = base.clone();
+    write["phase"] = json!("write");
+    let Some(wrote) = client(&write) else { return };
+    assert_eq!(wrote["created"]["location"], "Clinic, 2nd floor", "{wrote}");
+    assert_eq!(wrote["edited"]["summary"], "Dentist (moved)");
+    assert_eq!(wrote["edited"]["alarms"], json!(["-PT15M"]));
+    assert_eq!(wrote["deleted"], true);
+
+    // A wrong password is refused before the task service.
+    let res = http
+        .request(
+            reqwest::Method::from_bytes(b"PROPFIND").unwrap(),
+            system.url("/dav/"),
+        )
+        .basic_auth("caldav", Some("not-the-app-password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    system.stop().await;
+}
+
+mod embedded {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_calendar_app_through_the_gateway() {
+        super::a_calendar_app_through_the_gateway(super::Layout::Embedded).await;
+    }
+}
+
+mod distributed {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_calendar_app_through_the_gateway() {
+        super::a_calendar_app_through_the_gateway(super::Layout::Distributed).await;
+    }
+}
