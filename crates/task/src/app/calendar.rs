@@ -1,39 +1,50 @@
-//! Reading a member's schedules as a calendar (CalDAV, `crate::dav`): every item, one item, what changed
-//! since a sync token, and the token itself. A token is the newest change the member's schedules have seen —
-//! an update (`updated_at_us`) or a deletion (a tombstone) — in microseconds, so "what changed since" is two
-//! range reads and the collection's `getctag` is the same number.
+//! A member's schedules and tasks as calendars (CalDAV, `crate::dav`): every item, one item, what changed
+//! since a sync token, and the token itself; and a calendar app's writes. A token is the newest change a
+//! collection's rows have seen — an update (`updated_at_us`) or a deletion (a tombstone) — in microseconds, so
+//! "what changed since" is two range reads and the collection's `getctag` is the same number.
 
 use pinit_kernel::db::Conn;
 
 use super::schedules::{create_in, delete_in, patch_in};
 use super::{AppError, Result, TaskApp, Unit};
-use crate::domain::{MemberId, ScheduleDraft, ScheduleId, SchedulePatch, Scope, Window};
+use crate::domain::{Edge, MemberId, ScheduleDraft, ScheduleId, SchedulePatch, Scope, Window};
 use crate::store;
 use crate::store::calendar_objects::CalendarObject;
 use crate::store::members::Member;
 use crate::store::schedules::StoredSchedule;
-use crate::store::tombstones::Tombstone;
+use crate::store::tasks::StoredTask;
+use crate::store::tombstones::{Kind, Tombstone};
 
 /// A sync token: the newest change seen, in microseconds (0: nothing yet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SyncToken(pub i64);
 
-/// What changed in a member's calendar after a token.
+/// The tokens of a member's two calendars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tokens {
+    pub schedules: SyncToken,
+    pub tasks: SyncToken,
+}
+
+/// What changed in one of a member's calendars after a token.
 #[derive(Debug)]
-pub struct Changes {
-    pub changed: Vec<StoredSchedule>,
+pub struct Changes<T> {
+    pub changed: Vec<T>,
     pub deleted: Vec<Tombstone>,
     /// The token covering these changes.
     pub token: SyncToken,
 }
 
 impl TaskApp {
-    /// The member (provisioned) and their calendar's current token.
-    pub async fn calendar(&self, member: MemberId) -> Result<(Member, SyncToken)> {
+    /// The member (provisioned) and their calendars' current tokens.
+    pub async fn calendar(&self, member: MemberId) -> Result<(Member, Tokens)> {
         let mut conn = self.inner.db.conn().await?;
         let member = self.member(&mut conn, member).await?;
-        let token = token(&mut conn, member.id).await?;
-        Ok((member, token))
+        let tokens = Tokens {
+            schedules: token(&mut conn, Kind::Schedule, member.id).await?,
+            tasks: token(&mut conn, Kind::Task, member.id).await?,
+        };
+        Ok((member, tokens))
     }
 
     /// Every schedule of the member starting inside `window`, soonest first.
@@ -60,19 +71,53 @@ impl TaskApp {
         Ok(found)
     }
 
-    /// What changed after `since` (everything, from a zero token).
-    pub async fn calendar_changes(&self, member: MemberId, since: SyncToken) -> Result<Changes> {
+    /// What changed among the member's schedules after `since` (everything, from a zero token).
+    pub async fn calendar_changes(
+        &self,
+        member: MemberId,
+        since: SyncToken,
+    ) -> Result<Changes<StoredSchedule>> {
         let mut conn = self.inner.db.conn().await?;
         let member = self.member(&mut conn, member).await?;
         // Read the token first: a change landing between the reads is then reported again next time, never
         // skipped.
-        let token = token(&mut conn, member.id).await?;
+        let token = token(&mut conn, Kind::Schedule, member.id).await?;
         let changed = store::schedules::changed_since(&mut conn, member.id, since.0).await?;
-        let deleted = store::tombstones::since(&mut conn, member.id, since.0)
-            .await?
-            .into_iter()
-            .filter(|t| !changed.iter().any(|s| s.schedule.id() == t.schedule_id))
-            .collect();
+        let deleted = deleted_since(&mut conn, Kind::Schedule, member.id, since, |t| {
+            changed.iter().any(|s| s.schedule.id().get() == t.id)
+        })
+        .await?;
+        Ok(Changes {
+            changed,
+            deleted,
+            token,
+        })
+    }
+
+    /// Every task of the member, and the member's dependency edges.
+    pub async fn calendar_tasks(&self, member: MemberId) -> Result<(Vec<StoredTask>, Vec<Edge>)> {
+        let mut conn = self.inner.db.conn().await?;
+        let member = self.member(&mut conn, member).await?;
+        Ok((
+            store::tasks::all_of(&mut conn, member.id).await?,
+            store::tasks::member_edges(&mut conn, member.id).await?,
+        ))
+    }
+
+    /// What changed among the member's tasks after `since`.
+    pub async fn calendar_task_changes(
+        &self,
+        member: MemberId,
+        since: SyncToken,
+    ) -> Result<Changes<StoredTask>> {
+        let mut conn = self.inner.db.conn().await?;
+        let member = self.member(&mut conn, member).await?;
+        let token = token(&mut conn, Kind::Task, member.id).await?;
+        let changed = store::tasks::changed_since(&mut conn, member.id, since.0).await?;
+        let deleted = deleted_since(&mut conn, Kind::Task, member.id, since, |t| {
+            changed.iter().any(|c| c.task.id().get() == t.id)
+        })
+        .await?;
         Ok(Changes {
             changed,
             deleted,
@@ -81,12 +126,26 @@ impl TaskApp {
     }
 }
 
-async fn token(conn: &mut Conn, member: MemberId) -> Result<SyncToken> {
-    let updated = store::schedules::last_change(conn, member)
-        .await?
-        .unwrap_or(0);
-    let deleted = store::tombstones::last(conn, member).await?.unwrap_or(0);
-    Ok(SyncToken(updated.max(deleted)))
+/// The tombstones after `since`, but for rows that exist again (`exists`).
+async fn deleted_since(
+    conn: &mut Conn,
+    kind: Kind,
+    member: MemberId,
+    since: SyncToken,
+    exists: impl Fn(&Tombstone) -> bool,
+) -> Result<Vec<Tombstone>> {
+    let mut deleted = store::tombstones::since(conn, kind, member, since.0).await?;
+    deleted.retain(|t| !exists(t));
+    Ok(deleted)
+}
+
+async fn token(conn: &mut Conn, kind: Kind, member: MemberId) -> Result<SyncToken> {
+    let updated = match kind {
+        Kind::Schedule => store::schedules::last_change(conn, member).await?,
+        Kind::Task => store::tasks::last_change(conn, member).await?,
+    };
+    let deleted = store::tombstones::last(conn, kind, member).await?;
+    Ok(SyncToken(updated.unwrap_or(0).max(deleted.unwrap_or(0))))
 }
 
 /// An event a calendar app wrote, as Pinit keeps it: its UID, the schedule it describes, and the lines Pinit
@@ -109,9 +168,14 @@ pub enum Expect {
     Tag(String),
 }
 
-/// An item's strong ETag: its schedule and version (`"42-3"`). The one place it is made and compared.
+/// A schedule item's strong ETag: its id and version (`"42-3"`). The one place it is made and compared.
 pub fn etag(stored: &StoredSchedule) -> String {
     format!("\"{}-{}\"", stored.schedule.id().get(), stored.version)
+}
+
+/// A task item's strong ETag (`"t7-2"`).
+pub fn task_etag(stored: &StoredTask) -> String {
+    format!("\"t{}-{}\"", stored.task.id().get(), stored.version)
 }
 
 /// A calendar app's write, done.

@@ -248,7 +248,15 @@ impl Unit {
         store::schedules::delete(&mut self.tx, id).await?;
         let name = store::calendar_objects::forget(&mut self.tx, id).await?;
         let owner = stored.schedule.owner_id();
-        store::tombstones::record(&mut self.tx, owner, id, name.as_deref(), self.now).await?;
+        store::tombstones::record(
+            &mut self.tx,
+            store::tombstones::Kind::Schedule,
+            owner,
+            id.get(),
+            name.as_deref(),
+            self.now,
+        )
+        .await?;
         self.versions
             .insert(AggregateRef::Schedule(id), stored.version + 1);
         Ok(())

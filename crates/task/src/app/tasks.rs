@@ -236,6 +236,9 @@ impl TaskApp {
             }
         }
         store::tasks::delete(&mut unit.tx, id).await?;
+        let now = unit.now;
+        let kind = store::tombstones::Kind::Task;
+        store::tombstones::record(&mut unit.tx, kind, owner, id.get(), None, now).await?;
         unit.finish(&self.inner.outbox).await
     }
 

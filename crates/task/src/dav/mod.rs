@@ -26,19 +26,21 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use pinit_kernel::{ApiError, CurrentMember};
 
 use self::request::{Depth, Props, Report, RequestError, TimeRange};
 use self::resource::{Collection, Resource};
 use self::xml::{CALDAV, CS, DAV, ICAL, Name, Value};
 use crate::TaskApp;
-use crate::app::calendar::{Expect, SyncToken, etag};
-use crate::domain::{MemberId, ScheduleId, Window, Zone};
+use crate::app::calendar::{Expect, SyncToken, Tokens, etag, task_etag};
+use crate::domain::{Edge, MemberId, ScheduleId, TaskId, Window, Zone};
 use crate::ical;
 use crate::ical::schedule::{CalendarWriter, ScheduleEntry};
+use crate::ical::task::TaskEntry;
 use crate::store::calendar_objects::CalendarObject;
 use crate::store::schedules::StoredSchedule;
+use crate::store::tasks::StoredTask;
 
 /// Every schedule, whenever it starts.
 const EVERYTHING: Window = Window {
@@ -76,6 +78,8 @@ enum DavError {
     InvalidSyncToken,
     #[error(transparent)]
     Event(#[from] event::EventError),
+    #[error("the Tasks calendar is read-only from calendar apps for now; change tasks in Pinit")]
+    ReadOnly,
 }
 
 impl IntoResponse for DavError {
@@ -111,6 +115,12 @@ impl IntoResponse for DavError {
                     .insert(header::ALLOW, HeaderValue::from_static(ALLOW));
                 return r;
             }
+            DavError::ReadOnly => (
+                StatusCode::FORBIDDEN,
+                error_body(
+                    "<d:need-privileges/><d:responsedescription>the Tasks calendar is read-only from calendar apps for now</d:responsedescription>",
+                ),
+            ),
             DavError::InvalidSyncToken => {
                 (StatusCode::FORBIDDEN, error_body("<d:valid-sync-token/>"))
             }
@@ -139,13 +149,13 @@ async fn handle(
     body: String,
 ) -> Result<Response, DavError> {
     let resource = Resource::parse(uri.path(), member).ok_or(DavError::NotFound)?;
-    let (provisioned, token) = app.calendar(member).await?;
+    let (provisioned, tokens) = app.calendar(member).await?;
     let objects = app.calendar_objects(member).await?;
     let dav = Dav {
         app,
         member,
         zone: provisioned.zone,
-        token,
+        tokens,
         objects,
     };
     match method.as_str() {
@@ -157,21 +167,27 @@ async fn handle(
         }
         "REPORT" => dav.report(resource, request::report(&body)?).await,
         "GET" | "HEAD" => {
-            let Resource::Item(_, name) = &resource else {
+            let Resource::Item(c, name) = &resource else {
                 return Err(DavError::NotAllowed);
             };
-            dav.get(name, &headers, method == Method::HEAD).await
+            dav.get(*c, name, &headers, method == Method::HEAD).await
         }
         "PUT" => {
-            let Resource::Item(_, name) = &resource else {
+            let Resource::Item(c, name) = &resource else {
                 return Err(DavError::NotAllowed);
             };
+            if *c == Collection::Tasks {
+                return Err(DavError::ReadOnly);
+            }
             dav.put(name, &headers, &body).await
         }
         "DELETE" => {
-            let Resource::Item(_, name) = &resource else {
+            let Resource::Item(c, name) = &resource else {
                 return Err(DavError::NotAllowed);
             };
+            if *c == Collection::Tasks {
+                return Err(DavError::ReadOnly);
+            }
             dav.app
                 .calendar_delete(dav.member, name, expect(&headers))
                 .await?;
@@ -228,59 +244,103 @@ fn token_uri(token: SyncToken) -> String {
     format!("{TOKEN_PREFIX}{}", token.0)
 }
 
-/// How long an item lasts in calendars: schedules have a start but no planned length yet.
-fn ends(stored: &StoredSchedule) -> Timestamp {
-    let start = stored.schedule.designated_start();
-    start
-        .checked_add(ical::schedule::DEFAULT_LENGTH)
-        .unwrap_or(start)
+/// A calendar item: a schedule, or a task with the tasks it waits for.
+enum Item {
+    Schedule(StoredSchedule),
+    Task(StoredTask, Vec<TaskId>),
 }
 
-/// One member's request: who, the zone their schedules are shown in, their calendar's token as the request
-/// began, and what calendar apps put in it.
+/// One member's request: who, the zone their schedules are shown in, their calendars' tokens as the request
+/// began, and what calendar apps put in them.
 struct Dav {
     app: TaskApp,
     member: MemberId,
     zone: Zone,
-    token: SyncToken,
+    tokens: Tokens,
     objects: HashMap<ScheduleId, CalendarObject>,
 }
 
 impl Dav {
+    fn token(&self, c: Collection) -> SyncToken {
+        match c {
+            Collection::Schedules => self.tokens.schedules,
+            Collection::Tasks => self.tokens.tasks,
+        }
+    }
+
     async fn propfind(
         &self,
         resource: Resource,
         depth: Depth,
         props: &Props,
     ) -> Result<Response, DavError> {
-        let token = self.token;
-        let item = match &resource {
-            Resource::Item(_, name) => Some(self.find(name).await?),
-            _ => None,
+        let first = match &resource {
+            Resource::Item(c, name) => {
+                let item = self.item(*c, name).await?;
+                self.describe_item(&item, props)
+            }
+            other => self.describe(other.clone(), props, None),
         };
-        let mut responses = vec![self.describe(resource.clone(), token, props, item.as_ref())];
+        let mut responses = vec![first];
         if depth == Depth::One {
             match resource {
-                Resource::Root => {}
                 Resource::Home => {
                     for c in Collection::ALL {
-                        responses.push(self.describe(Resource::Collection(c), token, props, None));
+                        responses.push(self.describe(Resource::Collection(c), props, None));
                     }
                 }
                 Resource::Collection(c) => {
-                    for s in self.app.calendar_items(self.member, EVERYTHING).await? {
-                        let item = self.item_of(c, &s);
-                        responses.push(self.describe(item, token, props, Some(&s)));
+                    for item in self.items(c).await? {
+                        responses.push(self.describe_item(&item, props));
                     }
                 }
-                Resource::Item(..) => {}
+                Resource::Root | Resource::Item(..) => {}
             }
         }
         Ok(multistatus(&responses, None))
     }
 
-    /// The schedule an item name names: an app's object of that name, else a schedule by its id (one an app
-    /// has not named).
+    /// Every item of a collection.
+    async fn items(&self, c: Collection) -> Result<Vec<Item>, DavError> {
+        Ok(match c {
+            Collection::Schedules => self
+                .app
+                .calendar_items(self.member, EVERYTHING)
+                .await?
+                .into_iter()
+                .map(Item::Schedule)
+                .collect(),
+            Collection::Tasks => {
+                let (tasks, edges) = self.app.calendar_tasks(self.member).await?;
+                with_prerequisites(tasks, &edges)
+            }
+        })
+    }
+
+    /// The item a name names in a collection.
+    async fn item(&self, c: Collection, name: &str) -> Result<Item, DavError> {
+        match c {
+            Collection::Schedules => {
+                let id = self.id_of(name).ok_or(DavError::NotFound)?;
+                self.app
+                    .calendar_items_by_id(self.member, &[id])
+                    .await?
+                    .into_iter()
+                    .next()
+                    .map(Item::Schedule)
+                    .ok_or(DavError::NotFound)
+            }
+            Collection::Tasks => self
+                .items(c)
+                .await?
+                .into_iter()
+                .find(|i| self.name_of(i) == name)
+                .ok_or(DavError::NotFound),
+        }
+    }
+
+    /// The schedule an item name of the Schedules calendar names: an app's object of that name, else a
+    /// schedule by its id (one an app has not named).
     fn id_of(&self, name: &str) -> Option<ScheduleId> {
         if let Some(o) = self.objects.values().find(|o| o.name == name) {
             return Some(o.schedule_id);
@@ -289,33 +349,69 @@ impl Dav {
         (!self.objects.contains_key(&id)).then_some(id)
     }
 
-    async fn find(&self, name: &str) -> Result<StoredSchedule, DavError> {
-        let id = self.id_of(name).ok_or(DavError::NotFound)?;
-        self.app
-            .calendar_items_by_id(self.member, &[id])
-            .await?
-            .into_iter()
-            .next()
-            .ok_or(DavError::NotFound)
+    /// An item's name: a schedule's app-given name, else its id.
+    fn name_of(&self, item: &Item) -> String {
+        match item {
+            Item::Schedule(s) => {
+                let id = s.schedule.id();
+                self.objects
+                    .get(&id)
+                    .map_or_else(|| id.get().to_string(), |o| o.name.clone())
+            }
+            Item::Task(t, _) => t.task.id().get().to_string(),
+        }
     }
 
-    /// The item resource of a schedule: under its app-given name, else its id.
-    fn item_of(&self, c: Collection, s: &StoredSchedule) -> Resource {
-        Resource::Item(c, self.name_of(s.schedule.id()))
+    fn resource_of(&self, item: &Item) -> Resource {
+        let c = match item {
+            Item::Schedule(_) => Collection::Schedules,
+            Item::Task(..) => Collection::Tasks,
+        };
+        Resource::Item(c, self.name_of(item))
     }
 
-    /// The UID a schedule's event has: the app's, else Pinit's.
-    fn uid_of(&self, s: &StoredSchedule) -> String {
-        let id = s.schedule.id();
-        self.objects
-            .get(&id)
-            .map_or_else(|| ical::schedule::schedule_uid(id), |o| o.uid.clone())
+    /// An item's UID: an app's for a schedule it made, else Pinit's.
+    fn uid_of(&self, item: &Item) -> String {
+        match item {
+            Item::Schedule(s) => {
+                let id = s.schedule.id();
+                self.objects
+                    .get(&id)
+                    .map_or_else(|| ical::schedule::schedule_uid(id), |o| o.uid.clone())
+            }
+            Item::Task(t, _) => ical::task::task_uid(t.task.id()),
+        }
     }
 
-    fn name_of(&self, id: ScheduleId) -> String {
-        self.objects
-            .get(&id)
-            .map_or_else(|| id.get().to_string(), |o| o.name.clone())
+    /// When an item is: a schedule's hour, a task's due day.
+    fn span_of(&self, item: &Item) -> (Timestamp, Timestamp) {
+        match item {
+            Item::Schedule(s) => {
+                let start = s.schedule.designated_start();
+                let end = start
+                    .checked_add(ical::schedule::DEFAULT_LENGTH)
+                    .unwrap_or(start);
+                (start, end)
+            }
+            Item::Task(t, _) => {
+                let deadline = &t.task.fields().deadline;
+                let start = deadline
+                    .zone()
+                    .start_of_day(deadline.date())
+                    .unwrap_or(Timestamp::MIN);
+                let end = start
+                    .checked_add(SignedDuration::from_hours(24))
+                    .unwrap_or(start);
+                (start, end)
+            }
+        }
+    }
+
+    fn etag_of(item: &Item) -> String {
+        match item {
+            Item::Schedule(s) => etag(s),
+            Item::Task(t, _) => task_etag(t),
+        }
     }
 
     async fn put(&self, name: &str, headers: &HeaderMap, body: &str) -> Result<Response, DavError> {
@@ -335,9 +431,15 @@ impl Dav {
         Ok(r)
     }
 
-    async fn get(&self, name: &str, headers: &HeaderMap, head: bool) -> Result<Response, DavError> {
-        let stored = self.find(name).await?;
-        let tag = etag(&stored);
+    async fn get(
+        &self,
+        c: Collection,
+        name: &str,
+        headers: &HeaderMap,
+        head: bool,
+    ) -> Result<Response, DavError> {
+        let item = self.item(c, name).await?;
+        let tag = Self::etag_of(&item);
         if header_str(headers, "if-none-match")
             .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"))
         {
@@ -348,7 +450,7 @@ impl Dav {
         let body = if head {
             Body::empty()
         } else {
-            Body::from(self.calendar_data(&stored))
+            Body::from(self.calendar_data(&item))
         };
         let mut r = Response::new(body);
         let h = r.headers_mut();
@@ -366,27 +468,41 @@ impl Dav {
                 "reports are answered on a calendar collection".into(),
             )));
         };
-        let token = self.token;
         match report {
             Report::Multiget { props, hrefs } => {
-                let wanted: Vec<(String, Option<ScheduleId>)> = hrefs
+                let names: Vec<(String, Option<String>)> = hrefs
                     .into_iter()
                     .map(|href| {
-                        let path = href_path(&href);
-                        let id = match Resource::parse(&path, self.member) {
-                            Some(Resource::Item(hc, name)) if hc == c => self.id_of(&name),
+                        let name = match Resource::parse(&href_path(&href), self.member) {
+                            Some(Resource::Item(hc, name)) if hc == c => Some(name),
                             _ => None,
                         };
-                        (href, id)
+                        (href, name)
                     })
                     .collect();
-                let ids: Vec<ScheduleId> = wanted.iter().filter_map(|(_, id)| *id).collect();
-                let found = self.app.calendar_items_by_id(self.member, &ids).await?;
-                let responses = wanted
+                let items = match c {
+                    Collection::Schedules => {
+                        let ids: Vec<ScheduleId> = names
+                            .iter()
+                            .filter_map(|(_, n)| n.as_deref().and_then(|n| self.id_of(n)))
+                            .collect();
+                        self.app
+                            .calendar_items_by_id(self.member, &ids)
+                            .await?
+                            .into_iter()
+                            .map(Item::Schedule)
+                            .collect()
+                    }
+                    Collection::Tasks => self.items(c).await?,
+                };
+                let responses = names
                     .iter()
-                    .map(|(href, id)| {
-                        match id.and_then(|id| found.iter().find(|s| s.schedule.id() == id)) {
-                            Some(s) => self.describe(self.item_of(c, s), token, &props, Some(s)),
+                    .map(|(href, name)| {
+                        let found = name
+                            .as_ref()
+                            .and_then(|n| items.iter().find(|i| self.name_of(i) == *n));
+                        match found {
+                            Some(item) => self.describe_item(item, &props),
                             None => xml::Response {
                                 href: href.clone(),
                                 status: Some("HTTP/1.1 404 Not Found"),
@@ -403,18 +519,31 @@ impl Dav {
                 range,
                 uid,
             } => {
-                if component.as_deref().is_some_and(|n| n != "VEVENT") {
+                let wanted = match c {
+                    Collection::Schedules => "VEVENT",
+                    Collection::Tasks => "VTODO",
+                };
+                if component.as_deref().is_some_and(|n| n != wanted) {
                     return Ok(multistatus(&[], None));
                 }
-                let items = self
-                    .app
-                    .calendar_items(self.member, window_for(range))
-                    .await?;
+                let items = match c {
+                    Collection::Schedules => self
+                        .app
+                        .calendar_items(self.member, window_for(range))
+                        .await?
+                        .into_iter()
+                        .map(Item::Schedule)
+                        .collect(),
+                    Collection::Tasks => self.items(c).await?,
+                };
                 let responses: Vec<xml::Response> = items
                     .iter()
-                    .filter(|s| range.overlaps(s.schedule.designated_start(), ends(s)))
-                    .filter(|s| uid.as_ref().is_none_or(|u| *u == self.uid_of(s)))
-                    .map(|s| self.describe(self.item_of(c, s), token, &props, Some(s)))
+                    .filter(|i| {
+                        let (from, to) = self.span_of(i);
+                        range.overlaps(from, to)
+                    })
+                    .filter(|i| uid.as_ref().is_none_or(|u| *u == self.uid_of(i)))
+                    .map(|i| self.describe_item(i, &props))
                     .collect();
                 Ok(multistatus(&responses, None))
             }
@@ -426,45 +555,49 @@ impl Dav {
                     SyncToken(0)
                 } else {
                     parse_token(&since)
-                        .filter(|t| *t <= token)
+                        .filter(|t| *t <= self.token(c))
                         .ok_or(DavError::InvalidSyncToken)?
                 };
-                let changes = self.app.calendar_changes(self.member, since).await?;
-                let mut responses: Vec<xml::Response> = changes
-                    .changed
+                let (changed, deleted, token) = match c {
+                    Collection::Schedules => {
+                        let ch = self.app.calendar_changes(self.member, since).await?;
+                        let items = ch.changed.into_iter().map(Item::Schedule).collect();
+                        (items, ch.deleted, ch.token)
+                    }
+                    Collection::Tasks => {
+                        let ch = self.app.calendar_task_changes(self.member, since).await?;
+                        let (_, edges) = self.app.calendar_tasks(self.member).await?;
+                        (with_prerequisites(ch.changed, &edges), ch.deleted, ch.token)
+                    }
+                };
+                let mut responses: Vec<xml::Response> = changed
                     .iter()
-                    .map(|s| self.describe(self.item_of(c, s), changes.token, &props, Some(s)))
+                    .map(|i| self.describe_item(i, &props))
                     .collect();
                 // A first sync lists what exists; later ones also say what went.
                 if since.0 > 0 {
-                    responses.extend(changes.deleted.iter().map(|t| {
-                        xml::Response {
-                            href: resource::item(
-                                self.member,
-                                c,
-                                &t.name
-                                    .clone()
-                                    .unwrap_or_else(|| t.schedule_id.get().to_string()),
-                            ),
-                            status: Some("HTTP/1.1 404 Not Found"),
-                            ..xml::Response::default()
-                        }
+                    responses.extend(deleted.iter().map(|t| xml::Response {
+                        href: resource::item(
+                            self.member,
+                            c,
+                            &t.name.clone().unwrap_or_else(|| t.id.to_string()),
+                        ),
+                        status: Some("HTTP/1.1 404 Not Found"),
+                        ..xml::Response::default()
                     }));
                 }
-                Ok(multistatus(&responses, Some(changes.token)))
+                Ok(multistatus(&responses, Some(token)))
             }
         }
     }
 
+    fn describe_item(&self, item: &Item, props: &Props) -> xml::Response {
+        self.describe(self.resource_of(item), props, Some(item))
+    }
+
     /// One resource's `response`: the properties asked for that it has, and the ones it does not.
-    fn describe(
-        &self,
-        resource: Resource,
-        token: SyncToken,
-        props: &Props,
-        item: Option<&StoredSchedule>,
-    ) -> xml::Response {
-        let available = self.properties(&resource, token, item, props);
+    fn describe(&self, resource: Resource, props: &Props, item: Option<&Item>) -> xml::Response {
+        let available = self.properties(&resource, item, props);
         let mut response = xml::Response {
             href: resource.href(self.member),
             ..xml::Response::default()
@@ -493,8 +626,7 @@ impl Dav {
     fn properties(
         &self,
         resource: &Resource,
-        token: SyncToken,
-        item: Option<&StoredSchedule>,
+        item: Option<&Item>,
         props: &Props,
     ) -> Vec<(Name, Value)> {
         let href = |h: String| Value::Xml(format!("<d:href>{}</d:href>", xml::escape(&h)));
@@ -525,55 +657,71 @@ impl Dav {
                 ));
                 out.push((Name::new(DAV, "owner"), href(principal)));
             }
-            Resource::Collection(_) => {
+            Resource::Collection(c) => {
+                let (name, component, color, privileges) = match c {
+                    Collection::Schedules => (
+                        "Pinit schedules",
+                        "VEVENT",
+                        "#3B82F6",
+                        "<d:privilege><d:read/></d:privilege><d:privilege><d:write/></d:privilege>",
+                    ),
+                    Collection::Tasks => (
+                        "Pinit tasks",
+                        "VTODO",
+                        "#10B981",
+                        "<d:privilege><d:read/></d:privilege>",
+                    ),
+                };
+                let token = self.token(*c);
                 out.push((
                     Name::new(DAV, "resourcetype"),
                     Value::Xml(format!("{collection}<c:calendar/>")),
                 ));
-                out.push((
-                    Name::new(DAV, "displayname"),
-                    Value::Text("Pinit schedules".into()),
-                ));
+                out.push((Name::new(DAV, "displayname"), Value::Text(name.into())));
                 out.push((
                     Name::new(CALDAV, "supported-calendar-component-set"),
-                    Value::Xml("<c:comp name=\"VEVENT\"/>".into()),
+                    Value::Xml(format!("<c:comp name=\"{component}\"/>")),
                 ));
                 out.push((
                     Name::new(DAV, "supported-report-set"),
                     Value::Xml(
                         ["c:calendar-multiget", "c:calendar-query", "d:sync-collection"]
                             .iter()
-                            .map(|r| format!("<d:supported-report><d:report><{r}/></d:report></d:supported-report>"))
+                            .map(|r| {
+                                format!(
+                                    "<d:supported-report><d:report><{r}/></d:report></d:supported-report>"
+                                )
+                            })
                             .collect(),
                     ),
                 ));
                 out.push((Name::new(CS, "getctag"), Value::Text(token.0.to_string())));
                 out.push((Name::new(DAV, "sync-token"), Value::Text(token_uri(token))));
-                out.push((
-                    Name::new(ICAL, "calendar-color"),
-                    Value::Text("#3B82F6".into()),
-                ));
+                out.push((Name::new(ICAL, "calendar-color"), Value::Text(color.into())));
                 out.push((
                     Name::new(DAV, "current-user-privilege-set"),
-                    Value::Xml(
-                        "<d:privilege><d:read/></d:privilege><d:privilege><d:write/></d:privilege>"
-                            .into(),
-                    ),
+                    Value::Xml(privileges.into()),
                 ));
                 out.push((Name::new(DAV, "owner"), href(principal)));
             }
-            Resource::Item(..) => {
+            Resource::Item(c, _) => {
+                let component = match c {
+                    Collection::Schedules => "VEVENT",
+                    Collection::Tasks => "VTODO",
+                };
                 out.push((Name::new(DAV, "resourcetype"), Value::Empty));
                 out.push((
                     Name::new(DAV, "getcontenttype"),
-                    Value::Text("text/calendar; charset=utf-8; component=VEVENT".into()),
+                    Value::Text(format!(
+                        "text/calendar; charset=utf-8; component={component}"
+                    )),
                 ));
-                if let Some(stored) = item {
-                    out.push((Name::new(DAV, "getetag"), Value::Text(etag(stored))));
+                if let Some(item) = item {
+                    out.push((Name::new(DAV, "getetag"), Value::Text(Self::etag_of(item))));
                     if props.wants(CALDAV, "calendar-data") {
                         out.push((
                             Name::new(CALDAV, "calendar-data"),
-                            Value::Text(self.calendar_data(stored)),
+                            Value::Text(self.calendar_data(item)),
                         ));
                     }
                 }
@@ -581,6 +729,66 @@ impl Dav {
         }
         out
     }
+
+    /// An item as a one-component calendar: a schedule in the member's zone — with what an app put in it
+    /// given back — or a task. Stamped with its last change, so the same ETag always serves the same bytes.
+    fn calendar_data(&self, item: &Item) -> String {
+        match item {
+            Item::Schedule(stored) => {
+                let mut calendar = CalendarWriter::new(stored.updated_at);
+                let mut event = calendar.schedule_event(&ScheduleEntry {
+                    schedule: &stored.schedule,
+                    zone: &self.zone,
+                    version: stored.version,
+                    created_at: stored.created_at,
+                    updated_at: stored.updated_at,
+                });
+                if let Some(object) = self.objects.get(&stored.schedule.id()) {
+                    let start = stored.schedule.designated_start();
+                    event::restore(
+                        &mut calendar,
+                        &mut event,
+                        &object.uid,
+                        &object.extra,
+                        &self.zone,
+                        start,
+                    );
+                }
+                calendar.component(event);
+                calendar.finish().to_ical()
+            }
+            Item::Task(stored, prerequisites) => {
+                let mut calendar = CalendarWriter::new(stored.updated_at);
+                calendar.component(ical::task::todo(
+                    &TaskEntry {
+                        task: &stored.task,
+                        version: stored.version,
+                        created_at: stored.created_at,
+                        updated_at: stored.updated_at,
+                        prerequisites,
+                    },
+                    stored.updated_at,
+                ));
+                calendar.finish().to_ical()
+            }
+        }
+    }
+}
+
+/// Tasks with the tasks each waits for.
+fn with_prerequisites(tasks: Vec<StoredTask>, edges: &[Edge]) -> Vec<Item> {
+    tasks
+        .into_iter()
+        .map(|t| {
+            let id = t.task.id();
+            let before = edges
+                .iter()
+                .filter(|e| e.to() == id)
+                .map(Edge::from)
+                .collect();
+            Item::Task(t, before)
+        })
+        .collect()
 }
 
 /// The schedules a time range can reach: those starting up to one item's length before its start.
@@ -606,43 +814,14 @@ fn parse_token(text: &str) -> Option<SyncToken> {
 
 /// The path of an href, which clients send absolute (`https://host/dav/…`) or as a path.
 fn href_path(href: &str) -> String {
-    let path = match href.find("://") {
+    match href.find("://") {
         Some(scheme) => href[scheme + 3..]
             .find('/')
-            .map_or("/", |p| &href[scheme + 3 + p..]),
-        None => href,
-    };
-    path.replace("%40", "@")
+            .map_or_else(|| "/".to_string(), |p| href[scheme + 3 + p..].to_string()),
+        None => href.to_string(),
+    }
 }
 
 fn value(text: &str) -> HeaderValue {
     HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("\"\""))
-}
-
-impl Dav {
-    /// A schedule as a one-event calendar in the member's zone — with what an app put in it given back.
-    /// Stamped with its last change, so the same ETag always serves the same bytes.
-    fn calendar_data(&self, stored: &StoredSchedule) -> String {
-        let mut calendar = CalendarWriter::new(stored.updated_at);
-        let mut event = calendar.schedule_event(&ScheduleEntry {
-            schedule: &stored.schedule,
-            zone: &self.zone,
-            version: stored.version,
-            created_at: stored.created_at,
-            updated_at: stored.updated_at,
-        });
-        if let Some(object) = self.objects.get(&stored.schedule.id()) {
-            let start = stored.schedule.designated_start();
-            event::restore(
-                &mut calendar,
-                &mut event,
-                &object.uid,
-                &object.extra,
-                &self.zone,
-                start,
-            );
-        }
-        calendar.component(event);
-        calendar.finish().to_ical()
-    }
 }

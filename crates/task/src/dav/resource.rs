@@ -6,6 +6,8 @@
 //! | `/dav/{member}/` | the member's principal and calendar home |
 //! | `/dav/{member}/schedules/` | the Schedules calendar (VEVENT) |
 //! | `/dav/{member}/schedules/{name}.ics` | one schedule: `{name}` is its id, or the name a calendar app gave it |
+//! | `/dav/{member}/tasks/` | the Tasks calendar (VTODO, read-only for apps for now) |
+//! | `/dav/{member}/tasks/{id}.ics` | one task |
 //!
 //! A path naming another member is answered as if it did not exist.
 
@@ -17,14 +19,16 @@ pub const ROOT: &str = "/dav/";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Collection {
     Schedules,
+    Tasks,
 }
 
 impl Collection {
-    pub const ALL: [Collection; 1] = [Collection::Schedules];
+    pub const ALL: [Collection; 2] = [Collection::Schedules, Collection::Tasks];
 
     pub fn segment(self) -> &'static str {
         match self {
             Collection::Schedules => "schedules",
+            Collection::Tasks => "tasks",
         }
     }
 

@@ -7,6 +7,7 @@
 //!   tolerant reader ([`Component::parse`], [`parse_all`]) whose errors name the line.
 //! * [`value`] — DATE / DATE-TIME values (UTC, `TZID`, floating) and DURATION.
 //! * [`timezone`] — VTIMEZONE from jiff's tz database: the transitions in the range of the calendar's times.
+//! * [`task`] — Pinit's tasks as VTODOs.
 //! * [`schedule`] — Pinit's schedules and series as VEVENTs ([`CalendarWriter`]: the zones used are collected
 //!   and written as VTIMEZONEs at the end).
 //!
@@ -14,6 +15,7 @@
 
 pub mod content;
 pub mod schedule;
+pub mod task;
 pub mod timezone;
 pub mod value;
 

@@ -365,3 +365,41 @@ pub async fn delete_edges(conn: &mut Conn, removed: &[Edge]) -> Result<()> {
     }
     Ok(())
 }
+
+/// Every task of the member, by deadline date then id (a calendar app's Tasks calendar).
+pub async fn all_of(conn: &mut Conn, owner: MemberId) -> Result<Vec<StoredTask>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM task t WHERE t.owner_id = $1 ORDER BY t.deadline_date, t.task_id"
+    )))
+    .bind(owner.get())
+    .fetch_all(&mut *conn)
+    .await?;
+    from_rows(&rows)
+}
+
+/// The member's tasks changed after `since_us`, oldest change first (a calendar app's incremental sync).
+pub async fn changed_since(
+    conn: &mut Conn,
+    owner: MemberId,
+    since_us: i64,
+) -> Result<Vec<StoredTask>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM task t WHERE t.owner_id = $1 AND t.updated_at_us > $2 \
+         ORDER BY t.updated_at_us, t.task_id"
+    )))
+    .bind(owner.get())
+    .bind(since_us)
+    .fetch_all(&mut *conn)
+    .await?;
+    from_rows(&rows)
+}
+
+/// The newest `updated_at_us` among the member's tasks.
+pub async fn last_change(conn: &mut Conn, owner: MemberId) -> Result<Option<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT MAX(updated_at_us) FROM task WHERE owner_id = $1")
+            .bind(owner.get())
+            .fetch_one(&mut *conn)
+            .await?,
+    )
+}

@@ -109,8 +109,13 @@ async fn a_real_client_discovers_lists_searches_and_syncs(backend: Backend) {
         found["principal"].as_str().unwrap().ends_with("/dav/7/"),
         "{found}"
     );
-    assert_eq!(found["calendars"].as_array().unwrap().len(), 1, "{found}");
-    assert_eq!(found["calendars"][0]["name"], "Pinit schedules");
+    let names: Vec<&str> = found["calendars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Pinit schedules", "Pinit tasks"], "{found}");
     assert!(
         found["calendars"][0]["url"]
             .as_str()
@@ -425,7 +430,95 @@ async fn stale_and_conflicting_writes_are_refused(backend: Backend) {
     assert_eq!(res.status(), 409);
 }
 
+async fn tasks_are_a_read_only_todo_calendar_that_syncs(backend: Backend) {
+    let app = spawn_at(backend, "2026-12-01T00:00:00Z").await;
+    let m = app.member(7, Some(ZONE)).await;
+    let first = app.task(m, "자료 조사", "2026-12-10", ZONE).await;
+    let second = app
+        .task_with(
+            m,
+            "발표, 준비",
+            "2026-12-20",
+            ZONE,
+            json!([{"fromId": first, "toId": 0}]),
+        )
+        .await;
+    let query = r#"<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:getetag/><c:calendar-data/></d:prop><c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VTODO"/></c:comp-filter></c:filter></c:calendar-query>"#;
+    let (status, _, body) = dav(&app, m, "REPORT", "/dav/7/tasks/", None, query).await;
+    assert_eq!(status, 207, "{body}");
+    assert_eq!(body.matches("<d:response>").count(), 2, "{body}");
+    for line in [
+        "BEGIN:VTODO",
+        "DUE;VALUE=DATE:20261220",
+        "SUMMARY:발표\\, 준비",
+        "STATUS:NEEDS-ACTION",
+        &format!("RELATED-TO;RELTYPE=DEPENDS-ON:pinit-task-{first}@pinit"),
+    ] {
+        assert!(body.contains(line), "{line} in {body}");
+    }
+    // VEVENT queries find no tasks; the Schedules calendar has no tasks either.
+    let events = query.replace("VTODO", "VEVENT");
+    let (_, _, body) = dav(&app, m, "REPORT", "/dav/7/tasks/", None, &events).await;
+    assert_eq!(body.matches("<d:response>").count(), 0, "{body}");
+
+    // Sync: a completed task and a deleted one, since the first token.
+    let sync = |token: &str| {
+        format!(
+            r#"<d:sync-collection xmlns:d="DAV:"><d:sync-token>{token}</d:sync-token><d:prop><d:getetag/></d:prop></d:sync-collection>"#
+        )
+    };
+    let (_, _, initial) = dav(&app, m, "REPORT", "/dav/7/tasks/", None, &sync("")).await;
+    assert_eq!(initial.matches("<d:response>").count(), 2, "{initial}");
+    let token = initial
+        .split("<d:sync-token>")
+        .nth(1)
+        .and_then(|t| t.split('<').next())
+        .unwrap()
+        .to_string();
+    app.clock.advance(SignedDuration::from_secs(5));
+    app.post_empty(m, &format!("/v2/tasks/{first}/complete"))
+        .await
+        .assert(204);
+    app.delete(m, &format!("/v2/tasks/{second}"))
+        .await
+        .assert(204);
+    let (_, _, changes) = dav(&app, m, "REPORT", "/dav/7/tasks/", None, &sync(&token)).await;
+    assert!(
+        changes.contains(&format!("/dav/7/tasks/{first}.ics")),
+        "{changes}"
+    );
+    assert!(
+        changes.contains(&format!(
+            "<d:href>/dav/7/tasks/{second}.ics</d:href><d:status>HTTP/1.1 404 Not Found</d:status>"
+        )),
+        "{changes}"
+    );
+    let (_, _, todo) = dav(
+        &app,
+        m,
+        "GET",
+        &format!("/dav/7/tasks/{first}.ics"),
+        None,
+        "",
+    )
+    .await;
+    assert!(todo.contains("STATUS:COMPLETED"), "{todo}");
+    // Apps cannot write tasks yet: 403 with the reason.
+    let (status, _, body) = dav(
+        &app,
+        m,
+        "PUT",
+        &format!("/dav/7/tasks/{first}.ics"),
+        None,
+        &todo,
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(body.contains("read-only"), "{body}");
+}
+
 pinit_testkit::both_backends!(
+    tasks_are_a_read_only_todo_calendar_that_syncs,
     a_real_client_discovers_lists_searches_and_syncs,
     the_protocol_details_clients_rely_on,
     a_real_client_creates_edits_and_deletes_and_nothing_it_wrote_is_lost,
