@@ -18,6 +18,7 @@ pub mod jwt;
 pub mod keyfile;
 pub mod lifecycle;
 pub mod metrics;
+pub mod net;
 pub mod signal;
 pub mod telemetry;
 pub mod text;
