@@ -5,9 +5,7 @@
 
 mod support;
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 use support::member::provisioned_member;
@@ -20,27 +18,11 @@ fn oracle_dir() -> PathBuf {
 }
 
 fn client(request: &Value) -> Option<Value> {
-    let python = pinit_testkit::python::venv(&oracle_dir().join("requirements.txt"))?;
-    let mut child = Command::new(python)
-        .arg(oracle_dir().join("caldav_client.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run python");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(request.to_string().as_bytes())
-        .expect("write the request");
-    let out = child.wait_with_output().expect("python ends");
-    assert!(
-        out.status.success(),
-        "the caldav client failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(serde_json::from_slice(&out.stdout).expect("JSON from the client"))
+    pinit_testkit::python::run_json(
+        &oracle_dir().join("requirements.txt"),
+        &oracle_dir().join("caldav_client.py"),
+        request,
+    )
 }
 
 async fn a_calendar_app_through_the_gateway(layout: Layout) {

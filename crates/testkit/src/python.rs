@@ -40,3 +40,38 @@ pub fn venv(requirements: &Path) -> Option<PathBuf> {
     );
     None
 }
+
+/// Runs `script` with the environment of `requirements`, `request` as JSON on its stdin, and reads one JSON
+/// answer from its stdout (`None`, after saying why, when the environment is missing outside CI). A script
+/// that fails fails the test with its stderr.
+pub fn run_json(
+    requirements: &Path,
+    script: &Path,
+    request: &serde_json::Value,
+) -> Option<serde_json::Value> {
+    use std::io::Write;
+    use std::process::Stdio;
+
+    let python = venv(requirements)?;
+    let mut child = Command::new(python)
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run python");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(request.to_string().as_bytes())
+        .expect("write the request");
+    let out = child.wait_with_output().expect("python ends");
+    assert!(
+        out.status.success(),
+        "{} failed: {}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).expect("one JSON answer on stdout"))
+}

@@ -4,9 +4,6 @@
 //! protocol details a client relies on, over raw HTTP: depth, 404s for others' paths, ETags and 304, the
 //! `sync-token` refusal, unsupported reports and methods.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use jiff::SignedDuration;
 use pinit_kernel::Backend;
 use reqwest::Method;
@@ -18,27 +15,11 @@ const ZONE: &str = "Europe/Berlin";
 
 fn oracle(request: &Value) -> Option<Value> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle");
-    let python = pinit_testkit::python::venv(&dir.join("requirements.txt"))?;
-    let mut child = Command::new(python)
-        .arg(dir.join("caldav_client.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run python");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(request.to_string().as_bytes())
-        .expect("write the request");
-    let out = child.wait_with_output().expect("python ends");
-    assert!(
-        out.status.success(),
-        "the caldav client failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(serde_json::from_slice(&out.stdout).expect("JSON from the client"))
+    pinit_testkit::python::run_json(
+        &dir.join("requirements.txt"),
+        &dir.join("caldav_client.py"),
+        request,
+    )
 }
 
 async fn dav(
