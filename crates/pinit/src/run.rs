@@ -193,7 +193,10 @@ fn parts(context: Context, mut deps: Deps<'_>) -> Result<ContextParts, StartErro
             }
         }
         Context::Task => {
-            let app = pinit_task::TaskApp::new(deps.db.clone(), deps.clock.clone(), outbox.clone());
+            let app = pinit_task::TaskApp::new(deps.db.clone(), deps.clock.clone(), outbox.clone())
+                .with_calendars(pinit_task::app::busy::Calendars::from_settings(
+                    &deps.config.task,
+                ));
             if let Some(listener) = deps.task_grpc.take() {
                 serve_grpc(
                     deps.lc,
@@ -215,7 +218,13 @@ fn parts(context: Context, mut deps: Deps<'_>) -> Result<ContextParts, StartErro
                         lc.spawn(
                             Phase::Background,
                             "task-series-window",
-                            app.run_series_window(stop),
+                            app.clone().run_series_window(stop),
+                        );
+                        // Subscribed calendars (busy time): fetched again on a schedule.
+                        lc.spawn(
+                            Phase::Background,
+                            "task-calendar-refresh",
+                            app.run_calendar_refresh(lc.token(Phase::Background)),
                         );
                         Ok(())
                     },

@@ -21,7 +21,7 @@ pub mod ical;
 pub mod inbound;
 pub mod store;
 
-use pinit_kernel::config::ConnectionUrl;
+use pinit_kernel::config::{ConnectionUrl, HumanDuration};
 use pinit_kernel::{ErrorStyle, MigrationSet};
 use serde::{Deserialize, Serialize};
 use sqlx::migrate::Migrator;
@@ -61,6 +61,18 @@ pub struct Settings {
     pub database_url: Option<ConnectionUrl>,
     /// The gRPC port of `pinit task` (on the same host as HTTP). `pinit serve` picks a free loopback port.
     pub grpc_port: u16,
+    /// How often subscribed calendars (busy time, docs/calendar.md#busy-time-from-other-calendars) are fetched
+    /// again.
+    #[serde(default = "default_calendar_refresh_interval")]
+    pub calendar_refresh_interval: HumanDuration,
+    /// Lets subscribed calendar URLs be `http` and on private or loopback addresses — only for tests and local
+    /// development; never in production (the server would fetch wherever a member points it).
+    #[serde(default)]
+    pub allow_insecure_calendar_urls: bool,
+}
+
+fn default_calendar_refresh_interval() -> HumanDuration {
+    HumanDuration::from_secs(15 * 60)
 }
 
 impl Default for Settings {
@@ -68,6 +80,8 @@ impl Default for Settings {
         Self {
             database_url: None,
             grpc_port: 9090,
+            calendar_refresh_interval: default_calendar_refresh_interval(),
+            allow_insecure_calendar_urls: false,
         }
     }
 }

@@ -8,8 +8,10 @@
 //! * [`schedules`] — schedules, the state machine, statistics.
 //! * [`series`] — repeating schedules: a series, its occurrences made on reads and by the rolling window.
 //! * [`feeds`] — calendar subscription feeds: their URLs, and the iCalendar document each answers with.
+//! * [`busy`] — busy time from other calendars: subscriptions, uploads, busy blocks, the refresh job.
 //! * [`members`] — the running slot, the member's zone, and provisioning.
 
+pub mod busy;
 pub mod calendar;
 pub mod feeds;
 pub mod members;
@@ -61,6 +63,12 @@ pub enum AppError {
     /// 400 (an unknown kind) or 409 (too many feeds).
     #[error(transparent)]
     Feed(#[from] crate::domain::FeedError),
+    /// 404 (also for another member's calendar).
+    #[error("calendar {0} not found")]
+    CalendarNotFound(crate::domain::busy::BusyCalendarId),
+    /// 400, 409 (too many calendars) or 422 (the URL could not be fetched, or is not a calendar).
+    #[error(transparent)]
+    Calendar(#[from] crate::domain::busy::CalendarError),
     /// 400: a series-wide edit (`scope=following|all`) tried to move an occurrence to another day.
     #[error(
         "a repeating schedule keeps its days: with scope=following or all only the time of day changes \
@@ -126,13 +134,33 @@ struct Inner {
     db: Db,
     clock: SharedClock,
     outbox: Outbox,
+    calendars: busy::Calendars,
 }
 
 impl TaskApp {
     /// `outbox` is this database's outbox (its relay publishes what the use cases record).
     pub fn new(db: Db, clock: SharedClock, outbox: Outbox) -> Self {
         Self {
-            inner: Arc::new(Inner { db, clock, outbox }),
+            inner: Arc::new(Inner {
+                db,
+                clock,
+                outbox,
+                calendars: busy::Calendars::new(std::time::Duration::from_secs(15 * 60), false),
+            }),
+        }
+    }
+
+    /// The same app with these busy-time settings (`task.calendar_refresh_interval`,
+    /// `task.allow_insecure_calendar_urls`).
+    pub fn with_calendars(self, calendars: busy::Calendars) -> Self {
+        let inner = &self.inner;
+        Self {
+            inner: Arc::new(Inner {
+                db: inner.db.clone(),
+                clock: inner.clock.clone(),
+                outbox: inner.outbox.clone(),
+                calendars,
+            }),
         }
     }
 

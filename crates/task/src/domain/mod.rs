@@ -21,6 +21,7 @@
 //! either change the aggregate and return [`Effects`] (events, statistics changes, the running-slot
 //! change) or return a typed error and change nothing.
 
+pub mod busy;
 pub mod dependency;
 pub mod error;
 pub mod event;

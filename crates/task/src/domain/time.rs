@@ -92,6 +92,15 @@ impl Zone {
         }
     }
 
+    /// A zone whose rules are not in the tz database — a calendar's VTIMEZONE under a name such as Outlook's
+    /// `W. Europe Standard Time` — named `id`.
+    pub fn custom(id: &str, tz: TimeZone) -> Self {
+        Self {
+            id: id.to_owned(),
+            tz,
+        }
+    }
+
     /// The legacy `offset` query parameter of the archive endpoint: `ZoneId.ofOffset("UTC", offset)`,
     /// i.e. the zone `UTC+09:00` (or `UTC` for a zero offset).
     pub fn from_legacy_offset(offset: &str) -> Result<Self, TimeError> {

@@ -3,6 +3,7 @@
 //! missing or not yours, 409 state conflicts, 503 `USER_NOT_READY`). Handlers only translate; the rules live in [`crate::domain`] and
 //! the use cases in [`crate::app`].
 
+pub mod busy;
 mod dto;
 pub mod feeds;
 mod members;
@@ -103,6 +104,22 @@ pub fn endpoints() -> Vec<Endpoint> {
         ep(M::DELETE, "/v2/calendar/feeds/{feedId}", feeds::revoke),
         ep(M::POST, "/v2/calendar/feeds/{feedId}/rotate", feeds::rotate),
         ep(M::GET, "/feeds/{file}", feeds::document),
+        ep(M::GET, "/v2/calendar/subscriptions", busy::list),
+        ep(M::POST, "/v2/calendar/subscriptions", busy::subscribe),
+        Endpoint {
+            method: M::POST,
+            path: "/v2/calendar/subscriptions/upload",
+            route: on(MethodFilter::POST, busy::upload).layer(
+                axum::extract::DefaultBodyLimit::max(busy::UPLOAD_BODY_LIMIT),
+            ),
+        },
+        ep(
+            M::DELETE,
+            "/v2/calendar/subscriptions/{subscriptionId}",
+            busy::delete,
+        ),
+        ep(M::GET, "/v2/calendar/busy", busy::day),
+        ep(M::GET, "/v2/calendar/busy/week", busy::week),
         Endpoint {
             method: M::GET,
             path: "/openapi.json",
@@ -144,6 +161,31 @@ fn classed(
     }
 }
 
+/// A calendar that cannot be added: 400 for what the request says, 422 for what its URL answered (or did not),
+/// 409 for one too many; the field named.
+fn calendar_error(e: &crate::domain::busy::CalendarError) -> ApiError {
+    use crate::domain::busy::CalendarError as E;
+    let message = e.to_string();
+    let mut answer = match e {
+        E::TooMany => return ApiError::conflict(message),
+        E::Fetch(_)
+        | E::TooLarge { field: "url" }
+        | E::NotCalendar { field: "url", .. }
+        | E::TooManyEvents { field: "url" } => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message.clone())
+        }
+        _ => ApiError::bad_request(message.clone()),
+    };
+    if let Some(field) = e.field() {
+        answer = answer.with_errors(vec![FieldError::new(
+            field,
+            serde_json::Value::Null,
+            message,
+        )]);
+    }
+    answer
+}
+
 impl From<AppError> for ApiError {
     fn from(error: AppError) -> Self {
         match error {
@@ -155,7 +197,9 @@ impl From<AppError> for ApiError {
             AppError::TaskNotFound(_)
             | AppError::ScheduleNotFound(_)
             | AppError::SeriesNotFound(_)
-            | AppError::FeedNotFound(_) => ApiError::not_found(error.to_string()),
+            | AppError::FeedNotFound(_)
+            | AppError::CalendarNotFound(_) => ApiError::not_found(error.to_string()),
+            AppError::Calendar(e) => calendar_error(&e),
             AppError::Feed(e) => classed(e.class(), &e, Some("kind")),
             AppError::CalendarPrecondition => {
                 ApiError::new(StatusCode::PRECONDITION_FAILED, error.to_string())

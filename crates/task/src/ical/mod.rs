@@ -2,6 +2,8 @@
 //! Hand-written rather than a crate: content lines are a small format, and this keeps every byte Pinit writes —
 //! and every property it keeps for a client — under its own tests.
 //!
+//! * [`busy`] — another calendar's events read as busy time (Google, Outlook, Apple exports; X-WR-TIMEZONE,
+//!   VTIMEZONEs of Windows names).
 //! * [`content`] — content lines: [`Component`] trees of [`Property`] values kept as written (escaped), TEXT
 //!   escaping, parameter quoting (RFC 6868 too), folding at 75 octets without splitting a character; the
 //!   tolerant reader ([`Component::parse`], [`parse_all`]) whose errors name the line.
@@ -13,6 +15,7 @@
 //!
 //! Pure code: no database, no HTTP, no clock (the caller passes `DTSTAMP`).
 
+pub mod busy;
 pub mod content;
 pub mod schedule;
 pub mod task;

@@ -6,6 +6,7 @@
 //! Every update of a versioned row checks the version it read (`WHERE version = $n`); under the member
 //! lock that always holds, so a mismatch means a concurrent writer slipped past it and is answered 409.
 
+pub mod busy_calendars;
 pub mod calendar_objects;
 pub mod feeds;
 pub mod members;

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod busy;
 mod caldav;
 mod feeds;
 mod grpc;

@@ -34,14 +34,26 @@ pub async fn spawn_app(backend: Backend) -> App {
 }
 
 pub async fn spawn_at(backend: Backend, now: &str) -> App {
+    spawn_with(backend, now, None).await
+}
+
+/// [`spawn_at`] with these busy-time settings (`None`: the defaults, insecure calendar URLs refused).
+pub async fn spawn_with(
+    backend: Backend,
+    now: &str,
+    calendars: Option<pinit_task::app::busy::Calendars>,
+) -> App {
     let (test_db, db) = TestDb::migrated(backend, pinit_task::NAME, MIGRATIONS).await;
     let clock = ManualClock::new(now.parse().expect("an instant"));
     let shared: SharedClock = clock.clone();
-    let app = TaskApp::new(
+    let mut app = TaskApp::new(
         db.clone(),
         shared.clone(),
         Outbox::new(shared.clone(), std::time::Duration::ZERO),
     );
+    if let Some(calendars) = calendars {
+        app = app.with_calendars(calendars);
+    }
     let readiness = Readiness::new(pinit_task::NAME, CancellationToken::new());
     readiness.set_migrated();
     let router = service_router(
