@@ -3,15 +3,21 @@
 //! collection's rows have seen — an update (`updated_at_us`) or a deletion (a tombstone) — in microseconds, so
 //! "what changed since" is two range reads and the collection's `getctag` is the same number.
 
+use std::collections::HashMap;
+
 use pinit_kernel::db::Conn;
 
 use super::schedules::{create_in, delete_in, patch_in};
 use super::{AppError, Result, TaskApp, Unit};
-use crate::domain::{Edge, MemberId, ScheduleDraft, ScheduleId, SchedulePatch, Scope, Window};
+use crate::domain::{
+    Edge, MemberId, ScheduleDraft, ScheduleId, SchedulePatch, ScheduleState, Scope, SeriesId,
+    Window, Zone,
+};
 use crate::store;
 use crate::store::calendar_objects::CalendarObject;
 use crate::store::members::Member;
 use crate::store::schedules::StoredSchedule;
+use crate::store::series::StoredSeries;
 use crate::store::tasks::StoredTask;
 use crate::store::tombstones::{Kind, Tombstone};
 
@@ -124,6 +130,67 @@ impl TaskApp {
             token,
         })
     }
+}
+
+/// How a member's schedules show in a calendar: one-off schedules — and occurrences of a series that is gone,
+/// or whose date the series no longer has — as events of their own, in the zone they were planned in; each live
+/// series as one repeating event, with the occurrences that are no longer what the rule makes (edited on their
+/// own) or that were run as its overrides (`RECURRENCE-ID`). An occurrence the rule still makes as it is, not
+/// started, is the rule's.
+pub(crate) struct Arranged<'a> {
+    pub singles: Vec<(&'a StoredSchedule, &'a Zone)>,
+    pub series: Vec<(&'a StoredSeries, Vec<&'a StoredSchedule>)>,
+}
+
+/// Arranges `schedules` with the member's live `series` (`zones`: every series' zone, deleted ones too).
+pub(crate) fn arrange<'a>(
+    schedules: &'a [StoredSchedule],
+    series: &'a [StoredSeries],
+    zones: &'a HashMap<SeriesId, Zone>,
+    member_zone: &'a Zone,
+) -> Arranged<'a> {
+    let live: HashMap<SeriesId, &StoredSeries> = series.iter().map(|s| (s.series.id, s)).collect();
+    let mut overrides: HashMap<SeriesId, Vec<&StoredSchedule>> = HashMap::new();
+    let mut singles: Vec<(&StoredSchedule, &Zone)> = Vec::new();
+    for stored in schedules {
+        let Some(of) = stored.occurrence else {
+            singles.push((stored, member_zone));
+            continue;
+        };
+        let Some(series) = live.get(&of.series) else {
+            // Of a deleted series: in the zone it was planned in.
+            singles.push((stored, zones.get(&of.series).unwrap_or(member_zone)));
+            continue;
+        };
+        let spec = &series.series.spec;
+        if spec.made(&stored.schedule, of.start)
+            && stored.schedule.state() == ScheduleState::NotStarted
+        {
+            continue; // the rule shows it as it is
+        }
+        if is_date_of(series, of.start) {
+            overrides.entry(of.series).or_default().push(stored);
+        } else {
+            singles.push((stored, &spec.zone));
+        }
+    }
+    let series = series
+        .iter()
+        .map(|s| (s, overrides.remove(&s.series.id).unwrap_or_default()))
+        .collect();
+    Arranged { singles, series }
+}
+
+/// Whether the series still has a date at the wall-clock time `start` (an override's RECURRENCE-ID must name
+/// one).
+fn is_date_of(series: &StoredSeries, start: jiff::civil::DateTime) -> bool {
+    series
+        .series
+        .spec
+        .pattern()
+        .occurrences()
+        .take_while(|o| o.local <= start)
+        .any(|o| o.local == start)
 }
 
 /// The tombstones after `since`, but for rows that exist again (`exists`).

@@ -13,15 +13,14 @@
 //! The document is the same bytes until something in it changes — `DTSTAMP` is the newest change among what
 //! it holds, not the time of the request — so its digest is a strong `ETag`.
 
-use std::collections::HashMap;
-
 use jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
 
+use super::calendar::arrange;
 use super::{AppError, Result, TaskApp};
 use crate::domain::feed::{MAX_FEEDS, PLANNED_PAST, REFRESH_INTERVAL, TOKEN_BYTES, TRACKED_PAST};
 use crate::domain::{
-    FeedError, FeedId, FeedKind, FeedToken, MemberId, ScheduleState, SeriesId, Window, Zone,
+    FeedError, FeedId, FeedKind, FeedToken, MemberId, ScheduleState, Window, Zone,
 };
 use crate::ical::content::{Component, Property};
 use crate::ical::schedule::{CalendarWriter, ScheduleEntry, SeriesEntry};
@@ -194,40 +193,15 @@ async fn planned(
     );
     let mut writer = CalendarWriter::new(stamp);
     header(&mut writer, FeedKind::Planned);
-    let live: HashMap<SeriesId, &StoredSeries> = series.iter().map(|s| (s.series.id, s)).collect();
-    let mut overrides: HashMap<SeriesId, Vec<&StoredSchedule>> = HashMap::new();
-    let mut single: Vec<(&StoredSchedule, &Zone)> = Vec::new();
-    for stored in &schedules {
-        let Some(of) = stored.occurrence else {
-            single.push((stored, &member.zone));
-            continue;
-        };
-        let Some(series) = live.get(&of.series) else {
-            // Of a deleted series: in the zone it was planned in.
-            single.push((stored, zones.get(&of.series).unwrap_or(&member.zone)));
-            continue;
-        };
-        let spec = &series.series.spec;
-        let made = spec.made(&stored.schedule, of.start);
-        if made && stored.schedule.state() == ScheduleState::NotStarted {
-            continue; // the RRULE shows it as it is
-        }
-        if is_date_of(series, of.start) {
-            overrides.entry(of.series).or_default().push(stored);
-        } else {
-            single.push((stored, &spec.zone));
-        }
-    }
-    for (stored, zone) in single {
+    let arranged = arrange(&schedules, &series, &zones, &member.zone);
+    for (stored, zone) in arranged.singles {
         let event = writer.schedule_event(&entry(stored, zone));
         writer.component(event);
     }
-    for series in &series {
+    for (series, overrides) in arranged.series {
         let spec = &series.series.spec;
         let list: Vec<_> = overrides
-            .get(&series.series.id)
-            .into_iter()
-            .flatten()
+            .iter()
             .filter_map(|s| s.occurrence.map(|of| (of.start, entry(s, &spec.zone))))
             .collect();
         for event in writer.series_events(
@@ -244,18 +218,6 @@ async fn planned(
         }
     }
     Ok(writer.finish())
-}
-
-/// Whether the series still has a date at the wall-clock time `start` (an override's RECURRENCE-ID must name
-/// one).
-fn is_date_of(series: &StoredSeries, start: jiff::civil::DateTime) -> bool {
-    series
-        .series
-        .spec
-        .pattern()
-        .occurrences()
-        .take_while(|o| o.local <= start)
-        .any(|o| o.local == start)
 }
 
 async fn tracked(
