@@ -8,7 +8,7 @@
 const BUILD_ID = '__PINIT_BUILD_ID__';
 const SHELL = ["__PINIT_SHELL__"];
 const CACHE = `pinit-shell-${BUILD_ID}`;
-const API = /^\/(v\d+|\.well-known|health|healthz|readyz|openapi)(\/|$)/;
+const API = /^\/(v\d+|\.well-known|health|healthz|readyz|openapi|feeds|dav)(\/|$)/; // feeds and CalDAV too
 
 // ------------------------------------------------------------------ app shell
 

@@ -149,6 +149,34 @@ export const api = {
 
   statistics: (date, zone) => get('/v2/statistics', { time: `${date}T12:00:00`, zoneId: zone }),
 
+  /** App passwords for calendar apps (CalDAV over HTTP Basic); the secret is in the create answer only. */
+  appPasswords: {
+    list: () => get('/v0/app-passwords'),
+    /** → {id, name, password, createdAt} */
+    create: (name) => post('/v0/app-passwords', { name }),
+    remove: (id) => request('DELETE', `/v0/app-passwords/${id}`),
+  },
+
+  calendar: {
+    /** Subscription feeds; `url` and `webcalUrl` are in the create and rotate answers only. */
+    feeds: {
+      list: () => get('/v2/calendar/feeds'),
+      create: (kind) => post('/v2/calendar/feeds', { kind }),
+      rotate: (id) => post(`/v2/calendar/feeds/${id}/rotate`),
+      remove: (id) => request('DELETE', `/v2/calendar/feeds/${id}`),
+    },
+    /** Other calendars, imported as busy time: by URL, or an uploaded .ics file's text. */
+    subscriptions: {
+      list: () => get('/v2/calendar/subscriptions'),
+      add: ({ name, url }) => post('/v2/calendar/subscriptions', { name, url }),
+      upload: ({ name, ics }) => post('/v2/calendar/subscriptions/upload', { name, ics }),
+      remove: (id) => request('DELETE', `/v2/calendar/subscriptions/${id}`),
+    },
+    /** Busy blocks from those calendars on the day (or week) containing `date`. */
+    busy: (date, zone, opts) => get('/v2/calendar/busy', { time: `${date}T12:00:00`, zoneId: zone }, opts),
+    busyWeek: (date, zone, opts) => get('/v2/calendar/busy/week', { time: `${date}T12:00:00`, zoneId: zone }, opts),
+  },
+
   push: {
     vapid: async () => String(await request('GET', '/v0/push/vapid')).trim(),
     subscribed: async (deviceId) => {

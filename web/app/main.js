@@ -14,6 +14,7 @@ import * as schedulesPage from './pages/schedules.js';
 import * as tasksPage from './pages/tasks.js';
 import * as statisticsPage from './pages/statistics.js';
 import * as settingsPage from './pages/settings.js';
+import * as calendarsPage from './pages/calendars.js';
 import * as notFoundPage from './pages/notfound.js';
 
 const ROUTES = [
@@ -32,6 +33,7 @@ const ROUTES = [
   ['/app/tasks/:id/edit', tasksPage, { action: 'edit' }],
   ['/app/statistics', statisticsPage],
   ['/app/settings', settingsPage],
+  ['/app/settings/calendars', calendarsPage],
 ];
 
 const TABS = [

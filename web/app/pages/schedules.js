@@ -10,10 +10,9 @@ import {
 import { elapsedNow, transition } from '../player.js';
 import { describe, presets } from '../recurrence.js';
 import { reminderPicker, reminderHint, reminderSummary } from '../reminders.js';
+import { loadBusy, busyCard, interleave, prefillFrom, TITLE_MAX, DESCRIPTION_MAX } from '../busy.js';
 
 export const TYPES = ['DEEP_WORK', 'QUICK_TASK', 'ADMIN_TASK'];
-const TITLE_MAX = 20;
-const DESCRIPTION_MAX = 100;
 
 const byStart = (a, b) => String(a.date?.dateTime).localeCompare(String(b.date?.dateTime)) || a.id - b.id;
 
@@ -206,12 +205,16 @@ async function remove(schedule, dialog) {
 
 // ---------------------------------------------------------------- form dialog
 
-/** Create (no `schedule`) or edit a schedule. `date` preselects the day when creating. */
-export function openScheduleForm({ schedule, date, onClose } = {}) {
+/**
+ * Create (no `schedule`) or edit a schedule. `date` preselects the day when creating; `prefill` ({title,
+ * description, start: "YYYY-MM-DDTHH:mm"}) fills a new one in (a busy block turned into a schedule).
+ */
+export function openScheduleForm({ schedule, date, prefill, onClose } = {}) {
   const editing = Boolean(schedule);
-  const title = h('input', { type: 'text', required: true, maxlength: TITLE_MAX, value: schedule?.title || '', autofocus: true });
-  const description = h('textarea', { rows: 3, required: true, maxlength: DESCRIPTION_MAX }, schedule?.description || '');
-  const start = h('input', { type: 'datetime-local', required: true, step: 60, value: schedule ? schedule.date.dateTime.slice(0, 16) : defaultStart(date) });
+  const title = h('input', { type: 'text', required: true, maxlength: TITLE_MAX, value: schedule?.title || prefill?.title || '', autofocus: true });
+  const description = h('textarea', { rows: 3, required: true, maxlength: DESCRIPTION_MAX }, schedule?.description || prefill?.description || '');
+  const initialStart = schedule ? schedule.date.dateTime.slice(0, 16) : (prefill?.start ? prefill.start.slice(0, 16) : defaultStart(date));
+  const start = h('input', { type: 'datetime-local', required: true, step: 60, value: initialStart });
   const zone = schedule?.date.zoneId || session.zone;
   const fields = {
     title: field(t('schedules.form.title'), title, { hint: t('common.maxChars', { n: TITLE_MAX }) }),
@@ -417,15 +420,21 @@ export async function render(ctx) {
     if (!list.children.length) mount(list, statusPanel('loading', t('schedules.loading')));
     list.setAttribute('aria-busy', 'true');
     try {
-      const items = await api.schedules.day(date, session.zone);
+      // Busy time from the member's other calendars comes alongside; without it the day still shows.
+      const [items, busy] = await Promise.all([api.schedules.day(date, session.zone), loadBusy(date, session.zone, { signal })]);
       if (date !== page.date || signal.aborted) return;
       const sorted = (Array.isArray(items) ? items : []).slice().sort(byStart);
-      if (!sorted.length) {
-        mount(list, statusPanel('empty', t('schedules.empty'), t('schedules.emptyHint'),
-          { label: t('schedules.add'), run: () => openScheduleForm({ date: page.date }) }));
+      const emptyPanel = () => statusPanel('empty', t('schedules.empty'), t('schedules.emptyHint'),
+        { label: t('schedules.add'), run: () => openScheduleForm({ date: page.date }) });
+      if (!sorted.length && !busy.length) {
+        mount(list, emptyPanel());
       } else {
-        mount(list, h('ol', { class: 'cards', 'aria-label': t('schedules.listLabel', { date: dayTitle.textContent }) },
-          sorted.map((s) => h('li', {}, scheduleCard(s, { onOpen: (x) => openScheduleDetail(x.id) })))));
+        mount(list, sorted.length ? null : emptyPanel(),
+          h('ol', { class: 'cards', 'aria-label': t('schedules.listLabel', { date: dayTitle.textContent }) },
+            interleave(sorted, busy).map(({ kind, item }) => h('li', { class: kind === 'busy' ? 'busy-item' : null },
+              kind === 'busy'
+                ? busyCard(item, { onMake: (b) => openScheduleForm({ date, prefill: prefillFrom(b, date) }) })
+                : scheduleCard(item, { onOpen: (x) => openScheduleDetail(x.id) })))));
       }
     } catch (error) {
       if (date !== page.date) return;

@@ -1,5 +1,5 @@
 // Settings: language, the member's time zone (saved to the server), default reminders and quiet hours, push on
-// this device, log out.
+// this device, the way to Settings → Calendars (pages/calendars.js), log out.
 import { api } from '../api.js';
 import { logout } from '../auth.js';
 import { t, getLang, setLang, LANGUAGES } from '../i18n.js';
@@ -99,8 +99,14 @@ export async function render({ main, setTitle, navigate, signal }) {
   const push = h('section', { class: 'panel', 'aria-labelledby': 'set-push' },
     h('h2', { id: 'set-push' }, t('settings.push')), h('p', { class: 'muted' }, t('settings.pushHint')), pushSwitch, pushText);
 
+  // Calendars: a page of its own (app passwords, feeds, other calendars).
+  const calendars = h('section', { class: 'panel', 'aria-labelledby': 'set-calendars' },
+    h('h2', { id: 'set-calendars' }, t('settings.calendars')),
+    h('p', { class: 'muted' }, t('settings.calendarsHint')),
+    h('p', {}, h('a', { class: 'btn', href: '/app/settings/calendars' }, t('settings.calendarsOpen'))));
+
   on('zone:changed', () => { showZone(); zoneInput.value = session.zone; }, signal);
-  mount(main, h('div', { class: 'settings' }, language, zone, defaultReminders(), quietHours(listId), push, account,
+  mount(main, h('div', { class: 'settings' }, language, zone, defaultReminders(), quietHours(listId), push, calendars, account,
     h('p', { class: 'muted version' }, t('settings.version', { build }))));
   refreshPush();
 }

@@ -7,6 +7,7 @@ import { h, mount, statusPanel } from '../ui.js';
 import { todayIn, formatDate } from '../time.js';
 import { scheduleCard, openScheduleDetail, openScheduleForm } from './schedules.js';
 import { taskRow, openTaskDetail, openCopyToSchedule } from './tasks.js';
+import { loadBusy, busyCard, interleave, prefillFrom } from '../busy.js';
 
 const READY_COUNT = 10;
 
@@ -28,14 +29,19 @@ export async function render({ main, setTitle, signal }) {
     dateLine.textContent = formatDate(today, locale(), { weekday: 'long', year: 'numeric', month: 'long', day: 'numeric' });
     if (!schedules.children.length) mount(schedules, statusPanel('loading', t('schedules.loading')));
     try {
-      const items = (await api.schedules.day(today, session.zone)) || [];
+      const [day, busy] = await Promise.all([api.schedules.day(today, session.zone), loadBusy(today, session.zone)]);
       if (signal.aborted) return;
+      const items = Array.isArray(day) ? day : [];
       items.sort((a, b) => String(a.date?.dateTime).localeCompare(String(b.date?.dateTime)) || a.id - b.id);
       schedulesTitle.textContent = t('today.schedulesN', { n: items.length });
-      if (!items.length) {
-        mount(schedules, statusPanel('empty', t('today.noSchedules'), null, { label: t('schedules.add'), run: () => openScheduleForm({ date: today }) }));
+      const empty = items.length ? null : statusPanel('empty', t('today.noSchedules'), null, { label: t('schedules.add'), run: () => openScheduleForm({ date: today }) });
+      if (!busy.length) {
+        mount(schedules, empty || h('ol', { class: 'cards' }, items.map((s) => h('li', {}, scheduleCard(s, { onOpen: (x) => openScheduleDetail(x.id) })))));
       } else {
-        mount(schedules, h('ol', { class: 'cards' }, items.map((s) => h('li', {}, scheduleCard(s, { onOpen: (x) => openScheduleDetail(x.id) })))));
+        mount(schedules, empty, h('ol', { class: 'cards' }, interleave(items, busy).map(({ kind, item }) => h('li', { class: kind === 'busy' ? 'busy-item' : null },
+          kind === 'busy'
+            ? busyCard(item, { onMake: (b) => openScheduleForm({ date: today, prefill: prefillFrom(b, today) }) })
+            : scheduleCard(item, { onOpen: (x) => openScheduleDetail(x.id) })))));
       }
     } catch (error) {
       mount(schedules, statusPanel('error', t('schedules.loadFailed'), error.userMessage, { label: t('common.retry'), run: loadSchedules }));
