@@ -521,4 +521,110 @@ mod tests {
         assert_eq!(serde_json::from_str::<BusyEvent>(&text).unwrap(), e);
         assert!(e.zone.resolve(&seoul()).is_some());
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        const RULES: [Option<&str>; 6] = [
+            None,
+            Some("FREQ=DAILY;COUNT=9"),
+            Some("FREQ=WEEKLY;BYDAY=MO,TH"),
+            Some("FREQ=WEEKLY;INTERVAL=2;BYDAY=SA,SU;UNTIL=20270101T000000Z"),
+            Some("FREQ=MONTHLY;BYDAY=-1FR"),
+            Some("FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=29"),
+        ];
+        const ZONES: [&str; 4] = ["Europe/Berlin", "America/New_York", "Asia/Seoul", "UTC"];
+
+        fn any_event() -> impl Strategy<Value = BusyEvent> {
+            (
+                0i32..300,
+                0i8..24,
+                prop_oneof![Just(0i8), Just(30)],
+                0i64..(30 * 3600),
+                0usize..RULES.len(),
+                0usize..=ZONES.len(),
+                any::<bool>(),
+                0usize..4,
+            )
+                .prop_map(|(day, hour, minute, length, rule, zone, all_day, skip)| {
+                    let start = date(2026, 1, 1)
+                        .checked_add(jiff::Span::new().days(day))
+                        .unwrap()
+                        .at(
+                            if all_day { 0 } else { hour },
+                            if all_day { 0 } else { minute },
+                            0,
+                            0,
+                        );
+                    let zone = ZONES
+                        .get(zone)
+                        .filter(|_| !all_day)
+                        .map_or(EventZone::Floating, |id| EventZone::Tz { id: (*id).into() });
+                    let mut e = BusyEvent {
+                        uid: "p".into(),
+                        title: "P".into(),
+                        zone,
+                        span: Span {
+                            start,
+                            all_day,
+                            length_secs: if all_day {
+                                (length / 86_400 + 1) * 86_400
+                            } else {
+                                length
+                            },
+                        },
+                        busy: true,
+                        rrule: RULES[rule].map(str::to_owned),
+                        exdates: Vec::new(),
+                        rdates: Vec::new(),
+                        overrides: Vec::new(),
+                    };
+                    // Take out one of the first occurrences.
+                    if let Some(z) = e.zone.resolve(&Zone::utc())
+                        && let Some(rule) = e.rrule.as_deref().and_then(|r| Rule::parse(r).ok())
+                    {
+                        let series = Series {
+                            start,
+                            zone: z,
+                            rule,
+                            exdates: Vec::new(),
+                            rdates: Vec::new(),
+                        };
+                        e.exdates
+                            .extend(series.occurrences().nth(skip).map(|o| o.local));
+                    }
+                    e
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(200))]
+
+            /// Expanding a week lazily gives what expanding each of its days does (a block across midnight is in
+            /// both days), and what the event can reach covers every block: a window's events are never missed.
+            #[test]
+            fn a_week_is_its_seven_days(event in any_event(), week_no in 0i32..60, reader in 0usize..ZONES.len()) {
+                let reader = Zone::parse(ZONES[reader]).unwrap();
+                let monday = date(2025, 12, 29).checked_add(jiff::Span::new().weeks(week_no)).unwrap();
+                let week = Window::week(monday, &reader).unwrap();
+                let whole = event.blocks(&reader, &week);
+                let mut days: Vec<Block> = (0..7)
+                    .flat_map(|d| {
+                        let day = monday.checked_add(jiff::Span::new().days(d)).unwrap();
+                        event.blocks(&reader, &Window::day(day, &reader).unwrap())
+                    })
+                    .collect();
+                days.sort_by_key(|b| (b.start, b.end));
+                days.dedup();
+                prop_assert_eq!(&whole, &days);
+                let (from, to) = event.reach();
+                for b in &whole {
+                    prop_assert!(from <= b.start, "{from} > {}", b.start);
+                    prop_assert!(to.is_none_or(|to| b.end <= to), "{to:?} < {}", b.end);
+                }
+            }
+        }
+    }
 }
