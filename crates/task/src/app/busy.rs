@@ -32,6 +32,9 @@ use crate::store::busy_calendars::{NewCalendar, Refetched, StoredCalendar};
 /// Calendars refreshed per round of the background job (the rest wait for the next round).
 const REFRESH_BATCH: i64 = 200;
 
+/// Fetches a refresh round runs at once.
+const PARALLEL_FETCHES: usize = 8;
+
 /// The busy-time settings and the client that fetches calendars.
 #[derive(Clone)]
 pub struct Calendars {
@@ -397,8 +400,30 @@ impl TaskApp {
             store::busy_calendars::due(&mut conn, before, REFRESH_BATCH).await?
         };
         let mut report = RefreshReport::default();
-        for stored in due {
-            match self.refresh_one(&stored).await {
+        // A few fetches at a time: one slow server does not hold up the others.
+        let mut running = tokio::task::JoinSet::new();
+        let mut due = due.into_iter();
+        loop {
+            while running.len() < PARALLEL_FETCHES {
+                let Some(stored) = due.next() else { break };
+                let app = self.clone();
+                running.spawn(async move {
+                    let outcome = app.refresh_one(&stored).await;
+                    (stored, outcome)
+                });
+            }
+            let Some(joined) = running.join_next().await else {
+                break;
+            };
+            let (stored, outcome) = match joined {
+                Ok(done) => done,
+                Err(e) => {
+                    tracing::error!(error = %e, "busy calendar: a refresh task failed");
+                    report.failed += 1;
+                    continue;
+                }
+            };
+            match outcome {
                 Ok(true) => report.changed += 1,
                 Ok(false) => report.not_modified += 1,
                 Err(e) => {
