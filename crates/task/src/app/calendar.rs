@@ -37,8 +37,18 @@ pub struct Tokens {
 pub struct Changes<T> {
     pub changed: Vec<T>,
     pub deleted: Vec<Tombstone>,
+    /// Series changed (`false`) or deleted (`true`): the Schedules calendar shows a series as one item.
+    pub series: Vec<(SeriesId, bool)>,
     /// The token covering these changes.
     pub token: SyncToken,
+}
+
+/// Everything the Schedules calendar is made of: every schedule, the live series, every series' zone.
+#[derive(Debug)]
+pub struct ScheduleCalendar {
+    pub schedules: Vec<StoredSchedule>,
+    pub series: Vec<StoredSeries>,
+    pub zones: HashMap<SeriesId, Zone>,
 }
 
 impl TaskApp {
@@ -51,30 +61,6 @@ impl TaskApp {
             tasks: token(&mut conn, Kind::Task, member.id).await?,
         };
         Ok((member, tokens))
-    }
-
-    /// Every schedule of the member starting inside `window`, soonest first.
-    pub async fn calendar_items(
-        &self,
-        member: MemberId,
-        window: Window,
-    ) -> Result<Vec<StoredSchedule>> {
-        let mut conn = self.inner.db.conn().await?;
-        let member = self.member(&mut conn, member).await?;
-        Ok(store::schedules::starting_within(&mut conn, member.id, window).await?)
-    }
-
-    /// The member's schedules among `ids` (the others are gone or not theirs).
-    pub async fn calendar_items_by_id(
-        &self,
-        member: MemberId,
-        ids: &[ScheduleId],
-    ) -> Result<Vec<StoredSchedule>> {
-        let mut conn = self.inner.db.conn().await?;
-        let member = self.member(&mut conn, member).await?;
-        let mut found = store::schedules::by_ids(&mut conn, ids).await?;
-        found.retain(|s| s.schedule.owner_id() == member.id);
-        Ok(found)
     }
 
     /// What changed among the member's schedules after `since` (everything, from a zero token).
@@ -93,10 +79,27 @@ impl TaskApp {
             changed.iter().any(|s| s.schedule.id().get() == t.id)
         })
         .await?;
+        let series = store::series::changed_since(&mut conn, member.id, since.0).await?;
         Ok(Changes {
             changed,
             deleted,
+            series,
             token,
+        })
+    }
+
+    /// Everything the member's Schedules calendar is made of ([`ScheduleCalendar`]).
+    pub async fn calendar_schedules(&self, member: MemberId) -> Result<ScheduleCalendar> {
+        let mut conn = self.inner.db.conn().await?;
+        let member = self.member(&mut conn, member).await?;
+        let everything = Window {
+            start: jiff::Timestamp::MIN,
+            end: jiff::Timestamp::MAX,
+        };
+        Ok(ScheduleCalendar {
+            schedules: store::schedules::starting_within(&mut conn, member.id, everything).await?,
+            series: store::series::of_owner(&mut conn, member.id).await?,
+            zones: store::series::zones_of_owner(&mut conn, member.id).await?,
         })
     }
 
@@ -127,6 +130,7 @@ impl TaskApp {
         Ok(Changes {
             changed,
             deleted,
+            series: Vec::new(),
             token,
         })
     }
@@ -208,7 +212,11 @@ async fn deleted_since(
 
 async fn token(conn: &mut Conn, kind: Kind, member: MemberId) -> Result<SyncToken> {
     let updated = match kind {
-        Kind::Schedule => store::schedules::last_change(conn, member).await?,
+        Kind::Schedule => {
+            let rows = store::schedules::last_change(conn, member).await?;
+            let series = store::series::last_change(conn, member).await?;
+            rows.max(series)
+        }
         Kind::Task => store::tasks::last_change(conn, member).await?,
     };
     let deleted = store::tombstones::last(conn, kind, member).await?;

@@ -18,7 +18,7 @@ pub mod request;
 pub mod resource;
 pub mod xml;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use axum::Router;
 use axum::body::Body;
@@ -29,24 +29,19 @@ use axum::routing::any;
 use jiff::{SignedDuration, Timestamp};
 use pinit_kernel::{ApiError, CurrentMember};
 
-use self::request::{Depth, Props, Report, RequestError, TimeRange};
+use self::request::{Depth, Props, Report, RequestError};
 use self::resource::{Collection, Resource};
 use self::xml::{CALDAV, CS, DAV, ICAL, Name, Value};
 use crate::TaskApp;
-use crate::app::calendar::{Expect, SyncToken, Tokens, etag, task_etag};
-use crate::domain::{Edge, MemberId, ScheduleId, TaskId, Window, Zone};
+use crate::app::calendar::{Expect, SyncToken, Tokens, arrange, etag, task_etag};
+use crate::domain::{Edge, MemberId, ScheduleId, TaskId, Zone};
 use crate::ical;
-use crate::ical::schedule::{CalendarWriter, ScheduleEntry};
+use crate::ical::schedule::{CalendarWriter, ScheduleEntry, SeriesEntry};
 use crate::ical::task::TaskEntry;
 use crate::store::calendar_objects::CalendarObject;
 use crate::store::schedules::StoredSchedule;
+use crate::store::series::StoredSeries;
 use crate::store::tasks::StoredTask;
-
-/// Every schedule, whenever it starts.
-const EVERYTHING: Window = Window {
-    start: Timestamp::MIN,
-    end: Timestamp::MAX,
-};
 
 /// The methods served (the `Allow` header).
 const ALLOW: &str = "OPTIONS, GET, HEAD, PROPFIND, REPORT, PUT, DELETE";
@@ -78,7 +73,9 @@ enum DavError {
     InvalidSyncToken,
     #[error(transparent)]
     Event(#[from] event::EventError),
-    #[error("the Tasks calendar is read-only from calendar apps for now; change tasks in Pinit")]
+    #[error(
+        "tasks and repeating schedules are read-only from calendar apps for now; change them in Pinit"
+    )]
     ReadOnly,
 }
 
@@ -118,7 +115,7 @@ impl IntoResponse for DavError {
             DavError::ReadOnly => (
                 StatusCode::FORBIDDEN,
                 error_body(
-                    "<d:need-privileges/><d:responsedescription>the Tasks calendar is read-only from calendar apps for now</d:responsedescription>",
+                    "<d:need-privileges/><d:responsedescription>tasks and repeating schedules are read-only from calendar apps for now; change them in Pinit</d:responsedescription>",
                 ),
             ),
             DavError::InvalidSyncToken => {
@@ -176,7 +173,7 @@ async fn handle(
             let Resource::Item(c, name) = &resource else {
                 return Err(DavError::NotAllowed);
             };
-            if *c == Collection::Tasks {
+            if *c == Collection::Tasks || name.starts_with(SERIES_PREFIX) {
                 return Err(DavError::ReadOnly);
             }
             dav.put(name, &headers, &body).await
@@ -185,7 +182,7 @@ async fn handle(
             let Resource::Item(c, name) = &resource else {
                 return Err(DavError::NotAllowed);
             };
-            if *c == Collection::Tasks {
+            if *c == Collection::Tasks || name.starts_with(SERIES_PREFIX) {
                 return Err(DavError::ReadOnly);
             }
             dav.app
@@ -244,11 +241,16 @@ fn token_uri(token: SyncToken) -> String {
     format!("{TOKEN_PREFIX}{}", token.0)
 }
 
-/// A calendar item: a schedule, or a task with the tasks it waits for.
+/// A calendar item: a schedule (in the zone it is shown in), a repeating schedule as one item with its
+/// overrides ([`crate::app::calendar::arrange`]), or a task with the tasks it waits for.
 enum Item {
-    Schedule(StoredSchedule),
+    Schedule(StoredSchedule, Zone),
+    Series(StoredSeries, Vec<StoredSchedule>),
     Task(StoredTask, Vec<TaskId>),
 }
+
+/// A series' item name: `series-{id}`.
+const SERIES_PREFIX: &str = "series-";
 
 /// One member's request: who, the zone their schedules are shown in, their calendars' tokens as the request
 /// began, and what calendar apps put in them.
@@ -303,13 +305,18 @@ impl Dav {
     /// Every item of a collection.
     async fn items(&self, c: Collection) -> Result<Vec<Item>, DavError> {
         Ok(match c {
-            Collection::Schedules => self
-                .app
-                .calendar_items(self.member, EVERYTHING)
-                .await?
-                .into_iter()
-                .map(Item::Schedule)
-                .collect(),
+            Collection::Schedules => {
+                let cal = self.app.calendar_schedules(self.member).await?;
+                let arranged = arrange(&cal.schedules, &cal.series, &cal.zones, &self.zone);
+                let singles = arranged
+                    .singles
+                    .into_iter()
+                    .map(|(s, z)| Item::Schedule(s.clone(), z.clone()));
+                let series = arranged.series.into_iter().map(|(s, overrides)| {
+                    Item::Series(s.clone(), overrides.into_iter().cloned().collect())
+                });
+                singles.chain(series).collect()
+            }
             Collection::Tasks => {
                 let (tasks, edges) = self.app.calendar_tasks(self.member).await?;
                 with_prerequisites(tasks, &edges)
@@ -317,42 +324,20 @@ impl Dav {
         })
     }
 
-    /// The item a name names in a collection.
+    /// The item a name names in a collection (an occurrence shown inside its series is not an item).
     async fn item(&self, c: Collection, name: &str) -> Result<Item, DavError> {
-        match c {
-            Collection::Schedules => {
-                let id = self.id_of(name).ok_or(DavError::NotFound)?;
-                self.app
-                    .calendar_items_by_id(self.member, &[id])
-                    .await?
-                    .into_iter()
-                    .next()
-                    .map(Item::Schedule)
-                    .ok_or(DavError::NotFound)
-            }
-            Collection::Tasks => self
-                .items(c)
-                .await?
-                .into_iter()
-                .find(|i| self.name_of(i) == name)
-                .ok_or(DavError::NotFound),
-        }
-    }
-
-    /// The schedule an item name of the Schedules calendar names: an app's object of that name, else a
-    /// schedule by its id (one an app has not named).
-    fn id_of(&self, name: &str) -> Option<ScheduleId> {
-        if let Some(o) = self.objects.values().find(|o| o.name == name) {
-            return Some(o.schedule_id);
-        }
-        let id = ScheduleId(name.parse().ok()?);
-        (!self.objects.contains_key(&id)).then_some(id)
+        self.items(c)
+            .await?
+            .into_iter()
+            .find(|i| self.name_of(i) == name)
+            .ok_or(DavError::NotFound)
     }
 
     /// An item's name: a schedule's app-given name, else its id.
     fn name_of(&self, item: &Item) -> String {
         match item {
-            Item::Schedule(s) => {
+            Item::Series(s, _) => format!("{SERIES_PREFIX}{}", s.series.id.get()),
+            Item::Schedule(s, _) => {
                 let id = s.schedule.id();
                 self.objects
                     .get(&id)
@@ -364,7 +349,7 @@ impl Dav {
 
     fn resource_of(&self, item: &Item) -> Resource {
         let c = match item {
-            Item::Schedule(_) => Collection::Schedules,
+            Item::Schedule(..) | Item::Series(..) => Collection::Schedules,
             Item::Task(..) => Collection::Tasks,
         };
         Resource::Item(c, self.name_of(item))
@@ -373,7 +358,8 @@ impl Dav {
     /// An item's UID: an app's for a schedule it made, else Pinit's.
     fn uid_of(&self, item: &Item) -> String {
         match item {
-            Item::Schedule(s) => {
+            Item::Series(s, _) => ical::schedule::series_uid(s.series.id),
+            Item::Schedule(s, _) => {
                 let id = s.schedule.id();
                 self.objects
                     .get(&id)
@@ -386,7 +372,9 @@ impl Dav {
     /// When an item is: a schedule's hour, a task's due day.
     fn span_of(&self, item: &Item) -> (Timestamp, Timestamp) {
         match item {
-            Item::Schedule(s) => {
+            // The app expands the rule itself: a repeating item answers every time range.
+            Item::Series(..) => (Timestamp::MIN, Timestamp::MAX),
+            Item::Schedule(s, _) => {
                 let start = s.schedule.designated_start();
                 let end = start
                     .checked_add(ical::schedule::DEFAULT_LENGTH)
@@ -409,7 +397,8 @@ impl Dav {
 
     fn etag_of(item: &Item) -> String {
         match item {
-            Item::Schedule(s) => etag(s),
+            Item::Schedule(s, _) => etag(s),
+            Item::Series(s, overrides) => series_etag(s, overrides),
             Item::Task(t, _) => task_etag(t),
         }
     }
@@ -480,21 +469,7 @@ impl Dav {
                         (href, name)
                     })
                     .collect();
-                let items = match c {
-                    Collection::Schedules => {
-                        let ids: Vec<ScheduleId> = names
-                            .iter()
-                            .filter_map(|(_, n)| n.as_deref().and_then(|n| self.id_of(n)))
-                            .collect();
-                        self.app
-                            .calendar_items_by_id(self.member, &ids)
-                            .await?
-                            .into_iter()
-                            .map(Item::Schedule)
-                            .collect()
-                    }
-                    Collection::Tasks => self.items(c).await?,
-                };
+                let items = self.items(c).await?;
                 let responses = names
                     .iter()
                     .map(|(href, name)| {
@@ -526,16 +501,7 @@ impl Dav {
                 if component.as_deref().is_some_and(|n| n != wanted) {
                     return Ok(multistatus(&[], None));
                 }
-                let items = match c {
-                    Collection::Schedules => self
-                        .app
-                        .calendar_items(self.member, window_for(range))
-                        .await?
-                        .into_iter()
-                        .map(Item::Schedule)
-                        .collect(),
-                    Collection::Tasks => self.items(c).await?,
-                };
+                let items = self.items(c).await?;
                 let responses: Vec<xml::Response> = items
                     .iter()
                     .filter(|i| {
@@ -561,13 +527,42 @@ impl Dav {
                 let (changed, deleted, token) = match c {
                     Collection::Schedules => {
                         let ch = self.app.calendar_changes(self.member, since).await?;
-                        let items = ch.changed.into_iter().map(Item::Schedule).collect();
-                        (items, ch.deleted, ch.token)
+                        let mut deleted: Vec<String> = ch
+                            .deleted
+                            .iter()
+                            .map(|t| t.name.clone().unwrap_or_else(|| t.id.to_string()))
+                            .collect();
+                        deleted.extend(
+                            ch.series
+                                .iter()
+                                .filter(|(_, gone)| *gone)
+                                .map(|(id, _)| format!("{SERIES_PREFIX}{}", id.get())),
+                        );
+                        let touched: HashSet<i64> = ch
+                            .changed
+                            .iter()
+                            .filter_map(|s| s.occurrence.map(|of| of.series.get()))
+                            .chain(ch.series.iter().map(|(id, _)| id.get()))
+                            .collect();
+                        let changed: HashSet<i64> =
+                            ch.changed.iter().map(|s| s.schedule.id().get()).collect();
+                        let items = self
+                            .items(c)
+                            .await?
+                            .into_iter()
+                            .filter(|i| match i {
+                                Item::Schedule(s, _) => changed.contains(&s.schedule.id().get()),
+                                Item::Series(s, _) => touched.contains(&s.series.id.get()),
+                                Item::Task(..) => false,
+                            })
+                            .collect();
+                        (items, deleted, ch.token)
                     }
                     Collection::Tasks => {
                         let ch = self.app.calendar_task_changes(self.member, since).await?;
                         let (_, edges) = self.app.calendar_tasks(self.member).await?;
-                        (with_prerequisites(ch.changed, &edges), ch.deleted, ch.token)
+                        let deleted = ch.deleted.iter().map(|t| t.id.to_string()).collect();
+                        (with_prerequisites(ch.changed, &edges), deleted, ch.token)
                     }
                 };
                 let mut responses: Vec<xml::Response> = changed
@@ -576,12 +571,8 @@ impl Dav {
                     .collect();
                 // A first sync lists what exists; later ones also say what went.
                 if since.0 > 0 {
-                    responses.extend(deleted.iter().map(|t| xml::Response {
-                        href: resource::item(
-                            self.member,
-                            c,
-                            &t.name.clone().unwrap_or_else(|| t.id.to_string()),
-                        ),
+                    responses.extend(deleted.iter().map(|name| xml::Response {
+                        href: resource::item(self.member, c, name),
                         status: Some("HTTP/1.1 404 Not Found"),
                         ..xml::Response::default()
                     }));
@@ -734,11 +725,47 @@ impl Dav {
     /// given back — or a task. Stamped with its last change, so the same ETag always serves the same bytes.
     fn calendar_data(&self, item: &Item) -> String {
         match item {
-            Item::Schedule(stored) => {
+            Item::Series(series, overrides) => {
+                let spec = &series.series.spec;
+                let stamp = overrides
+                    .iter()
+                    .map(|o| o.updated_at)
+                    .fold(series.updated_at, Timestamp::max);
+                let mut calendar = CalendarWriter::new(stamp);
+                let list: Vec<_> = overrides
+                    .iter()
+                    .filter_map(|o| {
+                        o.occurrence.map(|of| {
+                            (
+                                of.start,
+                                ScheduleEntry {
+                                    schedule: &o.schedule,
+                                    zone: &spec.zone,
+                                    version: o.version,
+                                    created_at: o.created_at,
+                                    updated_at: o.updated_at,
+                                },
+                            )
+                        })
+                    })
+                    .collect();
+                let entry = SeriesEntry {
+                    id: series.series.id,
+                    spec,
+                    version: series.version,
+                    created_at: series.created_at,
+                    updated_at: series.updated_at,
+                };
+                for event in calendar.series_events(&entry, &list) {
+                    calendar.component(event);
+                }
+                calendar.finish().to_ical()
+            }
+            Item::Schedule(stored, zone) => {
                 let mut calendar = CalendarWriter::new(stored.updated_at);
                 let mut event = calendar.schedule_event(&ScheduleEntry {
                     schedule: &stored.schedule,
-                    zone: &self.zone,
+                    zone,
                     version: stored.version,
                     created_at: stored.created_at,
                     updated_at: stored.updated_at,
@@ -750,7 +777,7 @@ impl Dav {
                         &mut event,
                         &object.uid,
                         &object.extra,
-                        &self.zone,
+                        zone,
                         start,
                     );
                 }
@@ -775,6 +802,26 @@ impl Dav {
     }
 }
 
+/// A series item's strong ETag: the series' version and its overrides' ids and versions (FNV-1a), so an edit of
+/// the rule or of one of its occurrences gives a new one.
+fn series_etag(series: &StoredSeries, overrides: &[StoredSchedule]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for value in overrides
+        .iter()
+        .flat_map(|o| [o.schedule.id().get(), o.version])
+    {
+        for byte in value.to_le_bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!(
+        "\"s{}-{}-{hash:016x}\"",
+        series.series.id.get(),
+        series.version
+    )
+}
+
 /// Tasks with the tasks each waits for.
 fn with_prerequisites(tasks: Vec<StoredTask>, edges: &[Edge]) -> Vec<Item> {
     tasks
@@ -789,18 +836,6 @@ fn with_prerequisites(tasks: Vec<StoredTask>, edges: &[Edge]) -> Vec<Item> {
             Item::Task(t, before)
         })
         .collect()
-}
-
-/// The schedules a time range can reach: those starting up to one item's length before its start.
-fn window_for(range: TimeRange) -> Window {
-    let start = range
-        .start
-        .and_then(|s| s.checked_sub(ical::schedule::DEFAULT_LENGTH).ok())
-        .unwrap_or(EVERYTHING.start);
-    Window {
-        start,
-        end: range.end.unwrap_or(EVERYTHING.end),
-    }
 }
 
 fn parse_token(text: &str) -> Option<SyncToken> {

@@ -260,3 +260,34 @@ fn version_checked(rows: u64, stored: &StoredSeries) -> Result<()> {
     )
     .map(|_| ())
 }
+
+/// The member's series changed after `since_us` (deleted ones too: `true`), oldest change first — a calendar
+/// app's incremental sync.
+pub async fn changed_since(
+    conn: &mut Conn,
+    owner: MemberId,
+    since_us: i64,
+) -> Result<Vec<(SeriesId, bool)>> {
+    let rows: Vec<(i64, Option<i64>)> = sqlx::query_as(
+        "SELECT series_id, deleted_at_us FROM schedule_series WHERE owner_id = $1 AND updated_at_us > $2 \
+         ORDER BY updated_at_us, series_id",
+    )
+    .bind(owner.get())
+    .bind(since_us)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, deleted)| (SeriesId(id), deleted.is_some()))
+        .collect())
+}
+
+/// The newest `updated_at_us` among the member's series (deleted ones too).
+pub async fn last_change(conn: &mut Conn, owner: MemberId) -> Result<Option<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT MAX(updated_at_us) FROM schedule_series WHERE owner_id = $1")
+            .bind(owner.get())
+            .fetch_one(&mut *conn)
+            .await?,
+    )
+}

@@ -498,7 +498,115 @@ async fn tasks_are_a_read_only_todo_calendar_that_syncs(backend: Backend) {
     assert!(body.contains("read-only"), "{body}");
 }
 
+async fn a_repeating_schedule_is_one_item_with_its_rule_and_overrides(backend: Backend) {
+    let app = spawn_at(backend, "2026-12-01T00:00:00Z").await;
+    let m = app.member(7, Some(ZONE)).await;
+    let created = app
+        .post(
+            m,
+            "/v2/schedules",
+            json!({"title": "아침 집중", "description": "매일",
+                "date": {"dateTime": "2026-12-02T09:00:00", "zoneId": ZONE}, "scheduleType": "DEEP_WORK",
+                "recurrence": {"rrule": "FREQ=DAILY;COUNT=5"}}),
+        )
+        .await;
+    let first = created.assert(201).clone();
+    let series = first["seriesId"].as_i64().unwrap();
+    let week = app
+        .get(
+            m,
+            "/v2/schedules/week?time=2026-12-02T00:00:00&zoneId=Europe/Berlin",
+        )
+        .await;
+    let ids: Vec<i64> = week
+        .assert(200)
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["seriesId"] == series)
+        .map(|s| s["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 5, "{:?}", week.body);
+    app.clock.advance(SignedDuration::from_secs(1));
+    app.patch(
+        m,
+        &format!("/v2/schedules/{}", ids[1]),
+        json!({"title": "늦잠 후"}),
+    )
+    .await
+    .assert(200);
+
+    // Listed once, as `series-{id}`, not as its occurrences.
+    let (_, _, listing) = dav(&app, m, "PROPFIND", "/dav/7/schedules/", Some("1"), "").await;
+    let item = format!("/dav/7/schedules/series-{series}.ics");
+    assert!(listing.contains(&item), "{listing}");
+    assert!(
+        !listing.contains(&format!("/dav/7/schedules/{}.ics", ids[0])),
+        "{listing}"
+    );
+    let (status, headers, body) = dav(&app, m, "GET", &item, None, "").await;
+    assert_eq!(status, 200);
+    for line in [
+        "RRULE:FREQ=DAILY;COUNT=5",
+        &format!("UID:pinit-series-{series}@pinit"),
+        "RECURRENCE-ID;TZID=Europe/Berlin:20261203T090000",
+        "SUMMARY:늦잠 후",
+        "BEGIN:VTIMEZONE",
+    ] {
+        assert!(body.contains(line), "{line} in {body}");
+    }
+    let tag = headers["etag"].to_str().unwrap().to_string();
+
+    // Sync: an edit of another occurrence changes the series item (and its ETag); deleting the series
+    // reports it gone.
+    let sync = |token: &str| {
+        format!(
+            r#"<d:sync-collection xmlns:d="DAV:"><d:sync-token>{token}</d:sync-token><d:prop><d:getetag/></d:prop></d:sync-collection>"#
+        )
+    };
+    let (_, _, initial) = dav(&app, m, "REPORT", "/dav/7/schedules/", None, &sync("")).await;
+    let token = initial
+        .split("<d:sync-token>")
+        .nth(1)
+        .and_then(|t| t.split('<').next())
+        .unwrap()
+        .to_string();
+    app.clock.advance(SignedDuration::from_secs(1));
+    app.patch(
+        m,
+        &format!("/v2/schedules/{}", ids[3]),
+        json!({"title": "outside"}),
+    )
+    .await
+    .assert(200);
+    let (_, _, changes) = dav(&app, m, "REPORT", "/dav/7/schedules/", None, &sync(&token)).await;
+    assert!(changes.contains(&item), "{changes}");
+    let (_, headers, _) = dav(&app, m, "GET", &item, None, "").await;
+    assert_ne!(headers["etag"].to_str().unwrap(), tag);
+    // Apps cannot change a repeating schedule yet.
+    let (status, _, _) = dav(&app, m, "PUT", &item, None, &body).await;
+    assert_eq!(status, 403);
+    let token = changes
+        .split("<d:sync-token>")
+        .nth(1)
+        .and_then(|t| t.split('<').next())
+        .unwrap()
+        .to_string();
+    app.clock.advance(SignedDuration::from_secs(1));
+    app.delete(m, &format!("/v2/schedules/{}?scope=all", ids[0]))
+        .await
+        .assert(204);
+    let (_, _, gone) = dav(&app, m, "REPORT", "/dav/7/schedules/", None, &sync(&token)).await;
+    assert!(
+        gone.contains(&format!(
+            "<d:href>{item}</d:href><d:status>HTTP/1.1 404 Not Found</d:status>"
+        )),
+        "{gone}"
+    );
+}
+
 pinit_testkit::both_backends!(
+    a_repeating_schedule_is_one_item_with_its_rule_and_overrides,
     tasks_are_a_read_only_todo_calendar_that_syncs,
     a_real_client_discovers_lists_searches_and_syncs,
     the_protocol_details_clients_rely_on,
