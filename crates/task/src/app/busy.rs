@@ -40,30 +40,29 @@ const PARALLEL_FETCHES: usize = 8;
 pub struct Calendars {
     policy: UrlPolicy,
     refresh_every: Duration,
-    client: reqwest::Client,
+    timeout: Duration,
+    /// `None` if it could not be built (every fetch then fails, saying so): never a client without the guard.
+    client: Option<reqwest::Client>,
 }
 
 impl Calendars {
     /// `allow_insecure`: `task.allow_insecure_calendar_urls` (tests, local development).
     pub fn new(refresh_every: Duration, allow_insecure: bool) -> Self {
         let policy = UrlPolicy::new(allow_insecure);
-        let client = reqwest::Client::builder()
-            .redirect(policy.redirects(MAX_REDIRECTS))
-            // A proxy would resolve names itself, around the public-address guard.
-            .no_proxy()
-            .dns_resolver(policy.resolver())
-            .timeout(FETCH_TIMEOUT)
-            .connect_timeout(FETCH_TIMEOUT)
-            .user_agent(concat!("pinit-task/", env!("CARGO_PKG_VERSION"), " (calendar subscription)"))
-            .build()
-            .unwrap_or_else(|e| {
-                tracing::error!(error = %e, "the calendar client could not be built; using reqwest's default");
-                reqwest::Client::new()
-            });
         Self {
             policy,
             refresh_every,
-            client,
+            timeout: FETCH_TIMEOUT,
+            client: client(policy, FETCH_TIMEOUT),
+        }
+    }
+
+    /// The same with another fetch timeout than [`FETCH_TIMEOUT`] (tests).
+    pub fn with_timeout(self, timeout: Duration) -> Self {
+        Self {
+            timeout,
+            client: client(self.policy, timeout),
+            ..self
         }
     }
 
@@ -104,8 +103,12 @@ impl Calendars {
         url: &url::Url,
         previous: Option<(&str, &str)>,
     ) -> std::result::Result<Fetched, CalendarError> {
-        let mut request = self
-            .client
+        let Some(client) = &self.client else {
+            return Err(CalendarError::Fetch(
+                "the server's HTTP client is not available".into(),
+            ));
+        };
+        let mut request = client
             .get(url.clone())
             .header(reqwest::header::ACCEPT, "text/calendar, */*;q=0.5");
         if let Some((etag, last_modified)) = previous {
@@ -116,6 +119,7 @@ impl Calendars {
                 request = request.header(IF_MODIFIED_SINCE, last_modified);
             }
         }
+        let transport = |e| transport(e, self.timeout);
         let mut response = request.send().await.map_err(transport)?;
         let status = response.status();
         if status == StatusCode::NOT_MODIFIED && previous.is_some() {
@@ -158,6 +162,25 @@ impl Calendars {
     }
 }
 
+/// The client calendars are fetched with: the SSRF guard's resolver and redirect policy, no proxy, `timeout`.
+fn client(policy: UrlPolicy, timeout: Duration) -> Option<reqwest::Client> {
+    reqwest::Client::builder()
+        .redirect(policy.redirects(MAX_REDIRECTS))
+        // A proxy would resolve names itself, around the public-address guard.
+        .no_proxy()
+        .dns_resolver(policy.resolver())
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .user_agent(concat!(
+            "pinit-task/",
+            env!("CARGO_PKG_VERSION"),
+            " (calendar subscription)"
+        ))
+        .build()
+        .inspect_err(|e| tracing::error!(error = %e, "the calendar client could not be built"))
+        .ok()
+}
+
 /// What a fetch answered.
 #[derive(Debug)]
 pub enum Fetched {
@@ -171,7 +194,7 @@ pub enum Fetched {
 }
 
 /// A transport failure, said plainly: the guard's refusal, a timeout, a refused redirect, or the cause.
-fn transport(e: reqwest::Error) -> CalendarError {
+fn transport(e: reqwest::Error, timeout: Duration) -> CalendarError {
     if let Some(refusal) = refused(&e) {
         return CalendarError::Fetch(format!(
             "{} has no public address (private, loopback and link-local addresses are refused)",
@@ -181,7 +204,7 @@ fn transport(e: reqwest::Error) -> CalendarError {
     if e.is_timeout() {
         return CalendarError::Fetch(format!(
             "no answer within {} seconds",
-            FETCH_TIMEOUT.as_secs()
+            timeout.as_secs_f64()
         ));
     }
     let mut chain = Vec::new();

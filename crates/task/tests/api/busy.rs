@@ -73,6 +73,30 @@ async fn calendar_server(body: String) -> (TestServer, Shared) {
             axum::routing::get(|| async { "<html>not a calendar</html>" }),
         )
         .route(
+            "/slow.ics",
+            axum::routing::get(|| async {
+                tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+                "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"
+            }),
+        )
+        .route(
+            "/moved.ics",
+            axum::routing::get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/work.ics")]) }),
+        )
+        .route(
+            "/loop.ics",
+            axum::routing::get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/loop.ics")]) }),
+        )
+        .route(
+            "/elsewhere.ics",
+            axum::routing::get(|| async {
+                (
+                    StatusCode::FOUND,
+                    [(header::LOCATION, "ftp://example.com/cal.ics")],
+                )
+            }),
+        )
+        .route(
             "/big.ics",
             axum::routing::get(|| async { "X".repeat(5 * 1024 * 1024 + 1) }),
         )
@@ -270,7 +294,15 @@ async fn subscriptions_are_fetched_refreshed_and_deleted(backend: Backend) {
 }
 
 async fn what_a_url_answers_is_checked(backend: Backend) {
-    let app = insecure(backend).await;
+    let app = spawn_with(
+        backend,
+        "2026-02-15T00:00:00Z",
+        Some(
+            Calendars::new(std::time::Duration::from_secs(15 * 60), true)
+                .with_timeout(std::time::Duration::from_millis(500)),
+        ),
+    )
+    .await;
     let m = app.member(1, None).await;
     let (server, state) = calendar_server(fixture("google.ics")).await;
     let subscribe = |url: String| {
@@ -307,6 +339,23 @@ async fn what_a_url_answers_is_checked(backend: Backend) {
     state.lock().unwrap().status = StatusCode::FORBIDDEN;
     let res = subscribe(server.url("/work.ics")).await;
     assert!(res.text.contains("HTTP 403"), "{}", res.text);
+    let res = subscribe(server.url("/slow.ics")).await;
+    res.assert(422);
+    assert_eq!(
+        res.body["message"],
+        "url: the calendar could not be fetched: no answer within 0.5 seconds"
+    );
+    let res = subscribe(server.url("/loop.ics")).await;
+    res.assert(422);
+    assert!(res.text.contains("more than 5 redirects"), "{}", res.text);
+    let res = subscribe(server.url("/elsewhere.ics")).await;
+    res.assert(422);
+    assert!(
+        res.text
+            .contains("a redirect to ftp://example.com/cal.ics: the URL must use https"),
+        "{}",
+        res.text
+    );
     let res = subscribe("ftp://example.com/cal.ics".into()).await;
     res.assert(400);
     assert_eq!(res.body["message"], "url: the URL must use https");
@@ -315,6 +364,10 @@ async fn what_a_url_answers_is_checked(backend: Backend) {
         app.get(m, "/v2/calendar/subscriptions").await.assert(200),
         &json!([])
     );
+    // A redirect is followed (each hop checked).
+    state.lock().unwrap().status = StatusCode::OK;
+    let res = subscribe(server.url("/moved.ics")).await;
+    assert_eq!(res.assert(201)["url"], server.url("/moved.ics").as_str());
 }
 
 async fn private_addresses_are_refused_unless_allowed(backend: Backend) {
