@@ -6,8 +6,10 @@
 //! * [`domain`] — the rules as pure code (state machine, validation, graph, time windows, paging).
 //! * [`app`] — the use cases ([`TaskApp`]): one transaction each, events recorded in the outbox.
 //! * [`store`] — the SQL, once for SQLite and PostgreSQL.
-//! * [`http`] — the reference's `/v2` routes, and the calendar feeds.
-//! * [`ical`] — iCalendar (RFC 5545): content lines, VTIMEZONE, schedules and series as VEVENTs.
+//! * [`http`] — the reference's `/v2` routes, the calendar feeds, and busy time from other calendars
+//!   (`/v2/calendar/subscriptions`, `/v2/calendar/busy`).
+//! * [`ical`] — iCalendar (RFC 5545): content lines, VTIMEZONE, schedules and series as VEVENTs, other calendars'
+//!   events read as busy time.
 //! * [`inbound`] — the `member.created` consumer (the events task consumes; [`app`]`::outbound` maps the ones it
 //!   publishes).
 //! * [`grpc`] — `pinit.schedule.ScheduleGrpcService` ([`grpc_service`]).
