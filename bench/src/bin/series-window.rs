@@ -251,8 +251,8 @@ async fn run(args: &Args, url: &ConnectionUrl) -> Result<String, BoxError> {
         "| create {n} weekday series (each makes its first 15 days) | {:.1} s, {:.0} series/s; p50 {:.1} ms, p99 {:.1} ms per series; {made_at_create} schedules |",
         secs(create_wall),
         n as f64 / secs(create_wall),
-        ms(percentile(&create, 0.5)),
-        ms(percentile(&create, 0.99)),
+        ms(percentile(&create, 50.0)),
+        ms(percentile(&create, 99.0)),
     )?;
     writeln!(
         out,
@@ -271,8 +271,8 @@ async fn run(args: &Args, url: &ConnectionUrl) -> Result<String, BoxError> {
     writeln!(
         out,
         "| read a member's week (occurrences checked first) | p50 {:.2} ms, p99 {:.2} ms over {} reads |",
-        ms(percentile(&reads, 0.5)),
-        ms(percentile(&reads, 0.99)),
+        ms(percentile(&reads, 50.0)),
+        ms(percentile(&reads, 99.0)),
         reads.len(),
     )?;
     writeln!(out, "\n{events} outbox events recorded in all.")?;
