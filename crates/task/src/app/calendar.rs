@@ -88,6 +88,44 @@ impl TaskApp {
         })
     }
 
+    /// The part of the member's Schedules calendar that these schedules and series are (a subset that arranges
+    /// the same as the whole: a schedule's place depends only on itself and its series, and each series comes
+    /// with all its occurrences) — what one item, a multiget or an incremental sync needs, without reading
+    /// every schedule.
+    pub async fn calendar_schedules_of(
+        &self,
+        member: MemberId,
+        schedules: &[ScheduleId],
+        series: &[SeriesId],
+    ) -> Result<ScheduleCalendar> {
+        let mut conn = self.inner.db.conn().await?;
+        let member = self.member(&mut conn, member).await?;
+        let mut rows = store::schedules::by_ids(&mut conn, schedules).await?;
+        rows.retain(|s| s.schedule.owner_id() == member.id);
+        let mut wanted: Vec<SeriesId> = series.to_vec();
+        wanted.extend(rows.iter().filter_map(|s| s.occurrence.map(|of| of.series)));
+        wanted.sort_unstable_by_key(|id| id.get());
+        wanted.dedup();
+        let mut live = Vec::new();
+        for id in wanted {
+            if let Some(found) = store::series::get_owned(&mut conn, member.id, id).await? {
+                if series.contains(&id) {
+                    for o in store::schedules::of_series(&mut conn, id).await? {
+                        if !rows.iter().any(|r| r.schedule.id() == o.schedule.id()) {
+                            rows.push(o);
+                        }
+                    }
+                }
+                live.push(found);
+            }
+        }
+        Ok(ScheduleCalendar {
+            schedules: rows,
+            series: live,
+            zones: store::series::zones_of_owner(&mut conn, member.id).await?,
+        })
+    }
+
     /// Everything the member's Schedules calendar is made of ([`ScheduleCalendar`]).
     pub async fn calendar_schedules(&self, member: MemberId) -> Result<ScheduleCalendar> {
         let mut conn = self.inner.db.conn().await?;

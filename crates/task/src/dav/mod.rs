@@ -33,8 +33,8 @@ use self::request::{Depth, Props, Report, RequestError};
 use self::resource::{Collection, Resource};
 use self::xml::{CALDAV, CS, DAV, ICAL, Name, Value};
 use crate::TaskApp;
-use crate::app::calendar::{Expect, SyncToken, Tokens, arrange, etag, task_etag};
-use crate::domain::{Edge, MemberId, ScheduleId, TaskId, Zone};
+use crate::app::calendar::{Expect, ScheduleCalendar, SyncToken, Tokens, arrange, etag, task_etag};
+use crate::domain::{Edge, MemberId, ScheduleId, SeriesId, TaskId, Zone};
 use crate::ical;
 use crate::ical::schedule::{CalendarWriter, ScheduleEntry, SeriesEntry};
 use crate::ical::task::TaskEntry;
@@ -307,15 +307,7 @@ impl Dav {
         Ok(match c {
             Collection::Schedules => {
                 let cal = self.app.calendar_schedules(self.member).await?;
-                let arranged = arrange(&cal.schedules, &cal.series, &cal.zones, &self.zone);
-                let singles = arranged
-                    .singles
-                    .into_iter()
-                    .map(|(s, z)| Item::Schedule(s.clone(), z.clone()));
-                let series = arranged.series.into_iter().map(|(s, overrides)| {
-                    Item::Series(s.clone(), overrides.into_iter().cloned().collect())
-                });
-                singles.chain(series).collect()
+                self.arranged(&cal)
             }
             Collection::Tasks => {
                 let (tasks, edges) = self.app.calendar_tasks(self.member).await?;
@@ -324,9 +316,49 @@ impl Dav {
         })
     }
 
-    /// The item a name names in a collection (an occurrence shown inside its series is not an item).
+    /// The Schedules calendar's items made of `cal`.
+    fn arranged(&self, cal: &ScheduleCalendar) -> Vec<Item> {
+        let arranged = arrange(&cal.schedules, &cal.series, &cal.zones, &self.zone);
+        let singles = arranged
+            .singles
+            .into_iter()
+            .map(|(s, z)| Item::Schedule(s.clone(), z.clone()));
+        let series = arranged.series.into_iter().map(|(s, overrides)| {
+            Item::Series(s.clone(), overrides.into_iter().cloned().collect())
+        });
+        singles.chain(series).collect()
+    }
+
+    /// The items these names name in a collection (an occurrence shown inside its series is not an item);
+    /// for the Schedules calendar without reading every schedule.
+    async fn named(&self, c: Collection, names: &[&str]) -> Result<Vec<Item>, DavError> {
+        if c == Collection::Tasks {
+            return self.items(c).await;
+        }
+        let mut schedules = Vec::new();
+        let mut series = Vec::new();
+        for name in names {
+            if let Some(id) = name
+                .strip_prefix(SERIES_PREFIX)
+                .and_then(|n| n.parse().ok())
+            {
+                series.push(SeriesId(id));
+            } else if let Some(o) = self.objects.values().find(|o| o.name == *name) {
+                schedules.push(o.schedule_id);
+            } else if let Ok(id) = name.parse() {
+                schedules.push(ScheduleId(id));
+            }
+        }
+        let cal = self
+            .app
+            .calendar_schedules_of(self.member, &schedules, &series)
+            .await?;
+        Ok(self.arranged(&cal))
+    }
+
+    /// The item a name names in a collection.
     async fn item(&self, c: Collection, name: &str) -> Result<Item, DavError> {
-        self.items(c)
+        self.named(c, &[name])
             .await?
             .into_iter()
             .find(|i| self.name_of(i) == name)
@@ -469,7 +501,8 @@ impl Dav {
                         (href, name)
                     })
                     .collect();
-                let items = self.items(c).await?;
+                let wanted: Vec<&str> = names.iter().filter_map(|(_, n)| n.as_deref()).collect();
+                let items = self.named(c, &wanted).await?;
                 let responses = names
                     .iter()
                     .map(|(href, name)| {
@@ -546,9 +579,16 @@ impl Dav {
                             .collect();
                         let changed: HashSet<i64> =
                             ch.changed.iter().map(|s| s.schedule.id().get()).collect();
+                        let ids: Vec<ScheduleId> =
+                            ch.changed.iter().map(|s| s.schedule.id()).collect();
+                        let series: Vec<SeriesId> =
+                            touched.iter().map(|id| SeriesId(*id)).collect();
+                        let subset = self
+                            .app
+                            .calendar_schedules_of(self.member, &ids, &series)
+                            .await?;
                         let items = self
-                            .items(c)
-                            .await?
+                            .arranged(&subset)
                             .into_iter()
                             .filter(|i| match i {
                                 Item::Schedule(s, _) => changed.contains(&s.schedule.id().get()),
