@@ -18,7 +18,9 @@ use sha2::{Digest, Sha256};
 
 use super::calendar::arrange;
 use super::{AppError, Result, TaskApp};
-use crate::domain::feed::{MAX_FEEDS, PLANNED_PAST, REFRESH_INTERVAL, TOKEN_BYTES, TRACKED_PAST};
+use crate::domain::feed::{
+    FETCH_RECORDED_EVERY, MAX_FEEDS, PLANNED_PAST, REFRESH_INTERVAL, TOKEN_BYTES, TRACKED_PAST,
+};
 use crate::domain::{
     FeedError, FeedId, FeedKind, FeedToken, MemberId, ScheduleState, Window, Zone,
 };
@@ -124,7 +126,12 @@ impl TaskApp {
             FeedKind::Planned => planned(&mut conn, &member, now).await?,
             FeedKind::Tracked => tracked(&mut conn, &member, now).await?,
         };
-        store::feeds::fetched(&mut conn, feed.id, now).await?;
+        let recorded = feed
+            .last_fetched_at
+            .is_some_and(|at| now.duration_since(at) < FETCH_RECORDED_EVERY);
+        if !recorded {
+            store::feeds::fetched(&mut conn, feed.id, now).await?;
+        }
         let body = calendar.to_ical();
         let digest = Sha256::digest(body.as_bytes());
         let etag = format!(

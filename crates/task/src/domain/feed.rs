@@ -33,6 +33,10 @@ pub const REFRESH_INTERVAL: SignedDuration = SignedDuration::from_mins(15);
 /// At most this many feeds per member.
 pub const MAX_FEEDS: usize = 20;
 
+/// A feed's last fetch is recorded at most this often: calendar apps poll every few minutes, and a write (a
+/// commit on PostgreSQL) per poll would cost more than the list's "last fetched" is worth to the minute.
+pub const FETCH_RECORDED_EVERY: SignedDuration = SignedDuration::from_secs(60);
+
 /// The octets of randomness in a token (256 bits).
 pub const TOKEN_BYTES: usize = 32;
 

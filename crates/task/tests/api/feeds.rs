@@ -127,6 +127,15 @@ async fn feeds_are_issued_listed_rotated_and_revoked(backend: Backend) {
     assert_eq!(value(&calendar, "COLOR").value, "royalblue");
     let list = app.get(m, "/v2/calendar/feeds").await.assert(200).clone();
     assert_eq!(list[0]["lastFetchedAt"], "2026-02-01T00:01:00Z");
+    // Polls within a minute are not written again; the next one after it is.
+    app.advance_secs(30);
+    assert_eq!(fetch(&app, &url, None).await.0, 200);
+    let list = app.get(m, "/v2/calendar/feeds").await.assert(200).clone();
+    assert_eq!(list[0]["lastFetchedAt"], "2026-02-01T00:01:00Z");
+    app.advance_secs(60);
+    assert_eq!(fetch(&app, &url, None).await.0, 200);
+    let list = app.get(m, "/v2/calendar/feeds").await.assert(200).clone();
+    assert_eq!(list[0]["lastFetchedAt"], "2026-02-01T00:02:30Z");
 
     // Another member can neither rotate nor revoke it.
     let id = feed["id"].as_i64().unwrap();
