@@ -11,11 +11,11 @@ use pinit_kernel::extract::{Json, Path, Query};
 use pinit_kernel::{ApiError, CurrentMember};
 use serde::{Deserialize, Serialize};
 
-use super::dto::{DateTimeWithZone, Problems, required_param, zoned};
+use super::dto::{DateTimeWithZone, Problems, TimeQuery};
 use crate::app::TaskApp;
 use crate::app::busy::CalendarBlock;
 use crate::domain::busy::BusyCalendarId;
-use crate::domain::{MemberId, Window, Zone};
+use crate::domain::{MemberId, Zone};
 use crate::store::busy_calendars::StoredCalendar;
 
 /// The largest request body of an upload: a 5 MiB file, escaped in JSON.
@@ -66,23 +66,6 @@ pub struct BusyBlockResponse {
     pub start: DateTimeWithZone,
     pub end: DateTimeWithZone,
     pub all_day: bool,
-}
-
-/// `time` + `zoneId`, both required.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TimeQuery {
-    time: Option<String>,
-    zone_id: Option<String>,
-}
-
-impl TimeQuery {
-    fn required(&self) -> Result<(jiff::civil::DateTime, Zone), ApiError> {
-        let time = required_param("time", "LocalDateTime", &self.time)?;
-        let zone = required_param("zoneId", "ZoneId", &self.zone_id)?;
-        let mut p = Problems::new();
-        zoned(&mut p, "time", time, "zoneId", zone).ok_or_else(|| p.into_error())
-    }
 }
 
 /// An instant as `2026-02-01T09:00:00Z` (whole seconds).
@@ -174,18 +157,13 @@ fn rendered(blocks: Vec<CalendarBlock>, zone: &Zone) -> Vec<BusyBlockResponse> {
         .collect()
 }
 
-fn time_error(e: crate::domain::TimeError) -> ApiError {
-    ApiError::from(crate::app::AppError::from(e))
-}
-
 /// `GET /v2/calendar/busy?time&zoneId`: the busy blocks meeting the day of `time` in `zoneId`.
 pub async fn day(
     State(app): State<TaskApp>,
     CurrentMember(member): CurrentMember<MemberId>,
     Query(q): Query<TimeQuery>,
 ) -> Result<Json<Vec<BusyBlockResponse>>, ApiError> {
-    let (local, zone) = q.required()?;
-    let window = Window::day(local.date(), &zone).map_err(time_error)?;
+    let (window, zone) = q.day()?;
     let blocks = app.busy_blocks(member, &zone, window).await?;
     Ok(Json(rendered(blocks, &zone)))
 }
@@ -196,8 +174,7 @@ pub async fn week(
     CurrentMember(member): CurrentMember<MemberId>,
     Query(q): Query<TimeQuery>,
 ) -> Result<Json<Vec<BusyBlockResponse>>, ApiError> {
-    let (local, zone) = q.required()?;
-    let window = Window::week(local.date(), &zone).map_err(time_error)?;
+    let (window, zone) = q.week()?;
     let blocks = app.busy_blocks(member, &zone, window).await?;
     Ok(Json(rendered(blocks, &zone)))
 }

@@ -689,3 +689,51 @@ impl StatisticsResponse {
         }
     }
 }
+
+/// `time` + `zoneId`, both required (the day and week reads of schedules, busy time and statistics).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TimeQuery {
+    time: Option<String>,
+    zone_id: Option<String>,
+}
+
+impl TimeQuery {
+    /// The required `time` + `zoneId` pair.
+    pub fn required(&self) -> Result<(DateTime, crate::domain::Zone), ApiError> {
+        let time = required_param("time", "LocalDateTime", &self.time)?;
+        let zone = required_param("zoneId", "ZoneId", &self.zone_id)?;
+        let mut p = Problems::new();
+        zoned(&mut p, "time", time, "zoneId", zone).ok_or_else(|| p.into_error())
+    }
+
+    /// The optional pair of the run operations: checked when present, otherwise ignored.
+    pub fn check(&self) -> Result<(), ApiError> {
+        let mut p = Problems::new();
+        if let Some(time) = self.time.as_deref() {
+            p.check("time", time, parse_local_date_time(time));
+        }
+        if let Some(zone) = self.zone_id.as_deref() {
+            p.check("zoneId", zone, crate::domain::Zone::parse(zone));
+        }
+        p.finish()
+    }
+
+    /// The local day of `time` in `zoneId`, and the zone.
+    pub fn day(&self) -> Result<(crate::domain::Window, crate::domain::Zone), ApiError> {
+        let (local, zone) = self.required()?;
+        let window = crate::domain::Window::day(local.date(), &zone).map_err(time_error)?;
+        Ok((window, zone))
+    }
+
+    /// The ISO week (Monday start) of `time` in `zoneId`, and the zone.
+    pub fn week(&self) -> Result<(crate::domain::Window, crate::domain::Zone), ApiError> {
+        let (local, zone) = self.required()?;
+        let window = crate::domain::Window::week(local.date(), &zone).map_err(time_error)?;
+        Ok((window, zone))
+    }
+}
+
+fn time_error(e: crate::domain::TimeError) -> ApiError {
+    ApiError::from(crate::app::AppError::from(e))
+}

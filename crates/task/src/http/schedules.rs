@@ -6,14 +6,13 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use jiff::civil::DateTime;
 use pinit_kernel::ApiError;
 use pinit_kernel::extract::{Json, Path, Query};
 use serde::Deserialize;
 
 use super::dto::{
     Problems, SchedulePatchRequest, ScheduleRequest, ScheduleResponse, SeriesResponse,
-    StatisticsResponse, reminders, required_param, resolve, schedule_type, zoned,
+    StatisticsResponse, TimeQuery, reminders, resolve, schedule_type,
 };
 use crate::app::TaskApp;
 use crate::domain::series::whole_seconds;
@@ -83,39 +82,6 @@ pub async fn create(
         .into_response())
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TimeQuery {
-    time: Option<String>,
-    zone_id: Option<String>,
-}
-
-impl TimeQuery {
-    /// The required `time` + `zoneId` pair.
-    fn required(&self) -> Result<(DateTime, Zone), ApiError> {
-        let time = required_param("time", "LocalDateTime", &self.time)?;
-        let zone = required_param("zoneId", "ZoneId", &self.zone_id)?;
-        let mut p = Problems::new();
-        zoned(&mut p, "time", time, "zoneId", zone).ok_or_else(|| p.into_error())
-    }
-
-    /// The optional pair of the run operations: checked when present, otherwise ignored.
-    fn check(&self) -> Result<(), ApiError> {
-        let mut p = Problems::new();
-        if let Some(time) = self.time.as_deref() {
-            p.check(
-                "time",
-                time,
-                crate::domain::time::parse_local_date_time(time),
-            );
-        }
-        if let Some(zone) = self.zone_id.as_deref() {
-            p.check("zoneId", zone, Zone::parse(zone));
-        }
-        p.finish()
-    }
-}
-
 async fn within(
     app: &TaskApp,
     member: MemberId,
@@ -137,8 +103,7 @@ pub async fn day(
     CurrentMember(member): CurrentMember<MemberId>,
     Query(q): Query<TimeQuery>,
 ) -> Result<Json<Vec<ScheduleResponse>>, ApiError> {
-    let (local, zone) = q.required()?;
-    let window = Window::day(local.date(), &zone).map_err(time_error)?;
+    let (window, zone) = q.day()?;
     within(&app, member, &zone, window).await
 }
 
@@ -148,13 +113,8 @@ pub async fn week(
     CurrentMember(member): CurrentMember<MemberId>,
     Query(q): Query<TimeQuery>,
 ) -> Result<Json<Vec<ScheduleResponse>>, ApiError> {
-    let (local, zone) = q.required()?;
-    let window = Window::week(local.date(), &zone).map_err(time_error)?;
+    let (window, zone) = q.week()?;
     within(&app, member, &zone, window).await
-}
-
-fn time_error(e: crate::domain::TimeError) -> ApiError {
-    ApiError::from(crate::app::AppError::from(e))
 }
 
 /// `GET /v2/schedules/{id}`: rendered in the member's zone.
