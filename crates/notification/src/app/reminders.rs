@@ -6,7 +6,7 @@
 //! sent once, and not at all when the schedule has started by then (the dispatcher's re-check). Snoozing the
 //! same notification again re-times that one snooze instead of adding another.
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use pinit_kernel::DEFAULT_ZONE;
 use pinit_kernel::db::DbError;
 
@@ -14,6 +14,7 @@ use super::{NotificationError, Notifications};
 use crate::domain::reminder::{self, SNOOZE_MINUTES};
 use crate::domain::{
     Arm, Invalid, MemberId, NotificationKey, QuietHours, QuietHoursInput, ReminderKey, ScheduleKey,
+    later,
 };
 use crate::store;
 
@@ -86,7 +87,7 @@ impl Notifications {
             return Err(NotificationError::NotFound("schedule"));
         }
         let next = parsed.snoozed();
-        let due = later_by(now, wait);
+        let due = later(now, wait);
         let arm = Arm {
             schedule: ScheduleKey {
                 schedule_id,
@@ -110,8 +111,4 @@ impl Notifications {
             due_at: due,
         })
     }
-}
-
-fn later_by(at: Timestamp, by: SignedDuration) -> Timestamp {
-    at.checked_add(by).unwrap_or(at)
 }

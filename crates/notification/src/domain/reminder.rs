@@ -194,10 +194,10 @@ impl ReminderKey {
 }
 
 /// Minutes a device asked to snooze for, if allowed.
-pub fn snooze_for(minutes: i64) -> Option<SignedDuration> {
+pub fn snooze_for(minutes: i64) -> Option<std::time::Duration> {
     SNOOZE_MINUTES
         .contains(&minutes)
-        .then(|| SignedDuration::from_mins(minutes))
+        .then(|| std::time::Duration::from_secs(minutes.unsigned_abs() * 60))
 }
 
 #[cfg(test)]
@@ -256,7 +256,7 @@ mod tests {
         assert_eq!(ReminderKey::parse("x:snooze:0"), None);
         assert_eq!(ReminderKey::parse(""), None);
         assert_eq!(snooze_for(4), None);
-        assert_eq!(snooze_for(10), Some(SignedDuration::from_mins(10)));
+        assert_eq!(snooze_for(10), Some(std::time::Duration::from_secs(600)));
         assert_eq!(snooze_for(121), None);
     }
 
