@@ -46,6 +46,23 @@ async fn dav(
     (status, headers, res.text().await.unwrap())
 }
 
+/// A `sync-collection` REPORT body asking for ETags since `token` (empty: everything).
+fn sync(token: &str) -> String {
+    format!(
+        r#"<d:sync-collection xmlns:d="DAV:"><d:sync-token>{token}</d:sync-token><d:prop><d:getetag/></d:prop></d:sync-collection>"#
+    )
+}
+
+/// The new sync token a `sync-collection` answer carries.
+fn token_of(answer: &str) -> String {
+    answer
+        .split("<d:sync-token>")
+        .nth(1)
+        .and_then(|t| t.split('<').next())
+        .unwrap_or_else(|| panic!("a sync-token in {answer}"))
+        .to_string()
+}
+
 fn summaries(list: &Value) -> Vec<String> {
     list.as_array()
         .unwrap_or_else(|| panic!("a list: {list}"))
@@ -260,8 +277,8 @@ async fn the_protocol_details_clients_rely_on(backend: Backend) {
     assert_ne!(after, zero);
 
     // A sync token it never gave out is refused as RFC 6578 says; unknown reports and writes too.
-    let sync = r#"<d:sync-collection xmlns:d="DAV:"><d:sync-token>urn:pinit:sync:99999999999999999</d:sync-token><d:prop><d:getetag/></d:prop></d:sync-collection>"#;
-    let (status, _, body) = dav(&app, m, "REPORT", "/dav/7/schedules/", None, sync).await;
+    let stale = sync("urn:pinit:sync:99999999999999999");
+    let (status, _, body) = dav(&app, m, "REPORT", "/dav/7/schedules/", None, &stale).await;
     assert_eq!(status, 403);
     assert!(body.contains("valid-sync-token"), "{body}");
     let (status, _, _) = dav(
@@ -443,19 +460,9 @@ async fn tasks_are_a_read_only_todo_calendar_that_syncs(backend: Backend) {
     assert_eq!(body.matches("<d:response>").count(), 0, "{body}");
 
     // Sync: a completed task and a deleted one, since the first token.
-    let sync = |token: &str| {
-        format!(
-            r#"<d:sync-collection xmlns:d="DAV:"><d:sync-token>{token}</d:sync-token><d:prop><d:getetag/></d:prop></d:sync-collection>"#
-        )
-    };
     let (_, _, initial) = dav(&app, m, "REPORT", "/dav/7/tasks/", None, &sync("")).await;
     assert_eq!(initial.matches("<d:response>").count(), 2, "{initial}");
-    let token = initial
-        .split("<d:sync-token>")
-        .nth(1)
-        .and_then(|t| t.split('<').next())
-        .unwrap()
-        .to_string();
+    let token = token_of(&initial);
     app.clock.advance(SignedDuration::from_secs(5));
     app.post_empty(m, &format!("/v2/tasks/{first}/complete"))
         .await
@@ -559,18 +566,8 @@ async fn a_repeating_schedule_is_one_item_with_its_rule_and_overrides(backend: B
 
     // Sync: an edit of another occurrence changes the series item (and its ETag); deleting the series
     // reports it gone.
-    let sync = |token: &str| {
-        format!(
-            r#"<d:sync-collection xmlns:d="DAV:"><d:sync-token>{token}</d:sync-token><d:prop><d:getetag/></d:prop></d:sync-collection>"#
-        )
-    };
     let (_, _, initial) = dav(&app, m, "REPORT", "/dav/7/schedules/", None, &sync("")).await;
-    let token = initial
-        .split("<d:sync-token>")
-        .nth(1)
-        .and_then(|t| t.split('<').next())
-        .unwrap()
-        .to_string();
+    let token = token_of(&initial);
     app.clock.advance(SignedDuration::from_secs(1));
     app.patch(
         m,
@@ -586,12 +583,7 @@ async fn a_repeating_schedule_is_one_item_with_its_rule_and_overrides(backend: B
     // Apps cannot change a repeating schedule yet.
     let (status, _, _) = dav(&app, m, "PUT", &item, None, &body).await;
     assert_eq!(status, 403);
-    let token = changes
-        .split("<d:sync-token>")
-        .nth(1)
-        .and_then(|t| t.split('<').next())
-        .unwrap()
-        .to_string();
+    let token = token_of(&changes);
     app.clock.advance(SignedDuration::from_secs(1));
     app.delete(m, &format!("/v2/schedules/{}?scope=all", ids[0]))
         .await
