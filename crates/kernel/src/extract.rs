@@ -66,6 +66,31 @@ impl<S: Send + Sync, Id: From<i64>> FromRequestParts<S> for CurrentMember<Id> {
     }
 }
 
+/// The message of the 403 for an operation only a signed-in member may call, asked with an app password or an
+/// API token.
+pub const SESSION_REQUIRED: &str = "This needs the member's own sign-in: API tokens and app passwords cannot make tokens, change the password or delete the account.";
+
+/// The member a request is for, who signed in themselves: the gateway verified an access token from a login
+/// ([`Credential::Session`](crate::identity::Credential)), not an API token or an app password. The one rule
+/// for what such credentials may never do — make or list tokens, change the password, delete the account:
+/// those handlers take this instead of [`CurrentMember`]. No member → 401 [`LOGIN_REQUIRED`]; another
+/// credential (or none recorded, i.e. not vouched for by [`crate::identity::vouched_members_only`]) → 403
+/// [`SESSION_REQUIRED`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionMember<Id = i64>(pub Id);
+
+impl<S: Send + Sync, Id: From<i64>> FromRequestParts<S> for SessionMember<Id> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let CurrentMember(member) = CurrentMember::<Id>::from_request_parts(parts, state).await?;
+        match parts.extensions.get::<crate::identity::Credential>() {
+            Some(crate::identity::Credential::Session) => Ok(SessionMember(member)),
+            _ => Err(ApiError::new(StatusCode::FORBIDDEN, SESSION_REQUIRED)),
+        }
+    }
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {

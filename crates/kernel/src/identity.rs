@@ -8,6 +8,12 @@
 //! of the binary, removes any `X-Member-Id` and puts back the member of a valid assertion for this very method and
 //! path; a request without one reaches the handlers without a member (401 where one is needed).
 //!
+//! An assertion also says how the gateway verified the member — a [`Credential`]: the web client's access token
+//! (a session), a calendar app's app password, or a personal API token. The kind is covered by the HMAC, and
+//! [`vouched_members_only`] puts it on the request as an extension, so that a service can refuse what only a
+//! signed-in member may do (make tokens, change the password, delete the account) to anything else:
+//! [`crate::extract::SessionMember`].
+//!
 //! `pinit serve` makes a fresh key in memory at every start (nothing to configure, nothing another process can
 //! read); the distributed services share `internal.identity_key` (32 random bytes, base64). See
 //! docs/adr/0012-gateway-to-service-identity.md.
@@ -35,6 +41,38 @@ pub const ASSERTION_TTL_SECS: i64 = 60;
 pub const ASSERTION_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+/// How the gateway verified a request's member: carried, signed, in its assertion, and set by
+/// [`vouched_members_only`] as a request extension next to `X-Member-Id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// An access token from a login (the web client): everything the member may do.
+    Session,
+    /// A calendar app's app password (docs/adr/0016-app-passwords.md; the CalDAV paths only).
+    AppPassword,
+    /// A personal API token (docs/adr/0018-personal-api-tokens.md).
+    ApiToken,
+}
+
+impl Credential {
+    /// Its mark at the end of an assertion (a session's assertion has none: the form older versions read).
+    fn mark(self) -> Option<&'static str> {
+        match self {
+            Credential::Session => None,
+            Credential::AppPassword => Some("app"),
+            Credential::ApiToken => Some("pat"),
+        }
+    }
+
+    fn from_mark(mark: Option<&str>) -> Option<Self> {
+        match mark {
+            None => Some(Credential::Session),
+            Some("app") => Some(Credential::AppPassword),
+            Some("pat") => Some(Credential::ApiToken),
+            Some(_) => None,
+        }
+    }
+}
 
 /// The key the gateway signs assertions with and the services check them with. During a rotation it also
 /// accepts (never signs with) a previous key: [`IdentityKey::also_accepting`].
@@ -94,30 +132,52 @@ impl IdentityKey {
         self
     }
 
-    fn mac(&self, member: i64, expires: i64, method: &str, path: &str) -> HmacSha256 {
-        mac_with(&self.signing, member, expires, method, path)
-    }
-
-    /// The assertion for `member` on `method path`, valid until `now + ASSERTION_TTL`.
+    /// The assertion for `member`, signed in with an access token (a [`Credential::Session`]), on
+    /// `method path`, valid until `now + ASSERTION_TTL`.
     pub fn sign(&self, member: i64, method: &str, path: &str, now_secs: i64) -> HeaderValue {
-        self.assertion(member, method, path, now_secs)
+        self.sign_as(member, Credential::Session, method, path, now_secs)
     }
 
-    /// The member of a valid, unexpired assertion for `method path`; `None` for anything else.
+    /// The assertion for `member`, verified by `credential`, on `method path`.
+    pub fn sign_as(
+        &self,
+        member: i64,
+        credential: Credential,
+        method: &str,
+        path: &str,
+        now_secs: i64,
+    ) -> HeaderValue {
+        self.assertion(member, credential, method, path, now_secs)
+    }
+
+    /// The member of a valid, unexpired assertion for `method path` (whatever the credential); `None` for
+    /// anything else.
     pub fn verify(&self, assertion: &str, method: &str, path: &str, now_secs: i64) -> Option<i64> {
+        self.verify_member(assertion, method, path, now_secs)
+            .map(|(member, _)| member)
+    }
+
+    /// The member of a valid, unexpired assertion for `method path`, and how the gateway verified it.
+    pub fn verify_member(
+        &self,
+        assertion: &str,
+        method: &str,
+        path: &str,
+        now_secs: i64,
+    ) -> Option<(i64, Credential)> {
         self.check(assertion, method, path, now_secs)
-            .filter(|m| *m > 0)
+            .filter(|(m, _)| *m > 0)
     }
 
     /// The assertion of a call between services (task's gRPC, which notification uses): no member, bound to the
     /// called `service`'s name.
     pub fn sign_call(&self, service: &str, now_secs: i64) -> HeaderValue {
-        self.assertion(0, CALL, service, now_secs)
+        self.assertion(0, Credential::Session, CALL, service, now_secs)
     }
 
     /// Whether `assertion` is a valid, unexpired [`IdentityKey::sign_call`] for `service`.
     pub fn verify_call(&self, assertion: &str, service: &str, now_secs: i64) -> bool {
-        self.check(assertion, CALL, service, now_secs) == Some(0)
+        self.check(assertion, CALL, service, now_secs) == Some((0, Credential::Session))
     }
 
     /// The assertion of an HTTP request the gateway makes on its own behalf (not a member's), e.g. asking auth
@@ -138,39 +198,89 @@ impl IdentityKey {
         self.verify_call(assertion, &gateway_call(method, path), now_secs)
     }
 
-    fn assertion(&self, member: i64, method: &str, path: &str, now_secs: i64) -> HeaderValue {
+    /// `<member>.<expiry>.<tag>`, followed by `.<mark>` for a credential other than a session.
+    fn assertion(
+        &self,
+        member: i64,
+        credential: Credential,
+        method: &str,
+        path: &str,
+        now_secs: i64,
+    ) -> HeaderValue {
         let expires = now_secs + ASSERTION_TTL_SECS;
-        let tag = self
-            .mac(member, expires, method, path)
-            .finalize()
-            .into_bytes();
-        let value = format!("{member}.{expires}.{}", URL_SAFE_NO_PAD.encode(tag));
+        let signed = Signed {
+            member,
+            expires,
+            credential,
+            method,
+            path,
+        };
+        let tag = signed.mac(&self.signing).finalize().into_bytes();
+        let mut value = format!("{member}.{expires}.{}", URL_SAFE_NO_PAD.encode(tag));
+        if let Some(mark) = credential.mark() {
+            value.push('.');
+            value.push_str(mark);
+        }
         HeaderValue::try_from(value).expect("digits, dots and base64url are a valid header value")
     }
 
-    fn check(&self, assertion: &str, method: &str, path: &str, now_secs: i64) -> Option<i64> {
-        let mut parts = assertion.splitn(3, '.');
+    fn check(
+        &self,
+        assertion: &str,
+        method: &str,
+        path: &str,
+        now_secs: i64,
+    ) -> Option<(i64, Credential)> {
+        let mut parts = assertion.splitn(4, '.');
         let member: i64 = parts.next()?.parse().ok().filter(|m| *m >= 0)?;
         let expires: i64 = parts.next()?.parse().ok()?;
         let tag = URL_SAFE_NO_PAD.decode(parts.next()?).ok()?;
+        let credential = Credential::from_mark(parts.next())?;
         if expires < now_secs || expires > now_secs + 2 * ASSERTION_TTL_SECS {
             return None;
         }
+        let signed = Signed {
+            member,
+            expires,
+            credential,
+            method,
+            path,
+        };
         std::iter::once(&self.signing)
             .chain(self.previous.as_ref())
-            .any(|key| {
-                mac_with(key, member, expires, method, path)
-                    .verify_slice(&tag)
-                    .is_ok()
-            })
-            .then_some(member)
+            .any(|key| signed.mac(key).verify_slice(&tag).is_ok())
+            .then_some((member, credential))
     }
 }
 
-fn mac_with(key: &[u8; 32], member: i64, expires: i64, method: &str, path: &str) -> HmacSha256 {
-    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(key.as_slice()).expect("any key length");
-    mac.update(format!("{member}\n{expires}\n{method}\n{path}").as_bytes());
-    mac
+/// What an assertion's HMAC covers.
+struct Signed<'a> {
+    member: i64,
+    expires: i64,
+    credential: Credential,
+    method: &'a str,
+    path: &'a str,
+}
+
+impl Signed<'_> {
+    /// The MAC over the member, the expiry, the method, the path and — for a credential other than a session —
+    /// its mark (a session's input is the one older versions sign, so their assertions still verify).
+    fn mac(&self, key: &[u8; 32]) -> HmacSha256 {
+        let Signed {
+            member,
+            expires,
+            method,
+            path,
+            ..
+        } = self;
+        let mut mac =
+            <HmacSha256 as KeyInit>::new_from_slice(key.as_slice()).expect("any key length");
+        mac.update(format!("{member}\n{expires}\n{method}\n{path}").as_bytes());
+        if let Some(mark) = self.credential.mark() {
+            mac.update(format!("\n{mark}").as_bytes());
+        }
+        mac
+    }
 }
 
 /// The "method" of a call between services: no HTTP request has it, so a call's assertion is never a member's.
@@ -242,6 +352,82 @@ pub mod app_password_check {
     }
 }
 
+/// Auth's check of a personal API token (`Authorization: Bearer pinit_pat_…`), which only the gateway calls, as
+/// a [`GatewayCall`] (docs/adr/0018-personal-api-tokens.md): the one copy of its path, bodies and scopes.
+pub mod api_token_check {
+    use serde::{Deserialize, Serialize};
+
+    /// `POST` here; the gateway never routes it from outside.
+    pub const PATH: &str = "/internal/tokens/check";
+
+    /// What every personal API token starts with (so that the gateway tells one from a JWT without a lookup,
+    /// and secret scanners can find a leaked one).
+    pub const PREFIX: &str = "pinit_pat_";
+
+    /// Whether a bearer credential is meant as a personal API token (not necessarily a valid one).
+    pub fn is_api_token(bearer: &str) -> bool {
+        bearer.starts_with(PREFIX)
+    }
+
+    /// What a token may do. `read` calls only safe methods (GET, HEAD, OPTIONS); `write` calls any, reading
+    /// included.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum Scope {
+        Read,
+        Write,
+    }
+
+    impl Scope {
+        pub const ALL: [Scope; 2] = [Scope::Read, Scope::Write];
+
+        pub fn as_str(self) -> &'static str {
+            match self {
+                Scope::Read => "read",
+                Scope::Write => "write",
+            }
+        }
+
+        pub fn parse(raw: &str) -> Option<Self> {
+            Self::ALL.into_iter().find(|s| s.as_str() == raw)
+        }
+    }
+
+    /// Whether `method` is safe (RFC 9110, 9.2.1) in the sense a `read` token needs: GET, HEAD or OPTIONS.
+    pub fn is_read_only(method: &http::Method) -> bool {
+        matches!(
+            *method,
+            http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
+        )
+    }
+
+    /// Whether a token with `scopes` may call `method`.
+    pub fn allows(scopes: &[Scope], method: &http::Method) -> bool {
+        scopes.contains(&Scope::Write) || (scopes.contains(&Scope::Read) && is_read_only(method))
+    }
+
+    /// What the gateway sends.
+    #[derive(Clone, Serialize, Deserialize)]
+    pub struct Check {
+        pub token: String,
+    }
+
+    impl std::fmt::Debug for Check {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("Check { token: [redacted] }")
+        }
+    }
+
+    /// Auth's answer to a live token (200): its member and scopes. An unknown, revoked or expired token, or one
+    /// of a disabled member, is 401.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Checked {
+        pub member_id: i64,
+        pub scopes: Vec<Scope>,
+    }
+}
+
 /// What [`vouched_members_only`] checks with.
 #[derive(Clone)]
 pub struct Vouching {
@@ -249,14 +435,15 @@ pub struct Vouching {
     pub clock: SharedClock,
 }
 
-/// Middleware in front of a service: `X-Member-Id` only from a valid gateway assertion for this request; the
-/// [`GatewayCall`] mark only from a valid gateway call assertion for it.
+/// Middleware in front of a service: `X-Member-Id` (and its [`Credential`]) only from a valid gateway assertion
+/// for this request; the [`GatewayCall`] mark only from a valid gateway call assertion for it.
 pub async fn vouched_members_only(
     State(vouching): State<Vouching>,
     mut request: Request,
     next: Next,
 ) -> Response {
     request.extensions_mut().remove::<GatewayCall>();
+    request.extensions_mut().remove::<Credential>();
     let headers = request.headers_mut();
     headers.remove(MEMBER_HEADER);
     let assertion = headers
@@ -265,10 +452,13 @@ pub async fn vouched_members_only(
     if let Some(assertion) = assertion {
         let (method, path) = (request.method().as_str(), request.uri().path());
         let now = vouching.clock.now().as_second();
-        if let Some(member) = vouching.key.verify(&assertion, method, path, now) {
+        if let Some((member, credential)) =
+            vouching.key.verify_member(&assertion, method, path, now)
+        {
             request
                 .headers_mut()
                 .insert(MEMBER_HEADER, HeaderValue::from(member));
+            request.extensions_mut().insert(credential);
         } else if vouching
             .key
             .verify_gateway_call(&assertion, method, path, now)
@@ -360,6 +550,74 @@ mod tests {
         ));
         let grpc = key.sign_call("pinit.schedule.ScheduleGrpcService", NOW);
         assert!(!key.verify_gateway_call(grpc.to_str().unwrap(), "POST", "/internal/verify", NOW));
+    }
+
+    #[test]
+    fn the_credential_is_signed_with_the_member_and_cannot_be_dropped_or_swapped() {
+        let key = IdentityKey::generate();
+        let session = key.sign(42, "GET", "/v0/me", NOW);
+        let session = session.to_str().unwrap();
+        assert!(!session.ends_with(".pat") && session.split('.').count() == 3);
+        assert_eq!(
+            key.verify_member(session, "GET", "/v0/me", NOW),
+            Some((42, Credential::Session))
+        );
+        for credential in [Credential::AppPassword, Credential::ApiToken] {
+            let signed = key.sign_as(42, credential, "GET", "/v0/me", NOW);
+            let signed = signed.to_str().unwrap();
+            assert_eq!(
+                key.verify_member(signed, "GET", "/v0/me", NOW),
+                Some((42, credential))
+            );
+            assert_eq!(key.verify(signed, "GET", "/v0/me", NOW), Some(42));
+            // Dropping the mark (to pass as a session) or swapping it breaks the MAC.
+            let (unmarked, _) = signed.rsplit_once('.').unwrap();
+            assert_eq!(key.verify(unmarked, "GET", "/v0/me", NOW), None);
+            let other = if credential == Credential::ApiToken {
+                "app"
+            } else {
+                "pat"
+            };
+            assert_eq!(
+                key.verify(&format!("{unmarked}.{other}"), "GET", "/v0/me", NOW),
+                None
+            );
+            assert_eq!(
+                key.verify(&format!("{unmarked}.root"), "GET", "/v0/me", NOW),
+                None
+            );
+        }
+        assert_eq!(
+            key.verify(&format!("{session}.pat"), "GET", "/v0/me", NOW),
+            None
+        );
+    }
+
+    #[test]
+    fn a_read_token_calls_safe_methods_only_and_write_any() {
+        use api_token_check::{Scope, allows};
+        use http::Method;
+        for safe in [Method::GET, Method::HEAD, Method::OPTIONS] {
+            assert!(allows(&[Scope::Read], &safe), "{safe}");
+            assert!(allows(&[Scope::Write], &safe), "{safe}");
+        }
+        let propfind = Method::from_bytes(b"PROPFIND").unwrap();
+        for unsafe_ in [
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            propfind,
+        ] {
+            assert!(!allows(&[Scope::Read], &unsafe_), "{unsafe_}");
+            assert!(allows(&[Scope::Read, Scope::Write], &unsafe_), "{unsafe_}");
+        }
+        assert!(!allows(&[], &Method::GET));
+        assert_eq!(Scope::parse("read"), Some(Scope::Read));
+        assert_eq!(Scope::parse("READ"), None);
+        assert_eq!(serde_json::to_string(&Scope::Write).unwrap(), "\"write\"");
+        assert!(api_token_check::is_api_token("pinit_pat_abc"));
+        assert!(!api_token_check::is_api_token("eyJhbGciOi"));
     }
 
     #[test]

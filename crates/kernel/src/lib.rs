@@ -28,7 +28,7 @@ pub mod trace;
 pub use clock::{Clock, DEFAULT_ZONE, ManualClock, SharedClock, SystemClock};
 pub use db::{Backend, Db, DbError, MigrationSet};
 pub use error::{ApiError, ErrorStyle, FieldError};
-pub use extract::CurrentMember;
+pub use extract::{CurrentMember, SessionMember};
 pub use health::Readiness;
 pub use lifecycle::{Lifecycle, Phase};
 pub use signal::WakeSignal;
