@@ -1,6 +1,10 @@
 //! Auth's HTTP surface: the reference's `/v0` paths and bodies (`{"token"}`, `{"message"}`), plus the JWKS,
-//! the member's app passwords (`/v0/app-passwords`, for the member the gateway vouches for) and the gateway's
-//! own check of one (`kernel::identity::app_password_check`, a `GatewayCall` only).
+//! the member's app passwords (`/v0/app-passwords`, for the member the gateway vouches for), personal API tokens
+//! (`/v0/tokens`) and the password change (`/v0/members/me/password`), and the gateway's own checks of an app
+//! password and an API token (`kernel::identity::{app_password_check, api_token_check}`, a `GatewayCall` only).
+//!
+//! What only a signed-in member may do — make, list and delete API tokens, change the password (and delete the
+//! account) — takes [`SessionMember`] instead of `CurrentMember`: an API token or an app password gets 403.
 //! Handlers only translate; the use cases live in [`crate::app`], the rules in [`crate::domain`].
 
 use std::net::SocketAddr;
@@ -13,14 +17,18 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use pinit_kernel::error::FieldError;
 use pinit_kernel::extract::{Json, Path, Query};
+use pinit_kernel::identity::api_token_check::{self, Scope};
 use pinit_kernel::identity::{GatewayCall, app_password_check};
-use pinit_kernel::{ApiError, CurrentMember};
+use pinit_kernel::{ApiError, CurrentMember, SessionMember};
 use serde::{Deserialize, Serialize};
 
+use crate::app::account::PasswordChange;
+use crate::app::api_tokens::NewToken;
 use crate::app::{
-    Auth, AuthError, CreatedAppPassword, OAUTH_STATE_TTL, OAuthCallback, Session, SignupRequest,
+    Auth, AuthError, CreatedApiToken, CreatedAppPassword, OAUTH_STATE_TTL, OAuthCallback, Session,
+    SignupRequest,
 };
-use crate::domain::{AppPassword, AppPasswordId, MemberId};
+use crate::domain::{ApiToken, ApiTokenId, AppPassword, AppPasswordId, MemberId};
 
 /// The refresh cookie's name (the reference's; the client never reads it).
 pub const REFRESH_COOKIE: &str = "refresh_token";
@@ -45,6 +53,10 @@ pub fn routes(auth: Auth) -> Router {
         )
         .route("/v0/app-passwords/{id}", delete(delete_app_password))
         .route(app_password_check::PATH, post(check_app_password))
+        .route("/v0/tokens", get(list_api_tokens).post(create_api_token))
+        .route("/v0/tokens/{id}", delete(delete_api_token))
+        .route(api_token_check::PATH, post(check_api_token))
+        .route("/v0/members/me/password", post(change_password))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/openapi.json", pinit_kernel::http::openapi_route(OPENAPI))
         .with_state(auth)
@@ -83,6 +95,13 @@ impl From<AuthError> for ApiError {
             AuthError::BadAppPassword => ApiError::unauthorized(error.to_string()),
             AuthError::AppPasswordLimit => ApiError::conflict(error.to_string()),
             AuthError::AppPasswordNotFound => ApiError::not_found(error.to_string()),
+            // Only the gateway sees this one (the API token check); it answers the script's 401.
+            AuthError::BadApiToken => ApiError::unauthorized(error.to_string()),
+            AuthError::ApiTokenLimit => ApiError::conflict(error.to_string()),
+            AuthError::ApiTokenNotFound | AuthError::NoSuchMember(_) => {
+                ApiError::not_found(error.to_string())
+            }
+            AuthError::Disabled => ApiError::new(StatusCode::FORBIDDEN, error.to_string()),
             AuthError::UnknownProvider(_) | AuthError::OAuthState(_) => {
                 ApiError::bad_request(error.to_string())
             }
@@ -189,10 +208,7 @@ fn session_response(auth: &Auth, session: Session) -> Response {
             .headers_mut()
             .append(header::SET_COOKIE, refresh_cookie(auth, &refresh, max_age));
     }
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    no_store(response)
 }
 
 #[derive(Deserialize)]
@@ -390,11 +406,7 @@ async fn create_app_password(
         password: secret.shown(),
         created_at: password.created_at.to_string(),
     };
-    let mut response = (StatusCode::CREATED, Json(body)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok(no_store((StatusCode::CREATED, Json(body)).into_response()))
 }
 
 async fn list_app_passwords(
@@ -411,6 +423,131 @@ async fn delete_app_password(
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     auth.delete_app_password(member, AppPasswordId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `Cache-Control: no-store` on an answer that carries a secret.
+fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// An API token as listed: never its secret.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiTokenBody {
+    id: i64,
+    name: String,
+    scopes: Vec<Scope>,
+    created_at: String,
+    expires_at: Option<String>,
+    last_used_at: Option<String>,
+}
+
+impl From<ApiToken> for ApiTokenBody {
+    fn from(t: ApiToken) -> Self {
+        Self {
+            id: t.id.get(),
+            name: t.name,
+            scopes: t.scopes.as_slice().to_vec(),
+            created_at: t.created_at.to_string(),
+            expires_at: t.expires_at.map(|t| t.to_string()),
+            last_used_at: t.last_used_at.map(|t| t.to_string()),
+        }
+    }
+}
+
+/// A new API token: the only answer that carries its secret (`token`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CreatedApiTokenBody {
+    #[serde(flatten)]
+    listed: ApiTokenBody,
+    token: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateApiTokenBody {
+    name: Option<String>,
+    scopes: Option<Vec<String>>,
+    expires_at: Option<String>,
+}
+
+/// `201 {id, name, scopes, createdAt, expiresAt, lastUsedAt, token}`; the token is shown this once.
+async fn create_api_token(
+    State(auth): State<Auth>,
+    SessionMember(member): SessionMember<MemberId>,
+    Json(body): Json<CreateApiTokenBody>,
+) -> Result<Response, ApiError> {
+    let asked = NewToken {
+        name: body.name.as_deref(),
+        scopes: body.scopes.as_deref(),
+        expires_at: body.expires_at.as_deref(),
+    };
+    let CreatedApiToken { token, secret } = auth.create_api_token(member, asked).await?;
+    let body = CreatedApiTokenBody {
+        listed: token.into(),
+        token: secret.expose().to_string(),
+    };
+    Ok(no_store((StatusCode::CREATED, Json(body)).into_response()))
+}
+
+async fn list_api_tokens(
+    State(auth): State<Auth>,
+    SessionMember(member): SessionMember<MemberId>,
+) -> Result<Json<Vec<ApiTokenBody>>, ApiError> {
+    let tokens = auth.api_tokens(member).await?;
+    Ok(Json(tokens.into_iter().map(Into::into).collect()))
+}
+
+async fn delete_api_token(
+    State(auth): State<Auth>,
+    SessionMember(member): SessionMember<MemberId>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    auth.delete_api_token(member, ApiTokenId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The gateway's check of a bearer API token; refused (403) to anything but the gateway.
+async fn check_api_token(
+    State(auth): State<Auth>,
+    _: GatewayCall,
+    Json(check): Json<api_token_check::Check>,
+) -> Result<Json<api_token_check::Checked>, ApiError> {
+    let found = auth.check_api_token(&check.token).await?;
+    Ok(Json(api_token_check::Checked {
+        member_id: found.member.get(),
+        scopes: found.scopes.as_slice().to_vec(),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChangePasswordBody {
+    current_password: Option<String>,
+    new_password: Option<String>,
+}
+
+/// `204`; the session asking (its refresh cookie) stays signed in, every other one is ended.
+async fn change_password(
+    State(auth): State<Auth>,
+    SessionMember(member): SessionMember<MemberId>,
+    headers: HeaderMap,
+    Json(body): Json<ChangePasswordBody>,
+) -> Result<StatusCode, ApiError> {
+    auth.change_password(
+        member,
+        PasswordChange {
+            current: body.current_password.as_deref(),
+            new: body.new_password.as_deref(),
+            refresh_token: cookie(&headers, REFRESH_COOKIE),
+        },
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -9,6 +9,7 @@ use super::limits::Count;
 use super::{Auth, AuthError, Result};
 use crate::domain::app_password::{SECRET_CHARS, may_create};
 use crate::domain::{AppPassword, AppPasswordId, AppPasswordName, AppSecret, Bucket, MemberId};
+use crate::store::credentials::Table;
 use crate::store::{self, app_passwords::NewAppPassword};
 use crate::tokens;
 
@@ -29,14 +30,14 @@ impl Auth {
         let name = AppPasswordName::parse(name).map_err(|e| AuthError::Invalid(vec![e]))?;
         let secret = AppSecret::from_random(rand::random::<[u8; SECRET_CHARS]>());
         let now = truncate_to_micros(self.now());
-        let db = &self.inner.db;
-        let mut tx = db.begin().await?;
-        if !store::members::lock(&mut tx, db.backend(), member).await? {
-            return Err(AuthError::Unauthorized("member no longer exists"));
-        }
-        if !may_create(store::app_passwords::count(&mut tx, member).await?) {
-            return Err(AuthError::AppPasswordLimit);
-        }
+        let mut tx = self
+            .begin_adding(
+                member,
+                Table::AppPassword,
+                may_create,
+                AuthError::AppPasswordLimit,
+            )
+            .await?;
         let new = NewAppPassword {
             member,
             name: &name,
@@ -70,7 +71,7 @@ impl Auth {
     /// Deletes one of the member's app passwords. The gateways stop accepting it within their cache's bound.
     pub async fn delete_app_password(&self, member: MemberId, id: AppPasswordId) -> Result<()> {
         let mut conn = self.inner.db.conn().await?;
-        if !store::app_passwords::delete(&mut conn, member, id).await? {
+        if !store::credentials::delete(&mut conn, Table::AppPassword, member, id.get()).await? {
             return Err(AuthError::AppPasswordNotFound);
         }
         tracing::info!(
@@ -114,7 +115,7 @@ impl Auth {
         let now = truncate_to_micros(self.now());
         if found.needs_touch(now) {
             let mut conn = self.inner.db.conn().await?;
-            store::app_passwords::touch(&mut conn, found.id, now).await?;
+            store::credentials::touch(&mut conn, Table::AppPassword, found.id.get(), now).await?;
         }
         Ok(found.member)
     }

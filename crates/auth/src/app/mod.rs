@@ -7,12 +7,18 @@
 //! * [`limits`] — rate limiting, counted in the database so every replica sees the same counts.
 //! * [`housekeeping`] — deleting what can no longer matter.
 //! * [`app_passwords`] — app passwords for calendar apps: create, list, delete, and the gateway's check.
+//! * [`api_tokens`] — personal API tokens: create, list, delete, and the gateway's check.
+//! * [`account`] — the member's own account: changing the password.
+//! * [`operator`] — what an operator does from the command line: list, reset a password, disable, enable.
 //! * `outbound` — the only place an auth event becomes an outbox row.
 
+pub mod account;
+pub mod api_tokens;
 pub mod app_passwords;
 pub mod housekeeping;
 pub mod limits;
 pub mod oauth;
+pub mod operator;
 mod outbound;
 pub mod session;
 pub mod signup;
@@ -21,18 +27,21 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use pinit_kernel::SharedClock;
-use pinit_kernel::db::{Db, DbError};
+use pinit_kernel::db::{Db, DbError, Tx};
 use pinit_messaging::outbox::{Outbox, OutboxError};
 
-use crate::domain::{self, Invalid, ZoneId};
+use crate::domain::{self, Invalid, MemberId, ZoneId};
 use crate::oauth::{OAuthError, ProviderRegistry};
 use crate::password::{Hasher, PasswordError};
 use crate::settings::Settings;
+use crate::store::{self, credentials::Table};
 use crate::tokens::TokenIssuer;
 
 pub use crate::domain::OAUTH_STATE_TTL;
+pub use api_tokens::CreatedApiToken;
 pub use app_passwords::CreatedAppPassword;
 pub use oauth::{AuthorizeRedirect, OAuthCallback};
+pub use operator::Operator;
 pub use session::Session;
 pub use signup::SignupRequest;
 
@@ -57,6 +66,19 @@ pub enum AuthError {
     AppPasswordLimit,
     #[error("{}", domain::APP_PASSWORD_NOT_FOUND)]
     AppPasswordNotFound,
+    /// A bearer credential that is no live API token (unknown, deleted, expired, or of a disabled member).
+    #[error("unknown, revoked or expired API token")]
+    BadApiToken,
+    #[error("{}", domain::API_TOKEN_LIMIT)]
+    ApiTokenLimit,
+    #[error("{}", domain::API_TOKEN_NOT_FOUND)]
+    ApiTokenNotFound,
+    /// The member was disabled by an operator (a login with the right password is told so).
+    #[error("{}", domain::ACCOUNT_DISABLED)]
+    Disabled,
+    /// An operator named a member that does not exist.
+    #[error("no member is called {0:?}")]
+    NoSuchMember(String),
     #[error("지원하지 않는 provider 입니다. provider={0}")]
     UnknownProvider(String),
     #[error("{0}")]
@@ -138,5 +160,25 @@ impl Auth {
 
     fn now(&self) -> Timestamp {
         self.inner.clock.now()
+    }
+
+    /// A transaction to add a row to `member`'s `table` of credentials, holding the member's row lock so that
+    /// concurrent requests cannot pass `may_create`'s limit (refused with `full`).
+    async fn begin_adding(
+        &self,
+        member: MemberId,
+        table: Table,
+        may_create: fn(usize) -> bool,
+        full: AuthError,
+    ) -> Result<Tx> {
+        let db = &self.inner.db;
+        let mut tx = db.begin().await?;
+        if !store::members::lock(&mut tx, db.backend(), member).await? {
+            return Err(AuthError::Unauthorized("member no longer exists"));
+        }
+        if !may_create(store::credentials::count(&mut tx, table, member).await?) {
+            return Err(full);
+        }
+        Ok(tx)
     }
 }

@@ -63,12 +63,18 @@ impl Auth {
         self.start_session(member).await
     }
 
-    /// A new refresh-token family and its first token, plus an access token.
+    /// A new refresh-token family and its first token, plus an access token — unless an operator disabled the
+    /// member (every login, password or OAuth, comes here).
     pub(super) async fn start_session(&self, member: MemberId) -> Result<Session> {
         let now = self.now();
         let refresh = tokens::new_refresh_token();
         let family = FamilyId::from(uuid::Uuid::now_v7());
         let mut tx = self.inner.db.begin().await?;
+        match store::members::get(&mut tx, member).await? {
+            None => return Err(AuthError::Unauthorized("member no longer exists")),
+            Some(m) if m.disabled_at.is_some() => return Err(AuthError::Disabled),
+            Some(_) => {}
+        }
         store::refresh_families::create(&mut tx, &family, member, now).await?;
         self.issue_refresh(&mut tx, &refresh, &family, now).await?;
         tx.commit().await.map_err(DbError::from)?;
@@ -124,11 +130,12 @@ impl Auth {
         let rotation = presented
             .verdict(now, self.inner.settings.refresh_grace.get())
             .map_err(|dead| AuthError::Unauthorized(dead.reason()))?;
-        if store::members::get(&mut tx, presented.member)
-            .await?
-            .is_none()
-        {
-            return Err(AuthError::Unauthorized("member no longer exists"));
+        match store::members::get(&mut tx, presented.member).await? {
+            None => return Err(AuthError::Unauthorized("member no longer exists")),
+            Some(m) if m.disabled_at.is_some() => {
+                return Err(AuthError::Unauthorized("member disabled"));
+            }
+            Some(_) => {}
         }
         match rotation {
             Rotation::Grace => {
@@ -213,11 +220,14 @@ impl Auth {
             })
     }
 
-    /// The member `/v0/me` shows; 401 when it no longer exists.
+    /// The member `/v0/me` shows; 401 when it no longer exists or was disabled.
     pub async fn me(&self, member: MemberId) -> Result<Member> {
         let mut conn = self.inner.db.conn().await?;
         store::members::get(&mut conn, member)
             .await?
-            .ok_or(AuthError::Unauthorized("member no longer exists"))
+            .filter(|m| m.disabled_at.is_none())
+            .ok_or(AuthError::Unauthorized(
+                "member no longer exists or is disabled",
+            ))
     }
 }

@@ -42,6 +42,12 @@ pub enum Revocation {
     /// A rotated token was presented after the grace window.
     Reuse,
     Logout,
+    /// The member changed their password (every other session ends).
+    PasswordChange,
+    /// An operator reset the password (`pinit user reset-password`).
+    PasswordReset,
+    /// An operator disabled the member (`pinit user disable`).
+    Disabled,
 }
 
 impl Revocation {
@@ -49,6 +55,9 @@ impl Revocation {
         match self {
             Revocation::Reuse => "reuse",
             Revocation::Logout => "logout",
+            Revocation::PasswordChange => "password-change",
+            Revocation::PasswordReset => "password-reset",
+            Revocation::Disabled => "disabled",
         }
     }
 }
@@ -193,5 +202,6 @@ mod tests {
     fn revocations_are_stored_by_name() {
         assert_eq!(Revocation::Reuse.as_str(), "reuse");
         assert_eq!(Revocation::Logout.as_str(), "logout");
+        assert_eq!(Revocation::PasswordChange.as_str(), "password-change");
     }
 }

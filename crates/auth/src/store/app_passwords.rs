@@ -1,5 +1,5 @@
 //! `app_password`: calendar apps' passwords, by the SHA-256 of their secret (never the secret), with when each
-//! was made and last used.
+//! was made and last used. Counting, deleting and writing a use: [`super::credentials`].
 
 use jiff::Timestamp;
 use pinit_kernel::db::{Conn, Tx};
@@ -20,11 +20,6 @@ pub struct NewAppPassword<'a> {
 #[derive(sqlx::FromRow)]
 struct IdRecord {
     app_password_id: i64,
-}
-
-#[derive(sqlx::FromRow)]
-struct CountRecord {
-    n: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -78,17 +73,6 @@ pub async fn insert(tx: &mut Tx, new: &NewAppPassword<'_>) -> Result<AppPassword
     Ok(AppPasswordId(record.app_password_id))
 }
 
-/// How many app passwords a member has.
-pub async fn count(tx: &mut Tx, member: MemberId) -> Result<usize> {
-    let record = sqlx::query_as::<_, CountRecord>(
-        "SELECT COUNT(*) AS n FROM app_password WHERE member_id = $1",
-    )
-    .bind(member.get())
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok(usize::try_from(record.n).unwrap_or(usize::MAX))
-}
-
 /// A member's app passwords, oldest first.
 pub async fn list(conn: &mut Conn, member: MemberId) -> Result<Vec<AppPassword>> {
     let records = sqlx::query_as::<_, AppPasswordRecord>(
@@ -101,18 +85,7 @@ pub async fn list(conn: &mut Conn, member: MemberId) -> Result<Vec<AppPassword>>
     Ok(records.into_iter().map(AppPassword::from).collect())
 }
 
-/// Deletes a member's app password; `false` if the member has none with that id.
-pub async fn delete(conn: &mut Conn, member: MemberId, id: AppPasswordId) -> Result<bool> {
-    let done =
-        sqlx::query("DELETE FROM app_password WHERE app_password_id = $1 AND member_id = $2")
-            .bind(id.get())
-            .bind(member.get())
-            .execute(&mut *conn)
-            .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// The app password of `username` whose secret has `digest`, if any.
+/// The app password of `username` whose secret has `digest`, if any (none of a disabled member).
 pub async fn matching(
     conn: &mut Conn,
     username: &str,
@@ -121,21 +94,11 @@ pub async fn matching(
     let record = sqlx::query_as::<_, MatchRecord>(
         "SELECT a.app_password_id, a.member_id, a.last_used_at_us \
          FROM app_password a JOIN member m ON m.member_id = a.member_id \
-         WHERE a.secret_hash = $1 AND m.username = $2",
+         WHERE a.secret_hash = $1 AND m.username = $2 AND m.disabled_at_us IS NULL",
     )
     .bind(digest)
     .bind(username)
     .fetch_optional(&mut *conn)
     .await?;
     Ok(record.map(AppPasswordMatch::from))
-}
-
-/// Writes down a use at `now`.
-pub async fn touch(conn: &mut Conn, id: AppPasswordId, now: Timestamp) -> Result<()> {
-    sqlx::query("UPDATE app_password SET last_used_at_us = $1 WHERE app_password_id = $2")
-        .bind(now.as_microsecond())
-        .bind(id.get())
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
 }

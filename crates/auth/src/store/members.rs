@@ -4,7 +4,8 @@ use jiff::Timestamp;
 use pinit_kernel::db::{Backend, Conn, Tx};
 
 use super::Result;
-use crate::domain::{Credentials, Member, MemberId, Nickname, ZoneId};
+use super::instant;
+use crate::domain::{Account, Credentials, Member, MemberId, Nickname, ZoneId};
 
 /// A member to insert. `social_login` marks one created by an OAuth login.
 #[derive(Debug)]
@@ -34,6 +35,7 @@ struct MemberRecord {
     username: String,
     nickname: Option<String>,
     zone_id: String,
+    disabled_at_us: Option<i64>,
 }
 
 impl From<MemberRecord> for Member {
@@ -43,6 +45,30 @@ impl From<MemberRecord> for Member {
             username: r.username,
             nickname: r.nickname,
             zone_id: r.zone_id,
+            disabled_at: r.disabled_at_us.map(instant),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AccountRecord {
+    member_id: i64,
+    username: String,
+    nickname: Option<String>,
+    social_login: bool,
+    created_at_us: i64,
+    disabled_at_us: Option<i64>,
+}
+
+impl From<AccountRecord> for Account {
+    fn from(r: AccountRecord) -> Self {
+        Account {
+            id: MemberId(r.member_id),
+            username: r.username,
+            nickname: r.nickname,
+            social_login: r.social_login,
+            created_at: instant(r.created_at_us),
+            disabled_at: r.disabled_at_us.map(instant),
         }
     }
 }
@@ -89,12 +115,56 @@ pub async fn set_password_hash(conn: &mut Conn, id: MemberId, hash: &str) -> Res
 
 pub async fn get(conn: &mut Conn, id: MemberId) -> Result<Option<Member>> {
     let record = sqlx::query_as::<_, MemberRecord>(
-        "SELECT member_id, username, nickname, zone_id FROM member WHERE member_id = $1",
+        "SELECT member_id, username, nickname, zone_id, disabled_at_us FROM member WHERE member_id = $1",
     )
     .bind(id.get())
     .fetch_optional(&mut *conn)
     .await?;
     Ok(record.map(Member::from))
+}
+
+/// Every member, by id (an operator's list).
+pub async fn accounts(conn: &mut Conn) -> Result<Vec<Account>> {
+    let records = sqlx::query_as::<_, AccountRecord>(
+        "SELECT member_id, username, nickname, social_login, created_at_us, disabled_at_us FROM member \
+         ORDER BY member_id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(records.into_iter().map(Account::from).collect())
+}
+
+/// The member of a username, as an operator sees it.
+pub async fn account(conn: &mut Conn, username: &str) -> Result<Option<Account>> {
+    let record = sqlx::query_as::<_, AccountRecord>(
+        "SELECT member_id, username, nickname, social_login, created_at_us, disabled_at_us FROM member \
+         WHERE username = $1",
+    )
+    .bind(username)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(record.map(Account::from))
+}
+
+/// Disables a member from `at`, or (`None`) enables it again.
+pub async fn set_disabled(conn: &mut Conn, id: MemberId, at: Option<Timestamp>) -> Result<()> {
+    sqlx::query("UPDATE member SET disabled_at_us = $1 WHERE member_id = $2")
+        .bind(at.map(Timestamp::as_microsecond))
+        .bind(id.get())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The password hash of a member.
+pub async fn password_hash(conn: &mut Conn, id: MemberId) -> Result<Option<String>> {
+    let record = sqlx::query_as::<_, CredentialsRecord>(
+        "SELECT member_id, password_hash FROM member WHERE member_id = $1",
+    )
+    .bind(id.get())
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(record.map(|r| r.password_hash))
 }
 
 /// Locks a member's row for the rest of the transaction (PostgreSQL; SQLite transactions are already exclusive),

@@ -11,8 +11,12 @@
 //! * [`oauth_states`] — `oauth_state`: OAuth logins in flight, taken out once.
 //! * [`rate_limits`] — `rate_limit`: fixed-window attempt counters.
 //! * [`app_passwords`] — `app_password`: calendar apps' passwords (digests), last use.
+//! * [`api_tokens`] — `api_token`: personal API tokens (digests), scopes, expiry, last use.
+//! * [`credentials`] — what those two tables share: count, delete, last use.
 
+pub mod api_tokens;
 pub mod app_passwords;
+pub mod credentials;
 pub mod members;
 pub mod oauth_accounts;
 pub mod oauth_states;

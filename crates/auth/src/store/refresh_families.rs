@@ -42,6 +42,27 @@ pub async fn revoke(
     Ok(done.rows_affected() == 1)
 }
 
+/// Revokes every live family of `member` but `except` (the session asking); how many it revoked.
+pub async fn revoke_member(
+    conn: &mut Conn,
+    member: MemberId,
+    except: Option<&FamilyId>,
+    now: Timestamp,
+    why: Revocation,
+) -> Result<u64> {
+    let done = sqlx::query(
+        "UPDATE refresh_family SET revoked_at_us = $1, revoked_reason = $2 \
+         WHERE member_id = $3 AND revoked_at_us IS NULL AND family_id <> $4",
+    )
+    .bind(now.as_microsecond())
+    .bind(why.as_str())
+    .bind(member.get())
+    .bind(except.map_or("", FamilyId::as_str))
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Deletes the families whose every token expired before `now` (their tokens go with them).
 pub async fn delete_expired(conn: &mut Conn, now: Timestamp) -> Result<u64> {
     let done = sqlx::query(
