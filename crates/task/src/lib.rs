@@ -8,6 +8,8 @@
 //! * [`store`] — the SQL, once for SQLite and PostgreSQL.
 //! * [`http`] — the reference's `/v2` routes, the calendar feeds, and busy time from other calendars
 //!   (`/v2/calendar/subscriptions`, `/v2/calendar/busy`).
+//! * [`export`] — the export of a member's data (GDPR art. 20, `GET /v2/export`): one JSON document or a ZIP of
+//!   CSV files, written as a stream.
 //! * [`ical`] — iCalendar (RFC 5545): content lines, VTIMEZONE, schedules and series as VEVENTs, other calendars'
 //!   events read as busy time.
 //! * [`inbound`] — the `member.created` consumer (the events task consumes; [`app`]`::outbound` maps the ones it
@@ -17,6 +19,7 @@
 pub mod app;
 pub mod dav;
 pub mod domain;
+pub mod export;
 pub mod grpc;
 pub mod http;
 pub mod ical;

@@ -9,10 +9,12 @@
 //! * [`series`] — repeating schedules: a series, its occurrences made on reads and by the rolling window.
 //! * [`feeds`] — calendar subscription feeds: their URLs, and the iCalendar document each answers with.
 //! * [`busy`] — busy time from other calendars: subscriptions, uploads, busy blocks, the refresh job.
+//! * [`export`] — a member's data for an export: one read-only snapshot, read page by page.
 //! * [`members`] — the running slot, the member's zone, and provisioning.
 
 pub mod busy;
 pub mod calendar;
+pub mod export;
 pub mod feeds;
 pub mod members;
 mod outbound;

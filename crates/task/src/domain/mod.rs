@@ -14,6 +14,7 @@
 //! * [`time`] — zones, half-open day/week windows, the reference's date/time input and output formats.
 //! * [`paging`] — page sizes and the two list cursors (ascending and archive).
 //! * [`feed`] — calendar subscription feeds: kinds, tokens (stored as digests), windows.
+//! * [`export`] — the export of a member's data (GDPR art. 20): its formats and sections.
 //! * [`event`] — the domain events the app layer turns into outbox rows.
 //! * [`error`] — every message and typed error, each with the HTTP status it means.
 //!
@@ -25,6 +26,7 @@ pub mod busy;
 pub mod dependency;
 pub mod error;
 pub mod event;
+pub mod export;
 pub mod feed;
 pub mod paging;
 pub mod recurrence;

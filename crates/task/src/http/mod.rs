@@ -5,6 +5,7 @@
 
 pub mod busy;
 mod dto;
+mod export;
 pub mod feeds;
 mod members;
 mod schedules;
@@ -93,6 +94,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             schedules::cancel,
         ),
         ep(M::GET, "/v2/statistics", schedules::statistics),
+        ep(M::GET, "/v2/export", export::export),
         ep(M::GET, "/v2/members/now", members::now),
         ep(M::GET, "/v2/members/zone-id", members::zone_id),
         ep(M::PUT, "/v2/members/zone-id", members::set_zone_id),

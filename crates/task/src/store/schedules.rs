@@ -312,6 +312,28 @@ pub async fn starting_within(
     from_rows(&rows)
 }
 
+/// Up to `limit` of the member's schedules strictly after `after` (start, id) in the order of start then id —
+/// the keyset of the `(owner_id, designated_start_us, schedule_id)` index (an export's pages).
+pub async fn page_after(
+    conn: &mut Conn,
+    owner: MemberId,
+    after: Option<(Timestamp, ScheduleId)>,
+    limit: i64,
+) -> Result<Vec<StoredSchedule>> {
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} {FROM} WHERE s.owner_id = "));
+    sql.int(owner.get());
+    if let Some((start, id)) = after {
+        sql.push(" AND (s.designated_start_us, s.schedule_id) > (")
+            .int(start.as_microsecond())
+            .push(", ")
+            .int(id.get())
+            .push(")");
+    }
+    sql.push(" ORDER BY s.designated_start_us, s.schedule_id LIMIT ")
+        .int(limit);
+    from_rows(&sql.query().fetch_all(&mut *conn).await?)
+}
+
 /// The schedules among `ids` that exist.
 pub async fn by_ids(conn: &mut Conn, ids: &[ScheduleId]) -> Result<Vec<StoredSchedule>> {
     if ids.is_empty() {

@@ -144,6 +144,34 @@ pub async fn of_owner(conn: &mut Conn, owner: MemberId) -> Result<Vec<StoredSeri
     rows.iter().map(from_row).collect()
 }
 
+/// Up to `limit` of the member's series after `after`, by id, deleted ones too (with when they were deleted: their
+/// started or completed occurrences stay) — an export's pages.
+pub async fn page_after(
+    conn: &mut Conn,
+    owner: MemberId,
+    after: Option<SeriesId>,
+    limit: i64,
+) -> Result<Vec<(StoredSeries, Option<Timestamp>)>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS}, deleted_at_us FROM schedule_series WHERE owner_id = $1 AND series_id > $2 \
+         ORDER BY series_id LIMIT $3"
+    )))
+    .bind(owner.get())
+    .bind(after.map_or(0, SeriesId::get))
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let deleted = row
+                .try_get::<Option<i64>, _>("deleted_at_us")?
+                .map(super::instant)
+                .transpose()?;
+            Ok((from_row(row)?, deleted))
+        })
+        .collect()
+}
+
 /// The zone of every series of the member, deleted ones too (their started or completed occurrences stay).
 pub async fn zones_of_owner(
     conn: &mut Conn,

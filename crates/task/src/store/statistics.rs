@@ -4,9 +4,11 @@
 use jiff::{SignedDuration, Timestamp};
 use pinit_kernel::db::Conn;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use super::Result;
-use crate::domain::{MemberId, StatsChange, WeekKey, WeeklyTotals};
+use crate::domain::time::parse_stored_date;
+use crate::domain::{CorruptRecord, MemberId, StatsChange, ValidationError, WeekKey, WeeklyTotals};
 
 fn micros(d: SignedDuration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(if d.is_negative() { i64::MIN } else { i64::MAX })
@@ -57,12 +59,47 @@ pub async fn weekly(conn: &mut Conn, member: MemberId, week: &WeekKey) -> Result
     .bind(week.zone_id.as_str())
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(row) = row else {
-        return Ok(WeeklyTotals::ZERO);
-    };
+    row.as_ref().map_or(Ok(WeeklyTotals::ZERO), totals)
+}
+
+fn totals(row: &AnyRow) -> Result<WeeklyTotals> {
     Ok(WeeklyTotals {
         deep_work: SignedDuration::from_micros(row.try_get("deep_work_us")?),
         admin_work: SignedDuration::from_micros(row.try_get("admin_work_us")?),
         total: SignedDuration::from_micros(row.try_get("total_work_us")?),
     })
+}
+
+/// Up to `limit` of the member's buckets after `after`, by week start then zone (the primary key's order) — an
+/// export's pages.
+pub async fn page_after(
+    conn: &mut Conn,
+    member: MemberId,
+    after: Option<&WeekKey>,
+    limit: i64,
+) -> Result<Vec<(WeekKey, WeeklyTotals)>> {
+    let (start, zone) = after.map_or((String::new(), String::new()), |w| {
+        (w.start.to_string(), w.zone_id.clone())
+    });
+    let rows = sqlx::query(
+        "SELECT week_start, zone_id, deep_work_us, admin_work_us, total_work_us FROM statistics \
+         WHERE member_id = $1 AND (week_start, zone_id) > ($2, $3) ORDER BY week_start, zone_id LIMIT $4",
+    )
+    .bind(member.get())
+    .bind(start)
+    .bind(zone)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let start: String = row.try_get("week_start")?;
+            let week = WeekKey {
+                start: parse_stored_date(&start)
+                    .map_err(|e| CorruptRecord::InvalidValue(ValidationError::from(e)))?,
+                zone_id: row.try_get("zone_id")?,
+            };
+            Ok((week, totals(row)?))
+        })
+        .collect()
 }

@@ -183,6 +183,8 @@ pub enum ListFilter {
     Current { today: Date },
     /// `readyOnly=true`: incomplete tasks whose prerequisites are all completed.
     Ready,
+    /// Every task of the member (an export).
+    All,
 }
 
 fn push_filter(sql: &mut Sql, owner: MemberId, filter: ListFilter) {
@@ -199,6 +201,7 @@ fn push_filter(sql: &mut Sql, owner: MemberId, filter: ListFilter) {
                  JOIN task p ON p.task_id = d.from_id WHERE d.to_id = t.task_id AND p.completed = 0)",
             );
         }
+        ListFilter::All => {}
     }
 }
 
@@ -328,6 +331,17 @@ pub async fn edges_touching(conn: &mut Conn, owner: MemberId, ids: &[TaskId]) ->
     sql.push(" OR to_id IN ");
     sql.int_list(ids.iter().map(|t| t.get()));
     sql.push(")");
+    edges(&sql.query().fetch_all(&mut *conn).await?)
+}
+
+/// The edges into any of `ids` (their prerequisites), by task then prerequisite.
+pub async fn edges_into(conn: &mut Conn, ids: &[TaskId]) -> Result<Vec<Edge>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new("SELECT from_id, to_id FROM dependency WHERE to_id IN ");
+    sql.int_list(ids.iter().map(|t| t.get()))
+        .push(" ORDER BY to_id, from_id");
     edges(&sql.query().fetch_all(&mut *conn).await?)
 }
 
