@@ -72,7 +72,7 @@ impl Operator {
     /// Disables `username` (ending its sessions) or enables it again; returns the account as it is now.
     pub async fn set_disabled(&self, username: &str, disabled: bool) -> Result<Account> {
         let account = self.account(username).await?;
-        let now = self.clock.now();
+        let now = pinit_kernel::clock::truncate_to_micros(self.clock.now());
         let mut tx = self.db.begin().await?;
         let at = disabled.then_some(account.disabled_at.unwrap_or(now));
         store::members::set_disabled(&mut tx, account.id, at).await?;

@@ -55,7 +55,8 @@ struct AccountRecord {
     member_id: i64,
     username: String,
     nickname: Option<String>,
-    social_login: bool,
+    /// 0 or 1 (read as an integer: the Any driver decodes no SQLite boolean).
+    social_login: i64,
     created_at_us: i64,
     disabled_at_us: Option<i64>,
 }
@@ -66,7 +67,7 @@ impl From<AccountRecord> for Account {
             id: MemberId(r.member_id),
             username: r.username,
             nickname: r.nickname,
-            social_login: r.social_login,
+            social_login: r.social_login != 0,
             created_at: instant(r.created_at_us),
             disabled_at: r.disabled_at_us.map(instant),
         }
@@ -123,26 +124,28 @@ pub async fn get(conn: &mut Conn, id: MemberId) -> Result<Option<Member>> {
     Ok(record.map(Member::from))
 }
 
+/// An operator's view of members: `SELECT … FROM member` and `rest` (a constant).
+fn accounts_sql(rest: &'static str) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(format!(
+        "SELECT member_id, username, nickname, CAST(social_login AS INTEGER) AS social_login, \
+         created_at_us, disabled_at_us FROM member {rest}"
+    ))
+}
+
 /// Every member, by id (an operator's list).
 pub async fn accounts(conn: &mut Conn) -> Result<Vec<Account>> {
-    let records = sqlx::query_as::<_, AccountRecord>(
-        "SELECT member_id, username, nickname, social_login, created_at_us, disabled_at_us FROM member \
-         ORDER BY member_id",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+    let records = sqlx::query_as::<_, AccountRecord>(accounts_sql("ORDER BY member_id"))
+        .fetch_all(&mut *conn)
+        .await?;
     Ok(records.into_iter().map(Account::from).collect())
 }
 
 /// The member of a username, as an operator sees it.
 pub async fn account(conn: &mut Conn, username: &str) -> Result<Option<Account>> {
-    let record = sqlx::query_as::<_, AccountRecord>(
-        "SELECT member_id, username, nickname, social_login, created_at_us, disabled_at_us FROM member \
-         WHERE username = $1",
-    )
-    .bind(username)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let record = sqlx::query_as::<_, AccountRecord>(accounts_sql("WHERE username = $1"))
+        .bind(username)
+        .fetch_optional(&mut *conn)
+        .await?;
     Ok(record.map(Account::from))
 }
 

@@ -13,7 +13,9 @@ use pinit_auth::settings::{PasswordSettings, Settings};
 use pinit_auth::tokens::TokenIssuer;
 use pinit_auth::{Auth, MIGRATIONS};
 use pinit_kernel::http::service_router;
-use pinit_kernel::identity::{ASSERTION_HEADER, IdentityKey, Vouching, vouched_members_only};
+use pinit_kernel::identity::{
+    ASSERTION_HEADER, Credential, IdentityKey, Vouching, vouched_members_only,
+};
 use pinit_kernel::{Backend, Db, ManualClock, Readiness, SharedClock};
 use pinit_messaging::Outbox;
 use pinit_testkit::{TestDb, TestServer};
@@ -160,13 +162,33 @@ impl App {
     ) -> reqwest::RequestBuilder {
         let request = self.server.client.request(method.clone(), self.url(path));
         match member {
-            Some(m) => request.header(
-                ASSERTION_HEADER,
-                self.identity
-                    .sign(m, method.as_str(), path, self.now_secs()),
-            ),
+            Some(m) => self.with_credential(method, path, m, Credential::Session),
             None => request,
         }
+    }
+
+    /// A request as the gateway sends it for `member`, verified by `credential` (an API token, an app password).
+    pub fn with_credential(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        member: i64,
+        credential: Credential,
+    ) -> reqwest::RequestBuilder {
+        let path_only = path.split('?').next().unwrap_or(path);
+        self.server
+            .client
+            .request(method.clone(), self.url(path))
+            .header(
+                ASSERTION_HEADER,
+                self.identity.sign_as(
+                    member,
+                    credential,
+                    method.as_str(),
+                    path_only,
+                    self.now_secs(),
+                ),
+            )
     }
 
     /// The gateway's own call (signed for this method and path).
