@@ -116,7 +116,11 @@ impl CsvZip {
 }
 
 impl Document for CsvZip {
-    fn open(&mut self, section: Section, columns: &'static [&'static str]) -> Result<(), ExportError> {
+    fn open(
+        &mut self,
+        section: Section,
+        columns: &'static [&'static str],
+    ) -> Result<(), ExportError> {
         let options = self.options;
         self.zip()?.start_file(section.file(), options)?;
         self.columns = columns;
@@ -154,7 +158,15 @@ mod tests {
         let mut line = String::new();
         push_record(
             &mut line,
-            ["plain", "a,b", "say \"hi\"", "two\nlines", "cr\r", "", " spaced "],
+            [
+                "plain",
+                "a,b",
+                "say \"hi\"",
+                "two\nlines",
+                "cr\r",
+                "",
+                " spaced ",
+            ],
         );
         assert_eq!(
             line,

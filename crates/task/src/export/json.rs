@@ -22,7 +22,8 @@ pub struct JsonDocument {
 impl JsonDocument {
     pub fn new(at: Timestamp) -> Self {
         Self {
-            buf: format!("{{\"exportVersion\":{EXPORT_VERSION},\"exportedAt\":\"{at}\"").into_bytes(),
+            buf: format!("{{\"exportVersion\":{EXPORT_VERSION},\"exportedAt\":\"{at}\"")
+                .into_bytes(),
             count: 0,
         }
     }

@@ -52,8 +52,11 @@ pub enum ExportError {
 /// written so far are taken after each page.
 pub trait Document {
     /// Starts `section`, whose records have `columns`.
-    fn open(&mut self, section: Section, columns: &'static [&'static str])
-    -> Result<(), ExportError>;
+    fn open(
+        &mut self,
+        section: Section,
+        columns: &'static [&'static str],
+    ) -> Result<(), ExportError>;
     fn record<R: Record>(&mut self, record: &R) -> Result<(), ExportError>;
     fn close(&mut self, section: Section) -> Result<(), ExportError>;
     fn finish(&mut self) -> Result<(), ExportError>;
@@ -88,7 +91,11 @@ impl Out {
     }
 }
 
-fn write_row<D: Document>(doc: &mut D, row: &ExportRow, member: &Member) -> Result<(), ExportError> {
+fn write_row<D: Document>(
+    doc: &mut D,
+    row: &ExportRow,
+    member: &Member,
+) -> Result<(), ExportError> {
     match row {
         ExportRow::Task(t) => doc.record(&TaskRecord::of(t)),
         ExportRow::Series(s) => doc.record(&SeriesRecord::of(s, member)),

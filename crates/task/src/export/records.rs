@@ -310,13 +310,8 @@ pub struct WeekRecord {
 }
 
 impl Record for WeekRecord {
-    const COLUMNS: &'static [&'static str] = &[
-        "weekStart",
-        "zoneId",
-        "deepWork",
-        "adminWork",
-        "totalWork",
-    ];
+    const COLUMNS: &'static [&'static str] =
+        &["weekStart", "zoneId", "deepWork", "adminWork", "totalWork"];
 }
 
 impl WeekRecord {
