@@ -12,26 +12,20 @@
 //! Basic credentials are accepted on these paths only — never on `/v0/**` or `/v2/**`.
 //!
 //! An app password is checked by auth (`kernel::identity::app_password_check`, a call only the gateway can make:
-//! it carries the gateway's signed call assertion). A successful check is kept in memory for at most
-//! [`CHECK_CACHE_TTL`], keyed by a hash of the credentials, so a calendar sync does not ask auth on every
-//! request, and a deleted app password stops working on every gateway replica within that bound. Failures are
-//! never cached: auth counts them (rate limits per client address and per username, like login).
+//! it carries the gateway's signed call assertion) through [`crate::auth_check`]: a successful check is kept in
+//! memory for at most [`CHECK_CACHE_TTL`], keyed by a hash of the credentials, so a calendar sync does not ask
+//! auth on every request, and a deleted app password stops working on every gateway replica within that bound.
+//! Failures are never cached: auth counts them (rate limits per client address and per username, like login).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use axum::body::Body;
-use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use jiff::Timestamp;
-use pinit_kernel::identity::{ASSERTION_HEADER, IdentityKey, app_password_check};
+use pinit_kernel::identity::{IdentityKey, app_password_check};
 use pinit_kernel::{ApiError, SharedClock};
-use sha2::{Digest, Sha256};
 
+pub use crate::auth_check::CHECK_CACHE_TTL;
+use crate::auth_check::{AuthCheck, Verdict, cache_key};
 use crate::proxy::Upstream;
 
 /// RFC 6764's well-known entry point for CalDAV.
@@ -42,13 +36,6 @@ pub const DAV_ROOT: &str = "/dav/";
 
 /// The challenge of a 401 on the CalDAV paths (RFC 7617).
 pub const CHALLENGE: &str = "Basic realm=\"Pinit\", charset=\"UTF-8\"";
-
-/// How long a successful app-password check is reused: the bound on how long a deleted app password may still
-/// be accepted by a gateway replica.
-pub const CHECK_CACHE_TTL: Duration = Duration::from_secs(5);
-
-/// Most cached checks per gateway replica (then expired ones are dropped, and if that is not enough, all).
-const CACHE_MAX_ENTRIES: usize = 10_000;
 
 /// Is `path` a CalDAV path (credentials needed, Basic with an app password accepted)?
 pub fn is_dav(path: &str) -> bool {
@@ -94,133 +81,35 @@ impl BasicCredentials {
 
     /// What the cache keys a check by: a hash, so that no password is kept in memory.
     fn cache_key(&self) -> [u8; 32] {
-        let mut hash = Sha256::new();
-        hash.update(self.username.as_bytes());
-        hash.update([0]);
-        hash.update(self.password.as_bytes());
-        hash.finalize().into()
+        cache_key(&[&self.username, &self.password])
     }
-}
-
-/// What auth said of a calendar app's credentials.
-#[derive(Debug)]
-pub enum Verdict {
-    /// They are this member's.
-    Member(i64),
-    /// Wrong username or app password (or not an app password at all).
-    Refused,
-    /// Too many failures from this address or for this username: retry after this many seconds.
-    Limited(u64),
-    /// Auth could not answer.
-    Unavailable,
 }
 
 /// Checks app passwords with auth, and remembers each success for at most [`CHECK_CACHE_TTL`].
 #[derive(Clone)]
-pub struct AppPasswords {
-    auth: Upstream,
-    identity: IdentityKey,
-    clock: SharedClock,
-    cache: Arc<Mutex<CheckCache>>,
-}
-
-/// Successful checks: the credentials' hash → (member, good until).
-type CheckCache = HashMap<[u8; 32], (i64, Timestamp)>;
+pub struct AppPasswords(AuthCheck<app_password_check::Checked>);
 
 impl AppPasswords {
     pub fn new(auth: Upstream, identity: IdentityKey, clock: SharedClock) -> Self {
-        Self {
+        Self(AuthCheck::new(
             auth,
             identity,
             clock,
-            cache: Arc::default(),
-        }
+            app_password_check::PATH,
+        ))
     }
 
     /// The member of `credentials`, presented from `client_ip`.
-    pub async fn check(&self, credentials: &BasicCredentials, client_ip: &str) -> Verdict {
-        let key = credentials.cache_key();
-        let now = self.clock.now();
-        if let Some(member) = self.cached(&key, now) {
-            return Verdict::Member(member);
-        }
-        let verdict = self.ask_auth(credentials, client_ip).await;
-        if let Verdict::Member(member) = verdict {
-            self.remember(key, member, now);
-        }
-        verdict
-    }
-
-    fn cached(&self, key: &[u8; 32], now: Timestamp) -> Option<i64> {
-        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        cache
-            .get(key)
-            .filter(|(_, until)| now < *until)
-            .map(|(member, _)| *member)
-    }
-
-    fn remember(&self, key: [u8; 32], member: i64, now: Timestamp) {
-        let until = pinit_kernel::clock::later(now, CHECK_CACHE_TTL);
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= CACHE_MAX_ENTRIES {
-            cache.retain(|_, (_, until)| now < *until);
-            if cache.len() >= CACHE_MAX_ENTRIES {
-                cache.clear();
-            }
-        }
-        cache.insert(key, (member, until));
-    }
-
-    async fn ask_auth(&self, credentials: &BasicCredentials, client_ip: &str) -> Verdict {
+    pub async fn check(&self, credentials: &BasicCredentials, client_ip: &str) -> Verdict<i64> {
         let check = app_password_check::Check {
             username: credentials.username.clone(),
             password: credentials.password.clone(),
             client_ip: client_ip.to_string(),
         };
-        let Ok(body) = serde_json::to_vec(&check) else {
-            return Verdict::Unavailable;
-        };
-        let path = app_password_check::PATH;
-        let assertion = self
-            .identity
-            .sign_gateway_call("POST", path, self.clock.now().as_second());
-        let request = Request::post(path)
-            .header(header::CONTENT_TYPE, "application/json")
-            .header(ASSERTION_HEADER, assertion)
-            .body(Body::from(body));
-        let Ok(request) = request else {
-            return Verdict::Unavailable;
-        };
-        let response = self.auth.forward(request).await;
-        match response.status() {
-            StatusCode::OK => {
-                let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024).await;
-                let checked = bytes
-                    .ok()
-                    .and_then(|b| serde_json::from_slice::<app_password_check::Checked>(&b).ok());
-                match checked {
-                    Some(c) if c.member_id > 0 => Verdict::Member(c.member_id),
-                    _ => {
-                        tracing::warn!("auth's app password check answered an unreadable body");
-                        Verdict::Unavailable
-                    }
-                }
-            }
-            StatusCode::UNAUTHORIZED => Verdict::Refused,
-            StatusCode::TOO_MANY_REQUESTS => Verdict::Limited(
-                response
-                    .headers()
-                    .get(header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(60),
-            ),
-            status => {
-                // 403 here means auth does not share this gateway's identity key.
-                tracing::warn!(%status, "auth could not check an app password");
-                Verdict::Unavailable
-            }
-        }
+        self.0
+            .check(credentials.cache_key(), &check)
+            .await
+            .map(|checked| checked.member_id)
     }
 }
 
@@ -238,21 +127,6 @@ pub fn challenge(message: &'static str) -> Response {
     );
     headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
-}
-
-/// The answer to a verdict that lets nothing through.
-pub fn refusal(verdict: &Verdict) -> Response {
-    match verdict {
-        Verdict::Member(_) | Verdict::Refused => {
-            challenge("The username or app password is wrong.")
-        }
-        Verdict::Limited(secs) => ApiError::too_many_requests(*secs).into_response(),
-        Verdict::Unavailable => ApiError::unavailable(
-            "The credentials cannot be checked right now; try again shortly.",
-            1,
-        )
-        .into_response(),
-    }
 }
 
 /// `/.well-known/caldav`, any method: `301 Location: /dav/` (RFC 6764, section 5).

@@ -1,5 +1,7 @@
-//! Who may pass: the public allow-list, access-token verification with the auth service's JWKS, calendar apps'
-//! app passwords on the CalDAV paths ([`crate::calendar`]), and the `X-Member-Id` header the services trust.
+//! Who may pass: the public allow-list, access-token verification with the auth service's JWKS, personal API
+//! tokens (`Bearer pinit_pat_…`, [`crate::api_tokens`]) everywhere a token is, calendar apps' app passwords on the
+//! CalDAV paths ([`crate::calendar`]), and the `X-Member-Id` header the services trust, with the identity
+//! assertion that also says which of those credentials verified the member.
 //!
 //! * `X-Member-Id` is removed from **every** incoming request, and set only from a verified access token
 //!   (docs/contract/auth-and-gateway.md#member-header; the reference forwarded a client's header on public
@@ -20,12 +22,15 @@ use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use pinit_kernel::extract::MEMBER_HEADER;
-use pinit_kernel::identity::{ASSERTION_HEADER, IdentityKey};
+use pinit_kernel::identity::api_token_check::is_api_token;
+use pinit_kernel::identity::{ASSERTION_HEADER, Credential, IdentityKey};
 use pinit_kernel::jwt::{self, Jwks, JwtError, Verifier};
 use pinit_kernel::{ApiError, SharedClock};
 use tokio::sync::{Mutex, RwLock};
 
-use crate::calendar::{self, AppPasswords, BasicCredentials, Verdict};
+use crate::api_tokens::{self, ApiTokens};
+use crate::auth_check::Verdict;
+use crate::calendar::{self, AppPasswords, BasicCredentials};
 use crate::proxy::Upstream;
 
 /// Is `(method, path)` open without a token? (Never a CalDAV path: those need credentials, see
@@ -162,6 +167,8 @@ pub struct GuardState {
     pub identity: IdentityKey,
     /// Checks calendar apps' app passwords (CalDAV paths only).
     pub app_passwords: AppPasswords,
+    /// Checks personal API tokens.
+    pub api_tokens: ApiTokens,
     /// Take the client's address from the right-most `X-Forwarded-For` (`gateway.rate_limit.trust_forwarded_for`).
     pub trust_forwarded_for: bool,
 }
@@ -190,26 +197,66 @@ pub async fn guard(State(state): State<GuardState>, mut request: Request, next: 
     let Some(token) = token else {
         return unauthorized("Authentication is required.");
     };
-    match state
-        .keys
-        .verify(&token, state.clock.now().as_second())
-        .await
-    {
-        Ok(member_id) => {
-            vouch(&state, &mut request, member_id);
+    match verify_bearer(&state, &token, request.method()).await {
+        Ok((member_id, credential)) => {
+            vouch(&state, &mut request, member_id, credential);
             next.run(request).await
         }
+        Err(Refusal::Invalid(message)) => unauthorized(message),
+        Err(Refusal::Respond(response)) => response,
+    }
+}
+
+/// Why a bearer credential does not pass.
+enum Refusal {
+    /// Wrong, expired or revoked: a 401 with this message (and the path's challenge).
+    Invalid(&'static str),
+    /// Any other answer: a read-only token's 403, auth's 429 or 503.
+    Respond(Response),
+}
+
+/// The member of a bearer credential and how it was verified: a JWT here, with auth's keys; an API token by
+/// auth (cached), whose scopes must allow `method`.
+async fn verify_bearer(
+    state: &GuardState,
+    token: &str,
+    method: &Method,
+) -> Result<(i64, Credential), Refusal> {
+    if is_api_token(token) {
+        return match state.api_tokens.check(token).await {
+            Verdict::Accepted(checked) => {
+                api_tokens::permit(&checked, method).map_err(Refusal::Respond)?;
+                Ok((checked.member_id, Credential::ApiToken))
+            }
+            Verdict::Refused => {
+                metrics::counter!("gateway_api_tokens_refused_total", "reason" => "invalid")
+                    .increment(1);
+                Err(Refusal::Invalid(api_tokens::REFUSED))
+            }
+            other => Err(Refusal::Respond(
+                other.refusal(|| unauthorized(api_tokens::REFUSED)),
+            )),
+        };
+    }
+    match state
+        .keys
+        .verify(token, state.clock.now().as_second())
+        .await
+    {
+        Ok(member_id) => Ok((member_id, Credential::Session)),
         Err(e) => {
             refused_token(&e);
-            unauthorized("The access token is invalid or expired.")
+            Err(Refusal::Invalid("The access token is invalid or expired."))
         }
     }
 }
 
-/// Sets the member of a verified request, with the assertion that vouches for it for this method and path.
-fn vouch(state: &GuardState, request: &mut Request, member_id: i64) {
-    let assertion = state.identity.sign(
+/// Sets the member of a verified request, with the assertion that vouches for it (and the credential that
+/// verified it) for this method and path.
+fn vouch(state: &GuardState, request: &mut Request, member_id: i64, credential: Credential) {
+    let assertion = state.identity.sign_as(
         member_id,
+        credential,
         request.method().as_str(),
         request.uri().path(),
         state.clock.now().as_second(),
@@ -225,7 +272,8 @@ fn refused_token(e: &JwtError) {
 }
 
 /// The CalDAV paths, every method (OPTIONS too: WebDAV clients ask it with credentials; a browser's preflight
-/// is answered by the CORS layer before this): HTTP Basic with an app password, or a `Bearer` access token.
+/// is answered by the CORS layer before this): HTTP Basic with an app password, or a `Bearer` access token or
+/// API token (a `read` one for GET, HEAD and OPTIONS only).
 /// The service gets the member as for any token, and no `Authorization` header.
 async fn calendar_guard(state: GuardState, mut request: Request, next: Next) -> Response {
     let authorization = request
@@ -236,33 +284,28 @@ async fn calendar_guard(state: GuardState, mut request: Request, next: Next) -> 
     let Some(authorization) = authorization else {
         return calendar::challenge("Authentication is required.");
     };
-    let member = if let Some(token) = jwt::bearer(&authorization) {
-        match state
-            .keys
-            .verify(token, state.clock.now().as_second())
-            .await
-        {
-            Ok(member) => member,
-            Err(e) => {
-                refused_token(&e);
-                return calendar::challenge("The access token is invalid or expired.");
-            }
+    let (member, credential) = if let Some(token) = jwt::bearer(&authorization) {
+        match verify_bearer(&state, token, request.method()).await {
+            Ok(verified) => verified,
+            Err(Refusal::Invalid(message)) => return calendar::challenge(message),
+            Err(Refusal::Respond(response)) => return response,
         }
     } else if let Some(credentials) = BasicCredentials::parse(&authorization) {
         let client_ip = crate::edge::client_ip(&request, state.trust_forwarded_for)
             .map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
         match state.app_passwords.check(&credentials, &client_ip).await {
-            Verdict::Member(member) => member,
+            Verdict::Accepted(member) => (member, Credential::AppPassword),
             refused => {
                 metrics::counter!("gateway_app_passwords_refused_total").increment(1);
-                return calendar::refusal(&refused);
+                return refused
+                    .refusal(|| calendar::challenge("The username or app password is wrong."));
             }
         }
     } else {
         return calendar::challenge("Use HTTP Basic with your username and an app password.");
     };
     request.headers_mut().remove(header::AUTHORIZATION);
-    vouch(&state, &mut request, member);
+    vouch(&state, &mut request, member, credential);
     next.run(request).await
 }
 

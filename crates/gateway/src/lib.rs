@@ -1,6 +1,8 @@
 //! The gateway: Pinit's single public entry point. It routes each path to the context that owns it and
 //! streams requests and responses through; it answers for the whole system's health at `/health`.
 
+pub mod api_tokens;
+pub mod auth_check;
 pub mod calendar;
 pub mod edge;
 pub mod guard;

@@ -65,7 +65,9 @@ pub fn merge(docs: Vec<(&str, Value)>) -> Value {
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Every public operation of Pinit, through the gateway. Operations other than sign-up, \
                             login, refresh, logout, OAuth, the key set and subscription feeds need \
-                            `Authorization: Bearer <access token>`. CalDAV (`/dav`, not described here: WebDAV's \
+                            `Authorization: Bearer <access token>` or a personal API token \
+                            (`Bearer pinit_pat_…`, made at `/v0/tokens`; a `read` token calls GET, HEAD and \
+                            OPTIONS only). CalDAV (`/dav`, not described here: WebDAV's \
                             methods are not OpenAPI's) also takes HTTP Basic with the username and an app password."
         },
         "security": [{"bearerAuth": []}],

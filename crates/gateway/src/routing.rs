@@ -2,7 +2,7 @@
 //!
 //! | path | service |
 //! |---|---|
-//! | `/v0/signup`, `/v0/login`, `/v0/refresh`, `/v0/logout`, `/v0/me`, `/v0/login/**`, `/v0/app-passwords/**`, `/.well-known/jwks.json` | auth |
+//! | `/v0/signup`, `/v0/login`, `/v0/refresh`, `/v0/logout`, `/v0/me`, `/v0/login/**`, `/v0/app-passwords/**`, `/v0/tokens/**`, `/v0/members/**`, `/.well-known/jwks.json` | auth |
 //! | `/v0/push/**` | notification |
 //! | `/v2/**` | task |
 //! | `/dav`, `/dav/**` (every method; HTTP Basic with an app password, or a token), `/feeds/**` (GET, HEAD; public) | task ([`crate::calendar`]) |
@@ -27,6 +27,7 @@ use pinit_kernel::SharedClock;
 use serde_json::{Map, Value, json};
 use tower_http::limit::RequestBodyLimitLayer;
 
+use crate::api_tokens::ApiTokens;
 use crate::calendar::{self, AppPasswords};
 use crate::edge::{RateLimiter, cors, rate_limit, security_headers};
 use crate::guard::{GuardState, Keys, guard};
@@ -98,11 +99,16 @@ pub struct Edge {
 /// The gateway's routes (its own `/healthz` and `/readyz` are added by the kernel).
 ///
 /// Layers, outermost first: CORS (answers preflights), security headers, per-IP rate limit, the token guard
-/// (strips `X-Member-Id`, verifies tokens — and app passwords on the CalDAV paths — sets it), host-based routing (when configured), path routing.
+/// (strips `X-Member-Id`, verifies access tokens and API tokens — and app passwords on the CalDAV paths — sets it), host-based routing (when configured), path routing.
 pub fn routes(upstreams: Upstreams, edge: Edge) -> Router {
     let settings = &edge.settings;
     let keys = Keys::new(upstreams.auth.clone(), settings.token_issuer.clone());
     let app_passwords = AppPasswords::new(
+        upstreams.auth.clone(),
+        edge.identity.clone(),
+        edge.clock.clone(),
+    );
+    let api_tokens = ApiTokens::new(
         upstreams.auth.clone(),
         edge.identity.clone(),
         edge.clock.clone(),
@@ -127,6 +133,9 @@ pub fn routes(upstreams: Upstreams, edge: Edge) -> Router {
         .route("/v0/me", to_auth.clone())
         .route("/v0/app-passwords", to_auth.clone())
         .route("/v0/app-passwords/{*rest}", to_auth.clone())
+        .route("/v0/tokens", to_auth.clone())
+        .route("/v0/tokens/{*rest}", to_auth.clone())
+        .route("/v0/members/{*rest}", to_auth.clone())
         .route("/.well-known/jwks.json", to_auth)
         .route("/v0/push/{*rest}", to_notification)
         .route("/v2/{*rest}", to_task.clone())
@@ -152,6 +161,7 @@ pub fn routes(upstreams: Upstreams, edge: Edge) -> Router {
                 clock: edge.clock.clone(),
                 identity: edge.identity.clone(),
                 app_passwords,
+                api_tokens,
                 trust_forwarded_for: settings.rate_limit.trust_forwarded_for,
             },
             guard,
