@@ -282,8 +282,17 @@ struct MeBody {
     zone_id: String,
 }
 
-async fn me(State(auth): State<Auth>, headers: HeaderMap) -> Result<Json<MeBody>, ApiError> {
-    let member = auth.authenticate(bearer(&headers))?;
+/// The member the gateway vouches for (whatever the credential: an API token may read it too), else the member
+/// of the bearer access token (auth reached without the gateway's assertion).
+async fn me(
+    State(auth): State<Auth>,
+    vouched: Result<CurrentMember<MemberId>, ApiError>,
+    headers: HeaderMap,
+) -> Result<Json<MeBody>, ApiError> {
+    let member = match vouched {
+        Ok(CurrentMember(member)) => member,
+        Err(_) => auth.authenticate(bearer(&headers))?,
+    };
     let m = auth.me(member).await?;
     Ok(Json(MeBody {
         member_id: m.id.get(),

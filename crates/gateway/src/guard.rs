@@ -199,6 +199,10 @@ pub async fn guard(State(state): State<GuardState>, mut request: Request, next: 
     };
     match verify_bearer(&state, &token, request.method()).await {
         Ok((member_id, credential)) => {
+            if credential == Credential::ApiToken {
+                // The services need the member, never the token.
+                request.headers_mut().remove(header::AUTHORIZATION);
+            }
             vouch(&state, &mut request, member_id, credential);
             next.run(request).await
         }
