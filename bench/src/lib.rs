@@ -1,6 +1,14 @@
-//! Shared helpers of the benchmark binaries: percentiles and report writing.
+//! Shared helpers of the benchmark binaries: percentiles, report writing, a fresh task database on SQLite or
+//! PostgreSQL, and a router served on a loopback port.
 
 use std::time::Duration;
+
+use pinit_kernel::config::{ConnectionUrl, DatabasePoolConfig, HumanDuration};
+use pinit_kernel::{Backend, Db};
+use sqlx::{Connection, Executor, PgConnection};
+use tokio_util::sync::CancellationToken;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The allocator of the `pinit` binary, so that the benchmarks measure what ships.
 #[global_allocator]
@@ -51,6 +59,152 @@ pub fn write_between_markers(
         Err(e) => return Err(e),
     };
     std::fs::write(path, text)
+}
+
+pub fn backend_name(b: Backend) -> &'static str {
+    match b {
+        Backend::Sqlite => "SQLite",
+        Backend::Postgres => "PostgreSQL",
+    }
+}
+
+/// `server` (a PostgreSQL URL without a database part) with database `db`.
+pub fn with_db(server: &str, db: &str) -> String {
+    format!("{}/{db}", server.trim_end_matches('/'))
+}
+
+/// A fresh task database for a benchmark, migrated: a file in a temporary directory on SQLite, a new database
+/// `{prefix}_{pid}` on the PostgreSQL `server` (trust auth), dropped by [`BenchDb::drop_database`].
+pub struct BenchDb {
+    pub db: Db,
+    pub backend: Backend,
+    server: String,
+    pg_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl BenchDb {
+    pub async fn create(
+        backend: Backend,
+        server: &str,
+        prefix: &str,
+        pool: u32,
+    ) -> Result<Self, BoxError> {
+        let (url, pg_name, dir) = match backend {
+            Backend::Postgres => {
+                let name = format!("{prefix}_{}", std::process::id());
+                let mut admin = PgConnection::connect(&with_db(server, "postgres")).await?;
+                admin
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .await?;
+                admin
+                    .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .await?;
+                (
+                    ConnectionUrl::parse(&with_db(server, &name))?,
+                    Some(name),
+                    None,
+                )
+            }
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir()?;
+                (Db::sqlite_url(&dir.path().join("task.db")), None, Some(dir))
+            }
+        };
+        let db = Db::connect(
+            &url,
+            &DatabasePoolConfig {
+                max_connections: pool,
+                acquire_timeout: HumanDuration::from_secs(30),
+                ..Default::default()
+            },
+        )
+        .await?;
+        db.migrate(pinit_task::NAME, pinit_task::MIGRATIONS).await?;
+        Ok(Self {
+            db,
+            backend,
+            server: server.to_owned(),
+            pg_name,
+            _dir: dir,
+        })
+    }
+
+    /// Closes the pool and drops the PostgreSQL database unless `keep` (the SQLite file goes with the value).
+    pub async fn drop_database(&self, keep: bool) {
+        self.db.close().await;
+        let Some(name) = &self.pg_name else { return };
+        if keep {
+            return;
+        }
+        let dropped = async {
+            let mut admin = PgConnection::connect(&with_db(&self.server, "postgres")).await?;
+            admin
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .await?;
+            Ok::<_, BoxError>(())
+        };
+        if let Err(e) = dropped.await {
+            eprintln!("could not drop database {name}: {e}");
+        }
+    }
+}
+
+/// Serves `router` on a random loopback port until the token is cancelled.
+pub async fn serve(
+    router: axum::Router,
+) -> Result<(std::net::SocketAddr, CancellationToken), BoxError> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let stop = CancellationToken::new();
+    let until = stop.clone();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router)
+            .with_graceful_shutdown(until.cancelled_owned())
+            .await;
+    });
+    Ok((addr, stop))
+}
+
+/// The task service's real HTTP router (`pinit_task::routes` in the kernel's `service_router`) over `db`, on a
+/// manual clock standing at `now`, served on a loopback port.
+pub struct TaskService {
+    pub app: pinit_task::TaskApp,
+    pub clock: std::sync::Arc<pinit_kernel::ManualClock>,
+    pub addr: std::net::SocketAddr,
+    pub stop: CancellationToken,
+}
+
+impl TaskService {
+    pub async fn start(db: Db, now: jiff::Timestamp) -> Result<Self, BoxError> {
+        let clock = pinit_kernel::ManualClock::new(now);
+        let shared: pinit_kernel::SharedClock = clock.clone();
+        let app = pinit_task::TaskApp::new(
+            db,
+            shared.clone(),
+            pinit_messaging::Outbox::new(shared.clone(), Duration::ZERO),
+        );
+        let readiness = pinit_kernel::Readiness::new(pinit_task::NAME, CancellationToken::new());
+        readiness.set_migrated();
+        let router = pinit_kernel::http::service_router(
+            pinit_task::NAME,
+            pinit_task::routes(app.clone()),
+            &readiness,
+            pinit_task::ERROR_STYLE,
+            shared,
+        );
+        let (addr, stop) = serve(router).await?;
+        Ok(Self {
+            app,
+            clock,
+            addr,
+            stop,
+        })
+    }
 }
 
 #[cfg(test)]

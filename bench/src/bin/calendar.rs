@@ -38,16 +38,11 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use jiff::{SignedDuration, Timestamp};
-use pinit_bench::{ms, percentile};
-use pinit_kernel::config::{ConnectionUrl, DatabasePoolConfig, HumanDuration};
-use pinit_kernel::http::service_router;
-use pinit_kernel::{Backend, Db, ManualClock, Readiness, SharedClock};
-use pinit_messaging::Outbox;
-use pinit_task::TaskApp;
+use pinit_bench::{BenchDb, BoxError, backend_name, ms, percentile};
+use pinit_kernel::{Backend, Db, ManualClock};
 use pinit_task::app::MemberProvisioning;
 use pinit_task::domain::MemberId;
 use serde_json::{Value, json};
-use sqlx::{Connection, Executor, PgConnection};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
@@ -58,8 +53,6 @@ const MARKER: &str = "calendar";
 /// "Now" of the run: Monday 2026-12-07 09:00 in Seoul.
 const NOW: &str = "2026-12-07T00:00:00Z";
 const ZONE: &str = "Asia/Seoul";
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// CalDAV sync of a member's schedules and calendar feed response times, on SQLite and PostgreSQL, through the
 /// task service's HTTP router.
@@ -316,114 +309,39 @@ struct Service {
     clock: Arc<ManualClock>,
     db: Db,
     stop: CancellationToken,
-    pg_name: Option<String>,
-    _dir: Option<tempfile::TempDir>,
+    bench: BenchDb,
     /// The members' feed paths: (label, member, kind, path).
     feeds: Vec<(&'static str, &'static str, String)>,
     sync: SyncMember,
     load: Vec<String>,
 }
 
-fn with_db(server: &str, db: &str) -> String {
-    format!("{}/{db}", server.trim_end_matches('/'))
-}
-
-fn backend_name(b: Backend) -> &'static str {
-    match b {
-        Backend::Sqlite => "SQLite",
-        Backend::Postgres => "PostgreSQL",
-    }
-}
-
 async fn start_service(args: &Args, backend: Backend) -> Result<Service, BoxError> {
-    let (url, pg_name, dir) = match backend {
-        Backend::Postgres => {
-            let name = format!("pinit_bench_calendar_{}", std::process::id());
-            let mut admin = PgConnection::connect(&with_db(&args.server, "postgres")).await?;
-            admin
-                .execute(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .await?;
-            admin
-                .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .await?;
-            (
-                ConnectionUrl::parse(&with_db(&args.server, &name))?,
-                Some(name),
-                None,
-            )
-        }
-        Backend::Sqlite => {
-            let dir = tempfile::tempdir()?;
-            (Db::sqlite_url(&dir.path().join("task.db")), None, Some(dir))
-        }
-    };
-    let db = Db::connect(
-        &url,
-        &DatabasePoolConfig {
-            max_connections: args.pool,
-            acquire_timeout: HumanDuration::from_secs(30),
-            ..Default::default()
-        },
-    )
-    .await?;
-    db.migrate(pinit_task::NAME, pinit_task::MIGRATIONS).await?;
-    let clock = ManualClock::new(NOW.parse::<Timestamp>()?);
-    let shared: SharedClock = clock.clone();
-    let app = TaskApp::new(
-        db.clone(),
-        shared.clone(),
-        Outbox::new(shared.clone(), Duration::ZERO),
-    );
+    let bench = BenchDb::create(backend, &args.server, "pinit_bench_calendar", args.pool).await?;
+    let db = bench.db.clone();
+    let service = pinit_bench::TaskService::start(db.clone(), NOW.parse::<Timestamp>()?).await?;
     for m in [SYNC, DENSE, YEARS] {
-        app.provision(&MemberProvisioning {
-            member: MemberId(m),
-            nickname: Some(format!("member-{m}")),
-            zone_id: Some(ZONE.into()),
-        })
-        .await?;
+        service
+            .app
+            .provision(&MemberProvisioning {
+                member: MemberId(m),
+                nickname: Some(format!("member-{m}")),
+                zone_id: Some(ZONE.into()),
+            })
+            .await?;
     }
-    let readiness = Readiness::new(pinit_task::NAME, CancellationToken::new());
-    readiness.set_migrated();
-    let router = service_router(
-        pinit_task::NAME,
-        pinit_task::routes(app),
-        &readiness,
-        pinit_task::ERROR_STYLE,
-        shared,
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let stop = CancellationToken::new();
-    let until = stop.clone();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router)
-            .with_graceful_shutdown(until.cancelled_owned())
-            .await;
-    });
+    let (addr, clock, stop) = (service.addr, service.clock, service.stop);
     Ok(Service {
         backend,
         addr,
         clock,
         db,
         stop,
-        pg_name,
-        _dir: dir,
+        bench,
         feeds: Vec::new(),
         sync: SyncMember::default(),
         load: Vec::new(),
     })
-}
-
-async fn drop_pg(args: &Args, name: &str) -> Result<(), BoxError> {
-    let mut admin = PgConnection::connect(&with_db(&args.server, "postgres")).await?;
-    admin
-        .execute(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .await?;
-    Ok(())
 }
 
 // ------------------------------------------------------------------------------------------------------------
@@ -1306,13 +1224,7 @@ async fn main() -> Result<(), BoxError> {
     .await;
     for svc in &services {
         svc.stop.cancel();
-        svc.db.close().await;
-        if let Some(name) = &svc.pg_name
-            && !args.keep_db
-            && let Err(e) = drop_pg(&args, name).await
-        {
-            eprintln!("could not drop database {name}: {e}");
-        }
+        svc.bench.drop_database(args.keep_db).await;
     }
     let block = outcome?;
     match &args.out {
