@@ -1,5 +1,6 @@
 // Settings: language, the member's time zone (saved to the server), default reminders and quiet hours, push on
-// this device, the way to Settings → Calendars (pages/calendars.js), log out.
+// this device, the way to Settings → Calendars (pages/calendars.js), the export of the member's data (export.js), log
+// out.
 import { api } from '../api.js';
 import { logout } from '../auth.js';
 import { t, getLang, setLang, LANGUAGES } from '../i18n.js';
@@ -8,6 +9,7 @@ import { h, mount, uid, toast, showError, field, busy, confirmDialog, chips, sta
 import { reminderChecks } from '../reminders.js';
 import { allZones, browserZone, utcLabel, isValidZone } from '../time.js';
 import { pushStatus, enablePush, disablePush, sendPrefsToWorker } from '../push.js';
+import { exportPanel } from '../export.js';
 
 export async function render({ main, setTitle, navigate, signal }) {
   setTitle(t('settings.title'));
@@ -106,7 +108,7 @@ export async function render({ main, setTitle, navigate, signal }) {
     h('p', {}, h('a', { class: 'btn', href: '/app/settings/calendars' }, t('settings.calendarsOpen'))));
 
   on('zone:changed', () => { showZone(); zoneInput.value = session.zone; }, signal);
-  mount(main, h('div', { class: 'settings' }, language, zone, defaultReminders(), quietHours(listId), push, calendars, account,
+  mount(main, h('div', { class: 'settings' }, language, zone, defaultReminders(), quietHours(listId), push, calendars, exportPanel(), account,
     h('p', { class: 'muted version' }, t('settings.version', { build }))));
   refreshPush();
 }
