@@ -531,6 +531,7 @@ async fn check_api_token(
     Ok(Json(api_token_check::Checked {
         member_id: found.member.get(),
         scopes: found.scopes.as_slice().to_vec(),
+        expires_at: found.expires_at,
     }))
 }
 

@@ -309,7 +309,10 @@ async fn only_the_gateway_checks_a_token_and_expired_ones_are_refused(backend: B
     let res = app.check_token(&token).await;
     assert_eq!(res.status(), 200);
     let checked: Value = res.json().await.unwrap();
-    assert_eq!(checked, json!({"memberId": alice, "scopes": ["read"]}));
+    assert_eq!(
+        checked,
+        json!({"memberId": alice, "scopes": ["read"], "expiresAt": null})
+    );
     for wrong in [
         "pinit_pat_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".to_string(),
         token.to_uppercase(),
@@ -345,6 +348,11 @@ async fn only_the_gateway_checks_a_token_and_expired_ones_are_refused(backend: B
     assert_eq!(res.status(), 200);
     let checked: Value = res.json().await.unwrap();
     assert_eq!(checked["scopes"], json!(["write"]));
+    assert_eq!(
+        checked["expiresAt"],
+        expires.to_string(),
+        "the gateway caches no longer"
+    );
     app.advance(1);
     assert_eq!(app.check_token(&expiring).await.status(), 401, "expired");
     // Still listed (the member sees it expired) until deleted.

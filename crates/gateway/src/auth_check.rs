@@ -68,9 +68,14 @@ impl<T> Verdict<T> {
     }
 }
 
-/// An answer of auth's to a check: whose credential it is.
+/// An answer of auth's to a check: whose credential it is, and until when it holds.
 pub trait Checked: DeserializeOwned + Clone + Send + 'static {
     fn member_id(&self) -> i64;
+
+    /// When the credential expires by itself (the cache keeps the answer no longer).
+    fn expires_at(&self) -> Option<Timestamp> {
+        None
+    }
 }
 
 impl Checked for app_password_check::Checked {
@@ -82,6 +87,10 @@ impl Checked for app_password_check::Checked {
 impl Checked for api_token_check::Checked {
     fn member_id(&self) -> i64 {
         self.member_id
+    }
+
+    fn expires_at(&self) -> Option<Timestamp> {
+        self.expires_at
     }
 }
 
@@ -143,7 +152,8 @@ impl<T: Checked> AuthCheck<T> {
     }
 
     fn remember(&self, key: [u8; 32], answer: T, now: Timestamp) {
-        let until = pinit_kernel::clock::later(now, CHECK_CACHE_TTL);
+        let bound = pinit_kernel::clock::later(now, CHECK_CACHE_TTL);
+        let until = answer.expires_at().map_or(bound, |at| at.min(bound));
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() >= CACHE_MAX_ENTRIES {
             cache.retain(|_, (_, until)| now < *until);

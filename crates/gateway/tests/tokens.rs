@@ -19,8 +19,8 @@ const READ: &str = "pinit_pat_readreadreadreadreadreadreadr";
 async fn with_tokens() -> Gw {
     let gw = gateway(None).await;
     let mut tokens = gw.auth.tokens.lock().unwrap();
-    tokens.insert(WRITE.into(), (42, vec![Scope::Read, Scope::Write]));
-    tokens.insert(READ.into(), (42, vec![Scope::Read]));
+    tokens.insert(WRITE.into(), (42, vec![Scope::Read, Scope::Write], None));
+    tokens.insert(READ.into(), (42, vec![Scope::Read], None));
     drop(tokens);
     gw
 }
@@ -64,7 +64,10 @@ async fn a_token_reaches_the_services_as_its_member_without_the_token() {
         let res = gw.with_bearer(m, path, WRITE).await;
         assert_eq!(res.status(), 207, "{m} {path}");
         let seen: Value = res.json().await.unwrap();
-        assert_eq!(seen["headers"]["x-member-id"], "42", "not the client's header");
+        assert_eq!(
+            seen["headers"]["x-member-id"], "42",
+            "not the client's header"
+        );
         assert!(seen["headers"].get("authorization").is_none(), "{seen}");
         assert_eq!(
             gw.vouched(&seen),
@@ -146,17 +149,52 @@ async fn unknown_tokens_are_refused_and_never_cached() {
 #[tokio::test]
 async fn a_revoked_token_is_accepted_no_longer_than_the_cache_bound() {
     let gw = with_tokens().await;
-    assert_eq!(gw.with_bearer("GET", "/v2/tasks", WRITE).await.status(), 207);
+    assert_eq!(
+        gw.with_bearer("GET", "/v2/tasks", WRITE).await.status(),
+        207
+    );
     // Revoked in auth.
     gw.auth.tokens.lock().unwrap().remove(WRITE);
     let bound = jiff::SignedDuration::try_from(CHECK_CACHE_TTL).unwrap();
-    gw.clock.advance(bound - jiff::SignedDuration::from_millis(1));
+    gw.clock
+        .advance(bound - jiff::SignedDuration::from_millis(1));
     assert_eq!(
         gw.with_bearer("GET", "/v2/tasks", WRITE).await.status(),
         207,
         "within the bound this replica may still accept it"
     );
     gw.clock.advance(jiff::SignedDuration::from_millis(1));
-    assert_eq!(gw.with_bearer("GET", "/v2/tasks", WRITE).await.status(), 401);
+    assert_eq!(
+        gw.with_bearer("GET", "/v2/tasks", WRITE).await.status(),
+        401
+    );
+    assert_eq!(gw.token_checks(), 2);
+}
+
+#[tokio::test]
+async fn a_token_expiring_within_the_cache_bound_is_cached_only_until_its_expiry() {
+    let gw = with_tokens().await;
+    let expires = gw.clock.now() + jiff::SignedDuration::from_secs(2);
+    gw.auth.tokens.lock().unwrap().insert(
+        WRITE.into(),
+        (42, vec![Scope::Read, Scope::Write], Some(expires)),
+    );
+    assert_eq!(
+        gw.with_bearer("GET", "/v2/tasks", WRITE).await.status(),
+        207
+    );
+    gw.clock.advance(jiff::SignedDuration::from_millis(1_999));
+    assert_eq!(
+        gw.with_bearer("GET", "/v2/tasks", WRITE).await.status(),
+        207
+    );
+    assert_eq!(gw.token_checks(), 1, "cached until then");
+    // Expired: the gateway asks auth again (whose answer is now 401).
+    gw.auth.tokens.lock().unwrap().remove(WRITE);
+    gw.clock.advance(jiff::SignedDuration::from_millis(1));
+    assert_eq!(
+        gw.with_bearer("GET", "/v2/tasks", WRITE).await.status(),
+        401
+    );
     assert_eq!(gw.token_checks(), 2);
 }

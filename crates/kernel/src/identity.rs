@@ -418,13 +418,15 @@ pub mod api_token_check {
         }
     }
 
-    /// Auth's answer to a live token (200): its member and scopes. An unknown, revoked or expired token, or one
-    /// of a disabled member, is 401.
+    /// Auth's answer to a live token (200): its member, scopes and expiry (the gateway caches the answer no
+    /// longer than that). An unknown, revoked or expired token, or one of a disabled member, is 401.
     #[derive(Debug, Clone, Serialize, Deserialize)]
     #[serde(rename_all = "camelCase")]
     pub struct Checked {
         pub member_id: i64,
         pub scopes: Vec<Scope>,
+        #[serde(default)]
+        pub expires_at: Option<jiff::Timestamp>,
     }
 }
 

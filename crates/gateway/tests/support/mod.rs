@@ -41,8 +41,8 @@ pub struct FakeAuth {
     pub checks: Arc<Mutex<Vec<app_password_check::Check>>>,
     /// Answer 429 with this Retry-After.
     pub limited: Arc<Mutex<Option<u64>>>,
-    /// API token → (member, scopes).
-    pub tokens: Arc<Mutex<HashMap<String, (i64, Vec<Scope>)>>>,
+    /// API token → (member, scopes, expiry).
+    pub tokens: Arc<Mutex<HashMap<String, (i64, Vec<Scope>, Option<Timestamp>)>>>,
     /// API token checks answered.
     pub token_checks: Arc<Mutex<usize>>,
 }
@@ -55,9 +55,12 @@ async fn check_token(
     *auth.token_checks.lock().unwrap() += 1;
     let found = auth.tokens.lock().unwrap().get(&check.token).cloned();
     match found {
-        Some((member_id, scopes)) => {
-            axum::Json(api_token_check::Checked { member_id, scopes }).into_response()
-        }
+        Some((member_id, scopes, expires_at)) => axum::Json(api_token_check::Checked {
+            member_id,
+            scopes,
+            expires_at,
+        })
+        .into_response(),
         None => ApiError::unauthorized("unknown").into_response(),
     }
 }
