@@ -85,6 +85,65 @@ pub enum Command {
     Restore(RestoreArgs),
     /// Print the effective configuration as TOML, secrets redacted.
     Config(ConfigArgs),
+    /// Manage members as an operator: list them, reset a password, disable or enable a member.
+    ///
+    /// Works on the auth database directly, while Pinit runs or not: the SQLite database of
+    /// `pinit serve` in the data directory (--data-dir), or the configured auth.database_url
+    /// (PINIT_AUTH_DATABASE_URL, or --database-url) in a distributed setup. Pending migrations of
+    /// the auth database are applied first.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// List every member: id, username, nickname, when it signed up, whether it is disabled.
+    List(UserDbArgs),
+    /// Give a member a new random password, printed once, and sign out all its sessions.
+    ///
+    /// Tell the member the password over a safe channel; they should change it in Settings →
+    /// Change password after signing in. API tokens and app passwords keep working (the member
+    /// revokes them in Settings, or disable the member).
+    ResetPassword(UserArgs),
+    /// Disable a member: no login, refresh, app password or API token until enabled again.
+    ///
+    /// Its sessions end at once (access tokens it already holds expire within
+    /// auth.access_token_ttl, 5 minutes by default); gateways refuse its API tokens and app
+    /// passwords within 5 seconds. Its data is kept.
+    Disable(UserArgs),
+    /// Enable a disabled member again (its earlier sessions stay ended; it logs in again).
+    Enable(UserArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UserDbArgs {
+    /// The data directory of `pinit serve` (its auth.db). [default: ./pinit-data] [config: data_dir]
+    #[arg(short, long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The auth database instead, e.g. postgres://pinit@db:5432/pinit_auth. [config: auth.database_url]
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UserArgs {
+    /// The member's username (as they log in with it).
+    #[arg(value_name = "USERNAME")]
+    pub username: String,
+    #[command(flatten)]
+    pub db: UserDbArgs,
+}
+
+impl UserCommand {
+    /// Where the command finds the auth database.
+    pub fn db(&self) -> &UserDbArgs {
+        match self {
+            UserCommand::List(db) => db,
+            UserCommand::ResetPassword(a) | UserCommand::Disable(a) | UserCommand::Enable(a) => {
+                &a.db
+            }
+        }
+    }
 }
 
 #[derive(Debug, Args, Default)]
@@ -302,6 +361,14 @@ impl Cli {
                 Mode::Serve
             }
             Some(Command::Config(a)) => a.for_mode,
+            Some(Command::User(command)) => {
+                let db = command.db();
+                data_dir(&mut o, &db.data_dir);
+                if let Some(url) = &db.database_url {
+                    o.set("auth.database_url", "--database-url", url.clone());
+                }
+                Mode::Serve
+            }
         };
         (mode, o)
     }

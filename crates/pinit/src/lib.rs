@@ -5,3 +5,4 @@ pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod run;
+pub mod users;

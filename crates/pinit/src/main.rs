@@ -136,6 +136,12 @@ async fn dispatch(command: Option<Command>, mode: Mode, config: Config) -> ExitC
             print!("{}", config::render(&config));
             ExitCode::SUCCESS
         }
+        Some(Command::User(command)) => {
+            match pinit::users::run(&config, &command, &mut std::io::stdout()).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e),
+            }
+        }
     }
 }
 
