@@ -134,7 +134,7 @@ async fn write<D: Document>(mut export: Export, mut doc: D, out: &Out) -> Result
 
 /// The response body of `export` in `format`: written by a task of its own as the client reads it.
 pub fn body(export: Export, format: ExportFormat) -> Body {
-    let (tx, mut rx) = mpsc::channel(CHUNKS_AHEAD);
+    let (tx, rx) = mpsc::channel(CHUNKS_AHEAD);
     let member = export.member().id;
     let at = export.at();
     let local = export.member().zone.local_date_time(at);
@@ -157,6 +157,12 @@ pub fn body(export: Export, format: ExportFormat) -> Body {
         }
         .instrument(tracing::Span::current()),
     );
+    stream(rx)
+}
+
+/// The body of what the writer sends: its chunks, then its end — or, when the writer stops without [`Chunk::End`],
+/// an error, so that the transfer fails rather than ending like a complete document.
+fn stream(mut rx: mpsc::Receiver<Chunk>) -> Body {
     let mut ended = false;
     Body::from_stream(futures::stream::poll_fn(move |cx| {
         if ended {
@@ -174,4 +180,32 @@ pub fn body(export: Export, format: ExportFormat) -> Body {
             }
         })
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn read(chunks: Vec<Chunk>) -> Result<Bytes, axum::Error> {
+        let (tx, rx) = mpsc::channel(chunks.len() + 1);
+        for chunk in chunks {
+            tx.send(chunk).await.expect("room");
+        }
+        drop(tx);
+        axum::body::to_bytes(stream(rx), usize::MAX).await
+    }
+
+    #[tokio::test]
+    async fn a_finished_export_ends_the_body_and_one_cut_short_fails_it() {
+        let done = read(vec![
+            Chunk::Data(Bytes::from_static(b"{\"a\":")),
+            Chunk::Data(Bytes::from_static(b"1}")),
+            Chunk::End,
+        ])
+        .await;
+        assert_eq!(done.expect("complete"), Bytes::from_static(b"{\"a\":1}"));
+        let cut = read(vec![Chunk::Data(Bytes::from_static(b"{\"a\":"))]).await;
+        assert!(cut.is_err(), "a writer that stopped early fails the body");
+        assert!(read(vec![]).await.is_err());
+    }
 }
