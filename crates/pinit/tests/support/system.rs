@@ -242,6 +242,11 @@ impl System {
         }
     }
 
+    /// The auth database of a distributed system (`None` when embedded: its auth.db is in the data directory).
+    pub fn auth_database_url(&self) -> Option<String> {
+        self._databases.first().map(|d| d.url.expose().to_string())
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.url, path)
     }
