@@ -1,7 +1,7 @@
 //! A real CalDAV client through the gateway, in both run modes: python-caldav (PyPI, the task service's test
 //! oracle `crates/task/tests/oracle/caldav_client.py`) signs in with the member's username and an app password
 //! over HTTP Basic, discovers the calendar from `/dav/`, lists and searches it, syncs, then creates, edits and
-//! deletes an event — which the JSON API sees as a schedule.
+//! deletes an event — which the JSON API sees as a schedule — and writes to-dos the JSON API sees as tasks.
 
 mod support;
 
@@ -23,6 +23,16 @@ fn client(request: &Value) -> Option<Value> {
         &oracle_dir().join("caldav_client.py"),
         request,
     )
+}
+
+fn summaries(list: &Value) -> Vec<String> {
+    list.as_array()
+        .map(|l| {
+            l.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 async fn a_calendar_app_through_the_gateway(layout: Layout) {
@@ -80,6 +90,43 @@ async fn a_calendar_app_through_the_gateway(layout: Layout) {
     assert_eq!(wrote["edited"]["summary"], "Dentist (moved)");
     assert_eq!(wrote["edited"]["alarms"], json!(["-PT15M"]));
     assert_eq!(wrote["deleted"], true);
+
+    // The Tasks calendar: a to-do made in the app waits for a task made in Pinit; both completed from the app.
+    let res = http
+        .post(system.url("/v2/tasks"))
+        .bearer_auth(&member.token)
+        .json(&json!({"title": "Prep", "description": "설명",
+            "dueDate": {"date": "2026-12-05", "zoneId": ZONE}, "importance": 5, "difficulty": 3}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let prep = res.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let mut tasks = base.clone();
+    tasks["phase"] = json!("tasks");
+    tasks["prerequisite"] = json!(format!("pinit-task-{prep}@pinit"));
+    let Some(done) = client(&tasks) else { return };
+    assert_eq!(done["created"]["summary"], "Write report", "{done}");
+    // provisioned_member's own task stays open throughout.
+    let open = |key: &str| summaries(&done[key]);
+    assert!(
+        open("open").contains(&"Prep".into()) && open("open").contains(&"Write report".into()),
+        "{done}"
+    );
+    assert!(!open("open_after").contains(&"Prep".into()), "{done}");
+    assert!(
+        !open("open_after").contains(&"Write report".into()),
+        "{done}"
+    );
+    assert_eq!(done["edited"]["summary"], "Report v2");
+    assert_eq!(done["edited"]["alarms"], json!(["-PT15M"]));
+    let res = http
+        .get(system.url(&format!("/v2/tasks/{prep}")))
+        .bearer_auth(&member.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.json::<Value>().await.unwrap()["completed"], true);
 
     // A wrong password is refused before the task service.
     let res = http

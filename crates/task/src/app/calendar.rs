@@ -7,19 +7,23 @@ use std::collections::HashMap;
 
 use pinit_kernel::db::Conn;
 
+use jiff::civil::Date;
+
 use super::schedules::{create_in, delete_in, patch_in};
-use super::{AppError, Result, TaskApp, Unit};
+use super::{AppError, Result, TaskApp, Unit, tasks};
 use crate::domain::{
-    Edge, MemberId, ScheduleDraft, ScheduleId, SchedulePatch, ScheduleState, Scope, SeriesId,
-    Window, Zone,
+    CreateDependencies, Deadline, DependencyPair, Description, Difficulty, Edge, Importance,
+    MemberId, ScheduleDraft, ScheduleId, SchedulePatch, ScheduleState, Scope, SeriesId, TaskFields,
+    TaskId, Title, UpdateDependencies, Window, Zone,
 };
 use crate::store;
+use crate::store::Kind;
 use crate::store::calendar_objects::CalendarObject;
 use crate::store::members::Member;
 use crate::store::schedules::StoredSchedule;
 use crate::store::series::StoredSeries;
 use crate::store::tasks::StoredTask;
-use crate::store::tombstones::{Kind, Tombstone};
+use crate::store::tombstones::Tombstone;
 
 /// A sync token: the newest change seen, in microseconds (0: nothing yet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -291,42 +295,107 @@ pub fn task_etag(stored: &StoredTask) -> String {
     format!("\"t{}-{}\"", stored.task.id().get(), stored.version)
 }
 
-/// A calendar app's write, done.
+/// A to-do a calendar app wrote, as Pinit reads it (`crate::dav::todo`): what is `None` keeps the task's value
+/// (a new task takes the defaults: due today, importance 5, difficulty 1).
+#[derive(Debug, Clone)]
+pub struct ClientTodo {
+    pub uid: String,
+    pub title: Title,
+    pub description: Description,
+    pub due: Option<Date>,
+    pub importance: Option<Importance>,
+    pub difficulty: Option<Difficulty>,
+    pub completed: bool,
+    /// The tasks it waits for (`RELATED-TO;RELTYPE=DEPENDS-ON` naming tasks of this calendar).
+    pub prerequisites: Vec<TaskId>,
+    /// Its lines Pinit does not represent (a `VTODO` of only those).
+    pub extra: String,
+}
+
+/// A calendar app's write, done: the schedule or task as it now is.
 #[derive(Debug)]
-pub struct Written {
-    pub stored: StoredSchedule,
+pub struct Written<T> {
+    pub stored: T,
     pub created: bool,
 }
 
+/// Refuses a write whose precondition does not hold of what the name names (`current`: its ETag, if it
+/// exists): `If-None-Match: *` on something, `If-Match` on nothing or on another version.
+fn check(current: Option<String>, expect: &Expect) -> Result<()> {
+    match (current, expect) {
+        (Some(_), Expect::Absent) | (None, Expect::Tag(_)) => Err(AppError::CalendarPrecondition),
+        (Some(tag), Expect::Tag(wanted)) if tag != *wanted => Err(AppError::CalendarPrecondition),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses a UID that another item of the collection has (`id`: the item written, if it exists).
+async fn check_uid(unit: &mut Unit, kind: Kind, id: Option<i64>, uid: &str) -> Result<()> {
+    let owner = unit.member.id;
+    match store::calendar_objects::by_uid(&mut unit.tx, kind, owner, uid).await? {
+        Some(other) if Some(other.id) != id => Err(AppError::CalendarUidTaken(uid.to_string())),
+        _ => Ok(()),
+    }
+}
+
+/// The object an item name names (an app's object of that name), and the id it names: the object's, else the
+/// name read as an id (a Pinit item).
+async fn named(
+    unit: &mut Unit,
+    kind: Kind,
+    name: &str,
+) -> Result<(Option<CalendarObject>, Option<i64>)> {
+    let owner = unit.member.id;
+    let object = store::calendar_objects::by_name(&mut unit.tx, kind, owner, name).await?;
+    let id = object.as_ref().map(|o| o.id).or_else(|| name.parse().ok());
+    Ok((object, id))
+}
+
+async fn save_object(
+    unit: &mut Unit,
+    kind: Kind,
+    id: i64,
+    name: &str,
+    uid: String,
+    extra: String,
+) -> Result<()> {
+    let object = CalendarObject {
+        id,
+        name: name.to_string(),
+        uid,
+        extra,
+    };
+    let (owner, now) = (unit.member.id, unit.now);
+    Ok(store::calendar_objects::save(&mut unit.tx, kind, owner, &object, now).await?)
+}
+
 impl TaskApp {
-    /// A member's calendar objects (what apps put), by schedule.
+    /// A member's calendar objects (what apps put) of one kind, by schedule or task id.
     pub async fn calendar_objects(
         &self,
         member: MemberId,
-    ) -> Result<std::collections::HashMap<ScheduleId, CalendarObject>> {
+        kind: Kind,
+    ) -> Result<HashMap<i64, CalendarObject>> {
         let mut conn = self.inner.db.conn().await?;
-        Ok(store::calendar_objects::of_member(&mut conn, member).await?)
+        Ok(store::calendar_objects::of_member(&mut conn, kind, member).await?)
     }
 
-    /// The schedule an item name names: an app's object of that name, else a Pinit schedule by id.
-    async fn named(
-        unit: &mut Unit,
-        name: &str,
-    ) -> Result<Option<(StoredSchedule, Option<CalendarObject>)>> {
-        let owner = unit.member.id;
-        if let Some(object) = store::calendar_objects::by_name(&mut unit.tx, owner, name).await? {
-            let stored =
-                store::schedules::get_owned(&mut unit.tx, owner, object.schedule_id).await?;
-            return Ok(stored.map(|s| (s, Some(object))));
-        }
-        let Ok(id) = name.parse::<i64>() else {
+    /// The schedule an item name names.
+    async fn named_schedule(unit: &mut Unit, name: &str) -> Result<Option<StoredSchedule>> {
+        let Some(id) = named(unit, Kind::Schedule, name).await?.1 else {
             return Ok(None);
         };
-        Ok(
-            store::schedules::get_owned(&mut unit.tx, owner, ScheduleId(id))
-                .await?
-                .map(|s| (s, None)),
-        )
+        let owner = unit.member.id;
+        Ok(store::schedules::get_owned(&mut unit.tx, owner, ScheduleId(id)).await?)
+    }
+
+    /// The task an item name names.
+    async fn named_task(unit: &mut Unit, name: &str) -> Result<Option<StoredTask>> {
+        let Some(id) = named(unit, Kind::Task, name).await?.1 else {
+            return Ok(None);
+        };
+        let owner = unit.member.id;
+        Ok(store::tasks::get(&mut unit.tx, owner, TaskId(id)).await?)
     }
 
     /// `PUT` of an item: a new schedule, or an edit of the one it names — through the same rules as the JSON
@@ -338,29 +407,14 @@ impl TaskApp {
         name: &str,
         expect: Expect,
         event: ClientEvent,
-    ) -> Result<Written> {
+    ) -> Result<Written<StoredSchedule>> {
         let mut unit = self.begin(member).await?;
-        let owner = unit.member.id;
-        let existing = Self::named(&mut unit, name).await?;
-        match (&existing, &expect) {
-            (Some(_), Expect::Absent) | (None, Expect::Tag(_)) => {
-                return Err(AppError::CalendarPrecondition);
-            }
-            (Some((stored, _)), Expect::Tag(tag)) if *tag != etag(stored) => {
-                return Err(AppError::CalendarPrecondition);
-            }
-            _ => {}
-        }
-        if let Some(other) =
-            store::calendar_objects::by_uid(&mut unit.tx, owner, &event.uid).await?
-            && existing
-                .as_ref()
-                .is_none_or(|(s, _)| s.schedule.id() != other.schedule_id)
-        {
-            return Err(AppError::CalendarUidTaken(event.uid));
-        }
+        let existing = Self::named_schedule(&mut unit, name).await?;
+        check(existing.as_ref().map(etag), &expect)?;
+        let id = existing.as_ref().map(|s| s.schedule.id().get());
+        check_uid(&mut unit, Kind::Schedule, id, &event.uid).await?;
         let (stored, created) = match existing {
-            Some((stored, _)) => {
+            Some(stored) => {
                 let d = event.draft;
                 let patch = SchedulePatch {
                     title: Some(d.title),
@@ -376,13 +430,8 @@ impl TaskApp {
             }
             None => (create_in(&mut unit, event.draft).await?, true),
         };
-        let object = CalendarObject {
-            schedule_id: stored.schedule.id(),
-            name: name.to_string(),
-            uid: event.uid,
-            extra: event.extra,
-        };
-        store::calendar_objects::save(&mut unit.tx, owner, &object, unit.now).await?;
+        let id = stored.schedule.id().get();
+        save_object(&mut unit, Kind::Schedule, id, name, event.uid, event.extra).await?;
         unit.finish(&self.inner.outbox).await?;
         Ok(Written { stored, created })
     }
@@ -395,18 +444,109 @@ impl TaskApp {
         expect: Expect,
     ) -> Result<()> {
         let mut unit = self.begin(member).await?;
-        let Some((stored, _)) = Self::named(&mut unit, name).await? else {
+        let Some(stored) = Self::named_schedule(&mut unit, name).await? else {
             let id = name.parse::<i64>().unwrap_or(0);
             return Err(AppError::ScheduleNotFound(ScheduleId(id)));
         };
-        match &expect {
-            Expect::Tag(tag) if *tag != etag(&stored) => {
-                return Err(AppError::CalendarPrecondition);
-            }
-            Expect::Absent => return Err(AppError::CalendarPrecondition),
-            _ => {}
-        }
+        check(Some(etag(&stored)), &expect)?;
         delete_in(&mut unit, stored, Scope::This).await?;
+        unit.finish(&self.inner.outbox).await
+    }
+
+    /// `PUT` of a to-do: a new task, or an edit of the one it names — its fields, the prerequisites it names
+    /// (edges into it: the tasks it waits for), and its completion (complete or reopen, by the JSON API's rules:
+    /// prerequisites first, not while its schedule runs) — in one transaction, checked against `expect`.
+    pub async fn calendar_put_task(
+        &self,
+        member: MemberId,
+        name: &str,
+        expect: Expect,
+        todo: ClientTodo,
+    ) -> Result<Written<StoredTask>> {
+        let mut unit = self.begin(member).await?;
+        let owner = unit.member.id;
+        let existing = Self::named_task(&mut unit, name).await?;
+        check(existing.as_ref().map(task_etag), &expect)?;
+        let current = existing.as_ref().map(|t| t.task.id().get());
+        check_uid(&mut unit, Kind::Task, current, &todo.uid).await?;
+        let deadline = |existing: Option<&Deadline>, today: Date| match (todo.due, existing) {
+            (Some(due), Some(d)) if due == d.date() => Ok(d.clone()),
+            (None, Some(d)) => Ok(d.clone()),
+            (due, _) => Deadline::new(due.unwrap_or(today), unit.member.zone.clone()),
+        };
+        let today = unit.member.zone.local_date(unit.now);
+        let (id, created) = match existing {
+            Some(stored) => {
+                let id = stored.task.id();
+                let f = stored.task.fields();
+                let fields = TaskFields {
+                    title: todo.title.clone(),
+                    description: todo.description.clone(),
+                    deadline: deadline(Some(&f.deadline), today)?,
+                    importance: todo.importance.unwrap_or(f.importance),
+                    difficulty: todo.difficulty.unwrap_or(f.difficulty),
+                };
+                let before: Vec<TaskId> = store::tasks::prerequisites(&mut unit.tx, id)
+                    .await?
+                    .into_iter()
+                    .map(|(p, _)| p)
+                    .collect();
+                let pairs = |from: &[TaskId], without: &[TaskId]| -> Vec<DependencyPair> {
+                    from.iter()
+                        .filter(|p| !without.contains(p))
+                        .map(|p| DependencyPair::new(p.get(), id.get()))
+                        .collect()
+                };
+                let remove = pairs(&before, &todo.prerequisites);
+                let add = pairs(&todo.prerequisites, &before);
+                let dependencies = UpdateDependencies::parse(id, &remove, &add)?;
+                if stored.task.is_completed() && !todo.completed {
+                    tasks::reopen_in(&mut unit, id).await?;
+                }
+                tasks::update_in(&mut unit, id, fields, &dependencies).await?;
+                (id, false)
+            }
+            None => {
+                let fields = TaskFields {
+                    title: todo.title.clone(),
+                    description: todo.description.clone(),
+                    deadline: deadline(None, today)?,
+                    importance: todo.importance.map_or_else(|| Importance::new(5), Ok)?,
+                    difficulty: todo.difficulty.map_or_else(|| Difficulty::new(1), Ok)?,
+                };
+                let pairs: Vec<DependencyPair> = todo
+                    .prerequisites
+                    .iter()
+                    .map(|p| DependencyPair::new(p.get(), 0))
+                    .collect();
+                let dependencies = CreateDependencies::parse(&pairs)?;
+                let stored = tasks::create_in(&mut unit, &fields, &dependencies).await?;
+                (stored.task.id(), true)
+            }
+        };
+        if todo.completed {
+            tasks::complete_in(&mut unit, id).await?;
+        }
+        save_object(&mut unit, Kind::Task, id.get(), name, todo.uid, todo.extra).await?;
+        let stored = tasks::owned_task(&mut unit.tx, owner, id).await?;
+        unit.finish(&self.inner.outbox).await?;
+        Ok(Written { stored, created })
+    }
+
+    /// `DELETE` of a to-do: the task goes (its schedule, if any, stays, detached — as the JSON API's
+    /// `deleteSchedules=false`), checked against `expect`.
+    pub async fn calendar_delete_task(
+        &self,
+        member: MemberId,
+        name: &str,
+        expect: Expect,
+    ) -> Result<()> {
+        let mut unit = self.begin(member).await?;
+        let Some(stored) = Self::named_task(&mut unit, name).await? else {
+            return Err(AppError::TaskNotFound(TaskId(name.parse().unwrap_or(0))));
+        };
+        check(Some(task_etag(&stored)), &expect)?;
+        tasks::delete_in(&mut unit, stored.task.id(), false).await?;
         unit.finish(&self.inner.outbox).await
     }
 }

@@ -276,11 +276,12 @@ impl Unit {
     async fn delete_schedule(&mut self, stored: &StoredSchedule) -> Result<()> {
         let id = stored.schedule.id();
         store::schedules::delete(&mut self.tx, id).await?;
-        let name = store::calendar_objects::forget(&mut self.tx, id).await?;
+        let kind = store::Kind::Schedule;
+        let name = store::calendar_objects::forget(&mut self.tx, kind, id.get()).await?;
         let owner = stored.schedule.owner_id();
         store::tombstones::record(
             &mut self.tx,
-            store::tombstones::Kind::Schedule,
+            kind,
             owner,
             id.get(),
             name.as_deref(),

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use jiff::civil::Date;
 
-use super::{AppError, Result, TaskApp};
+use super::{AppError, Result, TaskApp, Unit};
 use crate::domain::paging::{self, archive_cutoff};
 use crate::domain::time::parse_date;
 use crate::domain::{
@@ -100,6 +100,119 @@ pub(super) async fn owned_task(conn: &mut Conn, owner: MemberId, id: TaskId) -> 
         .ok_or(AppError::TaskNotFound(id))
 }
 
+/// Creates a task with its dependency edges, inside `unit`.
+pub(super) async fn create_in(
+    unit: &mut Unit,
+    fields: &TaskFields,
+    dependencies: &CreateDependencies,
+) -> Result<StoredTask> {
+    let owner = unit.member.id;
+    require_tasks(&mut unit.tx, owner, dependencies.referenced_tasks()).await?;
+    let stored = store::tasks::insert(&mut unit.tx, owner, fields, unit.now).await?;
+    let edges = dependencies.resolve(stored.task.id())?;
+    if !edges.is_empty() {
+        let graph = DependencyGraph::new(store::tasks::member_edges(&mut unit.tx, owner).await?);
+        let change = graph.plan(&[], &edges)?;
+        store::tasks::insert_edges(&mut unit.tx, owner, &change.added).await?;
+    }
+    Ok(stored)
+}
+
+/// Replaces a task's editable fields and changes its edges, inside `unit`.
+pub(super) async fn update_in(
+    unit: &mut Unit,
+    id: TaskId,
+    fields: TaskFields,
+    dependencies: &UpdateDependencies,
+) -> Result<StoredTask> {
+    let owner = unit.member.id;
+    let stored = owned_task(&mut unit.tx, owner, id).await?;
+    require_tasks(&mut unit.tx, owner, dependencies.referenced_tasks()).await?;
+    let graph = DependencyGraph::new(store::tasks::member_edges(&mut unit.tx, owner).await?);
+    let change = graph.plan(&dependencies.remove, &dependencies.add)?;
+    let mut task = stored.task.clone();
+    task.patch(TaskPatch {
+        title: Some(fields.title),
+        description: Some(fields.description),
+        deadline: Some(fields.deadline),
+        importance: Some(fields.importance),
+        difficulty: Some(fields.difficulty),
+    });
+    let version = unit.save_task(&stored, &task).await?;
+    store::tasks::delete_edges(&mut unit.tx, &change.removed).await?;
+    store::tasks::insert_edges(&mut unit.tx, owner, &change.added).await?;
+    Ok(StoredTask {
+        task,
+        version,
+        created_at: stored.created_at,
+        updated_at: if version == stored.version {
+            stored.updated_at
+        } else {
+            unit.now
+        },
+    })
+}
+
+/// Completes a task (idempotent), inside `unit`: finishes a NOT_STARTED linked schedule; refused while the
+/// linked schedule runs or a prerequisite is not completed.
+pub(super) async fn complete_in(unit: &mut Unit, id: TaskId) -> Result<()> {
+    let owner = unit.member.id;
+    let stored = owned_task(&mut unit.tx, owner, id).await?;
+    let linked = store::schedules::of_task(&mut unit.tx, id).await?;
+    let prerequisites = prerequisites(&mut unit.tx, id).await?;
+    let mut task = stored.task.clone();
+    let mut schedule = linked.as_ref().map(|s| s.schedule.clone());
+    let zone = unit.member.zone.clone();
+    let effects = task.complete(&prerequisites, schedule.as_mut(), unit.now, &zone)?;
+    unit.save_task(&stored, &task).await?;
+    if let (Some(stored), Some(schedule)) = (&linked, &schedule) {
+        unit.save_schedule(stored, schedule).await?;
+    }
+    unit.add(effects);
+    Ok(())
+}
+
+/// Reopens a task (idempotent), inside `unit`: resets a COMPLETED linked schedule.
+pub(super) async fn reopen_in(unit: &mut Unit, id: TaskId) -> Result<()> {
+    let owner = unit.member.id;
+    let stored = owned_task(&mut unit.tx, owner, id).await?;
+    let linked = store::schedules::of_task(&mut unit.tx, id).await?;
+    let mut task = stored.task.clone();
+    let mut schedule = linked.as_ref().map(|s| s.schedule.clone());
+    let effects = task.reopen(schedule.as_mut(), unit.now)?;
+    unit.save_task(&stored, &task).await?;
+    if let (Some(stored), Some(schedule)) = (&linked, &schedule) {
+        unit.save_schedule(stored, schedule).await?;
+    }
+    unit.add(effects);
+    Ok(())
+}
+
+/// Deletes a task, inside `unit`: the linked schedule is deleted (only when NOT_STARTED or COMPLETED — 409
+/// otherwise) or detached; the task's edges and what a calendar app kept of it go with it, and a tombstone tells
+/// calendar apps.
+pub(super) async fn delete_in(unit: &mut Unit, id: TaskId, delete_schedules: bool) -> Result<()> {
+    let owner = unit.member.id;
+    owned_task(&mut unit.tx, owner, id).await?;
+    if let Some(linked) = store::schedules::of_task(&mut unit.tx, id).await? {
+        if delete_schedules {
+            let effects = linked.schedule.delete()?;
+            unit.delete_schedule(&linked).await?;
+            unit.add(effects);
+        } else {
+            let mut schedule = linked.schedule.clone();
+            schedule.detach_task();
+            unit.save_schedule(&linked, &schedule).await?;
+        }
+    }
+    store::tasks::delete(&mut unit.tx, id).await?;
+    let kind = store::Kind::Task;
+    let name = store::calendar_objects::forget(&mut unit.tx, kind, id.get()).await?;
+    let now = unit.now;
+    store::tombstones::record(&mut unit.tx, kind, owner, id.get(), name.as_deref(), now).await?;
+    Ok(())
+}
+
 impl TaskApp {
     /// `POST /v2/tasks`. `dependencies` use `0` for the new task on exactly one side.
     pub async fn create_task(
@@ -110,17 +223,8 @@ impl TaskApp {
     ) -> Result<TaskView> {
         let dependencies = CreateDependencies::parse(dependencies)?;
         let mut unit = self.begin(member).await?;
-        let owner = unit.member.id;
-        require_tasks(&mut unit.tx, owner, dependencies.referenced_tasks()).await?;
-        let stored = store::tasks::insert(&mut unit.tx, owner, &fields, unit.now).await?;
-        let edges = dependencies.resolve(stored.task.id())?;
-        if !edges.is_empty() {
-            let graph =
-                DependencyGraph::new(store::tasks::member_edges(&mut unit.tx, owner).await?);
-            let change = graph.plan(&[], &edges)?;
-            store::tasks::insert_edges(&mut unit.tx, owner, &change.added).await?;
-        }
-        let view = view(&mut unit.tx, owner, stored).await?;
+        let stored = create_in(&mut unit, &fields, &dependencies).await?;
+        let view = view(&mut unit.tx, unit.member.id, stored).await?;
         unit.finish(&self.inner.outbox).await?;
         Ok(view)
     }
@@ -137,33 +241,8 @@ impl TaskApp {
     ) -> Result<TaskView> {
         let dependencies = UpdateDependencies::parse(id, remove, add)?;
         let mut unit = self.begin(member).await?;
-        let owner = unit.member.id;
-        let stored = owned_task(&mut unit.tx, owner, id).await?;
-        require_tasks(&mut unit.tx, owner, dependencies.referenced_tasks()).await?;
-        let graph = DependencyGraph::new(store::tasks::member_edges(&mut unit.tx, owner).await?);
-        let change = graph.plan(&dependencies.remove, &dependencies.add)?;
-        let mut task = stored.task.clone();
-        task.patch(TaskPatch {
-            title: Some(fields.title),
-            description: Some(fields.description),
-            deadline: Some(fields.deadline),
-            importance: Some(fields.importance),
-            difficulty: Some(fields.difficulty),
-        });
-        let version = unit.save_task(&stored, &task).await?;
-        store::tasks::delete_edges(&mut unit.tx, &change.removed).await?;
-        store::tasks::insert_edges(&mut unit.tx, owner, &change.added).await?;
-        let saved = StoredTask {
-            task,
-            version,
-            created_at: stored.created_at,
-            updated_at: if version == stored.version {
-                stored.updated_at
-            } else {
-                unit.now
-            },
-        };
-        let view = view(&mut unit.tx, owner, saved).await?;
+        let saved = update_in(&mut unit, id, fields, &dependencies).await?;
+        let view = view(&mut unit.tx, unit.member.id, saved).await?;
         unit.finish(&self.inner.outbox).await?;
         Ok(view)
     }
@@ -176,45 +255,21 @@ impl TaskApp {
         view(&mut conn, member.id, stored).await
     }
 
-    /// `POST /v2/tasks/{id}/complete`: idempotent; finishes a NOT_STARTED linked schedule; refused while
-    /// the linked schedule runs or a prerequisite is not completed.
+    /// `POST /v2/tasks/{id}/complete` ([`complete_in`]).
     pub async fn complete_task(&self, member: MemberId, id: TaskId) -> Result<()> {
         let mut unit = self.begin(member).await?;
-        let owner = unit.member.id;
-        let stored = owned_task(&mut unit.tx, owner, id).await?;
-        let linked = store::schedules::of_task(&mut unit.tx, id).await?;
-        let prerequisites = prerequisites(&mut unit.tx, id).await?;
-        let mut task = stored.task.clone();
-        let mut schedule = linked.as_ref().map(|s| s.schedule.clone());
-        let zone = unit.member.zone.clone();
-        let effects = task.complete(&prerequisites, schedule.as_mut(), unit.now, &zone)?;
-        unit.save_task(&stored, &task).await?;
-        if let (Some(stored), Some(schedule)) = (&linked, &schedule) {
-            unit.save_schedule(stored, schedule).await?;
-        }
-        unit.add(effects);
+        complete_in(&mut unit, id).await?;
         unit.finish(&self.inner.outbox).await
     }
 
-    /// `POST /v2/tasks/{id}/reopen`: idempotent; resets a COMPLETED linked schedule.
+    /// `POST /v2/tasks/{id}/reopen` ([`reopen_in`]).
     pub async fn reopen_task(&self, member: MemberId, id: TaskId) -> Result<()> {
         let mut unit = self.begin(member).await?;
-        let owner = unit.member.id;
-        let stored = owned_task(&mut unit.tx, owner, id).await?;
-        let linked = store::schedules::of_task(&mut unit.tx, id).await?;
-        let mut task = stored.task.clone();
-        let mut schedule = linked.as_ref().map(|s| s.schedule.clone());
-        let effects = task.reopen(schedule.as_mut(), unit.now)?;
-        unit.save_task(&stored, &task).await?;
-        if let (Some(stored), Some(schedule)) = (&linked, &schedule) {
-            unit.save_schedule(stored, schedule).await?;
-        }
-        unit.add(effects);
+        reopen_in(&mut unit, id).await?;
         unit.finish(&self.inner.outbox).await
     }
 
-    /// `DELETE /v2/tasks/{id}?deleteSchedules=`: the linked schedule is deleted (only when NOT_STARTED or
-    /// COMPLETED — 409 otherwise) or detached; the task's edges go with it.
+    /// `DELETE /v2/tasks/{id}?deleteSchedules=` ([`delete_in`]).
     pub async fn delete_task(
         &self,
         member: MemberId,
@@ -222,23 +277,7 @@ impl TaskApp {
         delete_schedules: bool,
     ) -> Result<()> {
         let mut unit = self.begin(member).await?;
-        let owner = unit.member.id;
-        owned_task(&mut unit.tx, owner, id).await?;
-        if let Some(linked) = store::schedules::of_task(&mut unit.tx, id).await? {
-            if delete_schedules {
-                let effects = linked.schedule.delete()?;
-                unit.delete_schedule(&linked).await?;
-                unit.add(effects);
-            } else {
-                let mut schedule = linked.schedule.clone();
-                schedule.detach_task();
-                unit.save_schedule(&linked, &schedule).await?;
-            }
-        }
-        store::tasks::delete(&mut unit.tx, id).await?;
-        let now = unit.now;
-        let kind = store::tombstones::Kind::Task;
-        store::tombstones::record(&mut unit.tx, kind, owner, id.get(), None, now).await?;
+        delete_in(&mut unit, id, delete_schedules).await?;
         unit.finish(&self.inner.outbox).await
     }
 

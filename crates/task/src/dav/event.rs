@@ -40,15 +40,15 @@ const REPRESENTED: [&str; 12] = [
     "X-PINIT-STATE",
 ];
 
-/// Why a `PUT` body cannot be a schedule (403 `valid-calendar-object-resource`, with this text).
+/// Why a `PUT` body cannot be a schedule or a task (403 `valid-calendar-object-resource`, with this text).
 #[derive(Debug, thiserror::Error)]
 pub enum EventError {
     #[error("not iCalendar: {0}")]
     Parse(#[from] ParseError),
     #[error(
-        "a calendar object holds exactly one VEVENT here (a VTODO or several events are not taken)"
+        "a calendar object in this calendar holds exactly one {0} (and nothing else but time zones)"
     )]
-    NotOneEvent,
+    NotOne(&'static str),
     #[error(
         "repeating events (RRULE, RDATE, RECURRENCE-ID) are not taken from calendar apps yet; make a repeating schedule in Pinit"
     )]
@@ -69,43 +69,18 @@ pub enum EventError {
 /// Reads a `PUT` body; floating and all-day times are in `zone`.
 pub fn read(body: &str, zone: &Zone) -> Result<ClientEvent, EventError> {
     let calendar = Component::parse(body)?;
-    let events: Vec<&Component> = calendar.components_named("VEVENT").collect();
-    let [event] = events.as_slice() else {
-        return Err(EventError::NotOneEvent);
-    };
+    let event = only(&calendar, "VEVENT")?;
     if ["RRULE", "RDATE", "RECURRENCE-ID"]
         .iter()
         .any(|p| event.property(p).is_some())
     {
         return Err(EventError::Repeating);
     }
-    let uid = event
-        .property("UID")
-        .map(|p| p.value.trim().to_string())
-        .filter(|u| !u.is_empty())
-        .ok_or(EventError::NoUid)?;
+    let uid = uid(event)?;
     let dtstart = event.property("DTSTART").ok_or(EventError::NoStart)?;
     let start = DateOrTime::from_property(dtstart)?.instant("DTSTART", zone.time_zone())?;
-    let summary = event
-        .property("SUMMARY")
-        .map(Property::text)
-        .unwrap_or_default();
-    let title = Title::parse(summary.trim()).map_err(|error| EventError::Invalid {
-        field: "SUMMARY",
-        error,
-    })?;
     let mut extra = Component::new("VEVENT");
-    let description = match event.property("DESCRIPTION").map(Property::text) {
-        Some(text) if !text.trim().is_empty() => text,
-        _ => {
-            extra.push(Property::raw(NO_DESCRIPTION, "TRUE"));
-            title.as_str().to_string()
-        }
-    };
-    let description = Description::parse(description).map_err(|error| EventError::Invalid {
-        field: "DESCRIPTION",
-        error,
-    })?;
+    let (title, description) = texts(event, &mut extra)?;
     let category = event
         .property("CATEGORIES")
         .map(Property::texts)
@@ -117,15 +92,9 @@ pub fn read(body: &str, zone: &Zone) -> Result<ClientEvent, EventError> {
     if let Some(length) = length(event, start, zone)? {
         extra.push(Property::raw(LENGTH, format_duration(length)));
     }
-    for p in &event.properties {
-        let mapped_category = p.name == "CATEGORIES" && schedule_type.is_some();
-        if !REPRESENTED.contains(&p.name.as_str()) && !mapped_category {
-            extra.push(p.clone());
-        }
-    }
-    for c in &event.components {
-        extra.push_component(c.clone());
-    }
+    keep_rest(event, &REPRESENTED, &mut extra, |p| {
+        p.name == "CATEGORIES" && schedule_type.is_some()
+    });
     Ok(ClientEvent {
         uid,
         draft: ScheduleDraft::new(
@@ -136,6 +105,77 @@ pub fn read(body: &str, zone: &Zone) -> Result<ClientEvent, EventError> {
         ),
         extra: extra.to_ical(),
     })
+}
+
+/// The one `kind` component (`VEVENT`, `VTODO`) of a `PUT` body.
+pub(super) fn only<'a>(
+    calendar: &'a Component,
+    kind: &'static str,
+) -> Result<&'a Component, EventError> {
+    let found: Vec<&Component> = calendar.components_named(kind).collect();
+    let others = calendar
+        .components
+        .iter()
+        .any(|c| c.name != kind && c.name != "VTIMEZONE");
+    match found.as_slice() {
+        [one] if !others => Ok(one),
+        _ => Err(EventError::NotOne(kind)),
+    }
+}
+
+/// The component's `UID`.
+pub(super) fn uid(component: &Component) -> Result<String, EventError> {
+    component
+        .property("UID")
+        .map(|p| p.value.trim().to_string())
+        .filter(|u| !u.is_empty())
+        .ok_or(EventError::NoUid)
+}
+
+/// The title (`SUMMARY`) and the description (`DESCRIPTION`; Pinit's cannot be empty, so the title stands in,
+/// marked in `extra` so the component reads back without one).
+pub(super) fn texts(
+    component: &Component,
+    extra: &mut Component,
+) -> Result<(Title, Description), EventError> {
+    let summary = component
+        .property("SUMMARY")
+        .map(Property::text)
+        .unwrap_or_default();
+    let title = Title::parse(summary.trim()).map_err(|error| EventError::Invalid {
+        field: "SUMMARY",
+        error,
+    })?;
+    let description = match component.property("DESCRIPTION").map(Property::text) {
+        Some(text) if !text.trim().is_empty() => text,
+        _ => {
+            extra.push(Property::raw(NO_DESCRIPTION, "TRUE"));
+            title.as_str().to_string()
+        }
+    };
+    let description = Description::parse(description).map_err(|error| EventError::Invalid {
+        field: "DESCRIPTION",
+        error,
+    })?;
+    Ok((title, description))
+}
+
+/// Keeps in `extra`, verbatim, every property of `component` Pinit does not represent (not `represented`, not
+/// `taken`) and every component inside it (alarms).
+pub(super) fn keep_rest(
+    component: &Component,
+    represented: &[&str],
+    extra: &mut Component,
+    mut taken: impl FnMut(&Property) -> bool,
+) {
+    for p in &component.properties {
+        if !represented.contains(&p.name.as_str()) && !taken(p) {
+            extra.push(p.clone());
+        }
+    }
+    for c in &component.components {
+        extra.push_component(c.clone());
+    }
 }
 
 /// The event's length: `DTEND − DTSTART`, or its `DURATION` (none: the default).
@@ -164,6 +204,28 @@ pub fn restore(
     zone: &Zone,
     start: Timestamp,
 ) {
+    restore_with(event, uid, extra, |event, p| {
+        if p.name != LENGTH {
+            return false;
+        }
+        if let Ok(length) = parse_duration(LENGTH, &p.value) {
+            let end = start.checked_add(length).unwrap_or(start);
+            let dtend = calendar.instant("DTEND", zone, end);
+            replace(event, dtend);
+        }
+        true
+    });
+}
+
+/// Gives a component back what an app wrote that Pinit keeps (`extra`, as [`keep_rest`] and the readers wrote
+/// it): its UID, no description when it had none, the kind's own markers (`marker` takes a property and
+/// answers whether it was one), and every other line and component verbatim.
+pub(super) fn restore_with(
+    component: &mut Component,
+    uid: &str,
+    extra: &str,
+    mut marker: impl FnMut(&mut Component, &Property) -> bool,
+) {
     let Ok(extra) = Component::parse(extra) else {
         tracing::warn!(
             uid,
@@ -171,26 +233,20 @@ pub fn restore(
         );
         return;
     };
-    replace(event, Property::raw("UID", uid));
+    replace(component, Property::raw("UID", uid));
     for p in extra.properties {
-        match p.name.as_str() {
-            NO_DESCRIPTION => event.properties.retain(|q| q.name != "DESCRIPTION"),
-            LENGTH => {
-                if let Ok(length) = parse_duration(LENGTH, &p.value) {
-                    let end = start.checked_add(length).unwrap_or(start);
-                    let dtend = calendar.instant("DTEND", zone, end);
-                    replace(event, dtend);
-                }
-            }
-            _ => event.push(p),
+        if p.name == NO_DESCRIPTION {
+            component.properties.retain(|q| q.name != "DESCRIPTION");
+        } else if !marker(component, &p) {
+            component.push(p);
         }
     }
     for c in extra.components {
-        event.push_component(c);
+        component.push_component(c);
     }
 }
 
-fn replace(event: &mut Component, property: Property) {
+pub(super) fn replace(event: &mut Component, property: Property) {
     match event
         .properties
         .iter_mut()
@@ -284,7 +340,7 @@ mod tests {
         let no_uid = EVENT.replace("UID:abc-123@example.com\r\n", "");
         assert!(matches!(read(&no_uid, &z), Err(EventError::NoUid)));
         let todo = EVENT.replace("VEVENT", "VTODO");
-        assert!(matches!(read(&todo, &z), Err(EventError::NotOneEvent)));
+        assert!(matches!(read(&todo, &z), Err(EventError::NotOne(_))));
         let floating = EVENT
             .replace("DTSTART;TZID=Europe/Berlin:", "DTSTART:")
             .replace("DTEND;TZID=Europe/Berlin:20261202T093000", "DURATION:PT45M");

@@ -7,6 +7,7 @@
 //! * [`xml`] — reading request bodies, writing `multistatus`.
 //!
 //! * [`event`] — a calendar app's event as a schedule, and what Pinit keeps of it verbatim.
+//! * [`todo`] — a calendar app's to-do as a task, the same way.
 //!
 //! Served: `OPTIONS`, `PROPFIND` (depth 0 and 1), `GET`/`HEAD` of an item (strong `ETag`, `If-None-Match`),
 //! the reports `calendar-multiget`, `calendar-query` (component and time range) and `sync-collection`
@@ -16,6 +17,7 @@
 pub mod event;
 pub mod request;
 pub mod resource;
+pub mod todo;
 pub mod xml;
 
 use std::collections::{HashMap, HashSet};
@@ -38,10 +40,12 @@ use crate::domain::{Edge, MemberId, ScheduleId, SeriesId, TaskId, Zone};
 use crate::ical;
 use crate::ical::schedule::{CalendarWriter, ScheduleEntry, SeriesEntry};
 use crate::ical::task::TaskEntry;
+use crate::store::Kind;
 use crate::store::calendar_objects::CalendarObject;
 use crate::store::schedules::StoredSchedule;
 use crate::store::series::StoredSeries;
 use crate::store::tasks::StoredTask;
+use crate::store::tombstones::Tombstone;
 
 /// The methods served (the `Allow` header).
 const ALLOW: &str = "OPTIONS, GET, HEAD, PROPFIND, REPORT, PUT, DELETE";
@@ -73,9 +77,7 @@ enum DavError {
     InvalidSyncToken,
     #[error(transparent)]
     Event(#[from] event::EventError),
-    #[error(
-        "tasks and repeating schedules are read-only from calendar apps for now; change them in Pinit"
-    )]
+    #[error("repeating schedules are read-only from calendar apps for now; change them in Pinit")]
     ReadOnly,
 }
 
@@ -115,7 +117,7 @@ impl IntoResponse for DavError {
             DavError::ReadOnly => (
                 StatusCode::FORBIDDEN,
                 error_body(
-                    "<d:need-privileges/><d:responsedescription>tasks and repeating schedules are read-only from calendar apps for now; change them in Pinit</d:responsedescription>",
+                    "<d:need-privileges/><d:responsedescription>repeating schedules are read-only from calendar apps for now; change them in Pinit</d:responsedescription>",
                 ),
             ),
             DavError::InvalidSyncToken => {
@@ -147,13 +149,15 @@ async fn handle(
 ) -> Result<Response, DavError> {
     let resource = Resource::parse(uri.path(), member).ok_or(DavError::NotFound)?;
     let (provisioned, tokens) = app.calendar(member).await?;
-    let objects = app.calendar_objects(member).await?;
+    let objects = app.calendar_objects(member, Kind::Schedule).await?;
+    let task_objects = app.calendar_objects(member, Kind::Task).await?;
     let dav = Dav {
         app,
         member,
         zone: provisioned.zone,
         tokens,
         objects,
+        task_objects,
     };
     match method.as_str() {
         "OPTIONS" => Ok(options()),
@@ -173,21 +177,22 @@ async fn handle(
             let Resource::Item(c, name) = &resource else {
                 return Err(DavError::NotAllowed);
             };
-            if *c == Collection::Tasks || name.starts_with(SERIES_PREFIX) {
-                return Err(DavError::ReadOnly);
+            match c {
+                Collection::Tasks => dav.put_task(name, &headers, &body).await,
+                _ if name.starts_with(SERIES_PREFIX) => Err(DavError::ReadOnly),
+                Collection::Schedules => dav.put(name, &headers, &body).await,
             }
-            dav.put(name, &headers, &body).await
         }
         "DELETE" => {
             let Resource::Item(c, name) = &resource else {
                 return Err(DavError::NotAllowed);
             };
-            if *c == Collection::Tasks || name.starts_with(SERIES_PREFIX) {
-                return Err(DavError::ReadOnly);
+            let (app, member, expect) = (&dav.app, dav.member, expect(&headers));
+            match c {
+                Collection::Tasks => app.calendar_delete_task(member, name, expect).await?,
+                _ if name.starts_with(SERIES_PREFIX) => return Err(DavError::ReadOnly),
+                Collection::Schedules => app.calendar_delete(member, name, expect).await?,
             }
-            dav.app
-                .calendar_delete(dav.member, name, expect(&headers))
-                .await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         _ => Err(DavError::NotAllowed),
@@ -253,13 +258,14 @@ enum Item {
 const SERIES_PREFIX: &str = "series-";
 
 /// One member's request: who, the zone their schedules are shown in, their calendars' tokens as the request
-/// began, and what calendar apps put in them.
+/// began, and what calendar apps put in them (by schedule id, by task id).
 struct Dav {
     app: TaskApp,
     member: MemberId,
     zone: Zone,
     tokens: Tokens,
-    objects: HashMap<ScheduleId, CalendarObject>,
+    objects: HashMap<i64, CalendarObject>,
+    task_objects: HashMap<i64, CalendarObject>,
 }
 
 impl Dav {
@@ -344,7 +350,7 @@ impl Dav {
             {
                 series.push(SeriesId(id));
             } else if let Some(o) = self.objects.values().find(|o| o.name == *name) {
-                schedules.push(o.schedule_id);
+                schedules.push(ScheduleId(o.id));
             } else if let Ok(id) = name.parse() {
                 schedules.push(ScheduleId(id));
             }
@@ -370,12 +376,17 @@ impl Dav {
         match item {
             Item::Series(s, _) => format!("{SERIES_PREFIX}{}", s.series.id.get()),
             Item::Schedule(s, _) => {
-                let id = s.schedule.id();
+                let id = s.schedule.id().get();
                 self.objects
                     .get(&id)
-                    .map_or_else(|| id.get().to_string(), |o| o.name.clone())
+                    .map_or_else(|| id.to_string(), |o| o.name.clone())
             }
-            Item::Task(t, _) => t.task.id().get().to_string(),
+            Item::Task(t, _) => {
+                let id = t.task.id().get();
+                self.task_objects
+                    .get(&id)
+                    .map_or_else(|| id.to_string(), |o| o.name.clone())
+            }
         }
     }
 
@@ -387,17 +398,24 @@ impl Dav {
         Resource::Item(c, self.name_of(item))
     }
 
-    /// An item's UID: an app's for a schedule it made, else Pinit's.
+    /// A task's UID: an app's for a task it made, else Pinit's.
+    fn task_uid(&self, id: TaskId) -> String {
+        self.task_objects
+            .get(&id.get())
+            .map_or_else(|| ical::task::task_uid(id), |o| o.uid.clone())
+    }
+
+    /// An item's UID: an app's for a schedule or task it made, else Pinit's.
     fn uid_of(&self, item: &Item) -> String {
         match item {
             Item::Series(s, _) => ical::schedule::series_uid(s.series.id),
             Item::Schedule(s, _) => {
                 let id = s.schedule.id();
                 self.objects
-                    .get(&id)
+                    .get(&id.get())
                     .map_or_else(|| ical::schedule::schedule_uid(id), |o| o.uid.clone())
             }
-            Item::Task(t, _) => ical::task::task_uid(t.task.id()),
+            Item::Task(t, _) => self.task_uid(t.task.id()),
         }
     }
 
@@ -441,15 +459,34 @@ impl Dav {
             .app
             .calendar_put(self.member, name, expect(headers), event)
             .await?;
-        let status = if written.created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::NO_CONTENT
-        };
-        let mut r = status.into_response();
-        r.headers_mut()
-            .insert(header::ETAG, value(&etag(&written.stored)));
-        Ok(r)
+        Ok(written_response(written.created, &etag(&written.stored)))
+    }
+
+    /// `PUT` of a to-do to the Tasks calendar.
+    async fn put_task(
+        &self,
+        name: &str,
+        headers: &HeaderMap,
+        body: &str,
+    ) -> Result<Response, DavError> {
+        let todo = todo::read(body, &self.zone, |uid| self.task_of(uid))?;
+        let written = self
+            .app
+            .calendar_put_task(self.member, name, expect(headers), todo)
+            .await?;
+        Ok(written_response(
+            written.created,
+            &task_etag(&written.stored),
+        ))
+    }
+
+    /// The task a UID names in the Tasks calendar: an app's, or Pinit's own `pinit-task-{id}@pinit`.
+    fn task_of(&self, uid: &str) -> Option<TaskId> {
+        self.task_objects
+            .values()
+            .find(|o| o.uid == uid)
+            .map(|o| TaskId(o.id))
+            .or_else(|| ical::task::task_of_uid(uid))
     }
 
     async fn get(
@@ -560,11 +597,8 @@ impl Dav {
                 let (changed, deleted, token) = match c {
                     Collection::Schedules => {
                         let ch = self.app.calendar_changes(self.member, since).await?;
-                        let mut deleted: Vec<String> = ch
-                            .deleted
-                            .iter()
-                            .map(|t| t.name.clone().unwrap_or_else(|| t.id.to_string()))
-                            .collect();
+                        let mut deleted: Vec<String> =
+                            ch.deleted.iter().map(tombstone_name).collect();
                         deleted.extend(
                             ch.series
                                 .iter()
@@ -601,7 +635,7 @@ impl Dav {
                     Collection::Tasks => {
                         let ch = self.app.calendar_task_changes(self.member, since).await?;
                         let (_, edges) = self.app.calendar_tasks(self.member).await?;
-                        let deleted = ch.deleted.iter().map(|t| t.id.to_string()).collect();
+                        let deleted = ch.deleted.iter().map(tombstone_name).collect();
                         (with_prerequisites(ch.changed, &edges), deleted, ch.token)
                     }
                 };
@@ -700,7 +734,7 @@ impl Dav {
                         "Pinit tasks",
                         "VTODO",
                         "#10B981",
-                        "<d:privilege><d:read/></d:privilege>",
+                        "<d:privilege><d:read/></d:privilege><d:privilege><d:write/></d:privilege>",
                     ),
                 };
                 let token = self.token(*c);
@@ -810,7 +844,7 @@ impl Dav {
                     created_at: stored.created_at,
                     updated_at: stored.updated_at,
                 });
-                if let Some(object) = self.objects.get(&stored.schedule.id()) {
+                if let Some(object) = self.objects.get(&stored.schedule.id().get()) {
                     let start = stored.schedule.designated_start();
                     event::restore(
                         &mut calendar,
@@ -826,16 +860,24 @@ impl Dav {
             }
             Item::Task(stored, prerequisites) => {
                 let mut calendar = CalendarWriter::new(stored.updated_at);
-                calendar.component(ical::task::todo(
+                let prerequisites: Vec<String> =
+                    prerequisites.iter().map(|p| self.task_uid(*p)).collect();
+                let mut component = ical::task::todo(
                     &TaskEntry {
                         task: &stored.task,
                         version: stored.version,
                         created_at: stored.created_at,
                         updated_at: stored.updated_at,
-                        prerequisites,
+                        prerequisites: &prerequisites,
                     },
                     stored.updated_at,
-                ));
+                );
+                if let Some(object) = self.task_objects.get(&stored.task.id().get()) {
+                    let deadline = stored.task.fields().deadline.date();
+                    let (uid, extra) = (&object.uid, &object.extra);
+                    todo::restore(&mut component, uid, extra, deadline, &self.zone);
+                }
+                calendar.component(component);
                 calendar.finish().to_ical()
             }
         }
@@ -878,6 +920,11 @@ fn with_prerequisites(tasks: Vec<StoredTask>, edges: &[Edge]) -> Vec<Item> {
         .collect()
 }
 
+/// The name a deleted item had: the one an app gave it, else its id.
+fn tombstone_name(t: &Tombstone) -> String {
+    t.name.clone().unwrap_or_else(|| t.id.to_string())
+}
+
 fn parse_token(text: &str) -> Option<SyncToken> {
     text.trim()
         .strip_prefix(TOKEN_PREFIX)?
@@ -895,6 +942,18 @@ fn href_path(href: &str) -> String {
             .map_or_else(|| "/".to_string(), |p| href[scheme + 3 + p..].to_string()),
         None => href.to_string(),
     }
+}
+
+/// A `PUT`'s answer: 201 for a new item, 204 for an edit, with the item's new ETag.
+fn written_response(created: bool, tag: &str) -> Response {
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::NO_CONTENT
+    };
+    let mut r = status.into_response();
+    r.headers_mut().insert(header::ETAG, value(tag));
+    r
 }
 
 fn value(text: &str) -> HeaderValue {

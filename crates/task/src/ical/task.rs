@@ -20,6 +20,15 @@ pub fn task_uid(id: TaskId) -> String {
     format!("pinit-task-{}@{UID_DOMAIN}", id.get())
 }
 
+/// The task a [`task_uid`] names.
+pub fn task_of_uid(uid: &str) -> Option<TaskId> {
+    uid.strip_prefix("pinit-task-")?
+        .strip_suffix(&format!("@{UID_DOMAIN}"))?
+        .parse()
+        .ok()
+        .map(TaskId)
+}
+
 /// What a task's VTODO is written from.
 #[derive(Debug, Clone, Copy)]
 pub struct TaskEntry<'a> {
@@ -27,8 +36,8 @@ pub struct TaskEntry<'a> {
     pub version: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
-    /// The tasks that must be completed first.
-    pub prerequisites: &'a [TaskId],
+    /// The UIDs of the tasks that must be completed first.
+    pub prerequisites: &'a [String],
 }
 
 /// The VTODO of a task, stamped `stamp`.
@@ -67,7 +76,7 @@ pub fn todo(entry: &TaskEntry<'_>, stamp: Timestamp) -> Component {
         todo.push(Property::raw("STATUS", "NEEDS-ACTION"));
     }
     for p in entry.prerequisites {
-        todo.push(Property::raw("RELATED-TO", task_uid(*p)).with_param("RELTYPE", "DEPENDS-ON"));
+        todo.push(Property::raw("RELATED-TO", p.as_str()).with_param("RELTYPE", "DEPENDS-ON"));
     }
     todo
 }
@@ -100,7 +109,7 @@ mod tests {
                 version: 4,
                 created_at: at,
                 updated_at: at,
-                prerequisites: &[TaskId(2)],
+                prerequisites: &[task_uid(TaskId(2))],
             },
             at,
         )
@@ -116,5 +125,7 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line} in {text}");
         }
+        assert_eq!(task_of_uid(&task_uid(TaskId(3))), Some(TaskId(3)));
+        assert_eq!(task_of_uid("pinit-task-3@example.com"), None);
     }
 }

@@ -16,6 +16,23 @@ pub mod statistics;
 pub mod tasks;
 pub mod tombstones;
 
+/// The two kinds of calendar item (CalDAV's two collections): what their tables are called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Schedule,
+    Task,
+}
+
+impl Kind {
+    /// The id column of the kind's item tables.
+    fn id_column(self) -> &'static str {
+        match self {
+            Kind::Schedule => "schedule_id",
+            Kind::Task => "task_id",
+        }
+    }
+}
+
 use jiff::Timestamp;
 use pinit_kernel::db::DbError;
 use sqlx::any::{AnyArguments, AnyRow};

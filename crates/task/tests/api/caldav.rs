@@ -428,7 +428,7 @@ async fn stale_and_conflicting_writes_are_refused(backend: Backend) {
     assert_eq!(res.status(), 409);
 }
 
-async fn tasks_are_a_read_only_todo_calendar_that_syncs(backend: Backend) {
+async fn tasks_are_a_todo_calendar_that_syncs(backend: Backend) {
     let app = spawn_at(backend, "2026-12-01T00:00:00Z").await;
     let m = app.member(7, Some(ZONE)).await;
     let first = app.task(m, "자료 조사", "2026-12-10", ZONE).await;
@@ -491,18 +491,218 @@ async fn tasks_are_a_read_only_todo_calendar_that_syncs(backend: Backend) {
     )
     .await;
     assert!(todo.contains("STATUS:COMPLETED"), "{todo}");
-    // Apps cannot write tasks yet: 403 with the reason.
-    let (status, _, body) = dav(
+    // An app's edit of a task Pinit made: a new ETag, and Pinit's fields as the app left them.
+    let (_, headers, _) = dav(
         &app,
         m,
-        "PUT",
+        "GET",
         &format!("/dav/7/tasks/{first}.ics"),
         None,
-        &todo,
+        "",
+    )
+    .await;
+    let tag = headers["etag"].to_str().unwrap().to_string();
+    let renamed = todo.replace("SUMMARY:자료 조사", "SUMMARY:자료 조사 끝");
+    let res = reqwest::Client::new()
+        .put(app.server.url(&format!("/dav/7/tasks/{first}.ics")))
+        .header("x-member-id", "7")
+        .header("if-match", &tag)
+        .body(renamed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_ne!(res.headers()["etag"].to_str().unwrap(), tag);
+    let view = app.get(m, &format!("/v2/tasks/{first}")).await;
+    let view = view.assert(200);
+    assert_eq!(view["title"], "자료 조사 끝");
+    assert_eq!(view["importance"], 5, "PRIORITY 5 is importance 5");
+    assert_eq!(view["difficulty"], 3, "X-PINIT-DIFFICULTY");
+}
+
+/// A task item's PUT (`If-Match` when given).
+async fn put_task(
+    app: &App,
+    name: &str,
+    body: &str,
+    if_match: Option<&str>,
+) -> (u16, String, String) {
+    let mut req = reqwest::Client::new()
+        .put(app.server.url(&format!("/dav/7/tasks/{name}.ics")))
+        .header("x-member-id", "7")
+        .body(body.to_string());
+    if let Some(tag) = if_match {
+        req = req.header("if-match", tag);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let tag = res
+        .headers()
+        .get("etag")
+        .map(|t| t.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (status, tag, res.text().await.unwrap())
+}
+
+fn todo_body(uid: &str, summary: &str, extra: &str) -> String {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\nBEGIN:VTODO\r\nUID:{uid}\r\nDTSTAMP:20261201T000000Z\r\nSUMMARY:{summary}\r\nDUE;VALUE=DATE:20261210\r\n{extra}END:VTODO\r\nEND:VCALENDAR\r\n"
+    )
+}
+
+async fn a_real_client_writes_tasks_through_the_task_rules(backend: Backend) {
+    let app = spawn_at(backend, "2026-12-01T00:00:00Z").await;
+    let m = app.member(7, Some(ZONE)).await;
+    let prep = app.task(m, "Prep", "2026-12-05", ZONE).await;
+    let request = json!({"url": app.server.url("/dav/"), "headers": {"X-Member-Id": m.to_string()},
+        "phase": "tasks", "prerequisite": format!("pinit-task-{prep}@pinit")});
+    let Some(out) = oracle(&request) else { return };
+    let created = &out["created"];
+    assert_eq!(created["summary"], "Write report", "{out}");
+    assert_eq!(created["due"], "2026-12-10");
+    assert_eq!(created["priority"], 1);
+    assert_eq!(created["status"], "NEEDS-ACTION");
+    assert_eq!(created["categories"], json!(["work"]), "kept verbatim");
+    assert_eq!(created["alarms"], json!(["-PT15M"]));
+    assert_eq!(
+        created["related"],
+        format!("pinit-task-{prep}@pinit"),
+        "read as a dependency, written back"
+    );
+    assert_eq!(out["open"], json!(["Prep", "Write report"]), "{out}");
+    assert_eq!(out["open_after"], json!([]), "both completed from the app");
+    assert_eq!(out["all_after"], json!(["Prep", "Write report"]));
+    assert_eq!(out["edited"]["summary"], "Report v2");
+    assert_eq!(out["edited"]["status"], "COMPLETED");
+    assert_eq!(out["edited"]["alarms"], json!(["-PT15M"]));
+    // The JSON API sees one task made by the app: its fields, its prerequisite, completed.
+    let page = app.get(m, "/v2/tasks/cursor?size=10").await;
+    let page = page.assert(200);
+    let items = page["data"].as_array().expect("a page");
+    let report = items
+        .iter()
+        .find(|t| t["title"] == "Report v2")
+        .unwrap_or_else(|| panic!("the app's task in {page}"));
+    assert_eq!(report["importance"], 9, "PRIORITY 1 is the highest");
+    assert_eq!(report["dueDate"]["date"], "2026-12-10");
+    assert_eq!(report["previousTaskIds"], json!([prep]));
+    assert!(items.iter().any(|t| t["id"] == prep), "{page}");
+    // Deleting it from the app deletes the task.
+    let url = out["url"].as_str().unwrap();
+    let path = &url[url.find("/dav/").unwrap()..];
+    let (status, _, _) = dav(&app, m, "DELETE", path, None, "").await;
+    assert_eq!(status, 204);
+    let id = report["id"].as_i64().unwrap();
+    app.get(m, &format!("/v2/tasks/{id}")).await.assert(404);
+    let (status, _, _) = dav(&app, m, "GET", path, None, "").await;
+    assert_eq!(status, 404);
+}
+
+async fn task_writes_keep_the_json_apis_rules(backend: Backend) {
+    let app = spawn_at(backend, "2026-12-01T00:00:00Z").await;
+    let m = app.member(7, Some(ZONE)).await;
+    let first = app.task(m, "First", "2026-12-05", ZONE).await;
+    let dep = format!("RELATED-TO;RELTYPE=DEPENDS-ON:pinit-task-{first}@pinit\r\n");
+    let (status, tag, body) =
+        put_task(&app, "a", &todo_body("a@x", "After first", &dep), None).await;
+    assert_eq!(status, 201, "{body}");
+    // Completing it before its prerequisite is refused like the JSON API's completion, and nothing changes.
+    let done = todo_body("a@x", "After first", &format!("{dep}STATUS:COMPLETED\r\n"));
+    let (status, _, body) = put_task(&app, "a", &done, Some(&tag)).await;
+    assert_eq!(status, 409, "{body}");
+    let (_, headers, now) = dav(&app, m, "GET", "/dav/7/tasks/a.ics", None, "").await;
+    assert_eq!(headers["etag"].to_str().unwrap(), tag, "unchanged");
+    assert!(now.contains("STATUS:NEEDS-ACTION"), "{now}");
+    // A cycle is refused: the first task cannot wait for the one that waits for it.
+    let (_, headers, first_todo) = dav(
+        &app,
+        m,
+        "GET",
+        &format!("/dav/7/tasks/{first}.ics"),
+        None,
+        "",
+    )
+    .await;
+    let cyclic = first_todo.replace(
+        "END:VTODO",
+        "RELATED-TO;RELTYPE=DEPENDS-ON:a@x\r\nEND:VTODO",
+    );
+    let first_tag = headers["etag"].to_str().unwrap().to_string();
+    let (status, _, body) = put_task(&app, &first.to_string(), &cyclic, Some(&first_tag)).await;
+    assert!(status == 409 || status == 400, "{status} {body}");
+    // Removing the dependency from the app removes the edge; then it completes.
+    let (status, tag, body) =
+        put_task(&app, "a", &todo_body("a@x", "After first", ""), Some(&tag)).await;
+    assert_eq!(status, 204, "{body}");
+    let (status, tag, body) = put_task(
+        &app,
+        "a",
+        &todo_body("a@x", "After first", "STATUS:COMPLETED\r\n"),
+        Some(&tag),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let list = app.get(m, "/v2/tasks/cursor?size=10").await;
+    let list = list.assert(200);
+    let a = list["data"]
+        .as_array()
+        .and_then(|l| l.iter().find(|t| t["title"] == "After first"))
+        .unwrap_or_else(|| panic!("the app's task in {list}"));
+    assert_eq!(a["completed"], true);
+    assert_eq!(a["previousTaskIds"], json!([]));
+    // Reopened from the app.
+    let (status, _, _) = put_task(
+        &app,
+        "a",
+        &todo_body("a@x", "After first", "STATUS:NEEDS-ACTION\r\n"),
+        Some(&tag),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let id = a["id"].as_i64().unwrap();
+    assert_eq!(
+        app.get(m, &format!("/v2/tasks/{id}")).await.assert(200)["completed"],
+        false
+    );
+    // Stale writes, a UID taken, what cannot be a task: refused.
+    let (status, _, _) = put_task(&app, "a", &todo_body("a@x", "x", ""), Some(&tag)).await;
+    assert_eq!(status, 412);
+    let (status, _, body) = put_task(&app, "b", &todo_body("a@x", "twin", ""), None).await;
+    assert_eq!(status, 403);
+    assert!(body.contains("no-uid-conflict"), "{body}");
+    let (status, _, body) = put_task(
+        &app,
+        "c",
+        &todo_body("c@x", "a title far longer than twenty", ""),
+        None,
     )
     .await;
     assert_eq!(status, 403);
-    assert!(body.contains("read-only"), "{body}");
+    assert!(body.contains("SUMMARY"), "{body}");
+    let event = todo_body("d@x", "event", "").replace("VTODO", "VEVENT");
+    let (status, _, body) = put_task(&app, "d", &event, None).await;
+    assert_eq!(status, 403);
+    assert!(body.contains("VTODO"), "{body}");
+    // A to-do without DUE is due today; a deleted one is reported by sync under the app's name.
+    let (_, _, initial) = dav(&app, m, "REPORT", "/dav/7/tasks/", None, &sync("")).await;
+    let token = token_of(&initial);
+    app.clock.advance(SignedDuration::from_secs(1));
+    let undated = todo_body("e@x", "someday", "").replace("DUE;VALUE=DATE:20261210\r\n", "");
+    let (status, _, _) = put_task(&app, "e", &undated, None).await;
+    assert_eq!(status, 201);
+    let (_, _, e) = dav(&app, m, "GET", "/dav/7/tasks/e.ics", None, "").await;
+    assert!(e.contains("DUE;VALUE=DATE:20261201"), "{e}");
+    app.clock.advance(SignedDuration::from_secs(1));
+    let (status, _, _) = dav(&app, m, "DELETE", "/dav/7/tasks/a.ics", None, "").await;
+    assert_eq!(status, 204);
+    let (_, _, changes) = dav(&app, m, "REPORT", "/dav/7/tasks/", None, &sync(&token)).await;
+    assert!(changes.contains("/dav/7/tasks/e.ics"), "{changes}");
+    assert!(
+        changes.contains(
+            "<d:href>/dav/7/tasks/a.ics</d:href><d:status>HTTP/1.1 404 Not Found</d:status>"
+        ),
+        "{changes}"
+    );
 }
 
 async fn a_repeating_schedule_is_one_item_with_its_rule_and_overrides(backend: Backend) {
@@ -599,7 +799,9 @@ async fn a_repeating_schedule_is_one_item_with_its_rule_and_overrides(backend: B
 
 pinit_testkit::both_backends!(
     a_repeating_schedule_is_one_item_with_its_rule_and_overrides,
-    tasks_are_a_read_only_todo_calendar_that_syncs,
+    tasks_are_a_todo_calendar_that_syncs,
+    a_real_client_writes_tasks_through_the_task_rules,
+    task_writes_keep_the_json_apis_rules,
     a_real_client_discovers_lists_searches_and_syncs,
     the_protocol_details_clients_rely_on,
     a_real_client_creates_edits_and_deletes_and_nothing_it_wrote_is_lost,

@@ -1,8 +1,9 @@
 """A real CalDAV client (python-caldav, PyPI) against Pinit's CalDAV server: the oracle of
 crates/task/tests/caldav.rs. Reads one JSON request on stdin, prints one JSON answer on stdout.
 
-Request: {"url": ".../dav/", "headers": {...}, "username": ..., "password": ..., "phase": "first" | "since",
-          "token": <a sync token from the first phase>, "start": ISO, "end": ISO}
+Request: {"url": ".../dav/", "headers": {...}, "username": ..., "password": ..., "phase": "first" | "since"
+          | "write" | "tasks", "token": <a sync token from the first phase>, "start": ISO, "end": ISO,
+          "prerequisite": <the UID of a task made in Pinit, for "tasks">}
 """
 import json
 import sys
@@ -86,6 +87,62 @@ def write(cal):
     return out
 
 
+TODO = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//python-caldav test//EN
+BEGIN:VTODO
+UID:todo-1@example.com
+DTSTAMP:20261201T000000Z
+SUMMARY:Write report
+DUE;VALUE=DATE:20261210
+PRIORITY:1
+CATEGORIES:work
+RELATED-TO;RELTYPE=DEPENDS-ON:{prerequisite}
+BEGIN:VALARM
+ACTION:DISPLAY
+TRIGGER:-PT15M
+DESCRIPTION:Due soon
+END:VALARM
+END:VTODO
+END:VCALENDAR
+"""
+
+
+def todo_fields(obj):
+    cal = icalendar.Calendar.from_ical(obj.data)
+    todo = next(iter(cal.walk("VTODO")))
+    return {
+        "uid": str(todo.get("UID")),
+        "summary": str(todo.get("SUMMARY")),
+        "due": todo.get("DUE").dt.isoformat() if todo.get("DUE") else None,
+        "priority": int(todo.get("PRIORITY")) if todo.get("PRIORITY") is not None else None,
+        "status": str(todo.get("STATUS")),
+        "categories": [str(c) for c in todo.get("CATEGORIES").cats] if todo.get("CATEGORIES") else [],
+        "related": str(todo.get("RELATED-TO")) if todo.get("RELATED-TO") else None,
+        "alarms": [str(a.get("TRIGGER").to_ical(), "ascii") for a in todo.walk("VALARM")],
+    }
+
+
+def tasks(cal, prerequisite):
+    """Creates a to-do that waits for a task made in Pinit, completes both from the app, renames it."""
+    out = {}
+    cal.save_todo(TODO.replace("{prerequisite}", prerequisite))
+    out["created"] = todo_fields(cal.todo_by_uid("todo-1@example.com"))
+    out["open"] = sorted(todo_fields(t)["summary"] for t in cal.todos())
+    cal.todo_by_uid(prerequisite).complete()
+    cal.todo_by_uid("todo-1@example.com").complete()
+    out["open_after"] = sorted(todo_fields(t)["summary"] for t in cal.todos())
+    out["all_after"] = sorted(
+        todo_fields(t)["summary"] for t in cal.todos(include_completed=True)
+    )
+    todo = cal.todo_by_uid("todo-1@example.com")
+    todo.icalendar_component["SUMMARY"] = icalendar.vText("Report v2")
+    todo.save()
+    out["edited"] = todo_fields(cal.todo_by_uid("todo-1@example.com"))
+    out["url"] = str(cal.todo_by_uid("todo-1@example.com").url)
+    return out
+
+
 def main():
     req = json.load(sys.stdin)
     client = caldav.DAVClient(
@@ -115,6 +172,9 @@ def main():
         out["synced"] = sorted(summary_of(o)["summary"] for o in synced)
     elif req["phase"] == "write":
         out.update(write(cal))
+    elif req["phase"] == "tasks":
+        tasks_calendar = next(c for c in calendars if str(c.url).endswith("/tasks/"))
+        out.update(tasks(tasks_calendar, req["prerequisite"]))
     else:
         synced = cal.objects_by_sync_token(
             sync_token=req["token"], load_objects=True, disable_fallback=True
