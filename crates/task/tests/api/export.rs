@@ -135,7 +135,7 @@ async fn export_json(app: &App, member: i64) -> Value {
     serde_json::from_slice(&body).expect("one JSON document")
 }
 
-fn find<'a>(list: &'a Value, id: i64) -> &'a Value {
+fn find(list: &Value, id: i64) -> &Value {
     list.as_array()
         .unwrap_or_else(|| panic!("an array: {list}"))
         .iter()
@@ -409,7 +409,7 @@ async fn csv_zip_has_rfc4180_files_with_the_json_values(backend: Backend) {
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["id"] == s.done.to_string())
+        .find(|r| r["id"].as_str() == Some(s.done.to_string().as_str()))
         .expect("the completed schedule");
     assert_eq!(done["title"], TRICKY);
     assert_eq!(done["description"], TRICKY_TEXT);
