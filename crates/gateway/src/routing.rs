@@ -3,7 +3,7 @@
 //! | path | service |
 //! |---|---|
 //! | `/v0/signup`, `/v0/login`, `/v0/refresh`, `/v0/logout`, `/v0/me`, `/v0/login/**`, `/v0/app-passwords/**`, `/v0/tokens/**`, `/v0/members/**`, `/.well-known/jwks.json` | auth |
-//! | `/v0/push/**` | notification |
+//! | `/v0/push/**`, `/v0/webhooks`, `/v0/webhooks/**` | notification |
 //! | `/v2/**` | task |
 //! | `/dav`, `/dav/**` (every method; HTTP Basic with an app password, or a token), `/feeds/**` (GET, HEAD; public) | task ([`crate::calendar`]) |
 //! | `/.well-known/caldav` | the gateway itself: `301 Location: /dav/` once signed in |
@@ -137,7 +137,9 @@ pub fn routes(upstreams: Upstreams, edge: Edge) -> Router {
         .route("/v0/tokens/{*rest}", to_auth.clone())
         .route("/v0/members/{*rest}", to_auth.clone())
         .route("/.well-known/jwks.json", to_auth)
-        .route("/v0/push/{*rest}", to_notification)
+        .route("/v0/push/{*rest}", to_notification.clone())
+        .route("/v0/webhooks", to_notification.clone())
+        .route("/v0/webhooks/{*rest}", to_notification)
         .route("/v2/{*rest}", to_task.clone())
         .route("/dav", to_task.clone())
         .route("/dav/", to_task.clone())
