@@ -157,6 +157,17 @@ export const api = {
     remove: (id) => request('DELETE', `/v0/app-passwords/${id}`),
   },
 
+  /** Personal API tokens; `token` is in the create answer only. Never callable with a token itself. */
+  tokens: {
+    list: () => get('/v0/tokens'),
+    /** {name, scopes: ['read'] | ['read', 'write'], expiresAt: ISO instant | null} → {id, …, token} */
+    create: ({ name, scopes, expiresAt }) => post('/v0/tokens', { name, scopes, expiresAt }),
+    remove: (id) => request('DELETE', `/v0/tokens/${id}`),
+  },
+
+  /** The password: the current one is checked; other sessions are signed out (this one, by its cookie, stays). */
+  changePassword: (currentPassword, newPassword) => post('/v0/members/me/password', { currentPassword, newPassword }),
+
   calendar: {
     /** Subscription feeds; `url` and `webcalUrl` are in the create and rotate answers only. */
     feeds: {

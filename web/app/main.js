@@ -15,6 +15,8 @@ import * as tasksPage from './pages/tasks.js';
 import * as statisticsPage from './pages/statistics.js';
 import * as settingsPage from './pages/settings.js';
 import * as calendarsPage from './pages/calendars.js';
+import * as tokensPage from './pages/tokens.js';
+import * as passwordPage from './pages/password.js';
 import * as notFoundPage from './pages/notfound.js';
 
 const ROUTES = [
@@ -34,6 +36,8 @@ const ROUTES = [
   ['/app/statistics', statisticsPage],
   ['/app/settings', settingsPage],
   ['/app/settings/calendars', calendarsPage],
+  ['/app/settings/tokens', tokensPage],
+  ['/app/settings/password', passwordPage],
 ];
 
 const TABS = [

@@ -1,5 +1,6 @@
 // Settings: language, the member's time zone (saved to the server), default reminders and quiet hours, push on
-// this device, the way to Settings → Calendars (pages/calendars.js), the export of the member's data (export.js), log
+// this device, the way to Settings → Calendars (pages/calendars.js), API tokens (pages/tokens.js) and Change password
+// (pages/password.js), the export of the member's data (export.js), log
 // out.
 import { api } from '../api.js';
 import { logout } from '../auth.js';
@@ -107,8 +108,16 @@ export async function render({ main, setTitle, navigate, signal }) {
     h('p', { class: 'muted' }, t('settings.calendarsHint')),
     h('p', {}, h('a', { class: 'btn', href: '/app/settings/calendars' }, t('settings.calendarsOpen'))));
 
+  // Security: pages of their own (API tokens, the password).
+  const security = h('section', { class: 'panel', 'aria-labelledby': 'set-security' },
+    h('h2', { id: 'set-security' }, t('settings.security')),
+    h('p', { class: 'muted' }, t('settings.securityHint')),
+    h('p', { class: 'button-row' },
+      h('a', { class: 'btn', href: '/app/settings/tokens' }, t('settings.tokensOpen')),
+      h('a', { class: 'btn', href: '/app/settings/password' }, t('settings.passwordOpen'))));
+
   on('zone:changed', () => { showZone(); zoneInput.value = session.zone; }, signal);
-  mount(main, h('div', { class: 'settings' }, language, zone, defaultReminders(), quietHours(listId), push, calendars, exportPanel(), account,
+  mount(main, h('div', { class: 'settings' }, language, zone, defaultReminders(), quietHours(listId), push, calendars, security, exportPanel(), account,
     h('p', { class: 'muted version' }, t('settings.version', { build }))));
   refreshPush();
 }
