@@ -5,22 +5,22 @@
 
 use std::collections::HashMap;
 
+use jiff::civil::Date;
 use pinit_kernel::db::Conn;
 
-use jiff::civil::Date;
-
 use super::schedules::{create_in, delete_in, patch_in};
+use super::series::{delete_occurrence, delete_series, edit_series, occurrence_row};
 use super::{AppError, Result, TaskApp, Unit, tasks};
 use crate::domain::{
     CreateDependencies, Deadline, DependencyPair, Description, Difficulty, Edge, Importance,
-    MemberId, ScheduleDraft, ScheduleId, SchedulePatch, ScheduleState, Scope, SeriesId, TaskFields,
-    TaskId, Title, UpdateDependencies, Window, Zone,
+    MemberId, Recurrence, ScheduleDraft, ScheduleId, SchedulePatch, ScheduleState, ScheduleType,
+    Scope, SeriesId, TaskFields, TaskId, Title, UpdateDependencies, Window, Zone,
 };
 use crate::store;
 use crate::store::Kind;
 use crate::store::calendar_objects::CalendarObject;
 use crate::store::members::Member;
-use crate::store::schedules::StoredSchedule;
+use crate::store::schedules::{OccurrenceOf, StoredSchedule};
 use crate::store::series::StoredSeries;
 use crate::store::tasks::StoredTask;
 use crate::store::tombstones::Tombstone;
@@ -214,7 +214,7 @@ pub(crate) fn arrange<'a>(
         {
             continue; // the rule shows it as it is
         }
-        if is_date_of(series, of.start) {
+        if spec.occurrence_at(of.start).is_some() {
             overrides.entry(of.series).or_default().push(stored);
         } else {
             singles.push((stored, &spec.zone));
@@ -225,18 +225,6 @@ pub(crate) fn arrange<'a>(
         .map(|s| (s, overrides.remove(&s.series.id).unwrap_or_default()))
         .collect();
     Arranged { singles, series }
-}
-
-/// Whether the series still has a date at the wall-clock time `start` (an override's RECURRENCE-ID must name
-/// one).
-fn is_date_of(series: &StoredSeries, start: jiff::civil::DateTime) -> bool {
-    series
-        .series
-        .spec
-        .pattern()
-        .occurrences()
-        .take_while(|o| o.local <= start)
-        .any(|o| o.local == start)
 }
 
 /// The tombstones after `since`, but for rows that exist again (`exists`).
@@ -290,6 +278,29 @@ pub fn etag(stored: &StoredSchedule) -> String {
     format!("\"{}-{}\"", stored.schedule.id().get(), stored.version)
 }
 
+/// A series item's strong ETag: the series' version and its overrides' ids and versions (FNV-1a), so an edit of
+/// the rule or of one of its occurrences gives a new one.
+pub fn series_etag<'a>(
+    series: &StoredSeries,
+    overrides: impl IntoIterator<Item = &'a StoredSchedule>,
+) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for value in overrides
+        .into_iter()
+        .flat_map(|o| [o.schedule.id().get(), o.version])
+    {
+        for byte in value.to_le_bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!(
+        "\"s{}-{}-{hash:016x}\"",
+        series.series.id.get(),
+        series.version
+    )
+}
+
 /// A task item's strong ETag (`"t7-2"`).
 pub fn task_etag(stored: &StoredTask) -> String {
     format!("\"t{}-{}\"", stored.task.id().get(), stored.version)
@@ -310,6 +321,26 @@ pub struct ClientTodo {
     pub prerequisites: Vec<TaskId>,
     /// Its lines Pinit does not represent (a `VTODO` of only those).
     pub extra: String,
+}
+
+/// A repeating schedule as a calendar app wrote its item back (`crate::dav::series`): the repeating event's
+/// fields (`start`: the first occurrence, wall clock in the series' zone) and rule, and its overrides.
+#[derive(Debug, Clone)]
+pub struct ClientSeries {
+    pub uid: String,
+    pub title: Title,
+    pub description: Description,
+    pub schedule_type: ScheduleType,
+    pub start: jiff::civil::DateTime,
+    pub recurrence: Recurrence,
+    pub overrides: Vec<ClientOverride>,
+}
+
+/// One occurrence as an override shows it: `of`, its original start (`RECURRENCE-ID`), and what it is.
+#[derive(Debug, Clone)]
+pub struct ClientOverride {
+    pub of: jiff::civil::DateTime,
+    pub draft: ScheduleDraft,
 }
 
 /// A calendar app's write, done: the schedule or task as it now is.
@@ -547,6 +578,190 @@ impl TaskApp {
         };
         check(Some(task_etag(&stored)), &expect)?;
         tasks::delete_in(&mut unit, stored.task.id(), false).await?;
+        unit.finish(&self.inner.outbox).await
+    }
+}
+
+/// A series of the member and its occurrences (every row, edited or not).
+async fn series_rows(unit: &mut Unit, id: SeriesId) -> Result<(StoredSeries, Vec<StoredSchedule>)> {
+    let owner = unit.member.id;
+    let series = store::series::get_owned(&mut unit.tx, owner, id)
+        .await?
+        .ok_or(AppError::SeriesNotFound(id))?;
+    let rows = store::schedules::of_series(&mut unit.tx, id).await?;
+    Ok((series, rows))
+}
+
+/// A series item's ETag as it now is.
+fn series_tag(unit: &Unit, series: &StoredSeries, rows: &[StoredSchedule]) -> String {
+    let zones = HashMap::new();
+    let arranged = arrange(
+        rows,
+        std::slice::from_ref(series),
+        &zones,
+        &unit.member.zone,
+    );
+    let overrides = arranged.series.into_iter().flat_map(|(_, o)| o);
+    series_etag(series, overrides)
+}
+
+/// What an occurrence is: title, description, type, start.
+fn shown(draft: &ScheduleDraft) -> (&str, &str, ScheduleType, jiff::Timestamp) {
+    (
+        draft.title.as_str(),
+        draft.description.as_str(),
+        draft.schedule_type,
+        draft.designated_start,
+    )
+}
+
+impl TaskApp {
+    /// `PUT` of a repeating schedule's item: what the app changed, through the series use cases — an `EXDATE`
+    /// added deletes that occurrence (`this`); a changed rule, title, description, type or time of day edits the
+    /// series (`all`, from the next occurrence not started: the days are the rule's, so DTSTART keeps its date);
+    /// a changed override edits that occurrence alone (made first, if it was not yet). Checked against `expect`
+    /// under the member's lock; returns the item's new ETag.
+    pub async fn calendar_put_series(
+        &self,
+        member: MemberId,
+        id: SeriesId,
+        expect: Expect,
+        client: ClientSeries,
+    ) -> Result<String> {
+        let mut unit = self.begin(member).await?;
+        let (series, rows) = series_rows(&mut unit, id).await?;
+        check(Some(series_tag(&unit, &series, &rows)), &expect)?;
+        let spec = &series.series.spec;
+        if client.start.date() != spec.start.date() {
+            return Err(AppError::SeriesKeepsItsDays);
+        }
+        // An EXDATE added: that occurrence is deleted.
+        for date in client.recurrence.exdates.iter().copied() {
+            let (series, rows) = series_rows(&mut unit, id).await?;
+            if series.series.spec.recurrence.exdates.contains(&date) {
+                continue;
+            }
+            let of = OccurrenceOf {
+                series: id,
+                start: date,
+            };
+            match rows.into_iter().find(|r| r.occurrence == Some(of)) {
+                Some(row) => delete_occurrence(&mut unit, row, of, Scope::This).await?,
+                None => {
+                    let fewer = series.series.spec.recurrence.without(date);
+                    store::series::set_recurrence(&mut unit.tx, &series, &fewer, unit.now).await?;
+                }
+            }
+        }
+        // The repeating event changed: every occurrence to come follows.
+        let (series, _) = series_rows(&mut unit, id).await?;
+        let spec = series.series.spec.clone();
+        let sorted = |dates: &[jiff::civil::DateTime]| {
+            let mut d = dates.to_vec();
+            d.sort();
+            d.dedup();
+            d
+        };
+        let (old, new) = (&spec.recurrence, &client.recurrence);
+        let rule_changed = old.rrule != new.rrule
+            || sorted(&old.exdates) != sorted(&new.exdates)
+            || sorted(&old.rdates) != sorted(&new.rdates);
+        let master_changed = client.title != spec.title
+            || client.description != spec.description
+            || client.schedule_type != spec.schedule_type
+            || client.start != spec.start;
+        if rule_changed || master_changed {
+            let mut next = spec.clone();
+            next.recurrence = client.recurrence.clone();
+            // The occurrence the edit is made from: the next one not started that both rules have.
+            let mut anchor = None;
+            for o in next.next(unit.now, 50) {
+                if spec.occurrence_at(o.local).is_none() {
+                    continue;
+                }
+                if let Some(row) = occurrence_row(&mut unit, &series.series, o.local).await?
+                    && row.schedule.state() == ScheduleState::NotStarted
+                {
+                    anchor = Some(row);
+                    break;
+                }
+            }
+            let anchor = anchor.ok_or(AppError::CalendarNothingAhead)?;
+            let of = anchor.occurrence.ok_or(AppError::CalendarNothingAhead)?;
+            let start = spec
+                .zone
+                .resolve(of.start.date().to_datetime(client.start.time()))?;
+            let patch = SchedulePatch {
+                title: Some(client.title.clone()),
+                description: Some(client.description.clone()),
+                designated_start: Some(start),
+                schedule_type: Some(client.schedule_type),
+                reminders: None,
+            };
+            let rule = rule_changed.then(|| client.recurrence.clone());
+            edit_series(&mut unit, &anchor, of, patch, Scope::All, rule).await?;
+        }
+        // An override changed: that occurrence alone.
+        for o in &client.overrides {
+            let (series, rows) = series_rows(&mut unit, id).await?;
+            let of = OccurrenceOf {
+                series: id,
+                start: o.of,
+            };
+            let row = rows.into_iter().find(|r| r.occurrence == Some(of));
+            let unchanged = match &row {
+                Some(r) => {
+                    let s = &r.schedule;
+                    (
+                        s.title().as_str(),
+                        s.description().as_str(),
+                        s.schedule_type(),
+                        s.designated_start(),
+                    ) == shown(&o.draft)
+                }
+                None => {
+                    let spec = &series.series.spec;
+                    spec.occurrence_at(o.of)
+                        .is_some_and(|made| shown(&spec.draft(&made)) == shown(&o.draft))
+                }
+            };
+            if unchanged {
+                continue;
+            }
+            let row = match row {
+                Some(r) => r,
+                None => occurrence_row(&mut unit, &series.series, o.of)
+                    .await?
+                    .ok_or(AppError::CalendarNoOccurrence(o.of))?,
+            };
+            let d = o.draft.clone();
+            let patch = SchedulePatch {
+                title: Some(d.title),
+                description: Some(d.description),
+                designated_start: Some(d.designated_start),
+                schedule_type: Some(d.schedule_type),
+                reminders: None,
+            };
+            patch_in(&mut unit, row.schedule.id(), patch).await?;
+        }
+        let (series, rows) = series_rows(&mut unit, id).await?;
+        let tag = series_tag(&unit, &series, &rows);
+        unit.finish(&self.inner.outbox).await?;
+        Ok(tag)
+    }
+
+    /// `DELETE` of a repeating schedule's item: the series and its occurrences not started yet (as the JSON API's
+    /// `scope=all`), checked against `expect`.
+    pub async fn calendar_delete_series(
+        &self,
+        member: MemberId,
+        id: SeriesId,
+        expect: Expect,
+    ) -> Result<()> {
+        let mut unit = self.begin(member).await?;
+        let (series, rows) = series_rows(&mut unit, id).await?;
+        check(Some(series_tag(&unit, &series, &rows)), &expect)?;
+        delete_series(&mut unit, id, Some(&series)).await?;
         unit.finish(&self.inner.outbox).await
     }
 }

@@ -89,6 +89,15 @@ pub enum AppError {
     /// 412: a calendar app's write was based on an older version (its `If-Match`/`If-None-Match`).
     #[error("the calendar object has changed since it was read (its ETag no longer matches)")]
     CalendarPrecondition,
+    /// 400 (CalDAV 403): an override names a time the repeating schedule has no occurrence at.
+    #[error("the repeating schedule has no occurrence at {0}")]
+    CalendarNoOccurrence(jiff::civil::DateTime),
+    /// 409 (CalDAV 403): a calendar app changed a repeating schedule with no occurrence ahead not started (nor
+    /// one the old and the new rule share) to edit it from.
+    #[error(
+        "the repeating schedule has no occurrence ahead that is not started (and that its new rule keeps) to change it from"
+    )]
+    CalendarNothingAhead,
     /// 409 (CalDAV 403 `no-uid-conflict`): another object of the calendar has this UID.
     #[error("another event of this calendar has the UID {0}")]
     CalendarUidTaken(String),

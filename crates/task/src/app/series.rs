@@ -334,18 +334,42 @@ pub(super) async fn delete_occurrence(
                 }
             }
         }
-        Scope::All => {
-            for unstarted in
-                store::schedules::unstarted_of_series(&mut unit.tx, of.series, None).await?
-            {
-                delete_one(unit, &unstarted).await?;
-            }
-            if let Some(series) = series {
-                store::series::delete(&mut unit.tx, &series, now).await?;
-            }
-        }
+        Scope::All => delete_series(unit, of.series, series.as_ref()).await?,
     }
     Ok(())
+}
+
+/// Deletes a series (`series`, if it is still there) and its occurrences not started yet; started, paused and
+/// completed ones stay, as schedules of their own.
+pub(super) async fn delete_series(
+    unit: &mut Unit,
+    id: SeriesId,
+    series: Option<&StoredSeries>,
+) -> Result<()> {
+    for unstarted in store::schedules::unstarted_of_series(&mut unit.tx, id, None).await? {
+        delete_one(unit, &unstarted).await?;
+    }
+    if let Some(series) = series {
+        store::series::delete(&mut unit.tx, series, unit.now).await?;
+    }
+    Ok(())
+}
+
+/// The occurrence of `series` at the wall-clock time `local` — made now if it is a date of the series not made
+/// yet; `None` when the series has no occurrence then.
+pub(super) async fn occurrence_row(
+    unit: &mut Unit,
+    series: &ScheduleSeries,
+    local: DateTime,
+) -> Result<Option<StoredSchedule>> {
+    if let Some(row) = store::schedules::occurrence(&mut unit.tx, series.id, local).await? {
+        return Ok(Some(row));
+    }
+    let Some(occurrence) = series.spec.occurrence_at(local) else {
+        return Ok(None);
+    };
+    make(unit, series, &[occurrence]).await?;
+    Ok(store::schedules::occurrence(&mut unit.tx, series.id, local).await?)
 }
 
 /// `PATCH` of an occurrence with `scope=following` or `all`: the series' title, description, type and time of
@@ -420,6 +444,9 @@ pub(super) async fn edit_series(
     if let Some(rule) = rule {
         edited.spec.recurrence = rule;
     }
+    // The excluded and extra dates at the old time of day move with it: an EXDATE left at 09:00 would no longer
+    // exclude the day of a series now at 08:00.
+    edited.spec.recurrence = edited.spec.recurrence.retimed(old.start.time(), time);
     // Which rows follow the edit, and which stand in for their day.
     let rows = store::schedules::of_series(&mut unit.tx, of.series).await?;
     let mut follow = Vec::new();

@@ -59,6 +59,10 @@ pub enum EventError {
     NoStart,
     #[error(transparent)]
     Value(#[from] ValueError),
+    #[error(transparent)]
+    Rule(#[from] crate::domain::recurrence::RuleError),
+    #[error("{0}")]
+    Series(&'static str),
     #[error("{field}: {error}")]
     Invalid {
         field: &'static str,
@@ -77,34 +81,50 @@ pub fn read(body: &str, zone: &Zone) -> Result<ClientEvent, EventError> {
         return Err(EventError::Repeating);
     }
     let uid = uid(event)?;
+    let mut extra = Component::new("VEVENT");
+    let draft = schedule_of(event, zone, &mut extra)?;
+    Ok(ClientEvent {
+        uid,
+        draft,
+        extra: extra.to_ical(),
+    })
+}
+
+/// An event's schedule: `DTSTART`, `SUMMARY`, `DESCRIPTION`, `CATEGORIES` (floating and all-day times in `zone`);
+/// what Pinit does not represent goes to `extra`.
+pub(super) fn schedule_of(
+    event: &Component,
+    zone: &Zone,
+    extra: &mut Component,
+) -> Result<ScheduleDraft, EventError> {
     let dtstart = event.property("DTSTART").ok_or(EventError::NoStart)?;
     let start = DateOrTime::from_property(dtstart)?.instant("DTSTART", zone.time_zone())?;
-    let mut extra = Component::new("VEVENT");
-    let (title, description) = texts(event, &mut extra)?;
+    let (title, description) = texts(event, extra)?;
+    let schedule_type = schedule_type(event);
+    if let Some(length) = length(event, start, zone)? {
+        extra.push(Property::raw(LENGTH, format_duration(length)));
+    }
+    keep_rest(event, &REPRESENTED, extra, |p| {
+        p.name == "CATEGORIES" && schedule_type.is_some()
+    });
+    Ok(ScheduleDraft::new(
+        title,
+        description,
+        schedule_type.unwrap_or(ScheduleType::DeepWork),
+        start,
+    ))
+}
+
+/// The Pinit type a `CATEGORIES` of exactly one Pinit type names.
+pub(super) fn schedule_type(event: &Component) -> Option<ScheduleType> {
     let category = event
         .property("CATEGORIES")
         .map(Property::texts)
         .unwrap_or_default();
-    let schedule_type = match category.as_slice() {
+    match category.as_slice() {
         [one] => ScheduleType::parse(one).ok(),
         _ => None,
-    };
-    if let Some(length) = length(event, start, zone)? {
-        extra.push(Property::raw(LENGTH, format_duration(length)));
     }
-    keep_rest(event, &REPRESENTED, &mut extra, |p| {
-        p.name == "CATEGORIES" && schedule_type.is_some()
-    });
-    Ok(ClientEvent {
-        uid,
-        draft: ScheduleDraft::new(
-            title,
-            description,
-            schedule_type.unwrap_or(ScheduleType::DeepWork),
-            start,
-        ),
-        extra: extra.to_ical(),
-    })
 }
 
 /// The one `kind` component (`VEVENT`, `VTODO`) of a `PUT` body.

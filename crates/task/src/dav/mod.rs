@@ -8,6 +8,7 @@
 //!
 //! * [`event`] — a calendar app's event as a schedule, and what Pinit keeps of it verbatim.
 //! * [`todo`] — a calendar app's to-do as a task, the same way.
+//! * [`series`] — a calendar app's edit of a repeating schedule: deleted and edited occurrences, the rule.
 //!
 //! Served: `OPTIONS`, `PROPFIND` (depth 0 and 1), `GET`/`HEAD` of an item (strong `ETag`, `If-None-Match`),
 //! the reports `calendar-multiget`, `calendar-query` (component and time range) and `sync-collection`
@@ -17,6 +18,7 @@
 pub mod event;
 pub mod request;
 pub mod resource;
+pub mod series;
 pub mod todo;
 pub mod xml;
 
@@ -35,7 +37,9 @@ use self::request::{Depth, Props, Report, RequestError};
 use self::resource::{Collection, Resource};
 use self::xml::{CALDAV, CS, DAV, ICAL, Name, Value};
 use crate::TaskApp;
-use crate::app::calendar::{Expect, ScheduleCalendar, SyncToken, Tokens, arrange, etag, task_etag};
+use crate::app::calendar::{
+    Expect, ScheduleCalendar, SyncToken, Tokens, arrange, etag, series_etag, task_etag,
+};
 use crate::domain::{Edge, MemberId, ScheduleId, SeriesId, TaskId, Zone};
 use crate::ical;
 use crate::ical::schedule::{CalendarWriter, ScheduleEntry, SeriesEntry};
@@ -77,7 +81,7 @@ enum DavError {
     InvalidSyncToken,
     #[error(transparent)]
     Event(#[from] event::EventError),
-    #[error("repeating schedules are read-only from calendar apps for now; change them in Pinit")]
+    #[error("a new repeating schedule is made in Pinit; calendar apps can change and delete one")]
     ReadOnly,
 }
 
@@ -99,14 +103,14 @@ impl IntoResponse for DavError {
                     xml::escape(&uid)
                 )),
             ),
+            DavError::App(
+                e @ (crate::AppError::CalendarNoOccurrence(_)
+                | crate::AppError::CalendarNothingAhead
+                | crate::AppError::SeriesKeepsItsDays
+                | crate::AppError::SeriesWithoutOccurrence),
+            ) => (StatusCode::FORBIDDEN, invalid_object(&e.to_string())),
             DavError::App(e) => return ApiError::from(e).into_response(),
-            DavError::Event(e) => (
-                StatusCode::FORBIDDEN,
-                error_body(&format!(
-                    "<c:valid-calendar-object-resource/><d:responsedescription>{}</d:responsedescription>",
-                    xml::escape(&e.to_string())
-                )),
-            ),
+            DavError::Event(e) => (StatusCode::FORBIDDEN, invalid_object(&e.to_string())),
             DavError::NotFound => (StatusCode::NOT_FOUND, "not found".into()),
             DavError::NotAllowed => {
                 let mut r = (StatusCode::METHOD_NOT_ALLOWED, "").into_response();
@@ -117,7 +121,7 @@ impl IntoResponse for DavError {
             DavError::ReadOnly => (
                 StatusCode::FORBIDDEN,
                 error_body(
-                    "<d:need-privileges/><d:responsedescription>repeating schedules are read-only from calendar apps for now; change them in Pinit</d:responsedescription>",
+                    "<d:need-privileges/><d:responsedescription>a new repeating schedule is made in Pinit; calendar apps can change and delete one</d:responsedescription>",
                 ),
             ),
             DavError::InvalidSyncToken => {
@@ -131,6 +135,14 @@ impl IntoResponse for DavError {
         };
         (status, [(header::CONTENT_TYPE, kind)], body).into_response()
     }
+}
+
+/// 403 `valid-calendar-object-resource` with the reason.
+fn invalid_object(reason: &str) -> String {
+    error_body(&format!(
+        "<c:valid-calendar-object-resource/><d:responsedescription>{}</d:responsedescription>",
+        xml::escape(reason)
+    ))
 }
 
 fn error_body(condition: &str) -> String {
@@ -177,10 +189,12 @@ async fn handle(
             let Resource::Item(c, name) = &resource else {
                 return Err(DavError::NotAllowed);
             };
-            match c {
-                Collection::Tasks => dav.put_task(name, &headers, &body).await,
-                _ if name.starts_with(SERIES_PREFIX) => Err(DavError::ReadOnly),
-                Collection::Schedules => dav.put(name, &headers, &body).await,
+            match (c, series_of(name)) {
+                (Collection::Tasks, _) => dav.put_task(name, &headers, &body).await,
+                (Collection::Schedules, Some(id)) => {
+                    dav.put_series(name, id, &headers, &body).await
+                }
+                (Collection::Schedules, None) => dav.put(name, &headers, &body).await,
             }
         }
         "DELETE" => {
@@ -188,10 +202,12 @@ async fn handle(
                 return Err(DavError::NotAllowed);
             };
             let (app, member, expect) = (&dav.app, dav.member, expect(&headers));
-            match c {
-                Collection::Tasks => app.calendar_delete_task(member, name, expect).await?,
-                _ if name.starts_with(SERIES_PREFIX) => return Err(DavError::ReadOnly),
-                Collection::Schedules => app.calendar_delete(member, name, expect).await?,
+            match (c, series_of(name)) {
+                (Collection::Tasks, _) => app.calendar_delete_task(member, name, expect).await?,
+                (Collection::Schedules, Some(id)) => {
+                    app.calendar_delete_series(member, id, expect).await?;
+                }
+                (Collection::Schedules, None) => app.calendar_delete(member, name, expect).await?,
             }
             Ok(StatusCode::NO_CONTENT.into_response())
         }
@@ -256,6 +272,11 @@ enum Item {
 
 /// A series' item name: `series-{id}`.
 const SERIES_PREFIX: &str = "series-";
+
+/// The series an item name names (`series-{id}`).
+fn series_of(name: &str) -> Option<SeriesId> {
+    name.strip_prefix(SERIES_PREFIX)?.parse().ok().map(SeriesId)
+}
 
 /// One member's request: who, the zone their schedules are shown in, their calendars' tokens as the request
 /// began, and what calendar apps put in them (by schedule id, by task id).
@@ -344,11 +365,8 @@ impl Dav {
         let mut schedules = Vec::new();
         let mut series = Vec::new();
         for name in names {
-            if let Some(id) = name
-                .strip_prefix(SERIES_PREFIX)
-                .and_then(|n| n.parse().ok())
-            {
-                series.push(SeriesId(id));
+            if let Some(id) = series_of(name) {
+                series.push(id);
             } else if let Some(o) = self.objects.values().find(|o| o.name == *name) {
                 schedules.push(ScheduleId(o.id));
             } else if let Ok(id) = name.parse() {
@@ -460,6 +478,27 @@ impl Dav {
             .calendar_put(self.member, name, expect(headers), event)
             .await?;
         Ok(written_response(written.created, &etag(&written.stored)))
+    }
+
+    /// `PUT` of a repeating schedule's item (an existing series: a new one is made in Pinit).
+    async fn put_series(
+        &self,
+        name: &str,
+        id: SeriesId,
+        headers: &HeaderMap,
+        body: &str,
+    ) -> Result<Response, DavError> {
+        let zone = match self.item(Collection::Schedules, name).await {
+            Ok(Item::Series(s, _)) => s.series.spec.zone,
+            Ok(_) | Err(DavError::NotFound) => return Err(DavError::ReadOnly),
+            Err(e) => return Err(e),
+        };
+        let client = series::read(body, &zone)?;
+        let tag = self
+            .app
+            .calendar_put_series(self.member, id, expect(headers), client)
+            .await?;
+        Ok(written_response(false, &tag))
     }
 
     /// `PUT` of a to-do to the Tasks calendar.
@@ -882,26 +921,6 @@ impl Dav {
             }
         }
     }
-}
-
-/// A series item's strong ETag: the series' version and its overrides' ids and versions (FNV-1a), so an edit of
-/// the rule or of one of its occurrences gives a new one.
-fn series_etag(series: &StoredSeries, overrides: &[StoredSchedule]) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for value in overrides
-        .iter()
-        .flat_map(|o| [o.schedule.id().get(), o.version])
-    {
-        for byte in value.to_le_bytes() {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    format!(
-        "\"s{}-{}-{hash:016x}\"",
-        series.series.id.get(),
-        series.version
-    )
 }
 
 /// Tasks with the tasks each waits for.

@@ -85,6 +85,31 @@ impl Recurrence {
         next
     }
 
+    /// The same recurrence with its EXDATEs and RDATEs at the time of day `from` moved to `to` (a series moved
+    /// to another time of day; dates at other times are their own and stay).
+    pub fn retimed(&self, from: jiff::civil::Time, to: jiff::civil::Time) -> Self {
+        let moved = |dates: &[DateTime]| -> Vec<DateTime> {
+            let mut out: Vec<DateTime> = dates
+                .iter()
+                .map(|d| {
+                    if d.time() == from {
+                        d.date().to_datetime(to)
+                    } else {
+                        *d
+                    }
+                })
+                .collect();
+            out.sort();
+            out.dedup();
+            out
+        };
+        Self {
+            exdates: moved(&self.exdates),
+            rdates: moved(&self.rdates),
+            ..self.clone()
+        }
+    }
+
     /// The same recurrence ending just before `occurrence`: COUNT and UNTIL give way to an UNTIL one second
     /// before it (a wall-clock time, like the occurrences), and RDATEs from it on are dropped. The dates before
     /// it stay exactly what they were — COUNT included, since they are all before the new UNTIL.
@@ -271,6 +296,14 @@ impl SeriesSpec {
             && self.zone.resolve(start).ok() == Some(schedule.designated_start())
     }
 
+    /// The occurrence at the wall-clock time `local`, if the series has one then.
+    pub fn occurrence_at(&self, local: DateTime) -> Option<Occurrence> {
+        self.pattern()
+            .occurrences()
+            .take_while(|o| o.local <= local)
+            .find(|o| o.local == local)
+    }
+
     /// What the schedule of `occurrence` is made from.
     pub fn draft(&self, occurrence: &Occurrence) -> ScheduleDraft {
         ScheduleDraft::new(
@@ -300,6 +333,19 @@ mod tests {
         .take(20)
         .map(|o| o.local.to_string())
         .collect()
+    }
+
+    #[test]
+    fn moving_the_time_of_day_moves_the_exceptions_at_that_time() {
+        let start = date(2026, 12, 7).at(9, 0, 0, 0);
+        let excluded = date(2026, 12, 8).at(9, 0, 0, 0);
+        let own = date(2026, 12, 9).at(14, 0, 0, 0);
+        let r = Recurrence::new("FREQ=DAILY;COUNT=4", vec![excluded], vec![own]).unwrap();
+        let moved = r.retimed(start.time(), date(2026, 12, 7).at(8, 0, 0, 0).time());
+        assert_eq!(moved.exdates, vec![date(2026, 12, 8).at(8, 0, 0, 0)]);
+        assert_eq!(moved.rdates, vec![own], "a date at its own time stays");
+        let days = dates(&moved, date(2026, 12, 7).at(8, 0, 0, 0));
+        assert!(!days.iter().any(|d| d.starts_with("2026-12-08")), "{days:?}");
     }
 
     #[test]

@@ -206,7 +206,12 @@ impl From<AppError> for ApiError {
             AppError::CalendarPrecondition => {
                 ApiError::new(StatusCode::PRECONDITION_FAILED, error.to_string())
             }
-            AppError::CalendarUidTaken(_) => ApiError::conflict(error.to_string()),
+            AppError::CalendarUidTaken(_) | AppError::CalendarNothingAhead => {
+                ApiError::conflict(error.to_string())
+            }
+            AppError::CalendarNoOccurrence(_) => {
+                classed(crate::domain::ErrorClass::BadRequest, &error, None)
+            }
             AppError::SeriesKeepsItsDays => {
                 classed(crate::domain::ErrorClass::BadRequest, &error, Some("date"))
             }

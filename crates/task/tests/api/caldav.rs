@@ -780,9 +780,16 @@ async fn a_repeating_schedule_is_one_item_with_its_rule_and_overrides(backend: B
     assert!(changes.contains(&item), "{changes}");
     let (_, headers, _) = dav(&app, m, "GET", &item, None, "").await;
     assert_ne!(headers["etag"].to_str().unwrap(), tag);
-    // Apps cannot change a repeating schedule yet.
-    let (status, _, _) = dav(&app, m, "PUT", &item, None, &body).await;
-    assert_eq!(status, 403);
+    // A write based on the item before that edit is refused.
+    let res = reqwest::Client::new()
+        .put(app.server.url(&item))
+        .header("x-member-id", "7")
+        .header("if-match", &tag)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 412);
     let token = token_of(&changes);
     app.clock.advance(SignedDuration::from_secs(1));
     app.delete(m, &format!("/v2/schedules/{}?scope=all", ids[0]))
@@ -799,6 +806,7 @@ async fn a_repeating_schedule_is_one_item_with_its_rule_and_overrides(backend: B
 
 pinit_testkit::both_backends!(
     a_repeating_schedule_is_one_item_with_its_rule_and_overrides,
+    a_calendar_app_changes_a_repeating_schedule,
     tasks_are_a_todo_calendar_that_syncs,
     a_real_client_writes_tasks_through_the_task_rules,
     task_writes_keep_the_json_apis_rules,
@@ -807,3 +815,181 @@ pinit_testkit::both_backends!(
     a_real_client_creates_edits_and_deletes_and_nothing_it_wrote_is_lost,
     stale_and_conflicting_writes_are_refused,
 );
+
+/// The week's occurrences of `series` from the JSON API: (local start, title), in order.
+async fn occurrences(app: &App, m: i64, series: i64) -> Vec<(String, String)> {
+    let week = app
+        .get(
+            m,
+            "/v2/schedules/week?time=2026-12-02T00:00:00&zoneId=Europe/Berlin",
+        )
+        .await;
+    let mut out: Vec<(String, String)> = week
+        .assert(200)
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["seriesId"] == series)
+        .map(|s| {
+            (
+                s["date"]["dateTime"].as_str().unwrap().to_string(),
+                s["title"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+async fn a_calendar_app_changes_a_repeating_schedule(backend: Backend) {
+    let app = spawn_at(backend, "2026-12-01T00:00:00Z").await;
+    let m = app.member(7, Some(ZONE)).await;
+    let created = app
+        .post(
+            m,
+            "/v2/schedules",
+            json!({"title": "Standup", "description": "daily",
+                "date": {"dateTime": "2026-12-02T09:00:00", "zoneId": ZONE}, "scheduleType": "DEEP_WORK",
+                "recurrence": {"rrule": "FREQ=DAILY;COUNT=5"}}),
+        )
+        .await;
+    let series = created.assert(201)["seriesId"].as_i64().unwrap();
+    let item = format!("/dav/7/schedules/series-{series}.ics");
+    let put = |body: String, tag: String| {
+        reqwest::Client::new()
+            .put(app.server.url(&item))
+            .header("x-member-id", "7")
+            .header("if-match", tag)
+            .body(body)
+            .send()
+    };
+    let read = || async {
+        let (status, headers, body) = dav(&app, m, "GET", &item, None, "").await;
+        assert_eq!(status, 200, "{body}");
+        (headers["etag"].to_str().unwrap().to_string(), body)
+    };
+
+    // "Delete this event" on a phone: the app adds an EXDATE; that occurrence is deleted.
+    let (tag, body) = read().await;
+    app.clock.advance(SignedDuration::from_secs(1));
+    let without = body.replacen(
+        "RRULE:FREQ=DAILY;COUNT=5\r\n",
+        "RRULE:FREQ=DAILY;COUNT=5\r\nEXDATE;TZID=Europe/Berlin:20261203T090000\r\n",
+        1,
+    );
+    let res = put(without, tag.clone()).await.unwrap();
+    assert_eq!(res.status(), 204, "{}", res.text().await.unwrap());
+    let days = occurrences(&app, m, series).await;
+    assert_eq!(days.len(), 4, "{days:?}");
+    assert!(
+        !days.iter().any(|(d, _)| d.starts_with("2026-12-03")),
+        "{days:?}"
+    );
+
+    // "Change only this event": an override with RECURRENCE-ID moves and renames that occurrence alone.
+    let (tag, body) = read().await;
+    assert!(
+        body.contains("EXDATE;TZID=Europe/Berlin:20261203T090000"),
+        "{body}"
+    );
+    app.clock.advance(SignedDuration::from_secs(1));
+    let one = body.replace(
+        "END:VCALENDAR",
+        &format!(
+            "BEGIN:VEVENT\r\nUID:pinit-series-{series}@pinit\r\nDTSTAMP:20261201T000000Z\r\nRECURRENCE-ID;TZID=Europe/Berlin:20261204T090000\r\nDTSTART;TZID=Europe/Berlin:20261204T110000\r\nDTEND;TZID=Europe/Berlin:20261204T120000\r\nSUMMARY:Standup late\r\nDESCRIPTION:daily\r\nEND:VEVENT\r\nEND:VCALENDAR"
+        ),
+    );
+    let res = put(one, tag.clone()).await.unwrap();
+    assert_eq!(res.status(), 204, "{}", res.text().await.unwrap());
+    let days = occurrences(&app, m, series).await;
+    assert!(
+        days.contains(&("2026-12-04T11:00:00".into(), "Standup late".into())),
+        "{days:?}"
+    );
+    assert!(
+        days.contains(&("2026-12-05T09:00:00".into(), "Standup".into())),
+        "{days:?}"
+    );
+
+    // "Change all events": the repeating event renamed and an hour earlier; the edited occurrence keeps its own.
+    let (tag, body) = read().await;
+    assert!(
+        body.contains("RECURRENCE-ID;TZID=Europe/Berlin:20261204T090000"),
+        "{body}"
+    );
+    app.clock.advance(SignedDuration::from_secs(1));
+    let all = body
+        .replacen("SUMMARY:Standup\r\n", "SUMMARY:Sync\r\n", 1)
+        .replacen(
+            "DTSTART;TZID=Europe/Berlin:20261202T090000",
+            "DTSTART;TZID=Europe/Berlin:20261202T080000",
+            1,
+        );
+    let res = put(all.clone(), tag.clone()).await.unwrap();
+    assert_eq!(res.status(), 204, "{}", res.text().await.unwrap());
+    let new_tag = res.headers()["etag"].to_str().unwrap().to_string();
+    let days = occurrences(&app, m, series).await;
+    assert!(
+        days.contains(&("2026-12-05T08:00:00".into(), "Sync".into())),
+        "{days:?}"
+    );
+    assert!(
+        days.contains(&("2026-12-04T11:00:00".into(), "Standup late".into())),
+        "{days:?}"
+    );
+    assert!(
+        !days.iter().any(|(d, _)| d.starts_with("2026-12-03")),
+        "{days:?}"
+    );
+    let (current, _) = read().await;
+    assert_eq!(current, new_tag, "the PUT's ETag is the item's");
+
+    // Refused, with nothing changed: a stale write, moving the days by DTSTART, an override of no occurrence.
+    let res = put(all.clone(), tag).await.unwrap();
+    assert_eq!(res.status(), 412);
+    let (tag, body) = read().await;
+    let moved = body.replacen(
+        "DTSTART;TZID=Europe/Berlin:20261202T080000",
+        "DTSTART;TZID=Europe/Berlin:20261206T080000",
+        1,
+    );
+    let res = put(moved, tag.clone()).await.unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("valid-calendar-object-resource")
+    );
+    let stray = body.replace(
+        "END:VCALENDAR",
+        &format!(
+            "BEGIN:VEVENT\r\nUID:pinit-series-{series}@pinit\r\nDTSTAMP:20261201T000000Z\r\nRECURRENCE-ID;TZID=Europe/Berlin:20261220T080000\r\nDTSTART;TZID=Europe/Berlin:20261220T110000\r\nSUMMARY:Nowhere\r\nDESCRIPTION:daily\r\nEND:VEVENT\r\nEND:VCALENDAR"
+        ),
+    );
+    let res = put(stray, tag.clone()).await.unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(read().await.0, tag, "unchanged");
+
+    // Deleting the item deletes the series and its occurrences not started.
+    app.run(m, created.body["id"].as_i64().unwrap(), "start")
+        .await
+        .assert(204);
+    let (tag, _) = read().await;
+    let res = reqwest::Client::new()
+        .delete(app.server.url(&item))
+        .header("x-member-id", "7")
+        .header("if-match", tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let (status, _, _) = dav(&app, m, "GET", &item, None, "").await;
+    assert_eq!(status, 404);
+    let days = occurrences(&app, m, series).await;
+    assert_eq!(
+        days,
+        vec![("2026-12-02T08:00:00".into(), "Sync".into())],
+        "the started one stays"
+    );
+}
