@@ -160,6 +160,9 @@ async fn handle(
     body: String,
 ) -> Result<Response, DavError> {
     let resource = Resource::parse(uri.path(), member).ok_or(DavError::NotFound)?;
+    if method == Method::OPTIONS {
+        return Ok(options());
+    }
     let (provisioned, tokens) = app.calendar(member).await?;
     let objects = app.calendar_objects(member, Kind::Schedule).await?;
     let task_objects = app.calendar_objects(member, Kind::Task).await?;
@@ -172,7 +175,6 @@ async fn handle(
         task_objects,
     };
     match method.as_str() {
-        "OPTIONS" => Ok(options()),
         "PROPFIND" => {
             let depth = request::depth(header_str(&headers, "depth"))?;
             dav.propfind(resource, depth, &request::propfind(&body)?)
