@@ -705,19 +705,24 @@ async fn task_writes_keep_the_json_apis_rules(backend: Backend) {
     );
 }
 
-async fn a_repeating_schedule_is_one_item_with_its_rule_and_overrides(backend: Backend) {
-    let app = spawn_at(backend, "2026-12-01T00:00:00Z").await;
-    let m = app.member(7, Some(ZONE)).await;
+/// A daily series of five from 2026-12-02 09:00 in [`ZONE`]; its first occurrence.
+async fn five_days(app: &App, m: i64, title: &str, description: &str) -> Value {
     let created = app
         .post(
             m,
             "/v2/schedules",
-            json!({"title": "아침 집중", "description": "매일",
+            json!({"title": title, "description": description,
                 "date": {"dateTime": "2026-12-02T09:00:00", "zoneId": ZONE}, "scheduleType": "DEEP_WORK",
                 "recurrence": {"rrule": "FREQ=DAILY;COUNT=5"}}),
         )
         .await;
-    let first = created.assert(201).clone();
+    created.assert(201).clone()
+}
+
+async fn a_repeating_schedule_is_one_item_with_its_rule_and_overrides(backend: Backend) {
+    let app = spawn_at(backend, "2026-12-01T00:00:00Z").await;
+    let m = app.member(7, Some(ZONE)).await;
+    let first = five_days(&app, m, "아침 집중", "매일").await;
     let series = first["seriesId"].as_i64().unwrap();
     let week = app
         .get(
@@ -844,16 +849,8 @@ async fn occurrences(app: &App, m: i64, series: i64) -> Vec<(String, String)> {
 async fn a_calendar_app_changes_a_repeating_schedule(backend: Backend) {
     let app = spawn_at(backend, "2026-12-01T00:00:00Z").await;
     let m = app.member(7, Some(ZONE)).await;
-    let created = app
-        .post(
-            m,
-            "/v2/schedules",
-            json!({"title": "Standup", "description": "daily",
-                "date": {"dateTime": "2026-12-02T09:00:00", "zoneId": ZONE}, "scheduleType": "DEEP_WORK",
-                "recurrence": {"rrule": "FREQ=DAILY;COUNT=5"}}),
-        )
-        .await;
-    let series = created.assert(201)["seriesId"].as_i64().unwrap();
+    let created = five_days(&app, m, "Standup", "daily").await;
+    let series = created["seriesId"].as_i64().unwrap();
     let item = format!("/dav/7/schedules/series-{series}.ics");
     let put = |body: String, tag: String| {
         reqwest::Client::new()
@@ -972,7 +969,7 @@ async fn a_calendar_app_changes_a_repeating_schedule(backend: Backend) {
     assert_eq!(read().await.0, tag, "unchanged");
 
     // Deleting the item deletes the series and its occurrences not started.
-    app.run(m, created.body["id"].as_i64().unwrap(), "start")
+    app.run(m, created["id"].as_i64().unwrap(), "start")
         .await
         .assert(204);
     let (tag, _) = read().await;
