@@ -61,6 +61,69 @@ pub fn write_between_markers(
     std::fs::write(path, text)
 }
 
+/// The databases a benchmark runs on (`#[command(flatten)]` into its arguments).
+#[derive(clap::Args, Debug, Clone)]
+pub struct Databases {
+    /// PostgreSQL server (no database part); a database is created on it and dropped at the end.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
+    pub server: String,
+    /// Skip SQLite.
+    #[arg(long)]
+    pub no_sqlite: bool,
+    /// Skip PostgreSQL.
+    #[arg(long)]
+    pub no_postgres: bool,
+}
+
+impl Databases {
+    /// SQLite then PostgreSQL, less the skipped ones (an error when both are).
+    pub fn backends(&self) -> Result<Vec<Backend>, BoxError> {
+        let backends: Vec<Backend> = [
+            (Backend::Sqlite, self.no_sqlite),
+            (Backend::Postgres, self.no_postgres),
+        ]
+        .into_iter()
+        .filter(|(_, skipped)| !skipped)
+        .map(|(b, _)| b)
+        .collect();
+        if backends.is_empty() {
+            return Err("nothing to run: --no-sqlite and --no-postgres".into());
+        }
+        Ok(backends)
+    }
+}
+
+/// Writes the report `block` into the markdown file `out` between `marker`'s markers (see
+/// [`write_between_markers`]), or prints it when there is no file.
+pub fn publish(
+    out: Option<&std::path::Path>,
+    marker: &str,
+    section: &str,
+    block: &str,
+) -> std::io::Result<()> {
+    match out {
+        Some(path) => {
+            write_between_markers(path, marker, section, block)?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => print!("{block}"),
+    }
+    Ok(())
+}
+
+/// A pool of `pool` connections to `url` (30 s to get one).
+pub async fn connect(url: &ConnectionUrl, pool: u32) -> Result<Db, BoxError> {
+    Ok(Db::connect(
+        url,
+        &DatabasePoolConfig {
+            max_connections: pool,
+            acquire_timeout: HumanDuration::from_secs(30),
+            ..Default::default()
+        },
+    )
+    .await?)
+}
+
 pub fn backend_name(b: Backend) -> &'static str {
     match b {
         Backend::Sqlite => "SQLite",
@@ -113,15 +176,7 @@ impl BenchDb {
                 (Db::sqlite_url(&dir.path().join("task.db")), None, Some(dir))
             }
         };
-        let db = Db::connect(
-            &url,
-            &DatabasePoolConfig {
-                max_connections: pool,
-                acquire_timeout: HumanDuration::from_secs(30),
-                ..Default::default()
-            },
-        )
-        .await?;
+        let db = connect(&url, pool).await?;
         db.migrate(pinit_task::NAME, pinit_task::MIGRATIONS).await?;
         Ok(Self {
             db,
@@ -204,6 +259,18 @@ impl TaskService {
             addr,
             stop,
         })
+    }
+
+    /// Provisions member `id` in `zone` (as `member.created` would).
+    pub async fn provision(&self, id: i64, zone: &str) -> Result<(), BoxError> {
+        self.app
+            .provision(&pinit_task::app::MemberProvisioning {
+                member: pinit_task::domain::MemberId(id),
+                nickname: Some(format!("member-{id}")),
+                zone_id: Some(zone.into()),
+            })
+            .await?;
+        Ok(())
     }
 }
 

@@ -40,8 +40,6 @@ use clap::Parser;
 use jiff::{SignedDuration, Timestamp};
 use pinit_bench::{BenchDb, BoxError, backend_name, ms, percentile};
 use pinit_kernel::{Backend, Db, ManualClock};
-use pinit_task::app::MemberProvisioning;
-use pinit_task::domain::MemberId;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -59,15 +57,8 @@ const ZONE: &str = "Asia/Seoul";
 #[derive(Parser, Debug, Clone)]
 #[command(name = "calendar", version)]
 struct Args {
-    /// PostgreSQL server (no database part); a database is created on it and dropped at the end.
-    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
-    server: String,
-    /// Skip SQLite.
-    #[arg(long)]
-    no_sqlite: bool,
-    /// Skip PostgreSQL.
-    #[arg(long)]
-    no_postgres: bool,
+    #[command(flatten)]
+    databases: pinit_bench::Databases,
     /// Schedules of the member a CalDAV client syncs.
     #[arg(long, default_value_t = 1_000)]
     sync_schedules: usize,
@@ -317,18 +308,17 @@ struct Service {
 }
 
 async fn start_service(args: &Args, backend: Backend) -> Result<Service, BoxError> {
-    let bench = BenchDb::create(backend, &args.server, "pinit_bench_calendar", args.pool).await?;
+    let bench = BenchDb::create(
+        backend,
+        &args.databases.server,
+        "pinit_bench_calendar",
+        args.pool,
+    )
+    .await?;
     let db = bench.db.clone();
     let service = pinit_bench::TaskService::start(db.clone(), NOW.parse::<Timestamp>()?).await?;
     for m in [SYNC, DENSE, YEARS] {
-        service
-            .app
-            .provision(&MemberProvisioning {
-                member: MemberId(m),
-                nickname: Some(format!("member-{m}")),
-                zone_id: Some(ZONE.into()),
-            })
-            .await?;
+        service.provision(m, ZONE).await?;
     }
     let (addr, clock, stop) = (service.addr, service.clock, service.stop);
     Ok(Service {
@@ -964,10 +954,10 @@ fn report(
 ) -> Result<String, BoxError> {
     let mut out = String::new();
     let mut flags = String::new();
-    if args.no_sqlite {
+    if args.databases.no_sqlite {
         flags.push_str(" --no-sqlite");
     }
-    if args.no_postgres {
+    if args.databases.no_postgres {
         flags.push_str(" --no-postgres");
     }
     writeln!(
@@ -1156,16 +1146,7 @@ async fn main() -> Result<(), BoxError> {
     let started_at = Timestamp::now();
     let started = Instant::now();
     let load_before = loadavg();
-    let mut backends = Vec::new();
-    if !args.no_sqlite {
-        backends.push(Backend::Sqlite);
-    }
-    if !args.no_postgres {
-        backends.push(Backend::Postgres);
-    }
-    if backends.is_empty() {
-        return Err("nothing to run: --no-sqlite and --no-postgres".into());
-    }
+    let backends = args.databases.backends()?;
     let mut services = Vec::new();
     let outcome = async {
         for b in &backends {
@@ -1227,12 +1208,6 @@ async fn main() -> Result<(), BoxError> {
         svc.bench.drop_database(args.keep_db).await;
     }
     let block = outcome?;
-    match &args.out {
-        Some(path) => {
-            pinit_bench::write_between_markers(path, MARKER, SECTION, &block)?;
-            eprintln!("wrote {}", path.display());
-        }
-        None => print!("{block}"),
-    }
+    pinit_bench::publish(args.out.as_deref(), MARKER, SECTION, &block)?;
     Ok(())
 }

@@ -28,8 +28,7 @@ use clap::Parser;
 use jiff::{SignedDuration, Timestamp};
 use pinit_bench::{BenchDb, BoxError, TaskService, backend_name, ms};
 use pinit_kernel::Backend;
-use pinit_task::app::MemberProvisioning;
-use pinit_task::domain::{MemberId, WeekKey, Zone};
+use pinit_task::domain::{WeekKey, Zone};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -42,15 +41,8 @@ const ZONE: &str = "Asia/Seoul";
 #[derive(Parser, Debug, Clone)]
 #[command(name = "export", version)]
 struct Args {
-    /// PostgreSQL server (no database part); a database is created on it and dropped at the end.
-    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
-    server: String,
-    /// Skip SQLite.
-    #[arg(long)]
-    no_sqlite: bool,
-    /// Skip PostgreSQL.
-    #[arg(long)]
-    no_postgres: bool,
+    #[command(flatten)]
+    databases: pinit_bench::Databases,
     /// The members' schedule counts (one member each).
     #[arg(long, value_delimiter = ',', default_values_t = [10_000, 100_000])]
     sizes: Vec<usize>,
@@ -360,19 +352,12 @@ async fn run_backend(
     rows: &mut Vec<Row>,
     pg_version: &mut String,
 ) -> Result<(), BoxError> {
-    let bench = BenchDb::create(backend, &args.server, "pinit_bench_export", 8).await?;
+    let bench = BenchDb::create(backend, &args.databases.server, "pinit_bench_export", 8).await?;
     let outcome = async {
         let service = TaskService::start(bench.db.clone(), NOW.parse()?).await?;
         for (i, &size) in args.sizes.iter().enumerate() {
             let member = i64::try_from(i)? + 1;
-            service
-                .app
-                .provision(&MemberProvisioning {
-                    member: MemberId(member),
-                    nickname: Some(format!("member-{member}")),
-                    zone_id: Some(ZONE.into()),
-                })
-                .await?;
+            service.provision(member, ZONE).await?;
             eprintln!("{}: seeding {size} schedules", backend_name(backend));
             let t = Instant::now();
             seed(&bench, member, size).await?;
@@ -471,25 +456,12 @@ fn report(args: &Args, rows: &[Row], pg_version: &str) -> Result<String, BoxErro
 async fn main() -> Result<(), BoxError> {
     pinit_bench::allocator_as_shipped();
     let args = Args::parse();
-    let mut backends = Vec::new();
-    if !args.no_sqlite {
-        backends.push(Backend::Sqlite);
-    }
-    if !args.no_postgres {
-        backends.push(Backend::Postgres);
-    }
     let mut rows = Vec::new();
     let mut pg_version = "no PostgreSQL".to_owned();
-    for backend in backends {
+    for backend in args.databases.backends()? {
         run_backend(&args, backend, &mut rows, &mut pg_version).await?;
     }
     let block = report(&args, &rows, &pg_version)?;
-    match &args.out {
-        Some(path) => {
-            pinit_bench::write_between_markers(path, MARKER, SECTION, &block)?;
-            eprintln!("wrote {}", path.display());
-        }
-        None => print!("{block}"),
-    }
+    pinit_bench::publish(args.out.as_deref(), MARKER, SECTION, &block)?;
     Ok(())
 }

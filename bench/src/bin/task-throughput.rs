@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use jiff::{SignedDuration, Timestamp};
 use pinit_bench::{ms, percentile};
-use pinit_kernel::config::{ConnectionUrl, DatabasePoolConfig, HumanDuration};
+use pinit_kernel::config::{ConnectionUrl, DatabasePoolConfig};
 use pinit_kernel::{Db, SharedClock, SystemClock};
 use pinit_messaging::Outbox;
 use pinit_task::TaskApp;
@@ -323,15 +323,7 @@ impl Bench {
     /// `notify_every` (zero: on every commit).
     async fn app_with_pool(&self, pool: u32, notify_every: Duration) -> Result<TaskApp, BoxError> {
         let url = ConnectionUrl::parse(&self.db_url)?;
-        let db = Db::connect(
-            &url,
-            &DatabasePoolConfig {
-                max_connections: pool,
-                acquire_timeout: HumanDuration::from_secs(30),
-                ..Default::default()
-            },
-        )
-        .await?;
+        let db = pinit_bench::connect(&url, pool).await?;
         // Open every connection before the clock starts (pgbench connects first too).
         let mut held = Vec::new();
         for _ in 0..pool {
