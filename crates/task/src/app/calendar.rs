@@ -663,7 +663,9 @@ impl TaskApp {
             d
         };
         let (old, new) = (&spec.recurrence, &client.recurrence);
-        let rule_changed = old.rrule != new.rrule
+        // The rule as items write it (`UNTIL` in UTC, upper case): the app sends back what it read.
+        let written = |r: &Recurrence| crate::ical::schedule::rrule(r, &spec.zone);
+        let rule_changed = written(old) != written(new)
             || sorted(&old.exdates) != sorted(&new.exdates)
             || sorted(&old.rdates) != sorted(&new.rdates);
         let master_changed = client.title != spec.title

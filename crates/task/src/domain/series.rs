@@ -345,7 +345,10 @@ mod tests {
         assert_eq!(moved.exdates, vec![date(2026, 12, 8).at(8, 0, 0, 0)]);
         assert_eq!(moved.rdates, vec![own], "a date at its own time stays");
         let days = dates(&moved, date(2026, 12, 7).at(8, 0, 0, 0));
-        assert!(!days.iter().any(|d| d.starts_with("2026-12-08")), "{days:?}");
+        assert!(
+            !days.iter().any(|d| d.starts_with("2026-12-08")),
+            "{days:?}"
+        );
     }
 
     #[test]

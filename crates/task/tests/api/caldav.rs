@@ -705,15 +705,15 @@ async fn task_writes_keep_the_json_apis_rules(backend: Backend) {
     );
 }
 
-/// A daily series of five from 2026-12-02 09:00 in [`ZONE`]; its first occurrence.
-async fn five_days(app: &App, m: i64, title: &str, description: &str) -> Value {
+/// A daily series from 2026-12-02 09:00 in [`ZONE`] by `rrule` (five days); its first occurrence.
+async fn five_days(app: &App, m: i64, title: &str, description: &str, rrule: &str) -> Value {
     let created = app
         .post(
             m,
             "/v2/schedules",
             json!({"title": title, "description": description,
                 "date": {"dateTime": "2026-12-02T09:00:00", "zoneId": ZONE}, "scheduleType": "DEEP_WORK",
-                "recurrence": {"rrule": "FREQ=DAILY;COUNT=5"}}),
+                "recurrence": {"rrule": rrule}}),
         )
         .await;
     created.assert(201).clone()
@@ -722,7 +722,7 @@ async fn five_days(app: &App, m: i64, title: &str, description: &str) -> Value {
 async fn a_repeating_schedule_is_one_item_with_its_rule_and_overrides(backend: Backend) {
     let app = spawn_at(backend, "2026-12-01T00:00:00Z").await;
     let m = app.member(7, Some(ZONE)).await;
-    let first = five_days(&app, m, "아침 집중", "매일").await;
+    let first = five_days(&app, m, "아침 집중", "매일", "FREQ=DAILY;COUNT=5").await;
     let series = first["seriesId"].as_i64().unwrap();
     let week = app
         .get(
@@ -849,7 +849,14 @@ async fn occurrences(app: &App, m: i64, series: i64) -> Vec<(String, String)> {
 async fn a_calendar_app_changes_a_repeating_schedule(backend: Backend) {
     let app = spawn_at(backend, "2026-12-01T00:00:00Z").await;
     let m = app.member(7, Some(ZONE)).await;
-    let created = five_days(&app, m, "Standup", "daily").await;
+    let created = five_days(
+        &app,
+        m,
+        "Standup",
+        "daily",
+        "FREQ=DAILY;UNTIL=20261206T090000",
+    )
+    .await;
     let series = created["seriesId"].as_i64().unwrap();
     let item = format!("/dav/7/schedules/series-{series}.ics");
     let put = |body: String, tag: String| {
@@ -866,12 +873,21 @@ async fn a_calendar_app_changes_a_repeating_schedule(backend: Backend) {
         (headers["etag"].to_str().unwrap().to_string(), body)
     };
 
-    // "Delete this event" on a phone: the app adds an EXDATE; that occurrence is deleted.
+    // The item sent back as it was read changes nothing.
     let (tag, body) = read().await;
+    let res = put(body.clone(), tag.clone()).await.unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(res.headers()["etag"].to_str().unwrap(), tag);
+
+    // "Delete this event" on a phone: the app adds an EXDATE; that occurrence is deleted.
     app.clock.advance(SignedDuration::from_secs(1));
+    assert!(
+        body.contains("RRULE:FREQ=DAILY;UNTIL=20261206T080000Z"),
+        "{body}"
+    );
     let without = body.replacen(
-        "RRULE:FREQ=DAILY;COUNT=5\r\n",
-        "RRULE:FREQ=DAILY;COUNT=5\r\nEXDATE;TZID=Europe/Berlin:20261203T090000\r\n",
+        "SUMMARY:Standup\r\n",
+        "EXDATE;TZID=Europe/Berlin:20261203T090000\r\nSUMMARY:Standup\r\n",
         1,
     );
     let res = put(without, tag.clone()).await.unwrap();
