@@ -4,8 +4,9 @@
 use std::fmt::Write;
 
 use crate::events::{
-    Channel, EXTRA_FIELDS, EventPayload, Field, FieldKind, MemberCreated, ScheduleDeleted,
-    ScheduleStateChanged, ScheduleTimeUpcomingState, TaskCanceled, TaskCompleted, channel,
+    Channel, EXTRA_FIELDS, EventPayload, Field, FieldKind, MemberCreated, MemberDeleted,
+    ScheduleDeleted, ScheduleStateChanged, ScheduleTimeUpcomingState, TaskCanceled, TaskCompleted,
+    channel,
 };
 
 /// A message of the document: name, title, fields.
@@ -29,6 +30,7 @@ fn doc<P: EventPayload>() -> MessageDoc {
 pub fn messages() -> Vec<MessageDoc> {
     vec![
         doc::<MemberCreated>(),
+        doc::<MemberDeleted>(),
         doc::<ScheduleTimeUpcomingState>(),
         doc::<ScheduleDeleted>(),
         doc::<ScheduleStateChanged>(),
@@ -40,6 +42,10 @@ pub fn messages() -> Vec<MessageDoc> {
 /// Which context publishes and which consumes each channel.
 pub fn parties(c: Channel) -> (&'static str, &'static [&'static str]) {
     match c.exchange {
+        // A deleted member's rows are erased by every context that keeps any.
+        _ if c.routing_key == channel::MEMBER_DELETED.routing_key => {
+            ("auth", &["task", "notification"])
+        }
         e if e == channel::MEMBER_CREATED.exchange => ("auth", &["task"]),
         e if e == channel::SCHEDULE_DELETED.exchange => ("task", &["notification"]),
         _ => ("task", &[]),
@@ -139,8 +145,15 @@ pub fn document() -> String {
         let (producer, consumers) = parties(c);
         let mut ops = vec![("publish", "send", producer)];
         ops.extend(consumers.iter().map(|c| ("subscribe", "receive", *c)));
+        // A channel several contexts consume has one operation per context (`subscribeMemberDeletedTask`).
+        let several = consumers.len() > 1;
         for (verb, action, context) in ops {
-            let _ = writeln!(w, "  {verb}{}:", pascal(c.routing_key));
+            let whose = if verb == "subscribe" && several {
+                pascal(context)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(w, "  {verb}{}{whose}:", pascal(c.routing_key));
             let _ = writeln!(w, "    action: {action}");
             let _ = writeln!(w, "    x-pinit-context: {context}");
             let _ = writeln!(w, "    channel:");
@@ -227,6 +240,14 @@ mod tests {
         assert!(
             d.contains("  subscribeMemberCreated:\n    action: receive\n    x-pinit-context: task")
         );
+        for context in ["Task", "Notification"] {
+            assert!(
+                d.contains(&format!(
+                    "  subscribeMemberDeleted{context}:\n    action: receive"
+                )),
+                "member.deleted is consumed by task and notification"
+            );
+        }
         assert!(
             !d.contains("subscribeTaskCompleted"),
             "nobody consumes task events yet"

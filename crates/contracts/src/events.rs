@@ -27,6 +27,8 @@ pub mod exchange {
 /// Routing keys (`{domain}.{event}`) = AsyncAPI channel addresses.
 pub mod routing_key {
     pub const MEMBER_CREATED: &str = "member.created";
+    /// Pinit's addition (not in the reference): a member deleted their account.
+    pub const MEMBER_DELETED: &str = "member.deleted";
     pub const SCHEDULE_TIME_UPCOMING_UPDATED: &str = "schedule.time.upcoming.updated";
     pub const SCHEDULE_DELETED: &str = "schedule.deleted";
     pub const SCHEDULE_STATE_STARTED: &str = "schedule.state.started";
@@ -48,6 +50,11 @@ pub mod channel {
         exchange: exchange::AUTH_MEMBER,
         routing_key: routing_key::MEMBER_CREATED,
         message: "MemberCreated",
+    };
+    pub const MEMBER_DELETED: Channel = Channel {
+        exchange: exchange::AUTH_MEMBER,
+        routing_key: routing_key::MEMBER_DELETED,
+        message: "MemberDeleted",
     };
     pub const SCHEDULE_TIME_UPCOMING_UPDATED: Channel = Channel {
         exchange: exchange::TASK_SCHEDULE,
@@ -86,8 +93,9 @@ pub mod channel {
     };
 
     /// All channels, in AsyncAPI document order.
-    pub const ALL: [Channel; 8] = [
+    pub const ALL: [Channel; 9] = [
         MEMBER_CREATED,
+        MEMBER_DELETED,
         SCHEDULE_TIME_UPCOMING_UPDATED,
         SCHEDULE_DELETED,
         SCHEDULE_STATE_STARTED,
@@ -242,6 +250,41 @@ impl EventPayload for MemberCreated {
             occurred_at: example_time(),
             idempotent_key: Some(EXAMPLE_KEY.into()),
             zone_id: Some("Asia/Seoul".into()),
+        }
+    }
+}
+
+/// `member.deleted` on `auth.member.direct` (Pinit's addition): a member deleted their account (GDPR art. 17);
+/// every context erases the member's rows in the inbox transaction that applies it. Member ids are never
+/// reused, so a late or redelivered event can only erase what is already gone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberDeleted {
+    pub member_id: i64,
+    #[serde(with = "instant")]
+    pub occurred_at: Timestamp,
+    pub idempotent_key: String,
+}
+
+impl EventPayload for MemberDeleted {
+    const MESSAGE: &'static str = "MemberDeleted";
+    const TITLE: &'static str =
+        "Member deleted event (Pinit addition): erase every row of the member";
+    const CHANNELS: &'static [Channel] = &[channel::MEMBER_DELETED];
+    const FIELDS: &'static [Field] = &[
+        field(
+            "memberId",
+            FieldKind::Int64,
+            "the deleted member's id (never reused)",
+        ),
+        OCCURRED_AT,
+        IDEMPOTENT_KEY,
+    ];
+    fn example() -> Self {
+        MemberDeleted {
+            member_id: 5,
+            occurred_at: example_time(),
+            idempotent_key: EXAMPLE_KEY.into(),
         }
     }
 }
@@ -528,7 +571,7 @@ mod tests {
 
     #[test]
     fn channels_match_the_reference_topology() {
-        assert_eq!(channel::ALL.len(), 8);
+        assert_eq!(channel::ALL.len(), 9);
         for c in channel::ALL {
             assert!(exchange::ALL.contains(&c.exchange), "{c:?}");
             assert!(c.exchange.ends_with(".direct"));
@@ -544,5 +587,9 @@ mod tests {
             "task.task.direct"
         );
         assert_eq!(channel::MEMBER_CREATED.exchange, "auth.member.direct");
+        assert_eq!(
+            channel::by_routing_key("member.deleted").unwrap().exchange,
+            "auth.member.direct"
+        );
     }
 }

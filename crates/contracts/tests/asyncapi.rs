@@ -3,7 +3,7 @@
 
 use pinit_contracts::asyncapi;
 use pinit_contracts::events::{
-    EventPayload, FieldKind, MemberCreated, ScheduleDeleted, ScheduleStateChanged,
+    EventPayload, FieldKind, MemberCreated, MemberDeleted, ScheduleDeleted, ScheduleStateChanged,
     ScheduleTimeUpcomingState, TaskCanceled, TaskCompleted,
 };
 use serde_json::{Map, Value};
@@ -96,6 +96,7 @@ fn check<P: EventPayload>() {
 #[test]
 fn field_lists_match_serde() {
     check::<MemberCreated>();
+    check::<MemberDeleted>();
     check::<ScheduleTimeUpcomingState>();
     check::<ScheduleDeleted>();
     check::<ScheduleStateChanged>();
