@@ -6,7 +6,7 @@ use std::fmt::Write;
 use crate::events::{
     Channel, EXTRA_FIELDS, EventPayload, Field, FieldKind, MemberCreated, MemberDeleted,
     ScheduleDeleted, ScheduleStateChanged, ScheduleTimeUpcomingState, TaskCanceled, TaskCompleted,
-    channel,
+    TaskCreated, channel,
 };
 
 /// A message of the document: name, title, fields.
@@ -34,6 +34,7 @@ pub fn messages() -> Vec<MessageDoc> {
         doc::<ScheduleTimeUpcomingState>(),
         doc::<ScheduleDeleted>(),
         doc::<ScheduleStateChanged>(),
+        doc::<TaskCreated>(),
         doc::<TaskCompleted>(),
         doc::<TaskCanceled>(),
     ]
@@ -48,7 +49,9 @@ pub fn parties(c: Channel) -> (&'static str, &'static [&'static str]) {
         }
         e if e == channel::MEMBER_CREATED.exchange => ("auth", &["task"]),
         e if e == channel::SCHEDULE_DELETED.exchange => ("task", &["notification"]),
-        _ => ("task", &[]),
+        // task.created and task.completed feed the notification context's webhooks.
+        _ if c.routing_key == channel::TASK_CANCELED.routing_key => ("task", &[]),
+        _ => ("task", &["notification"]),
     }
 }
 
@@ -248,9 +251,12 @@ mod tests {
                 "member.deleted is consumed by task and notification"
             );
         }
+        assert!(d.contains(
+            "  subscribeTaskCompleted:\n    action: receive\n    x-pinit-context: notification"
+        ));
         assert!(
-            !d.contains("subscribeTaskCompleted"),
-            "nobody consumes task events yet"
+            !d.contains("subscribeTaskCanceled"),
+            "nobody consumes task.canceled"
         );
     }
 }

@@ -34,6 +34,10 @@ pub mod routing_key {
     pub const SCHEDULE_STATE_STARTED: &str = "schedule.state.started";
     pub const SCHEDULE_STATE_CANCELED: &str = "schedule.state.canceled";
     pub const SCHEDULE_STATE_COMPLETED: &str = "schedule.state.completed";
+    /// Pinit's addition (not in the reference): a schedule was paused.
+    pub const SCHEDULE_STATE_SUSPENDED: &str = "schedule.state.suspended";
+    /// Pinit's addition (not in the reference): a task was created.
+    pub const TASK_CREATED: &str = "task.created";
     pub const TASK_COMPLETED: &str = "task.completed";
     pub const TASK_CANCELED: &str = "task.canceled";
 }
@@ -81,6 +85,16 @@ pub mod channel {
         routing_key: routing_key::SCHEDULE_STATE_COMPLETED,
         message: "ScheduleStateChanged",
     };
+    pub const SCHEDULE_STATE_SUSPENDED: Channel = Channel {
+        exchange: exchange::TASK_SCHEDULE,
+        routing_key: routing_key::SCHEDULE_STATE_SUSPENDED,
+        message: "ScheduleStateChanged",
+    };
+    pub const TASK_CREATED: Channel = Channel {
+        exchange: exchange::TASK_TASK,
+        routing_key: routing_key::TASK_CREATED,
+        message: "TaskCreated",
+    };
     pub const TASK_COMPLETED: Channel = Channel {
         exchange: exchange::TASK_TASK,
         routing_key: routing_key::TASK_COMPLETED,
@@ -93,7 +107,7 @@ pub mod channel {
     };
 
     /// All channels, in AsyncAPI document order.
-    pub const ALL: [Channel; 9] = [
+    pub const ALL: [Channel; 11] = [
         MEMBER_CREATED,
         MEMBER_DELETED,
         SCHEDULE_TIME_UPCOMING_UPDATED,
@@ -101,6 +115,8 @@ pub mod channel {
         SCHEDULE_STATE_STARTED,
         SCHEDULE_STATE_CANCELED,
         SCHEDULE_STATE_COMPLETED,
+        SCHEDULE_STATE_SUSPENDED,
+        TASK_CREATED,
         TASK_COMPLETED,
         TASK_CANCELED,
     ];
@@ -378,7 +394,8 @@ pub enum ScheduleState {
     Completed,
 }
 
-/// `schedule.state.started|canceled|completed` on `task.schedule.direct`; the routing key says which.
+/// `schedule.state.started|canceled|completed|suspended` on `task.schedule.direct`; the routing key says which
+/// (`suspended`, a pause, is Pinit's addition).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ScheduleStateChanged {
@@ -418,7 +435,34 @@ impl EventPayload for ScheduleStateChanged {
         channel::SCHEDULE_STATE_STARTED,
         channel::SCHEDULE_STATE_CANCELED,
         channel::SCHEDULE_STATE_COMPLETED,
+        channel::SCHEDULE_STATE_SUSPENDED,
     ];
+}
+
+/// `task.created` on `task.task.direct` (Pinit's addition: the reference publishes no such event).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskCreated {
+    pub task_id: i64,
+    pub owner_id: i64,
+    #[serde(with = "instant")]
+    pub occurred_at: Timestamp,
+    pub idempotent_key: String,
+}
+
+impl EventPayload for TaskCreated {
+    const MESSAGE: &'static str = "TaskCreated";
+    const TITLE: &'static str = "A task was created (Pinit addition)";
+    const CHANNELS: &'static [Channel] = &[channel::TASK_CREATED];
+    const FIELDS: &'static [Field] = &[TASK_ID, OWNER_ID, OCCURRED_AT, IDEMPOTENT_KEY];
+    fn example() -> Self {
+        TaskCreated {
+            task_id: 3,
+            owner_id: 7,
+            occurred_at: example_time(),
+            idempotent_key: EXAMPLE_KEY.into(),
+        }
+    }
 }
 
 /// `task.completed` on `task.task.direct`.
@@ -571,7 +615,7 @@ mod tests {
 
     #[test]
     fn channels_match_the_reference_topology() {
-        assert_eq!(channel::ALL.len(), 9);
+        assert_eq!(channel::ALL.len(), 11);
         for c in channel::ALL {
             assert!(exchange::ALL.contains(&c.exchange), "{c:?}");
             assert!(c.exchange.ends_with(".direct"));

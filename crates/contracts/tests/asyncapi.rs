@@ -4,7 +4,7 @@
 use pinit_contracts::asyncapi;
 use pinit_contracts::events::{
     EventPayload, FieldKind, MemberCreated, MemberDeleted, ScheduleDeleted, ScheduleStateChanged,
-    ScheduleTimeUpcomingState, TaskCanceled, TaskCompleted,
+    ScheduleTimeUpcomingState, TaskCanceled, TaskCompleted, TaskCreated,
 };
 use serde_json::{Map, Value};
 
@@ -100,6 +100,7 @@ fn field_lists_match_serde() {
     check::<ScheduleTimeUpcomingState>();
     check::<ScheduleDeleted>();
     check::<ScheduleStateChanged>();
+    check::<TaskCreated>();
     check::<TaskCompleted>();
     check::<TaskCanceled>();
 }

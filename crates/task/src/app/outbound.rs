@@ -91,6 +91,11 @@ pub(crate) fn outgoing(
             owner_id,
             before_state,
         }
+        | DomainEvent::ScheduleSuspended {
+            schedule_id,
+            owner_id,
+            before_state,
+        }
         | DomainEvent::ScheduleCompleted {
             schedule_id,
             owner_id,
@@ -106,6 +111,19 @@ pub(crate) fn outgoing(
             id,
             version,
             &state_changed(schedule_id, owner_id, before_state),
+            now,
+        ),
+        DomainEvent::TaskCreated { task_id, owner_id } => OutgoingEvent::new(
+            channel,
+            kind,
+            id,
+            version,
+            &wire::TaskCreated {
+                task_id: task_id.get(),
+                owner_id: owner_id.get(),
+                occurred_at: now,
+                idempotent_key: key.clone(),
+            },
             now,
         ),
         DomainEvent::TaskCompleted { task_id, owner_id } => OutgoingEvent::new(

@@ -109,6 +109,7 @@ pub(super) async fn create_in(
     let owner = unit.member.id;
     require_tasks(&mut unit.tx, owner, dependencies.referenced_tasks()).await?;
     let stored = store::tasks::insert(&mut unit.tx, owner, fields, unit.now).await?;
+    unit.add(stored.task.created());
     let edges = dependencies.resolve(stored.task.id())?;
     if !edges.is_empty() {
         let graph = DependencyGraph::new(store::tasks::member_edges(&mut unit.tx, owner).await?);

@@ -34,6 +34,12 @@ pub enum DomainEvent {
         owner_id: MemberId,
         before_state: ScheduleState,
     },
+    /// `schedule.state.suspended` (Pinit's addition, for webhooks): IN_PROGRESS → SUSPENDED (a pause).
+    ScheduleSuspended {
+        schedule_id: ScheduleId,
+        owner_id: MemberId,
+        before_state: ScheduleState,
+    },
     /// `schedule.state.completed`: NOT_STARTED or IN_PROGRESS → COMPLETED.
     ScheduleCompleted {
         schedule_id: ScheduleId,
@@ -46,6 +52,8 @@ pub enum DomainEvent {
         owner_id: MemberId,
         before_state: ScheduleState,
     },
+    /// `task.created` (Pinit's addition, for webhooks).
+    TaskCreated { task_id: TaskId, owner_id: MemberId },
     /// `task.completed`.
     TaskCompleted { task_id: TaskId, owner_id: MemberId },
     /// `task.canceled` (a task reopened, by itself or by its schedule's cancel).
@@ -66,8 +74,10 @@ impl DomainEvent {
             Self::ScheduleUpcomingTimeUpdated { .. } => channel::SCHEDULE_TIME_UPCOMING_UPDATED,
             Self::ScheduleDeleted { .. } => channel::SCHEDULE_DELETED,
             Self::ScheduleStarted { .. } => channel::SCHEDULE_STATE_STARTED,
+            Self::ScheduleSuspended { .. } => channel::SCHEDULE_STATE_SUSPENDED,
             Self::ScheduleCompleted { .. } => channel::SCHEDULE_STATE_COMPLETED,
             Self::ScheduleCanceled { .. } => channel::SCHEDULE_STATE_CANCELED,
+            Self::TaskCreated { .. } => channel::TASK_CREATED,
             Self::TaskCompleted { .. } => channel::TASK_COMPLETED,
             Self::TaskCanceled { .. } => channel::TASK_CANCELED,
         }
@@ -88,11 +98,12 @@ impl DomainEvent {
             Self::ScheduleUpcomingTimeUpdated { schedule_id, .. }
             | Self::ScheduleDeleted { schedule_id, .. }
             | Self::ScheduleStarted { schedule_id, .. }
+            | Self::ScheduleSuspended { schedule_id, .. }
             | Self::ScheduleCompleted { schedule_id, .. }
             | Self::ScheduleCanceled { schedule_id, .. } => AggregateRef::Schedule(schedule_id),
-            Self::TaskCompleted { task_id, .. } | Self::TaskCanceled { task_id, .. } => {
-                AggregateRef::Task(task_id)
-            }
+            Self::TaskCreated { task_id, .. }
+            | Self::TaskCompleted { task_id, .. }
+            | Self::TaskCanceled { task_id, .. } => AggregateRef::Task(task_id),
         }
     }
 
@@ -101,8 +112,10 @@ impl DomainEvent {
             Self::ScheduleUpcomingTimeUpdated { owner_id, .. }
             | Self::ScheduleDeleted { owner_id, .. }
             | Self::ScheduleStarted { owner_id, .. }
+            | Self::ScheduleSuspended { owner_id, .. }
             | Self::ScheduleCompleted { owner_id, .. }
             | Self::ScheduleCanceled { owner_id, .. }
+            | Self::TaskCreated { owner_id, .. }
             | Self::TaskCompleted { owner_id, .. }
             | Self::TaskCanceled { owner_id, .. } => owner_id,
         }
@@ -149,6 +162,15 @@ mod tests {
                 "task.schedule.direct",
             ),
             (
+                DomainEvent::ScheduleSuspended {
+                    schedule_id: s,
+                    owner_id: o,
+                    before_state: ScheduleState::InProgress,
+                },
+                "schedule.state.suspended",
+                "task.schedule.direct",
+            ),
+            (
                 DomainEvent::ScheduleCompleted {
                     schedule_id: s,
                     owner_id: o,
@@ -165,6 +187,14 @@ mod tests {
                 },
                 "schedule.state.canceled",
                 "task.schedule.direct",
+            ),
+            (
+                DomainEvent::TaskCreated {
+                    task_id: t,
+                    owner_id: o,
+                },
+                "task.created",
+                "task.task.direct",
             ),
             (
                 DomainEvent::TaskCompleted {

@@ -819,10 +819,18 @@ impl Schedule {
         })
     }
 
-    /// Suspend (pause) at `now`. No event; the slot is kept (the decision of ADR 0004).
+    /// Suspend (pause) at `now`. The slot is kept (the decision of ADR 0004). Effects:
+    /// `schedule.state.suspended` (Pinit's addition, for webhooks; the reference sent no event).
     pub fn suspend(&mut self, now: Timestamp) -> Result<Effects, ScheduleError> {
-        self.run.suspend(now)?;
-        Ok(Effects::default())
+        let step = self.run.suspend(now)?;
+        Ok(Effects {
+            events: vec![DomainEvent::ScheduleSuspended {
+                schedule_id: self.id,
+                owner_id: self.owner_id,
+                before_state: step.before,
+            }],
+            ..Effects::default()
+        })
     }
 
     /// Complete at `now` (from NOT_STARTED or IN_PROGRESS).

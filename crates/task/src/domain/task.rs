@@ -145,6 +145,17 @@ impl Task {
         Self::restore(id, owner_id, fields, false)
     }
 
+    /// What creating this task emits: `task.created` (Pinit's addition, for webhooks).
+    pub fn created(&self) -> Effects {
+        Effects {
+            events: vec![DomainEvent::TaskCreated {
+                task_id: self.id,
+                owner_id: self.owner_id,
+            }],
+            ..Effects::default()
+        }
+    }
+
     /// A task as stored.
     pub fn restore(id: TaskId, owner_id: MemberId, fields: TaskFields, completed: bool) -> Self {
         Self {

@@ -405,7 +405,7 @@ async fn run_state_machine_and_statistics(backend: Backend) {
         vec![
             ev("schedule.time.upcoming.updated", Value::Null, 1),
             ev("schedule.state.started", json!("NOT_STARTED"), 2),
-            // suspend (3) publishes nothing
+            ev("schedule.state.suspended", json!("IN_PROGRESS"), 3),
             ev("schedule.state.started", json!("SUSPENDED"), 4),
             ev("schedule.state.completed", json!("IN_PROGRESS"), 5),
             ev("schedule.state.canceled", json!("COMPLETED"), 6),

@@ -434,14 +434,27 @@ async fn complete_and_reopen(backend: Backend) {
         false
     );
     let keys = app.keys_since(0).await;
-    assert_eq!(keys, ["task.completed", "task.completed", "task.canceled"]);
+    assert_eq!(
+        keys,
+        [
+            "task.created",
+            "task.created",
+            "task.completed",
+            "task.completed",
+            "task.canceled"
+        ]
+    );
     let events = app.events().await;
+    // Creating a task publishes task.created at version 1 (for webhooks).
     assert_eq!(events[1].aggregate_id, t.to_string());
-    assert_eq!(events[1].version, Some(2));
-    assert_eq!(events[2].version, Some(3));
+    assert_eq!(events[1].version, Some(1));
     assert_eq!(events[1].payload["taskId"], t);
-    assert_eq!(events[1].payload["ownerId"], m);
-    assert_eq!(events[1].exchange, "task.task.direct");
+    assert_eq!(events[3].aggregate_id, t.to_string());
+    assert_eq!(events[3].version, Some(2));
+    assert_eq!(events[4].version, Some(3));
+    assert_eq!(events[3].payload["taskId"], t);
+    assert_eq!(events[3].payload["ownerId"], m);
+    assert_eq!(events[3].exchange, "task.task.direct");
 }
 
 async fn completing_a_task_with_a_linked_schedule(backend: Backend) {
@@ -497,6 +510,7 @@ async fn completing_a_task_with_a_linked_schedule(backend: Backend) {
     assert_eq!(
         keys,
         [
+            "task.created",
             "schedule.time.upcoming.updated",
             "schedule.state.started",
             "schedule.state.canceled",

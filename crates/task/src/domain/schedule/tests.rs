@@ -202,7 +202,15 @@ fn cell_in_progress_suspend_goes_suspended_adding_the_session() {
     assert_eq!(s.state(), ScheduleState::Suspended);
     assert_eq!(s.elapsed(), mins(180), "START → SUSPEND");
     assert_eq!(s.run().running_since(), None);
-    assert!(fx.events.is_empty(), "suspend emits nothing");
+    assert_eq!(
+        fx.events,
+        [DomainEvent::ScheduleSuspended {
+            schedule_id: s.id(),
+            owner_id: s.owner_id(),
+            before_state: ScheduleState::InProgress,
+        }],
+        "suspend emits schedule.state.suspended (for webhooks)"
+    );
     assert_eq!(
         fx.slot,
         SlotChange::Unchanged,
