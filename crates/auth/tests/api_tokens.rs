@@ -21,11 +21,7 @@ const PASSWORD: &str = "/v0/members/me/password";
 
 impl App {
     async fn create_token(&self, member: i64, body: Value) -> reqwest::Response {
-        self.as_member(Method::POST, TOKENS, Some(member))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
+        self.send_as(Method::POST, TOKENS, member, body).await
     }
 
     /// Creates a token with `scopes`; (id, token).
@@ -35,27 +31,20 @@ impl App {
             .await;
         assert_eq!(res.status(), 201);
         let body: Value = res.json().await.unwrap();
-        (
-            body["id"].as_i64().unwrap(),
-            body["token"].as_str().unwrap().to_string(),
-        )
+        let token = body["token"].as_str().unwrap().to_string();
+        (body["id"].as_i64().unwrap(), token)
     }
 
     async fn tokens(&self, member: i64) -> Vec<Value> {
-        let res = self
-            .as_member(Method::GET, TOKENS, Some(member))
-            .send()
-            .await
-            .unwrap();
+        let res = self.send_as(Method::GET, TOKENS, member, Value::Null).await;
         assert_eq!(res.status(), 200);
         res.json().await.unwrap()
     }
 
     async fn delete_token(&self, member: i64, id: i64) -> reqwest::Response {
-        self.as_member(Method::DELETE, &format!("{TOKENS}/{id}"), Some(member))
-            .send()
+        let path = format!("{TOKENS}/{id}");
+        self.send_as(Method::DELETE, &path, member, Value::Null)
             .await
-            .unwrap()
     }
 
     /// The gateway's check of `token`.
@@ -365,17 +354,7 @@ async fn changing_the_password_needs_the_current_one_and_ends_the_other_sessions
     settings.rate_limit.login_failures_per_username = 3;
     let app = spawn_with(backend, settings).await;
     let (token, here) = app.member("alice").await;
-    let me: Value = app
-        .server
-        .client
-        .get(app.url("/v0/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me = app.get_json("/v0/me", Some(&token)).await;
     let alice = me["memberId"].as_i64().unwrap();
     // Another browser.
     let res = app.login("alice", "password-123").await;
@@ -522,16 +501,7 @@ async fn an_operator_lists_resets_disables_and_enables_members(backend: Backend)
 
 async fn the_document_lists_the_token_and_password_operations(backend: Backend) {
     let app = spawn_app(backend).await;
-    let doc: Value = app
-        .server
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.get_json("/openapi.json", None).await;
     for (path, method) in [
         (TOKENS, "get"),
         (TOKENS, "post"),

@@ -15,11 +15,8 @@ const APP_PASSWORDS: &str = "/v0/app-passwords";
 
 impl App {
     async fn create(&self, member: i64, body: Value) -> reqwest::Response {
-        self.as_member(Method::POST, APP_PASSWORDS, Some(member))
-            .json(&body)
-            .send()
+        self.send_as(Method::POST, APP_PASSWORDS, member, body)
             .await
-            .unwrap()
     }
 
     /// Creates one named `name`; (id, password).
@@ -35,10 +32,8 @@ impl App {
 
     async fn list(&self, member: i64) -> Vec<Value> {
         let res = self
-            .as_member(Method::GET, APP_PASSWORDS, Some(member))
-            .send()
-            .await
-            .unwrap();
+            .send_as(Method::GET, APP_PASSWORDS, member, Value::Null)
+            .await;
         assert_eq!(res.status(), 200);
         res.json().await.unwrap()
     }

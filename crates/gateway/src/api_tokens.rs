@@ -37,18 +37,20 @@ impl ApiTokens {
     }
 }
 
-/// Whether a token of `checked`'s scopes may call `method`; else the 403 (RFC 6750's `insufficient_scope`).
-pub fn permit(checked: &Checked, method: &Method) -> Result<(), Response> {
-    if api_token_check::allows(&checked.scopes, method) {
-        return Ok(());
-    }
+/// Whether a token of `checked`'s scopes may call `method`.
+pub fn permits(checked: &Checked, method: &Method) -> bool {
+    api_token_check::allows(&checked.scopes, method)
+}
+
+/// The 403 of a token whose scopes do not allow the method (RFC 6750's `insufficient_scope`).
+pub fn insufficient_scope() -> Response {
     metrics::counter!("gateway_api_tokens_refused_total", "reason" => "scope").increment(1);
     let mut response = ApiError::new(StatusCode::FORBIDDEN, READ_ONLY).into_response();
     response.headers_mut().insert(
         header::WWW_AUTHENTICATE,
         HeaderValue::from_static("Bearer error=\"insufficient_scope\", scope=\"write\""),
     );
-    Err(response)
+    response
 }
 
 /// The message of a refused token (unknown, revoked, expired, or its member disabled).

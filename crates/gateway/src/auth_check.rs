@@ -111,8 +111,11 @@ pub struct AuthCheck<T> {
     identity: IdentityKey,
     clock: SharedClock,
     path: &'static str,
-    cache: Arc<Mutex<HashMap<[u8; 32], (T, Timestamp)>>>,
+    cache: Arc<Mutex<Cache<T>>>,
 }
+
+/// Successful checks: the credential's hash → (auth's answer, good until).
+type Cache<T> = HashMap<[u8; 32], (T, Timestamp)>;
 
 impl<T: Checked> AuthCheck<T> {
     pub fn new(

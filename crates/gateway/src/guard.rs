@@ -229,7 +229,9 @@ async fn verify_bearer(
     if is_api_token(token) {
         return match state.api_tokens.check(token).await {
             Verdict::Accepted(checked) => {
-                api_tokens::permit(&checked, method).map_err(Refusal::Respond)?;
+                if !api_tokens::permits(&checked, method) {
+                    return Err(Refusal::Respond(api_tokens::insufficient_scope()));
+                }
                 Ok((checked.member_id, Credential::ApiToken))
             }
             Verdict::Refused => {

@@ -9,7 +9,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::member::provisioned_member;
+use support::member::{provisioned_member, refresh_cookie};
 use support::system::{Layout, System};
 
 /// `pinit user …` against the system's auth database, from the command line.
@@ -209,15 +209,7 @@ async fn a_password_change_ends_the_other_sessions_and_a_reset_prints_one(layout
             .send()
     };
     let res = login("password-123").await.unwrap();
-    let elsewhere = res
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("refresh_token="))
-        .and_then(|v| v.split(';').next())
-        .unwrap()
-        .to_string();
+    let elsewhere = refresh_cookie(res.headers()).unwrap();
     let refresh = |cookie: String| {
         http.post(system.url("/v0/refresh"))
             .header("cookie", format!("refresh_token={cookie}"))

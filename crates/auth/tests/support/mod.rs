@@ -206,18 +206,38 @@ impl App {
     /// Signs up `username` (password `password-123`) and returns its member id.
     pub async fn member_id(&self, username: &str) -> i64 {
         let (token, _) = self.member(username).await;
-        let me: serde_json::Value = self
-            .server
-            .client
-            .get(self.url("/v0/me"))
-            .bearer_auth(token)
+        let me = self.get_json("/v0/me", Some(&token)).await;
+        me["memberId"].as_i64().expect("member id")
+    }
+
+    /// `GET path` (with a bearer access token, or none) as JSON.
+    pub async fn get_json(&self, path: &str, bearer: Option<&str>) -> serde_json::Value {
+        let mut request = self.server.client.get(self.url(path));
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        request
             .send()
             .await
             .expect("request")
             .json()
             .await
-            .expect("json");
-        me["memberId"].as_i64().expect("member id")
+            .expect("json")
+    }
+
+    /// `method path` as the gateway sends it for `member`, with a JSON body unless it is null.
+    pub async fn send_as(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        member: i64,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
+        let mut request = self.as_member(method, path, Some(member));
+        if !body.is_null() {
+            request = request.json(&body);
+        }
+        request.send().await.expect("request")
     }
 
     /// POST /v0/refresh with a cookie (or none).

@@ -42,10 +42,13 @@ pub struct FakeAuth {
     /// Answer 429 with this Retry-After.
     pub limited: Arc<Mutex<Option<u64>>>,
     /// API token → (member, scopes, expiry).
-    pub tokens: Arc<Mutex<HashMap<String, (i64, Vec<Scope>, Option<Timestamp>)>>>,
+    pub tokens: Arc<Mutex<HashMap<String, FakeToken>>>,
     /// API token checks answered.
     pub token_checks: Arc<Mutex<usize>>,
 }
+
+/// A token the fake auth knows: its member, scopes and expiry.
+pub type FakeToken = (i64, Vec<Scope>, Option<Timestamp>);
 
 async fn check_token(
     State(auth): State<FakeAuth>,

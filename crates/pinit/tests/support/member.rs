@@ -15,6 +15,17 @@ pub struct Member {
     pub schedule_id: i64,
 }
 
+/// The `refresh_token` a response sets, if any.
+pub fn refresh_cookie(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("refresh_token="))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_string)
+}
+
 /// Signs `name` up, logs in, waits until the task service knows the member (503 until then), and creates a task
 /// and a schedule (on 2030-01-01).
 pub async fn provisioned_member(system: &System, http: &reqwest::Client, name: &str) -> Member {
@@ -39,15 +50,7 @@ pub async fn provisioned_member_at(gateway: &str, http: &reqwest::Client, name: 
         .send()
         .await
         .unwrap();
-    let refresh = res
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("refresh_token="))
-        .and_then(|v| v.split(';').next())
-        .unwrap()
-        .to_string();
+    let refresh = refresh_cookie(res.headers()).expect("a refresh cookie");
     let token = res.json::<Value>().await.unwrap()["token"]
         .as_str()
         .unwrap()
