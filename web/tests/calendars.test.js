@@ -4,7 +4,7 @@
 // events appear among the day's schedules as busy blocks, one of them turned into a schedule.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startPinit, launch, newContext, signUp, watch, requireApi, PHONE } from './support.js';
+import { startPinit, launch, requireApi, memberWithClipboard, clipboard, confirmWith } from './support.js';
 import { svgPath } from '../app/qrcode.js';
 
 let pinit;
@@ -12,14 +12,7 @@ let browser;
 before(async () => { pinit = await startPinit(); browser = await launch(); });
 after(async () => { await browser?.close(); await pinit?.stop(); });
 
-async function member() {
-  const context = await newContext(browser, pinit.url, { viewport: PHONE });
-  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: pinit.url });
-  const page = await context.newPage();
-  const problems = watch(page);
-  const user = await signUp(page);
-  return { context, page, problems, user };
-}
+const member = () => memberWithClipboard(browser, pinit.url);
 
 async function openCalendars(page) {
   await page.getByRole('link', { name: 'Settings' }).first().click();
@@ -27,14 +20,6 @@ async function openCalendars(page) {
   await page.getByRole('link', { name: 'Calendar settings' }).click();
   await page.waitForURL('**/app/settings/calendars');
   await page.getByRole('heading', { level: 1, name: 'Calendars' }).waitFor();
-}
-
-const clipboard = (page) => page.evaluate(() => navigator.clipboard.readText());
-
-async function confirm(page, label) {
-  const dialog = page.getByRole('dialog', { name: 'Please confirm' });
-  await dialog.getByRole('button', { name: label }).click();
-  await dialog.waitFor({ state: 'detached' });
 }
 
 async function noHorizontalScroll(page, where) {
@@ -89,7 +74,7 @@ test('an app password: made, shown once, signs a calendar app in, listed with it
 
   // Revoked (after confirming): gone from the list, and refused within 5 s.
   await listed.getByRole('button', { name: 'Revoke iPhone' }).click();
-  await confirm(page, 'Revoke');
+  await confirmWith(page, 'Revoke');
   await listed.waitFor({ state: 'detached' });
   await apps.getByText('No app passwords yet.').waitFor();
   let status;
@@ -144,7 +129,7 @@ test('a feed: URL, webcal URL and QR code shown once, listed, a new URL (the old
 
   // A new URL, shown once; the old one answers 404.
   await row.getByRole('button', { name: /^New address for the feed Planned schedules/ }).click();
-  await confirm(page, 'New address');
+  await confirmWith(page, 'New address');
   const rotated = feeds.getByRole('region', { name: 'New address: Planned schedules' });
   await rotated.waitFor();
   const next = await rotated.getByLabel('Feed address (https)', { exact: true }).inputValue();
@@ -155,7 +140,7 @@ test('a feed: URL, webcal URL and QR code shown once, listed, a new URL (the old
 
   // Revoked: the list is empty and the URL answers 404.
   await feeds.getByRole('list', { name: 'Your feeds' }).getByRole('listitem').filter({ hasText: 'Planned schedules' }).getByRole('button', { name: /^Revoke the feed Planned schedules/ }).click();
-  await confirm(page, 'Revoke');
+  await confirmWith(page, 'Revoke');
   await feeds.getByText('No feeds yet.').waitFor();
   assert.equal((await fetch(next)).status, 404);
   assert.deepEqual(problems.filter((p) => p.startsWith('pageerror')), []);
@@ -255,7 +240,7 @@ test('another calendar as busy time: an uploaded .ics, its events among the day\
   await page.locator('.busy-card').filter({ hasText: 'Company offsite' }).waitFor();
   await page.goto('/app/settings/calendars');
   await other.getByRole('list', { name: 'Your other calendars' }).getByRole('listitem').filter({ hasText: 'Work' }).getByRole('button', { name: 'Remove the calendar "Work"' }).click();
-  await confirm(page, 'Remove');
+  await confirmWith(page, 'Remove');
   await other.getByText('No other calendars yet.').waitFor();
   await page.goto(`/app/schedules?date=${day.iso}`);
   await list.locator('.schedule-card').filter({ hasText: 'Prepare slides' }).waitFor();

@@ -137,3 +137,23 @@ export async function requireApi(url, user, path) {
     throw new Error(`the server does not serve GET ${path} yet (${res.status} ${body.slice(0, 120)})`);
   }
 }
+
+/** A new member signed up on a phone-sized page whose clipboard the test may read: {context, page, problems, user}. */
+export async function memberWithClipboard(browser, url) {
+  const context = await newContext(browser, url, { viewport: PHONE });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: url });
+  const page = await context.newPage();
+  const problems = watch(page);
+  const user = await signUp(page);
+  return { context, page, problems, user };
+}
+
+/** What the page last copied. */
+export const clipboard = (page) => page.evaluate(() => navigator.clipboard.readText());
+
+/** Answers the confirmation dialog with the button `label`. */
+export async function confirmWith(page, label) {
+  const dialog = page.getByRole('dialog', { name: 'Please confirm' });
+  await dialog.getByRole('button', { name: label }).click();
+  await dialog.waitFor({ state: 'detached' });
+}

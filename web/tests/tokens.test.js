@@ -4,35 +4,20 @@
 // the current one is checked, the new one logging in, and the Korean strings.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startPinit, launch, newContext, signUp, watch, requireApi, PHONE } from './support.js';
+import { startPinit, launch, requireApi, memberWithClipboard, clipboard, confirmWith } from './support.js';
 
 let pinit;
 let browser;
 before(async () => { pinit = await startPinit(); browser = await launch(); });
 after(async () => { await browser?.close(); await pinit?.stop(); });
 
-async function member() {
-  const context = await newContext(browser, pinit.url, { viewport: PHONE });
-  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: pinit.url });
-  const page = await context.newPage();
-  const problems = watch(page);
-  const user = await signUp(page);
-  return { context, page, problems, user };
-}
+const member = () => memberWithClipboard(browser, pinit.url);
 
 async function openFromSettings(page, link, heading) {
   await page.getByRole('link', { name: 'Settings' }).first().click();
   await page.getByRole('heading', { level: 1, name: 'Settings' }).waitFor();
   await page.getByRole('region', { name: 'Security' }).getByRole('link', { name: link }).click();
   await page.getByRole('heading', { level: 1, name: heading }).waitFor();
-}
-
-const clipboard = (page) => page.evaluate(() => navigator.clipboard.readText());
-
-async function confirm(page, label) {
-  const dialog = page.getByRole('dialog', { name: 'Please confirm' });
-  await dialog.getByRole('button', { name: label }).click();
-  await dialog.waitFor({ state: 'detached' });
 }
 
 const withToken = (token, method = 'GET', body) => fetch(`${pinit.url}/v2/tasks${method === 'GET' ? '?page=0&size=10' : ''}`, {
@@ -88,7 +73,7 @@ test('an API token: made read-only, shown once, works for GET only, listed with 
 
   // Revoked after confirming: gone, and refused within 5 s.
   await listed.getByRole('button', { name: 'Revoke backup script' }).click();
-  await confirm(page, 'Revoke');
+  await confirmWith(page, 'Revoke');
   await listed.waitFor({ state: 'detached' });
   await panel.getByText('No tokens yet.').waitFor();
   let status;
