@@ -2,8 +2,8 @@
 //! web client's JWTs, on every path that needs a member. Auth checks the token
 //! (`kernel::identity::api_token_check`, through [`crate::auth_check`]: cached for at most
 //! [`crate::auth_check::CHECK_CACHE_TTL`], so a deleted token is refused by every replica within seconds) and
-//! says its member and scopes; the gateway applies the scopes — a `read` token calls GET, HEAD and OPTIONS only
-//! — and vouches for the member as an API token ([`pinit_kernel::identity::Credential::ApiToken`]), so that auth
+//! says its member and scopes; the gateway applies the scopes — a `read` token reads only (GET, HEAD, OPTIONS,
+//! WebDAV's PROPFIND and REPORT) — and vouches for the member as an API token ([`pinit_kernel::identity::Credential::ApiToken`]), so that auth
 //! refuses it what only a signed-in member may do.
 
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -17,7 +17,7 @@ use crate::auth_check::{AuthCheck, Verdict, cache_key};
 use crate::proxy::Upstream;
 
 /// The 403 of a `read` token on another method.
-pub const READ_ONLY: &str = "This API token has the read scope: it may only call GET, HEAD and OPTIONS. Make a token with the write scope to change data.";
+pub const READ_ONLY: &str = "This API token has the read scope: it may only read (GET, HEAD, OPTIONS, PROPFIND, REPORT). Make a token with the write scope to change data.";
 
 /// Checks API tokens with auth.
 #[derive(Clone)]

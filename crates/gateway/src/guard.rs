@@ -279,7 +279,7 @@ fn refused_token(e: &JwtError) {
 
 /// The CalDAV paths, every method (OPTIONS too: WebDAV clients ask it with credentials; a browser's preflight
 /// is answered by the CORS layer before this): HTTP Basic with an app password, or a `Bearer` access token or
-/// API token (a `read` one for GET, HEAD and OPTIONS only).
+/// API token (a `read` one for reads only: GET, HEAD, OPTIONS, PROPFIND, REPORT).
 /// The service gets the member as for any token, and no `Authorization` header.
 async fn calendar_guard(state: GuardState, mut request: Request, next: Next) -> Response {
     let authorization = request

@@ -393,12 +393,13 @@ pub mod api_token_check {
         }
     }
 
-    /// Whether `method` is safe (RFC 9110, 9.2.1) in the sense a `read` token needs: GET, HEAD or OPTIONS.
+    /// Whether `method` is safe (RFC 9110, 9.2.1) in the sense a `read` token needs: GET, HEAD or OPTIONS, and
+    /// WebDAV's reads PROPFIND (RFC 4918, 9.1) and REPORT (RFC 3253, 3.6), so a read token can sync a calendar.
     pub fn is_read_only(method: &http::Method) -> bool {
         matches!(
             *method,
             http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
-        )
+        ) || matches!(method.as_str(), "PROPFIND" | "REPORT")
     }
 
     /// Whether a token with `scopes` may call `method`.
@@ -599,17 +600,24 @@ mod tests {
     fn a_read_token_calls_safe_methods_only_and_write_any() {
         use api_token_check::{Scope, allows};
         use http::Method;
-        for safe in [Method::GET, Method::HEAD, Method::OPTIONS] {
+        let dav = |m: &[u8]| Method::from_bytes(m).unwrap();
+        for safe in [
+            Method::GET,
+            Method::HEAD,
+            Method::OPTIONS,
+            dav(b"PROPFIND"),
+            dav(b"REPORT"),
+        ] {
             assert!(allows(&[Scope::Read], &safe), "{safe}");
             assert!(allows(&[Scope::Write], &safe), "{safe}");
         }
-        let propfind = Method::from_bytes(b"PROPFIND").unwrap();
         for unsafe_ in [
             Method::POST,
             Method::PUT,
             Method::PATCH,
             Method::DELETE,
-            propfind,
+            dav(b"MKCOL"),
+            dav(b"PROPPATCH"),
         ] {
             assert!(!allows(&[Scope::Read], &unsafe_), "{unsafe_}");
             assert!(allows(&[Scope::Read, Scope::Write], &unsafe_), "{unsafe_}");
