@@ -194,13 +194,15 @@ impl TaskApp {
             .ok_or(AppError::NotProvisioned(id))
     }
 
-    /// Opens a write: begins the transaction and locks the member (or 503).
+    /// Opens a write: begins the transaction and locks the member (or 503). The write's time is read once the
+    /// lock is held, so a member's writes are stamped in the order they commit — a calendar's sync token (the
+    /// newest stamp) never passes a write still waiting for the lock.
     async fn begin(&self, id: MemberId) -> Result<Unit> {
-        let now = self.now();
         let mut tx = self.inner.db.begin().await?;
         let member = store::members::lock(&mut tx, self.inner.db.backend(), id)
             .await?
             .ok_or(AppError::NotProvisioned(id))?;
+        let now = self.now();
         Ok(Unit {
             tx,
             member,
