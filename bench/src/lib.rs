@@ -10,6 +10,10 @@ use tokio_util::sync::CancellationToken;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// "Now" of the task benchmarks that play a member's calendar: Monday 2026-12-07 09:00 in Seoul ([`ZONE`]).
+pub const NOW: &str = "2026-12-07T00:00:00Z";
+pub const ZONE: &str = "Asia/Seoul";
+
 /// The allocator of the `pinit` binary, so that the benchmarks measure what ships.
 #[global_allocator]
 static GLOBAL: pinit_kernel::allocator::Allocator = pinit_kernel::allocator::Allocator;

@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use jiff::{SignedDuration, Timestamp};
-use pinit_bench::{BenchDb, BoxError, backend_name, ms, percentile};
+use pinit_bench::{BenchDb, BoxError, NOW, ZONE, backend_name, ms, percentile};
 use pinit_kernel::{Backend, Db, ManualClock};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -47,10 +47,6 @@ use tokio_util::sync::CancellationToken;
 
 const SECTION: &str = "## Calendars: CalDAV sync and feeds";
 const MARKER: &str = "calendar";
-
-/// "Now" of the run: Monday 2026-12-07 09:00 in Seoul.
-const NOW: &str = "2026-12-07T00:00:00Z";
-const ZONE: &str = "Asia/Seoul";
 
 /// CalDAV sync of a member's schedules and calendar feed response times, on SQLite and PostgreSQL, through the
 /// task service's HTTP router.

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use jiff::{SignedDuration, Timestamp};
-use pinit_bench::{BenchDb, BoxError, TaskService, backend_name, ms};
+use pinit_bench::{BenchDb, BoxError, NOW, TaskService, ZONE, backend_name, ms};
 use pinit_kernel::Backend;
 use pinit_task::domain::{WeekKey, Zone};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -34,9 +34,6 @@ use tokio::net::TcpStream;
 
 const SECTION: &str = "## Export: 100,000 schedules";
 const MARKER: &str = "export";
-/// "Now" of the run: Monday 2026-12-07 09:00 in Seoul.
-const NOW: &str = "2026-12-07T00:00:00Z";
-const ZONE: &str = "Asia/Seoul";
 
 #[derive(Parser, Debug, Clone)]
 #[command(name = "export", version)]
