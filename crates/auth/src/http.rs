@@ -1,6 +1,6 @@
 //! Auth's HTTP surface: the reference's `/v0` paths and bodies (`{"token"}`, `{"message"}`), plus the JWKS,
 //! the member's app passwords (`/v0/app-passwords`, for the member the gateway vouches for), personal API tokens
-//! (`/v0/tokens`) and the password change (`/v0/members/me/password`), and the gateway's own checks of an app
+//! (`/v0/tokens`), the password change (`/v0/members/me/password`) and account deletion (`DELETE /v0/members/me`), and the gateway's own checks of an app
 //! password and an API token (`kernel::identity::{app_password_check, api_token_check}`, a `GatewayCall` only).
 //!
 //! What only a signed-in member may do — make, list and delete API tokens, change the password (and delete the
@@ -22,7 +22,7 @@ use pinit_kernel::identity::{GatewayCall, app_password_check};
 use pinit_kernel::{ApiError, CurrentMember, SessionMember};
 use serde::{Deserialize, Serialize};
 
-use crate::app::account::PasswordChange;
+use crate::app::account::{AccountDeletion, PasswordChange};
 use crate::app::api_tokens::NewToken;
 use crate::app::{
     Auth, AuthError, CreatedApiToken, CreatedAppPassword, OAUTH_STATE_TTL, OAuthCallback, Session,
@@ -57,6 +57,7 @@ pub fn routes(auth: Auth) -> Router {
         .route("/v0/tokens/{id}", delete(delete_api_token))
         .route(api_token_check::PATH, post(check_api_token))
         .route("/v0/members/me/password", post(change_password))
+        .route("/v0/members/me", delete(delete_account))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/openapi.json", pinit_kernel::http::openapi_route(OPENAPI))
         .with_state(auth)
@@ -102,6 +103,10 @@ impl From<AuthError> for ApiError {
                 ApiError::not_found(error.to_string())
             }
             AuthError::Disabled => ApiError::new(StatusCode::FORBIDDEN, error.to_string()),
+            // 403, not 401: the web client answers a 401 by refreshing its session and asking again.
+            AuthError::WrongPassword | AuthError::FreshLoginRequired => {
+                ApiError::new(StatusCode::FORBIDDEN, error.to_string())
+            }
             AuthError::UnknownProvider(_) | AuthError::OAuthState(_) => {
                 ApiError::bad_request(error.to_string())
             }
@@ -559,6 +564,40 @@ async fn change_password(
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct DeleteAccountBody {
+    password: Option<String>,
+}
+
+/// `204`: the account is gone (auth's rows now, task's and notification's once they apply `member.deleted`);
+/// the refresh cookie is deleted. The body is optional for a member made by an OAuth login who just signed in.
+async fn delete_account(
+    State(auth): State<Auth>,
+    SessionMember(member): SessionMember<MemberId>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let body: DeleteAccountBody = if body.iter().all(u8::is_ascii_whitespace) {
+        DeleteAccountBody { password: None }
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("Malformed JSON: {e}")))?
+    };
+    auth.delete_account(
+        member,
+        AccountDeletion {
+            password: body.password.as_deref(),
+            refresh_token: cookie(&headers, REFRESH_COOKIE),
+        },
+    )
+    .await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, refresh_cookie(&auth, "", 0));
+    Ok(response)
 }
 
 /// The gateway's check of a calendar app's Basic credentials; refused (403) to anything but the gateway.

@@ -182,6 +182,76 @@ async fn oidc_login_creates_the_member_once_and_issues_tokens(backend: Backend) 
     assert_eq!(events, 1);
 }
 
+/// A complete login of the provider's identity: (member id, refresh cookie).
+async fn login(app: &App, fake: &Fake) -> (i64, String) {
+    let (state, binding) = authorize(app, fake).await;
+    let res = callback(app, &state, Some(&binding), "good-code").await;
+    assert_eq!(res.status(), 200);
+    let cookie = refresh_cookie(res.headers()).expect("refresh cookie");
+    let body: Value = res.json().await.unwrap();
+    let token = body["token"].as_str().unwrap();
+    let claims = app.auth.authenticate(Some(token)).expect("a valid token");
+    (claims.get(), cookie)
+}
+
+/// `DELETE /v0/members/me` from `member`'s session (its refresh cookie), with `body` unless null.
+async fn delete_account(app: &App, member: i64, cookie: &str, body: Value) -> reqwest::Response {
+    let mut request = app
+        .as_member(reqwest::Method::DELETE, "/v0/members/me", Some(member))
+        .header("cookie", format!("refresh_token={cookie}"));
+    if !body.is_null() {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap()
+}
+
+/// A member made by an OAuth login has no usable password: it deletes its account within 5 minutes of a login
+/// (a refresh is no login); then the identity is unlinked, and logging in with it again makes a new member.
+async fn an_oauth_member_deletes_the_account_after_a_fresh_login(backend: Backend) {
+    let fake = Fake::default();
+    let provider = spawn_provider(fake.clone()).await;
+    let app = app_with_provider(backend, &provider).await;
+    let (member, cookie) = login(&app, &fake).await;
+
+    app.advance(301);
+    let res = app.refresh(Some(&cookie)).await;
+    assert_eq!(res.status(), 200);
+    let refreshed = refresh_cookie(res.headers()).unwrap();
+    let res = delete_account(&app, member, &refreshed, Value::Null).await;
+    assert_eq!(res.status(), 403, "a refreshed session is no fresh login");
+    let answer: Value = res.json().await.unwrap();
+    assert!(
+        answer["message"].as_str().unwrap().contains("5분"),
+        "{answer}"
+    );
+    // A password it does not have is wrong.
+    let res = delete_account(&app, member, &refreshed, json!({"password": "guess-1234"})).await;
+    assert_eq!(res.status(), 403);
+    // Another member's fresh session proves nothing for this one.
+    assert_eq!(app.signup("bob", "password-123").await.status(), 200);
+    let res = app
+        .post_json(
+            "/v0/login",
+            json!({"username": "bob", "password": "password-123"}),
+        )
+        .await;
+    let bobs = refresh_cookie(res.headers()).unwrap();
+    let res = delete_account(&app, member, &bobs, Value::Null).await;
+    assert_eq!(res.status(), 403);
+
+    let (again, fresh) = login(&app, &fake).await;
+    assert_eq!(again, member);
+    let res = delete_account(&app, member, &fresh, Value::Null).await;
+    assert_eq!(res.status(), 204);
+    assert_eq!(
+        pinit_testkit::member_rows::member_rows(&app.db, member).await,
+        Vec::<String>::new()
+    );
+    let (new_member, _) = login(&app, &fake).await;
+    assert!(new_member > member, "{new_member} after {member}");
+    assert_eq!(members(&app).await, 2, "bob and the new member");
+}
+
 async fn states_are_single_use_bound_to_the_browser_and_expire(backend: Backend) {
     let fake = Fake::default();
     let provider = spawn_provider(fake.clone()).await;
@@ -269,6 +339,7 @@ async fn a_provider_refusing_the_code_is_a_502(backend: Backend) {
 }
 
 pinit_testkit::both_backends!(
+    an_oauth_member_deletes_the_account_after_a_fresh_login,
     oidc_login_creates_the_member_once_and_issues_tokens,
     states_are_single_use_bound_to_the_browser_and_expire,
     a_provider_refusing_the_code_is_a_502,

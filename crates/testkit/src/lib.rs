@@ -4,6 +4,8 @@
 //! * [`both_backends!`] — writes a test once and runs it on SQLite and on PostgreSQL.
 //! * [`TestServer::spawn`] — serves a router on a random loopback port, with a ready HTTP client.
 //! * [`tls`] — a throw-away CA and TLS-terminating proxies in front of PostgreSQL and RabbitMQ.
+//! * [`member_rows`] — what a database still holds of a member, by its catalog's member columns.
+//! * [`webhooks`] — a recording webhook receiver, and the Standard Webhooks oracle that verifies what it got.
 //!
 //! PostgreSQL is reached at `PINIT_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`),
 //! RabbitMQ at `PINIT_TEST_AMQP_URL` (default `amqp://guest:guest@127.0.0.1:5672/%2f`).
@@ -11,8 +13,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub mod member_rows;
 pub mod python;
 pub mod tls;
+pub mod webhooks;
 
 use pinit_kernel::Db;
 use pinit_kernel::config::{ConnectionUrl, DatabasePoolConfig};

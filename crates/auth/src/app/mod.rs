@@ -8,7 +8,7 @@
 //! * [`housekeeping`] — deleting what can no longer matter.
 //! * [`app_passwords`] — app passwords for calendar apps: create, list, delete, and the gateway's check.
 //! * [`api_tokens`] — personal API tokens: create, list, delete, and the gateway's check.
-//! * [`account`] — the member's own account: changing the password.
+//! * [`account`] — the member's own account: changing the password, deleting the account.
 //! * [`operator`] — what an operator does from the command line: list, reset a password, disable, enable.
 //! * `outbound` — the only place an auth event becomes an outbox row.
 
@@ -76,6 +76,13 @@ pub enum AuthError {
     /// The member was disabled by an operator (a login with the right password is told so).
     #[error("{}", domain::ACCOUNT_DISABLED)]
     Disabled,
+    /// An account deletion with the wrong password.
+    #[error("{}", domain::deletion::WRONG_PASSWORD)]
+    WrongPassword,
+    /// An account deletion without a password by a member made by an OAuth login, whose session is no fresh
+    /// login.
+    #[error("{}", domain::deletion::FRESH_LOGIN_REQUIRED)]
+    FreshLoginRequired,
     /// An operator named a member that does not exist.
     #[error("no member is called {0:?}")]
     NoSuchMember(String),

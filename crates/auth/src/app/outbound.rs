@@ -1,8 +1,10 @@
-//! Auth's events → outbox rows: the only place they are built and recorded. Auth publishes one event,
-//! `member.created` (docs/contract/auth-and-gateway.md#member-created), with the published language's payload
-//! (`pinit_contracts::events::MemberCreated`); the outbox writes its `idempotentKey` and `occurredAt`.
+//! Auth's events → outbox rows: the only place they are built and recorded. Auth publishes two events,
+//! `member.created` (docs/contract/auth-and-gateway.md#member-created) and `member.deleted` (account deletion,
+//! Pinit's addition), with the published language's payloads (`pinit_contracts::events::{MemberCreated,
+//! MemberDeleted}`); the outbox writes their `idempotentKey` and `occurredAt`.
 
-use pinit_contracts::events::{MemberCreated, channel};
+use jiff::Timestamp;
+use pinit_contracts::events::{MemberCreated, MemberDeleted, channel};
 use pinit_kernel::db::Tx;
 use pinit_messaging::{Outbox, OutboxError, OutgoingEvent};
 
@@ -44,6 +46,36 @@ pub(super) async fn record_member_created(
     Ok(())
 }
 
+/// The outbox row announcing a deleted member: aggregate `member` `id`, version 2 (after `member.created`'s 1).
+fn member_deleted(id: MemberId, now: Timestamp) -> Result<OutgoingEvent, serde_json::Error> {
+    let payload = MemberDeleted {
+        member_id: id.get(),
+        occurred_at: now,
+        // The outbox writes the event id here.
+        idempotent_key: String::new(),
+    };
+    OutgoingEvent::new(
+        channel::MEMBER_DELETED,
+        "member",
+        id.get(),
+        2,
+        &payload,
+        now,
+    )
+}
+
+/// Records `member.deleted` for the member deleted in `tx`.
+pub(super) async fn record_member_deleted(
+    outbox: &Outbox,
+    tx: &mut Tx,
+    id: MemberId,
+    now: Timestamp,
+) -> Result<(), OutboxError> {
+    let event = member_deleted(id, now).map_err(OutboxError::from)?;
+    outbox.record(tx, event).await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,5 +113,19 @@ mod tests {
         };
         let event = member_created(MemberId(43), &anonymous).unwrap();
         assert!(event.payload["nickname"].is_null());
+    }
+
+    #[test]
+    fn member_deleted_names_the_member_on_the_member_exchange() {
+        let now = jiff::Timestamp::from_second(1_700_000_000).unwrap();
+        let event = member_deleted(MemberId(42), now).unwrap();
+        assert_eq!(event.routing_key, channel::MEMBER_DELETED.routing_key);
+        assert_eq!(event.exchange, channel::MEMBER_CREATED.exchange);
+        assert_eq!(
+            (event.aggregate_type.as_str(), event.aggregate_id.as_str()),
+            ("member", "42")
+        );
+        assert_eq!(event.aggregate_version, Some(2));
+        assert_eq!(event.payload["memberId"], 42);
     }
 }

@@ -50,3 +50,44 @@ impl fmt::Debug for Credentials {
             .finish()
     }
 }
+
+/// Account deletion (`DELETE /v0/members/me`): how the member proves it is them, and what they are told.
+pub mod deletion {
+    use std::time::Duration;
+
+    use jiff::Timestamp;
+
+    /// A member without a usable password (made by an OAuth login) proves it is them by a fresh login: a session
+    /// whose login (its refresh family, not a later refresh) is at most this old.
+    pub const FRESH_LOGIN: Duration = Duration::from_secs(5 * 60);
+
+    pub const PASSWORD_REQUIRED: &str = "계정을 삭제하려면 비밀번호(password)를 입력해 주세요.";
+    pub const WRONG_PASSWORD: &str =
+        "비밀번호(password)가 올바르지 않습니다. 계정은 삭제되지 않았습니다.";
+    pub const FRESH_LOGIN_REQUIRED: &str =
+        "소셜 로그인 계정은 다시 로그인한 뒤 5분 안에 삭제할 수 있습니다.";
+
+    /// Whether a login made at `logged_in_at` is fresh enough at `now` to delete the account without a password.
+    pub fn is_fresh(logged_in_at: Timestamp, now: Timestamp) -> bool {
+        let age = now.duration_since(logged_in_at);
+        !age.is_negative() && age.unsigned_abs() <= FRESH_LOGIN
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn a_login_is_fresh_for_five_minutes() {
+            let login = Timestamp::from_second(1_700_000_000).unwrap();
+            let at = |s: i64| Timestamp::from_second(1_700_000_000 + s).unwrap();
+            assert!(is_fresh(login, at(0)));
+            assert!(is_fresh(login, at(300)));
+            assert!(!is_fresh(login, at(301)));
+            assert!(
+                !is_fresh(login, at(-1)),
+                "a login from the future is no proof"
+            );
+        }
+    }
+}

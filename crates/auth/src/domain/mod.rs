@@ -34,6 +34,6 @@ pub use input::{
     Signup, USERNAME_RULE, Username, ZONE_RULE, ZoneId,
 };
 pub use limits::{Bucket, Window};
-pub use member::{ACCOUNT_DISABLED, Account, Credentials, Member, MemberId};
+pub use member::{ACCOUNT_DISABLED, Account, Credentials, Member, MemberId, deletion};
 pub use oauth_state::{OAUTH_STATE_TTL, OAuthState, StateRefused};
 pub use refresh::{DeadToken, FamilyId, PresentedRefresh, Revocation, Rotation};

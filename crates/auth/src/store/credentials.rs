@@ -63,3 +63,14 @@ pub async fn touch(conn: &mut Conn, table: Table, id: i64, now: Timestamp) -> Re
         .await?;
     Ok(())
 }
+
+/// Deletes every credential of `member` in `table` (account deletion); how many.
+pub async fn erase_member(tx: &mut Tx, table: Table, member: MemberId) -> Result<u64> {
+    let (table, _) = table.names();
+    let sql = format!("DELETE FROM {table} WHERE member_id = $1");
+    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(member.get())
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected())
+}

@@ -185,3 +185,22 @@ pub async fn lock(tx: &mut Tx, backend: Backend, id: MemberId) -> Result<bool> {
         .await?;
     Ok(record.is_some())
 }
+
+/// A member's account as an operator sees it, by id.
+pub async fn account_of(conn: &mut Conn, id: MemberId) -> Result<Option<Account>> {
+    let record = sqlx::query_as::<_, AccountRecord>(accounts_sql("WHERE member_id = $1"))
+        .bind(id.get())
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(record.map(Account::from))
+}
+
+/// Deletes the member's row (account deletion; the rows that refer to it go first). `false` if it was gone.
+/// Its id is never given out again: `AUTOINCREMENT` on SQLite, an identity column on PostgreSQL.
+pub async fn delete(tx: &mut Tx, id: MemberId) -> Result<bool> {
+    let done = sqlx::query("DELETE FROM member WHERE member_id = $1")
+        .bind(id.get())
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -42,3 +42,12 @@ pub async fn link(
     .await?;
     Ok(())
 }
+
+/// Unlinks every external identity of `member` (account deletion: a later login with them makes a new member).
+pub async fn erase_member(tx: &mut Tx, member: MemberId) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM oauth_account WHERE member_id = $1")
+        .bind(member.get())
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected())
+}

@@ -1,7 +1,7 @@
 //! `rate_limit`: fixed-window attempt counters shared by every replica, keyed by bucket and window start
 //! (microseconds).
 
-use pinit_kernel::db::Conn;
+use pinit_kernel::db::{Conn, Tx};
 
 use super::Result;
 
@@ -44,4 +44,17 @@ pub async fn delete_before(conn: &mut Conn, cutoff_us: i64) -> Result<u64> {
         .execute(&mut *conn)
         .await?;
     Ok(done.rows_affected())
+}
+
+/// Deletes every window of these buckets (account deletion: the counters keyed by the member's username).
+pub async fn erase_buckets(tx: &mut Tx, buckets: &[String]) -> Result<u64> {
+    let mut total = 0;
+    for bucket in buckets {
+        let done = sqlx::query("DELETE FROM rate_limit WHERE bucket = $1")
+            .bind(bucket)
+            .execute(&mut **tx)
+            .await?;
+        total += done.rows_affected();
+    }
+    Ok(total)
 }

@@ -74,3 +74,35 @@ pub async fn delete_expired(conn: &mut Conn, now: Timestamp) -> Result<u64> {
     .await?;
     Ok(done.rows_affected())
 }
+
+/// When the live session `family` of `member` logged in (`None`: no such session of that member, or revoked).
+pub async fn live_since(
+    conn: &mut Conn,
+    family: &FamilyId,
+    member: MemberId,
+) -> Result<Option<Timestamp>> {
+    let record = sqlx::query_as::<_, CreatedRecord>(
+        "SELECT created_at_us FROM refresh_family \
+         WHERE family_id = $1 AND member_id = $2 AND revoked_at_us IS NULL",
+    )
+    .bind(family.as_str())
+    .bind(member.get())
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(record.map(|r| super::instant(r.created_at_us)))
+}
+
+#[derive(sqlx::FromRow)]
+struct CreatedRecord {
+    created_at_us: i64,
+}
+
+/// Deletes every session of `member` (account deletion; after their tokens): each is signed out at its next
+/// refresh.
+pub async fn erase_member(tx: &mut Tx, member: MemberId) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM refresh_family WHERE member_id = $1")
+        .bind(member.get())
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected())
+}

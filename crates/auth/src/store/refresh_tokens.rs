@@ -100,3 +100,15 @@ pub async fn family_of(conn: &mut Conn, digest: &str) -> Result<Option<FamilyId>
     .await?;
     Ok(record.map(|r| FamilyId::new(r.family_id)))
 }
+
+/// Deletes every refresh token of `member`'s sessions (account deletion; before their families).
+pub async fn erase_member(tx: &mut Tx, member: MemberId) -> Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM refresh_token WHERE family_id IN \
+         (SELECT family_id FROM refresh_family WHERE member_id = $1)",
+    )
+    .bind(member.get())
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected())
+}
