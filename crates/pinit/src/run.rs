@@ -210,7 +210,10 @@ fn parts(context: Context, mut deps: Deps<'_>) -> Result<ContextParts, StartErro
                 migrations: pinit_task::MIGRATIONS,
                 routes: pinit_task::routes(app.clone()),
                 outbox: Some(outbox),
-                consumers: vec![pinit_task::member_created_inbox(&app, consumer)],
+                consumers: vec![
+                    pinit_task::member_created_inbox(&app, consumer.clone()),
+                    pinit_task::member_deleted_inbox(&app, consumer),
+                ],
                 background: Some(Box::new(
                     move |lc: &Lifecycle, _: &Db, _: &ConnectionUrl| {
                         // Repeating schedules: occurrences made ahead, so their pushes are armed.

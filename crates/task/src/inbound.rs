@@ -8,14 +8,19 @@
 //! requeued such messages forever, docs/contract/task.md#member-provisioning). An absent or unknown
 //! zone becomes `Asia/Seoul`.
 //!
-//! Wiring (the binary): `Inbox::new(member_created_subscription(), db, MemberCreatedHandler::new(clock),
-//! consumer_config)`, then hand the inbox to an `AmqpConsumer` or subscribe it to the `InProcessBus`.
+//! The `member.deleted` consumer ([`MemberDeletedHandler`], queue [`MEMBER_DELETED_QUEUE`]) erases every row of
+//! a deleted member in the inbox transaction ([`MemberErasure`]); a redelivery, or the event sent again, finds
+//! nothing to erase. Member ids are never reused, so erasing late can never touch another member's rows.
+//!
+//! Wiring (the binary): [`member_created_inbox`] and [`member_deleted_inbox`], each handed to an
+//! `AmqpConsumer` or subscribed to the `InProcessBus`.
 
-use pinit_contracts::events::{MemberCreated, channel};
+use pinit_contracts::events::{MemberCreated, MemberDeleted, channel};
 use pinit_kernel::SharedClock;
-use pinit_kernel::db::Tx;
+use pinit_kernel::db::{Backend, Tx};
 use pinit_messaging::{ConsumerConfig, Handler, HandlerError, Inbox, IncomingEvent, Subscription};
 
+use crate::app::members::MemberErasure;
 use crate::app::{MemberProvisioning, TaskApp};
 use crate::domain::MemberId;
 use crate::store::StoreError;
@@ -61,10 +66,7 @@ impl Handler for MemberCreatedHandler {
         let created = request
             .apply(&mut *tx, self.clock.now())
             .await
-            .map_err(|e| match e {
-                StoreError::Db(e) => HandlerError::from(e),
-                other => HandlerError::permanent(other),
-            })?;
+            .map_err(store_error)?;
         tracing::info!(
             member_id = payload.member_id,
             created,
@@ -86,6 +88,70 @@ pub fn member_created_inbox(app: &TaskApp, config: ConsumerConfig) -> Inbox {
     )
 }
 
+/// The `member.deleted` consumer's name (its inbox key).
+pub const MEMBER_DELETED_CONSUMER: &str = "task.member.deleted";
+/// Its queue: routing key first, then the consuming context (notification has its own).
+pub const MEMBER_DELETED_QUEUE: &str = "member.deleted.task";
+
+/// `member.deleted.task` ← `auth.member.direct` / `member.deleted`.
+pub fn member_deleted_subscription() -> Subscription {
+    Subscription::new(MEMBER_DELETED_CONSUMER)
+        .queue(MEMBER_DELETED_QUEUE)
+        .bind(channel::MEMBER_DELETED)
+}
+
+/// Applies `member.deleted` in the inbox's transaction: erases the member.
+#[derive(Clone)]
+pub struct MemberDeletedHandler {
+    backend: Backend,
+}
+
+impl MemberDeletedHandler {
+    pub fn new(backend: Backend) -> Self {
+        Self { backend }
+    }
+}
+
+impl Handler for MemberDeletedHandler {
+    async fn handle(&self, tx: &mut Tx, event: &IncomingEvent) -> Result<(), HandlerError> {
+        let payload: MemberDeleted = event.decode()?;
+        if payload.member_id <= 0 {
+            return Err(HandlerError::permanent(format!(
+                "member.deleted with member id {}",
+                payload.member_id
+            )));
+        }
+        let erasure = MemberErasure {
+            member: MemberId(payload.member_id),
+        };
+        let erased = erasure
+            .apply(&mut *tx, self.backend)
+            .await
+            .map_err(store_error)?;
+        tracing::info!(member_id = payload.member_id, ?erased, "member erased");
+        Ok(())
+    }
+}
+
+/// A database error may pass (retried); anything else will not (dead-lettered).
+fn store_error(e: StoreError) -> HandlerError {
+    match e {
+        StoreError::Db(e) => HandlerError::from(e),
+        other => HandlerError::permanent(other),
+    }
+}
+
+/// The `member.deleted` consumer over the app's database.
+pub fn member_deleted_inbox(app: &TaskApp, config: ConsumerConfig) -> Inbox {
+    Inbox::new(
+        member_deleted_subscription(),
+        app.db().clone(),
+        app.clock().clone(),
+        MemberDeletedHandler::new(app.db().backend()),
+        config,
+    )
+}
+
 #[cfg(test)]
 mod doc_tests {
     use super::*;
@@ -96,6 +162,10 @@ mod doc_tests {
         let doc = include_str!("../../../docs/messaging.md");
         let row = format!(
             "| `{MEMBER_CREATED_QUEUE}` | task | `auth.member.direct` / `member.created` |"
+        );
+        assert!(doc.contains(&row), "docs/messaging.md lacks the row {row}");
+        let row = format!(
+            "| `{MEMBER_DELETED_QUEUE}` | task | `auth.member.direct` / `member.deleted` |"
         );
         assert!(doc.contains(&row), "docs/messaging.md lacks the row {row}");
     }

@@ -33,7 +33,10 @@ use sqlx::migrate::Migrator;
 
 pub use app::{AppError, TaskApp};
 pub use grpc::grpc_service;
-pub use inbound::{MemberCreatedHandler, member_created_inbox, member_created_subscription};
+pub use inbound::{
+    MemberCreatedHandler, MemberDeletedHandler, member_created_inbox, member_created_subscription,
+    member_deleted_inbox, member_deleted_subscription,
+};
 
 /// The context's name: its database owner tag, log field and metrics label.
 pub const NAME: &str = "task";

@@ -1,8 +1,9 @@
-//! Members: provisioning from `member.created`, the running slot, the zone, the default reminders.
+//! Members: provisioning from `member.created`, erasure on `member.deleted`, the running slot, the zone, the
+//! default reminders.
 
 use jiff::Timestamp;
 use pinit_kernel::DEFAULT_ZONE;
-use pinit_kernel::db::Conn;
+use pinit_kernel::db::{Backend, Conn};
 
 use super::{Result, TaskApp};
 use crate::domain::time::offset_id;
@@ -43,6 +44,55 @@ impl MemberProvisioning {
             now,
         )
         .await
+    }
+}
+
+/// What `member.deleted` asks for: erase every row of the member (account deletion, GDPR art. 17).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberErasure {
+    pub member: MemberId,
+}
+
+/// How many rows an erasure deleted, by kind (for the log; all 0 when the member was already gone).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Erased {
+    pub member: bool,
+    pub schedules: u64,
+    pub series: u64,
+    pub tasks: u64,
+    pub statistics: u64,
+    pub tombstones: u64,
+    pub calendar_objects: u64,
+    pub feeds: u64,
+    pub busy_calendars: u64,
+}
+
+impl MemberErasure {
+    /// Deletes every row of the member from every task table, in the caller's transaction, under the member's
+    /// lock (a write in flight finishes first; one after finds no member). Idempotent: a second run finds
+    /// nothing. Emits no events: the member is gone everywhere, and notification erases on its own.
+    pub async fn apply(
+        &self,
+        conn: &mut Conn,
+        backend: Backend,
+    ) -> std::result::Result<Erased, StoreError> {
+        let m = self.member;
+        store::members::lock(conn, backend, m).await?;
+        // Schedules first (they refer to tasks and series), the member's row last.
+        let schedules = store::schedules::erase_member(conn, m).await?;
+        let series = store::series::erase_member(conn, m).await?;
+        let tasks = store::tasks::erase_member(conn, m).await?;
+        Ok(Erased {
+            schedules,
+            series,
+            tasks,
+            statistics: store::statistics::erase_member(conn, m).await?,
+            tombstones: store::tombstones::erase_member(conn, m).await?,
+            calendar_objects: store::calendar_objects::erase_member(conn, m).await?,
+            feeds: store::feeds::erase_member(conn, m).await?,
+            busy_calendars: store::busy_calendars::erase_member(conn, m).await?,
+            member: store::members::erase_member(conn, m).await?,
+        })
     }
 }
 

@@ -285,3 +285,9 @@ pub async fn events_within(
         })
         .collect()
 }
+
+/// Deletes every busy calendar of `member` and their events (account deletion); how many calendars.
+pub async fn erase_member(conn: &mut Conn, member: MemberId) -> Result<u64> {
+    super::erase_rows(conn, "busy_event", "owner_id", member).await?;
+    super::erase_rows(conn, "busy_calendar", "owner_id", member).await
+}

@@ -124,3 +124,12 @@ pub async fn forget(conn: &mut Conn, kind: Kind, id: i64) -> Result<Option<Strin
         .fetch_optional(&mut *conn)
         .await?)
 }
+
+/// Deletes what calendar apps put into `member`'s calendars, of both kinds (account deletion); how many.
+pub async fn erase_member(conn: &mut Conn, member: MemberId) -> Result<u64> {
+    let mut erased = 0;
+    for kind in [Kind::Schedule, Kind::Task] {
+        erased += super::erase_rows(conn, kind.objects(), "owner_id", member).await?;
+    }
+    Ok(erased)
+}

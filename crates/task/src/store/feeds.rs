@@ -133,3 +133,8 @@ pub async fn fetched(conn: &mut Conn, id: FeedId, now: Timestamp) -> Result<()> 
     .await?;
     Ok(())
 }
+
+/// Deletes every feed of `member` (account deletion: their URLs stop answering); how many.
+pub async fn erase_member(conn: &mut Conn, member: MemberId) -> Result<u64> {
+    super::erase_rows(conn, "calendar_feed", "owner_id", member).await
+}

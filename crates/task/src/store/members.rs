@@ -146,3 +146,8 @@ pub async fn set_reminders(
 fn version_checked(rows: u64, member: &Member) -> Result<()> {
     next_version(rows, member.version, "member", member.id.get()).map(|_| ())
 }
+
+/// Deletes the member's row (account deletion, after every row that names it); `true` if it existed.
+pub async fn erase_member(conn: &mut Conn, id: MemberId) -> Result<bool> {
+    Ok(super::erase_rows(conn, "member", "member_id", id).await? == 1)
+}

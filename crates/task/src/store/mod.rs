@@ -60,6 +60,22 @@ impl From<sqlx::Error> for StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// Deletes every row of `member` from `table`, whose member column is `column` (account deletion: each table's
+/// module says which; both are constants, never input); how many.
+pub(crate) async fn erase_rows(
+    conn: &mut pinit_kernel::db::Conn,
+    table: &'static str,
+    column: &'static str,
+    member: crate::domain::MemberId,
+) -> Result<u64> {
+    let sql = format!("DELETE FROM {table} WHERE {column} = $1");
+    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(member.get())
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
 /// The version after an update guarded by `version = {read}`: exactly one row changed, else a concurrent
 /// writer got there first (a [`StoreError::VersionConflict`] about `what` `id`).
 pub(crate) fn next_version(rows: u64, read: i64, what: &'static str, id: i64) -> Result<i64> {

@@ -433,3 +433,9 @@ pub async fn last_change(conn: &mut Conn, owner: MemberId) -> Result<Option<i64>
             .await?,
     )
 }
+
+/// Deletes every schedule of `member` (account deletion, before its tasks and series, which they refer to);
+/// how many.
+pub async fn erase_member(conn: &mut Conn, member: MemberId) -> Result<u64> {
+    super::erase_rows(conn, "schedule", "owner_id", member).await
+}

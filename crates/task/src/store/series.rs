@@ -319,3 +319,8 @@ pub async fn last_change(conn: &mut Conn, owner: MemberId) -> Result<Option<i64>
             .await?,
     )
 }
+
+/// Deletes every repeating schedule of `member` (account deletion, after its occurrences); how many.
+pub async fn erase_member(conn: &mut Conn, member: MemberId) -> Result<u64> {
+    super::erase_rows(conn, "schedule_series", "owner_id", member).await
+}

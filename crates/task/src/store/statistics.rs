@@ -103,3 +103,8 @@ pub async fn page_after(
         })
         .collect()
 }
+
+/// Deletes every week of `member`'s statistics (account deletion); how many.
+pub async fn erase_member(conn: &mut Conn, member: MemberId) -> Result<u64> {
+    super::erase_rows(conn, "statistics", "member_id", member).await
+}

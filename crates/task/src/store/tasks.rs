@@ -417,3 +417,10 @@ pub async fn last_change(conn: &mut Conn, owner: MemberId) -> Result<Option<i64>
             .await?,
     )
 }
+
+/// Deletes every task of `member` and the edges between them (account deletion, after its schedules); how many
+/// tasks.
+pub async fn erase_member(conn: &mut Conn, member: MemberId) -> Result<u64> {
+    super::erase_rows(conn, "dependency", "owner_id", member).await?;
+    super::erase_rows(conn, "task", "owner_id", member).await
+}

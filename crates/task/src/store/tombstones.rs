@@ -86,3 +86,12 @@ pub async fn last(conn: &mut Conn, kind: Kind, owner: MemberId) -> Result<Option
         .fetch_one(&mut *conn)
         .await?)
 }
+
+/// Deletes every tombstone of `member`'s schedules and tasks (account deletion); how many.
+pub async fn erase_member(conn: &mut Conn, member: MemberId) -> Result<u64> {
+    let mut erased = 0;
+    for kind in [Kind::Schedule, Kind::Task] {
+        erased += super::erase_rows(conn, kind.tombstones(), "owner_id", member).await?;
+    }
+    Ok(erased)
+}

@@ -1,35 +1,17 @@
 //! `/v2/members`, provisioning from `member.created` through the inbox, and `USER_NOT_READY`.
 
-use std::time::Duration;
-
+use pinit_contracts::events::channel;
 use pinit_kernel::Backend;
-use pinit_messaging::{ConsumerConfig, InProcessBus, OutboundMessage, Transport};
+use pinit_messaging::{ConsumerConfig, InProcessBus, OutboundMessage};
 use pinit_testkit::both_backends;
 use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use crate::support::{App, spawn_app};
+use crate::support::{App, member_event, publish, spawn_app};
 
 fn member_created(event_id: &str, payload: Value) -> OutboundMessage {
-    OutboundMessage {
-        event_id: event_id.to_owned(),
-        exchange: "auth.member.direct".into(),
-        routing_key: "member.created".into(),
-        event_type: "MemberCreated".into(),
-        aggregate_type: "member".into(),
-        aggregate_id: payload["memberId"].to_string(),
-        aggregate_version: Some(1),
-        occurred_at: "2026-02-01T00:00:00Z".parse().unwrap(),
-        payload: payload.to_string(),
-        attempts: 0,
-        trace_context: None,
-    }
-}
-
-async fn publish(bus: &InProcessBus, m: OutboundMessage) {
-    let results = bus.publish(&[m], Duration::from_secs(5)).await;
-    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    member_event(&channel::MEMBER_CREATED, event_id, payload)
 }
 
 async fn zone_of(app: &App, m: i64) -> String {

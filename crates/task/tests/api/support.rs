@@ -280,6 +280,35 @@ impl App {
     }
 }
 
+/// An event of auth's member exchange on `channel` (`member.created`, `member.deleted`) as the outbox would
+/// publish it: aggregate `member` `payload.memberId`.
+pub fn member_event(
+    channel: &pinit_messaging::message::Channel,
+    event_id: &str,
+    payload: Value,
+) -> pinit_messaging::OutboundMessage {
+    pinit_messaging::OutboundMessage {
+        event_id: event_id.to_owned(),
+        exchange: channel.exchange.into(),
+        routing_key: channel.routing_key.into(),
+        event_type: channel.message.into(),
+        aggregate_type: "member".into(),
+        aggregate_id: payload["memberId"].to_string(),
+        aggregate_version: Some(1),
+        occurred_at: START.parse().expect("an instant"),
+        payload: payload.to_string(),
+        attempts: 0,
+        trace_context: None,
+    }
+}
+
+/// Publishes `m` on the in-process bus; every consumer took it (applied or dead-lettered).
+pub async fn publish(bus: &pinit_messaging::InProcessBus, m: pinit_messaging::OutboundMessage) {
+    use pinit_messaging::Transport;
+    let results = bus.publish(&[m], std::time::Duration::from_secs(5)).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+}
+
 #[derive(Debug, Clone)]
 pub struct Event {
     pub routing_key: String,
