@@ -15,9 +15,12 @@
 //!   process; devices already served are skipped on a retry.
 //! * **Recording.** Each device's result, the gone subscriptions, the notification's outcome or its retry — in
 //!   one transaction per batch.
+//!
+//! Webhook deliveries have their own loop, [`webhooks::WebhookDispatcher`].
 
 mod record;
 mod send;
+pub mod webhooks;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

@@ -1,6 +1,8 @@
 //! The notification HTTP surface: the reference's `/v0/push/{vapid, subscribed, subscribe, unsubscribe}`, and
-//! Pinit's `/v0/push/quiet-hours` and `/v0/push/reminders/{key}/snooze`. The member is the gateway's
-//! `X-Member-Id`.
+//! Pinit's `/v0/push/quiet-hours`, `/v0/push/reminders/{key}/snooze` and `/v0/webhooks` ([`webhooks`]). The member
+//! is the gateway's `X-Member-Id`.
+
+mod webhooks;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -28,6 +30,12 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
     ("GET", "/v0/push/quiet-hours"),
     ("PUT", "/v0/push/quiet-hours"),
     ("POST", "/v0/push/reminders/{key}/snooze"),
+    ("GET", "/v0/webhooks"),
+    ("POST", "/v0/webhooks"),
+    ("PATCH", "/v0/webhooks/{id}"),
+    ("DELETE", "/v0/webhooks/{id}"),
+    ("POST", "/v0/webhooks/{id}/test"),
+    ("GET", "/v0/webhooks/{id}/deliveries"),
     ("GET", "/openapi.json"),
 ];
 
@@ -46,6 +54,7 @@ pub fn routes(app: Notifications) -> Router {
             get(quiet_hours).put(set_quiet_hours),
         )
         .route("/v0/push/reminders/{key}/snooze", post(snooze))
+        .merge(webhooks::routes())
         .route("/openapi.json", pinit_kernel::http::openapi_route(OPENAPI))
         .with_state(app)
 }
@@ -60,6 +69,7 @@ impl From<NotificationError> for ApiError {
                     .collect(),
             ),
             NotificationError::NotFound(what) => ApiError::not_found(format!("no such {what}")),
+            NotificationError::Conflict(why) => ApiError::conflict(why),
             NotificationError::Db(e) => ApiError::from(e),
         }
     }

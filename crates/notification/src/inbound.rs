@@ -5,13 +5,18 @@
 //! stale versions per queue; because the five queues are consumed independently, applying an event also checks
 //! the schedule's watermark ([`crate::domain::arming`]), so a late `upcoming.updated` can never resurrect a
 //! started or deleted schedule's notification.
+//!
+//! Webhooks have one more consumer ([`WebhookEventHandler`]): one queue, [`WEBHOOK_QUEUE`], bound to every event
+//! a webhook type comes from ([`WEBHOOK_CHANNELS`]), so each aggregate's events arrive in the order the task
+//! service's outbox published them; each is queued for the owner's endpoints in the inbox transaction.
 
 use jiff::Timestamp;
 use pinit_contracts::events::{Channel, channel, instant};
 use pinit_kernel::db::Tx;
 use pinit_messaging::{ConsumerConfig, Handler, HandlerError, Inbox, IncomingEvent, Subscription};
 
-use crate::app::{ApplyError, Notifications};
+use crate::app::{ApplyError, Notifications, WebhookEvent};
+use crate::domain::webhook::EventType;
 use crate::domain::{
     Applied, MemberId, NotificationKey, ScheduleChange, ScheduleEvent, ScheduleId, ScheduleKey,
     reminder, truncate_to_micros,
@@ -126,14 +131,124 @@ impl Handler for ScheduleEventHandler {
     }
 }
 
+/// The webhook consumer's queue (and consumer name).
+pub const WEBHOOK_QUEUE: &str = "webhooks.notification";
+
+/// The events webhook types come from ([`EventType::of_event`]), all bound to [`WEBHOOK_QUEUE`].
+pub const WEBHOOK_CHANNELS: [Channel; 8] = [
+    channel::SCHEDULE_TIME_UPCOMING_UPDATED,
+    channel::SCHEDULE_STATE_STARTED,
+    channel::SCHEDULE_STATE_SUSPENDED,
+    channel::SCHEDULE_STATE_COMPLETED,
+    channel::SCHEDULE_STATE_CANCELED,
+    channel::SCHEDULE_DELETED,
+    channel::TASK_CREATED,
+    channel::TASK_COMPLETED,
+];
+
+/// The webhook consumer's subscription: [`WEBHOOK_QUEUE`] bound to [`WEBHOOK_CHANNELS`].
+pub fn webhook_subscription() -> Subscription {
+    WEBHOOK_CHANNELS
+        .into_iter()
+        .fold(Subscription::new(WEBHOOK_QUEUE), Subscription::bind)
+}
+
+/// What every webhook event needs of its payload (unknown keys are ignored).
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WebhookHead {
+    owner_id: i64,
+    #[serde(default)]
+    schedule_id: Option<i64>,
+    #[serde(default)]
+    task_id: Option<i64>,
+    #[serde(default)]
+    aggregate_version: Option<i64>,
+}
+
+/// Queues each task event for the owner's webhook endpoints that receive its type.
+#[derive(Clone)]
+pub struct WebhookEventHandler {
+    app: Notifications,
+}
+
+impl WebhookEventHandler {
+    pub fn new(app: Notifications) -> Self {
+        Self { app }
+    }
+
+    /// Queues `event` in `tx`; returns the deliveries queued (tests call this directly).
+    pub async fn apply(&self, tx: &mut Tx, event: &IncomingEvent) -> Result<u64, HandlerError> {
+        let head: WebhookHead = event.decode()?;
+        let version = event
+            .aggregate
+            .as_ref()
+            .and_then(|a| a.version)
+            .or(head.aggregate_version);
+        let Some(kind) = EventType::of_event(&event.routing_key, version) else {
+            return Ok(0);
+        };
+        let subject = match (&event.aggregate, head.schedule_id, head.task_id) {
+            (Some(a), _, _) => format!("{}:{}", a.aggregate_type, a.aggregate_id),
+            (None, Some(schedule), _) => format!("schedule:{schedule}"),
+            (None, None, Some(task)) => format!("task:{task}"),
+            (None, None, None) => {
+                return Err(HandlerError::permanent(
+                    "a webhook event names neither scheduleId nor taskId",
+                ));
+            }
+        };
+        let occurred_at = event.occurred_at.unwrap_or_else(|| self.app.now());
+        let queued = self
+            .app
+            .queue_webhook(
+                tx,
+                WebhookEvent {
+                    owner: MemberId(head.owner_id),
+                    kind,
+                    event_id: &event.id,
+                    subject,
+                    position: version.unwrap_or(0),
+                    occurred_at,
+                    data: &event.payload,
+                },
+            )
+            .await?;
+        Ok(queued)
+    }
+}
+
+impl Handler for WebhookEventHandler {
+    async fn handle(&self, tx: &mut Tx, event: &IncomingEvent) -> Result<(), HandlerError> {
+        self.apply(tx, event).await.map(|_| ())
+    }
+}
+
 impl Notifications {
-    /// The five consumers (one per schedule event) over this context's database, for a transport to run:
-    /// `InProcessBus::subscribe` in `pinit serve`, `AmqpConsumer::new(url, inbox).run(stop)` otherwise.
+    /// The consumers over this context's database, for a transport to run — the five schedule-event consumers
+    /// (one per event) and the webhook consumer: `InProcessBus::subscribe` in `pinit serve`,
+    /// `AmqpConsumer::new(url, inbox).run(stop)` otherwise.
     pub fn consumers(&self, config: &ConsumerConfig) -> Vec<Inbox> {
-        ScheduleChange::ALL
+        let mut consumers: Vec<Inbox> = ScheduleChange::ALL
             .into_iter()
             .map(|change| self.consumer(change, change.subscription(), config))
-            .collect()
+            .collect();
+        consumers.push(self.webhook_consumer(webhook_subscription(), config));
+        consumers.push(
+            self.member_deleted_consumer(crate::erasure::member_deleted_subscription(), config),
+        );
+        consumers
+    }
+
+    /// The webhook consumer with a subscription of the caller's choosing (tests use unique queue names).
+    pub fn webhook_consumer(&self, subscription: Subscription, config: &ConsumerConfig) -> Inbox {
+        Inbox::new(
+            subscription,
+            self.db().clone(),
+            self.inner.clock.clone(),
+            WebhookEventHandler::new(self.clone()),
+            config.clone(),
+        )
     }
 
     /// One consumer with a subscription of the caller's choosing (tests use unique queue names).
@@ -171,5 +286,14 @@ mod tests {
             );
             assert!(doc.contains(&row), "docs/messaging.md lacks the row {row}");
         }
+        let bound: Vec<String> = WEBHOOK_CHANNELS
+            .iter()
+            .map(|c| format!("`{}` / `{}`", c.exchange, c.routing_key))
+            .collect();
+        let row = format!(
+            "| `{WEBHOOK_QUEUE}` | notification | {} |",
+            bound.join(", ")
+        );
+        assert!(doc.contains(&row), "docs/messaging.md lacks the row {row}");
     }
 }

@@ -5,8 +5,10 @@
 //!   schedule events arm, move or disarm a notification) and delivery (catch-up, re-check, retries, outcomes).
 //! * [`app`] — the use cases ([`Notifications`]): subscribe/unsubscribe, applying a schedule event,
 //!   housekeeping.
-//! * [`inbound`] — the five schedule-event consumers (inbox handlers and their subscriptions).
-//! * [`dispatch`] — the [`Dispatcher`] loop: wake, claim, ask the domain, send, record.
+//! * [`inbound`] — the five schedule-event consumers (inbox handlers and their subscriptions), and the webhook
+//!   consumer.
+//! * [`dispatch`] — the [`Dispatcher`] loop: wake, claim, ask the domain, send, record; and the
+//!   [`WebhookDispatcher`] (members' webhook endpoints, Standard Webhooks).
 //! * [`directory`] — schedule look-ups in the task service ([`ScheduleDirectory`], over gRPC).
 //! * [`push`] — Web Push (RFC 8291 encryption, RFC 8292 VAPID) and FCM HTTP v1 senders, the connect-time
 //!   address guard.
@@ -19,6 +21,7 @@ pub mod app;
 pub mod directory;
 pub mod dispatch;
 pub mod domain;
+pub mod erasure;
 pub mod http;
 pub mod inbound;
 pub mod push;
@@ -31,13 +34,14 @@ use sqlx::migrate::Migrator;
 
 pub use app::{NotificationError, Notifications};
 pub use directory::{DirectoryError, GrpcScheduleDirectory, ScheduleDirectory};
+pub use dispatch::webhooks::{WebhookDispatcher, WebhookRound};
 pub use dispatch::{Dispatcher, RoundReport};
 pub use domain::{
     Applied, EndpointPolicy, MemberId, ScheduleBasics, ScheduleChange, ScheduleId, ScheduleKey,
     ScheduleSnapshot,
 };
 pub use http::routes;
-pub use inbound::ScheduleEventHandler;
+pub use inbound::{ScheduleEventHandler, WebhookEventHandler};
 pub use push::Pusher;
 pub use settings::{FcmSettings, Settings};
 

@@ -56,6 +56,47 @@ pub struct Settings {
     /// Firebase Cloud Messaging (HTTP v1). Absent: FCM tokens are accepted and stored, but pushes to them fail
     /// (recorded as `failed`, "FCM is not configured").
     pub fcm: Option<FcmSettings>,
+    /// `[notification.webhooks]`: members' webhook endpoints (docs/integrations.md#webhooks). Their URLs follow
+    /// the same SSRF rule as Web Push endpoints, lifted by `allow_insecure_endpoints` too.
+    pub webhooks: WebhookSettings,
+}
+
+/// `[notification.webhooks]` settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookSettings {
+    /// Timeout of one delivery (connect + answer).
+    pub timeout: HumanDuration,
+    /// Backoff between attempts of one delivery (with jitter); `Retry-After` is honoured when longer.
+    pub retry_backoff: BackoffConfig,
+    /// Retries stop this long after the event (the delivery is then `failed`).
+    pub retry_window: HumanDuration,
+    /// Deliveries given up in a row (no success in between) that disable an endpoint.
+    pub disable_after_failures: i64,
+    /// Endpoints a member may have.
+    pub max_endpoints_per_member: usize,
+    /// Deliveries sent at once per process.
+    pub max_in_flight: usize,
+    /// Deliveries claimed per round.
+    pub batch_size: u32,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            timeout: HumanDuration::from_secs(10),
+            retry_backoff: BackoffConfig {
+                initial: HumanDuration::from_secs(10),
+                max: HumanDuration::from_secs(4 * 3600),
+                multiplier: 3.0,
+            },
+            retry_window: HumanDuration::from_secs(24 * 3600),
+            disable_after_failures: 5,
+            max_endpoints_per_member: crate::domain::webhook::MAX_ENDPOINTS_PER_MEMBER,
+            max_in_flight: 32,
+            batch_size: 100,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -82,6 +123,7 @@ impl Default for Settings {
             housekeeping_interval: HumanDuration::from_secs(10 * 60),
             allow_insecure_endpoints: false,
             fcm: None,
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -153,6 +195,36 @@ impl Settings {
         }
         if self.safety_poll.get() < Duration::from_millis(100) {
             problems.push(("notification.safety_poll", "must be at least 100ms".into()));
+        }
+        let w = &self.webhooks;
+        if w.timeout.get() < Duration::from_millis(100) || w.timeout.get() > Duration::from_secs(60)
+        {
+            problems.push((
+                "notification.webhooks.timeout",
+                "must be between 100ms and 60s".into(),
+            ));
+        }
+        if self.claim_lease.get() < w.timeout.get() * 2 {
+            problems.push((
+                "notification.claim_lease",
+                "must be at least twice notification.webhooks.timeout".into(),
+            ));
+        }
+        for (key, zero) in [
+            (
+                "notification.webhooks.disable_after_failures",
+                w.disable_after_failures < 1,
+            ),
+            (
+                "notification.webhooks.max_endpoints_per_member",
+                w.max_endpoints_per_member == 0,
+            ),
+            ("notification.webhooks.max_in_flight", w.max_in_flight == 0),
+            ("notification.webhooks.batch_size", w.batch_size == 0),
+        ] {
+            if zero {
+                problems.push((key, "must be at least 1".into()));
+            }
         }
         if let Some(fcm) = &self.fcm
             && url::Url::parse(&fcm.api_url).is_err()

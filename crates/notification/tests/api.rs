@@ -442,12 +442,20 @@ async fn the_openapi_document_lists_every_route(backend: Backend) {
         let res = match *method {
             "GET" => app.get(path, Some("1")).await,
             "PUT" => app.put(path, Some("1"), json!({})).await,
+            "PATCH" => app.patch(path, Some("1"), json!({})).await,
+            "DELETE" => app.delete(path, Some("1")).await,
             _ => app.post(path, Some("1"), json!({})).await,
         };
+        let status = res.status().as_u16();
+        // A route's own 404 names what it did not find (`/v0/webhooks/{id}` with no such endpoint); the
+        // router's has no route to say it.
+        let own_404 = status == 404
+            && res.json::<Value>().await.unwrap_or_default()["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("no such"));
         assert!(
-            ![404, 405].contains(&res.status().as_u16()),
-            "{method} {path}: {}",
-            res.status()
+            status != 405 && (status != 404 || own_404),
+            "{method} {path}: {status}"
         );
     }
 }

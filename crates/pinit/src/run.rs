@@ -301,7 +301,7 @@ fn build_notification(deps: &Deps<'_>) -> Result<pinit_notification::Notificatio
     ))
 }
 
-/// The push dispatcher and the notification housekeeping, after migrations.
+/// The push dispatcher, the webhook dispatcher and the notification housekeeping, after migrations.
 fn start_dispatcher(
     lc: &Lifecycle,
     db: &Db,
@@ -318,6 +318,14 @@ fn start_dispatcher(
         Phase::Background,
         "push-dispatcher",
         dispatcher.run(lc.token(Phase::Background)),
+    );
+    let webhooks = app
+        .webhook_dispatcher()
+        .map_err(|e| StartError::Service(format!("webhook sender: {e}")))?;
+    lc.spawn(
+        Phase::Background,
+        "webhook-dispatcher",
+        webhooks.run(lc.token(Phase::Background)),
     );
     lc.spawn(
         Phase::Background,

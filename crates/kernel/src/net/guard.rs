@@ -11,6 +11,8 @@
 //!   [`NotPublic`] error somewhere in the request's error chain ([`refused`]).
 //! * [`UrlPolicy::redirects`] — a redirect policy that re-checks every `Location` with the same rule (the
 //!   resolver still guards the connection), up to a limit.
+//! * [`UrlPolicy::client`] — the client builder of a sender that POSTs to such URLs (Web Push, webhooks): the
+//!   resolver, no proxy, no redirects followed, a timeout per request.
 //!
 //! Only an `allow_insecure` policy lifts the rule (`http`, private and loopback targets) — for tests and local
 //! development against a fake server on `http://127.0.0.1`; never in production.
@@ -107,6 +109,20 @@ impl UrlPolicy {
         Arc::new(PublicResolver {
             allow_insecure: self.allow_insecure,
         })
+    }
+
+    /// The start of a client that POSTs to URLs of this policy (push endpoints, webhooks): the HTTPS roots
+    /// ([`crate::tls::https_client`]), connections only through [`UrlPolicy::resolver`] and never through a proxy
+    /// (a proxy would resolve names itself, around the guard), **no redirect followed** (a push service or a
+    /// webhook receiver never needs one, an attacker's URL might use one), `timeout` per request (connect +
+    /// answer; connecting at most 5 s of it). Callers add their pool size and user agent.
+    pub fn client(&self, timeout: std::time::Duration) -> reqwest::ClientBuilder {
+        crate::tls::https_client()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(std::time::Duration::from_secs(5)))
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(self.resolver())
     }
 
     /// Follows at most `max` redirects, each target checked like the first URL (a refused one stops with the

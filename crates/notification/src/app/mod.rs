@@ -6,11 +6,13 @@
 //! * [`arming`] — a schedule event, applied under the schedule's watermark lock ([`crate::domain::arming`]).
 //! * [`reminders`] — quiet hours, and snoozing a reminder from a device.
 //! * [`housekeeping`] — pruning idle subscriptions and old records.
+//! * [`webhooks`] — members' webhook endpoints, and queueing events for them.
 
 pub mod arming;
 pub mod housekeeping;
 pub mod reminders;
 pub mod subscriptions;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -27,6 +29,7 @@ pub(crate) use arming::count;
 pub use arming::{ApplyError, NOTIFY_CHANNEL};
 pub use reminders::Snoozed;
 pub use subscriptions::{SubscribeInput, WebPushInput};
+pub use webhooks::{WebhookEvent, WebhookUpdate};
 
 /// Why a use case refused or failed. [`crate::http`] maps each to a status.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +39,9 @@ pub enum NotificationError {
     /// The member has no such thing (the reminder to snooze, its schedule).
     #[error("no such {0}")]
     NotFound(&'static str),
+    /// The request is well formed but cannot be done now (a limit reached, a disabled endpoint).
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -55,6 +61,8 @@ pub(crate) struct Inner {
     pub(crate) policy: EndpointPolicy,
     pub(crate) directory: Arc<dyn ScheduleDirectory>,
     pub(crate) signal: WakeSignal,
+    /// Wakes the webhook dispatcher (a delivery queued, an endpoint re-enabled).
+    pub(crate) webhook_signal: WakeSignal,
 }
 
 impl Notifications {
@@ -83,6 +91,7 @@ impl Notifications {
                 policy,
                 directory,
                 signal: WakeSignal::new(),
+                webhook_signal: WakeSignal::new(),
             }),
         }
     }

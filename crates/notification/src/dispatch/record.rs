@@ -74,7 +74,11 @@ impl Dispatcher {
                 upcoming, outcome, ..
             } if finished.contains(&upcoming.idempotent_key) => {
                 report.finished += 1;
-                return finish(tx, upcoming, outcome, now).await.map(Some);
+                let outcome = finish(tx, upcoming, outcome, now).await?;
+                self.app()
+                    .queue_reminder_sent(tx, upcoming, &outcome)
+                    .await?;
+                return Ok(Some(outcome));
             }
             Plan::Release {
                 upcoming,

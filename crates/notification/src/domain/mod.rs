@@ -8,6 +8,8 @@
 //! * [`arming`] — how schedule events arm, move and disarm a schedule's pending notifications (one per
 //!   reminder slot), and the per-schedule watermark that makes late or repeated events change nothing.
 //! * [`quiet`] — a member's quiet hours: hold or drop what falls due inside them.
+//! * [`webhook`] — members' webhook endpoints: event types, secrets and signatures (Standard Webhooks),
+//!   validation, retries and when an endpoint is disabled.
 //! * [`delivery`] — what the dispatcher decides about a claimed notification (catch-up, re-check, devices,
 //!   retries) and how its outcome follows from the devices' results.
 //!
@@ -22,6 +24,7 @@ pub mod quiet;
 pub mod reminder;
 pub mod schedule;
 pub mod subscription;
+pub mod webhook;
 
 #[cfg(test)]
 mod proptests;

@@ -4,15 +4,8 @@
 //! response bodies are capped by the senders. A refusal is a [`NotPublic`] error in the send's error chain
 //! ([`refused`]): the send is [`SendOutcome::Refused`](crate::domain::SendOutcome::Refused), permanent, not
 //! retried.
-
-use std::sync::Arc;
+//!
+//! The push and webhook clients are built by [`UrlPolicy::client`](pinit_kernel::net::guard::UrlPolicy::client)
+//! with the [`EndpointPolicy`](crate::domain::EndpointPolicy)'s rule.
 
 pub use pinit_kernel::net::guard::{NotPublic, PublicResolver, refused};
-
-use crate::domain::endpoint::EndpointPolicy;
-
-/// The resolver the push client connects through: drops non-public addresses unless `policy` allows insecure
-/// endpoints.
-pub(crate) fn resolver(policy: &EndpointPolicy) -> Arc<PublicResolver> {
-    policy.url.resolver()
-}

@@ -1,4 +1,5 @@
-//! Sending to push services: Web Push (RFC 8030 + 8291 + 8292) and Firebase Cloud Messaging (HTTP v1).
+//! Sending to push services: Web Push (RFC 8030 + 8291 + 8292) and Firebase Cloud Messaging (HTTP v1); and to
+//! members' webhook endpoints ([`webhook`], Standard Webhooks).
 //!
 //! Each send ends in one [`SendOutcome`]; the dispatcher records it per device and the domain decides about
 //! retries ([`crate::domain::delivery`]).
@@ -6,6 +7,7 @@
 pub mod ece;
 pub mod fcm;
 pub mod guard;
+pub mod webhook;
 pub mod webpush;
 
 use std::time::Duration;
@@ -160,7 +162,7 @@ mod tests {
     async fn a_connection_the_guard_refuses_is_a_refused_send_not_a_retry() {
         let client = |policy: EndpointPolicy| {
             reqwest::Client::builder()
-                .dns_resolver(guard::resolver(&policy))
+                .dns_resolver(policy.url.resolver())
                 .build()
                 .unwrap()
         };

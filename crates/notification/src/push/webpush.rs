@@ -23,7 +23,7 @@ use p256::ecdsa::{Signature, SigningKey};
 use pinit_kernel::SharedClock;
 use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
 
-use super::{PushSetupError, capped_body, ece, guard, retry_after};
+use super::{PushSetupError, capped_body, ece, retry_after};
 use crate::domain::subscription::decode_key;
 use crate::domain::{EndpointPolicy, PushMessage, SendOutcome, WebPushSubscription};
 use crate::vapid::VapidKey;
@@ -89,14 +89,10 @@ impl WebPushSender {
         policy: EndpointPolicy,
         idle_per_origin: usize,
     ) -> Result<Self, PushSetupError> {
-        let client = pinit_kernel::tls::https_client()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(5)))
-            // Redirects are not followed: a push service never redirects, an attacker's endpoint might.
-            .redirect(reqwest::redirect::Policy::none())
-            // A proxy would resolve names itself, around the public-address guard.
-            .no_proxy()
-            .dns_resolver(guard::resolver(&policy))
+        // The SSRF guard's client: no redirects, no proxy, the public-address resolver.
+        let client = policy
+            .url
+            .client(timeout)
             .pool_max_idle_per_host(idle_per_origin.max(1))
             .user_agent(concat!("pinit-notification/", env!("CARGO_PKG_VERSION")))
             .build()

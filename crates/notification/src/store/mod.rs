@@ -10,6 +10,7 @@
 //! * [`quiet_hours`] — `quiet_hours`: each member's quiet hours.
 //! * [`deliveries`] — `push_delivery`: one row per (notification, device).
 //! * [`outcomes`] — `notification_outcome`: how each notification ended.
+//! * [`webhooks`] — `webhook_endpoint` and `webhook_delivery`: members' webhook endpoints and their deliveries.
 
 pub mod deliveries;
 pub mod outcomes;
@@ -17,6 +18,7 @@ pub mod quiet_hours;
 pub mod subscriptions;
 pub mod upcoming;
 pub mod watermarks;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -91,10 +93,27 @@ pub(crate) fn unknown(what: &'static str, label: &str) -> DbError {
     }
 }
 
+/// Deletes every row of `member` from `table`, whose member column is `column` (account deletion: each table's
+/// module says which; both are constants, never input); how many.
+pub(crate) async fn erase_rows(
+    conn: &mut Conn,
+    table: &'static str,
+    column: &'static str,
+    member: crate::domain::MemberId,
+) -> Result<u64> {
+    let sql = format!("DELETE FROM {table} WHERE {column} = $1");
+    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(member.get())
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
 /// Deletes delivery and outcome records, and watermarks of schedules without a pending notification, older
 /// than `before`.
 pub async fn prune_records(conn: &mut Conn, before: Timestamp) -> Result<u64> {
     Ok(deliveries::prune(conn, before).await?
         + outcomes::prune(conn, before).await?
-        + watermarks::prune(conn, before).await?)
+        + watermarks::prune(conn, before).await?
+        + webhooks::prune(conn, before).await?)
 }

@@ -496,6 +496,18 @@ impl App {
             .await
     }
 
+    pub async fn patch(&self, path: &str, member: Option<&str>, body: Value) -> reqwest::Response {
+        self.send(self.server.client.patch(self.url(path)), member, body)
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, member: Option<&str>) -> reqwest::Response {
+        as_member(self.server.client.delete(self.url(path)), member)
+            .send()
+            .await
+            .expect("request")
+    }
+
     async fn send(
         &self,
         mut request: reqwest::RequestBuilder,
@@ -510,11 +522,10 @@ impl App {
     }
 
     pub async fn get(&self, path: &str, member: Option<&str>) -> reqwest::Response {
-        let mut request = self.server.client.get(self.url(path));
-        if let Some(m) = member {
-            request = request.header("x-member-id", m);
-        }
-        request.send().await.expect("request")
+        as_member(self.server.client.get(self.url(path)), member)
+            .send()
+            .await
+            .expect("request")
     }
 
     /// Subscribes a new browser of `member` as device `name`.
@@ -595,6 +606,14 @@ impl App {
 
     pub async fn subscription_count(&self, member: i64) -> usize {
         self.subscriptions(member).await.len()
+    }
+}
+
+/// `request` for `member` (the gateway's `X-Member-Id`), if any.
+fn as_member(request: reqwest::RequestBuilder, member: Option<&str>) -> reqwest::RequestBuilder {
+    match member {
+        Some(m) => request.header("x-member-id", m),
+        None => request,
     }
 }
 
