@@ -153,3 +153,8 @@ pub async fn prune(conn: &mut Conn, before: Timestamp) -> Result<u64> {
             .rows_affected(),
     )
 }
+
+/// Deletes every push delivery to `member`'s devices (account deletion); how many.
+pub async fn erase_member(conn: &mut Conn, member: MemberId) -> Result<u64> {
+    super::erase_rows(conn, "push_delivery", "owner_id", member).await
+}

@@ -136,3 +136,8 @@ pub async fn prune(conn: &mut Conn, before: Timestamp) -> Result<u64> {
             .rows_affected(),
     )
 }
+
+/// Deletes how `member`'s notifications ended (account deletion); how many.
+pub async fn erase_member(conn: &mut Conn, member: MemberId) -> Result<u64> {
+    super::erase_rows(conn, "notification_outcome", "owner_id", member).await
+}

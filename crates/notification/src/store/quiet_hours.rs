@@ -109,3 +109,8 @@ pub async fn put(tx: &mut Tx, member: MemberId, q: &QuietHours, now: Timestamp) 
     .await?;
     Ok(())
 }
+
+/// Deletes `member`'s quiet hours (account deletion); how many (0 or 1).
+pub async fn erase_member(conn: &mut Conn, member: MemberId) -> Result<u64> {
+    super::erase_rows(conn, "quiet_hours", "member_id", member).await
+}

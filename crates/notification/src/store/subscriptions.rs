@@ -248,3 +248,8 @@ pub async fn prune_idle(conn: &mut Conn, before: Timestamp) -> Result<u64> {
     .await?
     .rows_affected())
 }
+
+/// Deletes every push subscription of `member` (account deletion); how many.
+pub async fn erase_member(conn: &mut Conn, member: MemberId) -> Result<u64> {
+    super::erase_rows(conn, "push_subscription", "member_id", member).await
+}

@@ -288,3 +288,8 @@ pub async fn finish_many(
     }
     Ok(deleted)
 }
+
+/// Deletes every pending notification of `member`'s schedules (account deletion); how many.
+pub async fn erase_member(conn: &mut Conn, member: MemberId) -> Result<u64> {
+    super::erase_rows(conn, "upcoming_notification", "owner_id", member).await
+}

@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use pinit_kernel::db::{Backend, Conn, Tx};
 
 use super::{CHUNK, Result, optional_instant, placeholders};
-use crate::domain::{Offset, ScheduleId, Watermark};
+use crate::domain::{MemberId, Offset, ScheduleId, Watermark};
 
 #[derive(sqlx::FromRow)]
 struct Record {
@@ -147,6 +147,23 @@ pub async fn prune(conn: &mut Conn, before: Timestamp) -> Result<u64> {
          (SELECT schedule_id FROM upcoming_notification)",
     )
     .bind(before.as_microsecond())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}
+
+/// Deletes the watermarks of `member`'s schedules (account deletion). A watermark names no member, only its
+/// schedule: those of the member are the schedules its pending notifications, deliveries and outcomes name, so
+/// this runs before those are erased. (A watermark of a schedule with none of them — one deleted before it ever
+/// notified — holds only ids and versions and is pruned with the records.)
+pub async fn erase_member(conn: &mut Conn, member: MemberId) -> Result<u64> {
+    Ok(sqlx::query(
+        "DELETE FROM schedule_watermark WHERE schedule_id IN \
+         (SELECT schedule_id FROM upcoming_notification WHERE owner_id = $1 \
+          UNION SELECT schedule_id FROM push_delivery WHERE owner_id = $1 \
+          UNION SELECT schedule_id FROM notification_outcome WHERE owner_id = $1)",
+    )
+    .bind(member.get())
     .execute(&mut *conn)
     .await?
     .rows_affected())

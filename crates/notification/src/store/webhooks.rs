@@ -165,6 +165,18 @@ pub async fn delete(tx: &mut Tx, member: MemberId, id: i64) -> Result<bool> {
     Ok(deleted > 0)
 }
 
+/// Deletes every endpoint of `member` and their deliveries (account deletion); how many endpoints.
+pub async fn erase_member(conn: &mut Conn, member: MemberId) -> Result<u64> {
+    sqlx::query(
+        "DELETE FROM webhook_delivery WHERE endpoint_id IN \
+           (SELECT endpoint_id FROM webhook_endpoint WHERE member_id = $1)",
+    )
+    .bind(member.get())
+    .execute(&mut *conn)
+    .await?;
+    super::erase_rows(conn, "webhook_endpoint", "member_id", member).await
+}
+
 /// One more delivery given up in a row; returns the count (`None`: the endpoint is gone).
 pub async fn count_failure(tx: &mut Tx, id: i64, now: Timestamp) -> Result<Option<i64>> {
     Ok(sqlx::query_scalar(
