@@ -247,6 +247,27 @@ impl System {
         self._databases.first().map(|d| d.url.expose().to_string())
     }
 
+    /// Every service database: PostgreSQL URLs (auth, task, notification) when distributed, the data directory's
+    /// SQLite files when embedded.
+    pub fn database_urls(&self) -> Vec<String> {
+        if self._databases.is_empty() {
+            let data = self.dir.path().join("pinit-data");
+            ["auth", "task", "notification"]
+                .iter()
+                .map(|n| {
+                    pinit_kernel::Db::sqlite_url(&data.join(format!("{n}.db")))
+                        .expose()
+                        .to_string()
+                })
+                .collect()
+        } else {
+            self._databases
+                .iter()
+                .map(|d| d.url.expose().to_string())
+                .collect()
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.url, path)
     }
