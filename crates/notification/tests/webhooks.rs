@@ -424,9 +424,9 @@ async fn events_are_delivered_signed_and_verified_by_standardwebhooks(backend: B
         .collect();
     assert_eq!(main.len(), 9);
     assert_verified(&secret, &main);
-    // A signature made with another secret is refused by the library (the oracle is not a rubber stamp).
+    // A body changed after signing is refused by the library (the oracle is not a rubber stamp).
     let mut forged = main[0].clone();
-    forged.body = forged.body.replace("schedule", "sch3dule");
+    forged.body.push(' ');
     if let Some(v) = verify(&secret, &[forged]) {
         assert_eq!(v.verified, 0);
     }

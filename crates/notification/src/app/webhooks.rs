@@ -187,7 +187,8 @@ impl Notifications {
         Ok(log)
     }
 
-    /// Queues `event` for the owner's enabled endpoints that receive its type, in `tx`; returns how many
+    /// Queues `event` for the owner's enabled endpoints that receive its type and existed when it happened
+    /// (an endpoint created after an event the broker delivers late does not get it), in `tx`; returns how many
     /// deliveries were queued (0 for an event already queued).
     pub async fn queue_webhook(
         &self,
@@ -197,7 +198,7 @@ impl Notifications {
         let endpoints: Vec<i64> = store::webhooks::of_member(tx, event.owner)
             .await?
             .into_iter()
-            .filter(|e| e.receives(event.kind))
+            .filter(|e| e.receives(event.kind) && e.created_at <= event.occurred_at)
             .map(|e| e.id)
             .collect();
         if endpoints.is_empty() {

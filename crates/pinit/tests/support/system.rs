@@ -37,7 +37,12 @@ pub struct System {
     _vhost: Option<TestVhost>,
     /// The TLS endpoints of [`Layout::DistributedTls`].
     pub tls: Option<TlsEndpoints>,
+    /// How each distributed process was started (its arguments and environment), for [`System::restart`].
+    commands: Vec<Command>,
 }
+
+/// A process's name, arguments and environment.
+type Command = (&'static str, Vec<String>, Vec<(String, String)>);
 
 /// TLS in front of the test PostgreSQL and RabbitMQ, with the files the services are configured with.
 pub struct TlsEndpoints {
@@ -141,6 +146,7 @@ impl System {
                     _databases: Vec::new(),
                     _vhost: None,
                     tls: None,
+                    commands: Vec::new(),
                 }
             }
             Layout::Distributed => Self::distributed(dir, base, None).await,
@@ -187,15 +193,22 @@ impl System {
             env
         };
         let service = ["--host", "127.0.0.1", "--port", "0"];
-        let task = start(
-            &[&["task"][..], &service[..]].concat(),
+        let mut commands = Vec::new();
+        let mut remember = |name: &'static str, args: &[&str], env: Vec<(String, String)>| {
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            commands.push((name, args, env.clone()));
+            env
+        };
+        let task_args = [&["task"][..], &service[..]].concat();
+        let task_env = remember(
+            "task",
+            &task_args,
             with(&[
                 ("PINIT_TASK_DATABASE_URL", &db_urls[1]),
                 ("PINIT_TASK_GRPC_PORT", &grpc_port),
             ]),
-            dir.path(),
-        )
-        .await;
+        );
+        let task = start(&task_args, task_env, dir.path()).await;
         let auth = start(
             &[&["auth"][..], &service[..]].concat(),
             with(&[("PINIT_AUTH_DATABASE_URL", &db_urls[0])]),
@@ -203,15 +216,16 @@ impl System {
         )
         .await;
         let grpc_url = format!("http://127.0.0.1:{grpc_port}");
-        let notification = start(
-            &[&["notification"][..], &service[..]].concat(),
+        let notification_args = [&["notification"][..], &service[..]].concat();
+        let notification_env = remember(
+            "notification",
+            &notification_args,
             with(&[
                 ("PINIT_NOTIFICATION_DATABASE_URL", &db_urls[2]),
                 ("PINIT_NOTIFICATION_TASK_GRPC_URL", &grpc_url),
             ]),
-            dir.path(),
-        )
-        .await;
+        );
+        let notification = start(&notification_args, notification_env, dir.path()).await;
         let gateway = start(
             &[&["gateway"][..], &service[..]].concat(),
             with(&[
@@ -239,6 +253,7 @@ impl System {
             _databases: databases,
             _vhost: Some(vhost),
             tls,
+            commands,
         }
     }
 
@@ -286,6 +301,36 @@ impl System {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         panic!("the system did not become healthy: {last}");
+    }
+
+    /// Kills a distributed system's process `name` (`task` or `notification`) with SIGKILL — no shutdown, work in
+    /// flight is cut off — and starts it again as it was started, on the same port (the gateway keeps its URL).
+    pub async fn restart(&mut self, name: &str) {
+        let (_, args, env) = self
+            .commands
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no restartable process {name}"));
+        let at = self
+            .processes
+            .iter()
+            .position(|(n, _)| *n == name)
+            .expect("a running process of that name");
+        let (name, old) = self.processes.remove(at);
+        let port = url::Url::parse(&old.url)
+            .ok()
+            .and_then(|u| u.port())
+            .expect("a port")
+            .to_string();
+        old.signal("KILL");
+        let _ = tokio::task::spawn_blocking(move || old.wait(Duration::from_secs(10))).await;
+        let args: Vec<&str> = args
+            .iter()
+            .map(|a| if a == "0" { port.as_str() } else { a.as_str() })
+            .collect();
+        let again = start(&args, env, self.dir.path()).await;
+        self.processes.insert(at, (name, again));
     }
 
     /// SIGTERM to every process (gateway first) and their exit statuses.
