@@ -167,6 +167,8 @@ export const api = {
 
   /** The password: the current one is checked; other sessions are signed out (this one, by its cookie, stays). */
   changePassword: (currentPassword, newPassword) => post('/v0/members/me/password', { currentPassword, newPassword }),
+  /** Deletes the account and everything of it (no password: an OAuth member's fresh login). Cannot be undone. */
+  deleteAccount: (password) => request('DELETE', '/v0/members/me', { body: password ? { password } : {} }),
 
   calendar: {
     /** Subscription feeds; `url` and `webcalUrl` are in the create and rotate answers only. */

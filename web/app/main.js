@@ -17,6 +17,7 @@ import * as settingsPage from './pages/settings.js';
 import * as calendarsPage from './pages/calendars.js';
 import * as tokensPage from './pages/tokens.js';
 import * as passwordPage from './pages/password.js';
+import * as deleteAccountPage from './pages/delete-account.js';
 import * as notFoundPage from './pages/notfound.js';
 
 const ROUTES = [
@@ -38,6 +39,7 @@ const ROUTES = [
   ['/app/settings/calendars', calendarsPage],
   ['/app/settings/tokens', tokensPage],
   ['/app/settings/password', passwordPage],
+  ['/app/settings/delete-account', deleteAccountPage],
 ];
 
 const TABS = [

@@ -1,6 +1,6 @@
 // Settings: language, the member's time zone (saved to the server), default reminders and quiet hours, push on
 // this device, the way to Settings → Calendars (pages/calendars.js), API tokens (pages/tokens.js) and Change password
-// (pages/password.js), the export of the member's data (export.js), log
+// (pages/password.js), Delete account (pages/delete-account.js), the export of the member's data (export.js), log
 // out.
 import { api } from '../api.js';
 import { logout } from '../auth.js';
@@ -114,7 +114,8 @@ export async function render({ main, setTitle, navigate, signal }) {
     h('p', { class: 'muted' }, t('settings.securityHint')),
     h('p', { class: 'button-row' },
       h('a', { class: 'btn', href: '/app/settings/tokens' }, t('settings.tokensOpen')),
-      h('a', { class: 'btn', href: '/app/settings/password' }, t('settings.passwordOpen'))));
+      h('a', { class: 'btn', href: '/app/settings/password' }, t('settings.passwordOpen'))),
+    h('p', {}, h('a', { class: 'btn btn-danger', href: '/app/settings/delete-account' }, t('settings.deleteAccountOpen'))));
 
   on('zone:changed', () => { showZone(); zoneInput.value = session.zone; }, signal);
   mount(main, h('div', { class: 'settings' }, language, zone, defaultReminders(), quietHours(listId), push, calendars, security, exportPanel(), account,
