@@ -496,6 +496,22 @@ fn sqlite_path(url: &ConnectionUrl) -> Option<std::path::PathBuf> {
 /// Default time a readiness check waits for the database.
 pub const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Deletes the rows of `table` whose `column` is `id`; how many. Account deletion erases a member this way, table
+/// by table: each caller names its own table and member column (constants, never input).
+pub async fn delete_by(
+    conn: &mut Conn,
+    table: &'static str,
+    column: &'static str,
+    id: i64,
+) -> Result<u64, DbError> {
+    let sql = format!("DELETE FROM {table} WHERE {column} = $1");
+    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
 /// Wakes `signal` on every PostgreSQL `NOTIFY` on `channel`, until `stop`: how a process hears about commits
 /// made by other replicas (the outbox relay, the push dispatcher). It wakes once after each (re)connect, since
 /// notifications sent meanwhile were missed; on a lost connection it logs, waits a second and reconnects —

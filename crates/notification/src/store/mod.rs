@@ -101,12 +101,7 @@ pub(crate) async fn erase_rows(
     column: &'static str,
     member: crate::domain::MemberId,
 ) -> Result<u64> {
-    let sql = format!("DELETE FROM {table} WHERE {column} = $1");
-    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(member.get())
-        .execute(&mut *conn)
-        .await?;
-    Ok(done.rows_affected())
+    pinit_kernel::db::delete_by(conn, table, column, member.get()).await
 }
 
 /// Deletes delivery and outcome records, and watermarks of schedules without a pending notification, older

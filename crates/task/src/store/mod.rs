@@ -68,12 +68,7 @@ pub(crate) async fn erase_rows(
     column: &'static str,
     member: crate::domain::MemberId,
 ) -> Result<u64> {
-    let sql = format!("DELETE FROM {table} WHERE {column} = $1");
-    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(member.get())
-        .execute(&mut *conn)
-        .await?;
-    Ok(done.rows_affected())
+    Ok(pinit_kernel::db::delete_by(conn, table, column, member.get()).await?)
 }
 
 /// The version after an update guarded by `version = {read}`: exactly one row changed, else a concurrent
