@@ -242,11 +242,21 @@ impl Notifications {
 
     /// The webhook consumer with a subscription of the caller's choosing (tests use unique queue names).
     pub fn webhook_consumer(&self, subscription: Subscription, config: &ConsumerConfig) -> Inbox {
+        self.inbox(subscription, WebhookEventHandler::new(self.clone()), config)
+    }
+
+    /// A consumer of this context's database and clock.
+    pub(crate) fn inbox(
+        &self,
+        subscription: Subscription,
+        handler: impl Handler,
+        config: &ConsumerConfig,
+    ) -> Inbox {
         Inbox::new(
             subscription,
             self.db().clone(),
             self.inner.clock.clone(),
-            WebhookEventHandler::new(self.clone()),
+            handler,
             config.clone(),
         )
     }
@@ -258,12 +268,10 @@ impl Notifications {
         subscription: Subscription,
         config: &ConsumerConfig,
     ) -> Inbox {
-        Inbox::new(
+        self.inbox(
             subscription,
-            self.db().clone(),
-            self.inner.clock.clone(),
             ScheduleEventHandler::new(self.clone(), change),
-            config.clone(),
+            config,
         )
     }
 }

@@ -95,6 +95,18 @@ fn task_event(ch: Channel, task: i64, owner: i64, version: i64, at: Timestamp) -
     m
 }
 
+/// A new task of `member`, as the task service publishes it.
+async fn create_task(app: &App, member: i64) {
+    app.publish_one(task_event(
+        channel::TASK_CREATED,
+        id(),
+        member,
+        1,
+        app.now(),
+    ))
+    .await;
+}
+
 fn kinds(received: &[Received]) -> Vec<String> {
     received.iter().map(Received::kind).collect()
 }
@@ -577,14 +589,7 @@ async fn repeated_failures_disable_the_endpoint(backend: Backend) {
     let m = member.to_string();
     let (ep, _) = create(&app, member, &receiver.url("/hook"), &["task.created"]).await;
     for _ in 0..2 {
-        app.publish_one(task_event(
-            channel::TASK_CREATED,
-            id(),
-            member,
-            1,
-            app.now(),
-        ))
-        .await;
+        create_task(&app, member).await;
     }
     let dispatcher = app.app.webhook_dispatcher().unwrap();
     let mut disabled = 0;
@@ -610,14 +615,7 @@ async fn repeated_failures_disable_the_endpoint(backend: Backend) {
     assert!(attempts >= 4, "each delivery was retried: {attempts}");
 
     // Disabled: new events are not queued for it.
-    app.publish_one(task_event(
-        channel::TASK_CREATED,
-        id(),
-        member,
-        1,
-        app.now(),
-    ))
-    .await;
+    create_task(&app, member).await;
     assert_eq!(deliveries(&app, member, ep).await.len(), 2);
     // Enabled again, with its failures forgotten: it receives again.
     receiver.answer_by_default(Reply::Status(200));
@@ -634,14 +632,7 @@ async fn repeated_failures_disable_the_endpoint(backend: Backend) {
         (body["enabled"].clone(), body["failures"].clone()),
         (json!(true), json!(0))
     );
-    app.publish_one(task_event(
-        channel::TASK_CREATED,
-        id(),
-        member,
-        1,
-        app.now(),
-    ))
-    .await;
+    create_task(&app, member).await;
     assert_eq!(dispatcher.run_once().await.unwrap().delivered, 1);
 }
 
