@@ -165,6 +165,20 @@ export const api = {
     remove: (id) => request('DELETE', `/v0/tokens/${id}`),
   },
 
+  /** Webhook endpoints (Standard Webhooks); `secret` is in the create answer only. */
+  webhooks: {
+    list: () => get('/v0/webhooks'),
+    /** {url, events, description?} → {id, …, secret} */
+    create: ({ url, events, description }) => post('/v0/webhooks', { url, events, description }),
+    /** Any of {url, events, description, enabled} (false disables, true enables again). */
+    update: (id, body) => request('PATCH', `/v0/webhooks/${id}`, { body }),
+    remove: (id) => request('DELETE', `/v0/webhooks/${id}`),
+    /** Queues a `webhook.test` event → the delivery. */
+    test: (id) => post(`/v0/webhooks/${id}/test`),
+    /** The last 100 deliveries, newest first. */
+    deliveries: (id) => get(`/v0/webhooks/${id}/deliveries`),
+  },
+
   /** The password: the current one is checked; other sessions are signed out (this one, by its cookie, stays). */
   changePassword: (currentPassword, newPassword) => post('/v0/members/me/password', { currentPassword, newPassword }),
   /** Deletes the account and everything of it (no password: an OAuth member's fresh login). Cannot be undone. */

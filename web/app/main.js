@@ -16,6 +16,7 @@ import * as statisticsPage from './pages/statistics.js';
 import * as settingsPage from './pages/settings.js';
 import * as calendarsPage from './pages/calendars.js';
 import * as tokensPage from './pages/tokens.js';
+import * as webhooksPage from './pages/webhooks.js';
 import * as passwordPage from './pages/password.js';
 import * as deleteAccountPage from './pages/delete-account.js';
 import * as notFoundPage from './pages/notfound.js';
@@ -38,6 +39,7 @@ const ROUTES = [
   ['/app/settings', settingsPage],
   ['/app/settings/calendars', calendarsPage],
   ['/app/settings/tokens', tokensPage],
+  ['/app/settings/webhooks', webhooksPage],
   ['/app/settings/password', passwordPage],
   ['/app/settings/delete-account', deleteAccountPage],
 ];

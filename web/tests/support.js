@@ -19,11 +19,11 @@ export const ZONE = 'Asia/Seoul';
 export const PHONE = { width: 375, height: 812 };
 export const DESKTOP = { width: 1280, height: 860 };
 
-/** Starts `pinit serve --port 0` and resolves once it logs "Pinit is running" with its URL. */
-export async function startPinit() {
+/** Starts `pinit serve --port 0` (with `env` added to its environment) and resolves once it logs "Pinit is running" with its URL. */
+export async function startPinit({ env = {} } = {}) {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'pinit-web-'));
   const child = spawn(BIN, ['serve', '--port', '0', '--data-dir', dataDir], {
-    env: { ...process.env, PINIT_LOG_FORMAT: 'json', PINIT_METRICS_PORT: '0' },
+    env: { ...process.env, PINIT_LOG_FORMAT: 'json', PINIT_METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const logs = [];

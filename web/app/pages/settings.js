@@ -1,5 +1,5 @@
 // Settings: language, the member's time zone (saved to the server), default reminders and quiet hours, push on
-// this device, the way to Settings → Calendars (pages/calendars.js), API tokens (pages/tokens.js) and Change password
+// this device, the way to Settings → Calendars (pages/calendars.js), Webhooks (pages/webhooks.js), API tokens (pages/tokens.js) and Change password
 // (pages/password.js), Delete account (pages/delete-account.js), the export of the member's data (export.js), log
 // out.
 import { api } from '../api.js';
@@ -108,6 +108,12 @@ export async function render({ main, setTitle, navigate, signal }) {
     h('p', { class: 'muted' }, t('settings.calendarsHint')),
     h('p', {}, h('a', { class: 'btn', href: '/app/settings/calendars' }, t('settings.calendarsOpen'))));
 
+  // Webhooks: a page of its own (endpoints, their secrets and delivery logs).
+  const webhooks = h('section', { class: 'panel', 'aria-labelledby': 'set-webhooks' },
+    h('h2', { id: 'set-webhooks' }, t('settings.webhooks')),
+    h('p', { class: 'muted' }, t('settings.webhooksHint')),
+    h('p', {}, h('a', { class: 'btn', href: '/app/settings/webhooks' }, t('settings.webhooksOpen'))));
+
   // Security: pages of their own (API tokens, the password).
   const security = h('section', { class: 'panel', 'aria-labelledby': 'set-security' },
     h('h2', { id: 'set-security' }, t('settings.security')),
@@ -118,7 +124,7 @@ export async function render({ main, setTitle, navigate, signal }) {
     h('p', {}, h('a', { class: 'btn btn-danger', href: '/app/settings/delete-account' }, t('settings.deleteAccountOpen'))));
 
   on('zone:changed', () => { showZone(); zoneInput.value = session.zone; }, signal);
-  mount(main, h('div', { class: 'settings' }, language, zone, defaultReminders(), quietHours(listId), push, calendars, security, exportPanel(), account,
+  mount(main, h('div', { class: 'settings' }, language, zone, defaultReminders(), quietHours(listId), push, calendars, webhooks, security, exportPanel(), account,
     h('p', { class: 'muted version' }, t('settings.version', { build }))));
   refreshPush();
 }
