@@ -46,7 +46,7 @@ test('no horizontal scrolling at 375 px or on the desktop', async () => {
     const context = await newContext(browser, pinit.url, { viewport });
     const page = await context.newPage();
     await signUp(page);
-    for (const path of ['/app/today', '/app/schedules', '/app/tasks', '/app/statistics', '/app/settings', '/app/settings/calendars']) {
+    for (const path of ['/app/today', '/app/schedules', '/app/tasks', '/app/statistics', '/app/settings', '/app/settings/calendars', '/app/settings/webhooks']) {
       await page.goto(path);
       await page.waitForLoadState('networkidle');
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);

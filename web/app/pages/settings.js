@@ -1,7 +1,7 @@
 // Settings: language, the member's time zone (saved to the server), default reminders and quiet hours, push on
-// this device, the way to Settings → Calendars (pages/calendars.js), Webhooks (pages/webhooks.js), API tokens (pages/tokens.js) and Change password
-// (pages/password.js), Delete account (pages/delete-account.js), the export of the member's data (export.js), log
-// out.
+// this device, the way to Settings → Calendars (pages/calendars.js), Webhooks (pages/webhooks.js), API tokens
+// (pages/tokens.js) and Change password (pages/password.js), Delete account (pages/delete-account.js), the export
+// of the member's data (export.js), log out.
 import { api } from '../api.js';
 import { logout } from '../auth.js';
 import { t, getLang, setLang, LANGUAGES } from '../i18n.js';
