@@ -59,7 +59,7 @@ function eventChecks() {
     h('legend', {}, t('webhooks.events')),
     h('label', { class: 'event-check event-check-all', for: all.id }, all, t('webhooks.selectAll')),
     h('div', { class: 'event-checks' }, boxes.map((box) =>
-      h('label', { class: 'event-check', for: box.id }, box, h('span', {}, eventLabel(box.value)), ' ', h('code', { class: 'muted' }, box.value)))),
+      h('label', { class: 'event-check', for: box.id }, box, h('span', {}, eventLabel(box.value), ' ', h('code', { class: 'muted' }, box.value))))),
     error);
   Object.defineProperty(set, 'value', { get: () => boxes.filter((b) => b.checked).map((b) => b.value) });
   set.clear = () => { for (const b of boxes) b.checked = false; sync(); };
