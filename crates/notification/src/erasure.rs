@@ -77,12 +77,6 @@ impl Notifications {
         subscription: Subscription,
         config: &ConsumerConfig,
     ) -> Inbox {
-        Inbox::new(
-            subscription,
-            self.db().clone(),
-            self.inner.clock.clone(),
-            MemberDeletedHandler,
-            config.clone(),
-        )
+        self.inbox(subscription, MemberDeletedHandler, config)
     }
 }
