@@ -116,6 +116,9 @@ pub struct Subscription {
     /// `<queue>.dlq`.
     pub queue: String,
     pub bindings: Vec<Binding>,
+    /// Whose aggregate versions this consumer checks and records (`None`: its own): consumers naming the same
+    /// key share them.
+    pub versions: Option<String>,
 }
 
 impl Subscription {
@@ -126,7 +129,22 @@ impl Subscription {
             queue: consumer.clone(),
             consumer,
             bindings: Vec::new(),
+            versions: None,
         }
+    }
+
+    /// Shares the aggregate versions under `key` with the other consumers that name it. Events of one aggregate
+    /// that reach a context on several queues — which RabbitMQ does not order between them — are then applied in
+    /// version order whichever queue brings them first: an event older than one another consumer applied is
+    /// stale (e.g. a `member.created` after that member's `member.deleted`).
+    pub fn versions(mut self, key: impl Into<String>) -> Self {
+        self.versions = Some(key.into());
+        self
+    }
+
+    /// The key its aggregate versions are kept under.
+    pub fn versions_key(&self) -> &str {
+        self.versions.as_deref().unwrap_or(&self.consumer)
     }
 
     /// Uses another queue name.
@@ -496,7 +514,7 @@ impl Inbox {
                  SET version = excluded.version, updated_at_us = excluded.updated_at_us \
                  WHERE messaging_inbox_aggregate.version <= excluded.version",
             )
-            .bind(consumer)
+            .bind(self.subscription().versions_key())
             .bind(&agg.aggregate_type)
             .bind(&agg.aggregate_id)
             .bind(version)

@@ -30,11 +30,17 @@ pub const MEMBER_CREATED_CONSUMER: &str = "task.member.created";
 /// The reference's queue name.
 pub const MEMBER_CREATED_QUEUE: &str = "member.created.queue";
 
+/// The member consumers' shared aggregate versions: `member.created` (version 1) and `member.deleted` (2) come on
+/// two queues, and a `member.created` handled after its `member.deleted` (both queued while task was down) is
+/// stale — the erased member is not provisioned again.
+pub const MEMBER_VERSIONS: &str = "task.member";
+
 /// `member.created.queue` ← `auth.member.direct` / `member.created`.
 pub fn member_created_subscription() -> Subscription {
     Subscription::new(MEMBER_CREATED_CONSUMER)
         .queue(MEMBER_CREATED_QUEUE)
         .bind(channel::MEMBER_CREATED)
+        .versions(MEMBER_VERSIONS)
 }
 
 /// Applies `member.created` in the inbox's transaction.
@@ -98,6 +104,7 @@ pub fn member_deleted_subscription() -> Subscription {
     Subscription::new(MEMBER_DELETED_CONSUMER)
         .queue(MEMBER_DELETED_QUEUE)
         .bind(channel::MEMBER_DELETED)
+        .versions(MEMBER_VERSIONS)
 }
 
 /// Applies `member.deleted` in the inbox's transaction: erases the member.

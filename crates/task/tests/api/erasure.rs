@@ -119,12 +119,60 @@ async fn outbox_rows(app: &App) -> i64 {
         .get("n")
 }
 
+/// `member.deleted` as auth records it: the member aggregate's version 2 (after `member.created`'s 1).
 fn member_deleted(event_id: &str, member: Value) -> pinit_messaging::OutboundMessage {
-    member_event(
-        &channel::MEMBER_DELETED,
-        event_id,
-        json!({"memberId": member, "occurredAt": "2026-02-01T00:00:00Z", "idempotentKey": event_id}),
+    pinit_messaging::OutboundMessage {
+        aggregate_version: Some(2),
+        ..member_event(
+            &channel::MEMBER_DELETED,
+            event_id,
+            json!({"memberId": member, "occurredAt": "2026-02-01T00:00:00Z", "idempotentKey": event_id}),
+        )
+    }
+}
+
+/// Both queues were filled while task was down, and `member.deleted` is handled first: the late
+/// `member.created` is stale — the erased member is not provisioned again.
+async fn a_member_created_after_its_deletion_is_stale(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let bus = InProcessBus::new();
+    let config = ConsumerConfig {
+        max_attempts: 2,
+        ..ConsumerConfig::default()
+    };
+    bus.subscribe(pinit_task::member_deleted_inbox(&app.app, config.clone()));
+    bus.subscribe(pinit_task::member_created_inbox(&app.app, config));
+    publish(
+        &bus,
+        member_deleted("0190f5a8-0000-7000-8000-000000000d21", json!(21)),
     )
+    .await;
+    let created = json!({"memberId": 21, "nickname": "늦게", "occurredAt": "2026-02-01T00:00:00Z",
+        "idempotentKey": "0190f5a8-0000-7000-8000-000000000c21", "zoneId": ZONE});
+    publish(
+        &bus,
+        member_event(
+            &channel::MEMBER_CREATED,
+            "0190f5a8-0000-7000-8000-000000000c21",
+            created,
+        ),
+    )
+    .await;
+    let res = app.get(21, "/v2/members/zone-id").await;
+    assert_eq!(res.body["code"], "USER_NOT_READY", "not provisioned again");
+    assert_eq!(member_rows(&app.db, 21).await, Vec::<String>::new());
+    // Another member is provisioned as ever.
+    publish(
+        &bus,
+        member_event(
+            &channel::MEMBER_CREATED,
+            "0190f5a8-0000-7000-8000-000000000c22",
+            json!({"memberId": 22, "nickname": "제때", "occurredAt": "2026-02-01T00:00:00Z",
+                "idempotentKey": "0190f5a8-0000-7000-8000-000000000c22", "zoneId": ZONE}),
+        ),
+    )
+    .await;
+    app.get(22, "/v2/members/zone-id").await.assert(200);
 }
 
 async fn a_deleted_member_leaves_every_task_table(backend: Backend) {
@@ -204,4 +252,7 @@ async fn a_deleted_member_leaves_every_task_table(backend: Backend) {
     assert_eq!(sub.bindings[0].routing_key, "member.deleted");
 }
 
-both_backends!(a_deleted_member_leaves_every_task_table);
+both_backends!(
+    a_deleted_member_leaves_every_task_table,
+    a_member_created_after_its_deletion_is_stale,
+);
