@@ -581,6 +581,8 @@ async fn delete_account(
 ) -> Result<Response, ApiError> {
     let body: DeleteAccountBody = if body.iter().all(u8::is_ascii_whitespace) {
         DeleteAccountBody { password: None }
+    } else if !pinit_kernel::extract::is_json(&headers) {
+        return Err(pinit_kernel::extract::not_json());
     } else {
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::bad_request(format!("Malformed JSON: {e}")))?

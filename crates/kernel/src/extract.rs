@@ -91,13 +91,30 @@ impl<S: Send + Sync, Id: From<i64>> FromRequestParts<S> for SessionMember<Id> {
     }
 }
 
+/// 415 for a body that is not sent as JSON.
+pub fn not_json() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "Content-Type must be application/json.",
+    )
+}
+
+/// Whether `headers` say the body is JSON (`application/json` or a `+json` type, any parameters).
+pub fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|t| t.trim().to_ascii_lowercase())
+        .is_some_and(|t| {
+            t == "application/json" || (t.starts_with("application/") && t.ends_with("+json"))
+        })
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
-            JsonRejection::MissingJsonContentType(_) => ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "Content-Type must be application/json.",
-            ),
+            JsonRejection::MissingJsonContentType(_) => not_json(),
             JsonRejection::JsonDataError(e) => {
                 ApiError::bad_request(format!("Invalid request body: {}", e.body_text()))
             }
