@@ -115,7 +115,8 @@ impl UrlPolicy {
     /// ([`crate::tls::https_client`]), connections only through [`UrlPolicy::resolver`] and never through a proxy
     /// (a proxy would resolve names itself, around the guard), **no redirect followed** (a push service or a
     /// webhook receiver never needs one, an attacker's URL might use one), `timeout` per request (connect +
-    /// answer; connecting at most 5 s of it). Callers add their pool size and user agent.
+    /// answer; connecting at most 5 s of it). Callers add their pool size and user agent; one that must follow
+    /// redirects replaces the redirect policy with [`UrlPolicy::redirects`].
     pub fn client(&self, timeout: std::time::Duration) -> reqwest::ClientBuilder {
         crate::tls::https_client()
             .timeout(timeout)

@@ -162,15 +162,12 @@ impl Calendars {
     }
 }
 
-/// The client calendars are fetched with: the SSRF guard's resolver and redirect policy, no proxy, `timeout`.
+/// The client calendars are fetched with: the SSRF guard's client (its resolver, no proxy, the operator's extra
+/// CA like every outbound HTTPS call), following at most [`MAX_REDIRECTS`] redirects each checked by the guard.
 fn client(policy: UrlPolicy, timeout: Duration) -> Option<reqwest::Client> {
-    reqwest::Client::builder()
+    policy
+        .client(timeout)
         .redirect(policy.redirects(MAX_REDIRECTS))
-        // A proxy would resolve names itself, around the public-address guard.
-        .no_proxy()
-        .dns_resolver(policy.resolver())
-        .timeout(timeout)
-        .connect_timeout(timeout)
         .user_agent(concat!(
             "pinit-task/",
             env!("CARGO_PKG_VERSION"),

@@ -540,3 +540,59 @@ both_backends!(
     private_addresses_are_refused_unless_allowed,
     uploads_and_limits,
 );
+
+/// A calendar served behind the operator's own CA (`tls.ca_file`) is fetched once that CA is trusted, like every
+/// outbound HTTPS call: the calendar client starts from the shared HTTPS roots, not a client of its own. (nextest
+/// runs each test in a process of its own, so the process-wide trust does not leak into other tests.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_calendar_behind_the_operators_ca_is_fetched_once_it_is_trusted() {
+    use pinit_kernel::tls::{TlsMaterial, TlsSettings, trust_for_https};
+    use pinit_testkit::tls::{ProxyTls, TestCa, TlsProxy, socket_addr_of};
+
+    let app = insecure(Backend::Sqlite).await;
+    let m = app.member(1, Some("Europe/Berlin")).await;
+    let (server, _) = calendar_server(fixture("google.ics")).await;
+    let ca = TestCa::new("corporate CA");
+    let proxy = TlsProxy::https(
+        socket_addr_of(&server.url("/")),
+        ProxyTls::presenting(ca.issue("calendar", &["localhost"])),
+    )
+    .await;
+    let url = format!("https://localhost:{}/work.ics", proxy.addr.port());
+
+    let untrusted = app
+        .post(
+            m,
+            "/v2/calendar/subscriptions",
+            json!({"name": "Work", "url": url}),
+        )
+        .await;
+    untrusted.assert(422);
+    assert!(
+        untrusted.text.contains("UnknownIssuer"),
+        "an unknown CA is a failed fetch: {}",
+        untrusted.text
+    );
+
+    trust_for_https(
+        &TlsMaterial::load(&TlsSettings {
+            ca_file: Some(ca.file()),
+            ..Default::default()
+        })
+        .expect("the test CA loads"),
+    )
+    .expect("trusted");
+    // The binary trusts the CA before it builds anything: so does the second app here.
+    let app = insecure(Backend::Sqlite).await;
+    let m = app.member(1, Some("Europe/Berlin")).await;
+    let trusted = app
+        .post(
+            m,
+            "/v2/calendar/subscriptions",
+            json!({"name": "Work", "url": url}),
+        )
+        .await;
+    let body = trusted.assert(201);
+    assert_eq!(body["events"], 7, "{body}");
+    assert!(body.get("lastError").is_none(), "{body}");
+}
