@@ -157,6 +157,18 @@ impl GrpcScheduleDirectory {
         })
     }
 
+    /// A client over a channel made elsewhere (`pinit serve` hands it the in-process pipe to task's server);
+    /// the channel carries its own deadline.
+    pub fn over_channel(channel: Channel, identity: Option<IdentityKey>) -> Self {
+        Self {
+            clients: vec![ScheduleGrpcServiceClient::with_interceptor(
+                channel,
+                PropagateTrace { identity },
+            )],
+            next: Default::default(),
+        }
+    }
+
     fn client(
         url: &str,
         timeout: Duration,

@@ -4,5 +4,6 @@
 pub mod backup;
 pub mod cli;
 pub mod config;
+pub mod grpc_pipe;
 pub mod run;
 pub mod users;

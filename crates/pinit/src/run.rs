@@ -5,7 +5,7 @@
 //!
 //! Both start the same context routers through [`start_context`]; only the wiring differs.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +25,7 @@ use tokio::net::TcpListener;
 
 use crate::cli::Context;
 use crate::config::{Config, Mode};
+use crate::grpc_pipe::{PipeConnector, PipeIncoming, pipe};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -158,12 +159,28 @@ struct Deps<'a> {
     lc: &'a Lifecycle,
     db: Db,
     clock: SharedClock,
-    /// Where task serves gRPC (bound before start, so a busy port fails the start).
-    task_grpc: Option<TcpListener>,
+    /// Where task serves gRPC (a port is bound before start, so a busy port fails the start).
+    task_grpc: Option<GrpcListener>,
     /// Where notification reaches task's gRPC.
-    task_grpc_url: Option<String>,
+    task_grpc_at: TaskGrpcAt,
     /// Vouches for calls between the services (kernel::identity).
     identity: IdentityKey,
+}
+
+/// Where task's gRPC server takes its connections.
+enum GrpcListener {
+    /// `pinit task`: `task.grpc_port`.
+    Port(TcpListener),
+    /// `pinit serve`: pipes inside the process, nothing on the host (docs/adr/0012).
+    InProcess(PipeIncoming),
+}
+
+/// How notification reaches task's gRPC.
+enum TaskGrpcAt {
+    /// `pinit notification`: `notification.task_grpc_url` (several replicas: comma-separated).
+    Urls(Option<String>),
+    /// `pinit serve`: the in-process pipe to task's server.
+    InProcess(PipeConnector),
 }
 
 /// Builds a context's services over its database.
@@ -256,7 +273,7 @@ fn parts(context: Context, mut deps: Deps<'_>) -> Result<ContextParts, StartErro
 /// Serves task's gRPC API until the core phase stops.
 fn serve_grpc(
     lc: &Lifecycle,
-    listener: TcpListener,
+    listener: GrpcListener,
     service: tonic::service::interceptor::InterceptedService<
         pinit_contracts::schedule::schedule_grpc_service_server::ScheduleGrpcServiceServer<
             pinit_task::grpc::ScheduleGrpc,
@@ -265,33 +282,51 @@ fn serve_grpc(
     >,
 ) {
     let stop = lc.token(Phase::Core);
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "task gRPC listening");
+    let server = tonic::transport::Server::builder()
+        // A span per call, continuing the caller's trace (`traceparent` metadata).
+        .trace_fn(pinit_kernel::trace::grpc_server_span)
+        .add_service(service);
+    match listener {
+        GrpcListener::Port(listener) => {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(%addr, "task gRPC listening");
+            }
+            lc.spawn(Phase::Core, "task-grpc", async move {
+                server
+                    .serve_with_incoming_shutdown(
+                        tonic::transport::server::TcpIncoming::from(listener),
+                        stop.cancelled_owned(),
+                    )
+                    .await
+            });
+        }
+        GrpcListener::InProcess(incoming) => {
+            lc.spawn(Phase::Core, "task-grpc", async move {
+                server
+                    .serve_with_incoming_shutdown(incoming.into_stream(), stop.cancelled_owned())
+                    .await
+            });
+        }
     }
-    lc.spawn(Phase::Core, "task-grpc", async move {
-        tonic::transport::Server::builder()
-            // A span per call, continuing the caller's trace (`traceparent` metadata).
-            .trace_fn(pinit_kernel::trace::grpc_server_span)
-            .add_service(service)
-            .serve_with_incoming_shutdown(
-                tonic::transport::server::TcpIncoming::from(listener),
-                stop.cancelled_owned(),
-            )
-            .await
-    });
 }
 
 /// The notification service: its VAPID key and the task service it asks about schedules.
 fn build_notification(deps: &Deps<'_>) -> Result<pinit_notification::Notifications, StartError> {
     let settings = deps.config.notification.clone();
     let vapid = VapidKey::load(&deps.config.keys_dir())?;
-    let url = deps.task_grpc_url.clone().unwrap_or_default();
-    let directory = pinit_notification::GrpcScheduleDirectory::with_identity(
-        &url,
-        settings.task_grpc_timeout.get(),
-        Some(deps.identity.clone()),
-    )
-    .map_err(|e| StartError::Service(format!("notification.task_grpc_url: {e}")))?;
+    let timeout = settings.task_grpc_timeout.get();
+    let identity = Some(deps.identity.clone());
+    let directory = match &deps.task_grpc_at {
+        TaskGrpcAt::InProcess(pipe) => {
+            pinit_notification::GrpcScheduleDirectory::over_channel(pipe.channel(timeout), identity)
+        }
+        TaskGrpcAt::Urls(urls) => pinit_notification::GrpcScheduleDirectory::with_identity(
+            urls.as_deref().unwrap_or_default(),
+            timeout,
+            identity,
+        )
+        .map_err(|e| StartError::Service(format!("notification.task_grpc_url: {e}")))?,
+    };
     Ok(pinit_notification::Notifications::new(
         deps.db.clone(),
         deps.clock.clone(),
@@ -561,13 +596,9 @@ pub async fn serve(
     .await?;
     let metrics = start_metrics(lc, config).await?;
 
-    let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-    let grpc = bind(loopback, "task gRPC (internal)").await?;
-    let grpc_url = format!(
-        "http://{}",
-        grpc.local_addr().map_err(StartError::Listener)?
-    );
-    let mut grpc = Some(grpc);
+    // Task's gRPC (which notification calls) is a pipe inside the process too.
+    let (grpc_connector, grpc_incoming) = pipe();
+    let mut grpc = Some(GrpcListener::InProcess(grpc_incoming));
 
     // The services have no listeners of their own: the gateway calls their routers in this process, so no
     // other process on the host can reach them around the gateway (docs/adr/0012).
@@ -586,7 +617,7 @@ pub async fn serve(
             } else {
                 None
             },
-            task_grpc_url: Some(grpc_url.clone()),
+            task_grpc_at: TaskGrpcAt::InProcess(grpc_connector.clone()),
             identity: identity.clone(),
         };
         let parts = parts(context, deps)?;
@@ -647,7 +678,9 @@ pub async fn service(
             let db = Db::connect(&url, &config.database).await?;
             let task_grpc = if context == Context::Task {
                 let addr = SocketAddr::new(config.http.host, config.task.grpc_port);
-                Some(bind(addr, "http.host/task.grpc_port").await?)
+                Some(GrpcListener::Port(
+                    bind(addr, "http.host/task.grpc_port").await?,
+                ))
             } else {
                 None
             };
@@ -657,7 +690,7 @@ pub async fn service(
                 db: db.clone(),
                 clock: clock.clone(),
                 task_grpc,
-                task_grpc_url: config.notification.task_grpc_url.clone(),
+                task_grpc_at: TaskGrpcAt::Urls(config.notification.task_grpc_url.clone()),
                 identity: identity.clone(),
             };
             let parts = parts(context, deps)?;

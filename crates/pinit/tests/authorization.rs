@@ -422,6 +422,22 @@ async fn services_do_not_take_a_member_from_anyone_but_the_gateway() {
         .await
         .unwrap();
     assert_eq!(vouched.status(), 200, "what the gateway sends is accepted");
+    // Auth's and notification's own ports likewise: a bare X-Member-Id reads nobody's tokens or webhooks.
+    for (service, path) in [("auth", "/v0/tokens"), ("notification", "/v0/webhooks")] {
+        let process = &system
+            .processes
+            .iter()
+            .find(|(n, _)| *n == service)
+            .unwrap()
+            .1;
+        let direct = http
+            .get(process.url(path))
+            .header("x-member-id", member.id.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(direct.status(), 401, "{service}: a bare X-Member-Id");
+    }
     system.stop().await;
 
     let embedded = System::start(Layout::Embedded, &[]).await;
@@ -429,7 +445,8 @@ async fn services_do_not_take_a_member_from_anyone_but_the_gateway() {
     let public: u16 = url::Url::parse(&serve.url).unwrap().port().unwrap();
     let ports = listening_ports(serve.pid());
     assert!(ports.contains(&public), "{ports:?}");
-    // The gateway, the metrics and task's gRPC (which notification uses) — no HTTP port per service.
-    assert_eq!(ports.len(), 3, "listening on {ports:?}");
+    // The gateway and the metrics only: no HTTP port per service, and task's gRPC (which notification calls)
+    // is a pipe inside the process.
+    assert_eq!(ports.len(), 2, "listening on {ports:?}");
     embedded.stop().await;
 }
