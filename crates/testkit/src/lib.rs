@@ -3,6 +3,7 @@
 //! * [`TestDb::new`] — a fresh, empty SQLite file or PostgreSQL database, dropped when the test ends.
 //! * [`both_backends!`] — writes a test once and runs it on SQLite and on PostgreSQL.
 //! * [`TestServer::spawn`] — serves a router on a random loopback port, with a ready HTTP client.
+//! * [`broker::PrivateBroker`] — a RabbitMQ node of the test's own, to stop and start again.
 //! * [`tls`] — a throw-away CA and TLS-terminating proxies in front of PostgreSQL and RabbitMQ.
 //! * [`member_rows`] — what a database still holds of a member, by its catalog's member columns.
 //! * [`webhooks`] — a recording webhook receiver, and the Standard Webhooks oracle that verifies what it got.
@@ -13,6 +14,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub mod broker;
 pub mod member_rows;
 pub mod python;
 pub mod tls;

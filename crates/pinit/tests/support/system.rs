@@ -167,7 +167,15 @@ impl System {
         let keys_dir = keys.to_string_lossy().into_owned();
         let (code, _, err) = run(&["keys", "generate", "--dir", &keys_dir], &[], dir.path());
         assert_eq!(code, 0, "keys generate: {err}");
-        let vhost = TestVhost::new();
+        // A broker the test brought (`PINIT_AMQP_URL` in `env`, e.g. a PrivateBroker it stops) or a vhost of the
+        // shared one.
+        let given_broker = base
+            .iter()
+            .find(|(k, _)| k == "PINIT_AMQP_URL")
+            .map(|(_, v)| v.clone());
+        let vhost = given_broker.is_none().then(TestVhost::new);
+        let amqp_url =
+            given_broker.unwrap_or_else(|| vhost.as_ref().map(TestVhost::url).unwrap_or_default());
         let mut databases = Vec::new();
         for _ in 0..3 {
             databases.push(TestDb::new(Backend::Postgres).await);
@@ -181,7 +189,7 @@ impl System {
         let grpc_port = free_port().to_string();
         let mut common = base.clone();
         common.extend(owned(&[
-            ("PINIT_AMQP_URL", &via(&vhost.url())),
+            ("PINIT_AMQP_URL", &via(&amqp_url)),
             ("PINIT_KEYS_DIR", &keys_dir),
         ]));
         if let Some(tls) = &tls {
@@ -251,7 +259,7 @@ impl System {
             ],
             dir,
             _databases: databases,
-            _vhost: Some(vhost),
+            _vhost: vhost,
             tls,
             commands,
         }
