@@ -512,6 +512,27 @@ pub async fn delete_by(
     Ok(done.rows_affected())
 }
 
+/// Holds the lock `(scope, key)` until the caller's transaction ends, so transactions taking the same lock run
+/// one after the other: PostgreSQL's `pg_advisory_xact_lock` (a key above 32 bits is folded, so two keys may
+/// share a lock — that only serialises them). On SQLite a write transaction is already the only one
+/// (`BEGIN IMMEDIATE`, [`Db::begin`]), so nothing is done.
+pub async fn lock_key(
+    conn: &mut Conn,
+    backend: Backend,
+    scope: i32,
+    key: i64,
+) -> Result<(), DbError> {
+    if backend == Backend::Postgres {
+        let folded = (key ^ (key >> 32)) as i32;
+        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind(scope)
+            .bind(folded)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Wakes `signal` on every PostgreSQL `NOTIFY` on `channel`, until `stop`: how a process hears about commits
 /// made by other replicas (the outbox relay, the push dispatcher). It wakes once after each (re)connect, since
 /// notifications sent meanwhile were missed; on a lost connection it logs, waits a second and reconnects —

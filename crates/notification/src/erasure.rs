@@ -4,8 +4,9 @@
 //! Idempotent: a redelivery, or the event sent again, finds nothing. Member ids are never reused, so erasing
 //! late can never touch another member's rows.
 
+use jiff::Timestamp;
 use pinit_contracts::events::{MemberDeleted, channel};
-use pinit_kernel::db::{Conn, DbError, Tx};
+use pinit_kernel::db::{Backend, Conn, DbError, Tx};
 use pinit_messaging::{ConsumerConfig, Handler, HandlerError, Inbox, IncomingEvent, Subscription};
 
 use crate::Notifications;
@@ -36,8 +37,18 @@ pub struct Erased {
     pub webhook_endpoints: u64,
 }
 
-/// Deletes every row of `member` from every notification table, in the caller's transaction.
-pub async fn erase_member(conn: &mut Conn, member: MemberId) -> Result<Erased, DbError> {
+/// Deletes every row of `member` from every notification table, in the caller's transaction, and records the
+/// member as erased (`erased_member`: the id and `at`) so that nothing of it is stored again. Holds the member's
+/// write lock first, so a write of the member in flight either commits before (and is erased here) or sees the
+/// member erased.
+pub async fn erase_member(
+    conn: &mut Conn,
+    backend: Backend,
+    member: MemberId,
+    at: Timestamp,
+) -> Result<Erased, DbError> {
+    store::erased::hold(conn, backend, member).await?;
+    store::erased::record(conn, member, at).await?;
     Ok(Erased {
         // Before the rows that say which schedules are the member's.
         watermarks: store::watermarks::erase_member(conn, member).await?,
@@ -51,8 +62,10 @@ pub async fn erase_member(conn: &mut Conn, member: MemberId) -> Result<Erased, D
 }
 
 /// Applies `member.deleted` in the inbox's transaction.
-#[derive(Clone, Copy, Default)]
-pub struct MemberDeletedHandler;
+#[derive(Clone)]
+pub struct MemberDeletedHandler {
+    app: Notifications,
+}
 
 impl Handler for MemberDeletedHandler {
     async fn handle(&self, tx: &mut Tx, event: &IncomingEvent) -> Result<(), HandlerError> {
@@ -63,7 +76,13 @@ impl Handler for MemberDeletedHandler {
                 payload.member_id
             )));
         }
-        let erased = erase_member(&mut *tx, MemberId(payload.member_id)).await?;
+        let erased = erase_member(
+            &mut *tx,
+            self.app.inner.db.backend(),
+            MemberId(payload.member_id),
+            self.app.now(),
+        )
+        .await?;
         tracing::info!(member_id = payload.member_id, ?erased, "member erased");
         Ok(())
     }
@@ -77,6 +96,10 @@ impl Notifications {
         subscription: Subscription,
         config: &ConsumerConfig,
     ) -> Inbox {
-        self.inbox(subscription, MemberDeletedHandler, config)
+        self.inbox(
+            subscription,
+            MemberDeletedHandler { app: self.clone() },
+            config,
+        )
     }
 }

@@ -70,6 +70,7 @@ impl From<NotificationError> for ApiError {
             ),
             NotificationError::NotFound(what) => ApiError::not_found(format!("no such {what}")),
             NotificationError::Conflict(why) => ApiError::conflict(why),
+            NotificationError::Erased => ApiError::unauthorized("this account was deleted"),
             NotificationError::Db(e) => ApiError::from(e),
         }
     }

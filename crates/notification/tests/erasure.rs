@@ -166,4 +166,68 @@ async fn a_deleted_member_leaves_every_notification_table(backend: Backend) {
     assert_eq!(sub.bindings[0].routing_key, "member.deleted");
 }
 
-pinit_testkit::both_backends!(a_deleted_member_leaves_every_notification_table);
+/// After the erasure nothing of the member is stored again: a schedule event queued before the deletion and
+/// delivered after it arms nothing (not even a watermark), and a request with an access token still valid for a
+/// few minutes is 401 on every operation that would store something. What is kept is the erasure record: the id
+/// and the time, nothing else.
+async fn nothing_of_an_erased_member_is_stored_again(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let gone = id();
+    populate(&app, gone).await;
+    app.publish_one(member_deleted(
+        "0190f5a8-0000-7000-8000-00000000de03",
+        gone,
+        app.now(),
+    ))
+    .await;
+    assert_eq!(member_rows(&app.db, gone).await, Vec::<String>::new());
+
+    let late = arm(&app, gone, app.now() + secs(3_600)).await;
+    assert_eq!(
+        watermarks(&app, &[late]).await,
+        0,
+        "a late event arms nothing"
+    );
+    let member = gone.to_string();
+    let browser = app.push.browser("late-laptop");
+    let refused = [
+        app.post(
+            "/v0/push/subscribe",
+            Some(&member),
+            json!({"deviceId": "late-laptop", "subscription": browser.subscription()}),
+        )
+        .await,
+        app.post(
+            "/v0/webhooks",
+            Some(&member),
+            json!({"url": "https://hooks.example.com/late", "events": ["schedule.created"]}),
+        )
+        .await,
+        app.put(
+            "/v0/push/quiet-hours",
+            Some(&member),
+            json!({"enabled": true, "start": "03:00", "end": "04:00", "zoneId": "UTC",
+                "mode": "hold", "includeAtStart": false}),
+        )
+        .await,
+    ];
+    for res in refused {
+        assert_eq!(res.status(), 401);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["message"], "this account was deleted", "{body}");
+    }
+    assert_eq!(member_rows(&app.db, gone).await, Vec::<String>::new());
+    assert_eq!(
+        pinit_testkit::member_rows::erasure_record(&app.db, gone).await,
+        ["erased_member: member_id, erased_at_us"]
+    );
+    // Another member is served as before.
+    let stays = id();
+    populate(&app, stays).await;
+    assert!(!member_rows(&app.db, stays).await.is_empty());
+}
+
+pinit_testkit::both_backends!(
+    a_deleted_member_leaves_every_notification_table,
+    nothing_of_an_erased_member_is_stored_again,
+);

@@ -1,6 +1,13 @@
 //! What a database still holds of a member, found from its catalog (`sqlite_master`, `information_schema`) so a
 //! table added later is covered without naming it: every column whose name ends in `member_id`, `owner_id` or
 //! `user_id` is a member column. Account deletion tests assert that none of them holds the deleted member.
+//!
+//! One kind of table is left out, by name: the record that a member was erased ([`ERASURE_RECORDS`]), which keeps
+//! the id (and when) on purpose so that nothing of the member is stored again. [`erasure_record`] shows what such a
+//! row holds, so a test can check it is only that.
+
+/// Tables that keep an erased member's id by design (the id and the time, nothing else).
+pub const ERASURE_RECORDS: &[&str] = &["erased_member"];
 
 use pinit_kernel::{Backend, Db};
 use sqlx::Row;
@@ -37,7 +44,9 @@ pub async fn member_columns(db: &Db) -> Vec<(String, String)> {
                 r.get::<String, _>("column_name"),
             )
         })
-        .filter(|(_, column)| is_member_column(column))
+        .filter(|(table, column)| {
+            is_member_column(column) && !ERASURE_RECORDS.contains(&table.as_str())
+        })
         .collect();
     columns.sort();
     columns
@@ -57,6 +66,27 @@ pub async fn member_rows(db: &Db, member: i64) -> Vec<String> {
             .get("n");
         if n > 0 {
             found.push(format!("{table}.{column}: {n}"));
+        }
+    }
+    found
+}
+
+/// The columns of the erasure record of `member` (`table: column, …`), in each [`ERASURE_RECORDS`] table the
+/// database has; empty when there is none.
+pub async fn erasure_record(db: &Db, member: i64) -> Vec<String> {
+    let mut found = Vec::new();
+    for table in ERASURE_RECORDS {
+        let sql = format!("SELECT * FROM \"{table}\" WHERE member_id = $1");
+        let Ok(rows) = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(member)
+            .fetch_all(db.pool())
+            .await
+        else {
+            continue; // this database has no such table
+        };
+        for row in rows {
+            let columns: Vec<&str> = row.columns().iter().map(sqlx::Column::name).collect();
+            found.push(format!("{table}: {}", columns.join(", ")));
         }
     }
     found

@@ -49,6 +49,13 @@ impl Notifications {
         let db = &self.inner.db;
         let now = self.now();
         let schedule_id = event.schedule.schedule_id;
+        // An event of an erased member, queued before the deletion and delivered after it: its schedule is gone
+        // with the member, and nothing of it is stored again (not even a watermark).
+        if store::erased::hold(tx, db.backend(), event.schedule.owner_id).await? {
+            count(event.change, Applied::Gone);
+            tracing::info!(%schedule_id, event_id = %event.id, "schedule event of an erased member skipped");
+            return Ok(Applied::Gone);
+        }
         let mut watermark = store::watermarks::lock(tx, db.backend(), schedule_id, now).await?;
         let applied = if watermark.admit(event) {
             let decision = self.decide(tx, event, &watermark).await?;

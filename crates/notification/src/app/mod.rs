@@ -17,12 +17,13 @@ pub mod webhooks;
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use pinit_kernel::db::{Db, DbError};
+use pinit_kernel::db::{Db, DbError, Tx};
 use pinit_kernel::{SharedClock, WakeSignal};
 
 use crate::directory::ScheduleDirectory;
-use crate::domain::{EndpointPolicy, Invalid, truncate_to_micros};
+use crate::domain::{EndpointPolicy, Invalid, MemberId, truncate_to_micros};
 use crate::settings::Settings;
+use crate::store;
 use crate::vapid::VapidKey;
 
 pub(crate) use arming::count;
@@ -42,6 +43,10 @@ pub enum NotificationError {
     /// The request is well formed but cannot be done now (a limit reached, a disabled endpoint).
     #[error("{0}")]
     Conflict(String),
+    /// The member's account was deleted (a request with an access token still valid for a few minutes): nothing
+    /// of it is stored again.
+    #[error("this account was deleted")]
+    Erased,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -66,6 +71,17 @@ pub(crate) struct Inner {
 }
 
 impl Notifications {
+    /// Begins a transaction that stores something of `member`, holding the member's write lock
+    /// ([`store::erased::hold`]): an erased member is [`NotificationError::Erased`].
+    pub(crate) async fn begin_for(&self, member: MemberId) -> Result<Tx, NotificationError> {
+        let db = &self.inner.db;
+        let mut tx = db.begin().await?;
+        if store::erased::hold(&mut tx, db.backend(), member).await? {
+            return Err(NotificationError::Erased);
+        }
+        Ok(tx)
+    }
+
     /// The context's services. The Web Push endpoint policy follows `settings.allow_insecure_endpoints`.
     pub fn new(
         db: Db,

@@ -41,7 +41,7 @@ impl Notifications {
         input: QuietHoursInput,
     ) -> Result<QuietHours, NotificationError> {
         let quiet = QuietHours::new(input).map_err(NotificationError::Invalid)?;
-        let mut tx = self.inner.db.begin().await?;
+        let mut tx = self.begin_for(member).await?;
         store::quiet_hours::put(&mut tx, member, &quiet, self.now()).await?;
         tx.commit().await.map_err(DbError::from)?;
         // Something held may now be due (the window shrank or was switched off).
@@ -71,7 +71,7 @@ impl Notifications {
         let key = NotificationKey::from(key);
         let db = &self.inner.db;
         let now = self.now();
-        let mut tx = db.begin().await?;
+        let mut tx = self.begin_for(member).await?;
         // Sent (its outcome is recorded) or still being sent (some device waits for a retry).
         let found = match store::outcomes::by_key(&mut tx, &key).await? {
             Some(o) => Some((o.schedule_id, o.owner_id, o.start_at)),

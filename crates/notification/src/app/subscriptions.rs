@@ -33,7 +33,7 @@ impl Notifications {
         input: SubscribeInput,
     ) -> Result<(), NotificationError> {
         let (device, target) = self.validate(input)?;
-        let mut tx = self.inner.db.begin().await?;
+        let mut tx = self.begin_for(member_id).await?;
         let moved =
             store::subscriptions::upsert(&mut tx, member_id, &device, &target, self.now()).await?;
         let uses = store::subscriptions::uses_of(&mut tx, member_id).await?;

@@ -52,7 +52,7 @@ impl Notifications {
             .validate(&self.inner.policy, true)
             .map_err(NotificationError::Invalid)?;
         let db = &self.inner.db;
-        let mut tx = db.begin().await?;
+        let mut tx = self.begin_for(member).await?;
         let existing = store::webhooks::lock_member(&mut tx, db.backend(), member).await?;
         let max = self.inner.settings.webhooks.max_endpoints_per_member;
         if existing.len() >= max {

@@ -13,6 +13,7 @@
 //! * [`webhooks`] — `webhook_endpoint` and `webhook_delivery`: members' webhook endpoints and their deliveries.
 
 pub mod deliveries;
+pub mod erased;
 pub mod outcomes;
 pub mod quiet_hours;
 pub mod subscriptions;
