@@ -130,6 +130,7 @@ impl Handler for MemberDeletedHandler {
         }
         let erasure = MemberErasure {
             member: MemberId(payload.member_id),
+            at: event.occurred_at.unwrap_or_else(jiff::Timestamp::now),
         };
         let erased = erasure
             .apply(&mut *tx, self.backend)

@@ -11,7 +11,7 @@ use jiff::Timestamp;
 use pinit_kernel::db::DbError;
 use sqlx::Any;
 
-use super::{AppError, Result, TaskApp};
+use super::{Result, TaskApp};
 use crate::domain::export::Section;
 use crate::domain::{MemberId, TaskCursor, TaskId, WeekKey, WeeklyTotals};
 use crate::store::members::Member;
@@ -76,9 +76,10 @@ impl TaskApp {
             .begin_with(begin)
             .await
             .map_err(DbError::from)?;
-        let member = store::members::get(&mut tx, member)
-            .await?
-            .ok_or(AppError::NotProvisioned(member))?;
+        let member = match store::members::get(&mut tx, member).await? {
+            Some(found) => found,
+            None => return Err(super::missing(&mut tx, member).await),
+        };
         Ok(Export {
             tx,
             member,

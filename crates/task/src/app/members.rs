@@ -51,6 +51,8 @@ impl MemberProvisioning {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemberErasure {
     pub member: MemberId,
+    /// When: kept with the erasure record.
+    pub at: Timestamp,
 }
 
 /// How many rows an erasure deleted, by kind (for the log; all 0 when the member was already gone).
@@ -82,7 +84,7 @@ impl MemberErasure {
         let schedules = store::schedules::erase_member(conn, m).await?;
         let series = store::series::erase_member(conn, m).await?;
         let tasks = store::tasks::erase_member(conn, m).await?;
-        Ok(Erased {
+        let erased = Erased {
             schedules,
             series,
             tasks,
@@ -92,7 +94,10 @@ impl MemberErasure {
             feeds: store::feeds::erase_member(conn, m).await?,
             busy_calendars: store::busy_calendars::erase_member(conn, m).await?,
             member: store::members::erase_member(conn, m).await?,
-        })
+        };
+        // The id and the time only: a request with a still-valid access token is told the account is gone.
+        store::erased::record(conn, m, self.at).await?;
+        Ok(erased)
     }
 }
 

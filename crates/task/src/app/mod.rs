@@ -50,6 +50,9 @@ pub enum AppError {
     /// 503 `USER_NOT_READY`: `member.created` has not been applied yet.
     #[error("{}", crate::domain::error::msg::MEMBER_NOT_READY)]
     NotProvisioned(MemberId),
+    /// 401: the member's account was deleted (an access token still valid for a few minutes).
+    #[error("{}", crate::domain::error::msg::MEMBER_ERASED)]
+    Erased(MemberId),
     /// 404 (also for another member's task).
     #[error("{}", crate::domain::error::msg::TASK_NOT_FOUND)]
     TaskNotFound(TaskId),
@@ -187,11 +190,12 @@ impl TaskApp {
         self.inner.clock.now()
     }
 
-    /// The member for a read, or 503.
+    /// The member for a read, or 503 (401 for an erased one).
     async fn member(&self, conn: &mut Conn, id: MemberId) -> Result<Member> {
-        store::members::get(conn, id)
-            .await?
-            .ok_or(AppError::NotProvisioned(id))
+        match store::members::get(conn, id).await? {
+            Some(member) => Ok(member),
+            None => Err(missing(conn, id).await),
+        }
     }
 
     /// Opens a write: begins the transaction and locks the member (or 503). The write's time is read once the
@@ -199,9 +203,9 @@ impl TaskApp {
     /// newest stamp) never passes a write still waiting for the lock.
     async fn begin(&self, id: MemberId) -> Result<Unit> {
         let mut tx = self.inner.db.begin().await?;
-        let member = store::members::lock(&mut tx, self.inner.db.backend(), id)
-            .await?
-            .ok_or(AppError::NotProvisioned(id))?;
+        let Some(member) = store::members::lock(&mut tx, self.inner.db.backend(), id).await? else {
+            return Err(missing(&mut tx, id).await);
+        };
         let now = self.now();
         Ok(Unit {
             tx,
@@ -328,5 +332,14 @@ impl Unit {
             outbox.commit(self.tx).await?;
         }
         Ok(())
+    }
+}
+
+/// Why a member has no row: erased by account deletion, or not provisioned from `member.created` yet.
+async fn missing(conn: &mut Conn, id: MemberId) -> AppError {
+    match store::erased::is_erased(conn, id).await {
+        Ok(true) => AppError::Erased(id),
+        Ok(false) => AppError::NotProvisioned(id),
+        Err(e) => e.into(),
     }
 }

@@ -81,6 +81,8 @@ pub mod msg {
     /// *new*: the member has not been provisioned from `member.created` yet (503, `USER_NOT_READY`).
     pub const MEMBER_NOT_READY: &str =
         "회원 정보가 아직 준비되지 않았습니다. 잠시 후 다시 시도해 주세요.";
+    /// *new*: the member's account was deleted; its access token is still valid for a few minutes (401).
+    pub const MEMBER_ERASED: &str = "삭제된 계정입니다.";
 
     // ---- paging and cursors (docs/contract/task.md#lists) ----
     pub const CURSOR_FORMAT: &str = "잘못된 커서 형식입니다.";

@@ -196,6 +196,7 @@ impl From<AppError> for ApiError {
                 ApiError::unavailable(msg::MEMBER_NOT_READY, NOT_READY_RETRY_AFTER_SECS)
                     .with_code("USER_NOT_READY")
             }
+            AppError::Erased(_) => ApiError::unauthorized(error.to_string()),
             AppError::TaskNotFound(_)
             | AppError::ScheduleNotFound(_)
             | AppError::SeriesNotFound(_)

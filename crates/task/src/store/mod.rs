@@ -8,6 +8,7 @@
 
 pub mod busy_calendars;
 pub mod calendar_objects;
+pub mod erased;
 pub mod feeds;
 pub mod members;
 pub mod schedules;

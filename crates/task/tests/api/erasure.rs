@@ -159,7 +159,7 @@ async fn a_member_created_after_its_deletion_is_stale(backend: Backend) {
     )
     .await;
     let res = app.get(21, "/v2/members/zone-id").await;
-    assert_eq!(res.body["code"], "USER_NOT_READY", "not provisioned again");
+    assert_eq!(res.status, 401, "not provisioned again: {}", res.text);
     assert_eq!(member_rows(&app.db, 21).await, Vec::<String>::new());
     // Another member is provisioned as ever.
     publish(
@@ -215,7 +215,26 @@ async fn a_deleted_member_leaves_every_task_table(backend: Backend) {
         events,
         "no events for an erased member"
     );
+    // A request with an access token still valid for a few minutes is told the account is gone (401) — a write
+    // as much as a read — and stores nothing; the erasure record holds the id and the time, nothing else. A
+    // member never provisioned is still 503 USER_NOT_READY.
     let res = app.get(11, "/v2/members/zone-id").await;
+    assert_eq!(res.assert(401)["message"], "삭제된 계정입니다.");
+    let res = app
+        .post(
+            11,
+            "/v2/tasks",
+            json!({"title": "after", "description": "설명", "dueDate": {"date": "2026-03-01", "zoneId": "UTC"},
+                "importance": 5, "difficulty": 3, "addDependencies": []}),
+        )
+        .await;
+    res.assert(401);
+    assert_eq!(member_rows(&app.db, 11).await, Vec::<String>::new());
+    assert_eq!(
+        pinit_testkit::member_rows::erasure_record(&app.db, 11).await,
+        ["erased_member: member_id, erased_at_us"]
+    );
+    let res = app.get(13, "/v2/members/zone-id").await;
     assert_eq!(res.body["code"], "USER_NOT_READY");
     app.get(12, "/v2/members/zone-id").await.assert(200);
 
