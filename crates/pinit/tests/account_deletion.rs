@@ -219,6 +219,40 @@ async fn deleting_an_account_leaves_nothing_of_the_member(layout: Layout) {
         assert!(Instant::now() < deadline, "left of alice: {left:?}");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    // Alice's access token is still valid for a few minutes: whatever it asks to store, each service answers
+    // that the account was deleted, and nothing of alice comes back.
+    let late = [
+        (
+            "POST",
+            "/v2/tasks",
+            json!({"title": "late", "description": "late", "dueDate": {"date": "2026-12-31", "zoneId": "UTC"}, "importance": 1, "difficulty": 1, "addDependencies": []}),
+        ),
+        (
+            "POST",
+            "/v0/webhooks",
+            json!({"url": "https://hooks.example.com/late", "events": ["schedule.created"]}),
+        ),
+        (
+            "PUT",
+            "/v0/push/quiet-hours",
+            json!({"enabled": true, "start": "22:00", "end": "07:00", "zoneId": "UTC", "mode": "hold", "includeAtStart": false}),
+        ),
+    ];
+    for (method, path, body) in late {
+        let res = http
+            .request(method.parse().unwrap(), system.url(path))
+            .bearer_auth(&alice.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401, "{method} {path}");
+    }
+    let left = rows_everywhere(&dbs, alice.id).await;
+    assert!(
+        left.iter().all(Vec::is_empty),
+        "after late requests: {left:?}"
+    );
     assert_eq!(rows_everywhere(&dbs, bob.id).await, bobs, "bob untouched");
     let res = http
         .get(system.url(&format!("/v2/tasks/{}", bob.task_id)))
