@@ -5,8 +5,8 @@ use std::fmt::Write;
 
 use crate::events::{
     Channel, EXTRA_FIELDS, EventPayload, Field, FieldKind, MemberCreated, MemberDeleted,
-    ScheduleDeleted, ScheduleStateChanged, ScheduleTimeUpcomingState, TaskCanceled, TaskCompleted,
-    TaskCreated, channel,
+    ScheduleDeleted, ScheduleDetailsUpdated, ScheduleStateChanged, ScheduleTimeUpcomingState,
+    TaskCanceled, TaskCompleted, TaskCreated, channel,
 };
 
 /// A message of the document: name, title, fields.
@@ -34,6 +34,7 @@ pub fn messages() -> Vec<MessageDoc> {
         doc::<ScheduleTimeUpcomingState>(),
         doc::<ScheduleDeleted>(),
         doc::<ScheduleStateChanged>(),
+        doc::<ScheduleDetailsUpdated>(),
         doc::<TaskCreated>(),
         doc::<TaskCompleted>(),
         doc::<TaskCanceled>(),
@@ -189,7 +190,7 @@ pub fn document() -> String {
             let ty = match f.kind {
                 FieldKind::Int64 => "integer",
                 FieldKind::String | FieldKind::DateTime | FieldKind::Enum(_) => "string",
-                FieldKind::Durations => "array",
+                FieldKind::Durations | FieldKind::EnumList(_) => "array",
             };
             if f.nullable {
                 let _ = writeln!(w, "            type: [{ty}, 'null']");
@@ -211,6 +212,12 @@ pub fn document() -> String {
                     let _ = writeln!(w, "              type: string");
                     let _ = writeln!(w, "              format: duration");
                     let _ = writeln!(w, "            maxItems: 5");
+                }
+                FieldKind::EnumList(values) => {
+                    let _ = writeln!(w, "            items:");
+                    let _ = writeln!(w, "              type: string");
+                    let _ = writeln!(w, "              enum: [{}]", values.join(", "));
+                    let _ = writeln!(w, "            uniqueItems: true");
                 }
                 FieldKind::String => {}
             }

@@ -36,6 +36,9 @@ pub mod routing_key {
     pub const SCHEDULE_STATE_COMPLETED: &str = "schedule.state.completed";
     /// Pinit's addition (not in the reference): a schedule was paused.
     pub const SCHEDULE_STATE_SUSPENDED: &str = "schedule.state.suspended";
+    /// Pinit's addition (not in the reference): a schedule's title, description or type changed (and neither its
+    /// start nor its reminders, which `schedule.time.upcoming.updated` reports).
+    pub const SCHEDULE_DETAILS_UPDATED: &str = "schedule.details.updated";
     /// Pinit's addition (not in the reference): a task was created.
     pub const TASK_CREATED: &str = "task.created";
     pub const TASK_COMPLETED: &str = "task.completed";
@@ -90,6 +93,11 @@ pub mod channel {
         routing_key: routing_key::SCHEDULE_STATE_SUSPENDED,
         message: "ScheduleStateChanged",
     };
+    pub const SCHEDULE_DETAILS_UPDATED: Channel = Channel {
+        exchange: exchange::TASK_SCHEDULE,
+        routing_key: routing_key::SCHEDULE_DETAILS_UPDATED,
+        message: "ScheduleDetailsUpdated",
+    };
     pub const TASK_CREATED: Channel = Channel {
         exchange: exchange::TASK_TASK,
         routing_key: routing_key::TASK_CREATED,
@@ -107,7 +115,7 @@ pub mod channel {
     };
 
     /// All channels, in AsyncAPI document order.
-    pub const ALL: [Channel; 11] = [
+    pub const ALL: [Channel; 12] = [
         MEMBER_CREATED,
         MEMBER_DELETED,
         SCHEDULE_TIME_UPCOMING_UPDATED,
@@ -116,6 +124,7 @@ pub mod channel {
         SCHEDULE_STATE_CANCELED,
         SCHEDULE_STATE_COMPLETED,
         SCHEDULE_STATE_SUSPENDED,
+        SCHEDULE_DETAILS_UPDATED,
         TASK_CREATED,
         TASK_COMPLETED,
         TASK_CANCELED,
@@ -162,6 +171,8 @@ pub enum FieldKind {
     Enum(&'static [&'static str]),
     /// An array of ISO 8601 durations (`-PT10M`, `PT0S`).
     Durations,
+    /// An array of the listed strings (each at most once).
+    EnumList(&'static [&'static str]),
 }
 
 const fn field(name: &'static str, kind: FieldKind, description: &'static str) -> Field {
@@ -439,6 +450,49 @@ impl EventPayload for ScheduleStateChanged {
     ];
 }
 
+/// `schedule.details.updated` on `task.schedule.direct` (Pinit's addition: the reference publishes nothing when only
+/// a schedule's texts or type change). `changed` names what changed; a change of the start or the reminders is
+/// `schedule.time.upcoming.updated` instead (one event per edit).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleDetailsUpdated {
+    pub schedule_id: i64,
+    pub owner_id: i64,
+    pub changed: Vec<String>,
+    #[serde(with = "instant")]
+    pub occurred_at: Timestamp,
+    pub idempotent_key: String,
+}
+
+/// What `ScheduleDetailsUpdated::changed` may name.
+pub const SCHEDULE_DETAILS: &[&str] = &["title", "description", "scheduleType"];
+
+impl EventPayload for ScheduleDetailsUpdated {
+    const MESSAGE: &'static str = "ScheduleDetailsUpdated";
+    const TITLE: &'static str = "A schedule's title, description or type changed, and not its start or reminders (Pinit addition)";
+    const CHANNELS: &'static [Channel] = &[channel::SCHEDULE_DETAILS_UPDATED];
+    const FIELDS: &'static [Field] = &[
+        SCHEDULE_ID,
+        OWNER_ID,
+        field(
+            "changed",
+            FieldKind::EnumList(SCHEDULE_DETAILS),
+            "what changed",
+        ),
+        OCCURRED_AT,
+        IDEMPOTENT_KEY,
+    ];
+    fn example() -> Self {
+        ScheduleDetailsUpdated {
+            schedule_id: 42,
+            owner_id: 7,
+            changed: vec!["title".into()],
+            occurred_at: example_time(),
+            idempotent_key: EXAMPLE_KEY.into(),
+        }
+    }
+}
+
 /// `task.created` on `task.task.direct` (Pinit's addition: the reference publishes no such event).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -615,7 +669,7 @@ mod tests {
 
     #[test]
     fn channels_match_the_reference_topology() {
-        assert_eq!(channel::ALL.len(), 11);
+        assert_eq!(channel::ALL.len(), 12);
         for c in channel::ALL {
             assert!(exchange::ALL.contains(&c.exchange), "{c:?}");
             assert!(c.exchange.ends_with(".direct"));

@@ -3,8 +3,8 @@
 
 use pinit_contracts::asyncapi;
 use pinit_contracts::events::{
-    EventPayload, FieldKind, MemberCreated, MemberDeleted, ScheduleDeleted, ScheduleStateChanged,
-    ScheduleTimeUpcomingState, TaskCanceled, TaskCompleted, TaskCreated,
+    EventPayload, FieldKind, MemberCreated, MemberDeleted, ScheduleDeleted, ScheduleDetailsUpdated,
+    ScheduleStateChanged, ScheduleTimeUpcomingState, TaskCanceled, TaskCompleted, TaskCreated,
 };
 use serde_json::{Map, Value};
 
@@ -15,6 +15,7 @@ fn sample(kind: FieldKind) -> Value {
         FieldKind::DateTime => Value::from("2026-02-08T01:00:00Z"),
         FieldKind::Enum(values) => Value::from(values[0]),
         FieldKind::Durations => Value::from(vec!["PT0S"]),
+        FieldKind::EnumList(values) => Value::from(vec![values[0]]),
     }
 }
 
@@ -59,6 +60,14 @@ fn check<P: EventPayload>() {
                 "{name}.{}: {v}",
                 f.name
             ),
+            FieldKind::EnumList(values) => assert!(
+                v.as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|x| x.as_str().is_some_and(|x| values.contains(&x))),
+                "{name}.{}: {v}",
+                f.name
+            ),
         }
     }
     // Only the required fields (plus our extras and an unknown key) are enough to decode.
@@ -100,6 +109,7 @@ fn field_lists_match_serde() {
     check::<ScheduleTimeUpcomingState>();
     check::<ScheduleDeleted>();
     check::<ScheduleStateChanged>();
+    check::<ScheduleDetailsUpdated>();
     check::<TaskCreated>();
     check::<TaskCompleted>();
     check::<TaskCanceled>();

@@ -135,8 +135,9 @@ impl Handler for ScheduleEventHandler {
 pub const WEBHOOK_QUEUE: &str = "webhooks.notification";
 
 /// The events webhook types come from ([`EventType::of_event`]), all bound to [`WEBHOOK_QUEUE`].
-pub const WEBHOOK_CHANNELS: [Channel; 8] = [
+pub const WEBHOOK_CHANNELS: [Channel; 9] = [
     channel::SCHEDULE_TIME_UPCOMING_UPDATED,
+    channel::SCHEDULE_DETAILS_UPDATED,
     channel::SCHEDULE_STATE_STARTED,
     channel::SCHEDULE_STATE_SUSPENDED,
     channel::SCHEDULE_STATE_COMPLETED,

@@ -334,12 +334,20 @@ async fn events_are_delivered_signed_and_verified_by_standardwebhooks(backend: B
     let sent = [
         upcoming(schedule, member, start, 1, now),
         upcoming(schedule, member, start + secs(600), 2, now),
+        // A title-only edit (Pinit's schedule.details.updated) is a schedule.updated too.
+        event(
+            channel::SCHEDULE_DETAILS_UPDATED,
+            schedule,
+            Some(3),
+            json!({"scheduleId": schedule, "ownerId": member, "changed": ["title"]}),
+            now,
+        ),
         state_change(
             channel::SCHEDULE_STATE_STARTED,
             schedule,
             member,
             "NOT_STARTED",
-            3,
+            4,
             now,
         ),
         state_change(
@@ -347,7 +355,7 @@ async fn events_are_delivered_signed_and_verified_by_standardwebhooks(backend: B
             schedule,
             member,
             "IN_PROGRESS",
-            4,
+            5,
             now,
         ),
         state_change(
@@ -355,7 +363,7 @@ async fn events_are_delivered_signed_and_verified_by_standardwebhooks(backend: B
             schedule,
             member,
             "SUSPENDED",
-            5,
+            6,
             now,
         ),
         state_change(
@@ -363,10 +371,10 @@ async fn events_are_delivered_signed_and_verified_by_standardwebhooks(backend: B
             schedule,
             member,
             "COMPLETED",
-            6,
+            7,
             now,
         ),
-        support::deleted(schedule, member, 7, now),
+        support::deleted(schedule, member, 8, now),
         task_event(channel::TASK_CREATED, task, member, 1, now),
         task_event(channel::TASK_COMPLETED, task, member, 2, now),
     ];
@@ -380,12 +388,12 @@ async fn events_are_delivered_signed_and_verified_by_standardwebhooks(backend: B
         .run_once()
         .await
         .unwrap();
-    assert_eq!((round.delivered, round.failed), (10, 0), "{round:?}");
+    assert_eq!((round.delivered, round.failed), (11, 0), "{round:?}");
     let to_main: Vec<Received> = receiver.accepted();
     assert_eq!(
         to_main.len(),
-        10,
-        "9 events to the main endpoint and task.created to the tasks-only one"
+        11,
+        "10 events to the main endpoint and task.created to the tasks-only one"
     );
     let schedule_kinds: Vec<String> = to_main
         .iter()
@@ -396,6 +404,7 @@ async fn events_are_delivered_signed_and_verified_by_standardwebhooks(backend: B
         schedule_kinds,
         [
             "schedule.created",
+            "schedule.updated",
             "schedule.updated",
             "schedule.started",
             "schedule.paused",
@@ -423,7 +432,7 @@ async fn events_are_delivered_signed_and_verified_by_standardwebhooks(backend: B
     );
     assert!(deliveries(&app, other_member, other).await.is_empty());
     let main_log = deliveries(&app, member, ep).await;
-    assert_eq!(main_log.len(), 9);
+    assert_eq!(main_log.len(), 10);
     assert!(
         main_log.iter().all(|d| d["status"] == "delivered"
             && d["attempts"] == 1
@@ -434,7 +443,7 @@ async fn events_are_delivered_signed_and_verified_by_standardwebhooks(backend: B
         .into_iter()
         .filter(|r| r.path == "/hooks/pinit")
         .collect();
-    assert_eq!(main.len(), 9);
+    assert_eq!(main.len(), 10);
     assert_verified(&secret, &main);
     // A body changed after signing is refused by the library (the oracle is not a rubber stamp).
     let mut forged = main[0].clone();

@@ -98,7 +98,9 @@ impl EventType {
         use pinit_contracts::events::routing_key as rk;
         Some(match routing_key {
             rk::SCHEDULE_TIME_UPCOMING_UPDATED if version == Some(1) => EventType::ScheduleCreated,
-            rk::SCHEDULE_TIME_UPCOMING_UPDATED => EventType::ScheduleUpdated,
+            rk::SCHEDULE_TIME_UPCOMING_UPDATED | rk::SCHEDULE_DETAILS_UPDATED => {
+                EventType::ScheduleUpdated
+            }
             rk::SCHEDULE_STATE_STARTED => EventType::ScheduleStarted,
             rk::SCHEDULE_STATE_SUSPENDED => EventType::SchedulePaused,
             rk::SCHEDULE_STATE_COMPLETED => EventType::ScheduleCompleted,
@@ -570,6 +572,11 @@ mod tests {
         assert_eq!(
             EventType::of_event(up, Some(2)),
             Some(EventType::ScheduleUpdated)
+        );
+        assert_eq!(
+            EventType::of_event("schedule.details.updated", Some(3)),
+            Some(EventType::ScheduleUpdated),
+            "a title, description or type change"
         );
         assert_eq!(
             EventType::of_event("schedule.state.suspended", Some(4)),

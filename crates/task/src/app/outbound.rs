@@ -69,6 +69,24 @@ pub(crate) fn outgoing(
             },
             now,
         ),
+        DomainEvent::ScheduleDetailsUpdated {
+            schedule_id,
+            owner_id,
+            ref changed,
+        } => OutgoingEvent::new(
+            channel,
+            kind,
+            id,
+            version,
+            &wire::ScheduleDetailsUpdated {
+                schedule_id: schedule_id.get(),
+                owner_id: owner_id.get(),
+                changed: changed.iter().map(|c| c.to_string()).collect(),
+                occurred_at: now,
+                idempotent_key: key.clone(),
+            },
+            now,
+        ),
         DomainEvent::ScheduleDeleted {
             schedule_id,
             owner_id,

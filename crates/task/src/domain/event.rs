@@ -22,6 +22,14 @@ pub enum DomainEvent {
         new_upcoming_time: Timestamp,
         reminders: Reminders,
     },
+    /// `schedule.details.updated` (Pinit's addition, for webhooks): a patch changed the title, description or
+    /// type (`changed` names which, in [`pinit_contracts::events::SCHEDULE_DETAILS`]) and neither the start nor
+    /// the armed reminders — those make [`Self::ScheduleUpcomingTimeUpdated`] instead: one event per edit.
+    ScheduleDetailsUpdated {
+        schedule_id: ScheduleId,
+        owner_id: MemberId,
+        changed: Vec<&'static str>,
+    },
     /// `schedule.deleted` (the task id is kept here, though the reference payload drops it).
     ScheduleDeleted {
         schedule_id: ScheduleId,
@@ -72,6 +80,7 @@ impl DomainEvent {
     pub const fn channel(&self) -> Channel {
         match self {
             Self::ScheduleUpcomingTimeUpdated { .. } => channel::SCHEDULE_TIME_UPCOMING_UPDATED,
+            Self::ScheduleDetailsUpdated { .. } => channel::SCHEDULE_DETAILS_UPDATED,
             Self::ScheduleDeleted { .. } => channel::SCHEDULE_DELETED,
             Self::ScheduleStarted { .. } => channel::SCHEDULE_STATE_STARTED,
             Self::ScheduleSuspended { .. } => channel::SCHEDULE_STATE_SUSPENDED,
@@ -96,6 +105,7 @@ impl DomainEvent {
     pub const fn aggregate(&self) -> AggregateRef {
         match *self {
             Self::ScheduleUpcomingTimeUpdated { schedule_id, .. }
+            | Self::ScheduleDetailsUpdated { schedule_id, .. }
             | Self::ScheduleDeleted { schedule_id, .. }
             | Self::ScheduleStarted { schedule_id, .. }
             | Self::ScheduleSuspended { schedule_id, .. }
@@ -110,6 +120,7 @@ impl DomainEvent {
     pub const fn owner_id(&self) -> MemberId {
         match *self {
             Self::ScheduleUpcomingTimeUpdated { owner_id, .. }
+            | Self::ScheduleDetailsUpdated { owner_id, .. }
             | Self::ScheduleDeleted { owner_id, .. }
             | Self::ScheduleStarted { owner_id, .. }
             | Self::ScheduleSuspended { owner_id, .. }

@@ -699,7 +699,8 @@ impl Schedule {
 
     /// Applies a patch: only in NOT_STARTED (409 `"시작되지 않은 일정만 수정할 수 있습니다."`). A
     /// changed start time, or a change of the reminders it is armed with, emits
-    /// `schedule.time.upcoming.updated`.
+    /// `schedule.time.upcoming.updated`; else a changed title, description or type emits
+    /// `schedule.details.updated` (one event per edit; nothing when nothing changed).
     pub fn patch(
         &mut self,
         patch: SchedulePatch,
@@ -720,16 +721,26 @@ impl Schedule {
             return Err(ScheduleError::NotModifiable(self.state()));
         }
         let armed = (self.designated_start, self.armed_with(before).clone());
+        let mut changed = Vec::new();
         if let Some(title) = patch.title {
+            if title != self.title {
+                changed.push("title");
+            }
             self.title = title;
         }
         if let Some(description) = patch.description {
+            if description != self.description {
+                changed.push("description");
+            }
             self.description = description;
         }
         if let Some(start) = patch.designated_start.map(truncate_to_micros) {
             self.designated_start = start;
         }
         if let Some(kind) = patch.schedule_type {
+            if kind != self.schedule_type {
+                changed.push("scheduleType");
+            }
             self.schedule_type = kind;
         }
         if let Some(reminders) = patch.reminders {
@@ -738,6 +749,12 @@ impl Schedule {
         let mut effects = Effects::default();
         if (self.designated_start, self.armed_with(after)) != (armed.0, &armed.1) {
             effects.events.push(self.upcoming_event(after));
+        } else if !changed.is_empty() {
+            effects.events.push(DomainEvent::ScheduleDetailsUpdated {
+                schedule_id: self.id,
+                owner_id: self.owner_id,
+                changed,
+            });
         }
         Ok(effects)
     }

@@ -232,11 +232,20 @@ async fn get_and_patch(backend: Backend) {
         json!({"dateTime": "2026-02-01T01:00:00", "zoneId": "Europe/Berlin"})
     );
     let before = app.events().await.len();
-    // PATCH the title only: member zone, nothing published.
+    // PATCH the title only: member zone; schedule.details.updated (Pinit's, for webhooks) names what changed.
     let res = app.patch(m, &path, json!({"title": "새 제목"})).await;
     assert_eq!(res.assert(200)["title"], "새 제목");
     assert_eq!(res.body["date"]["zoneId"], "Europe/Berlin");
     assert_eq!(res.body["description"], "설명");
+    assert_eq!(app.keys_since(before).await, ["schedule.details.updated"]);
+    let details = app.events().await.pop().expect("the event");
+    assert_eq!(details.payload["changed"], json!(["title"]));
+    assert_eq!(details.payload["scheduleId"], id);
+    // The same title again: nothing changed, nothing published.
+    let before = app.events().await.len();
+    app.patch(m, &path, json!({"title": "새 제목"}))
+        .await
+        .assert(200);
     assert!(app.keys_since(before).await.is_empty());
     // PATCH the date: rendered in the request's zone; schedule.time.upcoming.updated with a UTC instant.
     app.advance_secs(60);

@@ -1048,8 +1048,26 @@ fn patch_only_in_not_started_and_emits_on_time_change() {
             &defaults(),
         )
         .unwrap();
-    assert!(fx.events.is_empty());
+    assert_eq!(
+        fx.events,
+        vec![DomainEvent::ScheduleDetailsUpdated {
+            schedule_id: ID,
+            owner_id: OWNER,
+            changed: vec!["title"],
+        }],
+        "a title alone: the details event"
+    );
     assert_eq!(s.title().as_str(), "새");
+    let fx = s
+        .patch(
+            SchedulePatch {
+                title: Some(Title::parse("새").unwrap()),
+                ..Default::default()
+            },
+            &defaults(),
+        )
+        .unwrap();
+    assert!(fx.events.is_empty(), "the same title: nothing changed");
     let fx = s
         .patch(
             SchedulePatch {
