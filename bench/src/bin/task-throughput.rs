@@ -262,8 +262,8 @@ fn draft() -> Result<ScheduleDraft, BoxError> {
 async fn sequence(app: &TaskApp, member: MemberId, draft: &ScheduleDraft) -> Result<(), BoxError> {
     let stored = app.create_schedule(member, draft.clone()).await?;
     let id = stored.schedule.id();
-    app.start_schedule(member, id).await?;
-    app.complete_schedule(member, id).await?;
+    app.start_schedule(member, id, None).await?;
+    app.complete_schedule(member, id, None).await?;
     Ok(())
 }
 

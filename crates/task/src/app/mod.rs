@@ -109,6 +109,9 @@ pub enum AppError {
     /// 400: a list of reminders, naming the entry.
     #[error(transparent)]
     Reminders(#[from] ReminderError),
+    /// 400: a run operation dated outside its window (field `time`).
+    #[error(transparent)]
+    Dated(#[from] crate::domain::dated::DatedError),
     #[error(transparent)]
     Paging(#[from] PagingError),
     #[error(transparent)]

@@ -268,36 +268,53 @@ impl TaskApp {
     }
 
     /// `POST /v2/schedules/{id}/start` (start or resume, at the server's now).
-    pub async fn start_schedule(&self, member: MemberId, id: ScheduleId) -> Result<()> {
+    pub async fn start_schedule(
+        &self,
+        member: MemberId,
+        id: ScheduleId,
+        asked: Option<Asked>,
+    ) -> Result<()> {
         let mut unit = self.begin(member).await?;
         let mut loaded = Loaded::load(&mut unit, id, false).await?;
+        let at = happened_at(&unit, &loaded.schedule, asked)?;
         let prerequisites = prerequisites(&mut unit.tx, loaded.schedule.task_id()).await?;
         let running = Self::verified_slot(&mut unit, id).await?;
-        let effects = loaded.schedule.start(unit.now, running, &prerequisites)?;
+        let effects = loaded.schedule.start(at, running, &prerequisites)?;
         loaded.save(&mut unit).await?;
         unit.add(effects);
         unit.finish(&self.inner.outbox).await
     }
 
     /// `POST /v2/schedules/{id}/suspend`.
-    pub async fn suspend_schedule(&self, member: MemberId, id: ScheduleId) -> Result<()> {
+    pub async fn suspend_schedule(
+        &self,
+        member: MemberId,
+        id: ScheduleId,
+        asked: Option<Asked>,
+    ) -> Result<()> {
         let mut unit = self.begin(member).await?;
         let mut loaded = Loaded::load(&mut unit, id, false).await?;
-        let effects = loaded.schedule.suspend(unit.now)?;
+        let at = happened_at(&unit, &loaded.schedule, asked)?;
+        let effects = loaded.schedule.suspend(at)?;
         loaded.save(&mut unit).await?;
         unit.add(effects);
         unit.finish(&self.inner.outbox).await
     }
 
     /// `POST /v2/schedules/{id}/complete`: completes the linked task too; records the statistics.
-    pub async fn complete_schedule(&self, member: MemberId, id: ScheduleId) -> Result<()> {
+    pub async fn complete_schedule(
+        &self,
+        member: MemberId,
+        id: ScheduleId,
+        asked: Option<Asked>,
+    ) -> Result<()> {
         let mut unit = self.begin(member).await?;
         let mut loaded = Loaded::load(&mut unit, id, true).await?;
+        let at = happened_at(&unit, &loaded.schedule, asked)?;
         let prerequisites = prerequisites(&mut unit.tx, loaded.schedule.task_id()).await?;
         let zone = unit.member.zone.clone();
-        let now = unit.now;
         let mut schedule = loaded.schedule.clone();
-        let effects = schedule.complete(now, &zone, loaded.task_mut(), &prerequisites)?;
+        let effects = schedule.complete(at, &zone, loaded.task_mut(), &prerequisites)?;
         loaded.schedule = schedule;
         loaded.save(&mut unit).await?;
         unit.add(effects);
@@ -342,4 +359,31 @@ impl TaskApp {
             totals,
         })
     }
+}
+
+/// The moment a client says a run operation was pressed: its wall clock, in its zone (the member's when the
+/// request names none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asked {
+    pub local: jiff::civil::DateTime,
+    pub zone: Option<crate::domain::Zone>,
+}
+
+/// When the operation happens: the client's moment within the window of [`crate::domain::dated`], else now.
+fn happened_at(
+    unit: &super::Unit,
+    schedule: &crate::domain::Schedule,
+    asked: Option<Asked>,
+) -> Result<jiff::Timestamp> {
+    let asked = match asked {
+        Some(Asked { local, zone }) => {
+            Some(zone.as_ref().unwrap_or(&unit.member.zone).resolve(local)?)
+        }
+        None => None,
+    };
+    Ok(crate::domain::dated::happened_at(
+        asked,
+        unit.now,
+        schedule.run().changed_at(),
+    )?)
 }

@@ -5,6 +5,7 @@
 //!   reopening a task together with its linked schedule.
 //! * [`dependency`] — the per-member dependency DAG: request placeholders, cycle check, inbound counts,
 //!   prerequisites and readiness.
+//! * [`dated`] — when a run operation happens: the server's clock, or the client's time within a window.
 //! * [`schedule`] — the schedule aggregate and its run state machine (docs/contract/task.md#state-machine),
 //!   the running slot.
 //! * [`recurrence`] — RFC 5545 recurrence rules (RRULE, EXDATE, RDATE) expanded lazily in a zone.
@@ -24,6 +25,7 @@
 //! change) or return a typed error and change nothing.
 
 pub mod busy;
+pub mod dated;
 pub mod dependency;
 pub mod error;
 pub mod event;

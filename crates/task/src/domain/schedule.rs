@@ -238,6 +238,9 @@ impl RunState {
 pub struct Run {
     state: RunState,
     elapsed: SignedDuration,
+    /// When its state last changed (`None`: never, or before Pinit kept it) — the earliest a later change may
+    /// be dated ([`super::dated`]).
+    changed_at: Option<Timestamp>,
 }
 
 /// What one transition of a [`Run`] did.
@@ -265,6 +268,8 @@ pub struct RunSnapshot {
     pub running_since: Option<Timestamp>,
     /// Set only in COMPLETED.
     pub completed_week: Option<WeekKey>,
+    /// When the state last changed (`state_changed_at_us`; `None` in rows older than it).
+    pub changed_at: Option<Timestamp>,
 }
 
 impl Default for Run {
@@ -284,7 +289,13 @@ impl Run {
         Self {
             state: RunState::NotStarted,
             elapsed: SignedDuration::ZERO,
+            changed_at: None,
         }
+    }
+
+    /// When the state last changed: as kept, else (older rows) the running session's start.
+    pub fn changed_at(&self) -> Option<Timestamp> {
+        self.changed_at.or(self.running_since())
     }
 
     pub fn state(&self) -> ScheduleState {
@@ -335,6 +346,7 @@ impl Run {
         let after = transition(self.state(), Operation::Start)?;
         let step = self.step(after);
         self.state = RunState::InProgress { since: now };
+        self.changed_at = Some(now);
         Ok(step)
     }
 
@@ -348,6 +360,7 @@ impl Run {
         }
         self.elapsed = self.elapsed.saturating_add(step.elapsed_added);
         self.state = RunState::Suspended;
+        self.changed_at = Some(now);
         Ok(step)
     }
 
@@ -364,6 +377,7 @@ impl Run {
         step.recorded = Some(week.clone());
         self.elapsed = self.elapsed.saturating_add(step.elapsed_added);
         self.state = RunState::Completed { week };
+        self.changed_at = Some(now);
         Ok(step)
     }
 
@@ -379,6 +393,7 @@ impl Run {
             RunState::NotStarted | RunState::Suspended => {}
         }
         self.state = RunState::NotStarted;
+        self.changed_at = Some(now);
         Ok(step)
     }
 
@@ -403,6 +418,7 @@ impl Run {
             elapsed: self.elapsed,
             running_since: self.running_since(),
             completed_week: self.completed_week().cloned(),
+            changed_at: self.changed_at,
         }
     }
 
@@ -428,6 +444,7 @@ impl Run {
         Ok(Self {
             state,
             elapsed: s.elapsed,
+            changed_at: s.changed_at,
         })
     }
 }

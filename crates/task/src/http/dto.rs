@@ -727,16 +727,20 @@ impl TimeQuery {
         zoned(&mut p, "time", time, "zoneId", zone).ok_or_else(|| p.into_error())
     }
 
-    /// The optional pair of the run operations: checked when present, otherwise ignored.
-    pub fn check(&self) -> Result<(), ApiError> {
+    /// The optional pair of the run operations: the moment the client says the member pressed the button
+    /// (`zoneId` absent: the member's zone), checked when present (ADR 0004, "Dated changes").
+    pub fn asked(&self) -> Result<Option<crate::app::schedules::Asked>, ApiError> {
         let mut p = Problems::new();
-        if let Some(time) = self.time.as_deref() {
-            p.check("time", time, parse_local_date_time(time));
-        }
-        if let Some(zone) = self.zone_id.as_deref() {
-            p.check("zoneId", zone, crate::domain::Zone::parse(zone));
-        }
-        p.finish()
+        let local = self
+            .time
+            .as_deref()
+            .and_then(|time| p.check("time", time, parse_local_date_time(time)));
+        let zone = self
+            .zone_id
+            .as_deref()
+            .and_then(|zone| p.check("zoneId", zone, crate::domain::Zone::parse(zone)));
+        p.finish()?;
+        Ok(local.map(|local| crate::app::schedules::Asked { local, zone }))
     }
 
     /// The local day of `time` in `zoneId`, and the zone.

@@ -228,6 +228,7 @@ impl From<AppError> for ApiError {
             ),
             AppError::Invalid(e) => classed(e.class(), &e, Some(e.field())),
             AppError::Reminders(e) => classed(e.class(), &e, Some(&e.field())),
+            AppError::Dated(e) => classed(e.class(), &e, Some("time")),
             AppError::Paging(e) => classed(e.class(), &e, Some(e.field())),
             AppError::Dependency(e) => classed(e.class(), &e, None),
             AppError::Schedule(e) => {

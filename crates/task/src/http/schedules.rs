@@ -1,7 +1,9 @@
 //! `/v2/schedules` and `/v2/statistics` (docs/contract/task.md#schedules, #statistics).
 //!
-//! The run operations take the reference's `time` + `zoneId` query parameters; they are checked when
-//! given (400 when malformed) but the server's clock is what counts (ADR 0004).
+//! The run operations take the reference's `time` + `zoneId` query parameters: the moment the member pressed the
+//! button, taken when it lies in its window (not ahead of the server's clock, not before the schedule's previous
+//! change, at most 24 hours old; 400 naming the window otherwise), so a client that was offline sends its queued
+//! presses with their moments (ADR 0004, "Dated changes").
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -240,8 +242,8 @@ pub async fn start(
     Path(id): Path<i64>,
     Query(q): Query<TimeQuery>,
 ) -> Result<StatusCode, ApiError> {
-    q.check()?;
-    app.start_schedule(member, ScheduleId(id)).await?;
+    app.start_schedule(member, ScheduleId(id), q.asked()?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -251,8 +253,8 @@ pub async fn suspend(
     Path(id): Path<i64>,
     Query(q): Query<TimeQuery>,
 ) -> Result<StatusCode, ApiError> {
-    q.check()?;
-    app.suspend_schedule(member, ScheduleId(id)).await?;
+    app.suspend_schedule(member, ScheduleId(id), q.asked()?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -262,8 +264,8 @@ pub async fn complete(
     Path(id): Path<i64>,
     Query(q): Query<TimeQuery>,
 ) -> Result<StatusCode, ApiError> {
-    q.check()?;
-    app.complete_schedule(member, ScheduleId(id)).await?;
+    app.complete_schedule(member, ScheduleId(id), q.asked()?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

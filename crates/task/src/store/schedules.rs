@@ -40,7 +40,8 @@ pub struct OccurrenceOf {
 const COLUMNS: &str = "s.schedule_id, s.owner_id, s.task_id, s.title, s.description, \
     s.schedule_type, s.designated_start_us, s.state, s.elapsed_us, s.running_since_us, \
     s.stats_week_start, s.stats_week_zone_id, s.version, s.created_at_us, s.updated_at_us, \
-    s.series_id, s.occurrence_start, s.reminders, s.planned_minutes, lt.completed AS task_completed, \
+    s.series_id, s.occurrence_start, s.reminders, s.planned_minutes, s.state_changed_at_us, \
+    lt.completed AS task_completed, \
     ss.reminders AS series_reminders";
 
 const FROM: &str = "FROM schedule s LEFT JOIN task lt ON lt.task_id = s.task_id \
@@ -73,6 +74,10 @@ fn from_row(row: &AnyRow) -> Result<StoredSchedule> {
         elapsed: SignedDuration::from_micros(row.try_get("elapsed_us")?),
         running_since,
         completed_week,
+        changed_at: row
+            .try_get::<Option<i64>, _>("state_changed_at_us")?
+            .map(instant)
+            .transpose()?,
     })?;
     let schedule = Schedule::restore(
         ScheduleId(row.try_get("schedule_id")?),
@@ -359,7 +364,8 @@ pub async fn update(
         "UPDATE schedule SET task_id = $1, title = $2, description = $3, schedule_type = $4, \
          designated_start_us = $5, state = $6, elapsed_us = $7, running_since_us = $8, \
          stats_week_start = $9, stats_week_zone_id = $10, reminders = $11, version = version + 1, \
-         updated_at_us = $12, planned_minutes = $15 WHERE schedule_id = $13 AND version = $14",
+         updated_at_us = $12, planned_minutes = $15, state_changed_at_us = $16 \
+         WHERE schedule_id = $13 AND version = $14",
     )
     .bind(schedule.task_id().map(TaskId::get))
     .bind(schedule.title().as_str())
@@ -376,6 +382,7 @@ pub async fn update(
     .bind(schedule.id().get())
     .bind(stored.version)
     .bind(schedule.planned().map(PlannedDuration::minutes))
+    .bind(run.changed_at.map(|t| t.as_microsecond()))
     .execute(&mut *conn)
     .await?;
     next_version(

@@ -174,9 +174,9 @@ async fn random_operations_keep_the_invariants(backend: Backend) {
         }
         let s = schedules[rng.below(schedules.len() as u64) as usize];
         let result = match rng.below(14) {
-            0..=2 => app.app.start_schedule(member, s).await,
-            3..=4 => app.app.suspend_schedule(member, s).await,
-            5..=7 => app.app.complete_schedule(member, s).await,
+            0..=2 => app.app.start_schedule(member, s, None).await,
+            3..=4 => app.app.suspend_schedule(member, s, None).await,
+            5..=7 => app.app.complete_schedule(member, s, None).await,
             8..=9 => app.app.cancel_schedule(member, s).await,
             10 => app.app.complete_task(member, task).await,
             11 => app.app.reopen_task(member, task).await,

@@ -4,6 +4,7 @@ mod support;
 
 mod busy;
 mod caldav;
+mod dated;
 mod erasure;
 mod export;
 mod feeds;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use pinit_kernel::http::service_router;
-use pinit_kernel::{Backend, Db, ManualClock, Readiness, SharedClock};
+use pinit_kernel::{Backend, Clock, Db, ManualClock, Readiness, SharedClock};
 use pinit_messaging::Outbox;
 use pinit_task::app::MemberProvisioning;
 use pinit_task::domain::MemberId;
@@ -237,12 +237,21 @@ impl App {
         res.id()
     }
 
-    /// `POST /v2/schedules/{id}/{op}` with the client's `time` and `zoneId`.
+    /// `POST /v2/schedules/{id}/{op}` with the client's `time` and `zoneId`: the moment it is sent, on the
+    /// test's clock, in Seoul (as a client online sends it).
     pub async fn run(&self, member: i64, id: i64, op: &str) -> Res {
+        let seoul = jiff::tz::TimeZone::get("Asia/Seoul").expect("a zone");
+        let local = seoul.to_datetime(self.clock.now());
+        self.run_at(member, id, op, &local.to_string()).await
+    }
+
+    /// `POST /v2/schedules/{id}/{op}` dated `local` (Seoul wall clock), as a client sends a press it queued
+    /// while offline.
+    pub async fn run_at(&self, member: i64, id: i64, op: &str, local: &str) -> Res {
         let path = if op == "cancel" {
             format!("/v2/schedules/{id}/cancel")
         } else {
-            format!("/v2/schedules/{id}/{op}?time=2026-02-01T09:00:00&zoneId=Asia/Seoul")
+            format!("/v2/schedules/{id}/{op}?time={local}&zoneId=Asia/Seoul")
         };
         self.post_empty(member, &path).await
     }

@@ -1266,6 +1266,7 @@ fn contradictory_snapshots_are_refused() {
         elapsed: SignedDuration::ZERO,
         running_since: None,
         completed_week: None,
+        changed_at: None,
     };
     let cases = [
         RunSnapshot {
