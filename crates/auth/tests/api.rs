@@ -200,14 +200,19 @@ async fn refresh_rotates_tolerates_races_and_detects_reuse(backend: Backend) {
         "the winner's cookie stands"
     );
 
-    // After the grace window the old cookie is a stolen token: the whole family dies.
+    // The holder of the new cookie uses it (the session goes on)...
     app.advance(6);
+    let res = app.refresh(Some(&second)).await;
+    assert_eq!(res.status(), 200);
+    let third = refresh_cookie(res.headers()).expect("rotated again");
+    // ...so the old cookie, after the grace window, is a second holder — a stolen token: the whole family dies.
+    app.advance(11);
     let reuse = app.refresh(Some(&first)).await;
     assert_eq!(reuse.status(), 401);
     let body: Value = reuse.json().await.unwrap();
     assert!(body["message"].is_string());
     assert_eq!(
-        app.refresh(Some(&second)).await.status(),
+        app.refresh(Some(&third)).await.status(),
         401,
         "the family is revoked"
     );
@@ -221,6 +226,60 @@ async fn refresh_rotates_tolerates_races_and_detects_reuse(backend: Backend) {
         .await;
     let fresh = refresh_cookie(res.headers()).unwrap();
     assert_eq!(app.refresh(Some(&fresh)).await.status(), 200);
+}
+
+/// The crash (docs/adr/0005, "A lost answer is not theft"): a browser refreshes, crashes before it stores the
+/// rotated cookie, and later presents the old one. Its successor was never used, so it is issued another instead
+/// of the session being revoked; the lost successor, if it ever came back, would be reuse.
+async fn a_lost_refresh_answer_is_not_theft(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, first) = app.member("crash").await;
+    let res = app.refresh(Some(&first)).await;
+    assert_eq!(res.status(), 200);
+    let lost = refresh_cookie(res.headers()).expect("the cookie the browser never stored");
+
+    // An hour later the old cookie comes back: a new access token and another cookie.
+    app.advance(3600);
+    let res = app.refresh(Some(&first)).await;
+    assert_eq!(res.status(), 200, "the session survives the crash");
+    let again = refresh_cookie(res.headers()).expect("another successor");
+    assert_ne!(again, lost);
+    assert_ne!(again, first);
+    let body: Value = res.json().await.unwrap();
+    assert!(body["token"].is_string());
+    // The session goes on from the new cookie.
+    app.advance(60);
+    let res = app.refresh(Some(&again)).await;
+    assert_eq!(res.status(), 200);
+    let next = refresh_cookie(res.headers()).unwrap();
+    // The old cookie once more, now that its successor was used: reuse.
+    app.advance(60);
+    assert_eq!(app.refresh(Some(&first)).await.status(), 401);
+    assert_eq!(
+        app.refresh(Some(&next)).await.status(),
+        401,
+        "the family is revoked"
+    );
+
+    // The lost successor coming back after a re-issue is reuse too.
+    let (_, first) = app.member("crash-2").await;
+    let res = app.refresh(Some(&first)).await;
+    let lost = refresh_cookie(res.headers()).unwrap();
+    app.advance(3600);
+    let res = app.refresh(Some(&first)).await;
+    assert_eq!(res.status(), 200);
+    let again = refresh_cookie(res.headers()).unwrap();
+    app.advance(60);
+    assert_eq!(
+        app.refresh(Some(&lost)).await.status(),
+        401,
+        "a retired successor"
+    );
+    assert_eq!(
+        app.refresh(Some(&again)).await.status(),
+        401,
+        "the family is revoked"
+    );
 }
 
 async fn refresh_refuses_what_is_not_a_live_refresh_token(backend: Backend) {
@@ -396,6 +455,7 @@ pinit_testkit::both_backends!(
     login_issues_a_verifiable_access_token_and_a_narrow_cookie,
     wrong_password_and_unknown_user_look_the_same,
     refresh_rotates_tolerates_races_and_detects_reuse,
+    a_lost_refresh_answer_is_not_theft,
     refresh_refuses_what_is_not_a_live_refresh_token,
     logout_revokes_with_only_the_cookie,
     me_refuses_every_kind_of_bad_token,

@@ -113,7 +113,10 @@ impl Auth {
     /// * unknown, expired or revoked → 401;
     /// * already rotated within the grace window → an access token, no new refresh token (a concurrent refresh
     ///   of the same client won the race);
-    /// * already rotated before that → reuse of a stolen token: the whole family is revoked, 401.
+    /// * already rotated before that, its successor never presented → the client lost the answer carrying the
+    ///   successor (a crash): the unused successor is retired and another issued;
+    /// * already rotated before that, its successor presented → reuse of a stolen token: the whole family is
+    ///   revoked, 401.
     pub async fn refresh(&self, client_ip: &str, token: Option<&str>) -> Result<Session> {
         self.limit(Bucket::RefreshPerIp(client_ip), Count::Hit)
             .await?;
@@ -149,8 +152,38 @@ impl Auth {
                 self.revoke_reused(tx, &presented, now).await?;
                 Err(AuthError::Unauthorized("refresh token reuse"))
             }
+            Rotation::Reissue => self.reissue(tx, &digest, &presented, now).await,
             Rotation::Rotate => self.rotate(tx, &digest, &presented, now).await,
         }
+    }
+
+    /// A rotated token whose successor was never presented: retires that successor and issues another.
+    async fn reissue(
+        &self,
+        mut tx: Tx,
+        digest: &str,
+        presented: &PresentedRefresh,
+        now: Timestamp,
+    ) -> Result<Session> {
+        let next = tokens::new_refresh_token();
+        if !store::refresh_tokens::reissue(&mut tx, digest, &tokens::digest(&next), now).await? {
+            // The successor was presented meanwhile: two holders after all.
+            self.revoke_reused(tx, presented, now).await?;
+            return Err(AuthError::Unauthorized("refresh token reuse"));
+        }
+        self.issue_refresh(&mut tx, &next, &presented.family, now)
+            .await?;
+        tx.commit().await.map_err(DbError::from)?;
+        tracing::info!(
+            member_id = presented.member.get(),
+            family = %presented.family,
+            "a rotated refresh token came back with its successor unused (a lost answer); issued another"
+        );
+        metrics::counter!("auth_refresh_reissued_total").increment(1);
+        Ok(Session {
+            access_token: self.access_token(presented.member, now)?,
+            refresh_token: Some(next),
+        })
     }
 
     /// Marks the presented token rotated and issues its successor in the same family.
@@ -161,10 +194,12 @@ impl Auth {
         presented: &PresentedRefresh,
         now: Timestamp,
     ) -> Result<Session> {
-        if !store::refresh_tokens::mark_rotated(&mut tx, digest, now).await? {
+        let next = tokens::new_refresh_token();
+        if !store::refresh_tokens::mark_rotated(&mut tx, digest, &tokens::digest(&next), now)
+            .await?
+        {
             return Err(AuthError::Unauthorized("refresh token already rotated"));
         }
-        let next = tokens::new_refresh_token();
         self.issue_refresh(&mut tx, &next, &presented.family, now)
             .await?;
         tx.commit().await.map_err(DbError::from)?;

@@ -1,7 +1,8 @@
 //! Refresh-token families and the rule a presented refresh token is judged by (docs/adr/0005, "Refresh tokens
 //! and sessions"): a live token rotates; a token already rotated yields an access token only inside the grace
-//! window (a concurrent refresh of the same client won the race) and is reuse of a stolen token after it,
-//! which revokes the whole family.
+//! window (a concurrent refresh of the same client won the race); after it, a token whose successor was never
+//! used is issued a new successor (the client lost the answer that carried it: a crash, a dropped connection),
+//! and one whose successor was used is reuse of a stolen token, which revokes the whole family.
 
 use std::fmt;
 use std::time::Duration;
@@ -70,6 +71,9 @@ pub struct PresentedRefresh {
     pub expires_at: Timestamp,
     /// When it was exchanged for a successor, if it was.
     pub rotated_at: Option<Timestamp>,
+    /// Whether that successor has been presented since (`None`: no successor is known — a token rotated before
+    /// Pinit recorded successors, or one superseded by a re-issue).
+    pub successor_used: Option<bool>,
     pub family_revoked: bool,
 }
 
@@ -80,7 +84,11 @@ pub enum Rotation {
     Rotate,
     /// Rotated within the grace window: an access token, no new refresh token.
     Grace,
-    /// Rotated before the grace window: revoke the whole family and refuse.
+    /// Rotated before the grace window, and its successor never presented: the client lost the answer that
+    /// carried the successor. Supersede that successor and issue another, with a new access token.
+    Reissue,
+    /// Rotated before the grace window, and its successor presented (or unknown): two holders of one session —
+    /// one stole it. Revoke the whole family and refuse.
     Reuse,
 }
 
@@ -119,6 +127,8 @@ impl PresentedRefresh {
         let grace_us = i64::try_from(grace.as_micros()).unwrap_or(0);
         if now_us - rotated_at.as_microsecond() <= grace_us {
             Ok(Rotation::Grace)
+        } else if self.successor_used == Some(false) {
+            Ok(Rotation::Reissue)
         } else {
             Ok(Rotation::Reuse)
         }
@@ -135,12 +145,14 @@ mod tests {
         Timestamp::from_second(1_700_000_000 + secs).unwrap()
     }
 
+    /// A token rotated at `rotated_at` whose successor was then presented (the usual chain).
     fn token(rotated_at: Option<Timestamp>, family_revoked: bool) -> PresentedRefresh {
         PresentedRefresh {
             family: FamilyId::new("0190b3c4-0000-7000-8000-000000000000"),
             member: MemberId(7),
             expires_at: at(100),
             rotated_at,
+            successor_used: rotated_at.map(|_| true),
             family_revoked,
         }
     }
@@ -173,6 +185,31 @@ mod tests {
             .unwrap();
         assert_eq!(t.verdict(after, GRACE), Ok(Rotation::Reuse));
         assert_eq!(t.verdict(at(1), Duration::ZERO), Ok(Rotation::Reuse));
+        // A successor not known (rotated before successors were recorded, or superseded): reuse too.
+        let unknown = PresentedRefresh {
+            successor_used: None,
+            ..t
+        };
+        assert_eq!(unknown.verdict(after, GRACE), Ok(Rotation::Reuse));
+    }
+
+    #[test]
+    fn a_rotated_token_whose_successor_was_never_presented_is_issued_another() {
+        // The crash: the answer carrying the successor was lost, and the old cookie comes back later.
+        let lost = PresentedRefresh {
+            successor_used: Some(false),
+            ..token(Some(at(0)), false)
+        };
+        assert_eq!(lost.verdict(at(60), GRACE), Ok(Rotation::Reissue));
+        // Inside the grace window it is still the concurrent-refresh case.
+        assert_eq!(lost.verdict(at(5), GRACE), Ok(Rotation::Grace));
+        // Revoked or expired families stay dead.
+        let revoked = PresentedRefresh {
+            family_revoked: true,
+            ..lost.clone()
+        };
+        assert_eq!(revoked.verdict(at(60), GRACE), Err(DeadToken::Revoked));
+        assert_eq!(lost.verdict(at(100), GRACE), Err(DeadToken::Expired));
     }
 
     #[test]
