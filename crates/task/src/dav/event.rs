@@ -348,7 +348,10 @@ mod tests {
         assert!(matches!(read(&repeating, &z), Err(EventError::Repeating)));
         let long = EVENT.replace(
             "SUMMARY:Standup\\, daily",
-            "SUMMARY:A title far longer than twenty characters",
+            &format!(
+                "SUMMARY:{}",
+                "a title far longer than a hundred characters ".repeat(3)
+            ),
         );
         assert!(matches!(
             read(&long, &z),

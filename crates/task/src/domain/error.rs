@@ -12,8 +12,8 @@ use crate::domain::schedule::{Operation, ScheduleState};
 /// The messages, each written once.
 pub mod msg {
     // ---- task / schedule values (docs/contract/task.md#field-rules) ----
-    pub const TITLE_LENGTH: &str = "제목의 길이는 1자 이상 20자 이하여야 합니다.";
-    pub const DESCRIPTION_LENGTH: &str = "설명의 길이는 1자 이상 100자 이하여야 합니다.";
+    pub const TITLE_LENGTH: &str = "제목의 길이는 1자 이상 100자 이하여야 합니다.";
+    pub const DESCRIPTION_LENGTH: &str = "설명의 길이는 2000자 이하여야 합니다.";
     /// *new*: the reference stored control characters (NUL, ESC) and bidirectional overrides in titles.
     pub const TITLE_CHARACTERS: &str = "제목에 제어 문자를 사용할 수 없습니다.";
     /// *new*: as [`TITLE_CHARACTERS`]; line breaks and tabs are allowed in a description.

@@ -1,4 +1,7 @@
-//! Title and description: required, not blank, bounded length — shared by tasks and schedules.
+//! Title and description — shared by tasks and schedules: a title is required and not blank, a description may
+//! be empty; both have a bounded length. The bounds are Pinit's (ADR 0006, "Longer titles, optional
+//! descriptions"): 100 and 2,000, where the reference allowed 20 and required 1 to 100 (its client still checks its
+//! own 20, so it keeps working).
 //!
 //! Lengths are counted in **UTF-16 code units**, as the reference's Java `String.length()` does
 //! (docs/contract/task.md#text-length): an emoji outside the BMP counts 2. "Blank" is Java's `String.isBlank()`: every code
@@ -14,9 +17,9 @@ use std::fmt;
 use super::error::ValidationError;
 
 /// Most UTF-16 code units in a title.
-pub const TITLE_MAX_UTF16: usize = 20;
+pub const TITLE_MAX_UTF16: usize = 100;
 /// Most UTF-16 code units in a description.
-pub const DESCRIPTION_MAX_UTF16: usize = 100;
+pub const DESCRIPTION_MAX_UTF16: usize = 2000;
 
 /// Length as Java's `String.length()`.
 pub fn utf16_len(s: &str) -> usize {
@@ -68,7 +71,7 @@ fn clean(s: &str, multiline: bool) -> bool {
     !s.chars().any(|c| is_forbidden(c, multiline))
 }
 
-/// A task or schedule title: not blank, at most 20 UTF-16 code units.
+/// A task or schedule title: not blank, at most [`TITLE_MAX_UTF16`] UTF-16 code units.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Title(String);
 
@@ -89,14 +92,14 @@ impl Title {
     }
 }
 
-/// A task or schedule description: not blank, at most 100 UTF-16 code units.
+/// A task or schedule description: possibly empty, at most [`DESCRIPTION_MAX_UTF16`] UTF-16 code units.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Description(String);
 
 impl Description {
     pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
         let value = value.into();
-        if !bounded(&value, DESCRIPTION_MAX_UTF16) {
+        if utf16_len(&value) > DESCRIPTION_MAX_UTF16 {
             Err(ValidationError::Description)
         } else if !clean(&value, true) {
             Err(ValidationError::DescriptionCharacters)
@@ -138,13 +141,16 @@ mod tests {
     }
 
     #[test]
-    fn title_of_twenty_one_units_is_refused_with_the_reference_message() {
-        let err = Title::parse("a".repeat(21)).unwrap_err();
+    fn a_title_over_a_hundred_units_is_refused() {
+        // The reference's 20 is no longer the limit (its client checks its own).
+        assert!(Title::parse("a".repeat(21)).is_ok());
+        assert!(Title::parse("a".repeat(100)).is_ok());
+        let err = Title::parse("a".repeat(101)).unwrap_err();
         assert_eq!(err, ValidationError::Title);
         assert_eq!(err.to_string(), msg::TITLE_LENGTH);
         assert_eq!(
             err.to_string(),
-            "제목의 길이는 1자 이상 20자 이하여야 합니다."
+            "제목의 길이는 1자 이상 100자 이하여야 합니다."
         );
         assert_eq!(err.class().status(), 400);
         assert_eq!(err.field(), "title");
@@ -152,16 +158,19 @@ mod tests {
 
     #[test]
     fn title_emoji_count_two_units_each() {
-        // 10 emoji = 20 UTF-16 units (10 chars, 40 bytes): accepted.
-        let ten = "😀".repeat(10);
-        assert_eq!(utf16_len(&ten), 20);
-        assert!(Title::parse(ten.clone()).is_ok());
-        // 10 emoji + 1 ASCII = 21 units, only 11 chars: refused.
-        assert_eq!(Title::parse(format!("{ten}a")), Err(ValidationError::Title));
-        // 11 emoji = 22 units.
-        assert_eq!(Title::parse("😀".repeat(11)), Err(ValidationError::Title));
+        // 50 emoji = 100 UTF-16 units (50 chars, 200 bytes): accepted.
+        let fifty = "😀".repeat(50);
+        assert_eq!(utf16_len(&fifty), 100);
+        assert!(Title::parse(fifty.clone()).is_ok());
+        // 50 emoji + 1 ASCII = 101 units, only 51 chars: refused.
+        assert_eq!(
+            Title::parse(format!("{fifty}a")),
+            Err(ValidationError::Title)
+        );
+        // 51 emoji = 102 units.
+        assert_eq!(Title::parse("😀".repeat(51)), Err(ValidationError::Title));
         // A BMP symbol counts one.
-        assert!(Title::parse(format!("{}{}", "☺".repeat(19), "a")).is_ok());
+        assert!(Title::parse(format!("{}{}", "☺".repeat(99), "a")).is_ok());
     }
 
     #[test]
@@ -236,20 +245,18 @@ mod tests {
     #[test]
     fn description_boundaries() {
         assert!(Description::parse("d").is_ok());
-        assert!(Description::parse("d".repeat(100)).is_ok());
-        assert!(Description::parse("😀".repeat(50)).is_ok());
-        let err = Description::parse("d".repeat(101)).unwrap_err();
+        assert!(Description::parse("d".repeat(2000)).is_ok());
+        assert!(Description::parse("😀".repeat(1000)).is_ok());
+        let err = Description::parse("d".repeat(2001)).unwrap_err();
         assert_eq!(err, ValidationError::Description);
+        assert_eq!(err.to_string(), "설명의 길이는 2000자 이하여야 합니다.");
         assert_eq!(
-            err.to_string(),
-            "설명의 길이는 1자 이상 100자 이하여야 합니다."
-        );
-        assert_eq!(
-            Description::parse(format!("{}a", "😀".repeat(50))),
+            Description::parse(format!("{}a", "😀".repeat(1000))),
             Err(ValidationError::Description)
         );
-        assert_eq!(Description::parse(""), Err(ValidationError::Description));
-        assert_eq!(Description::parse("  "), Err(ValidationError::Description));
+        // Optional: empty or blank is a description too.
+        assert!(Description::parse("").is_ok());
+        assert!(Description::parse("  ").is_ok());
         assert_eq!(err.field(), "description");
     }
 }

@@ -296,7 +296,8 @@ impl TaskRequest {
     pub fn validate(&self) -> Result<TaskInput, ApiError> {
         let mut p = Problems::new();
         let title = p.not_blank("title", &self.title);
-        let description = p.not_blank("description", &self.description);
+        // Optional (Pinit's): absent or null is an empty description.
+        let description = Some(self.description.as_deref().unwrap_or_default());
         let due = p.required("dueDate", &self.due_date);
         let (date, zone_id, offset) = match due {
             Some(d) => (

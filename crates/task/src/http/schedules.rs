@@ -32,7 +32,8 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let mut p = Problems::new();
     let title = p.not_blank("title", &body.title);
-    let description = p.not_blank("description", &body.description);
+    // Optional (Pinit's): absent or null is an empty description.
+    let description = Some(body.description.as_deref().unwrap_or_default());
     let date = p.required("date", &body.date);
     let kind = p.required("scheduleType", &body.schedule_type);
     if let Some(d) = date {

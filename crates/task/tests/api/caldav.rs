@@ -403,7 +403,7 @@ async fn stale_and_conflicting_writes_are_refused(backend: Backend) {
     // What cannot be a schedule is refused with the reason; a stale delete too.
     let long = edited.replace(
         "SUMMARY:from the app",
-        "SUMMARY:a title far longer than twenty",
+        &format!("SUMMARY:{}", "a title far longer than a hundred ".repeat(4)),
     );
     let res = put(long, None).await.unwrap();
     assert_eq!(res.status(), 403);
@@ -673,7 +673,7 @@ async fn task_writes_keep_the_json_apis_rules(backend: Backend) {
     let (status, _, body) = put_task(
         &app,
         "c",
-        &todo_body("c@x", "a title far longer than twenty", ""),
+        &todo_body("c@x", &"a title far longer than a hundred ".repeat(4), ""),
         None,
     )
     .await;

@@ -137,7 +137,7 @@ async fn lists_render_in_the_requested_zone(backend: Backend) {
 async fn create_validation(backend: Backend) {
     let app = spawn_app(backend).await;
     let m = app.member(1, None).await;
-    // The reference's pinned example: 4 fields.
+    // The reference's pinned example: 4 fields there; 3 here, as an empty description is allowed.
     let res = app
         .post(
             m,
@@ -145,8 +145,8 @@ async fn create_validation(backend: Backend) {
             json!({"title": " ", "description": "", "date": null, "scheduleType": null}),
         )
         .await;
-    res.assert_error(400, "Validation failed for 4 field(s)");
-    assert_eq!(res.body["errors"].as_array().unwrap().len(), 4);
+    res.assert_error(400, "Validation failed for 3 field(s)");
+    assert_eq!(res.body["errors"].as_array().unwrap().len(), 3);
     let ok = json!({"title": "t", "description": "d",
                     "date": {"dateTime": "2026-02-01T09:00:00", "zoneId": "Asia/Seoul"},
                     "scheduleType": "DEEP_WORK"});
@@ -161,16 +161,28 @@ async fn create_validation(backend: Backend) {
             400,
             "일정 유형은 DEEP_WORK, QUICK_TASK, ADMIN_TASK 중 하나여야 합니다.",
         );
-    app.post(m, "/v2/schedules", with("title", json!("x".repeat(21))))
+    // Longer than the reference's 20: up to 100 (Pinit's).
+    app.post(m, "/v2/schedules", with("title", json!("x".repeat(100))))
         .await
-        .assert_error(400, "제목의 길이는 1자 이상 20자 이하여야 합니다.");
+        .assert(201);
+    app.post(m, "/v2/schedules", with("title", json!("x".repeat(101))))
+        .await
+        .assert_error(400, "제목의 길이는 1자 이상 100자 이하여야 합니다.");
     app.post(
         m,
         "/v2/schedules",
-        with("description", json!("x".repeat(101))),
+        with("description", json!("x".repeat(2001))),
     )
     .await
-    .assert_error(400, "설명의 길이는 1자 이상 100자 이하여야 합니다.");
+    .assert_error(400, "설명의 길이는 2000자 이하여야 합니다.");
+    // The description is optional.
+    let mut no_description = ok.clone();
+    no_description
+        .as_object_mut()
+        .expect("an object")
+        .remove("description");
+    let res = app.post(m, "/v2/schedules", no_description).await;
+    assert_eq!(res.assert(201)["description"], "");
     let res = app
         .post(
             m,
@@ -268,7 +280,7 @@ async fn get_and_patch(backend: Backend) {
     // Empty strings are refused.
     app.patch(m, &path, json!({"title": ""}))
         .await
-        .assert_error(400, "제목의 길이는 1자 이상 20자 이하여야 합니다.");
+        .assert_error(400, "제목의 길이는 1자 이상 100자 이하여야 합니다.");
     app.patch(m, &path, json!({"scheduleType": "MEETING"}))
         .await
         .assert(400);

@@ -1028,7 +1028,7 @@ fn draft_from_task_defaults_and_validates_overrides() {
     let err = ScheduleDraft::from_task(
         &t,
         None,
-        Some(&"x".repeat(101)),
+        Some(&"x".repeat(2001)),
         ScheduleType::DeepWork,
         at(0),
     )
