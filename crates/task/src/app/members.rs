@@ -2,12 +2,14 @@
 //! default reminders.
 
 use jiff::Timestamp;
+use jiff::civil::Date;
 use pinit_kernel::DEFAULT_ZONE;
 use pinit_kernel::db::{Backend, Conn};
 
 use super::{Result, TaskApp};
+use crate::domain::plan::{self, DailyObjective};
 use crate::domain::time::offset_id;
-use crate::domain::{MemberId, Reminders, ScheduleId, Zone};
+use crate::domain::{MemberId, PlannedDuration, Reminders, ScheduleId, TimeError, Window, Zone};
 use crate::store::{self, StoreError};
 
 /// What `member.created` asks for.
@@ -168,5 +170,80 @@ impl TaskApp {
         }
         unit.finish(&self.inner.outbox).await?;
         Ok(reminders)
+    }
+}
+
+/// Planned against worked for one week (`GET /v2/statistics/plan`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanView {
+    pub objective: DailyObjective,
+    /// Days in a row up to today (in the zone asked in) the objective was met.
+    pub streak: u32,
+    /// Monday to Sunday of the week asked for.
+    pub days: Vec<plan::Day>,
+}
+
+/// How far back the streak is looked for.
+const STREAK_DAYS_BACK: i64 = 366;
+
+impl TaskApp {
+    /// `GET /v2/members/objective`.
+    pub async fn objective(&self, member: MemberId) -> Result<DailyObjective> {
+        let mut conn = self.inner.db.conn().await?;
+        Ok(self.member(&mut conn, member).await?.objective)
+    }
+
+    /// `PUT /v2/members/objective`.
+    pub async fn set_objective(
+        &self,
+        member: MemberId,
+        objective: DailyObjective,
+    ) -> Result<DailyObjective> {
+        let mut unit = self.begin(member).await?;
+        if unit.member.objective != objective {
+            store::members::set_objective(&mut unit.tx, &unit.member, objective, unit.now).await?;
+        }
+        unit.finish(&self.inner.outbox).await?;
+        Ok(objective)
+    }
+
+    /// The week of `date` in `zone`, day by day, planned against worked ([`plan`]), and the streak up to today.
+    pub async fn plan(&self, member: MemberId, date: Date, zone: &Zone) -> Result<PlanView> {
+        let now = self.now();
+        let today = zone.local_date(now);
+        let week = Window::week(date, zone)?;
+        let monday = zone.local_date(week.start);
+        let dates: Vec<Date> = (0..7)
+            .filter_map(|i| monday.checked_add(jiff::Span::new().days(i)).ok())
+            .collect();
+        let back = today
+            .checked_sub(jiff::Span::new().days(STREAK_DAYS_BACK))
+            .map_err(|_| TimeError::OutOfRange)?;
+        let streak_window = Window {
+            start: zone.start_of_day(back)?,
+            end: Window::day(today, zone)?.end,
+        };
+        let mut conn = self.inner.db.conn().await?;
+        let objective = self.member(&mut conn, member).await?.objective;
+        let lines = |rows: Vec<store::schedules::StoredSchedule>| -> Vec<plan::ScheduleLine> {
+            rows.iter()
+                .map(|stored| {
+                    let s = &stored.schedule;
+                    plan::ScheduleLine {
+                        day: zone.local_date(s.designated_start()),
+                        kind: s.schedule_type(),
+                        planned: PlannedDuration::shown(s.planned()),
+                        worked: s.run().elapsed_at(now),
+                    }
+                })
+                .collect()
+        };
+        let in_week = store::schedules::starting_within(&mut conn, member, week).await?;
+        let in_streak = store::schedules::starting_within(&mut conn, member, streak_window).await?;
+        Ok(PlanView {
+            objective,
+            streak: plan::streak(&lines(in_streak), today, objective),
+            days: plan::days(&lines(in_week), &dates, objective),
+        })
     }
 }

@@ -10,6 +10,7 @@
 //!   the running slot.
 //! * [`recurrence`] — RFC 5545 recurrence rules (RRULE, EXDATE, RDATE) expanded lazily in a zone.
 //! * [`series`] — a repeating schedule: its template, start, zone and recurrence; the occurrences it makes.
+//! * [`plan`] — planned against worked per day, the daily objective and its streak.
 //! * [`planned`] — a schedule's planned length (`plannedDuration`), and the hour shown without one.
 //! * [`reminders`] — offsets from a schedule's start at which its member is told; own, series', member's.
 //! * [`stats`] — weekly statistics: which bucket a completion goes to, and how a cancel undoes it.
@@ -32,6 +33,7 @@ pub mod event;
 pub mod export;
 pub mod feed;
 pub mod paging;
+pub mod plan;
 pub mod planned;
 pub mod recurrence;
 pub mod reminders;

@@ -685,6 +685,68 @@ impl ScheduleResponse {
     }
 }
 
+/// `GET /v2/statistics/plan`: a week of planned against worked.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanResponse {
+    pub zone_id: String,
+    pub daily_objective: String,
+    pub streak: u32,
+    pub days: Vec<PlanDay>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanDay {
+    pub date: String,
+    pub planned: PlanTotals,
+    pub worked: PlanTotals,
+    pub met: bool,
+}
+
+/// Durations by schedule type, and their total.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanTotals {
+    #[serde(rename = "DEEP_WORK")]
+    pub deep_work: String,
+    #[serde(rename = "QUICK_TASK")]
+    pub quick_task: String,
+    #[serde(rename = "ADMIN_TASK")]
+    pub admin_task: String,
+    pub total: String,
+}
+
+impl PlanTotals {
+    fn of(by: &crate::domain::plan::ByType) -> Self {
+        Self {
+            deep_work: format_duration(by.deep_work),
+            quick_task: format_duration(by.quick_task),
+            admin_task: format_duration(by.admin_task),
+            total: format_duration(by.total()),
+        }
+    }
+}
+
+impl PlanResponse {
+    pub fn of(view: &crate::app::members::PlanView, zone: &Zone) -> Self {
+        Self {
+            zone_id: zone.id().to_owned(),
+            daily_objective: format_duration(view.objective.duration()),
+            streak: view.streak,
+            days: view
+                .days
+                .iter()
+                .map(|d| PlanDay {
+                    date: d.date.to_string(),
+                    planned: PlanTotals::of(&d.planned),
+                    worked: PlanTotals::of(&d.worked),
+                    met: d.met,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// `StatisticsResponse`.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -14,6 +14,8 @@ use pinit_kernel::CurrentMember;
 use super::dto::{Problems, RemindersBody};
 use crate::app::TaskApp;
 use crate::domain::MemberId;
+use crate::domain::plan::DailyObjective;
+use crate::domain::time::format_duration;
 
 fn text(body: String) -> Response {
     (
@@ -119,4 +121,39 @@ pub async fn set_reminders(
     Ok(Json(RemindersBody {
         reminders: Some(stored.to_iso()),
     }))
+}
+
+/// `{"dailyObjective": "PT4H"}`: `GET` and `PUT /v2/members/objective`.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectiveBody {
+    pub daily_objective: Option<String>,
+}
+
+fn objective_body(objective: DailyObjective) -> Json<ObjectiveBody> {
+    Json(ObjectiveBody {
+        daily_objective: Some(format_duration(objective.duration())),
+    })
+}
+
+/// `GET /v2/members/objective`: how long the member means to work each day (`PT4H` unless set).
+pub async fn objective(
+    State(app): State<TaskApp>,
+    CurrentMember(member): CurrentMember<MemberId>,
+) -> Result<Json<ObjectiveBody>, ApiError> {
+    Ok(objective_body(app.objective(member).await?))
+}
+
+/// `PUT /v2/members/objective` with `{"dailyObjective": "PT5H"}`: answers it as stored.
+pub async fn set_objective(
+    State(app): State<TaskApp>,
+    CurrentMember(member): CurrentMember<MemberId>,
+    Json(body): Json<ObjectiveBody>,
+) -> Result<Json<ObjectiveBody>, ApiError> {
+    let mut p = Problems::new();
+    let objective = p
+        .required("dailyObjective", &body.daily_objective)
+        .and_then(|v| p.check("dailyObjective", v.as_str(), DailyObjective::parse(v)))
+        .ok_or_else(|| p.into_error())?;
+    Ok(objective_body(app.set_objective(member, objective).await?))
 }

@@ -13,8 +13,9 @@ use pinit_kernel::extract::{Json, Path, Query};
 use serde::Deserialize;
 
 use super::dto::{
-    Problems, SchedulePatchRequest, ScheduleRequest, ScheduleResponse, SeriesResponse,
-    StatisticsResponse, TimeQuery, planned_duration, reminders, resolve, schedule_type,
+    PlanResponse, Problems, SchedulePatchRequest, ScheduleRequest, ScheduleResponse,
+    SeriesResponse, StatisticsResponse, TimeQuery, planned_duration, reminders, resolve,
+    schedule_type,
 };
 use crate::app::TaskApp;
 use crate::domain::series::whole_seconds;
@@ -294,4 +295,16 @@ pub async fn statistics(
         &stats.week,
         &stats.totals,
     )))
+}
+
+/// `GET /v2/statistics/plan?time&zoneId` (Pinit's): the week of `time` in `zoneId`, day by day — planned against
+/// worked by type, against the member's daily objective — and the streak of days up to today it was met.
+pub async fn plan(
+    State(app): State<TaskApp>,
+    CurrentMember(member): CurrentMember<MemberId>,
+    Query(q): Query<TimeQuery>,
+) -> Result<Json<PlanResponse>, ApiError> {
+    let (local, zone) = q.required()?;
+    let view = app.plan(member, local.date(), &zone).await?;
+    Ok(Json(PlanResponse::of(&view, &zone)))
 }

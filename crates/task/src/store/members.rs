@@ -6,6 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Result, get_reminders, next_version};
+use crate::domain::plan::DailyObjective;
 use crate::domain::{CorruptRecord, MemberId, Reminders, ScheduleId, ValidationError, Zone};
 
 /// A provisioned member.
@@ -19,10 +20,12 @@ pub struct Member {
     /// The default reminders of the member's schedules (those without their own list and not in a series
     /// that has one).
     pub reminders: Reminders,
+    /// How long the member means to work each day (planned against worked).
+    pub objective: DailyObjective,
     pub version: i64,
 }
 
-const COLUMNS: &str = "member_id, nickname, zone_id, now_running_schedule_id, reminders, version";
+const COLUMNS: &str = "member_id, nickname, zone_id, now_running_schedule_id, reminders, daily_objective_minutes, version";
 
 fn from_row(row: &AnyRow) -> Result<Member> {
     let zone_id: String = row.try_get("zone_id")?;
@@ -36,6 +39,12 @@ fn from_row(row: &AnyRow) -> Result<Member> {
             .try_get::<Option<i64>, _>("now_running_schedule_id")?
             .map(ScheduleId),
         reminders: get_reminders(row, "reminders")?.unwrap_or_else(Reminders::at_start),
+        objective: match row.try_get::<Option<i64>, _>("daily_objective_minutes")? {
+            None => DailyObjective::default(),
+            Some(minutes) => DailyObjective::from_minutes(minutes).ok_or(
+                CorruptRecord::InconsistentRun("a daily objective out of range"),
+            )?,
+        },
         version: row.try_get("version")?,
     })
 }
@@ -120,6 +129,32 @@ pub async fn set_zone(conn: &mut Conn, member: &Member, zone: &Zone, now: Timest
     .execute(&mut *conn)
     .await?;
     version_checked(done.rows_affected(), member)
+}
+
+/// Changes the member's daily objective.
+pub async fn set_objective(
+    conn: &mut Conn,
+    member: &Member,
+    objective: DailyObjective,
+    now: Timestamp,
+) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE member SET daily_objective_minutes = $1, version = version + 1, updated_at_us = $2 \
+         WHERE member_id = $3 AND version = $4",
+    )
+    .bind(objective.minutes())
+    .bind(now.as_microsecond())
+    .bind(member.id.get())
+    .bind(member.version)
+    .execute(&mut *conn)
+    .await?;
+    next_version(
+        done.rows_affected(),
+        member.version,
+        "member",
+        member.id.get(),
+    )
+    .map(|_| ())
 }
 
 /// Changes the member's default reminders.

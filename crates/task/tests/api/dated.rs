@@ -1,7 +1,8 @@
 //! Dated run operations (ADR 0004, "Dated changes"): presses a client queued while offline, replayed in order
 //! when it is back, are timed by the moments they carry — the elapsed time and the statistics week come from those
 //! moments — and a moment outside the window (ahead of the server's clock, before the schedule's previous change,
-//! more than 24 hours old) is a 400 naming the window that changes nothing.
+//! more than 24 hours old) is a 400 naming the window that changes nothing. And what is read of the times
+//! recorded: planned against worked, day by day, against the daily objective.
 
 use pinit_kernel::Backend;
 use pinit_testkit::both_backends;
@@ -126,7 +127,83 @@ async fn a_moment_outside_the_window_is_refused_and_changes_nothing(backend: Bac
     assert_eq!(got.body["duration"], "PT5M");
 }
 
+/// Planned against worked: the week day by day, by type, against the daily objective (4 hours unless set), and
+/// the streak up to today; the objective is set and refused when out of range.
+async fn planned_against_worked_and_the_streak(backend: Backend) {
+    // Monday 2026-02-02 09:00 in Seoul; the test's clock moves through the week.
+    let app = spawn_at(backend, "2026-02-02T00:00:00Z").await;
+    let m = app.member(1, Some("Asia/Seoul")).await;
+    let objective = app.get(m, "/v2/members/objective").await;
+    assert_eq!(objective.assert(200)["dailyObjective"], "PT4H");
+    let set = |value: &str| {
+        let app = &app;
+        let body = serde_json::json!({"dailyObjective": value});
+        async move {
+            app.send(
+                reqwest::Method::PUT,
+                "/v2/members/objective",
+                Some(m),
+                Some(body),
+            )
+            .await
+        }
+    };
+    assert_eq!(set("PT1H").await.assert(200)["dailyObjective"], "PT1H");
+    let res = set("PT10M").await;
+    res.assert(400);
+    assert_eq!(res.body["errors"][0]["field"], "dailyObjective");
+
+    // Monday: 70 minutes of deep work (met); Tuesday: 40 (not met); Wednesday and Thursday: an hour each (met).
+    let days = [
+        ("2026-02-02", "DEEP_WORK", Some("PT90M"), 70),
+        ("2026-02-03", "DEEP_WORK", None, 40),
+        ("2026-02-04", "ADMIN_TASK", Some("PT30M"), 60),
+        ("2026-02-05", "QUICK_TASK", Some("PT45M"), 60),
+    ];
+    for (day, kind, planned, minutes) in days {
+        let mut body = serde_json::json!({"title": "일",
+            "date": {"dateTime": format!("{day}T09:00:00"), "zoneId": "Asia/Seoul"},
+            "scheduleType": kind});
+        if let Some(p) = planned {
+            body["plannedDuration"] = serde_json::json!(p);
+        }
+        let id = app.post(m, "/v2/schedules", body).await.id();
+        app.run(m, id, "start").await.assert(204);
+        app.advance_secs(minutes * 60);
+        app.run(m, id, "complete").await.assert(204);
+        app.advance_secs(24 * 3600 - minutes * 60);
+    }
+    // Thursday 20:00; Friday is planned only.
+    app.set_now("2026-02-05T11:00:00Z");
+    app.schedule(m, "계획", "2026-02-06T14:00:00", "Asia/Seoul", "DEEP_WORK")
+        .await;
+    let plan = app
+        .get(
+            m,
+            "/v2/statistics/plan?time=2026-02-04T12:00:00&zoneId=Asia/Seoul",
+        )
+        .await;
+    let body = plan.assert(200);
+    assert_eq!(body["dailyObjective"], "PT1H");
+    assert_eq!(body["zoneId"], "Asia/Seoul");
+    assert_eq!(body["streak"], 2, "Wednesday and Thursday (today)");
+    let days = body["days"].as_array().unwrap();
+    assert_eq!(days.len(), 7);
+    assert_eq!(days[0]["date"], "2026-02-02");
+    assert_eq!(days[0]["planned"]["DEEP_WORK"], "PT1H30M");
+    assert_eq!(days[0]["worked"]["total"], "PT1H10M");
+    assert_eq!(days[0]["met"], true);
+    assert_eq!(days[1]["planned"]["total"], "PT1H", "an hour when not set");
+    assert_eq!(days[1]["met"], false);
+    assert_eq!(days[2]["worked"]["ADMIN_TASK"], "PT1H");
+    assert_eq!(days[3]["worked"]["QUICK_TASK"], "PT1H");
+    assert_eq!(days[4]["planned"]["DEEP_WORK"], "PT1H");
+    assert_eq!(days[4]["worked"]["total"], "PT0S");
+    assert_eq!(days[6]["date"], "2026-02-08");
+}
+
 both_backends!(
     a_queued_sequence_is_timed_by_its_moments,
     a_moment_outside_the_window_is_refused_and_changes_nothing,
+    planned_against_worked_and_the_streak,
 );
