@@ -171,19 +171,14 @@ impl Auth {
             self.revoke_reused(tx, presented, now).await?;
             return Err(AuthError::Unauthorized("refresh token reuse"));
         }
-        self.issue_refresh(&mut tx, &next, &presented.family, now)
-            .await?;
-        tx.commit().await.map_err(DbError::from)?;
+        let session = self.successor(tx, next, presented, now).await?;
         tracing::info!(
             member_id = presented.member.get(),
             family = %presented.family,
             "a rotated refresh token came back with its successor unused (a lost answer); issued another"
         );
         metrics::counter!("auth_refresh_reissued_total").increment(1);
-        Ok(Session {
-            access_token: self.access_token(presented.member, now)?,
-            refresh_token: Some(next),
-        })
+        Ok(session)
     }
 
     /// Marks the presented token rotated and issues its successor in the same family.
@@ -200,6 +195,17 @@ impl Auth {
         {
             return Err(AuthError::Unauthorized("refresh token already rotated"));
         }
+        self.successor(tx, next, presented, now).await
+    }
+
+    /// Records `next` in the presented token's family, commits, and answers it with a new access token.
+    async fn successor(
+        &self,
+        mut tx: Tx,
+        next: String,
+        presented: &PresentedRefresh,
+        now: Timestamp,
+    ) -> Result<Session> {
         self.issue_refresh(&mut tx, &next, &presented.family, now)
             .await?;
         tx.commit().await.map_err(DbError::from)?;

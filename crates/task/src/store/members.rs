@@ -148,13 +148,7 @@ pub async fn set_objective(
     .bind(member.version)
     .execute(&mut *conn)
     .await?;
-    next_version(
-        done.rows_affected(),
-        member.version,
-        "member",
-        member.id.get(),
-    )
-    .map(|_| ())
+    version_checked(done.rows_affected(), member)
 }
 
 /// Changes the member's default reminders.
