@@ -369,26 +369,45 @@ export async function render(ctx) {
       list));
 
   swipe(strip, (direction) => select(addDays(page.date, direction * 7)));
+  // Roving focus: ←/→ the day before/after (across weeks), Home/End Monday/Sunday; the day is selected as it is focused.
+  strip.addEventListener('keydown', (e) => {
+    const steps = { ArrowLeft: -1, ArrowRight: 1 };
+    let date = null;
+    if (e.key in steps) date = addDays(page.date, steps[e.key]);
+    else if (e.key === 'Home') date = mondayOf(page.date);
+    else if (e.key === 'End') date = addDays(mondayOf(page.date), 6);
+    if (!date || e.altKey || e.ctrlKey || e.metaKey) return;
+    e.preventDefault();
+    select(date);
+    strip.querySelector(`[data-date="${date}"]`)?.focus();
+  });
 
   function renderStrip() {
     const today = todayIn(session.zone);
     const days = weekOf(page.date);
+    const hadFocus = strip.contains(document.activeElement); // redrawn under the keyboard: keep it on the day
     weekLabel.textContent = formatDate(days[0], locale(), { year: 'numeric', month: 'long' });
     mount(strip, days.map((date) => {
       const items = page.week.filter((s) => dateOf(s.date?.dateTime) === date);
       const open = items.filter((s) => s.state !== 'COMPLETED').length;
       const dot = items.length ? (open ? 'dot dot-open' : 'dot dot-done') : 'dot';
       const summary = items.length ? t('schedules.daySummary', { n: items.length, open }) : t('schedules.dayEmpty');
+      const name = formatDate(date, locale(), { weekday: 'short' });
+      const num = String(Number(date.slice(8, 10)));
+      // The name is the visible text ("Mon 9") and more for screen readers; one Tab stop for the week, arrow keys
+      // between days.
       return h('button', {
-        class: `day-btn${date === today ? ' is-today' : ''}`, type: 'button',
+        class: `day-btn${date === today ? ' is-today' : ''}`, type: 'button', dataset: { date },
+        tabindex: date === page.date ? '0' : '-1',
         'aria-pressed': String(date === page.date), 'aria-current': date === today ? 'date' : null,
-        'aria-label': `${formatDate(date, locale(), { weekday: 'long', month: 'long', day: 'numeric' })}${date === today ? `, ${t('schedules.today')}` : ''}. ${summary}`,
         onclick: () => select(date),
       },
-      h('span', { class: 'day-name', 'aria-hidden': 'true' }, formatDate(date, locale(), { weekday: 'short' })),
-      h('span', { class: 'day-num', 'aria-hidden': 'true' }, String(Number(date.slice(8, 10)))),
+      h('span', { class: 'day-name' }, name), ' ',
+      h('span', { class: 'day-num' }, num),
+      h('span', { class: 'sr-only' }, `, ${formatDate(date, locale(), { weekday: 'long', month: 'long', day: 'numeric' })}${date === today ? `, ${t('schedules.today')}` : ''}. ${summary}`),
       h('span', { class: dot, 'aria-hidden': 'true' }));
     }));
+    if (hadFocus) strip.querySelector(`[data-date="${page.date}"]`)?.focus();
     dayTitle.textContent = formatDate(page.date, locale(), { weekday: 'long', month: 'long', day: 'numeric' });
   }
 
