@@ -77,6 +77,7 @@ fn spec() -> Result<SeriesSpec, BoxError> {
             exdates: Vec::new(),
             rdates: Vec::new(),
         },
+        planned: None,
     })
 }
 

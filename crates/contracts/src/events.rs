@@ -36,8 +36,8 @@ pub mod routing_key {
     pub const SCHEDULE_STATE_COMPLETED: &str = "schedule.state.completed";
     /// Pinit's addition (not in the reference): a schedule was paused.
     pub const SCHEDULE_STATE_SUSPENDED: &str = "schedule.state.suspended";
-    /// Pinit's addition (not in the reference): a schedule's title, description or type changed (and neither its
-    /// start nor its reminders, which `schedule.time.upcoming.updated` reports).
+    /// Pinit's addition (not in the reference): a schedule's title, description, type or planned length changed
+    /// (and neither its start nor its reminders, which `schedule.time.upcoming.updated` reports).
     pub const SCHEDULE_DETAILS_UPDATED: &str = "schedule.details.updated";
     /// Pinit's addition (not in the reference): a task was created.
     pub const TASK_CREATED: &str = "task.created";
@@ -451,7 +451,7 @@ impl EventPayload for ScheduleStateChanged {
 }
 
 /// `schedule.details.updated` on `task.schedule.direct` (Pinit's addition: the reference publishes nothing when only
-/// a schedule's texts or type change). `changed` names what changed; a change of the start or the reminders is
+/// a schedule's texts, type or planned length change). `changed` names what changed; a change of the start or the reminders is
 /// `schedule.time.upcoming.updated` instead (one event per edit).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -465,7 +465,7 @@ pub struct ScheduleDetailsUpdated {
 }
 
 /// What `ScheduleDetailsUpdated::changed` may name.
-pub const SCHEDULE_DETAILS: &[&str] = &["title", "description", "scheduleType"];
+pub const SCHEDULE_DETAILS: &[&str] = &["title", "description", "scheduleType", "plannedDuration"];
 
 impl EventPayload for ScheduleDetailsUpdated {
     const MESSAGE: &'static str = "ScheduleDetailsUpdated";

@@ -263,6 +263,7 @@ fn build(case: &Case) -> Expected {
                 start: c.start,
                 zone: zone.clone(),
                 recurrence: base.clone(),
+                planned: None,
             };
             let firsts: Vec<DateTime> = plain
                 .pattern()

@@ -453,6 +453,7 @@ impl TaskApp {
                     designated_start: Some(d.designated_start),
                     schedule_type: Some(d.schedule_type),
                     reminders: None,
+                    planned: None,
                 };
                 (
                     patch_in(&mut unit, stored.schedule.id(), patch).await?,
@@ -699,6 +700,7 @@ impl TaskApp {
                 designated_start: Some(start),
                 schedule_type: Some(client.schedule_type),
                 reminders: None,
+                planned: None,
             };
             let rule = rule_changed.then(|| client.recurrence.clone());
             edit_series(&mut unit, &anchor, of, patch, Scope::All, rule).await?;
@@ -743,6 +745,7 @@ impl TaskApp {
                 designated_start: Some(d.designated_start),
                 schedule_type: Some(d.schedule_type),
                 reminders: None,
+                planned: None,
             };
             patch_in(&mut unit, row.schedule.id(), patch).await?;
         }

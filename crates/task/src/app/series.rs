@@ -74,6 +74,7 @@ impl TaskApp {
         zone: crate::domain::Zone,
         recurrence: Recurrence,
         reminders: Option<Reminders>,
+        planned: Option<crate::domain::PlannedDuration>,
     ) -> Result<StoredSchedule> {
         let mut unit = self.begin(member).await?;
         let task = super::tasks::owned_task(&mut unit.tx, unit.member.id, task)
@@ -88,6 +89,7 @@ impl TaskApp {
             start,
             zone,
             recurrence,
+            planned,
         };
         let first = start_series(&mut unit, NewSeries { spec, reminders }).await?;
         unit.finish(&self.inner.outbox).await?;
@@ -432,6 +434,9 @@ pub(super) async fn edit_series(
     if let Some(kind) = patch.schedule_type {
         edited.spec.schedule_type = kind;
     }
+    if let Some(planned) = patch.planned {
+        edited.spec.planned = planned;
+    }
     let split = scope == Scope::Following && of.start > old.start;
     let from = if split { of.start } else { old.start };
     edited.spec.start = from.date().to_datetime(time);
@@ -524,6 +529,7 @@ pub(super) async fn edit_series(
                 designated_start: Some(edited.spec.zone.resolve(new_start)?),
                 schedule_type: Some(edited.spec.schedule_type),
                 reminders: (asked && patch.reminders.is_some()).then_some(None),
+                planned: patch.planned,
             },
             &unit.inherited_by(&row),
             &inherited,

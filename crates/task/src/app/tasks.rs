@@ -295,6 +295,7 @@ impl TaskApp {
         schedule_type: ScheduleType,
         start: jiff::Timestamp,
         reminders: Option<crate::domain::Reminders>,
+        planned: Option<crate::domain::PlannedDuration>,
     ) -> Result<StoredSchedule> {
         let mut unit = self.begin(member).await?;
         let owner = unit.member.id;
@@ -302,7 +303,8 @@ impl TaskApp {
         let linked = store::schedules::of_task(&mut unit.tx, id).await?;
         ensure_not_scheduled(linked.is_some())?;
         let draft = ScheduleDraft::from_task(&task, title, description, schedule_type, start)?
-            .with_reminders(reminders);
+            .with_reminders(reminders)
+            .with_planned(planned);
         let schedule_id = store::schedules::insert(&mut unit.tx, owner, Some(id), &draft, unit.now)
             .await
             .map_err(|e| match e {

@@ -40,7 +40,7 @@ use crate::TaskApp;
 use crate::app::calendar::{
     Expect, ScheduleCalendar, SyncToken, Tokens, arrange, etag, series_etag, task_etag,
 };
-use crate::domain::{Edge, MemberId, ScheduleId, SeriesId, TaskId, Zone};
+use crate::domain::{Edge, MemberId, PlannedDuration, ScheduleId, SeriesId, TaskId, Zone};
 use crate::ical;
 use crate::ical::schedule::{CalendarWriter, ScheduleEntry, SeriesEntry};
 use crate::ical::task::TaskEntry;
@@ -439,7 +439,7 @@ impl Dav {
         }
     }
 
-    /// When an item is: a schedule's hour, a task's due day.
+    /// When an item is: a schedule's planned length (an hour when not set), a task's due day.
     fn span_of(&self, item: &Item) -> (Timestamp, Timestamp) {
         match item {
             // The app expands the rule itself: a repeating item answers every time range.
@@ -447,7 +447,7 @@ impl Dav {
             Item::Schedule(s, _) => {
                 let start = s.schedule.designated_start();
                 let end = start
-                    .checked_add(ical::schedule::DEFAULT_LENGTH)
+                    .checked_add(PlannedDuration::shown(s.schedule.planned()))
                     .unwrap_or(start);
                 (start, end)
             }

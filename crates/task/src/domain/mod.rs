@@ -9,6 +9,7 @@
 //!   the running slot.
 //! * [`recurrence`] — RFC 5545 recurrence rules (RRULE, EXDATE, RDATE) expanded lazily in a zone.
 //! * [`series`] — a repeating schedule: its template, start, zone and recurrence; the occurrences it makes.
+//! * [`planned`] — a schedule's planned length (`plannedDuration`), and the hour shown without one.
 //! * [`reminders`] — offsets from a schedule's start at which its member is told; own, series', member's.
 //! * [`stats`] — weekly statistics: which bucket a completion goes to, and how a cancel undoes it.
 //! * [`time`] — zones, half-open day/week windows, the reference's date/time input and output formats.
@@ -29,6 +30,7 @@ pub mod event;
 pub mod export;
 pub mod feed;
 pub mod paging;
+pub mod planned;
 pub mod recurrence;
 pub mod reminders;
 pub mod schedule;
@@ -52,6 +54,7 @@ pub use error::{
 pub use event::{AggregateRef, DomainEvent};
 pub use feed::{FeedError, FeedId, FeedKind, FeedToken};
 pub use paging::{ArchiveCursor, TaskCursor};
+pub use planned::{PlannedDuration, PlannedDurationError};
 pub use reminders::{Inherited, ReminderError, Reminders};
 pub use schedule::{
     Operation, Run, RunSnapshot, RunState, Schedule, ScheduleDraft, SchedulePatch, ScheduleState,

@@ -48,6 +48,7 @@ use jiff::{SignedDuration, Timestamp};
 use super::dependency::Prerequisites;
 use super::error::{CorruptRecord, IllegalTransition, ScheduleError, ValidationError, msg};
 use super::event::DomainEvent;
+use super::planned::PlannedDuration;
 use super::reminders::{Inherited, Reminders};
 use super::stats::{Contribution, StatsChange, WeekKey};
 use super::task::Task;
@@ -484,6 +485,8 @@ pub struct ScheduleDraft {
     pub designated_start: Timestamp,
     /// Its own reminders; `None` follows its series', else the member's default.
     pub reminders: Option<Reminders>,
+    /// Its planned length (`None`: not set, shown as an hour).
+    pub planned: Option<PlannedDuration>,
 }
 
 impl ScheduleDraft {
@@ -500,7 +503,14 @@ impl ScheduleDraft {
             schedule_type,
             designated_start: truncate_to_micros(designated_start),
             reminders: None,
+            planned: None,
         }
+    }
+
+    /// The same draft with `planned` as its planned length.
+    pub fn with_planned(mut self, planned: Option<PlannedDuration>) -> Self {
+        self.planned = planned;
+        self
     }
 
     /// The same draft with `reminders` as its own list (`None`: it follows its series' or the member's).
@@ -556,6 +566,8 @@ pub struct SchedulePatch {
     /// `Some(Some(list))` sets the schedule's own reminders, `Some(None)` drops them (it follows its series'
     /// or the member's again), `None` leaves them.
     pub reminders: Option<Option<Reminders>>,
+    /// `Some(Some(length))` sets the planned length, `Some(None)` clears it, `None` leaves it.
+    pub planned: Option<Option<PlannedDuration>>,
 }
 
 /// A schedule.
@@ -571,6 +583,8 @@ pub struct Schedule {
     run: Run,
     /// Its own reminders (`None`: it follows its series' or the member's — [`Inherited`]).
     reminders: Option<Reminders>,
+    /// Its planned length (`None`: not set).
+    planned: Option<PlannedDuration>,
 }
 
 impl Schedule {
@@ -594,6 +608,7 @@ impl Schedule {
             designated_start: draft.designated_start,
             run: Run::new(),
             reminders: draft.reminders,
+            planned: draft.planned,
         };
         let effects = Effects {
             events: vec![schedule.upcoming_event(inherited)],
@@ -614,6 +629,7 @@ impl Schedule {
         designated_start: Timestamp,
         run: Run,
         reminders: Option<Reminders>,
+        planned: Option<PlannedDuration>,
     ) -> Self {
         Self {
             id,
@@ -625,6 +641,7 @@ impl Schedule {
             designated_start,
             run,
             reminders,
+            planned,
         }
     }
 
@@ -665,6 +682,11 @@ impl Schedule {
         self.reminders.as_ref()
     }
 
+    /// Its planned length (`None`: not set).
+    pub fn planned(&self) -> Option<PlannedDuration> {
+        self.planned
+    }
+
     pub fn state(&self) -> ScheduleState {
         self.run.state()
     }
@@ -699,7 +721,7 @@ impl Schedule {
 
     /// Applies a patch: only in NOT_STARTED (409 `"시작되지 않은 일정만 수정할 수 있습니다."`). A
     /// changed start time, or a change of the reminders it is armed with, emits
-    /// `schedule.time.upcoming.updated`; else a changed title, description or type emits
+    /// `schedule.time.upcoming.updated`; else a changed title, description, type or planned length emits
     /// `schedule.details.updated` (one event per edit; nothing when nothing changed).
     pub fn patch(
         &mut self,
@@ -745,6 +767,12 @@ impl Schedule {
         }
         if let Some(reminders) = patch.reminders {
             self.reminders = reminders;
+        }
+        if let Some(planned) = patch.planned {
+            if planned != self.planned {
+                changed.push("plannedDuration");
+            }
+            self.planned = planned;
         }
         let mut effects = Effects::default();
         if (self.designated_start, self.armed_with(after)) != (armed.0, &armed.1) {

@@ -6,6 +6,7 @@
 use jiff::civil::DateTime;
 use jiff::{SignedDuration, Timestamp};
 
+use super::planned::PlannedDuration;
 use super::recurrence::{Occurrence, Rule, RuleError, Series};
 use super::reminders::{Inherited, Reminders};
 use super::schedule::{ScheduleDraft, ScheduleType};
@@ -205,6 +206,8 @@ pub struct SeriesSpec {
     pub start: DateTime,
     pub zone: Zone,
     pub recurrence: Recurrence,
+    /// The planned length of the occurrences it makes (`None`: not set).
+    pub planned: Option<PlannedDuration>,
 }
 
 /// A new series: what it is, and the reminders its occurrences inherit (`None`: the member's default).
@@ -312,6 +315,7 @@ impl SeriesSpec {
             self.schedule_type,
             occurrence.at,
         )
+        .with_planned(self.planned)
     }
 }
 

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::app::export::{ExportedSeries, ExportedTask};
 use crate::domain::export::Section;
 use crate::domain::time::{format_duration, format_local_date_time};
-use crate::domain::{Inherited, WeekKey, WeeklyTotals};
+use crate::domain::{Inherited, PlannedDuration, WeekKey, WeeklyTotals};
 use crate::store::members::Member;
 use crate::store::schedules::StoredSchedule;
 
@@ -155,6 +155,8 @@ pub struct SeriesRecord {
     pub reminders: Vec<String>,
     /// `series` (its own list) or `member` (the member's default).
     pub reminders_from: RemindersFrom,
+    /// The planned length its occurrences are made with (ISO 8601), if set.
+    pub planned_duration: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     /// When the whole series was deleted (it makes no more occurrences), if it was.
@@ -174,6 +176,7 @@ impl Record for SeriesRecord {
         "rdates",
         "reminders",
         "remindersFrom",
+        "plannedDuration",
         "createdAt",
         "updatedAt",
         "deletedAt",
@@ -205,6 +208,7 @@ impl SeriesRecord {
             rdates: wall_clock(&spec.recurrence.rdates),
             reminders: reminders.to_iso(),
             reminders_from: from,
+            planned_duration: spec.planned.map(PlannedDuration::to_iso),
             created_at: instant(stored.created_at),
             updated_at: instant(stored.updated_at),
             deleted_at: exported.deleted_at.map(instant),
@@ -228,6 +232,8 @@ pub struct ScheduleRecord {
     pub schedule_type: &'static str,
     /// The planned start.
     pub start: String,
+    /// The planned length (ISO 8601), if set.
+    pub planned_duration: Option<String>,
     pub state: &'static str,
     /// The time of the finished sessions (the one running now not included).
     pub elapsed: String,
@@ -253,6 +259,7 @@ impl Record for ScheduleRecord {
         "description",
         "scheduleType",
         "start",
+        "plannedDuration",
         "state",
         "elapsed",
         "runningSince",
@@ -284,6 +291,7 @@ impl ScheduleRecord {
             description: s.description().as_str().to_owned(),
             schedule_type: s.schedule_type().as_str(),
             start: instant(s.designated_start()),
+            planned_duration: s.planned().map(PlannedDuration::to_iso),
             state: s.state().as_str(),
             elapsed: format_duration(s.elapsed()),
             running_since: s.run().running_since().map(instant),
@@ -389,6 +397,7 @@ mod tests {
             rdates: vec![],
             reminders: vec![],
             reminders_from: RemindersFrom::Member,
+            planned_duration: Some("PT1H".into()),
             created_at: String::new(),
             updated_at: String::new(),
             deleted_at: None,
@@ -403,6 +412,7 @@ mod tests {
             description: String::new(),
             schedule_type: "DEEP_WORK",
             start: String::new(),
+            planned_duration: None,
             state: "NOT_STARTED",
             elapsed: String::new(),
             running_since: None,

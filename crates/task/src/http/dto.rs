@@ -19,8 +19,8 @@ use crate::domain::recurrence::Rule;
 use crate::domain::series::MAX_DATES;
 use crate::domain::time::{format_duration, format_local_date_time, parse_local_date_time};
 use crate::domain::{
-    Deadline, DependencyPair, Description, Difficulty, Importance, Inherited, Recurrence,
-    Reminders, ScheduleType, TaskFields, Title, WeekKey, WeeklyTotals, Zone,
+    Deadline, DependencyPair, Description, Difficulty, Importance, Inherited, PlannedDuration,
+    Recurrence, Reminders, ScheduleType, TaskFields, Title, WeekKey, WeeklyTotals, Zone,
 };
 use crate::store::schedules::StoredSchedule;
 
@@ -154,6 +154,11 @@ pub fn reminders(p: &mut Problems, values: &[String]) -> Option<Reminders> {
         Ok(reminders) => Some(reminders),
         Err(e) => p.check(&e.field(), e.rejected(), Err(e)),
     }
+}
+
+/// A planned length (`plannedDuration`, ISO 8601 whole minutes).
+pub fn planned_duration(p: &mut Problems, value: &str) -> Option<PlannedDuration> {
+    p.check("plannedDuration", value, PlannedDuration::parse(value))
 }
 
 /// `{"reminders": [...]}`: `GET` and `PUT /v2/members/reminders`.
@@ -459,6 +464,9 @@ pub struct ScheduleRequest {
     /// The schedule's own reminders (with `recurrence`: the series'); absent or `null`: the member's default.
     #[serde(default)]
     pub reminders: Option<Vec<String>>,
+    /// Its planned length (with `recurrence`: each occurrence's); absent or `null`: not set.
+    #[serde(default)]
+    pub planned_duration: Option<String>,
 }
 
 /// `recurrence`: RFC 5545 `RRULE`, `EXDATE` and `RDATE` values, the dates as wall-clock times in the
@@ -523,6 +531,8 @@ pub struct SeriesResponse {
     pub recurrence: RecurrenceOut,
     /// The reminders its occurrences follow unless they have their own; `null`: the member's default.
     pub reminders: Option<Vec<String>>,
+    /// The planned length its occurrences are made with; `null`: not set.
+    pub planned_duration: Option<String>,
     /// The next occurrences from now, at most ten.
     pub next: Vec<DateTimeWithZone>,
     pub created_at: String,
@@ -559,6 +569,7 @@ impl SeriesResponse {
                 rdates: times(&s.recurrence.rdates),
             },
             reminders: series.reminders.as_ref().map(Reminders::to_iso),
+            planned_duration: s.planned.map(PlannedDuration::to_iso),
             next: view
                 .next
                 .iter()
@@ -589,6 +600,9 @@ pub struct SchedulePatchRequest {
     /// `null` drops them (it follows its series', else the member's default).
     #[serde(default)]
     pub reminders: Field<Vec<String>>,
+    /// A planned length (with `scope=following|all` on an occurrence: the series' too); `null` clears it.
+    #[serde(default)]
+    pub planned_duration: Field<String>,
 }
 
 /// `TaskScheduleRequest` (`title` and `description` default to the task's).
@@ -607,6 +621,9 @@ pub struct TaskScheduleRequest {
     /// As [`ScheduleRequest::reminders`].
     #[serde(default)]
     pub reminders: Option<Vec<String>>,
+    /// As [`ScheduleRequest::planned_duration`].
+    #[serde(default)]
+    pub planned_duration: Option<String>,
 }
 
 pub fn schedule_type(p: &mut Problems, value: &str) -> Option<ScheduleType> {
@@ -638,6 +655,8 @@ pub struct ScheduleResponse {
     pub occurrence_start: Option<String>,
     /// Its own reminders, else its series'; `null` when it follows the member's default.
     pub reminders: Option<Vec<String>>,
+    /// Its planned length (ISO 8601); `null` when not set (shown as an hour).
+    pub planned_duration: Option<String>,
 }
 
 impl ScheduleResponse {
@@ -660,6 +679,7 @@ impl ScheduleResponse {
             occurrence_start: stored.occurrence.map(|o| format_local_date_time(o.start)),
             reminders: Inherited::shown(s.reminders(), stored.series_reminders.as_ref())
                 .map(Reminders::to_iso),
+            planned_duration: s.planned().map(PlannedDuration::to_iso),
         }
     }
 }

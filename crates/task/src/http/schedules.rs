@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::dto::{
     Problems, SchedulePatchRequest, ScheduleRequest, ScheduleResponse, SeriesResponse,
-    StatisticsResponse, TimeQuery, reminders, resolve, schedule_type,
+    StatisticsResponse, TimeQuery, planned_duration, reminders, resolve, schedule_type,
 };
 use crate::app::TaskApp;
 use crate::domain::series::whole_seconds;
@@ -46,6 +46,10 @@ pub async fn create(
     let kind = kind.and_then(|k| schedule_type(&mut p, k));
     let recurrence = body.recurrence.as_ref().map(|r| r.parse(&mut p));
     let reminders = body.reminders.as_deref().map(|r| reminders(&mut p, r));
+    let planned = body
+        .planned_duration
+        .as_deref()
+        .map(|d| planned_duration(&mut p, d));
     let (Some(title), Some(description), Some((local, start, zone)), Some(kind)) =
         (title, description, date, kind)
     else {
@@ -55,10 +59,12 @@ pub async fn create(
         return Err(p.into_error());
     }
     let reminders = reminders.flatten();
+    let planned = planned.flatten();
     let stored = match recurrence {
         None => {
-            let draft =
-                ScheduleDraft::new(title, description, kind, start).with_reminders(reminders);
+            let draft = ScheduleDraft::new(title, description, kind, start)
+                .with_reminders(reminders)
+                .with_planned(planned);
             app.create_schedule(member, draft).await?
         }
         Some(Some(recurrence)) => {
@@ -69,6 +75,7 @@ pub async fn create(
                 start: whole_seconds(local),
                 zone: zone.clone(),
                 recurrence,
+                planned,
             };
             app.create_series(member, NewSeries { spec, reminders })
                 .await?
@@ -171,6 +178,12 @@ pub async fn patch(
         Field::Null => Some(Some(None)),
         Field::Present(list) => reminders(&mut p, list).map(|r| Some(Some(r))),
     };
+    // The same for the planned length: `null` clears it.
+    let planned = match &body.planned_duration {
+        Field::Absent => Some(None),
+        Field::Null => Some(Some(None)),
+        Field::Present(d) => planned_duration(&mut p, d).map(|d| Some(Some(d))),
+    };
     if !p.is_empty() {
         return Err(p.into_error());
     }
@@ -181,6 +194,7 @@ pub async fn patch(
         designated_start: date.as_ref().map(|(at, _)| *at),
         schedule_type: kind.flatten(),
         reminders: reminders.flatten(),
+        planned: planned.flatten(),
     };
     let view = app
         .patch_schedule(member, ScheduleId(id), patch, scope, rule.flatten())

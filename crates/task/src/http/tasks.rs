@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::dto::{
     CursorResponse, PageResponse, PageableObject, Problems, SORTED, ScheduleResponse, TaskRequest,
-    TaskResponse, TaskScheduleRequest, reminders, required_param, schedule_type,
+    TaskResponse, TaskScheduleRequest, planned_duration, reminders, required_param, schedule_type,
 };
 use crate::app::{CursorPage, TaskApp};
 use crate::domain::series::whole_seconds;
@@ -221,6 +221,10 @@ pub async fn schedule(
     let kind = kind.and_then(|k| schedule_type(&mut p, k));
     let recurrence = body.recurrence.as_ref().map(|r| r.parse(&mut p));
     let reminders = body.reminders.as_deref().map(|r| reminders(&mut p, r));
+    let planned = body
+        .planned_duration
+        .as_deref()
+        .map(|d| planned_duration(&mut p, d));
     let (Some((local, start, zone)), Some(kind)) = (date, kind) else {
         return Err(p.into_error());
     };
@@ -228,6 +232,7 @@ pub async fn schedule(
         return Err(p.into_error());
     }
     let reminders = reminders.flatten();
+    let planned = planned.flatten();
     let (title, description) = (title.map(String::as_str), description.map(String::as_str));
     let stored = match recurrence {
         None => {
@@ -239,6 +244,7 @@ pub async fn schedule(
                 kind,
                 start,
                 reminders,
+                planned,
             )
             .await?
         }
@@ -253,6 +259,7 @@ pub async fn schedule(
                 zone.clone(),
                 recurrence,
                 reminders,
+                planned,
             )
             .await?
         }

@@ -5,8 +5,8 @@
 //!   change when the service is reached under another name, and ids are unique within one Pinit.
 //! * `SEQUENCE`: the row's version − 1 (versions start at 1, SEQUENCE at 0), so every change bumps it.
 //! * `DTSTART` with `TZID` (and a VTIMEZONE) in the zone the schedule is shown in — a series' zone for its
-//!   occurrences, the member's for a one-off schedule; UTC zones as `…Z`. `DTEND` is one hour later
-//!   ([`DEFAULT_LENGTH`]): Pinit has no planned length yet.
+//!   occurrences, the member's for a one-off schedule; UTC zones as `…Z`. `DTEND` is its planned length later
+//!   (`plannedDuration`; an hour when not set, [`PlannedDuration::shown`]).
 //! * `SUMMARY` = title, `DESCRIPTION` (when not empty), `CATEGORIES` = the schedule type, `STATUS:CONFIRMED`,
 //!   `X-PINIT-STATE` = the run state, `CREATED` and `LAST-MODIFIED`.
 //! * A series is one VEVENT with `RRULE` (as stored, `UNTIL` written in UTC as RFC 5545 requires with a `TZID`
@@ -21,16 +21,15 @@ use super::content::{Component, Property};
 use super::timezone::{TRANSITION_YEARS_AHEAD, is_utc, vtimezone};
 use super::value::{DateOrTime, format_duration, format_local, format_utc};
 use crate::domain::recurrence::Until;
-use crate::domain::{Recurrence, Schedule, ScheduleId, ScheduleState, SeriesId, SeriesSpec, Zone};
+use crate::domain::{
+    PlannedDuration, Recurrence, Schedule, ScheduleId, ScheduleState, SeriesId, SeriesSpec, Zone,
+};
 
 /// `PRODID` of everything Pinit writes.
 pub const PRODID: &str = "-//Pinit//Pinit Calendar 1.0//EN";
 
 /// The domain part of Pinit's UIDs.
 pub const UID_DOMAIN: &str = "pinit";
-
-/// The length of an event: Pinit has no planned length of a schedule yet.
-pub const DEFAULT_LENGTH: SignedDuration = SignedDuration::from_hours(1);
 
 /// `pinit-schedule-{id}@pinit`.
 pub fn schedule_uid(id: ScheduleId) -> String {
@@ -243,7 +242,9 @@ impl CalendarWriter {
         start: Timestamp,
     ) {
         let s = entry.schedule;
-        let end = start.checked_add(DEFAULT_LENGTH).unwrap_or(start);
+        let end = start
+            .checked_add(PlannedDuration::shown(s.planned()))
+            .unwrap_or(start);
         let dtstart = self.instant("DTSTART", entry.zone, start);
         let dtend = self.instant("DTEND", entry.zone, end);
         event.push(dtstart);
@@ -278,7 +279,9 @@ impl CalendarWriter {
         let zone = &spec.zone;
         let uid = series_uid(series.id);
         let start = zone.resolve(spec.start).unwrap_or(Timestamp::MAX);
-        let end = start.checked_add(DEFAULT_LENGTH).unwrap_or(start);
+        let end = start
+            .checked_add(PlannedDuration::shown(spec.planned))
+            .unwrap_or(start);
         let mut master = Component::new("VEVENT")
             .with(Property::raw("UID", uid.clone()))
             .with(Property::raw("DTSTAMP", format_utc(self.stamp)));
@@ -467,6 +470,7 @@ mod tests {
             start: date(2026, 12, 7).at(9, 0, 0, 0),
             zone: zone.clone(),
             recurrence,
+            planned: None,
         };
         let moved = schedule(7, "Standup (moved)", "d", ts("2026-12-14T10:00:00Z"));
         let mut w = CalendarWriter::new(ts("2026-12-01T00:00:00Z"));

@@ -39,7 +39,7 @@ use pinit_kernel::db::DbError;
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::{Any, Row};
 
-use crate::domain::{CorruptRecord, Reminders};
+use crate::domain::{CorruptRecord, PlannedDuration, Reminders};
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -158,6 +158,16 @@ pub(crate) fn get_instant(row: &AnyRow, column: &str) -> Result<Timestamp> {
 }
 
 /// A nullable `reminders` column (docs: migrations/*/0003_reminders.sql): `None` when NULL.
+/// A planned length stored as whole minutes (`NULL`: not set).
+pub(crate) fn get_planned(row: &AnyRow, column: &str) -> Result<Option<PlannedDuration>> {
+    row.try_get::<Option<i64>, _>(column)?
+        .map(|minutes| {
+            PlannedDuration::from_minutes(minutes)
+                .ok_or(CorruptRecord::InconsistentRun("a planned length out of range").into())
+        })
+        .transpose()
+}
+
 pub(crate) fn get_reminders(row: &AnyRow, column: &str) -> Result<Option<Reminders>> {
     row.try_get::<Option<String>, _>(column)?
         .map(|text| Reminders::from_stored(&text).map_err(CorruptRecord::from))

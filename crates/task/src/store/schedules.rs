@@ -8,9 +8,9 @@ use sqlx::any::AnyRow;
 use super::{Result, Sql, get_instant, get_reminders, instant, next_version};
 use crate::domain::time::{format_local_date_time, parse_local_date_time, parse_stored_date};
 use crate::domain::{
-    CorruptRecord, Description, MemberId, Reminders, Run, RunSnapshot, Schedule, ScheduleDraft,
-    ScheduleId, ScheduleState, ScheduleType, SeriesId, TaskId, Title, ValidationError, WeekKey,
-    Window,
+    CorruptRecord, Description, MemberId, PlannedDuration, Reminders, Run, RunSnapshot, Schedule,
+    ScheduleDraft, ScheduleId, ScheduleState, ScheduleType, SeriesId, TaskId, Title,
+    ValidationError, WeekKey, Window,
 };
 
 /// A schedule as stored, with what the responses show besides the aggregate.
@@ -40,7 +40,7 @@ pub struct OccurrenceOf {
 const COLUMNS: &str = "s.schedule_id, s.owner_id, s.task_id, s.title, s.description, \
     s.schedule_type, s.designated_start_us, s.state, s.elapsed_us, s.running_since_us, \
     s.stats_week_start, s.stats_week_zone_id, s.version, s.created_at_us, s.updated_at_us, \
-    s.series_id, s.occurrence_start, s.reminders, lt.completed AS task_completed, \
+    s.series_id, s.occurrence_start, s.reminders, s.planned_minutes, lt.completed AS task_completed, \
     ss.reminders AS series_reminders";
 
 const FROM: &str = "FROM schedule s LEFT JOIN task lt ON lt.task_id = s.task_id \
@@ -84,6 +84,7 @@ fn from_row(row: &AnyRow) -> Result<StoredSchedule> {
         get_instant(row, "designated_start_us")?,
         run,
         get_reminders(row, "reminders")?,
+        super::get_planned(row, "planned_minutes")?,
     );
     Ok(StoredSchedule {
         schedule,
@@ -126,8 +127,8 @@ pub async fn insert(
     let row = sqlx::query(
         "INSERT INTO schedule (owner_id, task_id, title, description, schedule_type, \
          designated_start_us, state, elapsed_us, running_since_us, stats_week_start, \
-         stats_week_zone_id, version, created_at_us, updated_at_us, reminders) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, NULL, NULL, NULL, 1, $8, $8, $9) RETURNING schedule_id",
+         stats_week_zone_id, version, created_at_us, updated_at_us, reminders, planned_minutes) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, NULL, NULL, NULL, 1, $8, $8, $9, $10) RETURNING schedule_id",
     )
     .bind(owner.get())
     .bind(task.map(TaskId::get))
@@ -138,6 +139,7 @@ pub async fn insert(
     .bind(ScheduleState::NotStarted.as_str())
     .bind(now.as_microsecond())
     .bind(draft.reminders.as_ref().map(Reminders::to_stored))
+    .bind(draft.planned.map(PlannedDuration::minutes))
     .fetch_one(&mut *conn)
     .await?;
     Ok(ScheduleId(row.try_get("schedule_id")?))
@@ -156,8 +158,8 @@ pub async fn insert_occurrence(
         "INSERT INTO schedule (owner_id, task_id, title, description, schedule_type, \
          designated_start_us, state, elapsed_us, running_since_us, stats_week_start, \
          stats_week_zone_id, version, created_at_us, updated_at_us, series_id, occurrence_start, \
-         reminders) \
-         VALUES ($1, NULL, $2, $3, $4, $5, $6, 0, NULL, NULL, NULL, 1, $7, $7, $8, $9, $10) \
+         reminders, planned_minutes) \
+         VALUES ($1, NULL, $2, $3, $4, $5, $6, 0, NULL, NULL, NULL, 1, $7, $7, $8, $9, $10, $11) \
          ON CONFLICT (series_id, occurrence_start) WHERE series_id IS NOT NULL DO NOTHING \
          RETURNING schedule_id",
     )
@@ -171,6 +173,7 @@ pub async fn insert_occurrence(
     .bind(of.series.get())
     .bind(format_local_date_time(of.start))
     .bind(draft.reminders.as_ref().map(Reminders::to_stored))
+    .bind(draft.planned.map(PlannedDuration::minutes))
     .fetch_optional(&mut *conn)
     .await?;
     row.map(|r| r.try_get("schedule_id").map(ScheduleId))
@@ -356,7 +359,7 @@ pub async fn update(
         "UPDATE schedule SET task_id = $1, title = $2, description = $3, schedule_type = $4, \
          designated_start_us = $5, state = $6, elapsed_us = $7, running_since_us = $8, \
          stats_week_start = $9, stats_week_zone_id = $10, reminders = $11, version = version + 1, \
-         updated_at_us = $12 WHERE schedule_id = $13 AND version = $14",
+         updated_at_us = $12, planned_minutes = $15 WHERE schedule_id = $13 AND version = $14",
     )
     .bind(schedule.task_id().map(TaskId::get))
     .bind(schedule.title().as_str())
@@ -372,6 +375,7 @@ pub async fn update(
     .bind(now.as_microsecond())
     .bind(schedule.id().get())
     .bind(stored.version)
+    .bind(schedule.planned().map(PlannedDuration::minutes))
     .execute(&mut *conn)
     .await?;
     next_version(

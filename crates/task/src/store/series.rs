@@ -10,8 +10,8 @@ use super::{Result, get_instant, get_reminders, next_version};
 use crate::domain::recurrence::Rule;
 use crate::domain::time::{format_local_date_time, parse_local_date_time};
 use crate::domain::{
-    CorruptRecord, Description, MemberId, Recurrence, Reminders, ScheduleSeries, ScheduleType,
-    SeriesId, SeriesSpec, Title, ValidationError, Zone,
+    CorruptRecord, Description, MemberId, PlannedDuration, Recurrence, Reminders, ScheduleSeries,
+    ScheduleType, SeriesId, SeriesSpec, Title, ValidationError, Zone,
 };
 
 /// A series as stored.
@@ -26,7 +26,7 @@ pub struct StoredSeries {
 }
 
 const COLUMNS: &str = "series_id, owner_id, title, description, schedule_type, start_local, zone_id, rrule, \
-    exdates, rdates, reminders, materialized_until_us, version, created_at_us, updated_at_us";
+    exdates, rdates, reminders, planned_minutes, materialized_until_us, version, created_at_us, updated_at_us";
 
 fn corrupt(e: impl Into<ValidationError>) -> CorruptRecord {
     CorruptRecord::InvalidValue(e.into())
@@ -67,6 +67,7 @@ fn from_row(row: &AnyRow) -> Result<StoredSeries> {
             exdates: split(&row.try_get::<String, _>("exdates")?)?,
             rdates: split(&row.try_get::<String, _>("rdates")?)?,
         },
+        planned: super::get_planned(row, "planned_minutes")?,
     };
     let series = ScheduleSeries {
         id: SeriesId(row.try_get("series_id")?),
@@ -95,8 +96,9 @@ pub async fn insert(
 ) -> Result<SeriesId> {
     let row = sqlx::query(
         "INSERT INTO schedule_series (owner_id, title, description, schedule_type, start_local, zone_id, \
-         rrule, exdates, rdates, materialized_until_us, version, created_at_us, updated_at_us, reminders) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11, $12) RETURNING series_id",
+         rrule, exdates, rdates, materialized_until_us, version, created_at_us, updated_at_us, reminders, \
+         planned_minutes) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11, $12, $13) RETURNING series_id",
     )
     .bind(owner.get())
     .bind(spec.title.as_str())
@@ -110,6 +112,7 @@ pub async fn insert(
     .bind(materialized_until.as_microsecond())
     .bind(now.as_microsecond())
     .bind(reminders.map(Reminders::to_stored))
+    .bind(spec.planned.map(PlannedDuration::minutes))
     .fetch_one(&mut *conn)
     .await?;
     Ok(SeriesId(row.try_get("series_id")?))
@@ -246,8 +249,8 @@ pub async fn update(
 ) -> Result<()> {
     let done = sqlx::query(
         "UPDATE schedule_series SET title = $1, description = $2, schedule_type = $3, start_local = $4, \
-         rrule = $5, exdates = $6, rdates = $7, reminders = $8, version = version + 1, updated_at_us = $9 \
-         WHERE series_id = $10 AND version = $11",
+         rrule = $5, exdates = $6, rdates = $7, reminders = $8, version = version + 1, updated_at_us = $9, \
+         planned_minutes = $12 WHERE series_id = $10 AND version = $11",
     )
     .bind(series.spec.title.as_str())
     .bind(series.spec.description.as_str())
@@ -260,6 +263,7 @@ pub async fn update(
     .bind(now.as_microsecond())
     .bind(stored.series.id.get())
     .bind(stored.version)
+    .bind(series.spec.planned.map(PlannedDuration::minutes))
     .execute(&mut *conn)
     .await?;
     version_checked(done.rows_affected(), stored)

@@ -348,8 +348,8 @@ async fn csv_zip_has_rfc4180_files_with_the_json_values(backend: Backend) {
         "id,title,description,dueDate,dueZoneId,importance,difficulty,completed,previousTaskIds,createdAt,updatedAt\r\n"
     ));
     assert!(file("schedules.csv").starts_with(
-        "id,taskId,seriesId,occurrenceStart,title,description,scheduleType,start,state,elapsed,runningSince,\
-         statisticsWeekStart,statisticsWeekZoneId,reminders,remindersFrom,createdAt,updatedAt\r\n"
+        "id,taskId,seriesId,occurrenceStart,title,description,scheduleType,start,plannedDuration,state,elapsed,\
+         runningSince,statisticsWeekStart,statisticsWeekZoneId,reminders,remindersFrom,createdAt,updatedAt\r\n"
     ));
     assert_eq!(
         file("weekly_statistics.csv"),

@@ -156,6 +156,7 @@ async fn random_operations_keep_the_invariants(backend: Backend) {
             ScheduleType::DeepWork,
             start,
             None,
+            None,
         )
         .await
         .unwrap()

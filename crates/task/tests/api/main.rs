@@ -11,6 +11,7 @@ mod grpc;
 mod invariants;
 mod members;
 mod openapi;
+mod planned;
 mod rabbitmq;
 mod reminders;
 mod schedules;
