@@ -61,10 +61,10 @@ export async function launch() {
 
 /**
  * A browser context on `url` with notifications allowed, the member's zone, and (with FAKE_API) the fake
- * task and push API. Console errors and failed page requests are collected in `context.problems`.
+ * task and push API; other `options` (hasTouch, …) go to `browser.newContext`. Console errors and failed page requests are collected in `context.problems`.
  */
-export async function newContext(browser, url, { locale = 'en-US', viewport = PHONE } = {}) {
-  const context = await browser.newContext({ baseURL: url, locale, timezoneId: ZONE, viewport });
+export async function newContext(browser, url, { locale = 'en-US', viewport = PHONE, ...options } = {}) {
+  const context = await browser.newContext({ baseURL: url, locale, timezoneId: ZONE, viewport, ...options });
   await context.grantPermissions(['notifications'], { origin: url });
   context.problems = [];
   if (FAKE_API) context.fake = await installFakeApi(context);
