@@ -287,7 +287,7 @@ export function createTimeline({ open, create, makeFromBusy, save, signal }) {
     }
     if (++ticks % 20 === 0) {
       const line = body.querySelector('.tl-now');
-      if (line && !line.closest('.tl-col').dataset.date.startsWith(dateOf(nowIn(session.zone)))) draw();
+      if (line && line.closest('.tl-col').dataset.date !== dateOf(nowIn(session.zone))) set({}); // past midnight
       else line?.place();
     }
   }, 1000);
