@@ -80,6 +80,17 @@ document.addEventListener('click', (e) => {
   if (!a || a.target || a.hasAttribute('download') || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
   const url = new URL(a.href, location.href);
   if (url.origin !== location.origin || a.dataset.external !== undefined || url.pathname.startsWith('/v0/')) return;
+  // A link to a place on this page (the skip link): focus it, without routing again.
+  if (url.hash && url.pathname === location.pathname && url.search === location.search) {
+    const target = document.getElementById(decodeURIComponent(url.hash.slice(1)));
+    if (target) {
+      e.preventDefault();
+      if (!target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');
+      target.focus();
+      target.scrollIntoView({ block: 'start' });
+    }
+    return;
+  }
   e.preventDefault();
   navigate(url.pathname + url.search + url.hash);
 });
@@ -96,18 +107,20 @@ function buildShell() {
   const logo = h('a', { class: 'logo', href: '/app/today', 'aria-label': t('nav.home') },
     h('img', { src: new URL('../icons/icon.svg', import.meta.url).pathname, alt: '', width: 28, height: 28 }), h('span', {}, 'Pinit'));
   const settingsLink = h('a', { class: 'icon-btn topbar-settings', href: '/app/settings', 'aria-label': t('nav.settings') }, '⚙');
+  // The + button is a link like the tabs: it lives in the navigation landmark (fixed on screen by CSS).
+  const fab = h('a', { class: 'fab', href: '/app/schedules/new' }, h('span', { 'aria-hidden': 'true' }, '+'));
   const tabs = h('nav', { class: 'tabs', 'aria-label': t('nav.main') },
     h('ul', {}, TABS.map(([href, key, icon]) => h('li', {},
       h('a', { href, class: 'tab' }, h('span', { class: 'tab-icon', 'aria-hidden': 'true' }, icon), h('span', { class: 'tab-label' }, t(key))))),
     h('li', { class: 'tab-desktop-only' }, h('a', { href: '/app/settings', class: 'tab' },
-      h('span', { class: 'tab-icon', 'aria-hidden': 'true' }, '⚙'), h('span', { class: 'tab-label' }, t('nav.settings'))))));
+      h('span', { class: 'tab-icon', 'aria-hidden': 'true' }, '⚙'), h('span', { class: 'tab-label' }, t('nav.settings'))))),
+    fab);
   const main = h('main', { id: 'main', class: 'main', tabindex: '-1' });
-  const fab = h('a', { class: 'fab', href: '/app/schedules/new' }, h('span', { 'aria-hidden': 'true' }, '+'));
   const player = h('div', { class: 'player-slot' });
   const root = h('div', { class: 'shell' },
     h('header', { class: 'topbar' }, back, logo, title, settingsLink),
     h('div', { class: 'layout' }, tabs, main),
-    player, fab);
+    player);
   mount(document.getElementById('app'), root);
   shell = { root, main, title, tabs, fab, back, logo, settingsLink };
   shell.unmountPlayer = mountPlayer(player);
@@ -119,7 +132,7 @@ function dropShell() {
 }
 
 function updateShell(pathname) {
-  for (const a of shell.tabs.querySelectorAll('a')) {
+  for (const a of shell.tabs.querySelectorAll('a.tab')) {
     const active = pathname === a.getAttribute('href') || pathname.startsWith(`${a.getAttribute('href')}/`);
     if (active) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');

@@ -55,3 +55,37 @@ test('no horizontal scrolling at 375 px or on the desktop', async () => {
     await context.close();
   }
 });
+
+test('the week strip is one Tab stop: arrow keys choose the day, across weeks, Home and End', async () => {
+  const context = await newContext(browser, pinit.url, { viewport: DESKTOP });
+  const page = await context.newPage();
+  await signUp(page);
+  await page.goto('/app/schedules?date=2026-03-04');
+  await page.getByRole('heading', { level: 2, name: /4 March/ }).waitFor();
+  const strip = page.locator('.week-strip');
+  assert.deepEqual(await strip.locator('button').evaluateAll((bs) => bs.map((b) => b.tabIndex)), [-1, -1, 0, -1, -1, -1, -1]);
+  // Its name starts with what it shows.
+  assert.match(await strip.locator('button').nth(2).evaluate((b) => b.textContent), /^Wed 4, Wednesday 4 March/);
+  await page.getByRole('button', { name: 'Previous week' }).focus();
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.date), '2026-03-04', 'the selected day is the Tab stop after the week buttons');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => Boolean(document.activeElement.closest('.week-strip'))), false);
+  await strip.locator('[data-date="2026-03-04"]').focus();
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.date), '2026-03-05');
+  assert.equal(await strip.locator('[data-date="2026-03-05"]').getAttribute('aria-pressed'), 'true');
+  assert.match(page.url(), /date=2026-03-05/);
+  await page.keyboard.press('End');
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.date), '2026-03-08');
+  await page.keyboard.press('ArrowRight'); // Sunday → next Monday: the next week
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.date), '2026-03-09');
+  await page.getByRole('heading', { level: 2, name: /9 March/ }).waitFor();
+  await page.keyboard.press('Home');
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.date), '2026-03-09');
+  await page.keyboard.press('ArrowLeft');
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.date), '2026-03-08');
+  await context.close();
+});

@@ -23,7 +23,7 @@ async function seed(page) {
     await d.getByLabel('Description').fill('Backlog grooming');
     await d.getByRole('button', { name: 'Add task' }).click();
     await d.waitFor({ state: 'detached', timeout: 5000 });
-    for (const [title, time, type] of [['Standup', '09:00', 'Admin work'], ['Deep focus', '10:00', 'Deep work'], ['Email', '16:30', 'Quick task']]) {
+    for (const [title, time, type, length] of [['Standup', '09:00', 'Admin work', '15 min'], ['Deep focus', '10:00', 'Deep work', '2 h'], ['Email', '16:30', 'Quick task', null]]) {
       await page.goto('/app/schedules/new');
       d = page.getByRole('dialog', { name: 'New schedule' });
       await d.getByLabel('Title').fill(title);
@@ -31,6 +31,7 @@ async function seed(page) {
       await d.getByText(type).click();
       const start = await d.getByLabel('Start time').inputValue();
       await d.getByLabel('Start time').fill(`${start.slice(0, 10)}T${time}`);
+      if (length) await d.getByLabel('Planned length').selectOption({ label: length });
       await d.getByRole('button', { name: 'Add schedule' }).click();
       await d.waitFor({ state: 'detached', timeout: 5000 });
     }
@@ -70,6 +71,13 @@ for (const [label, viewport] of [['phone', PHONE], ['desktop', DESKTOP]]) {
       await page.getByRole('dialog').waitFor();
       await page.waitForTimeout(300);
       await screenshot(page, `${label}-schedule-detail`);
+    }
+    // The timeline (Schedules → Day / Week), then back to the list (the choice is remembered).
+    for (const view of ['day', 'week', 'list']) {
+      await page.goto(`/app/schedules?view=${view}`);
+      await page.waitForLoadState('networkidle');
+      await page.waitForTimeout(400);
+      if (view !== 'list') await screenshot(page, `${label}-schedules-${view}`);
     }
     await page.goto('/app/today');
     await page.goto('/app/settings');

@@ -1,7 +1,7 @@
 // Test support: start `pinit serve` on a random port with a fresh data directory, launch Debian's Chromium
 // through playwright-core, and helpers shared by the browser tests.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,10 +61,10 @@ export async function launch() {
 
 /**
  * A browser context on `url` with notifications allowed, the member's zone, and (with FAKE_API) the fake
- * task and push API. Console errors and failed page requests are collected in `context.problems`.
+ * task and push API; other `options` (hasTouch, …) go to `browser.newContext`. Console errors and failed page requests are collected in `context.problems`.
  */
-export async function newContext(browser, url, { locale = 'en-US', viewport = PHONE } = {}) {
-  const context = await browser.newContext({ baseURL: url, locale, timezoneId: ZONE, viewport });
+export async function newContext(browser, url, { locale = 'en-US', viewport = PHONE, ...options } = {}) {
+  const context = await browser.newContext({ baseURL: url, locale, timezoneId: ZONE, viewport, ...options });
   await context.grantPermissions(['notifications'], { origin: url });
   context.problems = [];
   if (FAKE_API) context.fake = await installFakeApi(context);
@@ -156,4 +156,48 @@ export async function confirmWith(page, label) {
   const dialog = page.getByRole('dialog', { name: 'Please confirm' });
   await dialog.getByRole('button', { name: label }).click();
   await dialog.waitFor({ state: 'detached' });
+}
+
+/** Today's date in the member's zone ("YYYY-MM-DD"), as the page sees it. */
+export const todayInZone = (zone = ZONE) => new Intl.DateTimeFormat('sv-SE', { timeZone: zone }).format(new Date());
+
+/**
+ * The API as `user` (logs in with /v0/login): `call(method, path, body)` → {status, body}; a 503 while the
+ * member is being provisioned is retried.
+ */
+export async function apiAs(url, user) {
+  const login = await fetch(`${url}/v0/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: user.username, password: user.password }) });
+  if (!login.ok) throw new Error(`login as ${user.username}: ${login.status}`);
+  const { token } = await login.json();
+  async function call(method, path, body) {
+    for (let i = 0; ; i++) {
+      const res = await fetch(`${url}${path}`, {
+        method,
+        headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      let parsed = text;
+      try { parsed = text ? JSON.parse(text) : undefined; } catch { /* text */ }
+      if (res.status === 503 && i < 20) { await new Promise((r) => setTimeout(r, 500)); continue; }
+      return { status: res.status, body: parsed };
+    }
+  }
+  return { token, call };
+}
+
+export const AXE = path.join(ROOT, 'web/tests/node_modules/axe-core/axe.min.js');
+
+/**
+ * Runs axe-core on the page (WCAG 2.x A/AA and best practices) and returns its serious and critical
+ * violations as readable lines ("id: help — target …"). `include`: a selector to limit the check to.
+ */
+export async function axeViolations(page, { include } = {}) {
+  // Not page.addScriptTag: the page's Content-Security-Policy (script-src 'self') refuses an inline script, and
+  // the test should not turn the policy off. Code evaluated through the DevTools protocol is not subject to it.
+  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(readFileSync(AXE, 'utf8'));
+  const result = await page.evaluate(async (sel) => window.axe.run(sel ? { include: [sel] } : document, { resultTypes: ['violations'] }), include || null);
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .flatMap((v) => v.nodes.map((n) => `${v.id} (${v.impact}): ${v.help} — ${n.target.join(' ')}${n.failureSummary ? ` [${n.failureSummary.replace(/\s+/g, ' ').slice(0, 200)}]` : ''}`));
 }

@@ -11,6 +11,17 @@ import { elapsedNow, transition } from '../player.js';
 import { describe, presets } from '../recurrence.js';
 import { reminderPicker, reminderHint, reminderSummary } from '../reminders.js';
 import { loadBusy, busyCard, interleave, prefillFrom, TITLE_MAX, DESCRIPTION_MAX } from '../busy.js';
+import { createTimeline, isoMinutes, plannedMinutes } from '../timeline.js';
+
+/** The planned lengths offered in the form, in minutes. */
+const LENGTHS = [15, 30, 45, 60, 90, 120, 180, 240, 360, 480];
+/** "45 min", "2 h", "1 h 30 min". */
+export function lengthLabel(minutes) {
+  const hours = Math.floor(minutes / 60);
+  const rest = minutes % 60;
+  if (!hours) return t('duration.m', { m: rest });
+  return rest ? t('duration.hm', { h: hours, m: String(rest).padStart(2, '0') }) : t('duration.h', { h: hours });
+}
 
 export const TYPES = ['DEEP_WORK', 'QUICK_TASK', 'ADMIN_TASK'];
 
@@ -126,6 +137,7 @@ export function openScheduleDetail(id, { onClose, reminder } = {}) {
         h('dt', {}, t('schedules.start')),
         h('dd', {}, formatWall(schedule.date.dateTime, locale(), { dateStyle: 'medium', timeStyle: 'short', hourCycle: 'h23' }),
           ' ', h('span', { class: 'muted' }, `(${schedule.date.zoneId}, ${utcLabel(schedule.date.zoneId)})`)),
+        schedule.plannedDuration ? [h('dt', {}, t('schedules.form.length')), h('dd', { class: 'planned' }, lengthLabel(plannedMinutes(schedule)))] : null,
         h('dt', {}, t('schedules.elapsed')), elapsed,
         schedule.taskId ? [h('dt', {}, t('schedules.task')), task] : null,
         schedule.seriesId ? [h('dt', {}, t('schedules.repeats')), repeats] : null,
@@ -222,6 +234,14 @@ export function openScheduleForm({ schedule, date, prefill, onClose } = {}) {
     start: field(t('schedules.form.start'), start, { hint: t('schedules.form.zoneHint', { zone, offset: utcLabel(zone) }) }),
   };
   const type = chips(t('schedules.form.type'), uid('type'), TYPES.map((v) => ({ value: v, label: typeLabel(v) })), schedule?.scheduleType || 'DEEP_WORK');
+  // Planned length (plannedDuration): not set (the timeline shows an hour), or a choice; an odd length set
+  // elsewhere stays offered so an edit keeps it.
+  const initialLength = schedule?.plannedDuration ? String(plannedMinutes(schedule)) : '';
+  const lengths = [...new Set([...LENGTHS, ...(initialLength ? [Number(initialLength)] : [])])].sort((a, b) => a - b);
+  const length = h('select', {},
+    h('option', { value: '', selected: initialLength === '' }, t('schedules.form.lengthNone')),
+    lengths.map((m) => h('option', { value: String(m), selected: String(m) === initialLength }, lengthLabel(m))));
+  fields.length = field(t('schedules.form.length'), length, { hint: t('schedules.form.lengthHint') });
   // A repeat choice (presets from the start date, or a rule of one's own with its summary): when creating, and
   // when editing an occurrence of a repeating schedule (its series' rule, which "this one" cannot change).
   const series = editing && schedule.seriesId;
@@ -296,6 +316,8 @@ export function openScheduleForm({ schedule, date, prefill, onClose } = {}) {
     const newRule = series && seriesRule !== null ? chosenRule() : null;
     const ruleChanged = Boolean(newRule && newRule !== seriesRule);
     if (ruleChanged) body.recurrence = { rrule: newRule };
+    if (!editing && length.value) body.plannedDuration = isoMinutes(Number(length.value));
+    if (editing && length.value !== initialLength) body.plannedDuration = length.value ? isoMinutes(Number(length.value)) : null;
     if (!editing && reminders.value !== undefined) body.reminders = reminders.value;
     if (editing && reminders.changed()) body.reminders = reminders.value ?? null; // null: back to the defaults
     // An occurrence of a repeating schedule: this one, this and the following ones, or all of them?
@@ -319,7 +341,7 @@ export function openScheduleForm({ schedule, date, prefill, onClose } = {}) {
         formError.hidden = false;
       }
     });
-  } }, fields.title, fields.description, type, fields.start, repeatField, editing && !series ? null : ruleField, reminders, formError);
+  } }, fields.title, fields.description, type, fields.start, fields.length, repeatField, editing && !series ? null : ruleField, reminders, formError);
 
   const dialog = openDialog({
     title: t(editing ? 'schedules.form.editTitle' : 'schedules.form.newTitle'),
@@ -341,8 +363,9 @@ let active = null; // the mounted page's handle, for update()
 export async function render(ctx) {
   const { main, setTitle, signal } = ctx;
   setTitle(t('schedules.title'));
-  const page = { date: ctx.query.get('date') || todayIn(session.zone), week: [], monday: null };
+  const page = { date: ctx.query.get('date') || todayIn(session.zone), week: [], monday: null, view: initialView(ctx.query) };
   if (!/^\d{4}-\d{2}-\d{2}$/.test(page.date)) page.date = todayIn(session.zone);
+  let timeline = null;
 
   const weekLabelId = uid('week');
   const overdue = h('div', { class: 'overdue-slot' });
@@ -351,6 +374,11 @@ export async function render(ctx) {
   const total = h('p', { class: 'week-total' });
   const dayTitle = h('h2', { class: 'day-title' });
   const list = h('div', { class: 'schedule-list' });
+  // List (the day's cards), Day or Week (the timeline): ?view=, remembered on this device.
+  const viewButtons = VIEWS.map((view) => h('button', {
+    class: 'seg', type: 'button', dataset: { view }, onclick: () => setView(view),
+  }, t(`timeline.view.${view}`)));
+  const viewSwitch = h('div', { class: 'segmented view-switch', role: 'group', 'aria-label': t('timeline.viewLabel') }, viewButtons);
   const navButton = (label, icon, run) => h('button', { class: 'icon-btn', type: 'button', 'aria-label': label, title: label, onclick: run }, h('span', { 'aria-hidden': 'true' }, icon));
 
   main.append(
@@ -365,31 +393,97 @@ export async function render(ctx) {
     h('section', { class: 'day', 'aria-labelledby': 'day-title' },
       h('div', { class: 'day-head' },
         Object.assign(dayTitle, { id: 'day-title' }),
+        viewSwitch,
         h('button', { class: 'btn btn-small', type: 'button', onclick: () => refreshAll() }, t('common.refresh'))),
       list));
 
   swipe(strip, (direction) => select(addDays(page.date, direction * 7)));
+  // Roving focus: ←/→ the day before/after (across weeks), Home/End Monday/Sunday; the day is selected as it is focused.
+  strip.addEventListener('keydown', (e) => {
+    const steps = { ArrowLeft: -1, ArrowRight: 1 };
+    let date = null;
+    if (e.key in steps) date = addDays(page.date, steps[e.key]);
+    else if (e.key === 'Home') date = mondayOf(page.date);
+    else if (e.key === 'End') date = addDays(mondayOf(page.date), 6);
+    if (!date || e.altKey || e.ctrlKey || e.metaKey) return;
+    e.preventDefault();
+    select(date);
+    strip.querySelector(`[data-date="${date}"]`)?.focus();
+  });
 
   function renderStrip() {
     const today = todayIn(session.zone);
     const days = weekOf(page.date);
+    const hadFocus = strip.contains(document.activeElement); // redrawn under the keyboard: keep it on the day
     weekLabel.textContent = formatDate(days[0], locale(), { year: 'numeric', month: 'long' });
     mount(strip, days.map((date) => {
       const items = page.week.filter((s) => dateOf(s.date?.dateTime) === date);
       const open = items.filter((s) => s.state !== 'COMPLETED').length;
       const dot = items.length ? (open ? 'dot dot-open' : 'dot dot-done') : 'dot';
       const summary = items.length ? t('schedules.daySummary', { n: items.length, open }) : t('schedules.dayEmpty');
+      const name = formatDate(date, locale(), { weekday: 'short' });
+      const num = String(Number(date.slice(8, 10)));
+      // The name is the visible text ("Mon 9") and more for screen readers; one Tab stop for the week, arrow keys
+      // between days.
       return h('button', {
-        class: `day-btn${date === today ? ' is-today' : ''}`, type: 'button',
+        class: `day-btn${date === today ? ' is-today' : ''}`, type: 'button', dataset: { date },
+        tabindex: date === page.date ? '0' : '-1',
         'aria-pressed': String(date === page.date), 'aria-current': date === today ? 'date' : null,
-        'aria-label': `${formatDate(date, locale(), { weekday: 'long', month: 'long', day: 'numeric' })}${date === today ? `, ${t('schedules.today')}` : ''}. ${summary}`,
         onclick: () => select(date),
       },
-      h('span', { class: 'day-name', 'aria-hidden': 'true' }, formatDate(date, locale(), { weekday: 'short' })),
-      h('span', { class: 'day-num', 'aria-hidden': 'true' }, String(Number(date.slice(8, 10)))),
+      h('span', { class: 'day-name' }, name), ' ',
+      h('span', { class: 'day-num' }, num),
+      h('span', { class: 'sr-only' }, `, ${formatDate(date, locale(), { weekday: 'long', month: 'long', day: 'numeric' })}${date === today ? `, ${t('schedules.today')}` : ''}. ${summary}`),
       h('span', { class: dot, 'aria-hidden': 'true' }));
     }));
-    dayTitle.textContent = formatDate(page.date, locale(), { weekday: 'long', month: 'long', day: 'numeric' });
+    if (hadFocus) strip.querySelector(`[data-date="${page.date}"]`)?.focus();
+    dayTitle.textContent = page.view === 'week'
+      ? `${formatDate(days[0], locale(), { month: 'long', day: 'numeric' })} – ${formatDate(days[6], locale(), { month: 'long', day: 'numeric' })}`
+      : formatDate(page.date, locale(), { weekday: 'long', month: 'long', day: 'numeric' });
+    for (const b of viewButtons) b.setAttribute('aria-pressed', String(b.dataset.view === page.view));
+  }
+
+  function setView(view) {
+    if (!VIEWS.includes(view) || view === page.view) return;
+    page.view = view;
+    try { localStorage.setItem(VIEW_KEY, view); } catch { /* private mode */ }
+    const url = new URL(location.href);
+    url.searchParams.set('view', view);
+    history.replaceState(null, '', url.pathname + url.search);
+    list.replaceChildren();
+    renderStrip();
+    loadDay();
+  }
+
+  /** The Day or Week grid: the schedules and busy time of its days; moves and new lengths PATCHed. */
+  async function loadTimeline() {
+    const { date, view } = page;
+    const days = view === 'week' ? weekOf(date) : [date];
+    if (!timeline) {
+      timeline = createTimeline({
+        signal,
+        open: (schedule) => openScheduleDetail(schedule.id),
+        create: (day, time) => openScheduleForm({ date: day, prefill: { start: `${day}T${time}` } }),
+        makeFromBusy: (block, day) => openScheduleForm({ date: day, prefill: prefillFrom(block, day) }),
+        save: saveFromTimeline,
+      });
+    }
+    if (timeline.el.parentElement !== list) mount(list, timeline.el);
+    list.setAttribute('aria-busy', 'true');
+    try {
+      const busyCall = view === 'week' ? api.calendar.busyWeek : api.calendar.busy;
+      const [items, busy] = await Promise.all([
+        view === 'week' ? api.schedules.week(date, session.zone) : api.schedules.day(date, session.zone),
+        busyCall(date, session.zone, { signal }).catch((error) => { if (error?.name === 'AbortError') throw error; return []; }),
+      ]);
+      if (date !== page.date || view !== page.view || signal.aborted) return;
+      timeline.set({ days, schedules: Array.isArray(items) ? items : [], busy: Array.isArray(busy) ? busy : [], selected: date });
+    } catch (error) {
+      if (error?.name === 'AbortError' || date !== page.date || view !== page.view) return;
+      mount(list, statusPanel('error', t('schedules.loadFailed'), error.userMessage, { label: t('common.retry'), run: loadDay }));
+    } finally {
+      list.removeAttribute('aria-busy');
+    }
   }
 
   async function loadWeek() {
@@ -416,6 +510,7 @@ export async function render(ctx) {
   }
 
   async function loadDay() {
+    if (page.view !== 'list') { await loadTimeline(); return; }
     const date = page.date;
     if (!list.children.length) mount(list, statusPanel('loading', t('schedules.loading')));
     list.setAttribute('aria-busy', 'true');
@@ -465,7 +560,7 @@ export async function render(ctx) {
     url.searchParams.set('date', date);
     history.replaceState(null, '', url.pathname + url.search);
     document.querySelector('.fab')?.setAttribute('href', `/app/schedules/new?date=${date}`);
-    list.replaceChildren();
+    if (page.view !== 'week' || weekChanged) list.replaceChildren();
     renderStrip();
     loadDay();
     if (weekChanged) { page.week = []; loadWeek(); loadTotal(); }
@@ -487,17 +582,21 @@ export async function render(ctx) {
 
   renderStrip();
   refreshAll();
-  active = { handle: (c) => handleAction(c, page, select), signal };
+  active = { handle: (c) => handleAction(c, page, select, setView), signal };
   signal.addEventListener('abort', () => { if (active?.signal === signal) active = null; });
-  handleAction(ctx, page, select);
+  handleAction(ctx, page, select, setView);
 }
 
 export function update(ctx) {
   active?.handle(ctx);
 }
 
-async function handleAction(ctx, page, select) {
-  const back = () => ctx.navigate(`/app/schedules?date=${page.date}`, { replace: true });
+async function handleAction(ctx, page, select, setView) {
+  const back = () => ctx.navigate(`/app/schedules?date=${page.date}${page.view === 'list' ? '' : `&view=${page.view}`}`, { replace: true });
+  const view = ctx.query.get('view');
+  if (view) setView(view);
+  const date = ctx.query.get('date');
+  if (!ctx.action && !ctx.query.get('scheduleId') && date && /^\d{4}-\d{2}-\d{2}$/.test(date) && date !== page.date) select(date);
   const scheduleId = ctx.query.get('scheduleId') || (ctx.action === 'open' ? ctx.params.id : null);
   if (ctx.action === 'new') {
     const date = ctx.query.get('date');
@@ -521,6 +620,40 @@ async function handleAction(ctx, page, select) {
     const reminder = action === 'start' || action === 'snooze' ? { action, key: ctx.query.get('key') } : null;
     openScheduleDetail(scheduleId, { onClose: back, reminder });
   }
+}
+
+const VIEWS = ['list', 'day', 'week'];
+const VIEW_KEY = 'pinit.scheduleView';
+
+/** ?view= when given, else the one last chosen on this device, else the list. */
+function initialView(query) {
+  const asked = query.get('view');
+  if (VIEWS.includes(asked)) return asked;
+  try {
+    const saved = localStorage.getItem(VIEW_KEY);
+    if (VIEWS.includes(saved)) return saved;
+  } catch { /* private mode */ }
+  return 'list';
+}
+
+/**
+ * A move or a new length from the timeline: `date` ({dateTime, zoneId}) and/or `minutes` PATCHed (an occurrence
+ * of a series: this one only). True when saved; on a refusal (409 once it has started) the reason is shown and
+ * the page reloads what the server has.
+ */
+async function saveFromTimeline(schedule, date, minutes) {
+  const body = {};
+  if (date) body.date = date;
+  if (minutes != null) body.plannedDuration = isoMinutes(minutes);
+  try {
+    await api.schedules.update(schedule.id, body);
+  } catch (error) {
+    showError(error);
+    emit('schedule:changed', { id: schedule.id, reason: 'failed' });
+    return false;
+  }
+  emit('schedule:changed', { id: schedule.id, reason: date ? 'moved' : 'resized' });
+  return true;
 }
 
 /** Horizontal swipe on `el` (more than 60 px): direction -1 = previous, +1 = next. Buttons do the same. */

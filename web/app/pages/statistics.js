@@ -5,14 +5,6 @@ import { session, on } from '../state.js';
 import { h, mount, statusPanel } from '../ui.js';
 import { todayIn, addDays, mondayOf, formatDate, parseDuration, dateOf } from '../time.js';
 
-const SVG = 'http://www.w3.org/2000/svg';
-const svg = (tag, attrs = {}, ...children) => {
-  const el = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
-  for (const c of children) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  return el;
-};
-
 const METRICS = [
   ['deep', 'deepWorkElapsedTime', 'stats.deep'],
   ['admin', 'adminWorkElapsedTime', 'stats.admin'],
@@ -34,27 +26,25 @@ function change(now, before) {
   return { text: t('stats.vsLast', { pct: `${pct > 0 ? '+' : '−'}${Math.abs(pct)}%` }), cls: pct > 0 ? 'up' : 'down' };
 }
 
+/**
+ * Both weeks as horizontal bars in HTML (the text stays at its size on a phone; an SVG scaled to 375 px made it
+ * unreadable): each metric's name, this week's bar and time, last week's bar and time. The bars are decoration;
+ * the times next to them are the data.
+ */
 function chart(current, previous) {
   const max = Math.max(60, ...METRICS.flatMap(([k]) => [current[k], previous?.[k] ?? 0]));
-  const rowH = 56;
-  const labelW = 96;
-  const width = 480;
-  const barMax = width - labelW - 90;
-  const root = svg('svg', { viewBox: `0 0 ${width} ${METRICS.length * rowH + 24}`, class: 'chart', role: 'img', 'aria-labelledby': 'chart-title chart-desc' });
-  root.append(svg('title', { id: 'chart-title' }, t('stats.chartTitle')),
-    svg('desc', { id: 'chart-desc' }, METRICS.map(([k, , label]) => `${t(label)}: ${formatDuration(current[k])} (${t('stats.lastWeek')}: ${previous ? formatDuration(previous[k]) : '—'})`).join('; ')));
-  METRICS.forEach(([key, , label], i) => {
-    const y = i * rowH + 8;
-    const w1 = Math.max(2, (current[key] / max) * barMax);
-    const w0 = previous ? Math.max(2, (previous[key] / max) * barMax) : 0;
-    root.append(
-      svg('text', { x: 0, y: y + 18, class: 'chart-label' }, t(label)),
-      svg('rect', { x: labelW, y, width: w1, height: 20, rx: 4, class: `bar bar-${key}` }),
-      svg('text', { x: labelW + w1 + 6, y: y + 15, class: 'chart-value' }, formatDuration(current[key])),
-      previous ? svg('rect', { x: labelW, y: y + 24, width: w0, height: 12, rx: 3, class: 'bar bar-prev' }) : '',
-      previous ? svg('text', { x: labelW + w0 + 6, y: y + 34, class: 'chart-value chart-prev' }, formatDuration(previous[key])) : '');
-  });
-  return root;
+  const bar = (seconds, cls) => {
+    const el = h('span', { class: `bar ${cls}`, 'aria-hidden': 'true' });
+    el.style.width = `calc((100% - 6em) * ${(seconds / max).toFixed(4)})`;
+    return el;
+  };
+  return h('ul', { class: 'chart', 'aria-labelledby': 'chart-title' }, METRICS.map(([key, , label]) => h('li', { class: 'chart-row' },
+    h('span', { class: 'chart-label' }, t(label)),
+    h('span', { class: 'chart-bars' },
+      h('span', { class: 'bar-line' }, bar(current[key], `bar-${key}`),
+        h('span', { class: 'chart-value' }, formatDuration(current[key]))),
+      previous ? h('span', { class: 'bar-line' }, bar(previous[key], 'bar-prev'),
+        h('span', { class: 'chart-value chart-prev' }, h('span', { class: 'sr-only' }, `${t('stats.lastWeek')}: `), formatDuration(previous[key]))) : null))));
 }
 
 export async function render({ main, setTitle, signal }) {
@@ -100,7 +90,9 @@ export async function render({ main, setTitle, signal }) {
           h('p', { class: 'stat-value', dataset: { metric: key } }, formatDuration(current[key])),
           h('p', { class: `stat-change ${c.cls}` }, c.text));
       })),
-      h('figure', { class: 'chart-wrap' }, chart(current, previous),
+      h('figure', { class: 'chart-wrap', 'aria-labelledby': 'chart-title' },
+        h('h2', { class: 'chart-title', id: 'chart-title' }, t('stats.chartTitle')),
+        chart(current, previous),
         h('figcaption', { class: 'legend' },
           h('span', { class: 'key key-now' }, t('stats.thisWeekShort')), ' ',
           h('span', { class: 'key key-prev' }, t('stats.lastWeek')))),

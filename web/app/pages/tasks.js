@@ -396,7 +396,7 @@ export async function render(ctx) {
   const { main, setTitle, signal } = ctx;
   setTitle(t('tasks.title'));
   const state = { readyOnly: ctx.query.get('ready') === '1', page: 0, last: false, loading: false, items: new Map() };
-  const list = h('ol', { class: 'cards', 'aria-label': t('tasks.listLabel') });
+  const list = h('ol', { class: 'cards', 'aria-labelledby': 'tasks-list-title' });
   const footer = h('div', { class: 'list-footer' });
   const sentinel = h('div', { class: 'sentinel', 'aria-hidden': 'true' });
   const filterAll = h('button', { class: 'seg', type: 'button', onclick: () => setFilter(false) }, t('tasks.filterAll'));
@@ -408,6 +408,7 @@ export async function render(ctx) {
       h('button', { class: 'btn btn-small', type: 'button', onclick: openArchive }, t('tasks.archive')),
       h('button', { class: 'btn btn-small btn-primary desktop-only', type: 'button', onclick: () => openTaskForm() }, t('tasks.add'))),
     h('p', { class: 'muted page-hint' }, t('tasks.hint')),
+    h('h2', { class: 'sr-only', id: 'tasks-list-title' }, t('tasks.listLabel')),
     list, footer, sentinel);
 
   function setFilter(ready) {
