@@ -5,6 +5,7 @@
 import { ensureToken, dropToken } from './auth.js';
 import { t } from './i18n.js';
 import { nowIn } from './time.js';
+import * as offline from './offline.js';
 
 export class ApiError extends Error {
   constructor(status, data, url) {
@@ -69,8 +70,15 @@ export async function request(method, path, { query, body, auth = true, signal }
       });
     } catch (e) {
       if (e?.name === 'AbortError') throw e;
+      offline.noteReachable(false);
+      // No answer: a read kept for offline use answers from the last time it succeeded (the banner says so).
+      if (method === 'GET' && auth && offline.cacheable(url)) {
+        const kept = await offline.recall(url);
+        if (kept) return kept.data;
+      }
       throw new ApiError(0, null, url);
     }
+    offline.noteReachable(true);
     if (response.status === 401 && auth && !refreshed) {
       refreshed = true;
       dropToken(token);
@@ -82,6 +90,7 @@ export async function request(method, path, { query, body, auth = true, signal }
       continue;
     }
     if (!response.ok) throw new ApiError(response.status, data, url);
+    if (method === 'GET' && auth && offline.cacheable(url)) offline.remember(url, data);
     return data;
   }
 }
@@ -91,6 +100,22 @@ const post = (path, body, query) => request('POST', path, { body, query });
 
 /** `time` + `zoneId` of now in `zone`, for state transitions. */
 const now = (zone) => ({ time: nowIn(zone), zoneId: zone });
+
+/** Schedules as they will be once the presses queued offline are sent (offline.project). */
+const projected = async (list) => offline.projectAll(list, await offline.queued());
+
+/** A schedule: the server's (or, offline, the last one seen in any list), with its queued presses applied. */
+async function scheduleById(id) {
+  let schedule;
+  try {
+    schedule = await get(`/v2/schedules/${id}`);
+  } catch (error) {
+    const kept = error?.status === 0 ? await offline.findCachedSchedule(id) : null;
+    if (!kept) throw error;
+    schedule = kept.data;
+  }
+  return offline.project(schedule, await offline.queued());
+}
 
 export const api = {
   providers: async () => {
@@ -117,9 +142,9 @@ export const api = {
 
   schedules: {
     /** The day containing `date` (queried at 12:00, safe from DST and day edges). */
-    day: (date, zone) => get('/v2/schedules', { time: `${date}T12:00:00`, zoneId: zone }),
-    week: (date, zone) => get('/v2/schedules/week', { time: `${date}T12:00:00`, zoneId: zone }),
-    get: (id) => get(`/v2/schedules/${id}`),
+    day: async (date, zone) => projected(await get('/v2/schedules', { time: `${date}T12:00:00`, zoneId: zone })),
+    week: async (date, zone) => projected(await get('/v2/schedules/week', { time: `${date}T12:00:00`, zoneId: zone })),
+    get: scheduleById,
     create: (body) => post('/v2/schedules', body),
     update: (id, body, scope) => request('PATCH', `/v2/schedules/${id}`, { body, query: { scope } }),
     remove: (id, scope) => request('DELETE', `/v2/schedules/${id}`, { query: { scope } }),
@@ -128,14 +153,21 @@ export const api = {
     suspend: (id, zone) => post(`/v2/schedules/${id}/suspend`, undefined, now(zone)),
     complete: (id, zone) => post(`/v2/schedules/${id}/complete`, undefined, now(zone)),
     cancel: (id) => post(`/v2/schedules/${id}/cancel`),
+    /** A press queued offline, sent with the moment it was pressed (offline.js). */
+    replay: (item) => post(`/v2/schedules/${item.scheduleId}/${item.action}`, undefined, { time: item.time, zoneId: item.zoneId }),
   },
 
   members: {
-    /** The running (or paused) schedule's id, or null. */
+    /** The running (or paused) schedule's id, or null (the presses queued offline applied). */
     now: async () => {
-      const v = await get('/v2/members/now');
-      const id = typeof v === 'number' ? v : Number.parseInt(v, 10);
-      return Number.isFinite(id) ? id : null;
+      let id = null;
+      try {
+        const v = await get('/v2/members/now');
+        id = typeof v === 'number' ? v : Number.parseInt(v, 10);
+      } catch (error) {
+        if (error?.status !== 0) throw error; // offline and never read: only the queue tells
+      }
+      return offline.projectNow(Number.isFinite(id) ? id : null, await offline.queued());
     },
     zone: async () => {
       const v = await get('/v2/members/zone-id');

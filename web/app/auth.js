@@ -7,6 +7,8 @@ let inFlight = null;
 const lostListeners = new Set();
 const channel = 'BroadcastChannel' in self ? new BroadcastChannel('pinit-session') : null;
 let sharedToken = null; // a token another tab just obtained
+let unreachable = false; // the last refresh got no answer (offline)
+let offlineSession = false; // the app was opened offline on the member's kept data (main.js)
 
 channel?.addEventListener('message', ({ data }) => {
   if (data?.type === 'token') sharedToken = data.token;
@@ -29,6 +31,12 @@ function expiresAt(token) {
 const fresh = (token) => Boolean(token) && expiresAt(token) - 30_000 > Date.now();
 
 export const hasSession = () => Boolean(accessToken);
+
+/** The last refresh got no answer: the session may well be alive, the server is out of reach (offline.js). */
+export const refreshUnreachable = () => unreachable;
+
+/** The app goes on offline with the member's kept data; a refusal once back online ends that session. */
+export const enterOffline = () => { offlineSession = true; };
 
 /** Called with a reason when the session is gone (refresh refused, logout in another tab). */
 export function onSessionLost(fn) {
@@ -61,10 +69,14 @@ async function refreshOnce() {
   try {
     response = await fetch('/v0/refresh', { method: 'POST', credentials: 'same-origin' });
   } catch {
+    unreachable = true;
     return accessToken && fresh(accessToken) ? accessToken : null; // offline: keep what we have
   }
+  unreachable = false;
   if (!response.ok) {
-    const hadSession = Boolean(accessToken);
+    // A session in use — or the one the app was opened with offline — that the server now refuses has ended.
+    const hadSession = Boolean(accessToken) || offlineSession;
+    offlineSession = false;
     accessToken = null;
     if (hadSession && (response.status === 401 || response.status === 403)) {
       for (const fn of lostListeners) fn('expired');
@@ -72,6 +84,7 @@ async function refreshOnce() {
     return null;
   }
   const body = await response.json();
+  offlineSession = false;
   setToken(body.token);
   return accessToken;
 }

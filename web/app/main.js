@@ -1,10 +1,13 @@
 // Boot, routing (History API; the gateway answers every client route with index.html) and the app shell.
-import { initI18n, t, onLangChange, getLang } from './i18n.js';
-import { refresh, hasSession, onSessionLost } from './auth.js';
+import { initI18n, t, onLangChange, getLang, locale } from './i18n.js';
+import { refresh, hasSession, onSessionLost, refreshUnreachable, enterOffline } from './auth.js';
 import { api } from './api.js';
-import { session, setZone, emit } from './state.js';
+import { session, setZone, emit, on } from './state.js';
 import { h, mount, toast } from './ui.js';
 import { mountPlayer } from './player.js';
+import * as offline from './offline.js';
+import { flushQueue } from './replay.js';
+import { formatWall, toWall } from './time.js';
 import { registerServiceWorker, sendPrefsToWorker, resyncSubscription } from './push.js';
 import * as loginPage from './pages/login.js';
 import * as signupPage from './pages/signup.js';
@@ -117,17 +120,43 @@ function buildShell() {
     fab);
   const main = h('main', { id: 'main', class: 'main', tabindex: '-1' });
   const player = h('div', { class: 'player-slot' });
+  const network = h('p', { class: 'net-banner', role: 'status', hidden: true });
   const root = h('div', { class: 'shell' },
     h('header', { class: 'topbar' }, back, logo, title, settingsLink),
+    network,
     h('div', { class: 'layout' }, tabs, main),
     player);
   mount(document.getElementById('app'), root);
-  shell = { root, main, title, tabs, fab, back, logo, settingsLink };
+  shell = { root, main, title, tabs, fab, back, logo, settingsLink, network, controller: new AbortController() };
   shell.unmountPlayer = mountPlayer(player);
+  on('offline:changed', showNetwork, shell.controller.signal);
+  showNetwork();
+}
+
+/**
+ * The offline banner: offline, since when the data shown is (the oldest kept answer shown) and what is waiting
+ * to be sent; online with presses still waiting: that they are being sent.
+ */
+function showNetwork() {
+  if (!shell) return;
+  const { offline: off, staleSince, pending } = offline.status();
+  const el = shell.network;
+  const parts = [];
+  if (off) {
+    parts.push(t('offline.banner'));
+    if (staleSince) parts.push(t('offline.since', { when: formatWall(toWall(staleSince, session.zone), locale(), { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }) }));
+    parts.push(pending ? t('offline.pendingN', { n: pending }) : t('offline.howItWorks'));
+  } else if (pending) {
+    parts.push(t('offline.sending', { n: pending }));
+  }
+  el.textContent = parts.join(' ');
+  el.hidden = !parts.length;
+  el.classList.toggle('is-offline', off);
 }
 
 function dropShell() {
   shell?.unmountPlayer();
+  shell?.controller.abort();
   shell = null;
 }
 
@@ -169,11 +198,11 @@ async function route() {
   const isPublic = Boolean(options.public);
   if (!isPublic && !hasSession()) {
     const token = await refresh();
-    if (!token) {
+    if (!token && !canWorkOffline()) {
       navigate(`/login?next=${encodeURIComponent(pathname + location.search)}`, { replace: true });
       return;
     }
-    await loadMember();
+    if (token || !session.me) await loadMember();
     if (seq !== routeSeq) return;
   }
   if (isPublic && hasSession() && (page === loginPage || page === signupPage)) {
@@ -238,8 +267,14 @@ async function loadMember() {
   try {
     session.me = await api.me();
     if (session.me?.zoneId && !fromTask) setZone(session.me.zoneId);
+    if (hasSession() && session.me) {
+      // This device keeps the member's data for offline use; another member's goes.
+      await offline.setOwner(session.me.memberId ?? session.me.id ?? session.me.username);
+      offline.remember('/v0/me', session.me);
+    }
   } catch { /* the zone stays the browser's */ }
   await Promise.race([zone, new Promise((r) => setTimeout(r, 1500))]);
+  if (hasSession()) flushQueue(); // presses made offline last time
   sendPrefsToWorker();
   resyncSubscription().then((outcome) => {
     if (outcome === 'renewed') toast(t('push.renewed'), { type: 'success' });
@@ -278,11 +313,27 @@ navigator.serviceWorker?.addEventListener('message', ({ data }) => {
   }
 });
 
+/**
+ * Offline with a member's data kept on this device (they were signed in here and did not log out): the app opens
+ * on it, and the session is refreshed once the server answers again (a refusal then sends to the login page).
+ */
+function canWorkOffline() {
+  if (!refreshUnreachable() || !offline.owner()) return false;
+  enterOffline();
+  return true;
+}
+
+// Back online: refresh the session (with the first call) and send what was pressed meanwhile.
+window.addEventListener('online', () => {
+  if (!offline.owner()) return;
+  flushQueue().finally(() => { if (shell) emit('schedule:changed', { reason: 'online' }); });
+});
+
 async function boot() {
   await initI18n();
   document.documentElement.lang = getLang();
   registerServiceWorker();
-  if (await refresh()) await loadMember();
+  if ((await refresh()) || canWorkOffline()) await loadMember();
   route();
 }
 

@@ -186,7 +186,8 @@ export function createTimeline({ open, create, makeFromBusy, save, signal }) {
       for (const schedule of data.schedules) {
         const p = placeOf(schedule, zone);
         if (p.date !== date) continue;
-        const it = { schedule, ...p, movable: schedule.state === 'NOT_STARTED', pending: null };
+        // A schedule with presses waiting to be sent (offline.js) shows them applied and stays where it is.
+        const it = { schedule, ...p, movable: schedule.state === 'NOT_STARTED' && !schedule.queued?.length, pending: null };
         items.set(String(schedule.id), it);
         placed.push({ it, start: p.start, end: Math.min(DAY, p.start + Math.max(p.minutes, SHOWN_MIN)) });
       }
@@ -227,10 +228,11 @@ export function createTimeline({ open, create, makeFromBusy, save, signal }) {
     const stateText = h('span', { class: 'tl-state' },
       STATE_ICON[state] ? [h('span', { class: `tl-icon tl-icon-${state}`, 'aria-hidden': 'true' }, STATE_ICON[state]), ' '] : null,
       h('span', { class: state === 'NOT_STARTED' ? 'sr-only' : 'tl-state-word' }, t(`state.${state}`)),
-      state === 'IN_PROGRESS' || state === 'SUSPENDED' ? [' ', h('span', { class: 'tl-clock' }, clock(elapsedNow(s)))] : null);
+      state === 'IN_PROGRESS' || state === 'SUSPENDED' ? [' ', h('span', { class: 'tl-clock' }, clock(elapsedNow(s)))] : null,
+      s.queued?.length ? h('span', { class: 'tl-queued' }, h('span', { class: 'tl-sep' }, ', '), h('span', { 'aria-hidden': 'true' }, ' ⏳ '), t('offline.waiting')) : null);
     // The name is its visible text (title, time, type, state); what the keys do is its description.
     const block = h('button', {
-      type: 'button', class: `tl-block tl-schedule type-${s.scheduleType} state-${state}${it.movable ? ' is-movable' : ''}`,
+      type: 'button', class: `tl-block tl-schedule type-${s.scheduleType} state-${state}${it.movable ? ' is-movable' : ''}${s.queued?.length ? ' is-queued' : ''}`,
       dataset: { id: String(s.id) }, 'aria-describedby': it.movable ? moveHint.id : fixedHint.id,
       onclick: () => { if (!justDragged) open?.(s); },
       oncontextmenu: (e) => { if (it.movable) e.preventDefault(); }, // a long press picks it up instead

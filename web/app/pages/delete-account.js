@@ -3,6 +3,7 @@
 // five minutes, leaving the password empty. Deleted, the client forgets its session and goes to the login page.
 import { api } from '../api.js';
 import { logout } from '../auth.js';
+import * as offline from '../offline.js';
 import { t } from '../i18n.js';
 import { session } from '../state.js';
 import { h, mount, field, busy, toast } from '../ui.js';
@@ -45,6 +46,7 @@ export async function render({ main, setTitle, navigate }) {
       }
       // The server ended every session and deleted the refresh cookie; forget this one too.
       try { await logout(); } catch { /* the account is gone either way */ }
+      await offline.forget();
       session.me = null;
       toast(t('deleteAccount.deleted'), { type: 'success' });
       navigate('/login', { replace: true });

@@ -8,6 +8,7 @@ import {
   todayIn, addDays, weekOf, mondayOf, dateOf, timeOf, formatDate, formatWall, parseDuration, clock, utcLabel, nowIn,
 } from '../time.js';
 import { elapsedNow, transition } from '../player.js';
+import { pressLabel } from '../replay.js';
 import { describe, presets } from '../recurrence.js';
 import { reminderPicker, reminderHint, reminderSummary } from '../reminders.js';
 import { loadBusy, busyCard, interleave, prefillFrom, TITLE_MAX, DESCRIPTION_MAX } from '../busy.js';
@@ -49,10 +50,18 @@ export function scheduleCard(schedule, { onOpen } = {}) {
       h('p', { class: 'card-meta' },
         h('span', { class: `pill type-${schedule.scheduleType}` }, typeLabel(schedule.scheduleType)),
         h('span', { class: `pill state-pill state-${schedule.state}` }, stateLabel(schedule.state)),
+        queuedPill(schedule),
         elapsed > 0 || schedule.state !== 'NOT_STARTED' ? h('span', { class: 'muted' }, formatDuration(elapsed)) : null,
         schedule.state === 'NOT_STARTED' ? reminderHint(schedule) : null),
       schedule.description ? h('p', { class: 'card-desc' }, schedule.description) : null),
     h('div', { class: 'card-actions' }, quickAction(schedule)));
+}
+
+/** "⏳ Waiting to be sent" on a schedule whose presses made offline are queued (offline.js). */
+export function queuedPill(schedule) {
+  if (!schedule.queued?.length) return null;
+  return h('span', { class: 'pill pill-queued', title: schedule.queued.map(pressLabel).join('\n') },
+    h('span', { 'aria-hidden': 'true' }, '⏳ '), t('offline.waiting'));
 }
 
 function quickAction(schedule) {
@@ -132,7 +141,11 @@ export function openScheduleDetail(id, { onClose, reminder } = {}) {
       schedule.description ? h('p', { class: 'detail-desc' }, schedule.description) : null,
       h('p', { class: 'card-meta' },
         h('span', { class: `pill state-pill state-${s}` }, stateLabel(s)),
-        h('span', { class: 'pill' }, typeLabel(schedule.scheduleType))),
+        h('span', { class: 'pill' }, typeLabel(schedule.scheduleType)),
+        queuedPill(schedule)),
+      schedule.queued?.length ? h('div', { class: 'queued-detail' },
+        h('p', {}, t('offline.detail')),
+        h('ul', {}, schedule.queued.map((item) => h('li', {}, pressLabel(item))))) : null,
       h('dl', { class: 'facts' },
         h('dt', {}, t('schedules.start')),
         h('dd', {}, formatWall(schedule.date.dateTime, locale(), { dateStyle: 'medium', timeStyle: 'short', hourCycle: 'h23' }),

@@ -11,6 +11,7 @@ import { reminderChecks } from '../reminders.js';
 import { allZones, browserZone, utcLabel, isValidZone } from '../time.js';
 import { pushStatus, enablePush, disablePush, sendPrefsToWorker } from '../push.js';
 import { exportPanel } from '../export.js';
+import * as offline from '../offline.js';
 
 export async function render({ main, setTitle, navigate, signal }) {
   setTitle(t('settings.title'));
@@ -23,10 +24,13 @@ export async function render({ main, setTitle, navigate, signal }) {
     me ? h('p', {}, h('strong', {}, me.nickname || me.username), ' ', h('span', { class: 'muted' }, `@${me.username}`)) : null,
     h('button', { class: 'btn btn-danger', type: 'button', onclick: async (e) => {
       const button = e.currentTarget;
-      if (!(await confirmDialog(t('settings.confirmLogout'), { confirmLabel: t('settings.logout') }))) return;
+      const waiting = (await offline.queued()).length;
+      const question = waiting ? `${t('settings.confirmLogout')} ${t('settings.logoutDropsQueue', { n: waiting })}` : t('settings.confirmLogout');
+      if (!(await confirmDialog(question, { confirmLabel: t('settings.logout'), danger: waiting > 0 }))) return;
       await busy(button, t('settings.loggingOut'), async () => {
         try { if ((await pushStatus()) === 'on') await disablePush(); } catch { /* best effort */ }
         await logout();
+        await offline.forget(); // nothing of the member stays on this device
         session.me = null;
         toast(t('settings.loggedOut'), { type: 'success' });
         navigate('/login', { replace: true });
