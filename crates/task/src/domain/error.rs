@@ -81,6 +81,10 @@ pub mod msg {
     /// *new*: the member has not been provisioned from `member.created` yet (503, `USER_NOT_READY`).
     pub const MEMBER_NOT_READY: &str =
         "회원 정보가 아직 준비되지 않았습니다. 잠시 후 다시 시도해 주세요.";
+    /// *new*: only a completed schedule's tracked time can be corrected (409).
+    pub const NOT_COMPLETED_CORRECTION: &str = "완료된 일정의 기록 시간만 고칠 수 있습니다.";
+    /// *new*: a corrected tracked time is from 0 to 24 hours (400, field `duration`).
+    pub const CORRECTION_RANGE: &str = "기록 시간은 0초 이상 24시간 이하여야 합니다.";
     /// *new*: the member's account was deleted; its access token is still valid for a few minutes (401).
     pub const MEMBER_ERASED: &str = "삭제된 계정입니다.";
 
@@ -269,6 +273,12 @@ pub enum ScheduleError {
     /// 400: a field of a create/patch request breaks a rule.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
+    /// 409: the tracked time of a schedule that is not COMPLETED cannot be corrected (its clock decides it).
+    #[error("{}", msg::NOT_COMPLETED_CORRECTION)]
+    NotCompleted(ScheduleState),
+    /// 400 (field `duration`): a corrected time below zero or above 24 hours.
+    #[error("{}", msg::CORRECTION_RANGE)]
+    CorrectionOutOfRange,
     /// 500: the app layer handed in a task or prerequisites that do not belong to this schedule.
     #[error("domain precondition broken: {0}")]
     Precondition(&'static str),
@@ -277,7 +287,7 @@ pub enum ScheduleError {
 impl ScheduleError {
     pub const fn class(&self) -> ErrorClass {
         match self {
-            Self::Invalid(_) => ErrorClass::BadRequest,
+            Self::Invalid(_) | Self::CorrectionOutOfRange => ErrorClass::BadRequest,
             Self::Precondition(_) => ErrorClass::Internal,
             _ => ErrorClass::Conflict,
         }

@@ -658,6 +658,8 @@ pub struct ScheduleResponse {
     pub reminders: Option<Vec<String>>,
     /// Its planned length (ISO 8601); `null` when not set (shown as an hour).
     pub planned_duration: Option<String>,
+    /// When the session running now began (IN_PROGRESS only; `duration` holds the finished sessions).
+    pub running_since: Option<String>,
 }
 
 impl ScheduleResponse {
@@ -681,6 +683,7 @@ impl ScheduleResponse {
             reminders: Inherited::shown(s.reminders(), stored.series_reminders.as_ref())
                 .map(Reminders::to_iso),
             planned_duration: s.planned().map(PlannedDuration::to_iso),
+            running_since: s.run().running_since().map(|t| t.to_string()),
         }
     }
 }

@@ -93,6 +93,11 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/v2/schedules/{scheduleId}/cancel",
             schedules::cancel,
         ),
+        ep(
+            M::PUT,
+            "/v2/schedules/{scheduleId}/duration",
+            schedules::correct_duration,
+        ),
         ep(M::GET, "/v2/statistics", schedules::statistics),
         ep(M::GET, "/v2/statistics/plan", schedules::plan),
         ep(M::GET, "/v2/export", export::export),
@@ -237,6 +242,7 @@ impl From<AppError> for ApiError {
             AppError::Schedule(e) => {
                 let field = match &e {
                     crate::domain::ScheduleError::Invalid(v) => Some(v.field()),
+                    crate::domain::ScheduleError::CorrectionOutOfRange => Some("duration"),
                     _ => None,
                 };
                 classed(e.class(), &e, field)
