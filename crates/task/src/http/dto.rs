@@ -46,8 +46,12 @@ impl Problems {
 
     fn presence(&mut self, field: &str, rejected: Value, reason: &str) {
         self.presence = true;
+        let code = match reason {
+            NOT_NULL => "MUST_NOT_BE_NULL",
+            _ => "MUST_NOT_BE_BLANK",
+        };
         self.errors
-            .push(FieldError::new(field, rejected, reason.to_owned()));
+            .push(FieldError::new(field, rejected, reason.to_owned()).with_code(Some(code)));
     }
 
     /// A required value.
@@ -102,13 +106,14 @@ impl Problems {
     /// The 400 answer for what was found: the rule's own message when it is the only problem and not
     /// a presence check, else `Validation failed for N field(s)`.
     pub fn into_error(self) -> ApiError {
-        match self.errors.as_slice() {
+        let answer = match self.errors.as_slice() {
             [only] if !self.presence => {
                 let message = only.reason.clone();
                 ApiError::bad_request(message).with_errors(self.errors)
             }
-            _ => ApiError::validation(self.errors),
-        }
+            _ => ApiError::validation(self.errors).with_code("VALIDATION_FAILED"),
+        };
+        super::coded(answer)
     }
 
     /// `Ok` when nothing was found; otherwise the 400 answer.
