@@ -50,6 +50,9 @@ pub struct FieldError {
     pub field: String,
     pub rejected_value: serde_json::Value,
     pub reason: String,
+    /// A stable code of the reason (e.g. `TITLE_LENGTH`), for clients that show their own words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
 }
 
 impl FieldError {
@@ -62,7 +65,13 @@ impl FieldError {
             field: field.into(),
             rejected_value: rejected_value.into(),
             reason: reason.into(),
+            code: None,
         }
+    }
+
+    pub fn with_code(mut self, code: Option<&'static str>) -> Self {
+        self.code = code;
+        self
     }
 }
 
@@ -208,6 +217,7 @@ impl ApiError {
                         field: crate::text::truncate(&e.field, ECHO_MAX_BYTES),
                         rejected_value: clipped(&e.rejected_value),
                         reason: crate::text::truncate(&e.reason, ECHO_MAX_BYTES),
+                        code: e.code,
                     })
                     .collect();
                 serde_json::to_vec(&FullBody {

@@ -237,6 +237,28 @@ impl TaskApp {
         })
     }
 
+    /// `PUT /v2/schedules/{id}/duration`: corrects a COMPLETED schedule's tracked time (409 otherwise); its
+    /// statistics week is adjusted in the same transaction.
+    pub async fn correct_duration(
+        &self,
+        member: MemberId,
+        id: ScheduleId,
+        elapsed: jiff::SignedDuration,
+    ) -> Result<ScheduleView> {
+        let mut unit = self.begin(member).await?;
+        let mut loaded = Loaded::load(&mut unit, id, false).await?;
+        let effects = loaded.schedule.correct_elapsed(elapsed)?;
+        loaded.save(&mut unit).await?;
+        unit.add(effects);
+        let member_zone = unit.member.zone.clone();
+        let stored = owned_schedule(&mut unit.tx, unit.member.id, id).await?;
+        unit.finish(&self.inner.outbox).await?;
+        Ok(ScheduleView {
+            stored,
+            member_zone,
+        })
+    }
+
     /// `DELETE /v2/schedules/{id}`: only NOT_STARTED or COMPLETED (409); emits `schedule.deleted`; a
     /// completed schedule's statistics are reverted; the linked task is untouched. An occurrence of a
     /// repeating schedule is removed from its series too, with the following ones or the whole series as

@@ -9,93 +9,107 @@ use thiserror::Error;
 use super::{ScheduleId, TaskId};
 use crate::domain::schedule::{Operation, ScheduleState};
 
-/// The messages, each written once.
+/// Declares the messages, each once, and the table of their codes: a message's code is its name
+/// (`TITLE_LENGTH`), stable across languages and wordings, so a client can show its own text for it.
+macro_rules! messages {
+    ($($(#[$meta:meta])* $name:ident = $text:expr;)*) => {
+        $($(#[$meta])* pub const $name: &str = $text;)*
+
+        /// Every message with its code.
+        pub const ALL: &[(&str, &str)] = &[$((stringify!($name), $name)),*];
+
+        /// The code of `message`, when it is one of these.
+        pub fn code_of(message: &str) -> Option<&'static str> {
+            ALL.iter().find(|(_, text)| *text == message).map(|(code, _)| *code)
+        }
+    };
+}
+
+/// The messages, each written once, with their codes ([`msg::code_of`]).
 pub mod msg {
+    messages! {
     // ---- task / schedule values (docs/contract/task.md#field-rules) ----
-    pub const TITLE_LENGTH: &str = "제목의 길이는 1자 이상 100자 이하여야 합니다.";
-    pub const DESCRIPTION_LENGTH: &str = "설명의 길이는 2000자 이하여야 합니다.";
+    TITLE_LENGTH = "제목의 길이는 1자 이상 100자 이하여야 합니다.";
+    DESCRIPTION_LENGTH = "설명의 길이는 2000자 이하여야 합니다.";
     /// *new*: the reference stored control characters (NUL, ESC) and bidirectional overrides in titles.
-    pub const TITLE_CHARACTERS: &str = "제목에 제어 문자를 사용할 수 없습니다.";
+    TITLE_CHARACTERS = "제목에 제어 문자를 사용할 수 없습니다.";
     /// *new*: as [`TITLE_CHARACTERS`]; line breaks and tabs are allowed in a description.
-    pub const DESCRIPTION_CHARACTERS: &str = "설명에 제어 문자를 사용할 수 없습니다.";
-    pub const IMPORTANCE_RANGE: &str = "중요도 레벨은 1에서 9 사이여야 합니다.";
-    pub const DIFFICULTY_SET: &str = "난이도 레벨은 1, 2, 3, 5, 8, 13, 21 중 하나여야 합니다.";
-    pub const SCHEDULE_TYPE_MISSING: &str = "일정 유형은 null일 수 없습니다.";
-    pub const SCHEDULE_START_MISSING: &str = "일정 시작 시각은 null일 수 없습니다.";
+    DESCRIPTION_CHARACTERS = "설명에 제어 문자를 사용할 수 없습니다.";
+    IMPORTANCE_RANGE = "중요도 레벨은 1에서 9 사이여야 합니다.";
+    DIFFICULTY_SET = "난이도 레벨은 1, 2, 3, 5, 8, 13, 21 중 하나여야 합니다.";
+    SCHEDULE_TYPE_MISSING = "일정 유형은 null일 수 없습니다.";
+    SCHEDULE_START_MISSING = "일정 시작 시각은 null일 수 없습니다.";
     /// *new*: the reference failed with a 500 on an unknown enum name.
-    pub const SCHEDULE_TYPE_UNKNOWN: &str =
-        "일정 유형은 DEEP_WORK, QUICK_TASK, ADMIN_TASK 중 하나여야 합니다.";
+    SCHEDULE_TYPE_UNKNOWN = "일정 유형은 DEEP_WORK, QUICK_TASK, ADMIN_TASK 중 하나여야 합니다.";
     /// The reference's `ZonedDateAttribute.of(date, zoneId, offset)` (docs/contract/task.md#time).
-    pub const OFFSET_MISMATCH: &str = "제공된 offset이 zoneId의 규칙과 일치하지 않습니다.";
+    OFFSET_MISMATCH = "제공된 offset이 zoneId의 규칙과 일치하지 않습니다.";
 
     // ---- time inputs (new: the reference answered these with a 500) ----
-    pub const ZONE_INVALID: &str = "올바르지 않은 시간대 ID입니다.";
-    pub const DATE_INVALID: &str = "날짜는 'yyyy-MM-dd' 형식이어야 합니다.";
-    pub const DATE_TIME_INVALID: &str = "날짜-시간은 'yyyy-MM-ddTHH:mm[:ss]' 형식이어야 합니다.";
-    pub const OFFSET_INVALID: &str = "offset은 '+HH:mm' 형식이어야 합니다.";
-    pub const TIME_OUT_OF_RANGE: &str = "지원하지 않는 날짜 범위입니다.";
+    ZONE_INVALID = "올바르지 않은 시간대 ID입니다.";
+    DATE_INVALID = "날짜는 'yyyy-MM-dd' 형식이어야 합니다.";
+    DATE_TIME_INVALID = "날짜-시간은 'yyyy-MM-ddTHH:mm[:ss]' 형식이어야 합니다.";
+    OFFSET_INVALID = "offset은 '+HH:mm' 형식이어야 합니다.";
+    TIME_OUT_OF_RANGE = "지원하지 않는 날짜 범위입니다.";
 
     // ---- dependencies (docs/contract/task.md#dependencies) ----
-    pub const DEPENDENCY_SELF: &str = "fromId와 toId는 동일할 수 없습니다.";
-    pub const DEPENDENCY_CREATE_PLACEHOLDER: &str =
-        "작업 생성 시 의존 관계에는 fromId 또는 toId 중 하나가 0이어야 합니다.";
-    pub const DEPENDENCY_UPDATE_PLACEHOLDER: &str =
-        "수정 요청에서는 의존 관계 ID에 0을 사용할 수 없습니다.";
+    DEPENDENCY_SELF = "fromId와 toId는 동일할 수 없습니다.";
+    DEPENDENCY_CREATE_PLACEHOLDER = "작업 생성 시 의존 관계에는 fromId 또는 toId 중 하나가 0이어야 합니다.";
+    DEPENDENCY_UPDATE_PLACEHOLDER = "수정 요청에서는 의존 관계 ID에 0을 사용할 수 없습니다.";
     /// *new*: the reference let an update add edges unrelated to the task
     /// (docs/contract/task.md#dependency-graph).
-    pub const DEPENDENCY_UNRELATED: &str =
-        "수정 요청의 의존 관계는 수정 대상 작업을 포함해야 합니다.";
-    pub const DEPENDENCY_CYCLE: &str = "의존 관계에 사이클이 존재합니다.";
+    DEPENDENCY_UNRELATED = "수정 요청의 의존 관계는 수정 대상 작업을 포함해야 합니다.";
+    DEPENDENCY_CYCLE = "의존 관계에 사이클이 존재합니다.";
 
     // ---- schedule transitions (docs/contract/task.md#state-machine), one per illegal cell ----
-    pub const NOT_STARTED_SUSPEND: &str = "시작되지 않은 일정을 일시정지할 수 없습니다.";
-    pub const NOT_STARTED_CANCEL: &str = "시작되지 않은 일정을 취소할 수 없습니다.";
-    pub const IN_PROGRESS_START: &str = "진행 중인 일정을 다시 시작할 수 없습니다.";
-    pub const SUSPENDED_SUSPEND: &str = "일시정지된 일정을 다시 일시정지할 수 없습니다.";
-    pub const SUSPENDED_COMPLETE: &str = "일시정지된 일정을 즉시 완료할 수 없습니다.";
-    pub const COMPLETED_START: &str = "완료된 일정을 시작할 수 없습니다.";
-    pub const COMPLETED_SUSPEND: &str = "완료된 일정을 일시정지할 수 없습니다.";
-    pub const COMPLETED_COMPLETE: &str = "완료된 일정을 다시 완료할 수 없습니다.";
+    NOT_STARTED_SUSPEND = "시작되지 않은 일정을 일시정지할 수 없습니다.";
+    NOT_STARTED_CANCEL = "시작되지 않은 일정을 취소할 수 없습니다.";
+    IN_PROGRESS_START = "진행 중인 일정을 다시 시작할 수 없습니다.";
+    SUSPENDED_SUSPEND = "일시정지된 일정을 다시 일시정지할 수 없습니다.";
+    SUSPENDED_COMPLETE = "일시정지된 일정을 즉시 완료할 수 없습니다.";
+    COMPLETED_START = "완료된 일정을 시작할 수 없습니다.";
+    COMPLETED_SUSPEND = "완료된 일정을 일시정지할 수 없습니다.";
+    COMPLETED_COMPLETE = "완료된 일정을 다시 완료할 수 없습니다.";
 
     // ---- schedule changes and orchestration (docs/contract/task.md#schedules, #running-slot,
     // #task-and-schedule-link) ----
-    pub const SCHEDULE_NOT_MODIFIABLE: &str = "시작되지 않은 일정만 수정할 수 있습니다.";
-    pub const SCHEDULE_NOT_DELETABLE: &str = "시작되지 않았거나 완료된 일정만 삭제할 수 있습니다.";
-    pub const PREREQUISITES_START: &str =
-        "이전 작업이 완료되지 않아 해당 일정을 시작할 수 없습니다.";
+    SCHEDULE_NOT_MODIFIABLE = "시작되지 않은 일정만 수정할 수 있습니다.";
+    SCHEDULE_NOT_DELETABLE = "시작되지 않았거나 완료된 일정만 삭제할 수 있습니다.";
+    PREREQUISITES_START = "이전 작업이 완료되지 않아 해당 일정을 시작할 수 없습니다.";
     /// *new*: completing a schedule skipped the predecessor check
     /// (docs/contract/task.md#running-slot-and-prerequisites).
-    pub const PREREQUISITES_COMPLETE_SCHEDULE: &str =
-        "이전 작업이 완료되지 않아 해당 일정을 완료할 수 없습니다.";
+    PREREQUISITES_COMPLETE_SCHEDULE = "이전 작업이 완료되지 않아 해당 일정을 완료할 수 없습니다.";
     /// *new*: completing a task skipped the predecessor check
     /// (docs/contract/task.md#running-slot-and-prerequisites).
-    pub const PREREQUISITES_COMPLETE_TASK: &str =
-        "이전 작업이 완료되지 않아 해당 작업을 완료할 수 없습니다.";
-    pub const ALREADY_RUNNING: &str = "이미 실행 중인 일정이 존재합니다.";
-    pub const TASK_ALREADY_SCHEDULED: &str = "해당 작업에 이미 연결된 일정이 존재합니다.";
-    pub const TASK_SCHEDULE_RUNNING: &str = "해당 작업과 연결된 일정이 현재 진행중이어서 작업을 완료할 수 없습니다. 일정을 통해 작업을 완료해주세요.";
+    PREREQUISITES_COMPLETE_TASK = "이전 작업이 완료되지 않아 해당 작업을 완료할 수 없습니다.";
+    ALREADY_RUNNING = "이미 실행 중인 일정이 존재합니다.";
+    TASK_ALREADY_SCHEDULED = "해당 작업에 이미 연결된 일정이 존재합니다.";
+    TASK_SCHEDULE_RUNNING = "해당 작업과 연결된 일정이 현재 진행중이어서 작업을 완료할 수 없습니다. 일정을 통해 작업을 완료해주세요.";
 
     // ---- lookups (404, docs/contract/task.md#statuses) ----
-    pub const TASK_NOT_FOUND: &str = "해당 작업을 찾을 수 없습니다.";
-    pub const SCHEDULE_NOT_FOUND: &str = "해당 일정을 찾을 수 없습니다.";
+    TASK_NOT_FOUND = "해당 작업을 찾을 수 없습니다.";
+    SCHEDULE_NOT_FOUND = "해당 일정을 찾을 수 없습니다.";
     /// *new*: the member has not been provisioned from `member.created` yet (503, `USER_NOT_READY`).
-    pub const MEMBER_NOT_READY: &str =
-        "회원 정보가 아직 준비되지 않았습니다. 잠시 후 다시 시도해 주세요.";
+    MEMBER_NOT_READY = "회원 정보가 아직 준비되지 않았습니다. 잠시 후 다시 시도해 주세요.";
+    /// *new*: only a completed schedule's tracked time can be corrected (409).
+    NOT_COMPLETED_CORRECTION = "완료된 일정의 기록 시간만 고칠 수 있습니다.";
+    /// *new*: a corrected tracked time is from 0 to 24 hours (400, field `duration`).
+    CORRECTION_RANGE = "기록 시간은 0초 이상 24시간 이하여야 합니다.";
     /// *new*: the member's account was deleted; its access token is still valid for a few minutes (401).
-    pub const MEMBER_ERASED: &str = "삭제된 계정입니다.";
+    MEMBER_ERASED = "삭제된 계정입니다.";
 
     // ---- paging and cursors (docs/contract/task.md#lists) ----
-    pub const CURSOR_FORMAT: &str = "잘못된 커서 형식입니다.";
-    pub const CURSOR_VALUE: &str = "잘못된 커서 값입니다.";
-    pub const ARCHIVE_CURSOR_FORMAT: &str = "커서는 'yyyy-MM-dd|id' 형식이어야 합니다.";
-    pub const ARCHIVE_CURSOR_ID: &str = "커서의 ID가 올바르지 않습니다.";
+    CURSOR_FORMAT = "잘못된 커서 형식입니다.";
+    CURSOR_VALUE = "잘못된 커서 값입니다.";
+    ARCHIVE_CURSOR_FORMAT = "커서는 'yyyy-MM-dd|id' 형식이어야 합니다.";
+    ARCHIVE_CURSOR_ID = "커서의 ID가 올바르지 않습니다.";
     /// The archive's size rule; *new* for the other lists, whose size was unbounded
     /// (docs/contract/task.md#paging).
-    pub const PAGE_SIZE: &str = "size는 1 이상 100 이하이어야 합니다.";
+    PAGE_SIZE = "size는 1 이상 100 이하이어야 합니다.";
     /// *new* (Spring's `PageRequest` refused it with an English message).
-    pub const PAGE_INDEX: &str = "page는 0 이상이어야 합니다.";
+    PAGE_INDEX = "page는 0 이상이어야 합니다.";
     /// *new*: the page index is an `int32`, as in the reference (where a larger one failed to bind).
-    pub const PAGE_INDEX_MAX: &str = "page는 2147483647 이하이어야 합니다.";
+    PAGE_INDEX_MAX = "page는 2147483647 이하이어야 합니다.";
+    }
 }
 
 /// What an error means to a client: the HTTP status the adapters answer with.
@@ -269,6 +283,12 @@ pub enum ScheduleError {
     /// 400: a field of a create/patch request breaks a rule.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
+    /// 409: the tracked time of a schedule that is not COMPLETED cannot be corrected (its clock decides it).
+    #[error("{}", msg::NOT_COMPLETED_CORRECTION)]
+    NotCompleted(ScheduleState),
+    /// 400 (field `duration`): a corrected time below zero or above 24 hours.
+    #[error("{}", msg::CORRECTION_RANGE)]
+    CorrectionOutOfRange,
     /// 500: the app layer handed in a task or prerequisites that do not belong to this schedule.
     #[error("domain precondition broken: {0}")]
     Precondition(&'static str),
@@ -277,7 +297,7 @@ pub enum ScheduleError {
 impl ScheduleError {
     pub const fn class(&self) -> ErrorClass {
         match self {
-            Self::Invalid(_) => ErrorClass::BadRequest,
+            Self::Invalid(_) | Self::CorrectionOutOfRange => ErrorClass::BadRequest,
             Self::Precondition(_) => ErrorClass::Internal,
             _ => ErrorClass::Conflict,
         }
@@ -375,5 +395,24 @@ pub enum CorruptRecord {
 impl CorruptRecord {
     pub const fn class(&self) -> ErrorClass {
         ErrorClass::Internal
+    }
+}
+
+#[cfg(test)]
+mod code_tests {
+    use super::msg;
+
+    /// A code names one message: no two messages share a text (then `code_of` could not tell them apart).
+    #[test]
+    fn every_message_has_its_own_text_and_its_name_as_code() {
+        let mut texts: Vec<&str> = msg::ALL.iter().map(|(_, t)| *t).collect();
+        texts.sort_unstable();
+        let before = texts.len();
+        texts.dedup();
+        assert_eq!(texts.len(), before, "two messages share a text");
+        assert_eq!(msg::code_of(msg::ALREADY_RUNNING), Some("ALREADY_RUNNING"));
+        assert_eq!(msg::code_of(msg::TITLE_LENGTH), Some("TITLE_LENGTH"));
+        assert_eq!(msg::code_of("anything else"), None);
+        assert!(msg::ALL.len() > 40);
     }
 }

@@ -278,6 +278,14 @@ impl Default for Run {
     }
 }
 
+/// The most a completed schedule's tracked time may be corrected to.
+pub const MAX_CORRECTED: SignedDuration = SignedDuration::from_hours(24);
+
+/// A duration at the microsecond precision every run keeps.
+fn truncate(d: SignedDuration) -> SignedDuration {
+    SignedDuration::from_micros(i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
 /// The length of a session, never negative (clock skew counts as zero).
 fn session(since: Timestamp, now: Timestamp) -> SignedDuration {
     now.duration_since(since).max(SignedDuration::ZERO)
@@ -395,6 +403,18 @@ impl Run {
         self.state = RunState::NotStarted;
         self.changed_at = Some(now);
         Ok(step)
+    }
+
+    /// Corrects the tracked time of a COMPLETED run (the member says how long it really took); the week it
+    /// counts in stays. 409 in any other state.
+    pub fn correct(&mut self, elapsed: SignedDuration) -> Result<(), ScheduleError> {
+        match self.state {
+            RunState::Completed { .. } => {
+                self.elapsed = truncate(elapsed);
+                Ok(())
+            }
+            _ => Err(ScheduleError::NotCompleted(self.state())),
+        }
     }
 
     /// Any operation by name (for table-driven callers and tests).
@@ -919,6 +939,25 @@ impl Schedule {
         let mut effects = self.finish(now, member_zone)?;
         if let Some(event) = task.and_then(|t| t.set_completed(true)) {
             effects.events.push(event);
+        }
+        Ok(effects)
+    }
+
+    /// `PUT /v2/schedules/{id}/duration`: corrects the tracked time of a COMPLETED schedule (at most
+    /// [`MAX_CORRECTED`]). Its statistics week loses the old contribution and gains the new one; nothing is
+    /// published when the time does not change.
+    pub fn correct_elapsed(&mut self, elapsed: SignedDuration) -> Result<Effects, ScheduleError> {
+        if elapsed.is_negative() || elapsed > MAX_CORRECTED {
+            return Err(ScheduleError::CorrectionOutOfRange);
+        }
+        let before = self.contribution();
+        self.run.correct(elapsed)?;
+        let after = self.contribution();
+        let mut effects = Effects::default();
+        if let (Some(before), Some(after)) = (before, after)
+            && before.amount != after.amount
+        {
+            effects.statistics = vec![StatsChange::Revert(before), StatsChange::Record(after)];
         }
         Ok(effects)
     }

@@ -46,8 +46,12 @@ impl Problems {
 
     fn presence(&mut self, field: &str, rejected: Value, reason: &str) {
         self.presence = true;
+        let code = match reason {
+            NOT_NULL => "MUST_NOT_BE_NULL",
+            _ => "MUST_NOT_BE_BLANK",
+        };
         self.errors
-            .push(FieldError::new(field, rejected, reason.to_owned()));
+            .push(FieldError::new(field, rejected, reason.to_owned()).with_code(Some(code)));
     }
 
     /// A required value.
@@ -102,13 +106,14 @@ impl Problems {
     /// The 400 answer for what was found: the rule's own message when it is the only problem and not
     /// a presence check, else `Validation failed for N field(s)`.
     pub fn into_error(self) -> ApiError {
-        match self.errors.as_slice() {
+        let answer = match self.errors.as_slice() {
             [only] if !self.presence => {
                 let message = only.reason.clone();
                 ApiError::bad_request(message).with_errors(self.errors)
             }
-            _ => ApiError::validation(self.errors),
-        }
+            _ => ApiError::validation(self.errors).with_code("VALIDATION_FAILED"),
+        };
+        super::coded(answer)
     }
 
     /// `Ok` when nothing was found; otherwise the 400 answer.
@@ -658,6 +663,8 @@ pub struct ScheduleResponse {
     pub reminders: Option<Vec<String>>,
     /// Its planned length (ISO 8601); `null` when not set (shown as an hour).
     pub planned_duration: Option<String>,
+    /// When the session running now began (IN_PROGRESS only; `duration` holds the finished sessions).
+    pub running_since: Option<String>,
 }
 
 impl ScheduleResponse {
@@ -681,6 +688,7 @@ impl ScheduleResponse {
             reminders: Inherited::shown(s.reminders(), stored.series_reminders.as_ref())
                 .map(Reminders::to_iso),
             planned_duration: s.planned().map(PlannedDuration::to_iso),
+            running_since: s.run().running_since().map(|t| t.to_string()),
         }
     }
 }

@@ -93,6 +93,11 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/v2/schedules/{scheduleId}/cancel",
             schedules::cancel,
         ),
+        ep(
+            M::PUT,
+            "/v2/schedules/{scheduleId}/duration",
+            schedules::correct_duration,
+        ),
         ep(M::GET, "/v2/statistics", schedules::statistics),
         ep(M::GET, "/v2/statistics/plan", schedules::plan),
         ep(M::GET, "/v2/export", export::export),
@@ -192,7 +197,28 @@ fn calendar_error(e: &crate::domain::busy::CalendarError) -> ApiError {
 }
 
 impl From<AppError> for ApiError {
+    /// The status and body of each refusal, with its message's stable code ([`coded`]).
     fn from(error: AppError) -> Self {
+        coded(answer(error))
+    }
+}
+
+/// Gives an answer, and each of its field errors, the code of its message (`msg::code_of`: the message's
+/// name, e.g. `ALREADY_RUNNING`) unless it has one, so a client can word it in its own language.
+pub(crate) fn coded(mut e: ApiError) -> ApiError {
+    if e.code.is_none() {
+        e.code = msg::code_of(&e.message);
+    }
+    for f in &mut e.errors {
+        if f.code.is_none() {
+            f.code = msg::code_of(&f.reason);
+        }
+    }
+    e
+}
+
+fn answer(error: AppError) -> ApiError {
+    {
         match error {
             AppError::NotProvisioned(member) => {
                 tracing::info!(%member, "member not provisioned yet");
@@ -237,6 +263,7 @@ impl From<AppError> for ApiError {
             AppError::Schedule(e) => {
                 let field = match &e {
                     crate::domain::ScheduleError::Invalid(v) => Some(v.field()),
+                    crate::domain::ScheduleError::CorrectionOutOfRange => Some("duration"),
                     _ => None,
                 };
                 classed(e.class(), &e, field)

@@ -308,3 +308,40 @@ pub async fn plan(
     let view = app.plan(member, local.date(), &zone).await?;
     Ok(Json(PlanResponse::of(&view, &zone)))
 }
+
+/// `{"duration": "PT45M"}` of `PUT /v2/schedules/{id}/duration`.
+#[derive(Debug, Deserialize)]
+pub struct DurationBody {
+    duration: Option<String>,
+}
+
+/// `PUT /v2/schedules/{id}/duration` (Pinit's): corrects the tracked time of a completed schedule — the member
+/// forgot to pause, or worked on without the timer. 409 unless COMPLETED; its statistics week follows.
+pub async fn correct_duration(
+    State(app): State<TaskApp>,
+    CurrentMember(member): CurrentMember<MemberId>,
+    Path(id): Path<i64>,
+    Json(body): Json<DurationBody>,
+) -> Result<Json<ScheduleResponse>, ApiError> {
+    let mut p = Problems::new();
+    let elapsed = p
+        .required("duration", &body.duration)
+        .and_then(|d| p.check("duration", d.as_str(), parse_fixed_duration(d)))
+        .ok_or_else(|| p.into_error())?;
+    let view = app
+        .correct_duration(member, ScheduleId(id), elapsed)
+        .await?;
+    Ok(Json(ScheduleResponse::of(&view.stored, &view.member_zone)))
+}
+
+/// An ISO 8601 duration of fixed length (days are 24 hours).
+fn parse_fixed_duration(input: &str) -> Result<jiff::SignedDuration, String> {
+    input
+        .parse::<jiff::Span>()
+        .ok()
+        .and_then(|s| {
+            s.to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+                .ok()
+        })
+        .ok_or_else(|| format!("{input:?} is not an ISO 8601 duration such as \"PT45M\""))
+}

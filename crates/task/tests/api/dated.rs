@@ -202,8 +202,78 @@ async fn planned_against_worked_and_the_streak(backend: Backend) {
     assert_eq!(days[6]["date"], "2026-02-08");
 }
 
+/// A completed schedule's tracked time is corrected, and its statistics week follows; any other state is 409.
+/// A running schedule says since when (`runningSince`), so a client's clock is exact.
+async fn a_completed_schedules_time_is_corrected(backend: Backend) {
+    let app = spawn_at(backend, "2026-02-02T00:00:00Z").await; // Monday 09:00 in Seoul
+    let m = app.member(1, Some("Asia/Seoul")).await;
+    let id = app
+        .schedule(m, "집중", "2026-02-02T09:00:00", "Asia/Seoul", "DEEP_WORK")
+        .await;
+    let path = format!("/v2/schedules/{id}");
+    let correct = |value: serde_json::Value| {
+        let app = &app;
+        let path = format!("{path}/duration");
+        async move {
+            app.send(
+                reqwest::Method::PUT,
+                &path,
+                Some(m),
+                Some(serde_json::json!({"duration": value})),
+            )
+            .await
+        }
+    };
+    let res = correct(serde_json::json!("PT1H")).await;
+    res.assert(409);
+    assert_eq!(
+        res.body["message"],
+        "완료된 일정의 기록 시간만 고칠 수 있습니다."
+    );
+    assert_eq!(
+        app.get(m, &path).await.body["runningSince"],
+        serde_json::json!(null)
+    );
+    app.run(m, id, "start").await.assert(204);
+    assert_eq!(
+        app.get(m, &path).await.body["runningSince"],
+        "2026-02-02T00:00:00Z"
+    );
+    app.advance_secs(20 * 60);
+    app.run(m, id, "complete").await.assert(204);
+    let week = "/v2/statistics?time=2026-02-02T12:00:00&zoneId=Asia/Seoul";
+    assert_eq!(app.get(m, week).await.body["deepWorkElapsedTime"], "PT20M");
+
+    // Forgot to pause: it was 50 minutes.
+    let res = correct(serde_json::json!("PT50M")).await;
+    assert_eq!(res.assert(200)["duration"], "PT50M");
+    assert_eq!(res.body["state"], "COMPLETED");
+    assert_eq!(res.body["runningSince"], serde_json::json!(null));
+    let stats = app.get(m, week).await;
+    assert_eq!(stats.body["deepWorkElapsedTime"], "PT50M");
+    assert_eq!(stats.body["totalWorkElapsedTime"], "PT50M");
+    for bad in [
+        serde_json::json!("PT25H"),
+        serde_json::json!("-PT1M"),
+        serde_json::json!("50"),
+    ] {
+        let res = correct(bad.clone()).await;
+        res.assert(400);
+        assert_eq!(res.body["errors"][0]["field"], "duration", "{bad}");
+    }
+    assert_eq!(
+        app.get(m, &path).await.body["duration"],
+        "PT50M",
+        "unchanged"
+    );
+    // Cancelled: the corrected time leaves the week.
+    app.run(m, id, "cancel").await.assert(204);
+    assert_eq!(app.get(m, week).await.body["deepWorkElapsedTime"], "PT0S");
+}
+
 both_backends!(
     a_queued_sequence_is_timed_by_its_moments,
     a_moment_outside_the_window_is_refused_and_changes_nothing,
     planned_against_worked_and_the_streak,
+    a_completed_schedules_time_is_corrected,
 );

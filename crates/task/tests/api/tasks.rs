@@ -871,4 +871,68 @@ both_backends!(
     lists_current_ready_and_cursor,
     archive_cursor,
     nulls_pages_controls_ranges_and_echoes,
+    errors_carry_stable_codes,
 );
+
+/// Errors carry a stable code (issue 21): the message's name, on the answer and on each field error, so the web
+/// client shows its own words in the member's language.
+async fn errors_carry_stable_codes(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let m = app.member(1, None).await;
+    // One field: the rule's code on the answer and on the field.
+    let mut body = task_body("ok", "2026-02-01", json!([]));
+    body["title"] = json!("가".repeat(101));
+    let res = app.post(m, "/v2/tasks", body).await;
+    res.assert(400);
+    assert_eq!(res.body["code"], "TITLE_LENGTH");
+    assert_eq!(res.body["errors"][0]["code"], "TITLE_LENGTH");
+    // Several: the summary's code, and each field's.
+    let res = app.post(m, "/v2/tasks", json!({"title": " "})).await;
+    assert_eq!(res.body["code"], "VALIDATION_FAILED");
+    let codes: Vec<&str> = res.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["code"].as_str().unwrap_or("none"))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "MUST_NOT_BE_BLANK",
+            "MUST_NOT_BE_NULL",
+            "MUST_NOT_BE_NULL",
+            "MUST_NOT_BE_NULL"
+        ]
+    );
+    // A conflict: a second start while one runs.
+    let a = app
+        .schedule(m, "a", "2026-02-01T09:00:00", "Asia/Seoul", "DEEP_WORK")
+        .await;
+    let b = app
+        .schedule(m, "b", "2026-02-01T10:00:00", "Asia/Seoul", "DEEP_WORK")
+        .await;
+    app.run(m, a, "start").await.assert(204);
+    let res = app.run(m, b, "start").await;
+    res.assert(409);
+    assert_eq!(res.body["code"], "ALREADY_RUNNING");
+    // Completing a blocked task.
+    let first = app.task(m, "first", "2026-02-02", "Asia/Seoul").await;
+    let second = app
+        .task_with(
+            m,
+            "second",
+            "2026-02-03",
+            "Asia/Seoul",
+            json!([{"fromId": first, "toId": 0}]),
+        )
+        .await;
+    let res = app
+        .post_empty(m, &format!("/v2/tasks/{second}/complete"))
+        .await;
+    res.assert(409);
+    assert_eq!(res.body["code"], "PREREQUISITES_COMPLETE_TASK");
+    // A missing one: the 404's code.
+    let res = app.get(m, "/v2/schedules/999999").await;
+    res.assert(404);
+    assert_eq!(res.body["code"], "SCHEDULE_NOT_FOUND");
+}

@@ -1296,3 +1296,41 @@ fn contradictory_snapshots_are_refused() {
     }
     assert!(Run::from_snapshot(ok).is_ok());
 }
+
+#[test]
+fn a_completed_schedules_time_is_corrected_and_its_week_follows() {
+    let mut s = in_state(ScheduleState::Completed);
+    let before = s.contribution().unwrap();
+    let effects = s.correct_elapsed(SignedDuration::from_mins(50)).unwrap();
+    let after = s.contribution().unwrap();
+    assert_eq!(after.amount, SignedDuration::from_mins(50));
+    assert_eq!(after.week, before.week, "the same week");
+    assert_eq!(
+        effects.statistics,
+        vec![StatsChange::Revert(before), StatsChange::Record(after)]
+    );
+    assert!(effects.events.is_empty());
+    // The same time again: nothing to change.
+    let effects = s.correct_elapsed(SignedDuration::from_mins(50)).unwrap();
+    assert!(effects.is_empty());
+    // Out of range, or not completed: refused, nothing changed.
+    for bad in [
+        SignedDuration::from_secs(-1),
+        SignedDuration::from_hours(24) + SignedDuration::from_secs(1),
+    ] {
+        assert_eq!(
+            s.correct_elapsed(bad),
+            Err(ScheduleError::CorrectionOutOfRange)
+        );
+    }
+    assert_eq!(s.elapsed(), SignedDuration::from_mins(50));
+    for state in [
+        ScheduleState::NotStarted,
+        ScheduleState::InProgress,
+        ScheduleState::Suspended,
+    ] {
+        let mut s = in_state(state);
+        let err = s.correct_elapsed(SignedDuration::from_mins(5)).unwrap_err();
+        assert_eq!(err.class().status(), 409, "{state:?}");
+    }
+}
