@@ -177,9 +177,14 @@ export const api = {
     /** The member's default reminders (ISO 8601 offsets from the start). */
     reminders: async () => (await get('/v2/members/reminders'))?.reminders ?? [],
     setReminders: async (reminders) => (await request('PUT', '/v2/members/reminders', { body: { reminders } }))?.reminders ?? reminders,
+    /** The daily objective (ISO 8601, PT15M–PT24H; PT4H unless set). */
+    objective: async () => (await get('/v2/members/objective'))?.dailyObjective,
+    setObjective: async (dailyObjective) => (await request('PUT', '/v2/members/objective', { body: { dailyObjective } }))?.dailyObjective ?? dailyObjective,
   },
 
   statistics: (date, zone) => get('/v2/statistics', { time: `${date}T12:00:00`, zoneId: zone }),
+  /** The week of `date`: each day's planned and worked time by type, the daily objective, days met, the streak. */
+  plan: (date, zone) => get('/v2/statistics/plan', { time: `${date}T12:00:00`, zoneId: zone }),
 
   /** App passwords for calendar apps (CalDAV over HTTP Basic); the secret is in the create answer only. */
   appPasswords: {

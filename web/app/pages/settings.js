@@ -1,14 +1,15 @@
-// Settings: language, the member's time zone (saved to the server), default reminders and quiet hours, push on
-// this device, the way to Settings → Calendars (pages/calendars.js), Webhooks (pages/webhooks.js), API tokens
-// (pages/tokens.js) and Change password (pages/password.js), Delete account (pages/delete-account.js), the export
-// of the member's data (export.js), log out.
+// Settings: language, the member's time zone (saved to the server), the daily objective, default reminders and
+// quiet hours, push on this device, the way to Settings → Calendars (pages/calendars.js), Webhooks
+// (pages/webhooks.js), API tokens (pages/tokens.js) and Change password (pages/password.js), Delete account
+// (pages/delete-account.js), the export of the member's data (export.js), log out.
 import { api } from '../api.js';
 import { logout } from '../auth.js';
-import { t, getLang, setLang, LANGUAGES } from '../i18n.js';
+import { t, getLang, setLang, LANGUAGES, formatDuration } from '../i18n.js';
 import { session, setZone, emit, on } from '../state.js';
 import { h, mount, uid, toast, showError, field, busy, confirmDialog, chips, statusPanel } from '../ui.js';
 import { reminderChecks } from '../reminders.js';
-import { allZones, browserZone, utcLabel, isValidZone } from '../time.js';
+import { allZones, browserZone, utcLabel, isValidZone, parseDuration } from '../time.js';
+import { OBJECTIVE_MIN, OBJECTIVE_MAX, isoFromMinutes } from '../plan.js';
 import { pushStatus, enablePush, disablePush, sendPrefsToWorker } from '../push.js';
 import { exportPanel } from '../export.js';
 import * as offline from '../offline.js';
@@ -128,8 +129,9 @@ export async function render({ main, setTitle, navigate, signal }) {
     h('p', {}, h('a', { class: 'btn btn-danger', href: '/app/settings/delete-account' }, t('settings.deleteAccountOpen'))));
 
   on('zone:changed', () => { showZone(); zoneInput.value = session.zone; }, signal);
-  mount(main, h('div', { class: 'settings' }, language, zone, defaultReminders(), quietHours(listId), push, calendars, webhooks, security, exportPanel(), account,
+  mount(main, h('div', { class: 'settings' }, language, zone, dailyObjective(), defaultReminders(), quietHours(listId), push, calendars, webhooks, security, exportPanel(), account,
     h('p', { class: 'muted version' }, t('settings.version', { build }))));
+  if (location.hash) document.getElementById(decodeURIComponent(location.hash.slice(1)))?.scrollIntoView({ block: 'start' });
   refreshPush();
 }
 
@@ -152,6 +154,77 @@ function showFieldErrors(error, fields, formError, aliases = {}) {
   formError.hidden = !text;
   const first = Object.keys(fields).find((n) => byField.has(n));
   (first ? fields[first].querySelector('input, select') : null)?.focus();
+}
+
+/**
+ * The daily objective (GET/PUT /v2/members/objective): how much work makes a day "met" on Statistics, in hours and
+ * minutes (15 minutes to 24 hours, checked here and by the server, whose refusal shows under the field).
+ */
+function dailyObjective() {
+  const body = h('div', {}, statusPanel('loading', t('common.loading')));
+  const panel = h('section', { class: 'panel', id: 'set-objective', 'aria-labelledby': 'set-objective-title' },
+    h('h2', { id: 'set-objective-title' }, t('settings.objective')),
+    h('p', { class: 'muted' }, t('settings.objectiveHint')), body);
+
+  function render(value) {
+    const total = Math.round(parseDuration(value) / 60);
+    const hours = h('input', { type: 'number', inputmode: 'numeric', min: 0, max: 24, step: 1, value: String(Math.floor(total / 60)), id: uid('objective-h') });
+    const minutes = h('input', { type: 'number', inputmode: 'numeric', min: 0, max: 59, step: 1, value: String(total % 60), id: uid('objective-m') });
+    const hintId = uid('objective-hint');
+    const errorId = uid('objective-error');
+    const error = h('p', { class: 'field-error', id: errorId, hidden: true });
+    for (const input of [hours, minutes]) input.setAttribute('aria-describedby', `${hintId} ${errorId}`);
+    const set = h('fieldset', { class: 'field objective-field' },
+      h('legend', {}, t('settings.objectiveLabel')),
+      h('div', { class: 'objective-inputs' },
+        h('span', {}, h('label', { for: hours.id }, t('settings.objectiveHours')), hours),
+        h('span', {}, h('label', { for: minutes.id }, t('settings.objectiveMinutes')), minutes)),
+      h('p', { class: 'field-hint', id: hintId }, t('settings.objectiveRange')), error);
+    set.setError = (message) => {
+      error.textContent = message || '';
+      error.hidden = !message;
+      for (const input of [hours, minutes]) {
+        if (message) input.setAttribute('aria-invalid', 'true');
+        else input.removeAttribute('aria-invalid');
+      }
+    };
+    const formError = h('p', { class: 'form-error', role: 'alert', hidden: true });
+    const save = h('button', { class: 'btn btn-primary', type: 'submit' }, t('common.save'));
+    const form = h('form', { class: 'form', novalidate: true, onsubmit: async (e) => {
+      e.preventDefault();
+      formError.hidden = true;
+      const whole = (input, max) => (/^\d{1,2}$/.test(input.value.trim() || '0') && Number(input.value || 0) <= max ? Number(input.value || 0) : NaN);
+      const chosen = whole(hours, 24) * 60 + whole(minutes, 59);
+      if (!(chosen >= OBJECTIVE_MIN && chosen <= OBJECTIVE_MAX)) {
+        set.setError(t('settings.objectiveInvalid'));
+        hours.focus();
+        return;
+      }
+      set.setError('');
+      await busy(save, t('common.saving'), async () => {
+        try {
+          const saved = await api.members.setObjective(isoFromMinutes(chosen));
+          toast(t('settings.objectiveSaved', { objective: formatDuration(parseDuration(saved)) }), { type: 'success' });
+          emit('objective:changed', { dailyObjective: saved });
+          render(saved);
+          panel.querySelector('button[type=submit]')?.focus();
+        } catch (error) {
+          showFieldErrors(error, { dailyObjective: set }, formError);
+        }
+      });
+    } }, set, formError, h('div', { class: 'button-row' }, save));
+    mount(body, form);
+  }
+
+  async function load() {
+    try {
+      render(await api.members.objective());
+    } catch (error) {
+      mount(body, statusPanel('error', t('settings.loadFailed'), error.userMessage, { label: t('common.retry'), run: load }));
+    }
+  }
+  load();
+  return panel;
 }
 
 /** Default reminders: the offsets a schedule without its own list is reminded at (GET/PUT /v2/members/reminders). */

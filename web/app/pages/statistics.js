@@ -1,9 +1,11 @@
-// Statistics: a week against the week before: deep work, admin work and total, as cards and a bar chart.
+// Statistics: a week against the week before: deep work, admin work and total, as cards and a bar chart; then
+// the week's plan against what was worked, day by day and by type, against the daily objective (plan.js).
 import { api } from '../api.js';
 import { t, locale, formatDuration } from '../i18n.js';
 import { session, on } from '../state.js';
 import { h, mount, statusPanel } from '../ui.js';
 import { todayIn, addDays, mondayOf, formatDate, parseDuration, dateOf } from '../time.js';
+import { planSection } from '../plan.js';
 
 const METRICS = [
   ['deep', 'deepWorkElapsedTime', 'stats.deep'],
@@ -70,7 +72,8 @@ export async function render({ main, setTitle, signal }) {
     next.disabled = week >= mondayOf(todayIn(session.zone));
     if (!body.children.length) mount(body, statusPanel('loading', t('common.loading')));
     body.setAttribute('aria-busy', 'true');
-    const [now, before] = await Promise.allSettled([api.statistics(week, session.zone), api.statistics(addDays(week, -7), session.zone)]);
+    const [now, before, plan] = await Promise.allSettled([
+      api.statistics(week, session.zone), api.statistics(addDays(week, -7), session.zone), api.plan(week, session.zone)]);
     body.removeAttribute('aria-busy');
     if (week !== anchor || signal.aborted) return;
     if (now.status === 'rejected') {
@@ -96,7 +99,10 @@ export async function render({ main, setTitle, signal }) {
         h('figcaption', { class: 'legend' },
           h('span', { class: 'key key-now' }, t('stats.thisWeekShort')), ' ',
           h('span', { class: 'key key-prev' }, t('stats.lastWeek')))),
-      h('p', { class: 'muted' }, t('stats.quick', { quick: formatDuration(Math.max(0, current.total - current.deep - current.admin)) })));
+      h('p', { class: 'muted' }, t('stats.quick', { quick: formatDuration(Math.max(0, current.total - current.deep - current.admin)) })),
+      plan.status === 'fulfilled'
+        ? planSection(plan.value, { today: todayIn(session.zone), onChangeObjective: true })
+        : statusPanel('error', t('plan.loadFailed'), plan.reason?.userMessage, { label: t('common.retry'), run: load }));
   }
 
   on('schedule:changed', load, signal);
