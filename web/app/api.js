@@ -7,6 +7,23 @@ import { t } from './i18n.js';
 import { nowIn } from './time.js';
 import * as offline from './offline.js';
 
+/** The API's limits on a task's and a schedule's text, in UTF-16 code units (ADR 0006: 1–100 and 0–2,000). */
+export const TITLE_MAX = 100;
+export const DESCRIPTION_MAX = 2000;
+
+/**
+ * Puts the server's validation errors (`errors[].field`) under the form fields of that name (`fields`: name →
+ * field()); true when at least one found its field.
+ */
+export function fieldErrors(error, fields) {
+  let placed = false;
+  for (const e of Array.isArray(error?.data?.errors) ? error.data.errors : []) {
+    const name = String(e.field || '').split(/[.[]/)[0];
+    if (fields[name] && e.reason) { fields[name].setError(e.reason); placed = true; }
+  }
+  return placed;
+}
+
 export class ApiError extends Error {
   constructor(status, data, url) {
     const serverMessage = typeof data === 'object' && data ? data.message : (typeof data === 'string' && data.length < 300 ? data : '');

@@ -1,13 +1,11 @@
 // Busy time from the member's other calendars (GET /v2/calendar/busy): read-only blocks shown among a day's
 // schedules, each one click away from a schedule of its own ("Make a schedule" pre-fills the form).
-import { api } from './api.js';
+import { api, TITLE_MAX, DESCRIPTION_MAX } from './api.js';
 import { t } from './i18n.js';
 import { h } from './ui.js';
 import { dateOf, timeOf, toWall, instantOf } from './time.js';
 
-/** The API's limits on a schedule's text, in UTF-16 code units (crates/task/src/domain/text.rs). */
-export const TITLE_MAX = 20;
-export const DESCRIPTION_MAX = 100;
+export { TITLE_MAX, DESCRIPTION_MAX };
 
 /**
  * A busy time as a wall clock in `zone`: "YYYY-MM-DD" (an all-day date) or "YYYY-MM-DDTHH:mm:ss" stays as it

@@ -179,18 +179,54 @@ export function statusPanel(kind, title, description, action) {
     action ? h('button', { class: 'btn', type: 'button', onclick: action.run }, action.label) : null);
 }
 
-/** A labelled form control with an optional hint and an error slot wired to aria-describedby. */
-export function field(label, control, { hint, id = control.id || uid('field') } = {}) {
+/**
+ * A live "12 / 100 characters" under a text control whose limit is `max` UTF-16 code units (the API's unit). No
+ * `maxlength`: it cuts pasted text without a word. Over the limit the counter says by how much (and screen readers
+ * hear it once, when the limit is crossed); `tooLong()` is the message for the field's error, or ''.
+ */
+export function charCounter(control, max) {
+  const count = h('p', { class: 'field-count', id: uid('count') });
+  const live = h('p', { class: 'sr-only', 'aria-live': 'polite' });
+  let wasOver = false;
+  const update = () => {
+    const n = control.value.length;
+    const over = n - max;
+    count.textContent = over > 0 ? t('form.countOver', { n, max, over }) : t('form.count', { n, max });
+    count.classList.toggle('is-over', over > 0);
+    if ((over > 0) !== wasOver) {
+      wasOver = over > 0;
+      live.textContent = wasOver ? t('form.tooLong', { max, over }) : '';
+    }
+  };
+  control.addEventListener('input', update);
+  update();
+  return {
+    el: h('div', { class: 'field-count-wrap' }, count, live),
+    id: count.id,
+    update,
+    tooLong: () => (control.value.trim().length > max ? t('form.tooLong', { max, over: control.value.trim().length - max }) : ''),
+  };
+}
+
+/**
+ * A labelled form control with an optional hint and an error slot wired to aria-describedby; `max`: a character
+ * counter (charCounter) too, and `wrap.tooLong()`.
+ */
+export function field(label, control, { hint, max, id = control.id || uid('field') } = {}) {
   control.id = id;
   const hintId = hint ? `${id}-hint` : null;
   const errorId = `${id}-error`;
-  control.setAttribute('aria-describedby', [hintId, errorId].filter(Boolean).join(' '));
+  const counter = max ? charCounter(control, max) : null;
+  control.setAttribute('aria-describedby', [hintId, counter?.id, errorId].filter(Boolean).join(' '));
   const error = h('p', { class: 'field-error', id: errorId, hidden: true });
   const wrap = h('div', { class: 'field' },
     h('label', { for: id }, label),
     control,
     hint ? h('p', { class: 'field-hint', id: hintId }, hint) : null,
+    counter?.el,
     error);
+  wrap.tooLong = () => counter?.tooLong() || '';
+  wrap.refreshCount = () => counter?.update();
   wrap.setError = (message) => {
     error.textContent = message || '';
     error.hidden = !message;

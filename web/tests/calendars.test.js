@@ -222,18 +222,18 @@ test('another calendar as busy time: an uploaded .ics, its events among the day\
   assert.match(await list.locator('.busy-card').filter({ hasText: 'Company offsite' }).innerText(), /All day/);
   await noHorizontalScroll(page, 'the day with busy blocks');
 
-  // "Make a schedule": the form pre-filled with the title cut to the API's 20 characters, and the time.
+  // "Make a schedule": the form pre-filled with the title (it fits the API's 100 characters), the time, and
+  // the calendar's name as the description.
   await meeting.getByRole('button', { name: 'Make a schedule from "Quarterly planning with the whole team"' }).click();
   const made = page.getByRole('dialog', { name: 'New schedule' });
   await made.waitFor();
   const title = await made.getByLabel('Title').inputValue();
-  assert.equal(title, 'Quarterly planning…');
-  assert.ok(title.length <= 20);
+  assert.equal(title, 'Quarterly planning with the whole team');
   assert.equal(await made.getByLabel('Start time').inputValue(), `${day.iso}T14:00`);
-  assert.match(await made.getByLabel('Description').inputValue(), /Quarterly planning with the whole team/);
+  assert.match(await made.getByLabel('Description').inputValue(), /From the calendar "/);
   await made.getByRole('button', { name: 'Add schedule' }).click();
   await made.waitFor({ state: 'detached' });
-  await list.locator('.schedule-card').filter({ hasText: 'Quarterly planning…' }).waitFor();
+  await list.locator('.schedule-card').filter({ hasText: 'Quarterly planning with the whole team' }).first().waitFor();
 
   // Today shows them too; removing the calendar removes its busy time.
   await page.goto('/app/today');

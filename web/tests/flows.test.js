@@ -18,7 +18,7 @@ async function addTask(page, { title, description, prerequisite }) {
   await dialog.getByLabel('Title').fill(title);
   await dialog.getByLabel('Description').fill(description);
   if (prerequisite) {
-    await dialog.getByRole('group', { name: 'Comes after (prerequisites)' }).getByRole('button', { name: 'Choose…' }).click();
+    await dialog.getByRole('group', { name: 'Before this task (prerequisites)' }).getByRole('button', { name: 'Choose…' }).click();
     const picker = page.getByRole('dialog', { name: 'Choose prerequisites' });
     await picker.getByLabel('Search tasks').fill(prerequisite.slice(0, 4));
     await picker.getByLabel(new RegExp(prerequisite)).check();
@@ -50,7 +50,7 @@ test('tasks, a schedule, start and complete it, statistics change, time zone', a
   await addTask(page, { title: 'Write report', description: 'Quarterly numbers' });
   await addTask(page, { title: 'Send report', description: 'To the team', prerequisite: 'Write report' });
   const rows = page.locator('.task-card');
-  await rows.filter({ hasText: 'Send report' }).getByText('Waits for 1').waitFor();
+  await rows.filter({ hasText: 'Send report' }).getByText('Waits for "Write report"').waitFor();
   await page.getByRole('button', { name: 'Ready to do' }).click();
   await page.waitForFunction(() => document.querySelectorAll('.task-card').length === 1);
   assert.match(await rows.first().textContent(), /Write report/);

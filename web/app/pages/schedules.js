@@ -1,6 +1,6 @@
 // Schedules: a Monday–Sunday week strip, the selected day's schedules in start-time order, the detail dialog
 // with every state action, and the create/edit form. Dates and times are in the member's zone.
-import { api } from '../api.js';
+import { api, fieldErrors, TITLE_MAX, DESCRIPTION_MAX } from '../api.js';
 import { t, locale, formatDuration } from '../i18n.js';
 import { session, emit, on } from '../state.js';
 import { h, mount, uid, toast, showError, openDialog, confirmDialog, statusPanel, field, chips, busy } from '../ui.js';
@@ -11,7 +11,7 @@ import { elapsedNow, transition } from '../player.js';
 import { pressLabel } from '../replay.js';
 import { describe, presets } from '../recurrence.js';
 import { reminderPicker, reminderHint, reminderSummary } from '../reminders.js';
-import { loadBusy, busyCard, interleave, prefillFrom, TITLE_MAX, DESCRIPTION_MAX } from '../busy.js';
+import { loadBusy, busyCard, interleave, prefillFrom } from '../busy.js';
 import { createTimeline, isoMinutes, plannedMinutes } from '../timeline.js';
 
 /** The planned lengths offered in the form, in minutes. */
@@ -236,14 +236,14 @@ async function remove(schedule, dialog) {
  */
 export function openScheduleForm({ schedule, date, prefill, onClose } = {}) {
   const editing = Boolean(schedule);
-  const title = h('input', { type: 'text', required: true, maxlength: TITLE_MAX, value: schedule?.title || prefill?.title || '', autofocus: true });
-  const description = h('textarea', { rows: 3, required: true, maxlength: DESCRIPTION_MAX }, schedule?.description || prefill?.description || '');
+  const title = h('input', { type: 'text', required: true, value: schedule?.title || prefill?.title || '', autofocus: true });
+  const description = h('textarea', { rows: 3 }, schedule?.description || prefill?.description || '');
   const initialStart = schedule ? schedule.date.dateTime.slice(0, 16) : (prefill?.start ? prefill.start.slice(0, 16) : defaultStart(date));
   const start = h('input', { type: 'datetime-local', required: true, step: 60, value: initialStart });
   const zone = schedule?.date.zoneId || session.zone;
   const fields = {
-    title: field(t('schedules.form.title'), title, { hint: t('common.maxChars', { n: TITLE_MAX }) }),
-    description: field(t('schedules.form.description'), description, { hint: t('common.maxChars', { n: DESCRIPTION_MAX }) }),
+    title: field(t('schedules.form.title'), title, { max: TITLE_MAX }),
+    description: field(t('schedules.form.description'), description, { max: DESCRIPTION_MAX }),
     start: field(t('schedules.form.start'), start, { hint: t('schedules.form.zoneHint', { zone, offset: utcLabel(zone) }) }),
   };
   const type = chips(t('schedules.form.type'), uid('type'), TYPES.map((v) => ({ value: v, label: typeLabel(v) })), schedule?.scheduleType || 'DEEP_WORK');
@@ -308,8 +308,8 @@ export function openScheduleForm({ schedule, date, prefill, onClose } = {}) {
     formError.hidden = true;
     const custom = (!editing || series) && repeat.value === 'custom';
     const errors = {
-      title: title.value.trim() ? '' : t('form.titleRequired'),
-      description: description.value.trim() ? '' : t('form.descriptionRequired'),
+      title: title.value.trim() ? fields.title.tooLong() : t('form.titleRequired'),
+      description: fields.description.tooLong(), // optional
       start: start.value ? '' : t('schedules.form.startRequired'),
       rule: custom && !rule.value.trim() ? t('repeat.ruleRequired') : '',
     };
@@ -350,6 +350,7 @@ export function openScheduleForm({ schedule, date, prefill, onClose } = {}) {
       } catch (error) {
         const reminderErrors = (error.data?.errors || []).filter((e) => String(e.field || '').startsWith('reminders'));
         if (reminderErrors.length) reminders.setError(reminderErrors.map((e) => e.reason).join(' '));
+        fieldErrors(error, { title: fields.title, description: fields.description });
         formError.textContent = error.userMessage || t('error.generic');
         formError.hidden = false;
       }

@@ -1,6 +1,6 @@
 // Tasks: the list (all / ready only) with infinite scroll, detail, create/edit with dependencies picked
 // from a searchable list, complete/reopen, copy into a schedule, delete, and the archive.
-import { api } from '../api.js';
+import { api, fieldErrors, TITLE_MAX, DESCRIPTION_MAX } from '../api.js';
 import { t, locale } from '../i18n.js';
 import { session, emit, on, go } from '../state.js';
 import { h, mount, uid, toast, showError, openDialog, confirmDialog, statusPanel, field, chips, busy } from '../ui.js';
@@ -10,8 +10,6 @@ import { reminderPicker } from '../reminders.js';
 
 const PAGE_SIZE = 20;
 const DIFFICULTIES = [1, 2, 3, 5, 8, 13, 21];
-const TITLE_MAX = 20;
-const DESCRIPTION_MAX = 100;
 
 /** The due date as a DateWithOffset in the member's zone (offset of that date's midnight, DST-correct). */
 function dueDate(date) {
@@ -53,10 +51,37 @@ async function toggleComplete(task) {
   }
 }
 
-export function taskRow(task, { onOpen } = {}) {
+/**
+ * The prerequisites of each of `tasks` not done yet ([{id, title}]), by task id. `known` (id → task) holds the
+ * tasks already read; the others are read (and added to it).
+ */
+export async function blockersOf(tasks, known = new Map()) {
+  for (const task of tasks) known.set(task.id, task);
+  const missing = new Set(tasks.filter((x) => !x.completed).flatMap((x) => x.previousTaskIds || []).filter((id) => !known.has(id)));
+  await Promise.all([...missing].map((id) => api.tasks.get(id).then((x) => known.set(id, x)).catch(() => {})));
+  return new Map(tasks.map((x) => [x.id, x.completed ? [] : (x.previousTaskIds || [])
+    .map((id) => known.get(id) || { id, title: `#${id}`, completed: false })
+    .filter((p) => !p.completed)]));
+}
+
+/** "Waits for "Write outline"" (and how many more): what keeps a task from being done. */
+export function blockerText(blockers) {
+  if (!blockers?.length) return '';
+  const [first, ...rest] = blockers;
+  return rest.length ? t('tasks.waitsForMore', { title: first.title, more: rest.length }) : t('tasks.waitsFor', { title: first.title });
+}
+
+/**
+ * A task's card with its done checkbox. `blockers`: its prerequisites not done yet ([] on a ready list): while there
+ * are some, the checkbox is disabled (the server refuses it) and the card names them.
+ */
+export function taskRow(task, { onOpen, blockers = [] } = {}) {
   const checkId = uid('task-done');
+  const blocked = !task.completed && blockers.length > 0;
+  const blockerId = blocked ? uid('blocker') : null;
   const check = h('input', {
-    type: 'checkbox', id: checkId, class: 'check', checked: Boolean(task.completed),
+    type: 'checkbox', id: checkId, class: 'check', checked: Boolean(task.completed), disabled: blocked,
+    'aria-describedby': blockerId, title: blocked ? t('tasks.blockedCheck', { title: blockers[0].title }) : null,
     onchange: async (e) => {
       e.target.disabled = true;
       if (!(await toggleComplete(task))) e.target.checked = Boolean(task.completed);
@@ -70,7 +95,7 @@ export function taskRow(task, { onOpen } = {}) {
       h('h3', { class: 'card-title' }, h('button', { class: 'link-btn', type: 'button', onclick: () => onOpen?.(task) }, task.title)),
       task.description ? h('p', { class: 'card-desc' }, task.description) : null,
       h('p', { class: 'card-meta' }, pills(task),
-        task.inboundDependencyCount > 0 && !task.completed ? h('span', { class: 'pill blocked' }, t('tasks.blocked', { n: task.inboundDependencyCount })) : null)));
+        blocked ? h('span', { class: 'pill blocked', id: blockerId }, blockerText(blockers)) : null)));
 }
 
 // ---------------------------------------------------------------- loading every task (for pickers and names)
@@ -104,17 +129,23 @@ export function openTaskDetail(id, { onClose } = {}) {
       return;
     }
     dialog.panel.querySelector('.dialog-title').textContent = task.title;
+    const blockers = (await blockersOf([task])).get(task.id);
+    const blocked = blockers.length > 0;
+    const blockedId = uid('blocked');
     const prev = h('ul', { class: 'dep-list' });
     const next = h('ul', { class: 'dep-list' });
     mount(dialog.body,
       task.description ? h('p', { class: 'detail-desc' }, task.description) : null,
       h('p', { class: 'card-meta' },
         h('span', { class: `pill ${task.completed ? 'state-COMPLETED' : ''}` }, t(task.completed ? 'tasks.done' : 'tasks.notDone')), pills(task)),
+      blocked ? h('p', { class: 'blocked-note', id: blockedId }, blockerText(blockers)) : null,
       h('h3', { class: 'section-title' }, t('tasks.previous')), prev,
       h('h3', { class: 'section-title' }, t('tasks.next')), next,
       h('div', { class: 'button-row' },
-        h('button', { class: 'btn btn-primary', type: 'button', onclick: async (e) => { await busy(e.currentTarget, t('common.saving'), () => toggleComplete(task)); } },
-          t(task.completed ? 'tasks.reopen' : 'tasks.complete')),
+        h('button', {
+          class: 'btn btn-primary', type: 'button', disabled: blocked, 'aria-describedby': blocked ? blockedId : null,
+          onclick: async (e) => { await busy(e.currentTarget, t('common.saving'), () => toggleComplete(task)); },
+        }, t(task.completed ? 'tasks.reopen' : 'tasks.complete')),
         h('button', { class: 'btn', type: 'button', onclick: () => openCopyToSchedule(task) }, t('tasks.copyToSchedule')),
         h('button', { class: 'btn', type: 'button', onclick: () => { dialog.close(); openTaskForm({ task }); } }, t('common.edit')),
         h('button', { class: 'btn btn-danger', type: 'button', onclick: () => removeTask(task, dialog) }, t('common.delete'))));
@@ -158,8 +189,10 @@ export function openCopyToSchedule(task) {
   const now = nowIn(session.zone);
   const hour = Math.min(23, Number(now.slice(11, 13)) + 1);
   const start = h('input', { type: 'datetime-local', required: true, step: 60, value: `${dateOf(now)}T${String(hour).padStart(2, '0')}:00` });
-  const title = h('input', { type: 'text', maxlength: TITLE_MAX, value: task.title });
-  const description = h('textarea', { rows: 2, maxlength: DESCRIPTION_MAX }, task.description || '');
+  const title = h('input', { type: 'text', value: task.title });
+  const description = h('textarea', { rows: 2 }, task.description || '');
+  const titleField = field(t('schedules.form.title'), title, { hint: t('tasks.copyTitleHint'), max: TITLE_MAX });
+  const descriptionField = field(t('schedules.form.description'), description, { max: DESCRIPTION_MAX });
   const type = chips(t('schedules.form.type'), uid('type'), TYPES.map((v) => ({ value: v, label: t(`type.${v}`) })), 'DEEP_WORK');
   const startField = field(t('schedules.form.start'), start, { hint: t('schedules.form.zoneHint', { zone: session.zone, offset: utcLabel(session.zone) }) });
   const reminders = reminderPicker(null, { defaults: api.members.reminders().catch(() => undefined) });
@@ -169,7 +202,11 @@ export function openCopyToSchedule(task) {
   const form = h('form', { id: formId, class: 'form', novalidate: true, onsubmit: async (e) => {
     e.preventDefault();
     startField.setError(start.value ? '' : t('schedules.form.startRequired'));
+    titleField.setError(titleField.tooLong());
+    descriptionField.setError(descriptionField.tooLong());
     if (!start.value) return start.focus();
+    if (titleField.tooLong()) return title.focus();
+    if (descriptionField.tooLong()) return description.focus();
     const body = { date: { dateTime: `${start.value.slice(0, 16)}:00`, zoneId: session.zone }, scheduleType: type.value };
     if (title.value.trim() && title.value.trim() !== task.title) body.title = title.value.trim();
     if (description.value.trim() && description.value.trim() !== task.description) body.description = description.value.trim();
@@ -182,13 +219,13 @@ export function openCopyToSchedule(task) {
         emit('schedule:changed', { id: schedule?.id, reason: 'created', date: dateOf(body.date.dateTime) });
         emit('task:changed', { id: task.id, reason: 'assigned' });
       } catch (error) {
+        fieldErrors(error, { title: titleField, description: descriptionField, date: startField });
         formError.textContent = error.userMessage || t('error.generic');
         formError.hidden = false;
       }
     });
   } },
-  startField, type, field(t('schedules.form.title'), title, { hint: t('tasks.copyTitleHint') }),
-  field(t('schedules.form.description'), description), reminders, formError);
+  startField, type, titleField, descriptionField, reminders, formError);
   const dialog = openDialog({
     title: t('tasks.copyTitle', { title: task.title }), content: form,
     actions: [h('button', { class: 'btn', type: 'button', onclick: () => dialog.close() }, t('common.cancel')), submit],
@@ -200,8 +237,8 @@ export function openCopyToSchedule(task) {
 
 export function openTaskForm({ task, onClose } = {}) {
   const editing = Boolean(task);
-  const title = h('input', { type: 'text', required: true, maxlength: TITLE_MAX, value: task?.title || '', autofocus: true });
-  const description = h('textarea', { rows: 3, required: true, maxlength: DESCRIPTION_MAX }, task?.description || '');
+  const title = h('input', { type: 'text', required: true, value: task?.title || '', autofocus: true });
+  const description = h('textarea', { rows: 3 }, task?.description || '');
   const due = h('input', { type: 'date', required: true, value: task?.dueDate?.date || addDays(todayIn(session.zone), 1) });
   const importanceValue = h('output', { class: 'range-value' }, String(task?.importance ?? 5));
   const importance = h('input', {
@@ -210,8 +247,8 @@ export function openTaskForm({ task, onClose } = {}) {
   });
   const difficulty = chips(t('tasks.form.difficulty'), uid('difficulty'), DIFFICULTIES.map((d) => ({ value: d, label: String(d) })), task?.difficulty ?? 2);
   const fields = {
-    title: field(t('tasks.form.title'), title, { hint: t('common.maxChars', { n: TITLE_MAX }) }),
-    description: field(t('tasks.form.description'), description, { hint: t('common.maxChars', { n: DESCRIPTION_MAX }) }),
+    title: field(t('tasks.form.title'), title, { max: TITLE_MAX }),
+    description: field(t('tasks.form.description'), description, { max: DESCRIPTION_MAX }),
     due: field(t('tasks.form.due'), due, { hint: t('tasks.form.dueHint', { zone: session.zone }) }),
     importance: field(t('tasks.form.importance'), importance, { hint: t('tasks.form.importanceHint') }),
   };
@@ -256,8 +293,8 @@ export function openTaskForm({ task, onClose } = {}) {
     e.preventDefault();
     formError.hidden = true;
     const errors = {
-      title: title.value.trim() ? '' : t('form.titleRequired'),
-      description: description.value.trim() ? '' : t('form.descriptionRequired'),
+      title: title.value.trim() ? fields.title.tooLong() : t('form.titleRequired'),
+      description: fields.description.tooLong(), // optional
       due: due.value ? '' : t('tasks.form.dueRequired'),
     };
     for (const [k, m] of Object.entries(errors)) fields[k].setError(m);
@@ -282,6 +319,7 @@ export function openTaskForm({ task, onClose } = {}) {
         toast(t(editing ? 'tasks.updated' : 'tasks.created'), { type: 'success' });
         emit('task:changed', { id: saved?.id ?? task?.id, reason: editing ? 'update' : 'create' });
       } catch (error) {
+        fieldErrors(error, { title: fields.title, description: fields.description, dueDate: fields.due });
         formError.textContent = error.userMessage || t('error.generic');
         formError.hidden = false;
       }
@@ -395,7 +433,8 @@ let active = null;
 export async function render(ctx) {
   const { main, setTitle, signal } = ctx;
   setTitle(t('tasks.title'));
-  const state = { readyOnly: ctx.query.get('ready') === '1', page: 0, last: false, loading: false, items: new Map() };
+  const state = { readyOnly: ctx.query.get('ready') === '1', page: 0, last: false, loading: false, items: new Map(), tasks: new Map() };
+  const known = new Map(); // every task read (id → task): the names and states of prerequisites
   const list = h('ol', { class: 'cards', 'aria-labelledby': 'tasks-list-title' });
   const footer = h('div', { class: 'list-footer' });
   const sentinel = h('div', { class: 'sentinel', 'aria-hidden': 'true' });
@@ -428,6 +467,8 @@ export async function render(ctx) {
     state.page = 0;
     state.last = false;
     state.items.clear();
+    state.tasks.clear();
+    known.clear();
     list.replaceChildren();
     renderFilter();
     more();
@@ -442,12 +483,14 @@ export async function render(ctx) {
     mount(footer, statusPanel('loading', t('tasks.loading')));
     try {
       const data = await api.tasks.list({ page: state.page, size: PAGE_SIZE, readyOnly: filter });
-      if (filter !== state.readyOnly || signal.aborted) return;
       const items = data?.content || [];
+      const blockers = await blockersOf(items, known); // none on the ready list, by definition
+      if (filter !== state.readyOnly || signal.aborted) return;
       for (const task of items) {
         if (state.items.has(task.id)) continue;
-        const li = h('li', {}, taskRow(task, { onOpen: open }));
+        const li = h('li', {}, taskRow(task, { onOpen: open, blockers: blockers.get(task.id) }));
         state.items.set(task.id, li);
+        state.tasks.set(task.id, task);
         list.append(li);
       }
       state.page += 1;
@@ -466,18 +509,21 @@ export async function render(ctx) {
     }
   }
 
-  /** A changed task is re-read and replaced in place; a new or deleted one reloads the list. */
+  /**
+   * A changed task is re-read and replaced in place, and so are the tasks it is a prerequisite of (they may be
+   * blocked or free now); a new or deleted one reloads the list, and so does any change on the ready list (a task
+   * done there can make others ready).
+   */
   async function changed(detail) {
     const li = detail.id != null ? state.items.get(detail.id) : null;
-    if (!li || detail.removed) { reload(); return; }
+    if (!li || detail.removed || state.readyOnly) { reload(); return; }
     try {
       const task = await api.tasks.get(detail.id);
-      if (state.readyOnly && (task.completed || task.inboundDependencyCount > 0)) {
-        li.remove();
-        state.items.delete(task.id);
-      } else {
-        li.replaceChildren(taskRow(task, { onOpen: open }));
-      }
+      known.set(task.id, task);
+      state.tasks.set(task.id, task);
+      const affected = [...state.tasks.values()].filter((x) => x.id === task.id || (x.previousTaskIds || []).includes(task.id));
+      const blockers = await blockersOf(affected, known);
+      for (const x of affected) state.items.get(x.id)?.replaceChildren(taskRow(x, { onOpen: open, blockers: blockers.get(x.id) }));
     } catch {
       reload();
     }
