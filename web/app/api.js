@@ -3,8 +3,7 @@
 // (the member is provisioned asynchronously after signup), and turns error bodies into ApiError with the
 // server's own message.
 import { ensureToken, dropToken } from './auth.js';
-import { t } from './i18n.js';
-import { nowIn } from './time.js';
+import { t, hasMessage } from './i18n.js';
 import * as offline from './offline.js';
 
 /** The API's limits on a task's and a schedule's text, in UTF-16 code units (ADR 0006: 1–100 and 0–2,000). */
@@ -19,7 +18,7 @@ export function fieldErrors(error, fields) {
   let placed = false;
   for (const e of Array.isArray(error?.data?.errors) ? error.data.errors : []) {
     const name = String(e.field || '').split(/[.[]/)[0];
-    if (fields[name] && e.reason) { fields[name].setError(e.reason); placed = true; }
+    if (fields[name] && e.reason) { fields[name].setError(reasonOf(e)); placed = true; }
   }
   return placed;
 }
@@ -36,12 +35,23 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * The server's words in the member's language: an answer or field error with a `code` (the task service's stable
+ * codes, e.g. ALREADY_RUNNING) we have a message for (`error.code.*`), else the server's own text.
+ */
+export function worded(code, text) {
+  return code && hasMessage(`error.code.${code}`) ? t(`error.code.${code}`) : text;
+}
+
+/** A field error's reason, worded (see `worded`). */
+export const reasonOf = (e) => worded(e?.code, e?.reason);
+
 function userMessage(status, data, serverMessage) {
   if (status === 0) return t('error.network');
   if (status === 401) return t('error.sessionExpired');
   if (status === 429) return t('error.tooMany');
-  let text = serverMessage || t(status >= 500 ? 'error.server' : 'error.generic');
-  const details = Array.isArray(data?.errors) ? data.errors.map((e) => (e.field ? `${e.field}: ${e.reason}` : e.reason)).filter(Boolean) : [];
+  let text = worded(data?.code, serverMessage) || t(status >= 500 ? 'error.server' : 'error.generic');
+  const details = Array.isArray(data?.errors) ? data.errors.map((e) => (e.field ? `${e.field}: ${reasonOf(e)}` : reasonOf(e))).filter(Boolean) : [];
   if (details.length) text = `${text} (${details.join('; ')})`;
   if (status === 409) text = `${t('error.conflictPrefix')} ${text}`;
   return text;
@@ -115,8 +125,11 @@ export async function request(method, path, { query, body, auth = true, signal }
 const get = (path, query, opts) => request('GET', path, { ...opts, query });
 const post = (path, body, query) => request('POST', path, { body, query });
 
-/** `time` + `zoneId` of now in `zone`, for state transitions. */
-const now = (zone) => ({ time: nowIn(zone), zoneId: zone });
+/**
+ * `time` + `zoneId` of now in `zone`, for state transitions — to the millisecond: the server dates the change at
+ * `time` and refuses one before the schedule's previous change, which may lie earlier in the same second.
+ */
+const now = (zone) => ({ time: offline.wallMillis(Date.now(), zone), zoneId: zone });
 
 /** Schedules as they will be once the presses queued offline are sent (offline.project). */
 const projected = async (list) => offline.projectAll(list, await offline.queued());
@@ -170,6 +183,8 @@ export const api = {
     suspend: (id, zone) => post(`/v2/schedules/${id}/suspend`, undefined, now(zone)),
     complete: (id, zone) => post(`/v2/schedules/${id}/complete`, undefined, now(zone)),
     cancel: (id) => post(`/v2/schedules/${id}/cancel`),
+    /** Corrects a COMPLETED schedule's tracked time (ISO 8601, PT0S–PT24H; 409 in any other state). */
+    setDuration: (id, duration) => request('PUT', `/v2/schedules/${id}/duration`, { body: { duration } }),
     /** A press queued offline, sent with the moment it was pressed (offline.js). */
     replay: (item) => post(`/v2/schedules/${item.scheduleId}/${item.action}`, undefined, { time: item.time, zoneId: item.zoneId }),
   },

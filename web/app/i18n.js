@@ -47,6 +47,9 @@ export function onLangChange(fn) {
   return () => listeners.delete(fn);
 }
 
+/** Whether the catalogue has `key`. */
+export const hasMessage = (key) => Object.prototype.hasOwnProperty.call(messages, key);
+
 /** The message `key` with `{name}` placeholders filled from `params`; the key itself when missing. */
 export function t(key, params) {
   const text = messages[key] ?? key;

@@ -147,16 +147,16 @@ export function openDialog({ title, content, actions = [], onClose, wide = false
 }
 
 /** A yes/no question in a dialog. Resolves true when confirmed. */
-export function confirmDialog(message, { confirmLabel = t('common.confirm'), danger = false, extra } = {}) {
+export function confirmDialog(message, { confirmLabel = t('common.confirm'), cancelLabel = t('common.cancel'), danger = false, extra, title = t('common.areYouSure') } = {}) {
   return new Promise((resolve) => {
     let answer = false;
     const messageId = uid('confirm');
     const dialog = openDialog({
-      title: t('common.areYouSure'),
+      title,
       describedBy: messageId,
       content: h('div', {}, h('p', { id: messageId }, message), extra),
       actions: [
-        h('button', { class: 'btn', type: 'button', onclick: () => dialog.close() }, t('common.cancel')),
+        h('button', { class: 'btn', type: 'button', onclick: () => dialog.close() }, cancelLabel),
         h('button', {
           class: `btn ${danger ? 'btn-danger' : 'btn-primary'}`, type: 'button',
           onclick: () => { answer = true; dialog.close(); },
@@ -234,6 +234,42 @@ export function field(label, control, { hint, max, id = control.id || uid('field
     else control.removeAttribute('aria-invalid');
   };
   return wrap;
+}
+
+/**
+ * An amount of time as hours and minutes: a fieldset named `legend` with two number inputs, a hint and an error
+ * slot (both in the inputs' description). `.minutes()` is the whole number of minutes, or NaN when either is not
+ * a whole number in range (hours 0–24, minutes 0–59; empty is 0); `.setError(message)`.
+ */
+export function hoursMinutes(legend, minutes, { hint } = {}) {
+  const total = Math.max(0, Math.round(minutes || 0));
+  const hours = h('input', { type: 'number', inputmode: 'numeric', min: 0, max: 24, step: 1, value: String(Math.floor(total / 60)), id: uid('hm-h') });
+  const mins = h('input', { type: 'number', inputmode: 'numeric', min: 0, max: 59, step: 1, value: String(total % 60), id: uid('hm-m') });
+  const hintId = uid('hm-hint');
+  const errorId = uid('hm-error');
+  const error = h('p', { class: 'field-error', id: errorId, hidden: true });
+  for (const input of [hours, mins]) input.setAttribute('aria-describedby', `${hint ? `${hintId} ` : ''}${errorId}`);
+  const set = h('fieldset', { class: 'field hm-field' },
+    h('legend', {}, legend),
+    h('div', { class: 'hm-inputs' },
+      h('span', {}, h('label', { for: hours.id }, t('form.hours')), hours),
+      h('span', {}, h('label', { for: mins.id }, t('form.minutes')), mins)),
+    hint ? h('p', { class: 'field-hint', id: hintId }, hint) : null, error);
+  const whole = (input, max) => {
+    const text = input.value.trim() || '0';
+    return /^\d{1,2}$/.test(text) && Number(text) <= max ? Number(text) : NaN;
+  };
+  set.minutes = () => whole(hours, 24) * 60 + whole(mins, 59);
+  set.setError = (message) => {
+    error.textContent = message || '';
+    error.hidden = !message;
+    for (const input of [hours, mins]) {
+      if (message) input.setAttribute('aria-invalid', 'true');
+      else input.removeAttribute('aria-invalid');
+    }
+  };
+  set.focus = () => hours.focus();
+  return set;
 }
 
 /** A group of radio buttons styled as chips. Returns the fieldset; `.value` reads the choice. */

@@ -23,7 +23,15 @@ export const DESKTOP = { width: 1280, height: 860 };
 export async function startPinit({ env = {} } = {}) {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'pinit-web-'));
   const child = spawn(BIN, ['serve', '--port', '0', '--data-dir', dataDir], {
-    env: { ...process.env, PINIT_LOG_FORMAT: 'json', PINIT_METRICS_PORT: '0', ...env },
+    // The per-IP limits are sized for people, not for a test file signing up a member on a fresh browser every
+    // few seconds from 127.0.0.1: the gateway's bucket (200 at once, 50/s) against an empty HTTP cache (~45 module,
+    // catalogue and icon requests before the first API call — a 429 on one module leaves the page unbooted), and
+    // auth's 10 signups and 30 logins a minute. The tests get larger ones.
+    env: {
+      ...process.env, PINIT_LOG_FORMAT: 'json', PINIT_METRICS_PORT: '0',
+      PINIT_GATEWAY_RATE_LIMIT__BURST: '5000', PINIT_GATEWAY_RATE_LIMIT__PER_SECOND: '1000',
+      PINIT_AUTH_RATE_LIMIT__SIGNUP_PER_IP: '1000', PINIT_AUTH_RATE_LIMIT__LOGIN_PER_IP: '1000', ...env,
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const logs = [];

@@ -3,11 +3,11 @@
 import { api, fieldErrors, TITLE_MAX, DESCRIPTION_MAX } from '../api.js';
 import { t, locale, formatDuration } from '../i18n.js';
 import { session, emit, on } from '../state.js';
-import { h, mount, uid, toast, showError, openDialog, confirmDialog, statusPanel, field, chips, busy } from '../ui.js';
+import { h, mount, uid, toast, showError, openDialog, confirmDialog, statusPanel, field, chips, busy, hoursMinutes } from '../ui.js';
 import {
   todayIn, addDays, weekOf, mondayOf, dateOf, timeOf, formatDate, formatWall, parseDuration, clock, utcLabel, nowIn,
 } from '../time.js';
-import { elapsedNow, transition } from '../player.js';
+import { elapsedNow, transition, tick, correctDuration } from '../player.js';
 import { pressLabel } from '../replay.js';
 import { describe, presets } from '../recurrence.js';
 import { reminderPicker, reminderHint, reminderSummary } from '../reminders.js';
@@ -51,7 +51,9 @@ export function scheduleCard(schedule, { onOpen } = {}) {
         h('span', { class: `pill type-${schedule.scheduleType}` }, typeLabel(schedule.scheduleType)),
         h('span', { class: `pill state-pill state-${schedule.state}` }, stateLabel(schedule.state)),
         queuedPill(schedule),
-        elapsed > 0 || schedule.state !== 'NOT_STARTED' ? h('span', { class: 'muted' }, formatDuration(elapsed)) : null,
+        // A running one's clock ticks (from runningSince); the others show their tracked time.
+        schedule.state === 'IN_PROGRESS' ? tick(h('span', { class: 'muted card-clock' }), schedule)
+          : elapsed > 0 || schedule.state !== 'NOT_STARTED' ? h('span', { class: 'muted' }, formatDuration(elapsed)) : null,
         schedule.state === 'NOT_STARTED' ? reminderHint(schedule) : null),
       schedule.description ? h('p', { class: 'card-desc' }, schedule.description) : null),
     h('div', { class: 'card-actions' }, quickAction(schedule)));
@@ -118,7 +120,10 @@ export function openScheduleDetail(id, { onClose, reminder } = {}) {
     if (s === 'NOT_STARTED') actions.push(act('start', t('schedules.action.start'), 'btn-primary'), act('complete', t('schedules.action.completeNow')));
     if (s === 'IN_PROGRESS') actions.push(act('suspend', t('schedules.action.pause')), act('complete', t('schedules.action.complete'), 'btn-primary'));
     if (s === 'SUSPENDED') actions.push(act('start', t('schedules.action.resume'), 'btn-primary'));
-    if (s !== 'NOT_STARTED') actions.push(act('cancel', t(s === 'COMPLETED' ? 'schedules.action.reset' : 'schedules.action.cancel')));
+    if (s !== 'NOT_STARTED') actions.push(act('cancel', t(s === 'COMPLETED' ? 'schedules.action.reset' : 'timer.discardButton')));
+    if (s === 'COMPLETED') {
+      actions.push(h('button', { class: 'btn', type: 'button', onclick: () => openCorrectDuration(schedule) }, t('timer.correct')));
+    }
     let preferred = null;
     if (reminder && !offered && s === 'NOT_STARTED') {
       if (reminder.action === 'start') preferred = actions[0];
@@ -175,6 +180,46 @@ export function openScheduleDetail(id, { onClose, reminder } = {}) {
 
   on('schedule:changed', (detail) => { if (!detail.id || String(detail.id) === String(id)) load(); }, controller.signal);
   load();
+  return dialog;
+}
+
+/**
+ * Corrects a completed schedule's tracked time: hours and minutes (0 to 24 hours, checked here; the server's
+ * refusal of `duration` under the field, a 409 — no longer completed — above the buttons).
+ */
+function openCorrectDuration(schedule) {
+  const amount = hoursMinutes(t('timer.correctLabel'), parseDuration(schedule.duration) / 60, { hint: t('timer.correctHint') });
+  const formError = h('p', { class: 'form-error', role: 'alert', hidden: true });
+  const formId = uid('correct');
+  const submit = h('button', { class: 'btn btn-primary', type: 'submit', form: formId }, t('common.save'));
+  const form = h('form', { id: formId, class: 'form', novalidate: true, onsubmit: async (e) => {
+    e.preventDefault();
+    formError.hidden = true;
+    const minutes = amount.minutes();
+    if (!(minutes >= 0 && minutes <= 24 * 60)) {
+      amount.setError(t('timer.correctInvalid'));
+      amount.focus();
+      return;
+    }
+    amount.setError('');
+    await busy(submit, t('common.saving'), async () => {
+      try {
+        await correctDuration(schedule, minutes);
+        dialog.close();
+        toast(t('timer.corrected', { title: schedule.title, time: lengthLabel(minutes) }), { type: 'success' });
+      } catch (error) {
+        if (!fieldErrors(error, { duration: amount })) {
+          formError.textContent = error.userMessage || t('error.generic');
+          formError.hidden = false;
+        }
+      }
+    });
+  } }, amount, formError);
+  const dialog = openDialog({
+    title: t('timer.correctTitle', { title: schedule.title }), content: form,
+    actions: [h('button', { class: 'btn', type: 'button', onclick: () => dialog.close() }, t('common.cancel')), submit],
+  });
+  amount.focus();
   return dialog;
 }
 

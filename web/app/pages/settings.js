@@ -2,11 +2,11 @@
 // quiet hours, push on this device, the way to Settings → Calendars (pages/calendars.js), Webhooks
 // (pages/webhooks.js), API tokens (pages/tokens.js) and Change password (pages/password.js), Delete account
 // (pages/delete-account.js), the export of the member's data (export.js), log out.
-import { api } from '../api.js';
+import { api, reasonOf } from '../api.js';
 import { logout } from '../auth.js';
 import { t, getLang, setLang, LANGUAGES, formatDuration } from '../i18n.js';
 import { session, setZone, emit, on } from '../state.js';
-import { h, mount, uid, toast, showError, field, busy, confirmDialog, chips, statusPanel } from '../ui.js';
+import { h, mount, uid, toast, showError, field, busy, confirmDialog, chips, statusPanel, hoursMinutes } from '../ui.js';
 import { reminderChecks } from '../reminders.js';
 import { allZones, browserZone, utcLabel, isValidZone, parseDuration } from '../time.js';
 import { OBJECTIVE_MIN, OBJECTIVE_MAX, isoFromMinutes } from '../plan.js';
@@ -145,8 +145,8 @@ function showFieldErrors(error, fields, formError, aliases = {}) {
   for (const e of Array.isArray(error?.data?.errors) ? error.data.errors : []) {
     const last = String(e.field || '').split('.').pop().replace(/\[\d*\]$/, '');
     const name = aliases[last] || last;
-    if (fields[name]) byField.set(name, [...(byField.get(name) || []), e.reason || error.userMessage]);
-    else rest.push(e.field ? `${e.field}: ${e.reason}` : e.reason);
+    if (fields[name]) byField.set(name, [...(byField.get(name) || []), reasonOf(e) || error.userMessage]);
+    else rest.push(e.field ? `${e.field}: ${reasonOf(e)}` : reasonOf(e));
   }
   for (const [name, reasons] of byField) fields[name].setError(reasons.join(' '));
   const text = rest.length ? rest.join('; ') : byField.size ? '' : (error?.userMessage || t('error.generic'));
@@ -167,37 +167,16 @@ function dailyObjective() {
     h('p', { class: 'muted' }, t('settings.objectiveHint')), body);
 
   function render(value) {
-    const total = Math.round(parseDuration(value) / 60);
-    const hours = h('input', { type: 'number', inputmode: 'numeric', min: 0, max: 24, step: 1, value: String(Math.floor(total / 60)), id: uid('objective-h') });
-    const minutes = h('input', { type: 'number', inputmode: 'numeric', min: 0, max: 59, step: 1, value: String(total % 60), id: uid('objective-m') });
-    const hintId = uid('objective-hint');
-    const errorId = uid('objective-error');
-    const error = h('p', { class: 'field-error', id: errorId, hidden: true });
-    for (const input of [hours, minutes]) input.setAttribute('aria-describedby', `${hintId} ${errorId}`);
-    const set = h('fieldset', { class: 'field objective-field' },
-      h('legend', {}, t('settings.objectiveLabel')),
-      h('div', { class: 'objective-inputs' },
-        h('span', {}, h('label', { for: hours.id }, t('settings.objectiveHours')), hours),
-        h('span', {}, h('label', { for: minutes.id }, t('settings.objectiveMinutes')), minutes)),
-      h('p', { class: 'field-hint', id: hintId }, t('settings.objectiveRange')), error);
-    set.setError = (message) => {
-      error.textContent = message || '';
-      error.hidden = !message;
-      for (const input of [hours, minutes]) {
-        if (message) input.setAttribute('aria-invalid', 'true');
-        else input.removeAttribute('aria-invalid');
-      }
-    };
+    const set = hoursMinutes(t('settings.objectiveLabel'), parseDuration(value) / 60, { hint: t('settings.objectiveRange') });
     const formError = h('p', { class: 'form-error', role: 'alert', hidden: true });
     const save = h('button', { class: 'btn btn-primary', type: 'submit' }, t('common.save'));
     const form = h('form', { class: 'form', novalidate: true, onsubmit: async (e) => {
       e.preventDefault();
       formError.hidden = true;
-      const whole = (input, max) => (/^\d{1,2}$/.test(input.value.trim() || '0') && Number(input.value || 0) <= max ? Number(input.value || 0) : NaN);
-      const chosen = whole(hours, 24) * 60 + whole(minutes, 59);
+      const chosen = set.minutes();
       if (!(chosen >= OBJECTIVE_MIN && chosen <= OBJECTIVE_MAX)) {
         set.setError(t('settings.objectiveInvalid'));
-        hours.focus();
+        set.focus();
         return;
       }
       set.setError('');
