@@ -64,7 +64,28 @@ pub fn routes(auth: Auth) -> Router {
 }
 
 impl From<AuthError> for ApiError {
+    /// The status and body of each refusal, with a stable code where a member reads it: the input rules' names
+    /// (`USERNAME_RULE`, `BAD_CREDENTIALS`, … — `domain::input::code_of`), and the refusals of their own.
     fn from(error: AuthError) -> Self {
+        let code = match &error {
+            AuthError::RateLimited { .. } => Some("RATE_LIMITED"),
+            AuthError::Disabled => Some("ACCOUNT_DISABLED"),
+            AuthError::WrongPassword => Some("WRONG_PASSWORD"),
+            AuthError::FreshLoginRequired => Some("FRESH_LOGIN_REQUIRED"),
+            AuthError::AppPasswordLimit | AuthError::ApiTokenLimit => Some("LIMIT_REACHED"),
+            _ => None,
+        };
+        let mut answer = answer(error);
+        answer.code = code.or_else(|| crate::domain::input::code_of(&answer.message));
+        for f in &mut answer.errors {
+            f.code = crate::domain::input::code_of(&f.reason);
+        }
+        answer
+    }
+}
+
+fn answer(error: AuthError) -> ApiError {
+    {
         match error {
             AuthError::Invalid(problems) => {
                 let message = problems

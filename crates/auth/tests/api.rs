@@ -176,7 +176,20 @@ async fn wrong_password_and_unknown_user_look_the_same(backend: Backend) {
     assert_eq!(wrong.status(), 400);
     assert_eq!(unknown.status(), 400);
     assert!(refresh_cookie(wrong.headers()).is_none());
-    assert_eq!(wrong.text().await.unwrap(), unknown.text().await.unwrap());
+    let (wrong, unknown) = (wrong.text().await.unwrap(), unknown.text().await.unwrap());
+    assert_eq!(wrong, unknown);
+    // A stable code the web client words in the member's language.
+    let body: Value = serde_json::from_str(&wrong).unwrap();
+    assert_eq!(body["code"], "BAD_CREDENTIALS");
+    let taken = app.signup("bob", "password-123").await;
+    assert_eq!(taken.status(), 409);
+    assert_eq!(
+        taken.json::<Value>().await.unwrap()["code"],
+        "DUPLICATE_USERNAME"
+    );
+    let bad = app.signup("b", "password-123").await;
+    assert_eq!(bad.status(), 400);
+    assert_eq!(bad.json::<Value>().await.unwrap()["code"], "USERNAME_RULE");
 }
 
 async fn refresh_rotates_tolerates_races_and_detects_reuse(backend: Backend) {

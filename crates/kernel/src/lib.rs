@@ -35,6 +35,23 @@ pub use signal::WakeSignal;
 
 /// Declares an integer id newtype (`MemberId`, `ScheduleId`, …): `Copy`, ordered, hashable, `Display`,
 /// converted to and from `i64` (what the database and the wire carry).
+/// Declares the messages, each once, and the table of their codes: a message's code is its name
+/// (`TITLE_LENGTH`), stable across languages and wordings, so a client can show its own text for it.
+#[macro_export]
+macro_rules! messages {
+    ($($(#[$meta:meta])* $name:ident = $text:expr;)*) => {
+        $($(#[$meta])* pub const $name: &str = $text;)*
+
+        /// Every message with its code.
+        pub const ALL: &[(&str, &str)] = &[$((stringify!($name), $name)),*];
+
+        /// The code of `message`, when it is one of these.
+        pub fn code_of(message: &str) -> Option<&'static str> {
+            ALL.iter().find(|(_, text)| *text == message).map(|(code, _)| *code)
+        }
+    };
+}
+
 #[macro_export]
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {

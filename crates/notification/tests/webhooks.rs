@@ -180,9 +180,11 @@ async fn endpoints_are_created_listed_updated_and_deleted(backend: Backend) {
         (body["enabled"].clone(), body["disabledReason"].clone()),
         (json!(false), json!("disabled by you"))
     );
+    assert_eq!(body["disabledCode"], "BY_MEMBER");
     let (_, body) = json_of(app.patch(&path, Some(&m), json!({"enabled": true})).await).await;
     assert_eq!(body["enabled"], true);
     assert_eq!(body["disabledReason"], Value::Null);
+    assert_eq!(body["disabledCode"], Value::Null);
 
     // Unknown ids, and ids that are no number, are 404 (never 500).
     for bad in ["999999999", "abc", "-1", "1e99"] {
@@ -624,6 +626,7 @@ async fn repeated_failures_disable_the_endpoint(backend: Backend) {
         reason.contains("2 deliveries in a row failed") && reason.contains("HTTP 500"),
         "{reason}"
     );
+    assert_eq!(endpoint["disabledCode"], "FAILURES");
     let log = deliveries(&app, member, ep).await;
     assert!(log.iter().all(|d| d["status"] == "failed"), "{log:?}");
     assert!(
@@ -699,6 +702,7 @@ async fn gone_disables_the_endpoint(backend: Backend) {
         endpoint["disabledReason"].as_str().unwrap().contains("410"),
         "{endpoint}"
     );
+    assert_eq!(endpoint["disabledCode"], "GONE");
     let log = deliveries(&app, member, ep).await;
     assert_eq!(log.len(), 2);
     assert!(log.iter().all(|d| d["status"] == "failed"));

@@ -34,13 +34,14 @@ function eventsLabel(events) {
   return EVENTS.every((e) => list.includes(e)) ? t('webhooks.allEvents') : list.map(eventLabel).join(', ');
 }
 
-/** Why an endpoint is disabled, in the member's language (the server's words: app/webhooks.rs, domain/webhook.rs). */
+/** Why an endpoint is disabled, in the member's language, by the server's stable `disabledCode`. */
 export function disabledReason(endpoint) {
-  const reason = String(endpoint.disabledReason || '');
-  if (/by you/i.test(reason)) return t('webhooks.reasonYou');
-  if (/\b410\b/.test(reason)) return t('webhooks.reasonGone');
-  if (/in a row failed/i.test(reason)) return t('webhooks.reasonFailures');
-  return reason || t('webhooks.reasonUnknown');
+  switch (endpoint.disabledCode) {
+    case 'BY_MEMBER': return t('webhooks.reasonYou');
+    case 'GONE': return t('webhooks.reasonGone');
+    case 'FAILURES': return t('webhooks.reasonFailures');
+    default: return endpoint.disabledReason || t('webhooks.reasonUnknown');
+  }
 }
 
 /** Checkboxes for the event types with an "All events" box that checks or clears them all. */
@@ -154,7 +155,7 @@ function webhooksPanel() {
           endpoint.description ? h('p', { class: 'row-meta' }, endpoint.description) : null,
           h('p', { class: 'muted row-meta' }, t('webhooks.eventsList', { events: eventsLabel(endpoint.events) }), ' · ', t('calendars.created', { when: when(endpoint.createdAt) })),
           disabled ? h('p', { class: 'row-error' }, t('webhooks.disabledBecause', { reason: disabledReason(endpoint), when: when(endpoint.disabledAt) })) : null,
-          disabled && endpoint.disabledReason && !/by you/i.test(endpoint.disabledReason) ? h('p', { class: 'row-hint' }, endpoint.disabledReason) : null,
+          disabled && endpoint.disabledReason && endpoint.disabledCode !== 'BY_MEMBER' ? h('p', { class: 'row-hint' }, endpoint.disabledReason) : null,
           disabled ? h('p', { class: 'muted row-meta' }, t('webhooks.enableHint')) : null)),
       h('div', { class: 'row-actions' },
         disabled

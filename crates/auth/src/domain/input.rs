@@ -14,14 +14,16 @@ pub struct Invalid {
     pub message: &'static str,
 }
 
-pub const USERNAME_RULE: &str =
-    "아이디는 3~50자의 영문, 숫자와 '.', '_', '-', '@' 만 사용할 수 있습니다.";
-pub const PASSWORD_RULE: &str = "비밀번호는 8~128자여야 합니다.";
-pub const NICKNAME_RULE: &str = "닉네임은 1~30자여야 하며 제어 문자를 포함할 수 없습니다.";
-pub const ZONE_RULE: &str =
-    "지원하지 않는 시간대입니다. IANA 시간대(예: Asia/Seoul)를 입력해 주세요.";
-pub const DUPLICATE_USERNAME: &str = "이미 존재하는 사용자입니다.";
-pub const BAD_CREDENTIALS: &str = "아이디 또는 비밀번호가 올바르지 않습니다.";
+// The messages, with their codes (`code_of`: the name, e.g. `BAD_CREDENTIALS`) for clients that show their own
+// words in the member's language.
+pinit_kernel::messages! {
+    USERNAME_RULE = "아이디는 3~50자의 영문, 숫자와 '.', '_', '-', '@' 만 사용할 수 있습니다.";
+    PASSWORD_RULE = "비밀번호는 8~128자여야 합니다.";
+    NICKNAME_RULE = "닉네임은 1~30자여야 하며 제어 문자를 포함할 수 없습니다.";
+    ZONE_RULE = "지원하지 않는 시간대입니다. IANA 시간대(예: Asia/Seoul)를 입력해 주세요.";
+    DUPLICATE_USERNAME = "이미 존재하는 사용자입니다.";
+    BAD_CREDENTIALS = "아이디 또는 비밀번호가 올바르지 않습니다.";
+}
 
 /// A local login name: 3–50 characters of ASCII letters, digits and `._-@`. Compared exactly (case-sensitive,
 /// as the reference's unique column was on its default collation for new accounts).

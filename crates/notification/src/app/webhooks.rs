@@ -116,7 +116,7 @@ impl Notifications {
                 endpoint.failures = 0;
             }
             Some(false) if endpoint.enabled() => {
-                let reason = "disabled by you";
+                let reason = crate::domain::webhook::DISABLED_BY_MEMBER;
                 store::webhooks::disable(&mut tx, id, reason, now).await?;
                 endpoint.disabled_at = Some(now);
                 endpoint.disabled_reason = Some(reason.into());

@@ -358,6 +358,25 @@ fn event_types(names: &[String]) -> Result<Vec<EventType>, Invalid> {
     Ok(types)
 }
 
+/// Why an endpoint was disabled, as the member reads it: the member did it…
+pub const DISABLED_BY_MEMBER: &str = "disabled by you";
+/// …it answered 410…
+pub const ANSWERED_GONE: &str = "the endpoint answered 410 Gone";
+/// …or `{n} deliveries in a row failed (the last: …)`.
+pub const FAILED_IN_A_ROW: &str = "deliveries in a row failed";
+
+/// The stable code of a disabled endpoint's reason (`disabledCode`): `BY_MEMBER`, `GONE` or `FAILURES`, so a
+/// client words it in the member's language. The reasons are the texts above, written only in this module.
+pub fn disabled_code(reason: &str) -> &'static str {
+    if reason == DISABLED_BY_MEMBER {
+        "BY_MEMBER"
+    } else if reason.starts_with(ANSWERED_GONE) {
+        "GONE"
+    } else {
+        "FAILURES"
+    }
+}
+
 /// How deliveries are retried and when an endpoint is disabled (`[notification.webhooks]`).
 #[derive(Debug, Clone, Copy)]
 pub struct RetryRule {
@@ -491,10 +510,7 @@ pub fn settle(
         endpoint,
     };
     let gave_up = |why: &str| EndpointChange::GaveUp {
-        disable_reason: format!(
-            "{} deliveries in a row failed (the last: {why})",
-            rule.disable_after
-        ),
+        disable_reason: format!("{} {FAILED_IN_A_ROW} (the last: {why})", rule.disable_after),
     };
     match attempt {
         Attempt::Delivered { .. } => Settled {
@@ -504,7 +520,7 @@ pub fn settle(
             endpoint: EndpointChange::Succeeded,
         },
         Attempt::Gone => {
-            let reason = "the endpoint answered 410 Gone".to_string();
+            let reason = ANSWERED_GONE.to_string();
             failed(
                 reason.clone(),
                 EndpointChange::Disable {

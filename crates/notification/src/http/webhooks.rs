@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::{Notifications, WebhookUpdate};
 use crate::domain::MemberId;
-use crate::domain::webhook::{Endpoint, EndpointInput, WebhookDelivery};
+use crate::domain::webhook::{Endpoint, EndpointInput, WebhookDelivery, disabled_code};
 
 pub(super) fn routes() -> Router<Notifications> {
     Router::new()
@@ -40,6 +40,8 @@ struct EndpointBody {
     enabled: bool,
     disabled_at: Option<String>,
     disabled_reason: Option<String>,
+    /// `BY_MEMBER`, `GONE` or `FAILURES` while disabled ([`disabled_code`]).
+    disabled_code: Option<&'static str>,
     /// Deliveries given up in a row.
     failures: i64,
     created_at: String,
@@ -58,6 +60,7 @@ impl From<Endpoint> for EndpointBody {
             url: e.url,
             description: e.description,
             disabled_at: e.disabled_at.map(|t| t.to_string()),
+            disabled_code: e.disabled_reason.as_deref().map(disabled_code),
             disabled_reason: e.disabled_reason,
             failures: e.failures,
             created_at: e.created_at.to_string(),

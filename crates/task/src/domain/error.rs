@@ -9,25 +9,9 @@ use thiserror::Error;
 use super::{ScheduleId, TaskId};
 use crate::domain::schedule::{Operation, ScheduleState};
 
-/// Declares the messages, each once, and the table of their codes: a message's code is its name
-/// (`TITLE_LENGTH`), stable across languages and wordings, so a client can show its own text for it.
-macro_rules! messages {
-    ($($(#[$meta:meta])* $name:ident = $text:expr;)*) => {
-        $($(#[$meta])* pub const $name: &str = $text;)*
-
-        /// Every message with its code.
-        pub const ALL: &[(&str, &str)] = &[$((stringify!($name), $name)),*];
-
-        /// The code of `message`, when it is one of these.
-        pub fn code_of(message: &str) -> Option<&'static str> {
-            ALL.iter().find(|(_, text)| *text == message).map(|(code, _)| *code)
-        }
-    };
-}
-
 /// The messages, each written once, with their codes ([`msg::code_of`]).
 pub mod msg {
-    messages! {
+    pinit_kernel::messages! {
     // ---- task / schedule values (docs/contract/task.md#field-rules) ----
     TITLE_LENGTH = "제목의 길이는 1자 이상 100자 이하여야 합니다.";
     DESCRIPTION_LENGTH = "설명의 길이는 2000자 이하여야 합니다.";
