@@ -4,7 +4,8 @@ import { refresh, hasSession, onSessionLost, refreshUnreachable, enterOffline } 
 import { api } from './api.js';
 import { session, setZone, emit, on } from './state.js';
 import { h, mount, toast } from './ui.js';
-import { mountPlayer } from './player.js';
+import { mountPlayer, togglePlayer } from './player.js';
+import { installShortcuts } from './shortcuts.js';
 import * as offline from './offline.js';
 import { flushQueue } from './replay.js';
 import { formatWall, toWall } from './time.js';
@@ -327,6 +328,21 @@ function canWorkOffline() {
 window.addEventListener('online', () => {
   if (!offline.owner()) return;
   flushQueue().finally(() => { if (shell) emit('schedule:changed', { reason: 'online' }); });
+});
+
+// Keyboard shortcuts (shortcuts.js), inside the app only.
+installShortcuts((name) => {
+  if (!shell || match(location.pathname)?.options.public) return false;
+  const onSchedules = location.pathname === '/app/schedules';
+  if (name === 'new') { navigate(shell.fab.getAttribute('href')); return true; }
+  if (name === 'today') {
+    if (onSchedules) return schedulesPage.shortcut('today');
+    navigate('/app/today');
+    return true;
+  }
+  if (name === 'prev' || name === 'next') return onSchedules && schedulesPage.shortcut(name);
+  if (name === 'player') return togglePlayer();
+  return false;
 });
 
 async function boot() {

@@ -156,6 +156,14 @@ export async function correctDuration(schedule, minutes) {
 }
 
 let timer = null;
+let shown = null; // the schedule in the player bar (for the Space shortcut)
+
+/** Pauses the schedule in the player bar, or resumes it (the Space shortcut); false when there is none. */
+export function togglePlayer() {
+  if (!shown) return false;
+  transition(shown, shown.state === 'IN_PROGRESS' ? 'suspend' : 'start');
+  return true;
+}
 
 export function mountPlayer(slot) {
   const controller = new AbortController();
@@ -173,6 +181,7 @@ export function mountPlayer(slot) {
     }
     if (seq !== loading) return;
     schedule = next && (next.state === 'IN_PROGRESS' || next.state === 'SUSPENDED') ? next : null;
+    shown = schedule;
     render();
   }
 
@@ -212,5 +221,5 @@ export function mountPlayer(slot) {
   on('schedule:changed', load, controller.signal);
   on('zone:changed', load, controller.signal);
   load();
-  return () => { controller.abort(); clearInterval(timer); };
+  return () => { controller.abort(); clearInterval(timer); shown = null; };
 }

@@ -112,6 +112,16 @@ export function formatDate(date, locale, options) {
   return new Intl.DateTimeFormat(locale, { ...options, timeZone: 'UTC' }).format(new Date(civil(date)));
 }
 
+/**
+ * A range of civil dates for people, the parts they share written once: "30 Nov – 6 Dec 2026", "7 – 13 Dec 2026",
+ * "2026년 11월 30일 ~ 12월 6일" (Intl's formatRange; a plain "a – b" where it is missing).
+ */
+export function formatDateRange(first, last, locale, options = { day: 'numeric', month: 'short', year: 'numeric' }) {
+  const format = new Intl.DateTimeFormat(locale, { ...options, timeZone: 'UTC' });
+  const [a, b] = [new Date(civil(first)), new Date(civil(last))];
+  return typeof format.formatRange === 'function' ? format.formatRange(a, b) : `${format.format(a)} – ${format.format(b)}`;
+}
+
 /** Formats a wall-clock date-time as is. */
 export function formatWall(wall, locale, options) {
   const p = parseWall(wall);

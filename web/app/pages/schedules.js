@@ -5,14 +5,16 @@ import { t, locale, formatDuration } from '../i18n.js';
 import { session, emit, on } from '../state.js';
 import { h, mount, uid, toast, showError, openDialog, confirmDialog, statusPanel, field, chips, busy, hoursMinutes } from '../ui.js';
 import {
-  todayIn, addDays, weekOf, mondayOf, dateOf, timeOf, formatDate, formatWall, parseDuration, clock, utcLabel, nowIn,
+  todayIn, addDays, weekOf, mondayOf, dateOf, timeOf, formatDate, formatDateRange, formatWall, parseDuration, clock, utcLabel, nowIn,
 } from '../time.js';
 import { elapsedNow, transition, tick, correctDuration } from '../player.js';
 import { pressLabel } from '../replay.js';
 import { describe, presets } from '../recurrence.js';
 import { reminderPicker, reminderHint, reminderSummary } from '../reminders.js';
 import { loadBusy, busyCard, interleave, prefillFrom } from '../busy.js';
-import { createTimeline, isoMinutes, plannedMinutes } from '../timeline.js';
+import { createTimeline, isoMinutes, plannedMinutes, hhmm, DEFAULT_MINUTES } from '../timeline.js';
+import { parseQuickAdd } from '../quickadd.js';
+import { openShortcutHelp } from '../shortcuts.js';
 
 /** The planned lengths offered in the form, in minutes. */
 const LENGTHS = [15, 30, 45, 60, 90, 120, 180, 240, 360, 480];
@@ -415,6 +417,63 @@ export function openScheduleForm({ schedule, date, prefill, onClose } = {}) {
   return dialog;
 }
 
+// ---------------------------------------------------------------- quick add
+
+/**
+ * One line for a schedule on the day shown — "9:00 90m deep Write Q1 plan" (quickadd.js) — with what it will make
+ * shown as it is typed; Enter makes it (deep work and the next full hour unless said; no planned length unless
+ * said). `date()` is the day selected.
+ */
+function quickAdd(date) {
+  const input = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', enterkeyhint: 'done', placeholder: t('quick.placeholder') });
+  const quick = field(t('quick.label'), input);
+  const preview = h('p', { class: 'quick-preview', id: uid('quick-preview') });
+  const help = h('button', { class: 'link-btn quick-help', type: 'button', onclick: () => openShortcutHelp() }, t('quick.syntax'));
+  input.setAttribute('aria-describedby', `${preview.id} ${input.getAttribute('aria-describedby')}`);
+  quick.insertBefore(preview, quick.querySelector('.field-error'));
+  const submit = h('button', { class: 'btn btn-primary', type: 'submit' }, t('quick.add'));
+  const read = () => {
+    const parsed = parseQuickAdd(input.value);
+    const day = date();
+    const start = parsed.time ? `${day}T${parsed.time}` : defaultStart(day);
+    const minutes = parsed.minutes ?? DEFAULT_MINUTES;
+    return { ...parsed, type: parsed.type || 'DEEP_WORK', start, end: hhmm(Math.min(24 * 60, Number(start.slice(11, 13)) * 60 + Number(start.slice(14, 16)) + minutes)) };
+  };
+  const show = () => {
+    quick.setError('');
+    if (!input.value.trim()) { preview.textContent = t('quick.hint'); return; }
+    const x = read();
+    preview.textContent = t('quick.preview', {
+      type: typeLabel(x.type), day: formatDate(x.start.slice(0, 10), locale(), { weekday: 'short', day: 'numeric', month: 'short' }),
+      from: x.start.slice(11, 16), to: x.end, title: x.title || t('quick.noTitle'),
+    }) + (x.minutes ? '' : ` ${t('quick.noLength')}`);
+  };
+  input.addEventListener('input', show);
+  show();
+  const form = h('form', { class: 'quick-add', novalidate: true, onsubmit: async (e) => {
+    e.preventDefault();
+    const x = read();
+    const problem = !x.title ? t('form.titleRequired') : x.title.length > TITLE_MAX ? t('form.tooLong', { max: TITLE_MAX, over: x.title.length - TITLE_MAX }) : '';
+    quick.setError(problem);
+    if (problem) { input.focus(); return; }
+    const body = { title: x.title, scheduleType: x.type, date: { dateTime: `${x.start}:00`, zoneId: session.zone } };
+    if (x.minutes) body.plannedDuration = isoMinutes(x.minutes);
+    await busy(submit, t('common.saving'), async () => {
+      try {
+        const saved = await api.schedules.create(body);
+        input.value = '';
+        show();
+        toast(t('quick.added', { title: x.title, from: x.start.slice(11, 16) }), { type: 'success' });
+        emit('schedule:changed', { id: saved?.id, reason: 'created', date: x.start.slice(0, 10) });
+      } catch (error) {
+        if (!fieldErrors(error, { title: quick, date: quick, plannedDuration: quick, scheduleType: quick })) quick.setError(error.userMessage);
+      }
+    });
+    input.focus();
+  } }, h('div', { class: 'quick-row' }, quick, submit), help);
+  return form;
+}
+
 // ---------------------------------------------------------------- page
 
 let active = null; // the mounted page's handle, for update()
@@ -454,6 +513,7 @@ export async function render(ctx) {
         Object.assign(dayTitle, { id: 'day-title' }),
         viewSwitch,
         h('button', { class: 'btn btn-small', type: 'button', onclick: () => refreshAll() }, t('common.refresh'))),
+      quickAdd(() => page.date),
       list));
 
   swipe(strip, (direction) => select(addDays(page.date, direction * 7)));
@@ -474,7 +534,7 @@ export async function render(ctx) {
     const today = todayIn(session.zone);
     const days = weekOf(page.date);
     const hadFocus = strip.contains(document.activeElement); // redrawn under the keyboard: keep it on the day
-    weekLabel.textContent = formatDate(days[0], locale(), { year: 'numeric', month: 'long' });
+    weekLabel.textContent = formatDateRange(days[0], days[6], locale()); // "30 Nov – 6 Dec 2026"
     mount(strip, days.map((date) => {
       const items = page.week.filter((s) => dateOf(s.date?.dateTime) === date);
       const open = items.filter((s) => s.state !== 'COMPLETED').length;
@@ -641,13 +701,27 @@ export async function render(ctx) {
 
   renderStrip();
   refreshAll();
-  active = { handle: (c) => handleAction(c, page, select, setView), signal };
+  active = {
+    handle: (c) => handleAction(c, page, select, setView),
+    signal,
+    // Shortcuts: T today, ←/→ the day before/after (a week in the week view).
+    keys: (name) => {
+      if (name === 'today') select(todayIn(session.zone));
+      else select(addDays(page.date, (name === 'prev' ? -1 : 1) * (page.view === 'week' ? 7 : 1)));
+      return true;
+    },
+  };
   signal.addEventListener('abort', () => { if (active?.signal === signal) active = null; });
   handleAction(ctx, page, select, setView);
 }
 
 export function update(ctx) {
   active?.handle(ctx);
+}
+
+/** A keyboard shortcut on this page (shortcuts.js): 'today' | 'prev' | 'next'. */
+export function shortcut(name) {
+  return active?.keys(name) ?? false;
 }
 
 async function handleAction(ctx, page, select, setView) {

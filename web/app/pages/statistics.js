@@ -4,7 +4,7 @@ import { api } from '../api.js';
 import { t, locale, formatDuration } from '../i18n.js';
 import { session, on } from '../state.js';
 import { h, mount, statusPanel } from '../ui.js';
-import { todayIn, addDays, mondayOf, formatDate, parseDuration, dateOf } from '../time.js';
+import { todayIn, addDays, mondayOf, formatDateRange, parseDuration, dateOf } from '../time.js';
 import { planSection } from '../plan.js';
 
 const METRICS = [
@@ -83,8 +83,8 @@ export async function render({ main, setTitle, signal }) {
     const current = read(now.value);
     const previous = before.status === 'fulfilled' ? read(before.value) : null;
     const monday = now.value?.startOfWeek?.dateTime ? dateOf(now.value.startOfWeek.dateTime) : week;
-    const fmt = (d) => formatDate(d, locale(), { month: 'long', day: 'numeric' });
-    label.textContent = t(week >= mondayOf(todayIn(session.zone)) ? 'stats.thisWeek' : 'stats.weekOf', { range: `${fmt(monday)} – ${fmt(addDays(monday, 6))}` });
+    const range = formatDateRange(monday, addDays(monday, 6), locale(), { day: 'numeric', month: 'long', year: 'numeric' });
+    label.textContent = t(week >= mondayOf(todayIn(session.zone)) ? 'stats.thisWeek' : 'stats.weekOf', { range });
     mount(body,
       h('ul', { class: 'stat-cards' }, METRICS.map(([key, , name]) => {
         const c = change(current[key], previous?.[key]);
