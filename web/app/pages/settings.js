@@ -8,7 +8,8 @@ import { t, getLang, setLang, LANGUAGES, formatDuration } from '../i18n.js';
 import { session, setZone, emit, on } from '../state.js';
 import { h, mount, uid, toast, showError, field, busy, confirmDialog, chips, statusPanel, hoursMinutes } from '../ui.js';
 import { reminderChecks } from '../reminders.js';
-import { allZones, browserZone, utcLabel, isValidZone, parseDuration } from '../time.js';
+import { browserZone, utcLabel, parseDuration } from '../time.js';
+import { zonePicker } from '../zonepicker.js';
 import { OBJECTIVE_MIN, OBJECTIVE_MAX, isoFromMinutes } from '../plan.js';
 import { pushStatus, enablePush, disablePush, sendPrefsToWorker } from '../push.js';
 import { exportPanel } from '../export.js';
@@ -44,19 +45,27 @@ export async function render({ main, setTitle, navigate, signal }) {
   const language = h('section', { class: 'panel', 'aria-labelledby': 'set-lang' },
     h('h2', { id: 'set-lang' }, t('settings.language')), field(t('settings.languageLabel'), lang));
 
-  // Time zone
-  const listId = uid('zones');
-  const zoneInput = h('input', { type: 'text', list: listId, value: session.zone, autocomplete: 'off', spellcheck: 'false' });
-  const zoneField = field(t('settings.zoneLabel'), zoneInput, { hint: t('settings.zoneHint') });
+  // Time zone: a searchable picker (cities, zone ids, offsets), and "use this device's zone".
+  const zoneField = zonePicker(t('settings.zoneLabel'), session.zone, { hint: t('settings.zoneHint') });
+  const zoneInput = zoneField.input;
   const zoneNow = h('p', { class: 'muted' });
-  const showZone = () => { zoneNow.textContent = t('settings.zoneCurrent', { zone: session.zone, offset: utcLabel(session.zone) }); };
-  showZone();
   const device = browserZone();
+  let useDevice = null;
+  const showZone = () => {
+    zoneNow.textContent = t('settings.zoneCurrent', { zone: session.zone, offset: utcLabel(session.zone) });
+    if (useDevice) useDevice.hidden = device === session.zone;
+  };
+  showZone();
   const saveZone = h('button', { class: 'btn btn-primary', type: 'submit' }, t('common.save'));
+  // Offered whenever the member's zone is not this device's (and kept in step with it).
+  useDevice = h('button', {
+    class: 'btn', type: 'button', hidden: device === session.zone,
+    onclick: () => { zoneField.set(device); zoneForm.requestSubmit(); },
+  }, t('settings.useDeviceZone', { zone: device }));
   const zoneForm = h('form', { class: 'form', novalidate: true, onsubmit: async (e) => {
     e.preventDefault();
-    const zone = zoneInput.value.trim();
-    if (!isValidZone(zone) || !(zone === 'UTC' || zone.includes('/'))) {
+    const zone = zoneField.resolve();
+    if (!zone) {
       zoneField.setError(t('settings.zoneInvalid'));
       zoneInput.focus();
       return;
@@ -66,6 +75,7 @@ export async function render({ main, setTitle, navigate, signal }) {
       try {
         await api.members.setZone(zone);
         setZone(zone);
+        zoneField.set(zone);
         showZone();
         sendPrefsToWorker();
         emit('zone:changed', { zone });
@@ -76,9 +86,7 @@ export async function render({ main, setTitle, navigate, signal }) {
     });
   } },
   zoneField,
-  h('datalist', { id: listId }, allZones().map((z) => h('option', { value: z }))),
-  h('div', { class: 'button-row' }, saveZone,
-    device !== session.zone ? h('button', { class: 'btn', type: 'button', onclick: () => { zoneInput.value = device; zoneForm.requestSubmit(); } }, t('settings.useDeviceZone', { zone: device })) : null));
+  h('div', { class: 'button-row' }, saveZone, useDevice));
   const zone = h('section', { class: 'panel', 'aria-labelledby': 'set-zone' },
     h('h2', { id: 'set-zone' }, t('settings.zone')), zoneNow, zoneForm, h('p', { class: 'muted' }, t('settings.week')));
 
@@ -128,8 +136,8 @@ export async function render({ main, setTitle, navigate, signal }) {
       h('a', { class: 'btn', href: '/app/settings/password' }, t('settings.passwordOpen'))),
     h('p', {}, h('a', { class: 'btn btn-danger', href: '/app/settings/delete-account' }, t('settings.deleteAccountOpen'))));
 
-  on('zone:changed', () => { showZone(); zoneInput.value = session.zone; }, signal);
-  mount(main, h('div', { class: 'settings' }, language, zone, dailyObjective(), defaultReminders(), quietHours(listId), push, calendars, webhooks, security, exportPanel(), account,
+  on('zone:changed', () => { showZone(); zoneField.set(session.zone); }, signal);
+  mount(main, h('div', { class: 'settings' }, language, zone, dailyObjective(), defaultReminders(), quietHours(), push, calendars, webhooks, security, exportPanel(), account,
     h('p', { class: 'muted version' }, t('settings.version', { build }))));
   if (location.hash) document.getElementById(decodeURIComponent(location.hash.slice(1)))?.scrollIntoView({ block: 'start' });
   refreshPush();
@@ -250,7 +258,7 @@ function defaultReminders() {
  * Quiet hours (GET/PUT /v0/push/quiet-hours): reminders due between `start` and `end` in `zoneId` are held to the
  * window's end or dropped; the push at the start too unless `includeAtStart` is off.
  */
-function quietHours(zoneListId) {
+function quietHours() {
   const body = h('div', {}, statusPanel('loading', t('common.loading')));
   const panel = h('section', { class: 'panel', 'aria-labelledby': 'set-quiet' },
     h('h2', { id: 'set-quiet' }, t('settings.quiet')),
@@ -262,7 +270,8 @@ function quietHours(zoneListId) {
     const start = h('input', { type: 'time', required: true, step: 60, value: String(q.start || '22:00').slice(0, 5) });
     const end = h('input', { type: 'time', required: true, step: 60, value: String(q.end || '07:00').slice(0, 5) });
     // Not turned on yet: this device's zone rather than a default the member never chose.
-    const zone = h('input', { type: 'text', list: zoneListId, autocomplete: 'off', spellcheck: 'false', value: q.enabled && q.zoneId ? q.zoneId : browserZone() });
+    const zonePick = zonePicker(t('settings.quietZone'), q.enabled && q.zoneId ? q.zoneId : browserZone(), { hint: t('settings.quietZoneHint') });
+    const zone = zonePick.input;
     const mode = chips(t('settings.quietMode'), uid('quiet-mode'),
       [{ value: 'hold', label: t('settings.quietHold') }, { value: 'drop', label: t('settings.quietDrop') }], q.mode === 'drop' ? 'drop' : 'hold');
     const atStartId = uid('quiet-start');
@@ -283,7 +292,7 @@ function quietHours(zoneListId) {
       enabled: checkRow(enabled, enabledId, t('settings.quietEnabled')),
       start: field(t('settings.quietStart'), start),
       end: field(t('settings.quietEnd'), end),
-      zoneId: field(t('settings.quietZone'), zone, { hint: t('settings.quietZoneHint') }),
+      zoneId: zonePick,
       mode: withError(mode),
       includeAtStart: checkRow(atStart, atStartId, t('settings.quietAtStart')),
     };
@@ -295,13 +304,13 @@ function quietHours(zoneListId) {
       const errors = {
         start: start.value ? '' : t('settings.quietTimeRequired'),
         end: end.value ? '' : t('settings.quietTimeRequired'),
-        zoneId: isValidZone(zone.value.trim()) ? '' : t('settings.zoneInvalid'),
+        zoneId: zonePick.resolve() ? '' : t('settings.zoneInvalid'),
       };
       for (const [name, f] of Object.entries(fields)) f.setError(errors[name] || '');
       const first = Object.keys(errors).find((k) => errors[k]);
       if (first) return ({ start, end, zoneId: zone })[first].focus();
       const next = {
-        enabled: enabled.checked, start: start.value, end: end.value, zoneId: zone.value.trim(),
+        enabled: enabled.checked, start: start.value, end: end.value, zoneId: zonePick.resolve(),
         mode: mode.value, includeAtStart: atStart.checked,
       };
       await busy(save, t('common.saving'), async () => {
