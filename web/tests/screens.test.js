@@ -79,6 +79,24 @@ for (const [label, viewport] of [['phone', PHONE], ['desktop', DESKTOP]]) {
       await page.waitForTimeout(400);
       if (view !== 'list') await screenshot(page, `${label}-schedules-${view}`);
     }
+    // Plan against actual, further down Statistics.
+    await page.goto('/app/statistics');
+    await page.locator('.plan-figure').waitFor();
+    await page.locator('.plan-figure').scrollIntoViewIfNeeded();
+    await screenshot(page, `${label}-statistics-plan`);
+    // Offline: the banner, and a pause queued (sent when the page is online again).
+    await page.goto('/app/schedules?view=list');
+    await page.waitForLoadState('networkidle');
+    await context.setOffline(true);
+    const player = page.getByRole('region', { name: 'Running schedule' });
+    if (await player.count()) {
+      await player.getByRole('button', { name: 'Pause' }).click();
+      await player.getByText(/Waiting to be sent/).waitFor();
+    }
+    await page.waitForTimeout(300);
+    await screenshot(page, `${label}-offline`);
+    await context.setOffline(false);
+    await page.locator('.net-banner').waitFor({ state: 'hidden' });
     await page.goto('/app/today');
     await page.goto('/app/settings');
     await page.getByLabel('Display language').selectOption('ko');
