@@ -95,7 +95,7 @@ test('a new rule for all of the series from the edit form', { skip: FAKE_API }, 
   await page.getByRole('dialog', { name: 'Review' }).getByRole('button', { name: 'Edit' }).click();
   const edit = page.getByRole('dialog', { name: 'Edit schedule' });
   const repeat = edit.getByLabel('Repeat');
-  await edit.locator('select:not([disabled])').waitFor();
+  await repeat.and(edit.locator('select:not([disabled])')).waitFor(); // enabled once the series' rule is read
   assert.equal(await repeat.inputValue(), 'weekdays', 'the series\' rule is shown');
   await repeat.selectOption('weekly'); // every week on Monday
   await edit.getByRole('button', { name: 'Save' }).click();
