@@ -21,6 +21,10 @@ use serde::Serialize;
 use crate::clock::SharedClock;
 use crate::db::DbError;
 
+/// The code of a 401 for a member whose account was deleted (their access token has not expired yet); task
+/// and notification answer it alike.
+pub const ACCOUNT_DELETED: &str = "ACCOUNT_DELETED";
+
 /// Reference message for unexpected failures.
 pub const INTERNAL_MESSAGE: &str = "Unexpected error occurred.";
 
@@ -105,7 +109,8 @@ impl ApiError {
 
     /// 400 listing every invalid field, with the reference's summary message.
     pub fn validation(errors: Vec<FieldError>) -> Self {
-        let mut e = Self::bad_request(format!("Validation failed for {} field(s)", errors.len()));
+        let mut e = Self::bad_request(format!("Validation failed for {} field(s)", errors.len()))
+            .with_code("VALIDATION_FAILED");
         e.errors = errors;
         e
     }
@@ -320,7 +325,9 @@ mod tests {
         assert_eq!(v["errors"][0]["field"], "title");
         assert_eq!(v["errors"][0]["rejectedValue"], "");
         assert_eq!(v["errors"][0]["reason"], "must not be blank");
-        assert!(v.get("code").is_none());
+        // Pinit's addition to the reference body: the summary's stable code.
+        assert_eq!(v["code"], "VALIDATION_FAILED");
+        assert!(v["errors"][0].get("code").is_none());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use pinit_kernel::error::FieldError;
+use pinit_kernel::error::{ACCOUNT_DELETED, FieldError};
 use pinit_kernel::extract::{Field, Json, Query};
 use pinit_kernel::{ApiError, CurrentMember};
 use serde::{Deserialize, Serialize};
@@ -65,12 +65,18 @@ impl From<NotificationError> for ApiError {
             NotificationError::Invalid(problems) => ApiError::validation(
                 problems
                     .into_iter()
-                    .map(|p| FieldError::new(p.field, p.value, p.reason))
+                    .map(|p| FieldError::new(p.field, p.value, p.reason).with_code(p.code))
                     .collect(),
             ),
-            NotificationError::NotFound(what) => ApiError::not_found(format!("no such {what}")),
-            NotificationError::Conflict(why) => ApiError::conflict(why),
-            NotificationError::Erased => ApiError::unauthorized("this account was deleted"),
+            NotificationError::NotFound(what) => {
+                ApiError::not_found(format!("no such {}", what.what())).with_code(what.code())
+            }
+            NotificationError::Conflict { code, message } => {
+                ApiError::conflict(message).with_code(code)
+            }
+            NotificationError::Erased => {
+                ApiError::unauthorized("this account was deleted").with_code(ACCOUNT_DELETED)
+            }
             NotificationError::Db(e) => ApiError::from(e),
         }
     }

@@ -215,6 +215,7 @@ async fn nothing_of_an_erased_member_is_stored_again(backend: Backend) {
         assert_eq!(res.status(), 401);
         let body: serde_json::Value = res.json().await.unwrap();
         assert_eq!(body["message"], "this account was deleted", "{body}");
+        assert_eq!(body["code"], "ACCOUNT_DELETED", "{body}");
     }
     assert_eq!(member_rows(&app.db, gone).await, Vec::<String>::new());
     assert_eq!(

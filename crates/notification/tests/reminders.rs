@@ -272,10 +272,35 @@ async fn quiet_hours_are_validated_and_default_to_off(backend: Backend) {
         .await;
     assert_eq!(res.status(), 400);
     let body: Value = res.json().await.unwrap();
-    let text = body.to_string();
-    for field in ["start", "zoneId", "mode"] {
-        assert!(text.contains(&format!("\"{field}\"")), "{field}: {text}");
-    }
+    // Each field named, with the reason's stable code.
+    let codes: Vec<(&str, &str)> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["field"].as_str().unwrap(), e["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            ("start", "TIME_OF_DAY"),
+            ("zoneId", "ZONE_RULE"),
+            ("mode", "QUIET_MODE")
+        ],
+        "{body}"
+    );
+    let res = app
+        .put(
+            "/v0/push/quiet-hours",
+            Some(&member),
+            json!({"start": "23:30", "end": "23:30", "zoneId": "Asia/Seoul", "mode": "hold"}),
+        )
+        .await;
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        (&body["errors"][0]["field"], &body["errors"][0]["code"]),
+        (&json!("end"), &json!("QUIET_EMPTY")),
+        "{body}"
+    );
     let res = app
         .put(
             "/v0/push/quiet-hours",
@@ -313,6 +338,8 @@ async fn a_snoozed_reminder_arrives_once_after_the_snooze_and_not_after_a_start(
     // Bad minutes, someone else's key, an unknown key.
     let res = app.post(&path, Some(&member), json!({"minutes": 3})).await;
     assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "SNOOZE_MINUTES", "{body}");
     let res = app.post(&path, Some("999999"), json!({"minutes": 5})).await;
     assert_eq!(res.status(), 404);
     let res = app
@@ -323,6 +350,8 @@ async fn a_snoozed_reminder_arrives_once_after_the_snooze_and_not_after_a_start(
         )
         .await;
     assert_eq!(res.status(), 404);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "REMINDER_NOT_FOUND", "{body}");
 
     let res = app.post(&path, Some(&member), json!({"minutes": 5})).await;
     assert_eq!(res.status(), 202);

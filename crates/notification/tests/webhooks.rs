@@ -229,32 +229,63 @@ async fn bad_input_is_refused_naming_the_field(backend: Backend) {
             .unwrap_or_default()
             .to_string()
     };
-    for (url, why) in [
-        ("http://hooks.example.com/a", "https"),
-        ("not a url", "not a URL"),
-        ("https://127.0.0.1/hook", "public address"),
-        ("https://10.1.2.3/hook", "public address"),
-        ("https://169.254.169.254/latest", "public address"),
-        ("https://[::1]/hook", "public address"),
-        ("https://localhost/hook", "public address"),
-        ("https://user:pw@hooks.example.com/", "user name"),
+    // Each refusal names its field and carries the reason's stable code (a client words it).
+    let code = |answer: &Value| answer["errors"][0]["code"].as_str().map(str::to_string);
+    for (url, why, expected) in [
+        ("http://hooks.example.com/a", "https", "URL_NOT_HTTPS"),
+        ("not a url", "not a URL", "URL_INVALID"),
+        ("https://127.0.0.1/hook", "public address", "URL_NOT_PUBLIC"),
+        ("https://10.1.2.3/hook", "public address", "URL_NOT_PUBLIC"),
+        (
+            "https://169.254.169.254/latest",
+            "public address",
+            "URL_NOT_PUBLIC",
+        ),
+        ("https://[::1]/hook", "public address", "URL_NOT_PUBLIC"),
+        ("https://localhost/hook", "public address", "URL_NOT_PUBLIC"),
+        (
+            "https://user:pw@hooks.example.com/",
+            "user name",
+            "URL_CREDENTIALS",
+        ),
     ] {
         let answer = refused(json!({"url": url, "events": ["task.created"]})).await;
         assert_eq!(field(&answer), "url", "{url}: {answer}");
         assert!(reason(&answer).contains(why), "{url}: {answer}");
+        assert_eq!(code(&answer).as_deref(), Some(expected), "{url}: {answer}");
+        assert_eq!(answer["code"], "VALIDATION_FAILED", "{answer}");
     }
     let long = format!("https://hooks.example.com/{}", "x".repeat(2000));
     let answer = refused(json!({"url": long, "events": ["task.created"]})).await;
     assert!(reason(&answer).contains("2000"), "{answer}");
+    assert_eq!(code(&answer).as_deref(), Some("URL_TOO_LONG"), "{answer}");
     let answer = refused(json!({"url": "https://hooks.example.com/", "events": ["task.created", "task.exploded", "nope"]})).await;
     assert_eq!(field(&answer), "events");
     assert!(reason(&answer).contains("task.exploded, nope"), "{answer}");
+    assert_eq!(code(&answer).as_deref(), Some("EVENTS_UNKNOWN"), "{answer}");
     let answer = refused(json!({"url": "https://hooks.example.com/", "events": []})).await;
     assert_eq!(field(&answer), "events");
+    assert_eq!(
+        code(&answer).as_deref(),
+        Some("EVENTS_REQUIRED"),
+        "{answer}"
+    );
+    let answer = refused(json!({"url": "https://hooks.example.com/"})).await;
+    assert_eq!(
+        code(&answer).as_deref(),
+        Some("EVENTS_REQUIRED"),
+        "{answer}"
+    );
     let answer = refused(json!({"events": ["task.created"]})).await;
     assert_eq!(field(&answer), "url");
+    assert_eq!(code(&answer).as_deref(), Some("URL_REQUIRED"), "{answer}");
     let answer = refused(json!({"url": "https://hooks.example.com/", "events": ["task.created"], "description": "d".repeat(201)})).await;
     assert_eq!(field(&answer), "description");
+    assert_eq!(
+        code(&answer).as_deref(),
+        Some("WEBHOOK_DESCRIPTION_LENGTH"),
+        "{answer}"
+    );
     // Wrong JSON shapes and unknown keys: 400 too.
     for body in [
         json!({"url": "https://hooks.example.com/", "events": "task.created"}),
@@ -290,6 +321,7 @@ async fn bad_input_is_refused_naming_the_field(backend: Backend) {
         answer["message"].as_str().unwrap().contains("at most 10"),
         "{answer}"
     );
+    assert_eq!(answer["code"], "WEBHOOK_LIMIT", "{answer}");
     // An update is checked the same way.
     let ep = endpoints(&app, member).await[0]["id"].as_i64().unwrap();
     let (status, answer) = json_of(
@@ -520,12 +552,12 @@ async fn test_events_and_sent_reminders_are_delivered(backend: Backend) {
         json!({"enabled": false}),
     )
     .await;
-    let (status, _) = json_of(
+    let (status, answer) = json_of(
         app.post(&format!("/v0/webhooks/{ep}/test"), Some(&m), json!({}))
             .await,
     )
     .await;
-    assert_eq!(status, 409);
+    assert_eq!((status, &answer["code"]), (409, &json!("WEBHOOK_DISABLED")));
 }
 
 /// 500, then 503 with `Retry-After: 120`, then 204: retried with backoff, `Retry-After` honoured, the same

@@ -45,6 +45,19 @@ pub enum UrlError {
     NotPublic(String),
 }
 
+impl UrlError {
+    /// A stable code of the refusal, for clients that show their own words (`URL_NOT_HTTPS`, …).
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::NotUrl | Self::NoHost => "URL_INVALID",
+            Self::TooLong { .. } => "URL_TOO_LONG",
+            Self::NotHttps => "URL_NOT_HTTPS",
+            Self::Credentials => "URL_CREDENTIALS",
+            Self::NotPublic(_) => "URL_NOT_PUBLIC",
+        }
+    }
+}
+
 impl UrlPolicy {
     /// `allow_insecure`: what an `allow_insecure_*` setting asks for.
     pub const fn new(allow_insecure: bool) -> Self {

@@ -37,18 +37,46 @@ pub use webhooks::{WebhookEvent, WebhookUpdate};
 pub enum NotificationError {
     #[error("invalid input")]
     Invalid(Vec<Invalid>),
-    /// The member has no such thing (the reminder to snooze, its schedule).
-    #[error("no such {0}")]
-    NotFound(&'static str),
-    /// The request is well formed but cannot be done now (a limit reached, a disabled endpoint).
-    #[error("{0}")]
-    Conflict(String),
+    /// The member has no such thing (the reminder to snooze, its schedule, a webhook endpoint).
+    #[error("no such {}", .0.what())]
+    NotFound(Missing),
+    /// The request is well formed but cannot be done now (a limit reached, a disabled endpoint), with the
+    /// refusal's stable code.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
     /// The member's account was deleted (a request with an access token still valid for a few minutes): nothing
     /// of it is stored again.
     #[error("this account was deleted")]
     Erased,
     #[error(transparent)]
     Db(#[from] DbError),
+}
+
+/// What a [`NotificationError::NotFound`] did not find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    Reminder,
+    Schedule,
+    Webhook,
+}
+
+impl Missing {
+    pub const fn what(self) -> &'static str {
+        match self {
+            Self::Reminder => "reminder",
+            Self::Schedule => "schedule",
+            Self::Webhook => "webhook endpoint",
+        }
+    }
+
+    /// The answer's stable code.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Reminder => "REMINDER_NOT_FOUND",
+            Self::Schedule => "SCHEDULE_NOT_FOUND",
+            Self::Webhook => "WEBHOOK_NOT_FOUND",
+        }
+    }
 }
 
 /// The notification context's services, shared by routes, consumers and the dispatcher. Cheap to clone.

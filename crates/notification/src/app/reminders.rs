@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use pinit_kernel::DEFAULT_ZONE;
 use pinit_kernel::db::DbError;
 
-use super::{NotificationError, Notifications};
+use super::{Missing, NotificationError, Notifications};
 use crate::domain::reminder::{self, SNOOZE_MINUTES};
 use crate::domain::{
     Arm, Invalid, MemberId, NotificationKey, QuietHours, QuietHoursInput, ReminderKey, ScheduleKey,
@@ -57,17 +57,21 @@ impl Notifications {
         minutes: Option<i64>,
     ) -> Result<Snoozed, NotificationError> {
         let wait = minutes.and_then(reminder::snooze_for).ok_or_else(|| {
-            NotificationError::Invalid(vec![Invalid::new(
-                "minutes",
-                minutes.map_or(serde_json::Value::Null, serde_json::Value::from),
-                format!(
-                    "whole minutes from {} to {}",
-                    SNOOZE_MINUTES.start(),
-                    SNOOZE_MINUTES.end()
-                ),
-            )])
+            NotificationError::Invalid(vec![
+                Invalid::new(
+                    "minutes",
+                    minutes.map_or(serde_json::Value::Null, serde_json::Value::from),
+                    format!(
+                        "whole minutes from {} to {}",
+                        SNOOZE_MINUTES.start(),
+                        SNOOZE_MINUTES.end()
+                    ),
+                )
+                .coded("SNOOZE_MINUTES"),
+            ])
         })?;
-        let parsed = ReminderKey::parse(key).ok_or(NotificationError::NotFound("reminder"))?;
+        let parsed =
+            ReminderKey::parse(key).ok_or(NotificationError::NotFound(Missing::Reminder))?;
         let key = NotificationKey::from(key);
         let db = &self.inner.db;
         let now = self.now();
@@ -80,11 +84,11 @@ impl Notifications {
                 .map(|u| (u.schedule_id, u.owner_id, u.start_at)),
         };
         let Some((schedule_id, owner_id, start_at)) = found.filter(|f| f.1 == member) else {
-            return Err(NotificationError::NotFound("reminder"));
+            return Err(NotificationError::NotFound(Missing::Reminder));
         };
         let watermark = store::watermarks::lock(&mut tx, db.backend(), schedule_id, now).await?;
         if watermark.deleted {
-            return Err(NotificationError::NotFound("schedule"));
+            return Err(NotificationError::NotFound(Missing::Schedule));
         }
         let next = parsed.snoozed();
         let due = later(now, wait);

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use pinit_kernel::db::{DbError, Tx};
 use serde_json::Value;
 
-use super::{NotificationError, Notifications};
+use super::{Missing, NotificationError, Notifications};
 use crate::domain::webhook::{
     Endpoint, EndpointInput, EventType, NewDelivery, Secret, WebhookDelivery, payload,
 };
@@ -56,9 +56,12 @@ impl Notifications {
         let existing = store::webhooks::lock_member(&mut tx, db.backend(), member).await?;
         let max = self.inner.settings.webhooks.max_endpoints_per_member;
         if existing.len() >= max {
-            return Err(NotificationError::Conflict(format!(
-                "a member may have at most {max} webhook endpoints; delete one first"
-            )));
+            return Err(NotificationError::Conflict {
+                code: "WEBHOOK_LIMIT",
+                message: format!(
+                    "a member may have at most {max} webhook endpoints; delete one first"
+                ),
+            });
         }
         let endpoint =
             store::webhooks::insert(&mut tx, member, &fields, &Secret::generate(), self.now())
@@ -82,7 +85,7 @@ impl Notifications {
     ) -> Result<Endpoint, NotificationError> {
         store::webhooks::get(tx, member, id)
             .await?
-            .ok_or(NotificationError::NotFound("webhook endpoint"))
+            .ok_or(NotificationError::NotFound(Missing::Webhook))
     }
 
     /// Changes an endpoint's URL, events or description; `enabled: false` disables it ("disabled by you"),
@@ -134,7 +137,7 @@ impl Notifications {
     pub async fn delete_webhook(&self, member: MemberId, id: i64) -> Result<(), NotificationError> {
         let mut tx = self.inner.db.begin().await?;
         if !store::webhooks::delete(&mut tx, member, id).await? {
-            return Err(NotificationError::NotFound("webhook endpoint"));
+            return Err(NotificationError::NotFound(Missing::Webhook));
         }
         tx.commit().await.map_err(DbError::from)?;
         Ok(())
@@ -151,9 +154,10 @@ impl Notifications {
         let mut tx = self.inner.db.begin().await?;
         let endpoint = self.owned_webhook(&mut tx, member, id).await?;
         if !endpoint.enabled() {
-            return Err(NotificationError::Conflict(
-                "the endpoint is disabled; enable it first".into(),
-            ));
+            return Err(NotificationError::Conflict {
+                code: "WEBHOOK_DISABLED",
+                message: "the endpoint is disabled; enable it first".into(),
+            });
         }
         let event_id = uuid::Uuid::now_v7().to_string();
         let data = serde_json::json!({"endpointId": id, "message": "A test event from Pinit"});
@@ -171,7 +175,7 @@ impl Notifications {
         queued
             .into_iter()
             .next()
-            .ok_or(NotificationError::NotFound("webhook endpoint"))
+            .ok_or(NotificationError::NotFound(Missing::Webhook))
     }
 
     /// An endpoint's deliveries, newest first (at most [`MAX_LOG`]).

@@ -97,6 +97,9 @@ pub struct Invalid {
     pub field: &'static str,
     pub value: serde_json::Value,
     pub reason: String,
+    /// A stable code of the reason (`QUIET_EMPTY`, `URL_NOT_HTTPS`, …) where a member typed the value, so a
+    /// client can word it in the member's language; none for what only a client program sends.
+    pub code: Option<&'static str>,
 }
 
 impl Invalid {
@@ -109,6 +112,13 @@ impl Invalid {
             field,
             value: value.into(),
             reason: reason.into(),
+            code: None,
         }
+    }
+
+    /// The same refusal with its stable code.
+    pub fn coded(mut self, code: &'static str) -> Self {
+        self.code = Some(code);
+        self
     }
 }

@@ -106,11 +106,14 @@ impl QuietHours {
         let mut time = |field: &'static str, value: Option<String>| {
             let parsed = value.as_deref().and_then(parse_time);
             if parsed.is_none() {
-                problems.push(Invalid::new(
-                    field,
-                    value.map_or(serde_json::Value::Null, serde_json::Value::from),
-                    "a time of day as HH:MM (00:00 to 23:59)",
-                ));
+                problems.push(
+                    Invalid::new(
+                        field,
+                        value.map_or(serde_json::Value::Null, serde_json::Value::from),
+                        "a time of day as HH:MM (00:00 to 23:59)",
+                    )
+                    .coded("TIME_OF_DAY"),
+                );
             }
             parsed
         };
@@ -118,33 +121,42 @@ impl QuietHours {
         let end = time("end", input.end);
         let zone = input.zone_id.as_deref().and_then(|z| TimeZone::get(z).ok());
         if zone.is_none() {
-            problems.push(Invalid::new(
-                "zoneId",
-                input
-                    .zone_id
-                    .clone()
-                    .map_or(serde_json::Value::Null, serde_json::Value::from),
-                "an IANA time zone such as Asia/Seoul",
-            ));
+            problems.push(
+                Invalid::new(
+                    "zoneId",
+                    input
+                        .zone_id
+                        .clone()
+                        .map_or(serde_json::Value::Null, serde_json::Value::from),
+                    "an IANA time zone such as Asia/Seoul",
+                )
+                .coded("ZONE_RULE"),
+            );
         }
         let mode = input.mode.as_deref().and_then(QuietMode::parse);
         if mode.is_none() {
-            problems.push(Invalid::new(
-                "mode",
-                input
-                    .mode
-                    .map_or(serde_json::Value::Null, serde_json::Value::from),
-                "\"hold\" or \"drop\"",
-            ));
+            problems.push(
+                Invalid::new(
+                    "mode",
+                    input
+                        .mode
+                        .map_or(serde_json::Value::Null, serde_json::Value::from),
+                    "\"hold\" or \"drop\"",
+                )
+                .coded("QUIET_MODE"),
+            );
         }
         if let (Some(s), Some(e)) = (start, end)
             && s == e
         {
-            problems.push(Invalid::new(
-                "end",
-                format_time(e),
-                "must differ from start (the window would be empty)",
-            ));
+            problems.push(
+                Invalid::new(
+                    "end",
+                    format_time(e),
+                    "must differ from start (the window would be empty)",
+                )
+                .coded("QUIET_EMPTY"),
+            );
         }
         match (start, end, zone, mode, problems.is_empty()) {
             (Some(start), Some(end), Some(zone), Some(mode), true) => Ok(Self {

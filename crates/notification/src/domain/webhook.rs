@@ -275,13 +275,18 @@ impl EndpointInput {
                     Ok(_) => Some(url),
                     Err(e) => {
                         let value = truncate_value(&url);
-                        problems.push(Invalid::new("url", value, format!("the URL {e}")));
+                        problems.push(
+                            Invalid::new("url", value, format!("the URL {e}")).coded(e.code()),
+                        );
                         None
                     }
                 }
             }
             None if creating => {
-                problems.push(Invalid::new("url", serde_json::Value::Null, "is required"));
+                problems.push(
+                    Invalid::new("url", serde_json::Value::Null, "is required")
+                        .coded("URL_REQUIRED"),
+                );
                 None
             }
             None => None,
@@ -296,7 +301,10 @@ impl EndpointInput {
             },
             None if creating => {
                 let reason = "is required: a list of event types";
-                problems.push(Invalid::new("events", serde_json::Value::Null, reason));
+                problems.push(
+                    Invalid::new("events", serde_json::Value::Null, reason)
+                        .coded("EVENTS_REQUIRED"),
+                );
                 None
             }
             None => None,
@@ -306,7 +314,10 @@ impl EndpointInput {
             && d.chars().count() > MAX_DESCRIPTION_CHARS
         {
             let reason = format!("is longer than {MAX_DESCRIPTION_CHARS} characters");
-            problems.push(Invalid::new("description", truncate_value(d), reason));
+            problems.push(
+                Invalid::new("description", truncate_value(d), reason)
+                    .coded("WEBHOOK_DESCRIPTION_LENGTH"),
+            );
         }
         if problems.is_empty() {
             Ok(EndpointFields {
@@ -342,7 +353,8 @@ fn event_types(names: &[String]) -> Result<Vec<EventType>, Invalid> {
                 unknown.join(", "),
                 known.join(", ")
             ),
-        ));
+        )
+        .coded("EVENTS_UNKNOWN"));
     }
     let types: Vec<EventType> = EventType::SUBSCRIBABLE
         .into_iter()
@@ -353,7 +365,8 @@ fn event_types(names: &[String]) -> Result<Vec<EventType>, Invalid> {
             "events",
             serde_json::json!(names),
             "must name at least one event type",
-        ));
+        )
+        .coded("EVENTS_REQUIRED"));
     }
     Ok(types)
 }

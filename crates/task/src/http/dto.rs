@@ -111,7 +111,7 @@ impl Problems {
                 let message = only.reason.clone();
                 ApiError::bad_request(message).with_errors(self.errors)
             }
-            _ => ApiError::validation(self.errors).with_code("VALIDATION_FAILED"),
+            _ => ApiError::validation(self.errors),
         };
         super::coded(answer)
     }

@@ -225,7 +225,8 @@ fn answer(error: AppError) -> ApiError {
                 ApiError::unavailable(msg::MEMBER_NOT_READY, NOT_READY_RETRY_AFTER_SECS)
                     .with_code("USER_NOT_READY")
             }
-            AppError::Erased(_) => ApiError::unauthorized(error.to_string()),
+            AppError::Erased(_) => ApiError::unauthorized(error.to_string())
+                .with_code(pinit_kernel::error::ACCOUNT_DELETED),
             AppError::TaskNotFound(_)
             | AppError::ScheduleNotFound(_)
             | AppError::SeriesNotFound(_)

@@ -219,7 +219,14 @@ async fn a_deleted_member_leaves_every_task_table(backend: Backend) {
     // as much as a read — and stores nothing; the erasure record holds the id and the time, nothing else. A
     // member never provisioned is still 503 USER_NOT_READY.
     let res = app.get(11, "/v2/members/zone-id").await;
-    assert_eq!(res.assert(401)["message"], "삭제된 계정입니다.");
+    let body = res.assert(401);
+    assert_eq!(
+        (&body["message"], &body["code"]),
+        (
+            &serde_json::json!("삭제된 계정입니다."),
+            &serde_json::json!("ACCOUNT_DELETED")
+        )
+    );
     let res = app
         .post(
             11,
