@@ -156,7 +156,11 @@ async function setPrefs(values) {
 
 self.addEventListener('message', (event) => {
   const data = event.data || {};
-  if (data.type === 'prefs') event.waitUntil(setPrefs({ lang: data.lang, zone: data.zone }));
+  // The page's language, the member's zone, and how the page writes times (locale.js: the locale and the clock).
+  if (data.type === 'prefs') {
+    const hourCycle = data.hourCycle === 'h12' || data.hourCycle === 'h23' ? data.hourCycle : null;
+    event.waitUntil(setPrefs({ lang: data.lang, zone: data.zone, locale: data.locale, hourCycle }));
+  }
 });
 
 // ------------------------------------------------------------------ push
@@ -221,14 +225,29 @@ function parseStart(value) {
   return Number.isNaN(d.getTime()) ? null : d;
 }
 
-function formatStart(date, lang, zone, { timeOnly = false } = {}) {
-  if (!date) return '';
-  const options = timeOnly ? { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }
-    : { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' };
+/**
+ * The locale the page formats with (locale.js, told with the prefs); until the page has told it, the language's
+ * (en-GB or ko-KR).
+ */
+const localeOf = (prefs, lang) => {
   try {
-    return new Intl.DateTimeFormat(lang === 'ko' ? 'ko-KR' : 'en-GB', { ...options, timeZone: zone }).format(date);
+    if (prefs.locale && Intl.DateTimeFormat.supportedLocalesOf(prefs.locale).length) return prefs.locale;
+  } catch { /* not a locale */ }
+  return lang === 'ko' ? 'ko-KR' : 'en-GB';
+};
+
+/**
+ * The start as the page writes times (locale.js): "09:00" or "9:00 AM" (`hourCycle` 'h23' or 'h12'), with the date
+ * unless `timeOnly` ("1 Feb, 09:00", "Feb 1, 9:00 AM").
+ */
+function formatStart(date, { locale, hourCycle = 'h23', zone, timeOnly = false }) {
+  if (!date) return '';
+  const time = { hour: hourCycle === 'h12' ? 'numeric' : '2-digit', minute: '2-digit', hourCycle };
+  const options = timeOnly ? time : { month: 'short', day: 'numeric', ...time };
+  try {
+    return new Intl.DateTimeFormat(locale, { ...options, timeZone: zone }).format(date);
   } catch {
-    return new Intl.DateTimeFormat(lang === 'ko' ? 'ko-KR' : 'en-GB', options).format(date);
+    return new Intl.DateTimeFormat(locale, options).format(date);
   }
 }
 
@@ -270,19 +289,20 @@ const languageOf = (prefs) => (prefs.lang === 'ko' || prefs.lang === 'en' ? pref
 /**
  * The notification's title and body for a payload (pure: for the tests too). A reminder (a payload with
  * `reminderOffset`) says how long until the start, or that it starts now, or that it is a snoozed one, with the
- * start time in the member's zone (and the date when it is not today there). A payload without it is the
- * push at the start, worded as before reminders existed.
+ * start time in the member's zone (and the date when it is not today there), written with the page's `locale` and
+ * clock (`hourCycle`). A payload without it is the push at the start, worded as before reminders existed.
  */
-function notificationText(data, { lang = 'en', zone = 'UTC', now = Date.now() } = {}) {
+function notificationText(data, { lang = 'en', zone = 'UTC', now = Date.now(), locale, hourCycle = 'h23' } = {}) {
   const text = TEXT[lang] || TEXT.en;
+  const format = { locale: locale || localeOf({}, lang), hourCycle, zone };
   const start = parseStart(data.scheduleStartTime);
   const offset = durationSeconds(data.reminderOffset);
   if (offset === null) {
-    const when = formatStart(start, lang, zone);
+    const when = formatStart(start, format);
     return { title: text.title(data.scheduleTitle), body: text.body(when || data.scheduleStartTime) };
   }
   const sameDay = start && wallClock(start.getTime(), zone).slice(0, 10) === wallClock(now, zone).slice(0, 10);
-  const when = formatStart(start, lang, zone, { timeOnly: sameDay });
+  const when = formatStart(start, { ...format, timeOnly: sameDay });
   const snoozed = data.snooze !== undefined && data.snooze !== null && String(data.snooze) !== '' && String(data.snooze) !== '0';
   let body;
   if (snoozed) body = text.snoozed(when);
@@ -347,7 +367,7 @@ async function handlePush(payload) {
   const prefs = await getPrefs();
   const lang = languageOf(prefs);
   const zone = prefs.zone || Intl.DateTimeFormat().resolvedOptions().timeZone;
-  const text = notificationText(data, { lang, zone });
+  const text = notificationText(data, { lang, zone, locale: localeOf(prefs, lang), hourCycle: prefs.hourCycle || 'h23' });
   const url = scheduleUrl(data);
   // A newer reminder of a schedule replaces the older one still shown ("in 10 minutes" → "starting now").
   if (data.reminderOffset !== undefined && data.scheduleId) {
@@ -542,5 +562,5 @@ self.addEventListener('pushsubscriptionchange', (event) => {
 // For tests and debugging in DevTools.
 self.pinit = {
   BUILD_ID, handlePush, openFromNotification, onNotificationClick, notificationText, notificationActions, actionRequest,
-  fallbackUrl, wallClock, durationSeconds, session,
+  fallbackUrl, wallClock, durationSeconds, session, getPrefs,
 };

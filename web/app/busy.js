@@ -3,7 +3,8 @@
 import { api, TITLE_MAX, DESCRIPTION_MAX } from './api.js';
 import { t } from './i18n.js';
 import { h } from './ui.js';
-import { dateOf, timeOf, toWall, instantOf } from './time.js';
+import { dateOf, toWall, instantOf } from './time.js';
+import { formatTime, formatTimeRange } from './locale.js';
 
 export { TITLE_MAX, DESCRIPTION_MAX };
 
@@ -52,9 +53,9 @@ export function busyOnDay(items, date, zone) {
     const wholeDay = allDay || (startsBefore && dateOf(end) > date);
     let label;
     if (wholeDay) label = t('busy.allDay');
-    else if (startsBefore) label = t('busy.until', { time: timeOf(end) });
-    else if (endsAfter) label = t('busy.from', { time: timeOf(start) });
-    else label = end && end !== start ? `${timeOf(start)}–${timeOf(end)}` : timeOf(start);
+    else if (startsBefore) label = t('busy.until', { time: formatTime(end) });
+    else if (endsAfter) label = t('busy.from', { time: formatTime(start) });
+    else label = end && end !== start ? formatTimeRange(start, end) : formatTime(start);
     // Whole-day blocks first ("…T" sorts before any time), then by where they start on this day.
     const sortKey = wholeDay ? `${date}T` : (startsBefore ? dayStart : start);
     return { ...item, allDay, start, end, label, sortKey, wholeDay };

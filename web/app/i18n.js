@@ -32,9 +32,6 @@ export async function initI18n() {
 
 export const getLang = () => lang;
 
-/** The BCP 47 locale for Intl formatting. */
-export const locale = () => (lang === 'ko' ? 'ko-KR' : 'en-GB');
-
 export async function setLang(next) {
   if (!LANGUAGES.includes(next) || next === lang) return;
   await load(next);

@@ -1,5 +1,6 @@
 // Boot, routing (History API; the gateway answers every client route with index.html) and the app shell.
-import { initI18n, t, onLangChange, getLang, locale } from './i18n.js';
+import { initI18n, t, onLangChange, getLang } from './i18n.js';
+import { formatWall, onClockChange, TIME } from './locale.js';
 import { refresh, hasSession, onSessionLost, refreshUnreachable, enterOffline } from './auth.js';
 import { api } from './api.js';
 import { session, setZone, emit, on } from './state.js';
@@ -8,7 +9,7 @@ import { mountPlayer, togglePlayer } from './player.js';
 import { installShortcuts } from './shortcuts.js';
 import * as offline from './offline.js';
 import { flushQueue } from './replay.js';
-import { formatWall, toWall } from './time.js';
+import { toWall } from './time.js';
 import { registerServiceWorker, sendPrefsToWorker, resyncSubscription } from './push.js';
 import * as loginPage from './pages/login.js';
 import * as signupPage from './pages/signup.js';
@@ -104,6 +105,7 @@ document.addEventListener('click', (e) => {
 let shell = null; // {root, main, title, tabs, fab, back}
 let current = null; // {page, controller, key}
 let firstRoute = true;
+let keepFocus = null; // the id of the element to focus again after the page is rendered anew (onClockChange)
 
 function buildShell() {
   const title = h('h1', { class: 'topbar-title', id: 'page-title', tabindex: '-1' });
@@ -145,7 +147,7 @@ function showNetwork() {
   const parts = [];
   if (off) {
     parts.push(t('offline.banner'));
-    if (staleSince) parts.push(t('offline.since', { when: formatWall(toWall(staleSince, session.zone), locale(), { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }) }));
+    if (staleSince) parts.push(t('offline.since', { when: formatWall(toWall(staleSince, session.zone), { day: 'numeric', month: 'short', ...TIME }) }));
     parts.push(pending ? t('offline.pendingN', { n: pending }) : t('offline.howItWorks'));
   } else if (pending) {
     parts.push(t('offline.sending', { n: pending }));
@@ -244,7 +246,10 @@ async function route() {
       toast(error?.userMessage || t('error.generic'), { type: 'error' });
     }
   }
-  if (!firstRoute && !controller.signal.aborted) {
+  const again = keepFocus && document.getElementById(keepFocus);
+  keepFocus = null;
+  if (again) again.focus({ preventScroll: true });
+  else if (!firstRoute && !controller.signal.aborted) {
     (container.querySelector('h1') || shell?.title || container).focus({ preventScroll: true });
   }
   firstRoute = false;
@@ -296,6 +301,18 @@ onLangChange(() => {
   current?.controller.abort();
   current = null;
   sendPrefsToWorker();
+  route();
+});
+
+// Another clock (Settings, or another tab): every time on the page is written again — the page is rendered anew,
+// the focus kept on the control that had it (by its id) — and the service worker is told.
+onClockChange(() => {
+  sendPrefsToWorker();
+  showNetwork();
+  if (!current) return;
+  keepFocus = document.activeElement?.id || null;
+  current.controller.abort();
+  current = null;
   route();
 });
 

@@ -1,16 +1,15 @@
 // What the Settings pages that show secrets share (Calendars: app passwords and feeds; API tokens): instants in the
 // member's zone, a read-only value with a Copy button, a panel whose list loads, a confirmed removal, a box for a
 // secret shown once, and the server's validation errors under the fields they name.
-import { t, locale } from './i18n.js';
+import { t } from './i18n.js';
+import { formatInstant, DATE, TIME } from './locale.js';
 import { session } from './state.js';
 import { h, mount, uid, toast, showError, field, busy, confirmDialog, statusPanel } from './ui.js';
 
-/** An instant ("2026-12-06T23:40:12Z") in the member's zone, e.g. "7 Dec 2026, 08:40". */
+/** An instant ("2026-12-06T23:40:12Z") in the member's zone, e.g. "7 Dec 2026, 08:40", "Dec 7, 2026, 8:40 AM". */
 export function when(instant) {
   if (!instant) return '';
-  const ms = Date.parse(instant);
-  if (!Number.isFinite(ms)) return String(instant);
-  return new Intl.DateTimeFormat(locale(), { dateStyle: 'medium', timeStyle: 'short', hourCycle: 'h23', timeZone: session.zone }).format(new Date(ms));
+  return formatInstant(instant, session.zone, { ...DATE, ...TIME });
 }
 
 export async function copyText(text, input) {

@@ -2,9 +2,10 @@
 // time by type, the member's daily objective, the days met and the streak. Drawn as a light SVG (bars only: no
 // text inside it, so nothing shrinks on a phone) with the words and numbers in HTML: the day labels under it and
 // two tables (day by day, and the week by type), which are also what a screen reader reads.
-import { t, locale, formatDuration } from './i18n.js';
+import { t, formatDuration } from './i18n.js';
+import { formatDate, pluralOf } from './locale.js';
 import { h } from './ui.js';
-import { formatDate, parseDuration } from './time.js';
+import { parseDuration } from './time.js';
 
 export const PLAN_TYPES = ['DEEP_WORK', 'ADMIN_TASK', 'QUICK_TASK'];
 const SVG = 'http://www.w3.org/2000/svg';
@@ -24,7 +25,7 @@ export const isoFromMinutes = (minutes) => {
 
 /** The message of the plural form `n` takes in the language: `keys` {one, other}. */
 export function plural(keys, n) {
-  return t(new Intl.PluralRules(locale()).select(n) === 'one' ? keys.one : keys.other, { n });
+  return t(pluralOf(n) === 'one' ? keys.one : keys.other, { n });
 }
 
 /** formatDuration, with "0 min" rather than "0 s" for nothing at all. */
@@ -74,7 +75,7 @@ export function planSection(plan, { today, onChangeObjective }) {
   const objective = parseDuration(plan?.dailyObjective);
   const streak = Number(plan?.streak) || 0;
   const met = days.filter((d) => d.met).length;
-  const dayName = (date, style = 'short') => formatDate(date, locale(), { weekday: style, day: 'numeric', ...(style === 'long' ? { month: 'long' } : {}) });
+  const dayName = (date, style = 'short') => formatDate(date, { weekday: style, day: 'numeric', ...(style === 'long' ? { month: 'long' } : {}) });
   const metText = (d) => (d.met ? t('plan.met') : d.date > today ? t('plan.ahead') : t('plan.notMet'));
   const week = (kind, type) => days.reduce((sum, d) => sum + d[kind][type], 0);
 

@@ -2,6 +2,7 @@
 // {deviceId, subscription: {endpoint, keys: {p256dh, auth}}}. No Firebase.
 import { api } from './api.js';
 import { getLang, t } from './i18n.js';
+import { formatPrefs } from './locale.js';
 import { session } from './state.js';
 import { toast } from './ui.js';
 
@@ -41,11 +42,11 @@ export function registerServiceWorker() {
   });
 }
 
-/** Tells the service worker the language and zone to write notifications in. */
+/** Tells the service worker the language, the zone, and the locale and clock (locale.js) to write notifications in. */
 export async function sendPrefsToWorker() {
   if (!('serviceWorker' in navigator)) return;
   const registration = await ready().catch(() => null);
-  registration?.active?.postMessage({ type: 'prefs', lang: getLang(), zone: session.zone });
+  registration?.active?.postMessage({ type: 'prefs', lang: getLang(), zone: session.zone, ...formatPrefs() });
 }
 
 export function pushSupported() {

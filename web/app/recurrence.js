@@ -1,7 +1,8 @@
 // Repeating schedules: the presets the schedule form offers (as RFC 5545 RRULE values, built from the start
 // date), and a readable summary of a rule ("Every weekday", "Every 2 weeks on Friday", "Every month on the last
 // Friday · 10 times"). The server checks every rule; the summary is only what people read.
-import { t, locale } from './i18n.js';
+import { t } from './i18n.js';
+import { formatDate, formatList, DATE } from './locale.js';
 
 const DAYS = ['MO', 'TU', 'WE', 'TH', 'FR', 'SA', 'SU'];
 
@@ -35,10 +36,10 @@ export function presets(date) {
 function dayName(code) {
   const monday = Date.UTC(2024, 0, 1); // a Monday
   const at = new Date(monday + DAYS.indexOf(code) * 86_400_000);
-  return new Intl.DateTimeFormat(locale(), { weekday: 'long', timeZone: 'UTC' }).format(at);
+  return formatDate(at.toISOString().slice(0, 10), { weekday: 'long' });
 }
 
-const list = (items) => new Intl.ListFormat(locale(), { style: 'long', type: 'conjunction' }).format(items);
+const list = formatList;
 
 /** `FREQ=…;…` → { FREQ: 'DAILY', … } (names upper-cased), or null when it is not NAME=VALUE parts. */
 function parts(rrule) {
@@ -89,7 +90,7 @@ export function describe(rrule) {
   if (p.COUNT) text += t('repeat.times', { n: Number(p.COUNT) });
   if (p.UNTIL && /^\d{8}/.test(p.UNTIL)) {
     const date = `${p.UNTIL.slice(0, 4)}-${p.UNTIL.slice(4, 6)}-${p.UNTIL.slice(6, 8)}`;
-    const shown = new Intl.DateTimeFormat(locale(), { dateStyle: 'medium', timeZone: 'UTC' }).format(new Date(`${date}T12:00:00Z`));
+    const shown = formatDate(date, DATE);
     text += t('repeat.until', { date: shown });
   }
   return text;

@@ -7,10 +7,10 @@
 // the member is told what could not be applied and why. No answer, 401, 429 or 5xx: the queue stays for later.
 import { api, request } from './api.js';
 import * as offline from './offline.js';
-import { t, locale } from './i18n.js';
+import { t } from './i18n.js';
 import { emit } from './state.js';
 import { h, toast } from './ui.js';
-import { formatWall } from './time.js';
+import { formatWall, TIME } from './locale.js';
 
 const AFTER = { start: 'IN_PROGRESS', suspend: 'SUSPENDED', complete: 'COMPLETED' };
 
@@ -68,7 +68,7 @@ async function reached(item) {
 
 /** "Start “Deep work”, pressed 7 Dec, 15:07" */
 export function pressLabel(item) {
-  const when = formatWall(item.time, locale(), { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  const when = formatWall(item.time, { day: 'numeric', month: 'short', ...TIME });
   return t('offline.press', { action: t(`offline.verb.${item.verb || item.action}`), title: item.title || `#${item.scheduleId}`, when });
 }
 

@@ -1,4 +1,4 @@
-// Time and time zones, without a date library.
+// Time and time zones, without a date library. (Writing dates and times for people: locale.js.)
 //
 // Wire formats (docs/contract/web-client.md#wire-formats): a wall-clock date-time "YYYY-MM-DDTHH:mm:ss"
 // plus an IANA zone id; a date "YYYY-MM-DD". Dates here are plain strings; instants are epoch milliseconds. Never toISOString()
@@ -75,7 +75,6 @@ export function utcLabel(zone, ms = Date.now()) {
 }
 
 export const dateOf = (wall) => String(wall).slice(0, 10);
-export const timeOf = (wall) => String(wall).slice(11, 16);
 
 /** Today's date in `zone`. */
 export const todayIn = (zone) => dateOf(toWall(Date.now(), zone));
@@ -106,27 +105,6 @@ export const weekOf = (date) => {
 };
 
 export const daysBetween = (a, b) => Math.round((civil(b) - civil(a)) / 86400000);
-
-/** Formats a civil date with Intl options (no zone shift: the date is rendered as is). */
-export function formatDate(date, locale, options) {
-  return new Intl.DateTimeFormat(locale, { ...options, timeZone: 'UTC' }).format(new Date(civil(date)));
-}
-
-/**
- * A range of civil dates for people, the parts they share written once: "30 Nov – 6 Dec 2026", "7 – 13 Dec 2026",
- * "2026년 11월 30일 ~ 12월 6일" (Intl's formatRange; a plain "a – b" where it is missing).
- */
-export function formatDateRange(first, last, locale, options = { day: 'numeric', month: 'short', year: 'numeric' }) {
-  const format = new Intl.DateTimeFormat(locale, { ...options, timeZone: 'UTC' });
-  const [a, b] = [new Date(civil(first)), new Date(civil(last))];
-  return typeof format.formatRange === 'function' ? format.formatRange(a, b) : `${format.format(a)} – ${format.format(b)}`;
-}
-
-/** Formats a wall-clock date-time as is. */
-export function formatWall(wall, locale, options) {
-  const p = parseWall(wall);
-  return new Intl.DateTimeFormat(locale, { ...options, timeZone: 'UTC' }).format(new Date(Date.UTC(...p)));
-}
 
 /** Seconds in an ISO-8601 duration ("PT1H2M3.5S", "-PT5M", "P1DT2H") or "HH:mm:ss[.SSS]"; 0 if unreadable. */
 export function parseDuration(value) {

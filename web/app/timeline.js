@@ -4,10 +4,11 @@
 // line. Schedules not started yet move (drag, or ↑/↓ by 15 minutes and ←/→ by a day) and change length (drag
 // the lower edge, or Shift+↑/↓); on a touch screen a block is picked up by pressing on it for 400 ms, so a
 // swipe still scrolls. Clicking an empty time opens the form at that time. Times are in the member's zone.
-import { t, locale } from './i18n.js';
+import { t } from './i18n.js';
+import { formatDate, formatDateRange, formatTime, formatTimeRange, formatHour } from './locale.js';
 import { h, uid } from './ui.js';
 import { session } from './state.js';
-import { addDays, dateOf, formatDate, parseDuration, clock, nowIn, toWall, instantOf } from './time.js';
+import { addDays, dateOf, parseDuration, clock, nowIn, toWall, instantOf } from './time.js';
 import { elapsedNow } from './player.js';
 import { busyOnDay, wallIn } from './busy.js';
 
@@ -29,7 +30,7 @@ const SHOWN_MIN = Math.ceil(MIN_BLOCK_PX / PX); // the least a block takes on sc
 const pad = (n) => String(n).padStart(2, '0');
 const clamp = (n, lo, hi) => Math.min(hi, Math.max(lo, n));
 
-/** "09:30" for minutes since midnight (24:00 at the end of the day). */
+/** "09:30" for minutes since midnight (24:00 at the end of the day): the wire's wall clock, not for people. */
 export const hhmm = (minutes) => (minutes === DAY ? '24:00' : `${pad(Math.floor(minutes / 60) % 24)}:${pad(minutes % 60)}`);
 
 /** "PT1H30M" for 90 minutes: the API's plannedDuration. */
@@ -128,10 +129,10 @@ export function createTimeline({ open, create, makeFromBusy, save, signal }) {
   const busyNow = () => Boolean(drag?.active || saving || [...items.values()].some((it) => it.pending));
   const week = () => data.days.length > 1;
 
-  /** "Mon 9 March, 09:00–10:30" (the day only in the week view). */
+  /** "Mon 9 March, 09:00–10:30" (the day only in the week view), in the member's clock. */
   function spoken(it, p = it) {
-    const range = `${hhmm(p.start)}–${hhmm(Math.min(DAY, p.start + p.minutes))}`;
-    return week() ? `${formatDate(p.date, locale(), { weekday: 'long', day: 'numeric', month: 'long' })}, ${range}` : range;
+    const range = formatTimeRange(p.start, Math.min(DAY, p.start + p.minutes));
+    return week() ? `${formatDate(p.date, { weekday: 'long', day: 'numeric', month: 'long' })}, ${range}` : range;
   }
 
   // ------------------------------------------------------------ drawing
@@ -154,12 +155,12 @@ export function createTimeline({ open, create, makeFromBusy, save, signal }) {
     moveHint.textContent = t(week() ? 'timeline.hintMoveWeek' : 'timeline.hintMoveDay');
     const first = days[0];
     const last = days.at(-1);
-    const range = first === last ? formatDate(first, locale(), { weekday: 'long', month: 'long', day: 'numeric' })
-      : `${formatDate(first, locale(), { month: 'long', day: 'numeric' })} – ${formatDate(last, locale(), { month: 'long', day: 'numeric' })}`;
+    const range = first === last ? formatDate(first, { weekday: 'long', month: 'long', day: 'numeric' })
+      : formatDateRange(first, last, { month: 'long', day: 'numeric' });
     scroller.setAttribute('aria-label', t('timeline.label', { range }));
 
     head.replaceChildren(h('span', { class: 'tl-corner' }), ...days.map((date) => h('span', { class: `tl-head-cell${date === today ? ' is-today' : ''}` },
-      h('span', { class: 'tl-head-name' }, formatDate(date, locale(), { weekday: 'short' })), ' ',
+      h('span', { class: 'tl-head-name' }, formatDate(date, { weekday: 'short' })), ' ',
       h('strong', { class: 'tl-head-num' }, String(Number(date.slice(8, 10)))))));
     head.hidden = !week();
 
@@ -172,7 +173,7 @@ export function createTimeline({ open, create, makeFromBusy, save, signal }) {
     // Hours, columns, blocks.
     const hours = h('div', { class: 'tl-hours', 'aria-hidden': 'true' });
     for (let hour = 1; hour < 24; hour++) {
-      const label = h('span', { class: 'tl-hour' }, `${pad(hour)}:00`);
+      const label = h('span', { class: 'tl-hour' }, formatHour(hour));
       label.style.top = `${hour * HOUR_PX}px`;
       hours.append(label);
     }
@@ -180,7 +181,7 @@ export function createTimeline({ open, create, makeFromBusy, save, signal }) {
     const columns = days.map((date) => {
       const col = h('div', {
         class: `tl-col${date === today ? ' is-today' : ''}${week() && date === data.selected ? ' is-selected' : ''}`,
-        role: 'group', 'aria-label': formatDate(date, locale(), { weekday: 'long', month: 'long', day: 'numeric' }), dataset: { date },
+        role: 'group', 'aria-label': formatDate(date, { weekday: 'long', month: 'long', day: 'numeric' }), dataset: { date },
       });
       const placed = [];
       for (const schedule of data.schedules) {
@@ -267,7 +268,7 @@ export function createTimeline({ open, create, makeFromBusy, save, signal }) {
     block.style.transform = shift && block.parentElement ? `translateX(${shift * block.parentElement.getBoundingClientRect().width}px)` : '';
     block.classList.toggle('is-late', p.start + p.minutes > DAY);
     block.classList.toggle('is-short', p.minutes < SHORT);
-    block.querySelector('.tl-range').textContent = `${hhmm(p.start)}–${hhmm(Math.min(DAY, p.start + p.minutes))}`;
+    block.querySelector('.tl-range').textContent = formatTimeRange(p.start, Math.min(DAY, p.start + p.minutes));
   }
 
   function nowLine() {
@@ -487,7 +488,7 @@ export function createTimeline({ open, create, makeFromBusy, save, signal }) {
     const col = e.target.closest('.tl-col');
     if (drag || e.pointerType !== 'mouse' || !col || e.target.closest('.tl-block')) { slotHint.hidden = true; return; }
     const start = slotAt(col, e.clientY);
-    slotHint.textContent = `+ ${hhmm(start)}`;
+    slotHint.textContent = `+ ${formatTime(start)}`;
     slotHint.style.top = `${start * PX}px`;
     if (slotHint.parentElement !== col) col.append(slotHint);
     slotHint.hidden = false;

@@ -70,8 +70,10 @@ export async function launch() {
 /**
  * A browser context on `url` with notifications allowed, the member's zone, and (with FAKE_API) the fake
  * task and push API; other `options` (hasTouch, …) go to `browser.newContext`. Console errors and failed page requests are collected in `context.problems`.
+ * The locale is en-GB unless said: dates and times follow the browser's region and clock (locale.js), and the tests
+ * read "09:00" and "7 – 13 Dec 2026"; locale.test.js tries en-US and ko-KR.
  */
-export async function newContext(browser, url, { locale = 'en-US', viewport = PHONE, ...options } = {}) {
+export async function newContext(browser, url, { locale = 'en-GB', viewport = PHONE, ...options } = {}) {
   const context = await browser.newContext({ baseURL: url, locale, timezoneId: ZONE, viewport, ...options });
   await context.grantPermissions(['notifications'], { origin: url });
   context.problems = [];

@@ -1,20 +1,22 @@
 // Schedules: a Monday–Sunday week strip, the selected day's schedules in start-time order, the detail dialog
 // with every state action, and the create/edit form. Dates and times are in the member's zone.
 import { api, fieldErrors, TITLE_MAX, DESCRIPTION_MAX } from '../api.js';
-import { t, locale, formatDuration } from '../i18n.js';
+import { t, formatDuration } from '../i18n.js';
+import { formatDate, formatDateRange, formatWall, formatTime, DATE, TIME } from '../locale.js';
 import { session, emit, on } from '../state.js';
 import { h, mount, uid, toast, showError, openDialog, confirmDialog, statusPanel, field, chips, busy, hoursMinutes } from '../ui.js';
 import {
-  todayIn, addDays, weekOf, mondayOf, dateOf, timeOf, formatDate, formatDateRange, formatWall, parseDuration, clock, utcLabel, nowIn,
+  todayIn, addDays, weekOf, mondayOf, dateOf, parseDuration, clock, utcLabel, nowIn,
 } from '../time.js';
 import { elapsedNow, transition, tick, correctDuration } from '../player.js';
 import { pressLabel } from '../replay.js';
 import { describe, presets } from '../recurrence.js';
 import { reminderPicker, reminderHint, reminderSummary } from '../reminders.js';
 import { loadBusy, busyCard, interleave, prefillFrom } from '../busy.js';
-import { createTimeline, isoMinutes, plannedMinutes, hhmm, DEFAULT_MINUTES } from '../timeline.js';
+import { createTimeline, isoMinutes, plannedMinutes, DEFAULT_MINUTES } from '../timeline.js';
 import { parseQuickAdd } from '../quickadd.js';
 import { openShortcutHelp } from '../shortcuts.js';
+import { dateTimeField } from '../timefields.js';
 
 /** The planned lengths offered in the form, in minutes. */
 const LENGTHS = [15, 30, 45, 60, 90, 120, 180, 240, 360, 480];
@@ -45,7 +47,7 @@ const stateLabel = (state) => t(`state.${state}`);
 export function scheduleCard(schedule, { onOpen } = {}) {
   const elapsed = parseDuration(schedule.duration);
   return h('article', { class: `card schedule-card state-${schedule.state}`, dataset: { id: schedule.id } },
-    h('time', { class: 'schedule-time', datetime: schedule.date?.dateTime }, timeOf(schedule.date?.dateTime)),
+    h('time', { class: 'schedule-time', datetime: schedule.date?.dateTime }, formatTime(schedule.date?.dateTime)),
     h('div', { class: 'schedule-main' },
       h('h3', { class: 'card-title' },
         h('button', { class: 'link-btn', type: 'button', onclick: () => onOpen?.(schedule) }, schedule.title)),
@@ -155,7 +157,7 @@ export function openScheduleDetail(id, { onClose, reminder } = {}) {
         h('ul', {}, schedule.queued.map((item) => h('li', {}, pressLabel(item))))) : null,
       h('dl', { class: 'facts' },
         h('dt', {}, t('schedules.start')),
-        h('dd', {}, formatWall(schedule.date.dateTime, locale(), { dateStyle: 'medium', timeStyle: 'short', hourCycle: 'h23' }),
+        h('dd', { class: 'start' }, formatWall(schedule.date.dateTime, { ...DATE, ...TIME }),
           ' ', h('span', { class: 'muted' }, `(${schedule.date.zoneId}, ${utcLabel(schedule.date.zoneId)})`)),
         schedule.plannedDuration ? [h('dt', {}, t('schedules.form.length')), h('dd', { class: 'planned' }, lengthLabel(plannedMinutes(schedule)))] : null,
         h('dt', {}, t('schedules.elapsed')), elapsed,
@@ -286,12 +288,14 @@ export function openScheduleForm({ schedule, date, prefill, onClose } = {}) {
   const title = h('input', { type: 'text', required: true, value: schedule?.title || prefill?.title || '', autofocus: true });
   const description = h('textarea', { rows: 3 }, schedule?.description || prefill?.description || '');
   const initialStart = schedule ? schedule.date.dateTime.slice(0, 16) : (prefill?.start ? prefill.start.slice(0, 16) : defaultStart(date));
-  const start = h('input', { type: 'datetime-local', required: true, step: 60, value: initialStart });
   const zone = schedule?.date.zoneId || session.zone;
+  // The browser's datetime-local, or its date input and time selects when the member's clock is not the browser's.
+  const startField = dateTimeField(t('schedules.form.start'), initialStart, { hint: t('schedules.form.zoneHint', { zone, offset: utcLabel(zone) }) });
+  const start = startField.control;
   const fields = {
     title: field(t('schedules.form.title'), title, { max: TITLE_MAX }),
     description: field(t('schedules.form.description'), description, { max: DESCRIPTION_MAX }),
-    start: field(t('schedules.form.start'), start, { hint: t('schedules.form.zoneHint', { zone, offset: utcLabel(zone) }) }),
+    start: startField,
   };
   const type = chips(t('schedules.form.type'), uid('type'), TYPES.map((v) => ({ value: v, label: typeLabel(v) })), schedule?.scheduleType || 'DEEP_WORK');
   // Planned length (plannedDuration): not set (the timeline shows an hour), or a choice; an odd length set
@@ -437,15 +441,16 @@ function quickAdd(date) {
     const day = date();
     const start = parsed.time ? `${day}T${parsed.time}` : defaultStart(day);
     const minutes = parsed.minutes ?? DEFAULT_MINUTES;
-    return { ...parsed, type: parsed.type || 'DEEP_WORK', start, end: hhmm(Math.min(24 * 60, Number(start.slice(11, 13)) * 60 + Number(start.slice(14, 16)) + minutes)) };
+    const endMinutes = Math.min(24 * 60, Number(start.slice(11, 13)) * 60 + Number(start.slice(14, 16)) + minutes);
+    return { ...parsed, type: parsed.type || 'DEEP_WORK', start, endMinutes };
   };
   const show = () => {
     quick.setError('');
     if (!input.value.trim()) { preview.textContent = t('quick.hint'); return; }
     const x = read();
     preview.textContent = t('quick.preview', {
-      type: typeLabel(x.type), day: formatDate(x.start.slice(0, 10), locale(), { weekday: 'short', day: 'numeric', month: 'short' }),
-      from: x.start.slice(11, 16), to: x.end, title: x.title || t('quick.noTitle'),
+      type: typeLabel(x.type), day: formatDate(x.start.slice(0, 10), { weekday: 'short', day: 'numeric', month: 'short' }),
+      from: formatTime(x.start), to: formatTime(x.endMinutes), title: x.title || t('quick.noTitle'),
     }) + (x.minutes ? '' : ` ${t('quick.noLength')}`);
   };
   input.addEventListener('input', show);
@@ -463,7 +468,7 @@ function quickAdd(date) {
         const saved = await api.schedules.create(body);
         input.value = '';
         show();
-        toast(t('quick.added', { title: x.title, from: x.start.slice(11, 16) }), { type: 'success' });
+        toast(t('quick.added', { title: x.title, from: formatTime(x.start) }), { type: 'success' });
         emit('schedule:changed', { id: saved?.id, reason: 'created', date: x.start.slice(0, 10) });
       } catch (error) {
         if (!fieldErrors(error, { title: quick, date: quick, plannedDuration: quick, scheduleType: quick })) quick.setError(error.userMessage);
@@ -534,13 +539,13 @@ export async function render(ctx) {
     const today = todayIn(session.zone);
     const days = weekOf(page.date);
     const hadFocus = strip.contains(document.activeElement); // redrawn under the keyboard: keep it on the day
-    weekLabel.textContent = formatDateRange(days[0], days[6], locale()); // "30 Nov – 6 Dec 2026"
+    weekLabel.textContent = formatDateRange(days[0], days[6]); // "30 Nov – 6 Dec 2026", "Nov 30 – Dec 6, 2026"
     mount(strip, days.map((date) => {
       const items = page.week.filter((s) => dateOf(s.date?.dateTime) === date);
       const open = items.filter((s) => s.state !== 'COMPLETED').length;
       const dot = items.length ? (open ? 'dot dot-open' : 'dot dot-done') : 'dot';
       const summary = items.length ? t('schedules.daySummary', { n: items.length, open }) : t('schedules.dayEmpty');
-      const name = formatDate(date, locale(), { weekday: 'short' });
+      const name = formatDate(date, { weekday: 'short' });
       const num = String(Number(date.slice(8, 10)));
       // The name is the visible text ("Mon 9") and more for screen readers; one Tab stop for the week, arrow keys
       // between days.
@@ -552,13 +557,13 @@ export async function render(ctx) {
       },
       h('span', { class: 'day-name' }, name), ' ',
       h('span', { class: 'day-num' }, num),
-      h('span', { class: 'sr-only' }, `, ${formatDate(date, locale(), { weekday: 'long', month: 'long', day: 'numeric' })}${date === today ? `, ${t('schedules.today')}` : ''}. ${summary}`),
+      h('span', { class: 'sr-only' }, `, ${formatDate(date, { weekday: 'long', month: 'long', day: 'numeric' })}${date === today ? `, ${t('schedules.today')}` : ''}. ${summary}`),
       h('span', { class: dot, 'aria-hidden': 'true' }));
     }));
     if (hadFocus) strip.querySelector(`[data-date="${page.date}"]`)?.focus();
     dayTitle.textContent = page.view === 'week'
-      ? `${formatDate(days[0], locale(), { month: 'long', day: 'numeric' })} – ${formatDate(days[6], locale(), { month: 'long', day: 'numeric' })}`
-      : formatDate(page.date, locale(), { weekday: 'long', month: 'long', day: 'numeric' });
+      ? formatDateRange(days[0], days[6], { month: 'long', day: 'numeric' })
+      : formatDate(page.date, { weekday: 'long', month: 'long', day: 'numeric' });
     for (const b of viewButtons) b.setAttribute('aria-pressed', String(b.dataset.view === page.view));
   }
 

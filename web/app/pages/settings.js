@@ -10,6 +10,8 @@ import { h, mount, uid, toast, showError, field, busy, confirmDialog, chips, sta
 import { reminderChecks } from '../reminders.js';
 import { browserZone, utcLabel, parseDuration } from '../time.js';
 import { zonePicker } from '../zonepicker.js';
+import { timeField, clockPanel } from '../timefields.js';
+import { formatTime } from '../locale.js';
 import { OBJECTIVE_MIN, OBJECTIVE_MAX, isoFromMinutes } from '../plan.js';
 import { pushStatus, enablePush, disablePush, sendPrefsToWorker } from '../push.js';
 import { exportPanel } from '../export.js';
@@ -137,7 +139,7 @@ export async function render({ main, setTitle, navigate, signal }) {
     h('p', {}, h('a', { class: 'btn btn-danger', href: '/app/settings/delete-account' }, t('settings.deleteAccountOpen'))));
 
   on('zone:changed', () => { showZone(); zoneField.set(session.zone); }, signal);
-  mount(main, h('div', { class: 'settings' }, language, zone, dailyObjective(), defaultReminders(), quietHours(), push, calendars, webhooks, security, exportPanel(), account,
+  mount(main, h('div', { class: 'settings' }, language, clockPanel(), zone, dailyObjective(), defaultReminders(), quietHours(), push, calendars, webhooks, security, exportPanel(), account,
     h('p', { class: 'muted version' }, t('settings.version', { build }))));
   if (location.hash) document.getElementById(decodeURIComponent(location.hash.slice(1)))?.scrollIntoView({ block: 'start' });
   refreshPush();
@@ -262,13 +264,16 @@ function quietHours() {
   const body = h('div', {}, statusPanel('loading', t('common.loading')));
   const panel = h('section', { class: 'panel', 'aria-labelledby': 'set-quiet' },
     h('h2', { id: 'set-quiet' }, t('settings.quiet')),
-    h('p', { class: 'muted' }, t('settings.quietHint')), body);
+    h('p', { class: 'muted' }, t('settings.quietHint', { from: formatTime('22:00'), to: formatTime('07:00') })), body);
 
   function render(q) {
     const enabledId = uid('quiet-on');
     const enabled = h('input', { type: 'checkbox', id: enabledId, checked: Boolean(q.enabled) });
-    const start = h('input', { type: 'time', required: true, step: 60, value: String(q.start || '22:00').slice(0, 5) });
-    const end = h('input', { type: 'time', required: true, step: 60, value: String(q.end || '07:00').slice(0, 5) });
+    // The browser's time inputs, or selects in the member's clock (timefields.js).
+    const startField = timeField(t('settings.quietStart'), String(q.start || '22:00').slice(0, 5));
+    const endField = timeField(t('settings.quietEnd'), String(q.end || '07:00').slice(0, 5));
+    const start = startField.control;
+    const end = endField.control;
     // Not turned on yet: this device's zone rather than a default the member never chose.
     const zonePick = zonePicker(t('settings.quietZone'), q.enabled && q.zoneId ? q.zoneId : browserZone(), { hint: t('settings.quietZoneHint') });
     const zone = zonePick.input;
@@ -290,8 +295,8 @@ function quietHours() {
     };
     const fields = {
       enabled: checkRow(enabled, enabledId, t('settings.quietEnabled')),
-      start: field(t('settings.quietStart'), start),
-      end: field(t('settings.quietEnd'), end),
+      start: startField,
+      end: endField,
       zoneId: zonePick,
       mode: withError(mode),
       includeAtStart: checkRow(atStart, atStartId, t('settings.quietAtStart')),

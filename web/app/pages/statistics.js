@@ -1,10 +1,11 @@
 // Statistics: a week against the week before: deep work, admin work and total, as cards and a bar chart; then
 // the week's plan against what was worked, day by day and by type, against the daily objective (plan.js).
 import { api } from '../api.js';
-import { t, locale, formatDuration } from '../i18n.js';
+import { t, formatDuration } from '../i18n.js';
+import { formatDateRange } from '../locale.js';
 import { session, on } from '../state.js';
 import { h, mount, statusPanel } from '../ui.js';
-import { todayIn, addDays, mondayOf, formatDateRange, parseDuration, dateOf } from '../time.js';
+import { todayIn, addDays, mondayOf, parseDuration, dateOf } from '../time.js';
 import { planSection } from '../plan.js';
 
 const METRICS = [
@@ -83,7 +84,7 @@ export async function render({ main, setTitle, signal }) {
     const current = read(now.value);
     const previous = before.status === 'fulfilled' ? read(before.value) : null;
     const monday = now.value?.startOfWeek?.dateTime ? dateOf(now.value.startOfWeek.dateTime) : week;
-    const range = formatDateRange(monday, addDays(monday, 6), locale(), { day: 'numeric', month: 'long', year: 'numeric' });
+    const range = formatDateRange(monday, addDays(monday, 6), { day: 'numeric', month: 'long', year: 'numeric' });
     label.textContent = t(week >= mondayOf(todayIn(session.zone)) ? 'stats.thisWeek' : 'stats.weekOf', { range });
     mount(body,
       h('ul', { class: 'stat-cards' }, METRICS.map(([key, , name]) => {

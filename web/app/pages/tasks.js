@@ -1,12 +1,14 @@
 // Tasks: the list (all / ready only) with infinite scroll, detail, create/edit with dependencies picked
 // from a searchable list, complete/reopen, copy into a schedule, delete, and the archive.
 import { api, fieldErrors, TITLE_MAX, DESCRIPTION_MAX } from '../api.js';
-import { t, locale } from '../i18n.js';
+import { t } from '../i18n.js';
+import { formatDate } from '../locale.js';
 import { session, emit, on, go } from '../state.js';
 import { h, mount, uid, toast, showError, openDialog, confirmDialog, statusPanel, field, chips, busy } from '../ui.js';
-import { todayIn, addDays, daysBetween, formatDate, instantOf, offsetLabel, nowIn, dateOf, utcLabel } from '../time.js';
+import { todayIn, addDays, daysBetween, instantOf, offsetLabel, nowIn, dateOf, utcLabel } from '../time.js';
 import { TYPES } from './schedules.js';
 import { reminderPicker } from '../reminders.js';
+import { dateTimeField } from '../timefields.js';
 
 const PAGE_SIZE = 20;
 const DIFFICULTIES = [1, 2, 3, 5, 8, 13, 21];
@@ -21,7 +23,7 @@ function duePill(task) {
   const date = task.dueDate?.date;
   if (!date) return null;
   const days = daysBetween(todayIn(session.zone), date);
-  const short = formatDate(date, locale(), { month: 'numeric', day: 'numeric' });
+  const short = formatDate(date, { month: 'numeric', day: 'numeric' });
   let label;
   if (days < 0) label = t('tasks.overdue', { date: short });
   else if (days === 0) label = t('tasks.dueToday');
@@ -188,13 +190,14 @@ async function removeTask(task, dialog) {
 export function openCopyToSchedule(task) {
   const now = nowIn(session.zone);
   const hour = Math.min(23, Number(now.slice(11, 13)) + 1);
-  const start = h('input', { type: 'datetime-local', required: true, step: 60, value: `${dateOf(now)}T${String(hour).padStart(2, '0')}:00` });
   const title = h('input', { type: 'text', value: task.title });
   const description = h('textarea', { rows: 2 }, task.description || '');
   const titleField = field(t('schedules.form.title'), title, { hint: t('tasks.copyTitleHint'), max: TITLE_MAX });
   const descriptionField = field(t('schedules.form.description'), description, { max: DESCRIPTION_MAX });
   const type = chips(t('schedules.form.type'), uid('type'), TYPES.map((v) => ({ value: v, label: t(`type.${v}`) })), 'DEEP_WORK');
-  const startField = field(t('schedules.form.start'), start, { hint: t('schedules.form.zoneHint', { zone: session.zone, offset: utcLabel(session.zone) }) });
+  const startField = dateTimeField(t('schedules.form.start'), `${dateOf(now)}T${String(hour).padStart(2, '0')}:00`,
+    { hint: t('schedules.form.zoneHint', { zone: session.zone, offset: utcLabel(session.zone) }) });
+  const start = startField.control;
   const reminders = reminderPicker(null, { defaults: api.members.reminders().catch(() => undefined) });
   const formError = h('p', { class: 'form-error', role: 'alert', hidden: true });
   const formId = uid('copy');
@@ -358,7 +361,7 @@ function openDependencyPicker({ which, selected, other, self, titles, onApply })
         }),
         h('label', { for: id },
           h('span', { class: 'picker-title' }, x.title),
-          h('span', { class: 'muted' }, ` · ${formatDate(x.dueDate?.date || todayIn(session.zone), locale(), { month: 'numeric', day: 'numeric' })}`),
+          h('span', { class: 'muted' }, ` · ${formatDate(x.dueDate?.date || todayIn(session.zone), { month: 'numeric', day: 'numeric' })}`),
           blocked ? h('span', { class: 'muted' }, ` · ${t('tasks.picker.otherSide')}`) : null,
           x.completed ? h('span', { class: 'muted' }, ` · ${t('tasks.done')}`) : null));
     }));

@@ -1,10 +1,11 @@
 // Today: today's schedules in start-time order and the tasks that are ready to do (no unfinished
 // prerequisites), each one action away from a schedule.
 import { api } from '../api.js';
-import { t, locale } from '../i18n.js';
+import { t } from '../i18n.js';
+import { formatDate } from '../locale.js';
 import { session, on } from '../state.js';
 import { h, mount, statusPanel } from '../ui.js';
-import { todayIn, formatDate } from '../time.js';
+import { todayIn } from '../time.js';
 import { scheduleCard, openScheduleDetail, openScheduleForm } from './schedules.js';
 import { taskRow, openTaskDetail, openCopyToSchedule } from './tasks.js';
 import { loadBusy, busyCard, interleave, prefillFrom } from '../busy.js';
@@ -26,7 +27,7 @@ export async function render({ main, setTitle, signal }) {
 
   async function loadSchedules() {
     const today = todayIn(session.zone);
-    dateLine.textContent = formatDate(today, locale(), { weekday: 'long', year: 'numeric', month: 'long', day: 'numeric' });
+    dateLine.textContent = formatDate(today, { weekday: 'long', year: 'numeric', month: 'long', day: 'numeric' });
     if (!schedules.children.length) mount(schedules, statusPanel('loading', t('schedules.loading')));
     try {
       const [day, busy] = await Promise.all([api.schedules.day(today, session.zone), loadBusy(today, session.zone)]);
