@@ -2,7 +2,7 @@
 // quiet hours, push on this device, the way to Settings → Calendars (pages/calendars.js), Webhooks
 // (pages/webhooks.js), API tokens (pages/tokens.js) and Change password (pages/password.js), Delete account
 // (pages/delete-account.js), the export of the member's data (export.js), log out.
-import { api, reasonOf } from '../api.js';
+import { api, reasonOf, detailOf } from '../api.js';
 import { logout } from '../auth.js';
 import { t, getLang, setLang, LANGUAGES, formatDuration } from '../i18n.js';
 import { session, setZone, emit, on } from '../state.js';
@@ -144,8 +144,9 @@ export async function render({ main, setTitle, navigate, signal }) {
 }
 
 /**
- * Server validation errors next to their fields: `errors[].field` ("start", "quietHours.end", "reminders[2]") is
- * matched by its last name against `fields`; what matches nothing goes to `formError` (or the whole message).
+ * Server validation errors next to their fields, worded by their codes (`reasonOf`): `errors[].field` ("start",
+ * "quietHours.end", "reminders[2]") is matched by its last name against `fields`; what matches nothing goes to
+ * `formError` (`detailOf`), or, without `errors[]`, the whole message (`userMessage`).
  */
 function showFieldErrors(error, fields, formError, aliases = {}) {
   const rest = [];
@@ -154,10 +155,10 @@ function showFieldErrors(error, fields, formError, aliases = {}) {
     const last = String(e.field || '').split('.').pop().replace(/\[\d*\]$/, '');
     const name = aliases[last] || last;
     if (fields[name]) byField.set(name, [...(byField.get(name) || []), reasonOf(e) || error.userMessage]);
-    else rest.push(e.field ? `${e.field}: ${reasonOf(e)}` : reasonOf(e));
+    else rest.push(detailOf(e));
   }
   for (const [name, reasons] of byField) fields[name].setError(reasons.join(' '));
-  const text = rest.length ? rest.join('; ') : byField.size ? '' : (error?.userMessage || t('error.generic'));
+  const text = rest.some(Boolean) ? rest.filter(Boolean).join(' ') : byField.size ? '' : (error?.userMessage || t('error.generic'));
   formError.textContent = text;
   formError.hidden = !text;
   const first = Object.keys(fields).find((n) => byField.has(n));
