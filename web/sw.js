@@ -207,6 +207,25 @@ const TEXT = {
 
 const SNOOZE_MINUTES = 10;
 
+/** The page's catalogues (`i18n/<lang>.json`, precached with the shell), loaded once per language. */
+const catalogues = {};
+
+/**
+ * A refusal in the member's language: the catalogue's words for the server's stable `code` (`error.code.*`, as
+ * the page words it), else the server's own text.
+ */
+async function worded(lang, code, text) {
+  if (!code) return text;
+  const url = `/static/${BUILD_ID}/i18n/${lang === 'ko' ? 'ko' : 'en'}.json`;
+  try {
+    catalogues[lang] ||= (async () => ((await caches.match(url)) || (await fetch(url))).json())();
+    return (await catalogues[lang])[`error.code.${code}`] || text;
+  } catch {
+    delete catalogues[lang];
+    return text;
+  }
+}
+
 function parsePayload(event) {
   if (!event.data) return {};
   try { return event.data.json(); } catch { /* not JSON */ }
@@ -523,8 +542,9 @@ async function onNotificationClick(action, notification) {
     await openOrSay(fallbackUrl(action, data), null, data);
     return result;
   }
-  const text = TEXT[languageOf(await getPrefs())];
-  const reason = result.status === 0 ? text.unreachable : (result.message || `HTTP ${result.status}`);
+  const lang = languageOf(await getPrefs());
+  const text = TEXT[lang];
+  const reason = result.status === 0 ? text.unreachable : await worded(lang, result.data?.code, result.message || `HTTP ${result.status}`);
   const said = action === 'start' ? text.startFailed(reason) : text.snoozeFailed(reason);
   if ((await openWindows()).length) await openApp(scheduleUrl(data), said);
   else await say(said, data, scheduleUrl(data));
@@ -562,5 +582,5 @@ self.addEventListener('pushsubscriptionchange', (event) => {
 // For tests and debugging in DevTools.
 self.pinit = {
   BUILD_ID, handlePush, openFromNotification, onNotificationClick, notificationText, notificationActions, actionRequest,
-  fallbackUrl, wallClock, durationSeconds, session, getPrefs,
+  fallbackUrl, wallClock, durationSeconds, session, getPrefs, worded,
 };

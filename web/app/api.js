@@ -1,9 +1,10 @@
 // Every call to the server, on this origin (the gateway routes /v0 to auth and notification, /v2 to task).
 // The request helper adds the bearer token, refreshes once on 401, retries 503 USER_NOT_READY with backoff
-// (the member is provisioned asynchronously after signup), and turns error bodies into ApiError with the
-// server's own message.
-import { ensureToken, dropToken } from './auth.js';
+// (the member is provisioned asynchronously after signup), and turns error bodies into ApiError, worded in the
+// member's language by the server's stable `code` when the catalogue has it (`error.code.*`).
+import { ensureToken, dropToken, noteAccountDeleted } from './auth.js';
 import { t, hasMessage } from './i18n.js';
+import { formatLocale } from './locale.js';
 import * as offline from './offline.js';
 
 /** The API's limits on a task's and a schedule's text, in UTF-16 code units (ADR 0006: 1–100 and 0–2,000). */
@@ -24,36 +25,72 @@ export function fieldErrors(error, fields) {
 }
 
 export class ApiError extends Error {
-  constructor(status, data, url) {
+  /** `retryAfter`: the answer's Retry-After in seconds (429, 503), when it had one. */
+  constructor(status, data, url, retryAfter = null) {
     const serverMessage = typeof data === 'object' && data ? data.message : (typeof data === 'string' && data.length < 300 ? data : '');
     super(serverMessage || `HTTP ${status}`);
     this.status = status;
     this.data = data;
     this.url = url;
-    this.code = data?.code;
-    this.userMessage = userMessage(status, data, serverMessage);
+    this.code = typeof data === 'object' && data ? data.code : undefined;
+    this.retryAfter = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null;
+    this.userMessage = userMessage(status, data, serverMessage, this.retryAfter);
   }
 }
 
+/** Whether the catalogue has words of its own for the server's `code` (`error.code.<code>`). */
+export const isWorded = (code) => typeof code === 'string' && code !== '' && hasMessage(`error.code.${code}`);
+
 /**
- * The server's words in the member's language: an answer or field error with a `code` (the task service's stable
- * codes, e.g. ALREADY_RUNNING) we have a message for (`error.code.*`), else the server's own text.
+ * The server's words in the member's language: an answer or field error with a `code` (the services' stable
+ * codes, e.g. ALREADY_RUNNING, BAD_CREDENTIALS, URL_NOT_HTTPS) we have a message for (`error.code.*`), else the
+ * server's own text.
  */
 export function worded(code, text) {
-  return code && hasMessage(`error.code.${code}`) ? t(`error.code.${code}`) : text;
+  return isWorded(code) ? t(`error.code.${code}`) : text;
 }
 
 /** A field error's reason, worded (see `worded`). */
 export const reasonOf = (e) => worded(e?.code, e?.reason);
 
-function userMessage(status, data, serverMessage) {
+/**
+ * A field error as a sentence of its own, where no form field shows it: worded by its code (the words name what
+ * they are about), else the server's reason after the field's name ("end: must differ from start.").
+ */
+export function detailOf(e) {
+  if (isWorded(e?.code)) return t(`error.code.${e.code}`);
+  const reason = String(e?.reason || '').trim();
+  if (!reason) return '';
+  const sentence = /[.!?。]$/.test(reason) ? reason : `${reason}.`;
+  return e?.field ? `${e.field}: ${sentence}` : sentence;
+}
+
+/** "Too many attempts. Try again in 40 seconds." — Retry-After in the member's words, else "in a moment". */
+export function tooManyMessage(retryAfter) {
+  if (!(retryAfter > 0)) return t('error.tooMany');
+  const minutes = retryAfter >= 120;
+  const time = new Intl.NumberFormat(formatLocale(), { style: 'unit', unit: minutes ? 'minute' : 'second', unitDisplay: 'long' })
+    .format(minutes ? Math.ceil(retryAfter / 60) : Math.ceil(retryAfter));
+  return t('error.tooManyWait', { time });
+}
+
+function userMessage(status, data, serverMessage, retryAfter) {
   if (status === 0) return t('error.network');
-  if (status === 401) return t('error.sessionExpired');
-  if (status === 429) return t('error.tooMany');
-  let text = worded(data?.code, serverMessage) || t(status >= 500 ? 'error.server' : 'error.generic');
-  const details = Array.isArray(data?.errors) ? data.errors.map((e) => (e.field ? `${e.field}: ${reasonOf(e)}` : reasonOf(e))).filter(Boolean) : [];
-  if (details.length) text = `${text} (${details.join('; ')})`;
-  if (status === 409) text = `${t('error.conflictPrefix')} ${text}`;
+  const code = typeof data === 'object' && data ? data.code : undefined;
+  if (status === 429) return tooManyMessage(retryAfter);
+  if (status === 401) return isWorded(code) ? worded(code) : t('error.sessionExpired');
+  const details = [...new Set((Array.isArray(data?.errors) ? data.errors : []).map(detailOf).filter(Boolean))];
+  let text;
+  if (isWorded(code)) {
+    const own = worded(code);
+    text = [own, ...details.filter((d) => d !== own)].join(' ');
+  } else if (details.length) {
+    text = details.join(' '); // the server's summary ("Validation failed for 1 field(s)") adds nothing to them
+  } else {
+    text = serverMessage || t(status >= 500 ? 'error.server' : 'error.generic');
+  }
+  // A conflict the catalogue does not word gets the client's sentence first; a worded one says it all.
+  if (status === 409 && !isWorded(code)) text = `${t('error.conflictPrefix')} ${text}`;
   return text;
 }
 
@@ -106,17 +143,20 @@ export async function request(method, path, { query, body, auth = true, signal }
       throw new ApiError(0, null, url);
     }
     offline.noteReachable(true);
+    const data = await parse(response);
     if (response.status === 401 && auth && !refreshed) {
+      // The account was deleted (on another device): the refresh that follows is refused, and says so.
+      if (data?.code === 'ACCOUNT_DELETED') noteAccountDeleted();
       refreshed = true;
       dropToken(token);
       continue;
     }
-    const data = await parse(response);
+    const retryAfter = Number(response.headers.get('Retry-After')) || null;
     if (response.status === 503 && data?.code === 'USER_NOT_READY' && attempt < NOT_READY_ATTEMPTS) {
-      await sleep(backoff(attempt, Number(response.headers.get('Retry-After'))));
+      await sleep(backoff(attempt, retryAfter));
       continue;
     }
-    if (!response.ok) throw new ApiError(response.status, data, url);
+    if (!response.ok) throw new ApiError(response.status, data, url, retryAfter);
     if (method === 'GET' && auth && offline.cacheable(url)) offline.remember(url, data);
     return data;
   }

@@ -1,6 +1,7 @@
 // The session: the access token lives in memory only; the refresh token is the httpOnly `refresh_token`
 // cookie (Path=/v0) that only the server reads. One refresh is in flight at a time for every request of the
 // page, and across tabs (Web Locks + BroadcastChannel), so a rotating refresh token is never presented twice.
+import { ApiError } from './api.js';
 
 let accessToken = null;
 let inFlight = null;
@@ -9,6 +10,7 @@ const channel = 'BroadcastChannel' in self ? new BroadcastChannel('pinit-session
 let sharedToken = null; // a token another tab just obtained
 let unreachable = false; // the last refresh got no answer (offline)
 let offlineSession = false; // the app was opened offline on the member's kept data (main.js)
+let accountDeleted = false; // a service answered 401 ACCOUNT_DELETED: the session ends for that reason
 
 channel?.addEventListener('message', ({ data }) => {
   if (data?.type === 'token') sharedToken = data.token;
@@ -38,7 +40,11 @@ export const refreshUnreachable = () => unreachable;
 /** The app goes on offline with the member's kept data; a refusal once back online ends that session. */
 export const enterOffline = () => { offlineSession = true; };
 
-/** Called with a reason when the session is gone (refresh refused, logout in another tab). */
+/** A service said the account was deleted (401 ACCOUNT_DELETED); the refresh that follows ends the session so. */
+export const noteAccountDeleted = () => { accountDeleted = true; };
+
+/** Called with a reason when the session is gone: 'expired' (refresh refused), 'deleted' (the account was
+ * deleted elsewhere), 'logout' (in another tab). */
 export function onSessionLost(fn) {
   lostListeners.add(fn);
   return () => lostListeners.delete(fn);
@@ -75,16 +81,19 @@ async function refreshOnce() {
   unreachable = false;
   if (!response.ok) {
     // A session in use — or the one the app was opened with offline — that the server now refuses has ended.
-    const hadSession = Boolean(accessToken) || offlineSession;
+    const hadSession = Boolean(accessToken) || offlineSession || accountDeleted;
+    const reason = accountDeleted ? 'deleted' : 'expired';
     offlineSession = false;
+    accountDeleted = false;
     accessToken = null;
     if (hadSession && (response.status === 401 || response.status === 403)) {
-      for (const fn of lostListeners) fn('expired');
+      for (const fn of lostListeners) fn(reason);
     }
     return null;
   }
   const body = await response.json();
   offlineSession = false;
+  accountDeleted = false;
   setToken(body.token);
   return accessToken;
 }
@@ -110,13 +119,8 @@ async function authCall(path, body) {
   const text = await response.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = null; }
-  if (!response.ok) {
-    const error = new Error(data?.message || `HTTP ${response.status}`);
-    error.status = response.status;
-    error.userMessage = data?.message;
-    error.retryAfter = Number(response.headers.get('Retry-After')) || null;
-    throw error;
-  }
+  // Auth answers {message, code}: worded by its code (BAD_CREDENTIALS, USERNAME_RULE, RATE_LIMITED…).
+  if (!response.ok) throw new ApiError(response.status, data, path, Number(response.headers.get('Retry-After')) || null);
   return data;
 }
 
@@ -135,11 +139,7 @@ export async function oauthCallback(provider, search) {
     credentials: 'same-origin', headers: { Accept: 'application/json' },
   });
   const data = await response.json().catch(() => null);
-  if (!response.ok || !data?.token) {
-    const error = new Error(data?.message || `HTTP ${response.status}`);
-    error.userMessage = data?.message;
-    throw error;
-  }
+  if (!response.ok || !data?.token) throw new ApiError(response.ok ? 502 : response.status, data, '/v0/login/oauth2/code');
   setToken(data.token);
 }
 

@@ -293,6 +293,7 @@ async function loadMember() {
 onSessionLost((reason) => {
   session.me = null;
   if (reason === 'expired') toast(t('error.sessionExpired'), { type: 'error' });
+  if (reason === 'deleted') toast(t('error.code.ACCOUNT_DELETED'), { type: 'error' });
   if (!match(location.pathname)?.options.public) navigate('/login', { replace: true });
 });
 

@@ -1,6 +1,7 @@
 // What the Settings pages that show secrets share (Calendars: app passwords and feeds; API tokens): instants in the
 // member's zone, a read-only value with a Copy button, a panel whose list loads, a confirmed removal, a box for a
 // secret shown once, and the server's validation errors under the fields they name.
+import { reasonOf, detailOf } from './api.js';
 import { t } from './i18n.js';
 import { formatInstant, DATE, TIME } from './locale.js';
 import { session } from './state.js';
@@ -84,22 +85,26 @@ export function revealOnce(slot, { title, children, warning }) {
   return box;
 }
 
-/** Server validation errors under the fields they name (`errors[].field`), the rest under `fallback`. */
-export function fieldErrors(error, fields, fallback) {
+/**
+ * Server validation errors under the fields they name (`errors[].field`), each worded by its code (`reasonOf`);
+ * the rest under the field the answer is about — by `codeFields` (a code → the field's name, e.g. URL_NOT_HTTPS →
+ * url for an answer without `errors[]`), else the field the server's message names ("name: …", "앱 비밀번호
+ * 이름(name)은…"), else `fallback` — as `userMessage` says it (worded, or the server's text; 429 with the wait).
+ */
+export function fieldErrors(error, fields, fallback, codeFields = {}) {
   const byField = new Map();
   const rest = [];
   for (const e of Array.isArray(error?.data?.errors) ? error.data.errors : []) {
-    const name = String(e.field || '').split('.').pop();
-    if (fields[name]) byField.set(name, [...(byField.get(name) || []), e.reason]);
-    else if (e.reason) rest.push(e.reason);
+    const name = String(e.field || '').split('.').pop().replace(/\[\d*\]$/, '');
+    if (fields[name]) byField.set(name, [...(byField.get(name) || []), reasonOf(e)]);
+    else rest.push(detailOf(e));
   }
   for (const [name, reasons] of byField) fields[name].setError(reasons.filter(Boolean).join(' ') || error.userMessage);
-  if (!byField.size || rest.length) {
-    // The message names the field when the server says which (e.g. "name: …"); else it concerns `fallback`.
-    const message = error?.data?.message || error?.userMessage || t('error.generic');
-    const named = Object.keys(fields).find((n) => new RegExp(`\\b${n}\\b`, 'i').test(message) && !byField.has(n));
+  if (!byField.size || rest.some(Boolean)) {
+    const raw = error?.data?.message || '';
+    const named = codeFields[error?.code] || Object.keys(fields).find((n) => !byField.has(n) && new RegExp(`\\b${n}\\b`, 'i').test(raw));
     const target = fields[named] || fields[fallback];
-    target.setError([error?.status === 429 || error?.status === 0 ? error.userMessage : message, ...rest].filter(Boolean).join(' '));
+    target.setError((byField.size ? rest.filter(Boolean).join(' ') : '') || error?.userMessage || t('error.generic'));
   }
   const first = Object.keys(fields).find((n) => fields[n].querySelector('[aria-invalid="true"]'));
   fields[first]?.querySelector('input')?.focus();

@@ -123,11 +123,16 @@ async function subscribeWith(registration, key) {
   return subscription;
 }
 
-/** Asks for permission, subscribes with the server's VAPID key and registers the subscription. */
+/**
+ * Asks for permission, subscribes with the server's VAPID key and registers the subscription. Refused by the
+ * browser: an error with `code` PUSH_BLOCKED (notifications denied for the site: only the member can allow them
+ * again, in the browser's settings — see pushhelp.js) or PUSH_DISMISSED (the prompt was closed without a choice).
+ */
 export async function enablePush() {
-  if (!pushSupported()) throw Object.assign(new Error('unsupported'), { userMessage: t('push.unsupported') });
+  if (!pushSupported()) throw Object.assign(new Error('unsupported'), { code: 'PUSH_UNSUPPORTED', userMessage: t('push.unsupported') });
   const permission = Notification.permission === 'default' ? await Notification.requestPermission() : Notification.permission;
-  if (permission !== 'granted') throw Object.assign(new Error('blocked'), { userMessage: t('push.blocked') });
+  if (permission === 'denied') throw Object.assign(new Error('blocked'), { code: 'PUSH_BLOCKED', userMessage: t('push.blocked') });
+  if (permission !== 'granted') throw Object.assign(new Error('dismissed'), { code: 'PUSH_DISMISSED', userMessage: t('push.dismissed') });
   await subscribeWith(await ready(), await serverKey());
   sendPrefsToWorker();
 }

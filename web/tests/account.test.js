@@ -1,10 +1,11 @@
 // Settings → Delete account (issue 20, GDPR art. 17) through the UI against the real services: what is erased and
 // that it cannot be undone, the username typed to confirm, a wrong password refused (nothing deleted), then the
 // account deleted with the password — the client signs out to the login page and the member can no longer sign
-// in — and the page in Korean.
+// in, and another device signed in is told the account was deleted (401 ACCOUNT_DELETED) — and the page and the
+// server's refusals (WRONG_PASSWORD, RATE_LIMITED) in Korean.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startPinit, launch, requireApi, memberWithClipboard } from './support.js';
+import { startPinit, launch, requireApi, memberWithClipboard, newContext, watch, PHONE } from './support.js';
 
 let pinit;
 let browser;
@@ -19,6 +20,14 @@ const login = (user) => fetch(`${pinit.url}/v0/login`, {
 test('an account is deleted after typing the username and the password; the client signs out', async () => {
   const { context, page, problems, user } = await memberWithClipboard(browser, pinit.url);
   await requireApi(pinit.url, user, '/v2/members/zone-id');
+  // The same member signed in on another device, which will be told the account is gone.
+  const other = await newContext(browser, pinit.url, { viewport: PHONE });
+  const elsewhere = await other.newPage();
+  await elsewhere.goto('/login');
+  await elsewhere.getByLabel('Username').fill(user.username);
+  await elsewhere.getByLabel('Password').fill(user.password);
+  await elsewhere.getByRole('button', { name: 'Log in' }).click();
+  await elsewhere.waitForURL('**/app/today');
   await page.getByRole('link', { name: 'Settings' }).first().click();
   await page.getByRole('region', { name: 'Security' }).getByRole('link', { name: 'Delete account…' }).click();
   await page.waitForURL('**/app/settings/delete-account');
@@ -42,6 +51,7 @@ test('an account is deleted after typing the username and the password; the clie
   await password.fill('not my password');
   await submit.click();
   await panel.getByText('The password is not right. Your account was not deleted.').waitFor();
+  assert.equal(await password.getAttribute('aria-invalid'), 'true', 'WRONG_PASSWORD is said under the password');
   assert.equal((await login(user)).status, 200);
 
   await password.fill(user.password);
@@ -51,6 +61,49 @@ test('an account is deleted after typing the username and the password; the clie
   // Signed out here too: the app sends back to the login page.
   await page.goto('/app/today');
   await page.waitForURL('**/login**');
+  assert.deepEqual(problems.filter((p) => p.startsWith('pageerror')), []);
+  await context.close();
+
+  // The other device still holds an access token: once the services have erased the member, its next request is
+  // answered 401 ACCOUNT_DELETED, the refresh is refused, and the page says why on the way to the login page.
+  const nav = elsewhere.getByRole('navigation', { name: 'Main' });
+  for (let i = 0; i < 40 && !new URL(elsewhere.url()).pathname.startsWith('/login'); i++) {
+    await nav.getByRole('link', { name: i % 2 ? 'Today' : 'Tasks' }).click().catch(() => {});
+    await elsewhere.waitForTimeout(250);
+  }
+  await elsewhere.waitForURL('**/login**');
+  await elsewhere.locator('.toast-error', { hasText: 'This account was deleted.' }).waitFor();
+  await other.close();
+});
+
+test('the refusals in Korean: a wrong password, too many tries', async () => {
+  const { context, page, problems, user } = await memberWithClipboard(browser, pinit.url);
+  await requireApi(pinit.url, user, '/v2/members/zone-id');
+  await page.goto('/app/settings');
+  await page.getByLabel('Display language').selectOption('ko');
+  await page.getByRole('region', { name: '보안' }).getByRole('link', { name: '계정 삭제…' }).click();
+  await page.getByRole('heading', { level: 1, name: '계정 삭제' }).waitFor();
+  await page.getByLabel(`확인을 위해 아이디(${user.username})를 입력하세요`).fill(user.username);
+  const password = page.getByLabel('비밀번호', { exact: true });
+  // WRONG_PASSWORD (403) under the password, in Korean.
+  await password.fill('not my password');
+  await page.getByRole('button', { name: '계정 삭제' }).click();
+  await page.getByText('비밀번호가 올바르지 않습니다. 계정은 삭제되지 않았습니다.').waitFor();
+  assert.equal(await password.getAttribute('aria-invalid'), 'true');
+  // Wrong passwords count as failed logins: the 11th in the minute is 429 RATE_LIMITED, said as a wait.
+  let said = '';
+  let status = 0;
+  for (let i = 0; i < 12 && status !== 429; i++) {
+    await password.fill('not my password');
+    const answered = page.waitForResponse((r) => r.url().endsWith('/v0/members/me') && r.request().method() === 'DELETE');
+    await page.getByRole('button', { name: '계정 삭제' }).click();
+    status = (await answered).status();
+  }
+  assert.equal(status, 429);
+  const error = page.locator(`[id="${await password.getAttribute('id')}-error"]`);
+  await page.waitForFunction((id) => /후에/.test(document.getElementById(id)?.textContent), `${await password.getAttribute('id')}-error`);
+  assert.match(await error.textContent(), /^시도가 너무 많아요\. \d+초 후에 다시 시도해 주세요\.$/);
+  assert.ok([200, 429].includes((await login(user)).status), 'not deleted');
   assert.deepEqual(problems.filter((p) => p.startsWith('pageerror')), []);
   await context.close();
 });

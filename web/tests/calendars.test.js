@@ -1,10 +1,11 @@
 // Settings → Calendars (issue 19) through the UI against the real services: an app password made, shown once,
 // working for CalDAV, listed and revoked; a subscription feed made (its URL, webcal URL and QR code), fetched,
 // listed, given a new URL (the old one 404) and revoked; another calendar uploaded as an .ics file whose
-// events appear among the day's schedules as busy blocks, one of them turned into a schedule.
+// events appear among the day's schedules as busy blocks, one of them turned into a schedule. One app password too
+// many is refused with the server's LIMIT_REACHED in the page's words.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startPinit, launch, requireApi, memberWithClipboard, clipboard, confirmWith } from './support.js';
+import { startPinit, launch, requireApi, memberWithClipboard, clipboard, confirmWith, apiAs } from './support.js';
 import { svgPath } from '../app/qrcode.js';
 
 let pinit;
@@ -84,6 +85,31 @@ test('an app password: made, shown once, signs a calendar app in, listed with it
     await new Promise((r) => setTimeout(r, 500));
   }
   assert.equal(status, 401);
+  assert.deepEqual(problems.filter((p) => p.startsWith('pageerror')), []);
+  await context.close();
+});
+
+test('one app password too many: LIMIT_REACHED in Korean under the name', async () => {
+  const { context, page, problems, user } = await member();
+  await requireApi(pinit.url, user, '/v0/app-passwords');
+  // A member may have 20 app passwords at once; these are made through the API.
+  const { call } = await apiAs(pinit.url, user);
+  for (let i = 1; i <= 20; i++) {
+    const made = await call('POST', '/v0/app-passwords', { name: `device ${i}` });
+    assert.ok(made.status < 300, `app password ${i}: ${made.status} ${JSON.stringify(made.body)}`);
+  }
+  await page.goto('/app/settings');
+  await page.getByLabel('Display language').selectOption('ko');
+  await page.getByRole('link', { name: '캘린더 설정' }).click();
+  const apps = page.getByRole('region', { name: '캘린더 앱 (CalDAV)' });
+  const name = apps.getByLabel('새 앱 비밀번호 이름');
+  await name.fill('태블릿');
+  await apps.getByRole('button', { name: '앱 비밀번호 만들기' }).click();
+  const error = apps.locator(`[id="${await name.getAttribute('id')}-error"]`);
+  await error.waitFor();
+  // The server's text is Korean too, but not these words: the page's own, by the code.
+  assert.equal(await error.textContent(), '더 만들 수 없어요. 쓰지 않는 것을 먼저 삭제해 주세요.');
+  assert.equal(await name.getAttribute('aria-invalid'), 'true');
   assert.deepEqual(problems.filter((p) => p.startsWith('pageerror')), []);
   await context.close();
 });

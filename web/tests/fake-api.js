@@ -187,12 +187,12 @@ export async function installFakeApi(context) {
     if (p === '/v0/push/subscribe') { state.pushCalls.push(['subscribe', body]); state.devices.set(body.deviceId, body); return { status: 200 }; }
     if (p === '/v0/push/quiet-hours' && method === 'GET') return { status: 200, body: state.quiet };
     if (p === '/v0/push/quiet-hours' && method === 'PUT') {
-      if (body.start === body.end) return error(400, 'Validation failed for 1 field(s)', [{ field: 'end', rejectedValue: body.end, reason: 'must differ from start (the window would be empty)' }]);
+      if (body.start === body.end) return error(400, 'Validation failed for 1 field(s)', [{ field: 'end', rejectedValue: body.end, reason: 'must differ from start (the window would be empty)', code: 'QUIET_EMPTY' }]);
       state.quiet = { ...body };
       return { status: 200, body: state.quiet };
     }
     if ((m = /^\/v0\/push\/reminders\/([^/]+)\/snooze$/.exec(p)) && method === 'POST') {
-      if (!(body?.minutes >= 5 && body.minutes <= 120)) return error(400, 'Validation failed for 1 field(s)', [{ field: 'minutes', rejectedValue: body?.minutes, reason: '5 to 120' }]);
+      if (!(body?.minutes >= 5 && body.minutes <= 120)) return error(400, 'Validation failed for 1 field(s)', [{ field: 'minutes', rejectedValue: body?.minutes, reason: '5 to 120', code: 'SNOOZE_MINUTES' }]);
       return { status: 202, body: { key: `${decodeURIComponent(m[1])}:snooze:1`, dueAt: new Date(Date.now() + body.minutes * 60_000).toISOString() } };
     }
     if (p === '/v0/push/unsubscribe') { state.pushCalls.push(['unsubscribe', body]); state.devices.delete(body.deviceId); return { status: 200 }; }

@@ -1,9 +1,12 @@
 // The service worker: the versioned app-shell cache, push messages delivered through CDP
 // (ServiceWorker.deliverPushMessage), de-duplication by idempotentKey, the notification text in the
-// member's zone, the click, and the Web Push subscription sent to the server.
+// member's zone, the click, and the Web Push subscription sent to the server; notifications blocked in the
+// browser: the steps for this browser to allow them again, and push offered once they are.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startPinit, launch, newContext, signUp, deliverPush, requireApi, ZONE } from './support.js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { startPinit, launch, newContext, signUp, deliverPush, requireApi, watch, axeViolations, ZONE, PHONE, ROOT } from './support.js';
 
 let pinit;
 let browser;
@@ -118,11 +121,12 @@ test('clicking the notification opens that schedule', async () => {
   await context.close();
 });
 
-test('push on: subscribes with the server\'s VAPID key and registers {deviceId, subscription}', async () => {
-  const context = await newContext(browser, pinit.url);
-  // Headless Chromium has no push service to subscribe with: stand in for PushManager with a subscription
-  // that has real keys (a P-256 public key and a 16-byte secret, as the server checks), and record the
-  // application server key the page passed.
+/**
+ * Headless Chromium has no push service to subscribe with: stands in for PushManager with a subscription that has
+ * real keys (a P-256 public key and a 16-byte secret, as the server checks), and records the application server key
+ * the page passed (window.__subscribeKey).
+ */
+async function fakePushService(context) {
   await context.addInitScript(() => {
     const b64url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
     let current = null;
@@ -142,6 +146,11 @@ test('push on: subscribes with the server\'s VAPID key and registers {deviceId, 
     };
     PushManager.prototype.getSubscription = async function getSubscription() { return current; };
   });
+}
+
+test('push on: subscribes with the server\'s VAPID key and registers {deviceId, subscription}', async () => {
+  const context = await newContext(browser, pinit.url);
+  await fakePushService(context);
   const page = await context.newPage();
   const user = await signUp(page);
   await requireApi(pinit.url, user, '/v0/push/vapid');
@@ -268,5 +277,145 @@ test('when subscribing again fails, the member is asked to turn notifications on
   await toggle.click();
   await page.waitForFunction(() => document.querySelector('[role=switch]').getAttribute('aria-checked') === 'true', null, { timeout: 10_000 });
   assert.deepEqual(await page.evaluate(() => JSON.parse(localStorage.getItem('__pushKey'))), await serverVapidKey(page));
+  await context.close();
+});
+
+// ---------------------------------------------------------------- notifications blocked in the browser
+
+test('which browser, and its steps to allow notifications again (pushhelp.js alone)', async () => {
+  // The module has no imports: loaded as it is served.
+  const source = readFileSync(path.join(ROOT, 'web/app/pushhelp.js'), 'utf8');
+  const { pushHelp } = await import(`data:text/javascript,${encodeURIComponent(source)}`);
+  const chrome = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
+  const safari = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15';
+  const brands = (...names) => ({ brands: names.map((brand) => ({ brand, version: '126' })), mobile: false, platform: 'Windows' });
+  const cases = [
+    [{ userAgent: chrome, userAgentData: brands('Google Chrome', 'Chromium') }, 'chromium', 'Chrome'],
+    [{ userAgent: `${chrome} Edg/126.0.0.0`, userAgentData: brands('Microsoft Edge', 'Chromium') }, 'chromium', 'Edge'],
+    [{ userAgent: chrome, userAgentData: brands('Brave', 'Chromium') }, 'chromium', 'Brave'],
+    [{ userAgent: `${chrome} OPR/112.0.0.0` }, 'chromium', 'Opera'],
+    [{ userAgent: chrome }, 'chromium', 'Chrome'],
+    [{ userAgent: 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36', userAgentData: { brands: [{ brand: 'Google Chrome' }], mobile: true, platform: 'Android' } }, 'android', 'Chrome'],
+    [{ userAgent: 'Mozilla/5.0 (Linux; Android 13; SM-S901B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/25.0 Chrome/121.0.0.0 Mobile Safari/537.36' }, 'other', ''],
+    [{ userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0' }, 'firefox', 'Firefox'],
+    [{ userAgent: safari, maxTouchPoints: 0 }, 'safari', 'Safari'],
+    [{ userAgent: safari, maxTouchPoints: 5 }, 'ios', ''], // an iPad asking for the desktop site
+    [{ userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/126.0 Mobile/15E148 Safari/604.1' }, 'ios', ''],
+    [{ userAgent: 'Lynx/2.8.9rel.1' }, 'other', ''],
+  ];
+  for (const [nav, kind, name] of cases) {
+    const help = pushHelp(nav);
+    assert.deepEqual([help.kind, help.name], [kind, name], nav.userAgent);
+    assert.ok(help.steps.length >= 2 && help.steps.every((k) => k.startsWith('pushHelp.')), nav.userAgent);
+  }
+  assert.deepEqual(pushHelp({ userAgent: safari, maxTouchPoints: 5 }, { standalone: true }).steps, ['pushHelp.iosApp', 'pushHelp.comeBack']);
+  // Every step is in both catalogues.
+  for (const lang of ['en', 'ko']) {
+    const catalogue = JSON.parse(readFileSync(path.join(ROOT, `web/i18n/${lang}.json`), 'utf8'));
+    for (const [nav] of cases) for (const key of pushHelp(nav).steps) assert.ok(catalogue[key], `${lang}: ${key}`);
+  }
+});
+
+/** A context like newContext's, but with notifications not granted (headless Chromium denies when asked). */
+async function contextWithoutNotifications(options = {}) {
+  const context = await browser.newContext({ baseURL: pinit.url, locale: 'en-US', timezoneId: ZONE, viewport: PHONE, ...options });
+  await fakePushService(context);
+  return context;
+}
+
+const pushSwitch = (page) => page.getByRole('switch', { name: 'Push notifications on this device' });
+
+test('push blocked in the browser: the steps for this browser next to the switch, no error; allowed again, push is offered', async () => {
+  const context = await contextWithoutNotifications();
+  const page = await context.newPage();
+  const problems = watch(page);
+  const user = await signUp(page);
+  await requireApi(pinit.url, user, '/v0/push/vapid');
+  const host = new URL(pinit.url).host;
+  await page.goto('/app/settings');
+  const toggle = pushSwitch(page);
+  await toggle.waitFor();
+  await page.waitForFunction(() => !document.querySelector('[role=switch]').disabled);
+  assert.equal(await page.evaluate(() => Notification.permission), 'default');
+
+  // Switched on: the browser's prompt is answered "Block" (headless Chromium denies it).
+  await toggle.click();
+  const help = page.getByRole('group', { name: 'Notifications are blocked for Pinit' });
+  await help.waitFor();
+  assert.equal(await page.evaluate(() => Notification.permission), 'denied');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'push-help-title', 'the focus is on the steps');
+  await help.getByText(`Chromium blocks notifications from this site (${host}), so push can't be turned on here. To allow them again:`).waitFor();
+  assert.deepEqual(await help.getByRole('listitem').allTextContents(), [
+    'Click the site information icon to the left of the address.',
+    'Choose “Site settings”.',
+    'Next to “Notifications”, choose “Allow”.',
+    'Come back to this page and reload it.',
+  ]);
+  assert.equal(await page.locator('.toast-error').count(), 0, 'no error toast');
+  assert.equal(await toggle.getAttribute('aria-checked'), 'false');
+  assert.equal(await toggle.getAttribute('aria-disabled'), 'true');
+  assert.match(await toggle.getAttribute('aria-describedby'), /\bpush-help\b/);
+  await page.getByText('Blocked in the browser\'s site settings.').waitFor();
+
+  // Still focusable (aria-disabled, not disabled): pressed from the keyboard it asks the browser nothing and says
+  // nothing new, the steps take the focus.
+  await toggle.focus();
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.activeElement?.id === 'push-help-title');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'push-help-title');
+  assert.equal(await page.locator('.toast').count(), 0);
+  assert.deepEqual(await axeViolations(page), [], 'axe on Settings with the steps shown');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  assert.deepEqual(await axeViolations(page), [], 'axe on Settings with the steps shown, dark');
+  await page.emulateMedia({ colorScheme: 'light' });
+
+  // Opened again later: the steps at once.
+  await page.reload();
+  await help.waitFor();
+
+  // In Korean.
+  await page.getByLabel('Display language').selectOption('ko');
+  const koHelp = page.getByRole('group', { name: 'Pinit 알림이 차단되어 있어요' });
+  await koHelp.waitFor();
+  await koHelp.getByText(`Chromium에서 이 사이트(${host})의 알림을 차단하고 있어 여기서는 푸시 알림을 켤 수 없어요. 다시 허용하려면:`).waitFor();
+  assert.deepEqual(await koHelp.getByRole('listitem').allTextContents(), [
+    '주소 왼쪽의 사이트 정보 아이콘을 클릭하세요.',
+    '‘사이트 설정’을 선택하세요.',
+    '‘알림’ 옆에서 ‘허용’을 선택하세요.',
+    '이 페이지로 돌아와 새로고침하세요.',
+  ]);
+  assert.deepEqual(await axeViolations(page), [], 'axe on Settings in Korean with the steps shown');
+  await page.getByLabel('표시 언어').selectOption('en');
+  await help.waitFor();
+
+  // The member allows notifications in the browser's settings: the page notices and offers to turn push on.
+  await context.grantPermissions(['notifications'], { origin: pinit.url });
+  await page.getByText('Your browser allows notifications from Pinit again. Off for this device.').waitFor();
+  await help.waitFor({ state: 'detached' });
+  assert.equal(await toggle.getAttribute('aria-disabled'), null);
+  const offer = page.getByRole('button', { name: 'Turn on push notifications' });
+  await offer.click();
+  await page.waitForFunction(() => document.querySelector('[role=switch]').getAttribute('aria-checked') === 'true', null, { timeout: 10_000 });
+  await page.getByText('Push notifications are on for this device.').waitFor();
+  assert.equal(await offer.count(), 0, 'the offer is gone once push is on');
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('role')), 'switch', 'the focus is on the switch');
+  assert.deepEqual(problems.filter((p) => p.startsWith('pageerror')), []);
+  await context.close();
+});
+
+test('push blocked in Firefox: the steps for Firefox', async () => {
+  const context = await contextWithoutNotifications({ userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0' });
+  const page = await context.newPage();
+  await signUp(page);
+  assert.equal(await page.evaluate(() => Notification.requestPermission()), 'denied');
+  await page.goto('/app/settings');
+  const help = page.getByRole('group', { name: 'Notifications are blocked for Pinit' });
+  await help.waitFor();
+  await help.getByText(/^Firefox blocks notifications from this site/).waitFor();
+  assert.deepEqual(await help.getByRole('listitem').allTextContents(), [
+    'Click the permissions icon in the address bar, to the left of the address.',
+    'Next to “Send notifications: Blocked”, click × to clear it.',
+    'Come back to this page and reload it.',
+  ]);
   await context.close();
 });

@@ -3,6 +3,7 @@
 // a URL it refuses under the URL field, an endpoint made with some events and its signing secret shown once (the
 // receiver verifies a test event signed with it), listed active with its events, a test event in the delivery
 // log, disabled and enabled again, disabled by the receiver's 410 with the reason shown, deleted; and in Korean.
+// The server's refusals are worded by their codes (URL_NOT_HTTPS) in the page's language.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -60,13 +61,13 @@ test('a webhook endpoint: checked, made, its secret shown once, tested, disabled
   assert.equal(await url.getAttribute('aria-invalid'), 'true');
   assert.equal(await page.evaluate(() => document.activeElement?.name), 'url');
 
-  // A URL the server refuses: its reason under the URL field.
+  // A URL the server refuses: its reason (URL_NOT_HTTPS) in the page's words under the URL field.
   await url.fill('ftp://example.com/hook');
   await panel.getByRole('checkbox', { name: /Task created/ }).check();
   await add.click();
   const urlError = panel.locator(`#${await url.getAttribute('id')}-error`);
   await urlError.waitFor();
-  assert.match(await urlError.innerText(), /the URL must use https/);
+  assert.equal(await urlError.innerText(), 'The URL must start with https://.');
   assert.match(await url.getAttribute('aria-describedby'), new RegExp(await urlError.getAttribute('id')));
   assert.equal(await url.getAttribute('aria-invalid'), 'true');
   assert.equal(await panel.getByText('Choose at least one event.').count(), 0);
@@ -152,10 +153,18 @@ test('Settings → Webhooks in Korean', async () => {
   await page.getByRole('heading', { level: 1, name: '웹훅' }).waitFor();
   const panel = page.getByRole('region', { name: '웹훅 엔드포인트' });
   await panel.getByText('아직 엔드포인트가 없어요.').waitFor();
-  await panel.getByLabel('엔드포인트 URL').fill(hookUrl());
+  const url = panel.getByLabel('엔드포인트 URL');
+  await url.fill('ftp://example.com/hook');
   await panel.getByRole('button', { name: '엔드포인트 추가' }).click();
   await panel.getByText('이벤트를 하나 이상 선택해 주세요.').waitFor();
   await panel.getByRole('checkbox', { name: /할 일 완료/ }).check();
+  // The server's URL_NOT_HTTPS in Korean under the URL field.
+  await panel.getByRole('button', { name: '엔드포인트 추가' }).click();
+  const urlError = panel.locator(`#${await url.getAttribute('id')}-error`);
+  await urlError.waitFor();
+  assert.equal(await urlError.innerText(), 'URL은 https:// 로 시작해야 해요.');
+  assert.equal(await url.getAttribute('aria-invalid'), 'true');
+  await url.fill(hookUrl());
   await panel.getByRole('button', { name: '엔드포인트 추가' }).click();
   await panel.getByLabel('서명 비밀 키', { exact: true }).waitFor();
   const listed = panel.getByRole('list', { name: '내 엔드포인트' }).getByRole('listitem');

@@ -16,7 +16,9 @@ export async function render({ main, params, setTitle, navigate, loadMember }) {
     await loadMember();
     navigate('/app/today', { replace: true });
   } catch (error) {
-    slot.replaceChildren(statusPanel('error', t('callback.failed'), error.userMessage || query.get('error_description') || '',
+    // The server's refusal in the member's words; when it said nothing, the provider's description.
+    const said = error?.data?.message || error?.data?.code ? error.userMessage : (query.get('error_description') || error?.userMessage || '');
+    slot.replaceChildren(statusPanel('error', t('callback.failed'), said,
       { label: t('callback.back'), run: () => navigate('/login', { replace: true }) }));
   }
 }

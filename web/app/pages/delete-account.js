@@ -31,13 +31,15 @@ export async function render({ main, setTitle, navigate }) {
         await api.deleteAccount(password.value);
       } catch (error) {
         password.value = '';
-        const message = error?.data?.message || '';
-        if (error?.status === 400 && /password/.test(message)) {
-          passwordField.setError(t('deleteAccount.passwordRequired'));
-        } else if (error?.status === 403 && /password/.test(message)) {
+        // By auth's codes: a wrong password (403 WRONG_PASSWORD), an OAuth-made account without a fresh login
+        // (403 FRESH_LOGIN_REQUIRED), too many attempts (429, with the wait). No password given is a 400 without
+        // a code whose message names the field.
+        if (error?.code === 'WRONG_PASSWORD') {
           passwordField.setError(t('deleteAccount.passwordWrong'));
-        } else if (error?.status === 403) {
+        } else if (error?.code === 'FRESH_LOGIN_REQUIRED') {
           passwordField.setError(t('deleteAccount.signInAgain'));
+        } else if (error?.status === 400 && !error.code && /password/.test(error?.data?.message || '')) {
+          passwordField.setError(t('deleteAccount.passwordRequired'));
         } else {
           passwordField.setError(error?.userMessage || t('error.generic'));
         }

@@ -43,16 +43,19 @@ export async function render({ main, setTitle }) {
         for (const input of [current, next, again]) input.value = '';
         toast(t('password.changed'), { type: 'success' });
       } catch (error) {
-        // The server names the field: a wrong current password, or a new one it refuses.
-        const message = error?.data?.message || '';
-        if (error?.status === 400 && /currentPassword/.test(message)) {
+        // A wrong current password, or a new one the server refuses, under its field in the member's words. Auth
+        // words these by code where it sends one (WRONG_PASSWORD, PASSWORD_RULE); the password change's 400 has
+        // none yet, but its message names the field (currentPassword, newPassword) — never shown as such.
+        const message = error?.status === 400 && !error.code ? error?.data?.message || '' : '';
+        if (error?.code === 'WRONG_PASSWORD' || /currentPassword/.test(message)) {
           currentField.setError(t('password.currentWrong'));
           current.focus();
-        } else if (error?.status === 400 && /newPassword/.test(message)) {
-          nextField.setError(t('password.newRule'));
+        } else if (error?.code === 'PASSWORD_RULE' || /newPassword/.test(message)) {
+          nextField.setError(t(next.value === current.value ? 'password.newSame' : 'password.newRule'));
           next.focus();
         } else {
           currentField.setError(error?.userMessage || t('error.generic'));
+          current.focus();
         }
       }
     });

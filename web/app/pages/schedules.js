@@ -1,6 +1,6 @@
 // Schedules: a Monday–Sunday week strip, the selected day's schedules in start-time order, the detail dialog
 // with every state action, and the create/edit form. Dates and times are in the member's zone.
-import { api, fieldErrors, TITLE_MAX, DESCRIPTION_MAX } from '../api.js';
+import { api, fieldErrors, reasonOf, TITLE_MAX, DESCRIPTION_MAX } from '../api.js';
 import { t, formatDuration } from '../i18n.js';
 import { formatDate, formatDateRange, formatWall, formatTime, DATE, TIME } from '../locale.js';
 import { session, emit, on } from '../state.js';
@@ -400,7 +400,7 @@ export function openScheduleForm({ schedule, date, prefill, onClose } = {}) {
         emit('schedule:changed', { id: saved?.id ?? schedule?.id, reason: editing ? 'updated' : 'created', date: dateOf(body.date.dateTime) });
       } catch (error) {
         const reminderErrors = (error.data?.errors || []).filter((e) => String(e.field || '').startsWith('reminders'));
-        if (reminderErrors.length) reminders.setError(reminderErrors.map((e) => e.reason).join(' '));
+        if (reminderErrors.length) reminders.setError(reminderErrors.map(reasonOf).join(' '));
         fieldErrors(error, { title: fields.title, description: fields.description });
         formError.textContent = error.userMessage || t('error.generic');
         formError.hidden = false;

@@ -2,7 +2,7 @@
 // quiet hours, push on this device, the way to Settings → Calendars (pages/calendars.js), Webhooks
 // (pages/webhooks.js), API tokens (pages/tokens.js) and Change password (pages/password.js), Delete account
 // (pages/delete-account.js), the export of the member's data (export.js), log out.
-import { api, reasonOf } from '../api.js';
+import { api, reasonOf, detailOf } from '../api.js';
 import { logout } from '../auth.js';
 import { t, getLang, setLang, LANGUAGES, formatDuration } from '../i18n.js';
 import { session, setZone, emit, on } from '../state.js';
@@ -14,6 +14,7 @@ import { timeField, clockPanel } from '../timefields.js';
 import { formatTime } from '../locale.js';
 import { OBJECTIVE_MIN, OBJECTIVE_MAX, isoFromMinutes } from '../plan.js';
 import { pushStatus, enablePush, disablePush, sendPrefsToWorker } from '../push.js';
+import { pushHelp } from '../pushhelp.js';
 import { exportPanel } from '../export.js';
 import * as offline from '../offline.js';
 
@@ -92,30 +93,8 @@ export async function render({ main, setTitle, navigate, signal }) {
   const zone = h('section', { class: 'panel', 'aria-labelledby': 'set-zone' },
     h('h2', { id: 'set-zone' }, t('settings.zone')), zoneNow, zoneForm, h('p', { class: 'muted' }, t('settings.week')));
 
-  // Push on this device
-  const pushSwitch = h('button', { class: 'switch', type: 'button', role: 'switch', 'aria-checked': 'false', disabled: true, 'aria-describedby': 'push-status' },
-    h('span', { class: 'switch-track', 'aria-hidden': 'true' }, h('span', { class: 'switch-thumb' })),
-    h('span', {}, t('settings.pushLabel')));
-  const pushText = h('p', { id: 'push-status', class: 'muted', 'aria-live': 'polite' }, t('common.loading'));
-  let state = 'off';
-  async function refreshPush() {
-    try { state = await pushStatus(); } catch { state = 'error'; }
-    pushSwitch.setAttribute('aria-checked', String(state === 'on'));
-    pushSwitch.disabled = state === 'unsupported' || state === 'blocked';
-    pushText.textContent = t(`push.status.${state}`);
-  }
-  pushSwitch.addEventListener('click', async () => {
-    pushSwitch.disabled = true;
-    try {
-      if (state === 'on') { await disablePush(); toast(t('push.disabled'), { type: 'success' }); }
-      else { await enablePush(); toast(t('push.enabled'), { type: 'success' }); }
-    } catch (error) {
-      showError(error);
-    }
-    await refreshPush();
-  });
-  const push = h('section', { class: 'panel', 'aria-labelledby': 'set-push' },
-    h('h2', { id: 'set-push' }, t('settings.push')), h('p', { class: 'muted' }, t('settings.pushHint')), pushSwitch, pushText);
+  // Push on this device (and, when the browser blocks notifications, how to allow them again).
+  const push = pushPanel(signal);
 
   // Calendars: a page of its own (app passwords, feeds, other calendars).
   const calendars = h('section', { class: 'panel', 'aria-labelledby': 'set-calendars' },
@@ -142,12 +121,115 @@ export async function render({ main, setTitle, navigate, signal }) {
   mount(main, h('div', { class: 'settings' }, language, clockPanel(), zone, dailyObjective(), defaultReminders(), quietHours(), push, calendars, webhooks, security, exportPanel(), account,
     h('p', { class: 'muted version' }, t('settings.version', { build }))));
   if (location.hash) document.getElementById(decodeURIComponent(location.hash.slice(1)))?.scrollIntoView({ block: 'start' });
-  refreshPush();
+  push.refresh();
 }
 
 /**
- * Server validation errors next to their fields: `errors[].field` ("start", "quietHours.end", "reminders[2]") is
- * matched by its last name against `fields`; what matches nothing goes to `formError` (or the whole message).
+ * Settings → Notifications: the switch for push on this device. When the browser blocks notifications for the site
+ * (permission 'denied'), no error: the steps to allow them again in this browser (pushhelp.js) next to the switch,
+ * and, once the member has (the Permissions API's change event where there is one, else on focus and when the tab
+ * is shown again), an offer to turn push on. On an iPhone or iPad outside the Home Screen app, where push is
+ * unsupported, the steps to add it there.
+ */
+function pushPanel(signal) {
+  const pushSwitch = h('button', { class: 'switch', type: 'button', role: 'switch', 'aria-checked': 'false', disabled: true, 'aria-describedby': 'push-status push-help' },
+    h('span', { class: 'switch-track', 'aria-hidden': 'true' }, h('span', { class: 'switch-thumb' })),
+    h('span', {}, t('settings.pushLabel')));
+  const pushText = h('p', { id: 'push-status', class: 'muted', 'aria-live': 'polite' }, t('common.loading'));
+  const helpSlot = h('div', { id: 'push-help' });
+  const standalone = () => Boolean(window.matchMedia?.('(display-mode: standalone)').matches || navigator.standalone);
+  const help = pushHelp(navigator, { standalone: standalone() });
+  let state = 'off';
+  let allowedAgain = false; // the browser stopped blocking while this page was open
+  let helpHeading = null;
+
+  function showHelp() {
+    helpHeading = null;
+    const ios = help.kind === 'ios' && state === 'unsupported';
+    if (state === 'blocked' || ios) {
+      const host = location.host;
+      helpHeading = h('h3', { id: 'push-help-title', class: 'push-help-title', tabindex: '-1' }, t(ios ? 'pushHelp.iosTitle' : 'pushHelp.title'));
+      mount(helpSlot, h('div', { class: 'push-help', role: 'group', 'aria-labelledby': 'push-help-title' },
+        helpHeading,
+        ios ? null : h('p', {}, help.name ? t('pushHelp.lead', { browser: help.name, host }) : t('pushHelp.leadUnnamed', { host })),
+        h('ol', { class: 'push-help-steps' }, help.steps.map((key) => h('li', {}, t(key, { host, browser: help.name }))))));
+    } else if (allowedAgain && ['off', 'mismatch', 'stale'].includes(state)) {
+      mount(helpSlot, h('p', { class: 'button-row' },
+        h('button', { class: 'btn btn-primary', type: 'button', onclick: (e) => turnOn(e.currentTarget) }, t('pushHelp.turnOn'))));
+    } else {
+      mount(helpSlot);
+    }
+  }
+
+  async function refresh() {
+    try { state = await pushStatus(); } catch { state = 'error'; }
+    if (state === 'on') allowedAgain = false;
+    pushSwitch.setAttribute('aria-checked', String(state === 'on'));
+    pushSwitch.disabled = state === 'unsupported';
+    // Blocked: still focusable (its description says why), but it cannot be switched here.
+    if (state === 'blocked') pushSwitch.setAttribute('aria-disabled', 'true');
+    else pushSwitch.removeAttribute('aria-disabled');
+    const status = t(`push.status.${state}`);
+    pushText.textContent = allowedAgain && state !== 'blocked' && state !== 'on' ? `${t('pushHelp.allowed')} ${status}` : status;
+    showHelp();
+  }
+
+  async function turnOn(button) {
+    if (button) button.disabled = true;
+    pushSwitch.disabled = true;
+    try {
+      await enablePush();
+      toast(t('push.enabled'), { type: 'success' });
+    } catch (error) {
+      // Blocked: the steps appear next to the switch (and take the focus), no error toast.
+      if (error?.code === 'PUSH_DISMISSED') toast(error.userMessage);
+      else if (error?.code !== 'PUSH_BLOCKED') showError(error);
+    }
+    await refresh();
+    // The focus was on a control that was disabled or removed meanwhile: to the steps when blocked, else the switch.
+    if (state === 'blocked') helpHeading?.focus();
+    else if (!document.activeElement || document.activeElement === document.body) pushSwitch.focus();
+  }
+
+  pushSwitch.addEventListener('click', async () => {
+    if (state === 'blocked') { helpHeading?.focus(); return; }
+    if (state !== 'on') { await turnOn(); return; }
+    pushSwitch.disabled = true;
+    try {
+      await disablePush();
+      toast(t('push.disabled'), { type: 'success' });
+    } catch (error) {
+      showError(error);
+    }
+    await refresh();
+    if (!document.activeElement || document.activeElement === document.body) pushSwitch.focus();
+  });
+
+  // The member allows notifications in the browser's settings: notice it while the page is open.
+  let permission = 'Notification' in window ? Notification.permission : null;
+  const recheck = async () => {
+    if (!('Notification' in window) || Notification.permission === permission) return;
+    const was = permission;
+    permission = Notification.permission;
+    allowedAgain = was === 'denied' && permission !== 'denied';
+    await refresh();
+  };
+  navigator.permissions?.query({ name: 'notifications' })
+    .then((status) => { if (!signal.aborted) status.addEventListener('change', recheck, { signal }); })
+    .catch(() => { /* no Permissions API for notifications: focus and visibility below */ });
+  window.addEventListener('focus', recheck, { signal });
+  document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') recheck(); }, { signal });
+
+  const panel = h('section', { class: 'panel', 'aria-labelledby': 'set-push' },
+    h('h2', { id: 'set-push' }, t('settings.push')), h('p', { class: 'muted' }, t('settings.pushHint')), pushSwitch, pushText, helpSlot);
+  panel.refresh = refresh;
+  return panel;
+}
+
+/**
+ * Server validation errors next to their fields, worded by their codes (`reasonOf`): `errors[].field` ("start",
+ * "quietHours.end", "reminders[2]") is matched by its last name against `fields`; what matches nothing goes to
+ * `formError` (`detailOf`), or, without `errors[]`, the whole message (`userMessage`).
  */
 function showFieldErrors(error, fields, formError, aliases = {}) {
   const rest = [];
@@ -156,10 +238,10 @@ function showFieldErrors(error, fields, formError, aliases = {}) {
     const last = String(e.field || '').split('.').pop().replace(/\[\d*\]$/, '');
     const name = aliases[last] || last;
     if (fields[name]) byField.set(name, [...(byField.get(name) || []), reasonOf(e) || error.userMessage]);
-    else rest.push(e.field ? `${e.field}: ${reasonOf(e)}` : reasonOf(e));
+    else rest.push(detailOf(e));
   }
   for (const [name, reasons] of byField) fields[name].setError(reasons.join(' '));
-  const text = rest.length ? rest.join('; ') : byField.size ? '' : (error?.userMessage || t('error.generic'));
+  const text = rest.some(Boolean) ? rest.filter(Boolean).join(' ') : byField.size ? '' : (error?.userMessage || t('error.generic'));
   formError.textContent = text;
   formError.hidden = !text;
   const first = Object.keys(fields).find((n) => byField.has(n));

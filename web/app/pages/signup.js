@@ -1,6 +1,7 @@
 // Sign up, then log in at once (the task service provisions the member asynchronously: the first calls may
 // get 503 USER_NOT_READY, which api.js retries).
 import { signup, login } from '../auth.js';
+import { worded } from '../api.js';
 import { t, getLang, setLang, LANGUAGES } from '../i18n.js';
 import { h, field, busy } from '../ui.js';
 import { browserZone } from '../time.js';
@@ -22,11 +23,23 @@ export function languageSwitch() {
   return h('div', { class: 'lang-switch' }, field(t('settings.language'), select));
 }
 
+/**
+ * The field a refusal of auth's is about, by its code (auth answers `{message, code}`, no `errors[]`): the rules
+ * of the username, password and nickname, and a taken username. The rest (the zone, too many signups) is said
+ * above the button.
+ */
+export const FIELD_OF_CODE = {
+  USERNAME_RULE: 'username', DUPLICATE_USERNAME: 'username', PASSWORD_RULE: 'password', NICKNAME_RULE: 'nickname',
+};
+
+const PASSWORD_MIN = 8;
+const PASSWORD_MAX = 128;
+
 export async function render({ main, setTitle, navigate, loadMember }) {
   setTitle(t('signup.title'));
   const inputs = {
     username: h('input', { type: 'text', autocomplete: 'username', autocapitalize: 'none', spellcheck: 'false', required: true, maxlength: 50 }),
-    password: h('input', { type: 'password', autocomplete: 'new-password', required: true, minlength: 8 }),
+    password: h('input', { type: 'password', autocomplete: 'new-password', required: true, minlength: PASSWORD_MIN }),
     confirm: h('input', { type: 'password', autocomplete: 'new-password', required: true }),
     nickname: h('input', { type: 'text', autocomplete: 'nickname', required: true, maxlength: 30 }),
   };
@@ -43,7 +56,9 @@ export async function render({ main, setTitle, navigate, loadMember }) {
     const v = Object.fromEntries(Object.entries(inputs).map(([k, el]) => [k, el.value]));
     const errors = {
       username: v.username.trim() ? '' : t('auth.usernameRequired'),
-      password: !v.password ? t('auth.passwordRequired') : v.password.length < 8 ? t('signup.passwordShort') : '',
+      password: !v.password ? t('auth.passwordRequired')
+        : [...v.password].length < PASSWORD_MIN ? t('signup.passwordShort')
+          : [...v.password].length > PASSWORD_MAX ? worded('PASSWORD_RULE', t('signup.passwordShort')) : '',
       confirm: v.confirm !== v.password ? t('signup.mismatch') : '',
       nickname: v.nickname.trim() ? '' : t('signup.nicknameRequired'),
     };
@@ -65,6 +80,13 @@ export async function render({ main, setTitle, navigate, loadMember }) {
         await loadMember();
         navigate('/app/today', { replace: true });
       } catch (error) {
+        // The server's rule under the field it is about, in the member's words; anything else above the button.
+        const name = FIELD_OF_CODE[error?.code];
+        if (name && fields[name]) {
+          fields[name].setError(error.userMessage);
+          inputs[name].focus();
+          return;
+        }
         formError.textContent = error.userMessage || t('error.generic');
         formError.hidden = false;
       }
