@@ -360,16 +360,27 @@ async fn changing_the_password_needs_the_current_one_and_ends_the_other_sessions
     let res = app.login("alice", "password-123").await;
     let elsewhere = support::refresh_cookie(res.headers()).unwrap();
 
-    for (body, field) in [
-        (json!({"newPassword": "password-456"}), "currentPassword"),
+    // Each refusal names its field and carries the rule's stable code (a client words it).
+    for (body, field, code) in [
+        (
+            json!({"newPassword": "password-456"}),
+            "currentPassword",
+            "CURRENT_PASSWORD_WRONG",
+        ),
         (
             json!({"currentPassword": "password-123", "newPassword": "short"}),
             "newPassword",
+            "NEW_PASSWORD_RULE",
         ),
-        (json!({"currentPassword": "password-123"}), "newPassword"),
+        (
+            json!({"currentPassword": "password-123"}),
+            "newPassword",
+            "NEW_PASSWORD_RULE",
+        ),
         (
             json!({"currentPassword": "password-123", "newPassword": "password-123"}),
             "newPassword",
+            "NEW_PASSWORD_SAME",
         ),
     ] {
         let res = app.change_password(alice, Some(&here), body.clone()).await;
@@ -379,6 +390,7 @@ async fn changing_the_password_needs_the_current_one_and_ends_the_other_sessions
             answer["message"].as_str().unwrap().contains(field),
             "{body}: {answer}"
         );
+        assert_eq!(answer["code"], code, "{body}: {answer}");
     }
     // A wrong current password: 400 naming it, counted as a failed login of the username.
     let wrong = json!({"currentPassword": "not-the-password", "newPassword": "password-456"});
@@ -391,6 +403,7 @@ async fn changing_the_password_needs_the_current_one_and_ends_the_other_sessions
             .unwrap()
             .contains("currentPassword")
     );
+    assert_eq!(answer["code"], "CURRENT_PASSWORD_WRONG", "{answer}");
     assert_eq!(app.login("alice", "password-123").await.status(), 200);
 
     let right = json!({"currentPassword": "password-123", "newPassword": "password-456"});

@@ -43,14 +43,14 @@ export async function render({ main, setTitle }) {
         for (const input of [current, next, again]) input.value = '';
         toast(t('password.changed'), { type: 'success' });
       } catch (error) {
-        // A wrong current password, or a new one the server refuses, under its field in the member's words. Auth
-        // words these by code where it sends one (WRONG_PASSWORD, PASSWORD_RULE); the password change's 400 has
-        // none yet, but its message names the field (currentPassword, newPassword) — never shown as such.
+        // A wrong current password, or a new one the server refuses, under its field in the member's words, by
+        // auth's code (CURRENT_PASSWORD_WRONG, NEW_PASSWORD_RULE, NEW_PASSWORD_SAME). A 400 breaking two rules has
+        // no code; its message names the fields (currentPassword, newPassword) — never shown as such.
         const message = error?.status === 400 && !error.code ? error?.data?.message || '' : '';
-        if (error?.code === 'WRONG_PASSWORD' || /currentPassword/.test(message)) {
+        if (['WRONG_PASSWORD', 'CURRENT_PASSWORD_WRONG'].includes(error?.code) || /currentPassword/.test(message)) {
           currentField.setError(t('password.currentWrong'));
           current.focus();
-        } else if (error?.code === 'PASSWORD_RULE' || /newPassword/.test(message)) {
+        } else if (['PASSWORD_RULE', 'NEW_PASSWORD_RULE', 'NEW_PASSWORD_SAME'].includes(error?.code) || /newPassword/.test(message)) {
           nextField.setError(t(next.value === current.value ? 'password.newSame' : 'password.newRule'));
           next.focus();
         } else {

@@ -19,9 +19,7 @@ use crate::store;
 use crate::store::credentials::Table;
 use crate::tokens;
 
-pub const CURRENT_PASSWORD_WRONG: &str = "현재 비밀번호(currentPassword)가 올바르지 않습니다.";
-pub const NEW_PASSWORD_RULE: &str = "새 비밀번호(newPassword)는 8~128자여야 합니다.";
-pub const NEW_PASSWORD_SAME: &str = "새 비밀번호(newPassword)가 현재 비밀번호와 같습니다.";
+pub use crate::domain::input::{CURRENT_PASSWORD_WRONG, NEW_PASSWORD_RULE, NEW_PASSWORD_SAME};
 
 /// A password change as the client sent it.
 #[derive(Debug, Clone, Copy)]

@@ -23,6 +23,9 @@ pinit_kernel::messages! {
     ZONE_RULE = "지원하지 않는 시간대입니다. IANA 시간대(예: Asia/Seoul)를 입력해 주세요.";
     DUPLICATE_USERNAME = "이미 존재하는 사용자입니다.";
     BAD_CREDENTIALS = "아이디 또는 비밀번호가 올바르지 않습니다.";
+    CURRENT_PASSWORD_WRONG = "현재 비밀번호(currentPassword)가 올바르지 않습니다.";
+    NEW_PASSWORD_RULE = "새 비밀번호(newPassword)는 8~128자여야 합니다.";
+    NEW_PASSWORD_SAME = "새 비밀번호(newPassword)가 현재 비밀번호와 같습니다.";
 }
 
 /// A local login name: 3–50 characters of ASCII letters, digits and `._-@`. Compared exactly (case-sensitive,
