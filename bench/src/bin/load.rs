@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -58,7 +58,8 @@ What a run does, per mode (embedded first, then distributed, unless --mode says 
   2. Seeds --members members through the gateway (signup, login, then --tasks-per-member tasks and \
      --schedules-per-member schedules spread over the current week in Asia/Seoul), and --push-members members \
      who each register one Web Push device (a real P-256 key and auth secret) at a fake push service (axum on \
-     127.0.0.1, in this process, on a runtime of its own).
+     127.0.0.1, in this process, on a runtime of its own). Then it waits until the events the seeding made \
+     are absorbed (a canary schedule's push arrives; --settle-secs).
   3. Steps the arrival rate through --rates. Each step: a --warmup-secs warm-up at the step's rate (not \
      measured), then --step-secs measured, then --rest-secs of rest once every answer is in. Requests are \
      sent at their intended times (Poisson or uniform arrivals, whatever the responses do: open loop), each \
@@ -103,9 +104,10 @@ const AFTER_HELP: &str = "\
 Build the server first: `cargo build --release -p pinit` (the load binary looks for `pinit` beside itself, i.e. \
 target/release/pinit of the same target directory, unless --pinit says otherwise).
 
-A full run with the default rates takes about 10-20 minutes: each step is --warmup-secs + --step-secs + \
+A full run with the default rates takes about 15-25 minutes: each step is --warmup-secs + --step-secs + \
 --rest-secs, about 38 s; each mode stops one step after its first failing one (all 10 steps of both modes: \
-about 13 minutes of steps); seeding, start-up and the push wait add about a minute per mode.
+about 13 minutes of steps); seeding 1,000 members (about 32,000 requests), absorbing its events and the push \
+wait add one to a few minutes per mode (the canary says how long).
 
 Smoke run: load --rates 50,100 --step-secs 3 --warmup-secs 1 --members 20 --pushes 6 --out /tmp/load.md";
 
@@ -134,7 +136,10 @@ struct Args {
     extra_steps: usize,
     /// Simulated members (each request goes to one of them at random: a member's requests arrive as a Poisson
     /// process of rate R / members, i.e. exponential think times of mean members / R, independent of answers).
-    #[arg(long, default_value_t = 200)]
+    /// Writes of one member are serialised by design (task's member row, notification's per-member lock), so
+    /// too few members turn a load test into a contention test: 1,000 members at 3,000 req/s is already 3
+    /// requests per second per member.
+    #[arg(long, default_value_t = 1000)]
     members: usize,
     /// Tasks seeded per member.
     #[arg(long, default_value_t = 10)]
@@ -163,9 +168,15 @@ struct Args {
     /// Members with a registered Web Push device whose schedules are the pushes checked (not part of the mix).
     #[arg(long, default_value_t = 10)]
     push_members: usize,
-    /// Seconds to wait after seeding before the first step (events of the seeding settle).
-    #[arg(long, default_value_t = 3)]
+    /// After seeding, the events it made (tens of thousands) must be absorbed before the first step: a canary
+    /// schedule of a push member starting 2 s ahead is created and the run waits until its push arrives (it
+    /// queues behind the seeding's events), at most this many seconds; without push members it just waits
+    /// --settle-min-secs.
+    #[arg(long, default_value_t = 600)]
     settle_secs: u64,
+    /// Seconds to wait after seeding at least.
+    #[arg(long, default_value_t = 3)]
+    settle_min_secs: u64,
     /// Seconds of rest between steps (after the previous step's answers are all in), so that work it left
     /// queued (events, pushes) does not run into the next step's warm-up.
     #[arg(long, default_value_t = 2)]
@@ -192,6 +203,9 @@ struct Args {
     /// Log level of the pinit processes (default: as shipped, `info`: one line per request served).
     #[arg(long)]
     log_level: Option<String>,
+    /// Keep every pinit process's log (JSON lines) in this folder, as `<mode>-<process>.log`.
+    #[arg(long)]
+    logs: Option<PathBuf>,
     /// Seed of the load generator's random choices.
     #[arg(long, default_value_t = 22)]
     seed: u64,
@@ -346,6 +360,8 @@ struct ModeResult {
     mode: Mode,
     steps: Vec<StepResult>,
     seeding: Duration,
+    /// From the end of seeding until the canary push arrived.
+    settled: Option<Duration>,
     seeded_requests: usize,
     pushes: PushTally,
     mix_pushes: u64,
@@ -440,12 +456,23 @@ async fn drive(
     }
     let seeding = seeding_started.elapsed();
     eprintln!(
-        "   seeded in {:.1} s ({} requests); settling {} s",
+        "   seeded in {:.1} s ({} requests); settling",
         seeding.as_secs_f64(),
         seeded.load(Ordering::Relaxed),
-        args.settle_secs
     );
-    tokio::time::sleep(Duration::from_secs(args.settle_secs)).await;
+    let settle_started = Instant::now();
+    let settled = match push_members.first() {
+        Some(pm) => settle(&ctx, args, pm, fake).await?,
+        None => None,
+    };
+    let rest = Duration::from_secs(args.settle_min_secs).saturating_sub(settle_started.elapsed());
+    tokio::time::sleep(rest).await;
+    if let Some(took) = settled {
+        eprintln!(
+            "   the seeding's events were absorbed: the canary push came {:.1} s after seeding",
+            took.as_secs_f64()
+        );
+    }
     let ctx = Arc::new(Ctx {
         members,
         http: ctx.http.clone(),
@@ -474,6 +501,11 @@ async fn drive(
         }
         if index > 0 {
             tokio::time::sleep(Duration::from_secs(args.rest_secs)).await;
+        }
+        // As a client does in the background: no token expires during the step (5 min lifetime).
+        let refreshed = refresh_stale(&ctx, Duration::from_secs(150)).await;
+        if refreshed > 0 {
+            eprintln!("   refreshed {refreshed} access tokens before the step (not measured)");
         }
         let step = run_step(
             args,
@@ -523,12 +555,70 @@ async fn drive(
         mode,
         steps,
         seeding,
+        settled,
         seeded_requests: seeded.load(Ordering::Relaxed),
         pushes,
         mix_pushes: fake.mix.load(Ordering::Relaxed),
         warnings: 0,
         first_problems: Vec::new(),
     })
+}
+
+/// Waits until the events of the seeding are absorbed: a canary schedule of `pm` starting 2 s ahead must be
+/// pushed (its arming event queues behind the seeding's). Returns how long that took from now.
+async fn settle(
+    ctx: &Ctx,
+    args: &Args,
+    pm: &PushMember,
+    fake: &FakePush,
+) -> Result<Option<Duration>, BoxError> {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.settle_secs);
+    let id = loop {
+        let start = Timestamp::from_second(Timestamp::now().as_second() + 3)?;
+        let body = json!({
+            "title": "canary",
+            "date": {
+                "dateTime": start.to_zoned_datetime(ctx.tz.clone()).strftime("%Y-%m-%dT%H:%M:%S").to_string(),
+                "zoneId": ZONE,
+            },
+            "scheduleType": "QUICK_TASK",
+        });
+        let token = pm.token(ctx).await?;
+        match create(ctx, &token, "/v2/schedules", &body, &AtomicUsize::new(0)).await {
+            Ok(id) => break id,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("   canary not created yet ({e}); again");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(format!("the canary schedule could not be created: {e}").into()),
+        }
+    };
+    let mut next_note = started + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        let arrived = fake
+            .arrivals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(|a| a.schedule == id);
+        if arrived {
+            return Ok(Some(started.elapsed()));
+        }
+        if Instant::now() >= next_note {
+            next_note += Duration::from_secs(15);
+            eprintln!(
+                "   … still waiting for the canary push ({:.0} s): the seeding's events are being absorbed",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "   the canary push did not come within --settle-secs {}; stepping anyway",
+        args.settle_secs
+    );
+    Ok(None)
 }
 
 // ------------------------------------------------------------------------------------------------------------
@@ -550,6 +640,7 @@ impl Proc {
         args: &[&str],
         env: &[(String, String)],
         cwd: &Path,
+        log: Option<PathBuf>,
     ) -> Result<Proc, BoxError> {
         let mut command = Command::new(pinit);
         command
@@ -571,12 +662,22 @@ impl Proc {
         let problems: Arc<Mutex<(usize, Vec<String>)>> = Arc::default();
         let (tx, rx) = std::sync::mpsc::channel::<String>();
         let sink = problems.clone();
+        let mut copy = match log {
+            Some(path) => Some(std::io::BufWriter::new(
+                std::fs::File::create(&path)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+            )),
+            None => None,
+        };
         std::thread::Builder::new()
             .name(format!("log-{name}"))
             .spawn(move || {
                 let mut found = false;
                 let mut early = Vec::new();
                 for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    if let Some(file) = copy.as_mut() {
+                        let _ = writeln!(file, "{line}");
+                    }
                     if !found {
                         if let Ok(value) = serde_json::from_str::<Value>(&line) {
                             let message = value["message"].as_str().unwrap_or_default();
@@ -705,6 +806,14 @@ impl System {
             _dir: dir,
         };
         let cwd = system._dir.path().to_path_buf();
+        if let Some(dir) = &args.logs {
+            std::fs::create_dir_all(dir)?;
+        }
+        let log_file = |name: &str| {
+            args.logs
+                .as_ref()
+                .map(|d| d.join(format!("{}-{name}.log", mode.name())))
+        };
         match mode {
             Mode::Embedded => {
                 let data = cwd.join("data");
@@ -723,6 +832,7 @@ impl System {
                     ],
                     &common,
                     &cwd,
+                    log_file("serve"),
                 )?;
                 system.url = pinit_proc.url.clone();
                 system.procs.push(pinit_proc);
@@ -790,6 +900,7 @@ impl System {
                         ("PINIT_TASK_GRPC_PORT", &grpc_port),
                     ]),
                     &cwd,
+                    log_file("task"),
                 )?;
                 let auth = Proc::start(
                     pinit,
@@ -797,6 +908,7 @@ impl System {
                     &service("auth"),
                     &with(&[("PINIT_AUTH_DATABASE_URL", &urls[0])]),
                     &cwd,
+                    log_file("auth"),
                 )?;
                 let grpc_url = format!("http://127.0.0.1:{grpc_port}");
                 let notification = Proc::start(
@@ -808,6 +920,7 @@ impl System {
                         ("PINIT_NOTIFICATION_TASK_GRPC_URL", &grpc_url),
                     ]),
                     &cwd,
+                    log_file("notification"),
                 )?;
                 let gateway = Proc::start(
                     pinit,
@@ -819,6 +932,7 @@ impl System {
                         ("PINIT_GATEWAY_NOTIFICATION_URL", &notification.url),
                     ]),
                     &cwd,
+                    log_file("gateway"),
                 )?;
                 system.url = gateway.url.clone();
                 system.procs = vec![gateway, auth, task, notification];
@@ -1602,6 +1716,58 @@ async fn one_request(
             st.auth_busy = false;
         }
     }
+}
+
+/// Refreshes (not measured) the access token of every member whose token is older than `max_age`; returns how
+/// many. Between steps only, so that no token expires inside one.
+async fn refresh_stale(ctx: &Ctx, max_age: Duration) -> usize {
+    let stale: Vec<&Member> = ctx
+        .members
+        .iter()
+        .filter(|m| {
+            let st = m.st.lock().unwrap_or_else(|p| p.into_inner());
+            !st.auth_busy && st.token_at.elapsed() > max_age
+        })
+        .collect();
+    let count = stale.len();
+    futures::stream::iter(stale)
+        .for_each_concurrent(16, |m| async move {
+            let cookie =
+                m.st.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .refresh
+                    .clone();
+            let refreshed = async {
+                let res = ctx
+                    .http
+                    .post(ctx.url("/v0/refresh"))
+                    .header(COOKIE, format!("refresh_token={cookie}"))
+                    .send()
+                    .await
+                    .ok()?;
+                if res.status() != 200 {
+                    return None;
+                }
+                let cookie = refresh_cookie(res.headers())?;
+                let v: Value = res.json().await.ok()?;
+                Some((v["token"].as_str()?.to_owned(), cookie))
+            }
+            .await;
+            let fresh = match refreshed {
+                Some(f) => Some(f),
+                None => log_in(ctx, &m.username, &AtomicUsize::new(0)).await.ok(),
+            };
+            if let Some((t, c)) = fresh
+                && let Ok(b) = bearer_value(&t)
+            {
+                let mut st = m.st.lock().unwrap_or_else(|p| p.into_inner());
+                st.bearer = b;
+                st.refresh = c;
+                st.token_at = Instant::now();
+            }
+        })
+        .await;
+    count
 }
 
 fn id_of(body: &[u8]) -> Option<i64> {
@@ -2540,9 +2706,18 @@ impl Report<'_> {
             let _ = writeln!(md, "\n### {}\n", r.mode.title());
             let _ = writeln!(
                 md,
-                "Seeded in {:.0} s ({} requests). {} pushes to the devices the mix registered (not checked).\n",
+                "Seeded in {:.0} s ({} requests); {}. {} pushes to the devices the mix registered (not checked).\n",
                 r.seeding.as_secs_f64(),
                 r.seeded_requests,
+                match r.settled {
+                    Some(d) => format!(
+                        "its events were absorbed {:.0} s later (a canary schedule's push arrived)",
+                        d.as_secs_f64()
+                    ),
+                    None if a.pushes > 0 =>
+                        "its events were **not** absorbed within --settle-secs".into(),
+                    None => "no canary (no push members)".into(),
+                },
                 r.mix_pushes
             );
             let procs: Vec<&'static str> = r
@@ -2771,6 +2946,7 @@ impl Report<'_> {
                 "knee_rps": knee(&r.steps, LIMIT_MS).map(|s| s.rate),
                 "p99_under_50ms_up_to_rps": knee(&r.steps, TIGHT_MS).map(|s| s.rate),
                 "seeding_s": r.seeding.as_secs_f64(),
+                "seeding_absorbed_after_s": r.settled.map(|d| d.as_secs_f64()),
                 "warnings_logged": r.warnings,
                 "pushes": {
                     "due": r.pushes.due,
