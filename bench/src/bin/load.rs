@@ -169,7 +169,7 @@ struct Args {
     #[arg(long, default_value_t = 10)]
     push_members: usize,
     /// After seeding, the events it made (tens of thousands) must be absorbed before the first step: a canary
-    /// schedule of a push member starting 2 s ahead is created and the run waits until its push arrives (it
+    /// schedule of a push member starting 3 s ahead is created and the run waits until its push arrives (it
     /// queues behind the seeding's events), at most this many seconds; without push members it just waits
     /// --settle-min-secs.
     #[arg(long, default_value_t = 600)]
@@ -564,7 +564,7 @@ async fn drive(
     })
 }
 
-/// Waits until the events of the seeding are absorbed: a canary schedule of `pm` starting 2 s ahead must be
+/// Waits until the events of the seeding are absorbed: a canary schedule of `pm` starting 3 s ahead must be
 /// pushed (its arming event queues behind the seeding's). Returns how long that took from now.
 async fn settle(
     ctx: &Ctx,
