@@ -512,19 +512,33 @@ pub async fn delete_by(
     Ok(done.rows_affected())
 }
 
-/// Holds the lock `(scope, key)` until the caller's transaction ends, so transactions taking the same lock run
-/// one after the other: PostgreSQL's `pg_advisory_xact_lock` (a key above 32 bits is folded, so two keys may
-/// share a lock — that only serialises them). On SQLite a write transaction is already the only one
-/// (`BEGIN IMMEDIATE`, [`Db::begin`]), so nothing is done.
+/// How [`lock_key`] holds a lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    /// Alone: waits for every other holder, shared or not, and makes them wait.
+    Exclusive,
+    /// With other shared holders (they never wait for each other); waits only for an exclusive one.
+    Shared,
+}
+
+/// Holds the lock `(scope, key)` until the caller's transaction ends: PostgreSQL's `pg_advisory_xact_lock`, or
+/// `pg_advisory_xact_lock_shared` for [`LockMode::Shared`] (a key above 32 bits is folded, so two keys may share a
+/// lock — that only serialises them). On SQLite a write transaction is already the only one (`BEGIN IMMEDIATE`,
+/// [`Db::begin`]), so nothing is done.
 pub async fn lock_key(
     conn: &mut Conn,
     backend: Backend,
+    mode: LockMode,
     scope: i32,
     key: i64,
 ) -> Result<(), DbError> {
     if backend == Backend::Postgres {
         let folded = (key ^ (key >> 32)) as i32;
-        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+        let sql = match mode {
+            LockMode::Exclusive => "SELECT pg_advisory_xact_lock($1, $2)",
+            LockMode::Shared => "SELECT pg_advisory_xact_lock_shared($1, $2)",
+        };
+        sqlx::query(sql)
             .bind(scope)
             .bind(folded)
             .execute(&mut *conn)

@@ -6,7 +6,7 @@
 
 use jiff::Timestamp;
 use pinit_contracts::events::{MemberDeleted, channel};
-use pinit_kernel::db::{Backend, Conn, DbError, Tx};
+use pinit_kernel::db::{Backend, Conn, DbError, LockMode, Tx};
 use pinit_messaging::{ConsumerConfig, Handler, HandlerError, Inbox, IncomingEvent, Subscription};
 
 use crate::Notifications;
@@ -47,7 +47,7 @@ pub async fn erase_member(
     member: MemberId,
     at: Timestamp,
 ) -> Result<Erased, DbError> {
-    store::erased::hold(conn, backend, member).await?;
+    store::erased::hold(conn, backend, LockMode::Exclusive, member).await?;
     store::erased::record(conn, member, at).await?;
     Ok(Erased {
         // Before the rows that say which schedules are the member's.

@@ -232,3 +232,44 @@ pinit_testkit::both_backends!(
     a_deleted_member_leaves_every_notification_table,
     nothing_of_an_erased_member_is_stored_again,
 );
+
+/// Two consumer transactions, each applying schedule events of members A and B in opposite orders, both go
+/// through (PostgreSQL; SQLite has one writer): the consumer holds a member's erasure lock shared, so batches never
+/// wait for each other. Held exclusively, the second call waited for the other transaction, and the fourth closed
+/// the cycle — the deadlocks the load benchmark found.
+#[tokio::test]
+async fn consumer_transactions_sharing_members_do_not_wait_for_each_other() {
+    use pinit_notification::domain::arming::{ScheduleChange, ScheduleEvent};
+    use pinit_notification::domain::reminder::Offset;
+    use pinit_notification::domain::{MemberId, NotificationKey, ScheduleId, ScheduleKey};
+    let app = spawn_app(Backend::Postgres).await;
+    let now = app.now();
+    let event = |owner: i64| ScheduleEvent {
+        change: ScheduleChange::UpcomingUpdated,
+        schedule: ScheduleKey {
+            schedule_id: ScheduleId(id()),
+            owner_id: MemberId(owner),
+        },
+        id: NotificationKey::from(uuid::Uuid::now_v7().to_string()),
+        version: Some(1),
+        occurred_at: Some(now),
+        new_start: Some(now + secs(3600)),
+        reminders: vec![Offset::AT_START],
+    };
+    let (a, b) = (id(), id());
+    let mut txs = [app.db.begin().await.unwrap(), app.db.begin().await.unwrap()];
+    let wait = std::time::Duration::from_secs(5);
+    let mut applied = Vec::new();
+    for (tx, owner) in [(0, a), (1, b), (0, b), (1, a)] {
+        let outcome = tokio::time::timeout(wait, app.app.apply(&mut txs[tx], &event(owner)))
+            .await
+            .expect("a consumer transaction waited for another one")
+            .unwrap();
+        applied.push(outcome);
+    }
+    for tx in txs {
+        tx.commit().await.unwrap();
+    }
+    // Each event did its work (not skipped as an erased member's).
+    assert!(applied.iter().all(|a| a.armed()), "{applied:?}");
+}

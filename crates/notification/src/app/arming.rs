@@ -2,7 +2,7 @@
 //! schedule's watermark, let [`crate::domain::arming`] decide, carry the decision out, save the watermark, and
 //! wake the dispatchers when something is now due at a new time.
 
-use pinit_kernel::db::{Backend, DbError, Tx};
+use pinit_kernel::db::{Backend, DbError, LockMode, Tx};
 
 use super::Notifications;
 use crate::directory::DirectoryError;
@@ -51,7 +51,7 @@ impl Notifications {
         let schedule_id = event.schedule.schedule_id;
         // An event of an erased member, queued before the deletion and delivered after it: its schedule is gone
         // with the member, and nothing of it is stored again (not even a watermark).
-        if store::erased::hold(tx, db.backend(), event.schedule.owner_id).await? {
+        if store::erased::hold(tx, db.backend(), LockMode::Shared, event.schedule.owner_id).await? {
             count(event.change, Applied::Gone);
             tracing::info!(%schedule_id, event_id = %event.id, "schedule event of an erased member skipped");
             return Ok(Applied::Gone);

@@ -17,7 +17,7 @@ pub mod webhooks;
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use pinit_kernel::db::{Db, DbError, Tx};
+use pinit_kernel::db::{Db, DbError, LockMode, Tx};
 use pinit_kernel::{SharedClock, WakeSignal};
 
 use crate::directory::ScheduleDirectory;
@@ -104,7 +104,7 @@ impl Notifications {
     pub(crate) async fn begin_for(&self, member: MemberId) -> Result<Tx, NotificationError> {
         let db = &self.inner.db;
         let mut tx = db.begin().await?;
-        if store::erased::hold(&mut tx, db.backend(), member).await? {
+        if store::erased::hold(&mut tx, db.backend(), LockMode::Exclusive, member).await? {
             return Err(NotificationError::Erased);
         }
         Ok(tx)
