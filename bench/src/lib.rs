@@ -10,6 +10,9 @@ use tokio_util::sync::CancellationToken;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+mod plot;
+pub use plot::{Line, line_chart};
+
 /// "Now" of the task benchmarks that play a member's calendar: Monday 2026-12-07 09:00 in Seoul ([`ZONE`]).
 pub const NOW: &str = "2026-12-07T00:00:00Z";
 pub const ZONE: &str = "Asia/Seoul";

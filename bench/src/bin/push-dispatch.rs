@@ -386,13 +386,59 @@ async fn run_all(args: Args, fake: tokio::runtime::Handle) -> Result<String, Box
             results.push(run_one(&env, backend, w).await?);
         }
     }
-    Ok(render(
-        &args,
-        &crypto,
-        &load_before,
-        &results,
-        started.elapsed(),
-    ))
+    let mut report = render(&args, &crypto, &load_before, &results, started.elapsed());
+    if let Some(out) = &args.out
+        && let Some(plot) = settle_curve(out, &results)?
+    {
+        let _ = writeln!(
+            report,
+            "\n![Pushes settled over time after T, scenario A]({plot}) (data: `{}`)",
+            plot.replace(".svg", ".csv")
+        );
+    }
+    Ok(report)
+}
+
+/// Scenario A's settle curve — pushes arrived at the push service against seconds after T, one line per run —
+/// drawn next to the report `out` (`benchmarks/push-settle.svg` and `.csv`); the path relative to `out`'s
+/// directory, or `None` when no run was scenario A.
+fn settle_curve(out: &std::path::Path, results: &[RunResult]) -> Result<Option<String>, BoxError> {
+    const STEP_SECS: f64 = 0.25;
+    let lines: Vec<pinit_bench::Line> = results
+        .iter()
+        .filter(|x| x.workload.last_offset_us == 0 && !x.arrival_lateness.is_empty())
+        .map(|x| {
+            // `arrival_lateness` is sorted: the count up to each step is a partition point.
+            let last = x.arrival_lateness.last().map_or(0.0, Duration::as_secs_f64);
+            let steps = (last / STEP_SECS).ceil() as usize + 1;
+            let points = (0..=steps)
+                .map(|i| {
+                    let t = i as f64 * STEP_SECS;
+                    let n = x.arrival_lateness.partition_point(|d| d.as_secs_f64() <= t);
+                    (t, n as f64)
+                })
+                .collect();
+            pinit_bench::Line {
+                name: format!("{} ({})", x.workload.label, x.backend),
+                points,
+            }
+        })
+        .collect();
+    if lines.is_empty() {
+        return Ok(None);
+    }
+    let relative = "benchmarks/push-settle.svg";
+    let path = out
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join(relative);
+    pinit_bench::line_chart(
+        &path,
+        "Scenario A: pushes arrived at the push service after T",
+        ("seconds after T", "pushes arrived"),
+        &lines,
+    )?;
+    Ok(Some(relative.to_string()))
 }
 
 /// What one run measured.

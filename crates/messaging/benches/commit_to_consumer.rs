@@ -292,6 +292,25 @@ async fn run(mode: &str, notify: Duration) {
         ms(percentile(&lat, 0.99)),
         ms(lat.last().copied().unwrap_or_default()),
     );
+    // The distribution, for the report's plot (`bench/run-all.sh` sets the file; pinit-bench's `plot-latency`
+    // draws it): the latency at every half percentile, one row each.
+    if let Ok(path) = std::env::var("PINIT_BENCH_CDF") {
+        use std::io::Write as _;
+        let rows: String = (0..=200)
+            .map(|i| {
+                let p = f64::from(i) / 200.0;
+                format!("{mode},{:.1},{:.3}\n", p * 100.0, ms(percentile(&lat, p)))
+            })
+            .collect();
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(rows.as_bytes()));
+        if let Err(e) = written {
+            eprintln!("could not write the distribution to {path}: {e}");
+        }
+    }
     // Where the time went: record → RabbitMQ confirm (or bus hand-over), as the relay wrote it down. An event
     // can reach the consumer before its batch's last confirm, so this can exceed the whole latency.
     let published: HashMap<String, Duration> = sqlx::query_as::<_, (String, i64)>(
