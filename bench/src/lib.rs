@@ -13,6 +13,32 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 mod plot;
 pub use plot::{Line, line_chart};
 
+/// CPU accounting from `/proc` (Linux), shared by the benchmarks that split CPU by process.
+pub mod proc_cpu {
+    /// utime + stime, in clock ticks, of a `/proc/<pid>/stat` (or `/proc/<pid>/task/<tid>/stat`) line.
+    pub fn ticks_of(stat: &str) -> Option<u64> {
+        // Fields after the parenthesised name: state is field 3; utime, stime are 14 and 15.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+    }
+
+    /// The whole machine's (total, busy) clock ticks from `/proc/stat`'s first line (idle and iowait are not busy).
+    pub fn machine_ticks() -> Option<(u64, u64)> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let v: Vec<u64> = stat
+            .lines()
+            .next()?
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+        let total: u64 = v.iter().take(8).sum();
+        Some((total, total.saturating_sub(idle)))
+    }
+}
+
 /// "Now" of the task benchmarks that play a member's calendar: Monday 2026-12-07 09:00 in Seoul ([`ZONE`]).
 pub const NOW: &str = "2026-12-07T00:00:00Z";
 pub const ZONE: &str = "Asia/Seoul";

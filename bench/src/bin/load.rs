@@ -27,6 +27,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use p256::SecretKey;
 use p256::elliptic_curve::Generate;
+use pinit_bench::proc_cpu::ticks_of;
 use pinit_bench::{BoxError, write_between_markers};
 use pinit_notification::push::ece;
 use reqwest::header::{AUTHORIZATION, COOKIE, HeaderValue, SET_COOKIE};
@@ -2184,12 +2185,6 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 // ------------------------------------------------------------------------------------------------------------
 
 /// utime + stime of a `/proc/<pid>/stat` (clock ticks).
-fn ticks_of(stat: &str) -> Option<u64> {
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
-}
-
 fn ticks_of_pid(pid: &str) -> Option<u64> {
     ticks_of(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
@@ -2273,19 +2268,9 @@ impl CpuSnap {
                 }
             }
         }
-        if let Some(cpu) = std::fs::read_to_string("/proc/stat")
-            .ok()
-            .and_then(|st| st.lines().next().map(str::to_string))
-        {
-            let v: Vec<u64> = cpu
-                .split_whitespace()
-                .skip(1)
-                .filter_map(|x| x.parse().ok())
-                .collect();
-            let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
-            let total: u64 = v.iter().take(8).sum();
+        if let Some((total, busy)) = pinit_bench::proc_cpu::machine_ticks() {
             s.machine_total = total;
-            s.machine_busy = total - idle;
+            s.machine_busy = busy;
         }
         s
     }

@@ -49,6 +49,7 @@ use futures::future::BoxFuture;
 use jiff::Timestamp;
 use p256::SecretKey;
 use p256::elliptic_curve::Generate;
+use pinit_bench::proc_cpu::ticks_of;
 use pinit_bench::{ms, percentile};
 use pinit_contracts::events::ScheduleState;
 use pinit_kernel::config::{ConnectionUrl, DatabasePoolConfig, HumanDuration};
@@ -1343,13 +1344,6 @@ struct CpuUse {
     cores: usize,
 }
 
-fn ticks_of(stat: &str) -> Option<u64> {
-    // Fields after the parenthesised name: state is field 3; utime, stime are 14 and 15.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
-}
-
 impl CpuSample {
     /// `database`: count the PostgreSQL processes serving this database (their title names it).
     fn take(database: &str) -> Self {
@@ -1391,19 +1385,9 @@ impl CpuSample {
                 }
             }
         }
-        if let Some(cpu) = std::fs::read_to_string("/proc/stat")
-            .ok()
-            .and_then(|st| st.lines().next().map(str::to_string))
-        {
-            let v: Vec<u64> = cpu
-                .split_whitespace()
-                .skip(1)
-                .filter_map(|x| x.parse().ok())
-                .collect();
-            let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
-            let total: u64 = v.iter().take(8).sum();
+        if let Some((total, busy)) = pinit_bench::proc_cpu::machine_ticks() {
             s.machine_total = total;
-            s.machine_busy = total - idle;
+            s.machine_busy = busy;
         }
         s
     }
