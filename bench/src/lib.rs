@@ -13,6 +13,52 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 mod plot;
 pub use plot::{Line, line_chart};
 
+/// A small deterministic generator (splitmix64) for the benchmarks' choices: arrivals, members, the mix.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// A generator whose stream does not start at the seed itself (seeds 0, 1, 2… give unrelated streams).
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed ^ 0x5DEE_CE66_D1A4_F87D)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `(0, 1]`.
+    pub fn unit(&mut self) -> f64 {
+        ((self.next_u64() >> 11) + 1) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+
+    /// Uniform in `1..=n` (n > 0).
+    pub fn pick(&mut self, n: i64) -> i64 {
+        1 + self.below(n.max(1) as u64) as i64
+    }
+}
+
+/// Drops the PostgreSQL database `name` if it exists (disconnecting its sessions) and creates it empty.
+pub async fn recreate_database(admin: &mut PgConnection, name: &str) -> Result<(), sqlx::Error> {
+    admin
+        .execute(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .await?;
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await?;
+    Ok(())
+}
+
 /// CPU accounting from `/proc` (Linux), shared by the benchmarks that split CPU by process.
 pub mod proc_cpu {
     /// utime + stime, in clock ticks, of a `/proc/<pid>/stat` (or `/proc/<pid>/task/<tid>/stat`) line.
@@ -190,14 +236,7 @@ impl BenchDb {
             Backend::Postgres => {
                 let name = format!("{prefix}_{}", std::process::id());
                 let mut admin = PgConnection::connect(&with_db(server, "postgres")).await?;
-                admin
-                    .execute(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .await?;
-                admin
-                    .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .await?;
+                recreate_database(&mut admin, &name).await?;
                 (
                     ConnectionUrl::parse(&with_db(server, &name))?,
                     Some(name),

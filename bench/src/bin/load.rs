@@ -28,7 +28,7 @@ use jiff::{SignedDuration, Timestamp, ToSpan};
 use p256::SecretKey;
 use p256::elliptic_curve::Generate;
 use pinit_bench::proc_cpu::ticks_of;
-use pinit_bench::{BoxError, write_between_markers};
+use pinit_bench::{BoxError, Rng, write_between_markers};
 use pinit_notification::push::ece;
 use reqwest::header::{AUTHORIZATION, COOKIE, HeaderValue, SET_COOKIE};
 use serde_json::{Value, json};
@@ -858,14 +858,7 @@ impl System {
                 let mut urls = Vec::new();
                 for service in ["auth", "task", "notification"] {
                     let name = format!("{db_prefix}_{service}");
-                    admin
-                        .execute(sqlx::AssertSqlSafe(format!(
-                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                        )))
-                        .await?;
-                    admin
-                        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                        .await?;
+                    pinit_bench::recreate_database(&mut admin, &name).await?;
                     system.databases.push(name.clone());
                     urls.push(pinit_bench::with_db(&args.server, &name));
                 }
@@ -2026,7 +2019,7 @@ async fn run_step(
             scheduled_in_window += 1;
         }
         let member = rng.below(ctx.members.len() as u64) as usize;
-        let seed = rng.next();
+        let seed = rng.next_u64();
         let intended = t;
         let ctx = ctx.clone();
         let counters = counters.clone();
@@ -3090,35 +3083,4 @@ fn plot(results: &[ModeResult], path: &Path) -> Result<(), BoxError> {
         .draw()?;
     root.present()?;
     Ok(())
-}
-
-// ------------------------------------------------------------------------------------------------------------
-// Random numbers
-// ------------------------------------------------------------------------------------------------------------
-
-/// A small deterministic generator (splitmix64): arrivals, members, the mix.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x5DEE_CE66_D1A4_F87D)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `(0, 1]`.
-    fn unit(&mut self) -> f64 {
-        ((self.next() >> 11) + 1) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Uniform in `0..n` (n > 0).
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
 }

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use jiff::{SignedDuration, Timestamp};
-use pinit_bench::{ms, percentile};
+use pinit_bench::{Rng, ms, percentile};
 use pinit_kernel::config::{ConnectionUrl, DatabasePoolConfig};
 use pinit_kernel::{Db, SharedClock, SystemClock};
 use pinit_messaging::Outbox;
@@ -194,29 +194,6 @@ struct Row {
     ours: Summary,
     pgbench: Option<Summary>,
     load: String,
-}
-
-/// A small deterministic generator (splitmix64), enough to pick members.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `(0, 1]`.
-    fn unit(&mut self) -> f64 {
-        ((self.next() >> 11) + 1) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Uniform in `1..=n` (n > 0).
-    fn pick(&mut self, n: i64) -> i64 {
-        1 + (self.next() % n.max(1) as u64) as i64
-    }
 }
 
 /// CPU time used so far by this process (`own`) and by its waited-for children (pgbench), from
