@@ -59,6 +59,62 @@ pub async fn recreate_database(admin: &mut PgConnection, name: &str) -> Result<(
     Ok(())
 }
 
+/// PostgreSQL's autovacuum during a benchmark. Production servers run it (it is PostgreSQL's default); a test
+/// machine may have it off (this one's CI configuration does), and then tables that take a row per event — the
+/// outbox, upcoming notifications — are never vacuumed nor analysed during a run: their work queues' claims scan
+/// thousands of dead rows and plans are made without statistics, so the benchmark would measure a server nobody
+/// runs. [`Autovacuum::ensure_on`] turns it on for the run when it is off (`ALTER SYSTEM`, a reload) and
+/// [`Autovacuum::restore`] puts the setting back.
+pub struct Autovacuum {
+    admin_url: String,
+    /// It was off and this run turned it on.
+    pub turned_on: bool,
+}
+
+impl Autovacuum {
+    /// `admin_url`: a database URL of the server (superuser, as `--server` is).
+    pub async fn ensure_on(admin_url: &str) -> Result<Autovacuum, sqlx::Error> {
+        let mut admin = PgConnection::connect(admin_url).await?;
+        let on: String = sqlx::query_scalar("SHOW autovacuum")
+            .fetch_one(&mut admin)
+            .await?;
+        let turned_on = on != "on";
+        if turned_on {
+            eprintln!(
+                "   PostgreSQL's autovacuum is off on this server: turning it on for the run (ALTER SYSTEM; restored at the end)"
+            );
+            admin.execute("ALTER SYSTEM SET autovacuum = on").await?;
+            admin.execute("SELECT pg_reload_conf()").await?;
+        }
+        admin.close().await?;
+        Ok(Autovacuum {
+            admin_url: admin_url.to_string(),
+            turned_on,
+        })
+    }
+
+    /// Puts the server's setting back as it was.
+    pub async fn restore(self) -> Result<(), sqlx::Error> {
+        if !self.turned_on {
+            return Ok(());
+        }
+        let mut admin = PgConnection::connect(&self.admin_url).await?;
+        admin.execute("ALTER SYSTEM RESET autovacuum").await?;
+        admin.execute("SELECT pg_reload_conf()").await?;
+        admin.close().await?;
+        Ok(())
+    }
+}
+
+/// `VACUUM (ANALYZE)` of database `url`: after a bulk load (a benchmark's seeding), so that measuring starts from
+/// the steady state autovacuum keeps a production server in, not from tens of thousands of fresh dead rows.
+pub async fn vacuum_analyze(url: &str) -> Result<(), sqlx::Error> {
+    let mut conn = PgConnection::connect(url).await?;
+    conn.execute("VACUUM (ANALYZE)").await?;
+    conn.close().await?;
+    Ok(())
+}
+
 /// CPU accounting from `/proc` (Linux), shared by the benchmarks that split CPU by process.
 pub mod proc_cpu {
     /// utime + stime, in clock ticks, of a `/proc/<pid>/stat` (or `/proc/<pid>/task/<tid>/stat`) line.

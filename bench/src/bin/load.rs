@@ -320,10 +320,41 @@ fn main() -> Result<(), BoxError> {
     let started = Instant::now();
     let started_at = Timestamp::now();
     let load_before = load_average();
+    let autovacuum = if modes.contains(&Mode::Distributed) {
+        Some(
+            rt.block_on(pinit_bench::Autovacuum::ensure_on(&pinit_bench::with_db(
+                &args.server,
+                "postgres",
+            )))?,
+        )
+    } else {
+        None
+    };
+    let autovacuum_note = autovacuum.as_ref().map(|a| {
+        if a.turned_on {
+            "PostgreSQL autovacuum on (the server had it off; turned on for the run and restored after)"
+        } else {
+            "PostgreSQL autovacuum on"
+        }
+    });
     let mut results = Vec::new();
+    let mut failed = None;
     for mode in modes {
-        let result = rt.block_on(run_mode(&args, &pinit, mode, fake_rt.handle().clone()))?;
-        results.push(result);
+        match rt.block_on(run_mode(&args, &pinit, mode, fake_rt.handle().clone())) {
+            Ok(result) => results.push(result),
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    if let Some(autovacuum) = autovacuum
+        && let Err(e) = rt.block_on(autovacuum.restore())
+    {
+        eprintln!("could not restore PostgreSQL's autovacuum setting: {e}");
+    }
+    if let Some(e) = failed {
+        return Err(e);
     }
     let report = Report {
         args: &args,
@@ -332,6 +363,7 @@ fn main() -> Result<(), BoxError> {
         took: started.elapsed(),
         load_before,
         load_after: load_average(),
+        autovacuum: autovacuum_note,
         commit: git_commit(),
     };
     let block = report.markdown(artifacts.as_deref(), args.out.as_deref());
@@ -472,6 +504,16 @@ async fn drive(
         eprintln!(
             "   the seeding's events were absorbed: the canary push came {:.1} s after seeding",
             took.as_secs_f64()
+        );
+    }
+    if !system.databases.is_empty() {
+        let vacuum_started = Instant::now();
+        for name in &system.databases {
+            pinit_bench::vacuum_analyze(&pinit_bench::with_db(&system.server, name)).await?;
+        }
+        eprintln!(
+            "   VACUUM (ANALYZE) of the seeded databases: {:.1} s",
+            vacuum_started.elapsed().as_secs_f64()
         );
     }
     let ctx = Arc::new(Ctx {
@@ -2494,6 +2536,8 @@ struct Report<'a> {
     took: Duration,
     load_before: String,
     load_after: String,
+    /// What the run did about PostgreSQL's autovacuum (distributed mode only).
+    autovacuum: Option<&'static str>,
     commit: Option<String>,
 }
 
@@ -2560,6 +2604,12 @@ impl Report<'_> {
             a.warmup_secs,
             a.step_secs,
         );
+        if let Some(note) = self.autovacuum {
+            let _ = writeln!(
+                md,
+                "Distributed mode: {note}; the seeded databases are vacuumed and analysed before the first step.\n"
+            );
+        }
         // The summary.
         md.push_str("| target | figure | |\n|---|---|---|\n");
         for r in self.results {
@@ -2917,6 +2967,7 @@ impl Report<'_> {
             "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
             "load_before": self.load_before,
             "load_after": self.load_after,
+            "autovacuum": self.autovacuum,
             "args": std::env::args().skip(1).collect::<Vec<_>>(),
             "mix_per_mille": MIX.iter().map(|(p, w)| json!([match p { Pick::Route(r) => r.label(), Pick::Transition => "run-state change" }, w])).collect::<Vec<_>>(),
             "modes": self.results.iter().map(|r| json!({

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use jiff::Timestamp;
+use pinit_kernel::jwt::RsaKey;
 use pinit_kernel::keyfile::{self, KeyFileError};
 use pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
 use rsa::traits::PublicKeyParts;
@@ -45,7 +46,7 @@ pub const BITS: usize = 2048;
 /// The token-signing key pair.
 #[derive(Clone)]
 pub struct SigningKey {
-    private: PrivateKey,
+    private: RsaKey,
     kid: String,
 }
 
@@ -60,15 +61,14 @@ impl std::fmt::Debug for SigningKey {
 impl SigningKey {
     /// A new random key pair.
     pub fn generate() -> Result<Self, KeyFileError> {
-        let private =
-            PrivateKey::new(&mut rand::rng(), BITS).map_err(|e| KeyFileError::Generate {
-                what: "RSA signing key",
-                reason: e.to_string(),
-            })?;
-        Ok(Self::from_private(private))
+        let private = RsaKey::generate(BITS).map_err(|e| KeyFileError::Generate {
+            what: "RSA signing key",
+            reason: e.to_string(),
+        })?;
+        Ok(Self::from_key(private))
     }
 
-    fn from_private(private: PrivateKey) -> Self {
+    fn from_key(private: RsaKey) -> Self {
         let kid = pinit_kernel::jwt::thumbprint(&private.to_public_key());
         Self { private, kid }
     }
@@ -90,7 +90,12 @@ impl SigningKey {
                 ),
             });
         }
-        Ok(Self::from_private(private))
+        let private = RsaKey::new(private).map_err(|e| KeyFileError::Invalid {
+            what: "RSA signing key",
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        Ok(Self::from_key(private))
     }
 
     /// The key id: the RFC 7638 JWK thumbprint of the public key.
@@ -98,7 +103,7 @@ impl SigningKey {
         &self.kid
     }
 
-    pub fn private_key(&self) -> &PrivateKey {
+    pub fn private_key(&self) -> &RsaKey {
         &self.private
     }
 

@@ -13,8 +13,14 @@
 //!   `kid`. Keys come from auth's `/.well-known/jwks.json`, cached, and fetched again when a token names a
 //!   key we do not know (auth rotated its key) — at most once a second — and when the cached set is older than
 //!   [`KEYS_MAX_AGE_SECS`], so that a key auth retired (or dropped after a leak) stops being accepted here too.
+//! * A token once verified is remembered ([`VerifiedTokens`], keyed by its SHA-256) until it expires, so each
+//!   request of a session does not pay the RSA verification again. The memory holds only while the key set it was
+//!   verified with is current: it is emptied whenever the key set changes, and not consulted once the set is
+//!   older than [`KEYS_MAX_AGE_SECS`] (the set is fetched again first). docs/adr/0020-per-request-costs.md.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
@@ -26,6 +32,7 @@ use pinit_kernel::identity::api_token_check::is_api_token;
 use pinit_kernel::identity::{ASSERTION_HEADER, Credential, IdentityKey};
 use pinit_kernel::jwt::{self, Jwks, JwtError, Verifier};
 use pinit_kernel::{ApiError, SharedClock};
+use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, RwLock};
 
 use crate::api_tokens::{self, ApiTokens};
@@ -69,7 +76,43 @@ struct KeysInner {
     issuer: String,
     /// The key set and when it was fetched (seconds on the injected clock).
     verifier: RwLock<Option<(Verifier, i64)>>,
+    /// When the key set in `verifier` was fetched, readable without its lock ([`NO_KEYS`] before the first).
+    fetched_at: AtomicI64,
     last_fetch: Mutex<Option<Instant>>,
+    /// Tokens verified with the current key set. Written only under a read guard of `verifier` and emptied under
+    /// its write guard, so no entry verified with a replaced key set survives the replacement.
+    verified: std::sync::Mutex<VerifiedTokens>,
+}
+
+/// `fetched_at` when no key set was fetched yet.
+const NO_KEYS: i64 = i64::MIN;
+
+/// Access tokens verified with the current key set: the token's SHA-256 → its member and `exp`.
+#[derive(Default)]
+struct VerifiedTokens {
+    entries: HashMap<[u8; 32], (i64, i64)>,
+}
+
+/// Most remembered tokens (about 80 bytes each); when full, expired ones are dropped, and if that is not enough,
+/// all (they are verified again on their next use).
+const VERIFIED_MAX: usize = 100_000;
+
+impl VerifiedTokens {
+    fn member(&self, key: &[u8; 32], now_secs: i64) -> Option<i64> {
+        let (member, exp) = self.entries.get(key)?;
+        (!jwt::expired(*exp, now_secs)).then_some(*member)
+    }
+
+    fn remember(&mut self, key: [u8; 32], member: i64, exp: i64, now_secs: i64) {
+        if self.entries.len() >= VERIFIED_MAX {
+            self.entries
+                .retain(|_, (_, exp)| !jwt::expired(*exp, now_secs));
+            if self.entries.len() >= VERIFIED_MAX {
+                self.entries.clear();
+            }
+        }
+        self.entries.insert(key, (member, exp));
+    }
 }
 
 /// Minimum time between two JWKS fetches triggered by unknown key ids (a flood of forged `kid`s must not
@@ -87,7 +130,9 @@ impl Keys {
                 auth,
                 issuer,
                 verifier: RwLock::new(None),
+                fetched_at: AtomicI64::new(NO_KEYS),
                 last_fetch: Mutex::new(None),
+                verified: std::sync::Mutex::default(),
             }),
         }
     }
@@ -126,8 +171,10 @@ impl Keys {
                         keys = jwks.keys.len(),
                         "loaded the auth service's signing keys"
                     );
+                    self.verified().entries.clear();
                 }
                 *current = Some((verifier, now_secs));
+                self.inner.fetched_at.store(now_secs, Ordering::Release);
             }
             Err(e) => tracing::warn!(error = %e, "cannot load the auth service's signing keys"),
         }
@@ -149,13 +196,30 @@ impl Keys {
 
     /// The member of a valid access token.
     pub async fn verify(&self, token: &str, now_secs: i64) -> Result<i64, JwtError> {
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let fetched_at = self.inner.fetched_at.load(Ordering::Acquire);
+        if now_secs.saturating_sub(fetched_at) < KEYS_MAX_AGE_SECS
+            && let Some(member) = self.verified().member(&key, now_secs)
+        {
+            return Ok(member);
+        }
         let kid = Verifier::kid_of(token);
         self.ensure(kid.as_deref(), now_secs).await;
         let guard = self.inner.verifier.read().await;
         let (verifier, _) = guard
             .as_ref()
             .ok_or_else(|| JwtError::UnknownKey(kid.clone().unwrap_or_default()))?;
-        verifier.verify_access(token, now_secs)?.member_id()
+        let claims = verifier.verify_access(token, now_secs)?;
+        let member = claims.member_id()?;
+        self.verified().remember(key, member, claims.exp, now_secs);
+        Ok(member)
+    }
+
+    fn verified(&self) -> std::sync::MutexGuard<'_, VerifiedTokens> {
+        self.inner
+            .verified
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 }
 

@@ -11,21 +11,17 @@ use axum::routing::{any, get};
 use jiff::Timestamp;
 use pinit_gateway::edge::RateLimitSettings;
 use pinit_gateway::{Edge, HostRouting, Settings, Upstreams};
-use pinit_kernel::jwt::{self, AccessClaims, Jwk, Jwks};
+use pinit_kernel::jwt::{self, AccessClaims, Jwk, Jwks, RsaKey};
 use pinit_kernel::{ErrorStyle, ManualClock, Readiness, SharedClock};
 use pinit_testkit::TestServer;
-use rsa::PrivateKey;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 const ISS: &str = "https://pinit.test";
 
-static KEY: LazyLock<PrivateKey> =
-    LazyLock::new(|| PrivateKey::new(&mut rand::rng(), 2048).expect("key"));
-static NEW_KEY: LazyLock<PrivateKey> =
-    LazyLock::new(|| PrivateKey::new(&mut rand::rng(), 2048).expect("key"));
-static STRANGER: LazyLock<PrivateKey> =
-    LazyLock::new(|| PrivateKey::new(&mut rand::rng(), 2048).expect("key"));
+static KEY: LazyLock<RsaKey> = LazyLock::new(|| RsaKey::generate(2048).expect("key"));
+static NEW_KEY: LazyLock<RsaKey> = LazyLock::new(|| RsaKey::generate(2048).expect("key"));
+static STRANGER: LazyLock<RsaKey> = LazyLock::new(|| RsaKey::generate(2048).expect("key"));
 
 /// A service that answers every request with what it received; the auth one also serves a JWKS.
 #[derive(Clone)]
@@ -327,6 +323,30 @@ async fn every_kind_of_bad_token_is_a_401_that_never_reaches_a_service() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+}
+
+/// Verified tokens are remembered whole: a token that shares a remembered token's signature but not its payload
+/// (another member, a later expiry) is verified on its own, and refused.
+#[tokio::test]
+async fn a_remembered_tokens_signature_does_not_carry_another_payload() {
+    let gw = gateway(|_, _| {}).await;
+    let token = gw.token("1");
+    for _ in 0..2 {
+        let res = gw.get("/v2/x", Some(&token), None).await;
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["headers"]["x-member-id"], "1");
+    }
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut other = claims("2", gw.now());
+    other.exp += 3600;
+    let payload = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        serde_json::to_vec(&other).unwrap(),
+    );
+    let grafted = format!("{}.{payload}.{}", parts[0], parts[2]);
+    assert_eq!(gw.get("/v2/x", Some(&grafted), None).await.status(), 401);
+    assert_eq!(gw.get("/v2/x", Some(&token), None).await.status(), 200);
 }
 
 #[tokio::test]

@@ -56,6 +56,20 @@ impl std::fmt::Debug for Tx {
     }
 }
 
+/// A PostgreSQL connection idle for at least this long is pinged before it is handed out
+/// ([`check_on_acquire`]).
+pub const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
+
+/// Is a pooled connection idle for `idle_for` checked with a round trip before a request gets it? sqlx's
+/// default asks the server on **every** acquire: a round trip per request on PostgreSQL (and a hop to the
+/// connection's thread on SQLite) that a busy pool does not need — its connections were in use a moment ago.
+/// A connection that sat idle for [`CHECK_IDLE_AFTER`] is the one that may have been dropped (the same rule as
+/// PgBouncer's `server_check_delay`). SQLite connections are a file in this process: never checked.
+/// See docs/adr/0020-per-request-costs.md.
+pub fn check_on_acquire(idle_for: Duration) -> bool {
+    idle_for >= CHECK_IDLE_AFTER
+}
+
 /// How long a SQLite writer waits for its turn before it goes ahead anyway (SQLite's own busy timeout, set on
 /// every connection, then still applies).
 const WRITER_TURN_WAIT: Duration = Duration::from_secs(10);
@@ -199,6 +213,11 @@ impl From<sqlx::Error> for DbError {
                     _ if code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6)) => {
                         DbError::Conflict(db.message().to_string())
                     }
+                    // PostgreSQL's class 08 (connection exception) and 57P (the server is shutting down or
+                    // starting, or an administrator ended the connection): the database is away for a moment.
+                    _ if code.starts_with("08") || code.starts_with("57P") => {
+                        DbError::Unavailable(db.message().to_string())
+                    }
                     _ => DbError::Other(err),
                 }
             }
@@ -264,7 +283,21 @@ impl Db {
         let options: AnyConnectOptions = url.expose().parse().map_err(connect_err)?;
         let mut builder = AnyPoolOptions::new()
             .max_connections(pool.max_connections.max(1))
-            .acquire_timeout(pool.acquire_timeout.get());
+            .acquire_timeout(pool.acquire_timeout.get())
+            // sqlx pings every connection it hands out; see `check_on_acquire` for when we do instead.
+            .test_before_acquire(false);
+        if backend == Backend::Postgres {
+            builder = builder.before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if !check_on_acquire(meta.idle_for) {
+                        return Ok(true);
+                    }
+                    // A connection the server dropped (a restart, a failover, an idle timeout) is closed here
+                    // and a new one is opened, instead of failing the request that drew it.
+                    Ok(conn.ping().await.is_ok())
+                })
+            });
+        }
         if backend == Backend::Sqlite {
             if let Some(parent) = sqlite_path(url).as_deref().and_then(Path::parent)
                 && !parent.as_os_str().is_empty()

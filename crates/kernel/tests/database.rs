@@ -143,6 +143,84 @@ async fn sqlite_writers_take_turns_in_arrival_order() {
     assert_eq!(notes, 6);
 }
 
+/// A pooled PostgreSQL connection the server dropped while it sat idle (a restart, a failover, an idle timeout)
+/// is noticed when it is next drawn and replaced: the request that draws it succeeds. sqlx's own per-acquire
+/// check is off (a round trip per request, `db::check_on_acquire`), so this fails without ours.
+#[tokio::test]
+async fn a_postgres_connection_dropped_while_idle_is_replaced_not_handed_out() {
+    let (_test_db, db) = TestDb::migrated(Backend::Postgres, "notes-owner", &[&NOTES]).await;
+    let (pid, database): (i32, String) =
+        sqlx::query_as("SELECT pg_backend_pid(), current_database()::text")
+            .fetch_one(&mut *db.conn().await.unwrap())
+            .await
+            .unwrap();
+    let admin_url = pinit_testkit::postgres_admin_url();
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+        .await
+        .unwrap();
+    // Every connection of the pool: whichever idle one is drawn next is dead.
+    // `OFFSET 0` keeps the subquery apart, so the termination is applied only to the rows it picked (never to
+    // this admin connection).
+    let killed: Vec<i32> = sqlx::query_scalar(
+        "SELECT pid FROM (SELECT pid FROM pg_stat_activity WHERE datname = $1 \
+         AND pid <> pg_backend_pid() OFFSET 0) mine WHERE pg_terminate_backend(pid)",
+    )
+    .bind(&database)
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(
+        killed.contains(&pid),
+        "the pooled connection's backend was terminated"
+    );
+    tokio::time::sleep(pinit_kernel::db::CHECK_IDLE_AFTER + std::time::Duration::from_millis(200))
+        .await;
+    let mut conn = db.conn().await.unwrap();
+    let again: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *conn)
+        .await
+        .expect("the dropped connection was replaced before it was handed out");
+    assert_ne!(again, pid, "a new connection");
+}
+
+/// A connection dropped while a request holds it (a restart between its statements) is a 503 to retry, not a 500.
+#[tokio::test]
+async fn a_postgres_connection_dropped_in_use_is_unavailable_not_an_internal_error() {
+    let (_test_db, db) = TestDb::migrated(Backend::Postgres, "notes-owner", &[&NOTES]).await;
+    let mut conn = db.conn().await.unwrap();
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    let mut admin =
+        <sqlx::PgConnection as sqlx::Connection>::connect(&pinit_testkit::postgres_admin_url())
+            .await
+            .unwrap();
+    let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    assert!(killed);
+    let err = sqlx::query_scalar::<_, i32>("SELECT 1")
+        .fetch_one(&mut *conn)
+        .await
+        .expect_err("its backend is gone");
+    let err = DbError::from(err);
+    assert!(matches!(err, DbError::Unavailable(_)), "{err:?}");
+}
+
+/// A connection in use a moment ago is handed out without a round trip; one idle for a second is checked.
+#[test]
+fn only_connections_idle_for_a_while_are_checked() {
+    use pinit_kernel::db::{CHECK_IDLE_AFTER, check_on_acquire};
+    use std::time::Duration;
+    assert!(!check_on_acquire(Duration::ZERO));
+    assert!(!check_on_acquire(Duration::from_millis(20)));
+    assert!(check_on_acquire(CHECK_IDLE_AFTER));
+    assert!(check_on_acquire(Duration::from_secs(600)));
+}
+
 both_backends!(
     migrates_from_empty_and_is_idempotent,
     duplicates_are_typed,

@@ -19,18 +19,16 @@ use pinit_kernel::identity::api_token_check::{self, Scope};
 use pinit_kernel::identity::{
     GatewayCall, IdentityKey, Vouching, app_password_check, vouched_members_only,
 };
-use pinit_kernel::jwt::{self, AccessClaims, Jwk, Jwks};
+use pinit_kernel::jwt::{self, AccessClaims, Jwk, Jwks, RsaKey};
 use pinit_kernel::{ApiError, Clock, ErrorStyle, ManualClock, Readiness, SharedClock};
 use pinit_testkit::TestServer;
-use rsa::PrivateKey;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 pub const ISS: &str = "https://pinit.test";
 pub const APP_PASSWORD: &str = "abcd-efgh-ijkl-mnop-qrst-uvwx-yz23";
 
-pub static KEY: LazyLock<PrivateKey> =
-    LazyLock::new(|| PrivateKey::new(&mut rand::rng(), 2048).expect("key"));
+pub static KEY: LazyLock<RsaKey> = LazyLock::new(|| RsaKey::generate(2048).expect("key"));
 
 /// A fake auth: the JWKS, and the app-password check for the gateway's signed calls only.
 #[derive(Clone, Default)]

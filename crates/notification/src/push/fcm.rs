@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use pinit_kernel::SharedClock;
+use pinit_kernel::jwt::RsaKey;
 use pkcs8::DecodePrivateKey;
 use rsa::PrivateKey;
 use serde::Deserialize;
@@ -104,7 +105,7 @@ pub struct FcmSender {
 struct Inner {
     client: reqwest::Client,
     account: ServiceAccount,
-    key: PrivateKey,
+    key: RsaKey,
     send_url: String,
     token_url: String,
     clock: SharedClock,
@@ -134,10 +135,12 @@ impl FcmSender {
         timeout: Duration,
         clock: SharedClock,
     ) -> Result<Self, PushSetupError> {
-        let key =
-            PrivateKey::from_pkcs8_pem(&account.private_key).map_err(|e| FcmError::Account {
+        let key = PrivateKey::from_pkcs8_pem(&account.private_key)
+            .map_err(|e| format!("private_key is not a PKCS#8 RSA key: {e}"))
+            .and_then(|key| RsaKey::new(key).map_err(|e| e.to_string()))
+            .map_err(|reason| FcmError::Account {
                 path: account.client_email.clone(),
-                reason: format!("private_key is not a PKCS#8 RSA key: {e}"),
+                reason,
             })?;
         let client = pinit_kernel::tls::https_client()
             .timeout(timeout)
