@@ -196,6 +196,40 @@ pub fn write_between_markers(
     std::fs::write(path, text)
 }
 
+/// Appends `row` (one markdown table line) to the history table between `<!-- {name}:begin -->` and
+/// `<!-- {name}:end -->` in the file at `path`, keeping the rows already there (old runs stay listed); a file
+/// without the markers gets `section`, then `header` (the table's two heading lines) and the row.
+pub fn append_history(
+    path: &std::path::Path,
+    name: &str,
+    section: &str,
+    header: &str,
+    row: &str,
+) -> std::io::Result<()> {
+    let begin = format!("<!-- {name}:begin -->");
+    let end = format!("<!-- {name}:end -->");
+    let old = match std::fs::read_to_string(path) {
+        Ok(old) => old,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e),
+    };
+    let rows: Vec<&str> = match (old.find(&begin), old.find(&end)) {
+        (Some(b), Some(e)) if b < e => old[b + begin.len()..e]
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with('|'))
+            .skip(2)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut block = header.trim().to_string();
+    for r in rows.iter().copied().chain([row.trim()]) {
+        block.push('\n');
+        block.push_str(r);
+    }
+    write_between_markers(path, name, section, &block)
+}
+
 /// The databases a benchmark runs on (`#[command(flatten)]` into its arguments).
 #[derive(clap::Args, Debug, Clone)]
 pub struct Databases {
@@ -425,6 +459,25 @@ mod tests {
             std::fs::read_to_string(&path)
                 .unwrap()
                 .ends_with("notes\n\n## Y\n\n<!-- y:begin -->\nfirst\n<!-- y:end -->\n")
+        );
+    }
+
+    #[test]
+    fn a_history_keeps_its_old_rows_and_adds_the_new_one_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.md");
+        let header = "| run | figure |\n|---|---|";
+        append_history(&path, "h", "## H", header, "| 1 | 10 |").unwrap();
+        std::fs::write(
+            &path,
+            std::fs::read_to_string(&path).unwrap() + "\nhand-written notes\n",
+        )
+        .unwrap();
+        append_history(&path, "h", "## H", header, "| 2 | 20 |").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "# Benchmarks\n\n## H\n\n<!-- h:begin -->\n| run | figure |\n|---|---|\n| 1 | 10 |\n| 2 | 20 |\n\
+             <!-- h:end -->\n\nhand-written notes\n"
         );
     }
 

@@ -376,6 +376,13 @@ fn main() -> Result<(), BoxError> {
     match &args.out {
         Some(path) => {
             write_between_markers(path, MARKER, SECTION, &block)?;
+            pinit_bench::append_history(
+                path,
+                HISTORY_MARKER,
+                SECTION,
+                HISTORY_HEADER,
+                &report.history_row(),
+            )?;
             eprintln!("wrote {}", path.display());
         }
         None => print!("{block}"),
@@ -2542,6 +2549,13 @@ struct Report<'a> {
 }
 
 /// The knee: the highest rate whose step and every lower step passed (p99 < `limit`, no error).
+/// The history table of whole-system runs (one row per run with `--out`, appended; old rows stay).
+const HISTORY_MARKER: &str = "load-history";
+const HISTORY_HEADER: &str =
+    "| run (UTC) | commit | machine: cores, 1-min load before | embedded knee: req/s (p99 ms) | \
+distributed knee: req/s (p99 ms) | p99 < 50 ms up to: embedded / distributed |
+|---|---|---|---|---|---|";
+
 fn knee(steps: &[StepResult], limit: f64) -> Option<&StepResult> {
     steps.iter().take_while(|s| s.passes(limit)).last()
 }
@@ -2568,6 +2582,32 @@ fn verdict(met: bool) -> &'static str {
 }
 
 impl Report<'_> {
+    /// This run's line in the history table ([`HISTORY_HEADER`]); "—" for a mode not run.
+    fn history_row(&self) -> String {
+        let of = |mode: Mode| self.results.iter().find(|r| r.mode == mode);
+        let knee_text = |mode: Mode| match of(mode) {
+            None => "—".to_string(),
+            Some(r) => knee(&r.steps, LIMIT_MS).map_or("none".into(), |s| {
+                format!("{} ({})", n0(f64::from(s.rate)), ms1(s.p99))
+            }),
+        };
+        let tight = |mode: Mode| match of(mode) {
+            None => "—".to_string(),
+            Some(r) => knee(&r.steps, TIGHT_MS).map_or("none".into(), |s| n0(f64::from(s.rate))),
+        };
+        format!(
+            "| {} | {} | {}, {} | {} | {} | {} / {} |",
+            self.started_at.strftime("%Y-%m-%d %H:%M"),
+            self.commit.as_deref().unwrap_or("?"),
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            self.load_before,
+            knee_text(Mode::Embedded),
+            knee_text(Mode::Distributed),
+            tight(Mode::Embedded),
+            tight(Mode::Distributed),
+        )
+    }
+
     fn markdown(&self, artifacts: Option<&Path>, out: Option<&Path>) -> String {
         let a = self.args;
         let mut md = String::new();
