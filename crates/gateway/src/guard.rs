@@ -74,9 +74,10 @@ pub struct Keys {
 struct KeysInner {
     auth: Upstream,
     issuer: String,
-    /// The key set and when it was fetched (seconds on the injected clock).
-    verifier: RwLock<Option<(Verifier, i64)>>,
-    /// When the key set in `verifier` was fetched, readable without its lock ([`NO_KEYS`] before the first).
+    /// The key set.
+    verifier: RwLock<Option<Verifier>>,
+    /// When the key set in `verifier` was fetched (seconds on the injected clock; [`NO_KEYS`] before the first),
+    /// set under `verifier`'s write guard and readable without it.
     fetched_at: AtomicI64,
     last_fetch: Mutex<Option<Instant>>,
     /// Tokens verified with the current key set. Written only under a read guard of `verifier` and emptied under
@@ -144,8 +145,8 @@ impl Keys {
             let guard = self.inner.verifier.read().await;
             match (&*guard, kid) {
                 (None, _) => false,
-                (Some((_, at)), _) if now_secs.saturating_sub(*at) >= KEYS_MAX_AGE_SECS => false,
-                (Some((v, _)), Some(kid)) => v.knows(kid),
+                (Some(_), _) if !self.young(now_secs) => false,
+                (Some(v), Some(kid)) => v.knows(kid),
                 (Some(_), None) => true,
             }
         };
@@ -163,7 +164,7 @@ impl Keys {
                 let verifier = Verifier::new(self.inner.issuer.clone()).with_jwks(&jwks);
                 let kids: Vec<&str> = jwks.keys.iter().map(|k| k.kid.as_str()).collect();
                 let mut current = self.inner.verifier.write().await;
-                let changed = current.as_ref().is_none_or(|(v, _)| {
+                let changed = current.as_ref().is_none_or(|v| {
                     kids.len() != v.kids().len() || !kids.iter().all(|k| v.knows(k))
                 });
                 if changed {
@@ -173,7 +174,7 @@ impl Keys {
                     );
                     self.verified().entries.clear();
                 }
-                *current = Some((verifier, now_secs));
+                *current = Some(verifier);
                 self.inner.fetched_at.store(now_secs, Ordering::Release);
             }
             Err(e) => tracing::warn!(error = %e, "cannot load the auth service's signing keys"),
@@ -197,8 +198,7 @@ impl Keys {
     /// The member of a valid access token.
     pub async fn verify(&self, token: &str, now_secs: i64) -> Result<i64, JwtError> {
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let fetched_at = self.inner.fetched_at.load(Ordering::Acquire);
-        if now_secs.saturating_sub(fetched_at) < KEYS_MAX_AGE_SECS
+        if self.young(now_secs)
             && let Some(member) = self.verified().member(&key, now_secs)
         {
             return Ok(member);
@@ -206,13 +206,18 @@ impl Keys {
         let kid = Verifier::kid_of(token);
         self.ensure(kid.as_deref(), now_secs).await;
         let guard = self.inner.verifier.read().await;
-        let (verifier, _) = guard
+        let verifier = guard
             .as_ref()
             .ok_or_else(|| JwtError::UnknownKey(kid.clone().unwrap_or_default()))?;
         let claims = verifier.verify_access(token, now_secs)?;
         let member = claims.member_id()?;
         self.verified().remember(key, member, claims.exp, now_secs);
         Ok(member)
+    }
+
+    /// Is the key set younger than [`KEYS_MAX_AGE_SECS`] at `now_secs` (never, before the first fetch)?
+    fn young(&self, now_secs: i64) -> bool {
+        now_secs.saturating_sub(self.inner.fetched_at.load(Ordering::Acquire)) < KEYS_MAX_AGE_SECS
     }
 
     fn verified(&self) -> std::sync::MutexGuard<'_, VerifiedTokens> {
